@@ -1,0 +1,52 @@
+# oxmigrate: the two commands are `make demo` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
+        bench-admin clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@scripts/build.sh $(BUILD)
+
+# Unit tests of the login parser, then every prove test against real nginx,
+# MariaDB and Redis on loopback, then the same suite with ASan/UBSan.
+test: build unit
+	@t/run.sh $(BUILD)/ngx_http_oxmigrate_module.so
+	@$(MAKE) --no-print-directory test-asan
+
+test-asan: deps
+	@SANITIZE=1 scripts/build.sh $(ASAN_BUILD)
+	@OXM_ASAN=1 t/run.sh $(ASAN_BUILD)/ngx_http_oxmigrate_module.so
+
+unit: deps
+	@mkdir -p $(BUILD)
+	@$(CC) -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+	    -Isrc -o $(BUILD)/unit-login t/unit/login_test.c src/oxm_login.c
+	@$(BUILD)/unit-login
+
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz-corpus
+	@clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o $(BUILD)/fuzz-login fuzz/login_fuzz.c src/oxm_login.c
+	@$(BUILD)/fuzz-login -max_total_time=$${FUZZ_SECONDS:-60} \
+	    $(BUILD)/fuzz-corpus fuzz/corpus
+
+demo: build
+	@scripts/demo.sh start
+
+demo-stop:
+	@scripts/demo.sh stop
+
+bench: build
+	@bench/bench.sh $(BUILD)/ngx_http_oxmigrate_module.so
+
+bench-admin: build
+	@bench/bench-admin.sh $(BUILD)/ngx_http_oxmigrate_module.so
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,205 @@
+
+/*
+ * oxmigrate: what the login router and the admin API share.
+ *
+ * A login names a "context part" (the text after the last '@' of the login
+ * name).  Resolving it yields an ngx_http_oxmigrate_info_t.  The resolution
+ * goes shared memory -> Redis -> MariaDB; every layer stores the same
+ * serialized text (see ngx_http_oxmigrate_info.c), so a value read from any
+ * layer is parsed the same way.
+ */
+
+
+#ifndef _NGX_HTTP_OXMIGRATE_H_INCLUDED_
+#define _NGX_HTTP_OXMIGRATE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* context.reason_id of a context disabled by disableschema (ox-facts 5) */
+#define NGX_HTTP_OXMIGRATE_SCHEMA_REASON   1431655765
+
+/* upper bound of a serialized info value (schema <= 32 chars, server 255) */
+#define NGX_HTTP_OXMIGRATE_VALUE_MAX       2048
+
+/* upper bound of a context part we look up (login_info is VARCHAR(255)) */
+#define NGX_HTTP_OXMIGRATE_KEY_MAX         1024
+
+
+typedef struct {
+    ngx_str_t                   host;      /* numeric address, resolved */
+    ngx_uint_t                  port;
+    ngx_str_t                   user;
+    ngx_str_t                   password;
+    ngx_str_t                   database;
+    ngx_str_t                   socket;    /* unix socket path, or empty */
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  timeout;
+    ngx_uint_t                  pool;      /* max connections per worker */
+} ngx_http_oxmigrate_db_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   host;      /* numeric address, resolved */
+    ngx_uint_t                  port;
+    ngx_str_t                   password;  /* empty: no AUTH */
+    ngx_int_t                   db;        /* SELECT db; 0 by default */
+    ngx_msec_t                  timeout;
+    time_t                      ttl;       /* seconds, positive entries */
+    ngx_str_t                   prefix;    /* "oxmigrate:" by default */
+} ngx_http_oxmigrate_redis_conf_t;
+
+
+typedef struct {
+    ngx_http_oxmigrate_db_conf_t     *db;      /* NULL: no oxmigrate_db */
+    ngx_http_oxmigrate_redis_conf_t  *redis;   /* NULL: no Redis layer */
+    ngx_shm_zone_t                   *shm_zone; /* NULL: no shm cache */
+    ngx_msec_t                        cache_ttl;
+    ngx_msec_t                        negative_ttl;
+} ngx_http_oxmigrate_main_conf_t;
+
+
+/* what configdb says about one context part */
+typedef struct {
+    ngx_uint_t                  found;     /* 0: no such login_info */
+    ngx_uint_t                  cid;
+    ngx_uint_t                  server_id;
+    ngx_uint_t                  enabled;
+    ngx_uint_t                  reason_id; /* 0 when NULL */
+    ngx_str_t                   schema;    /* db_schema */
+    ngx_str_t                   server;    /* server.name, may be empty */
+} ngx_http_oxmigrate_info_t;
+
+
+extern ngx_module_t  ngx_http_oxmigrate_module;
+
+
+/* ngx_http_oxmigrate_info.c */
+
+/*
+ * Serialize into buf (NGX_HTTP_OXMIGRATE_VALUE_MAX bytes); returns length.
+ * A not-found info serializes to "-".
+ */
+size_t ngx_http_oxmigrate_info_serialize(ngx_http_oxmigrate_info_t *info,
+    u_char *buf);
+/* Parse; info->schema and info->server point into value. NGX_OK/NGX_ERROR */
+ngx_int_t ngx_http_oxmigrate_info_parse(ngx_str_t *value,
+    ngx_http_oxmigrate_info_t *info);
+
+
+/* ngx_http_oxmigrate_shm.c: shared-memory cache, rbtree + LRU in a slab */
+
+ngx_int_t ngx_http_oxmigrate_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+/*
+ * Copy the value stored for key under this epoch into buf (VALUE_MAX bytes).
+ * NGX_OK: hit, *len set.  NGX_DECLINED: missing, expired or other epoch.
+ */
+ngx_int_t ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
+    ngx_uint_t epoch, u_char *buf, size_t *len);
+/* Store value for ttl ms; evicts least recently used entries when full. */
+void ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
+    ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl);
+
+
+/* ngx_http_oxmigrate_redis.c: hiredis async on nginx's event loop */
+
+/*
+ * Called exactly once per get: rc NGX_OK with the value, NGX_DECLINED when
+ * the key does not exist, NGX_ERROR on error, disconnect or timeout.
+ */
+typedef void (*ngx_http_oxmigrate_redis_get_pt)(void *data, ngx_int_t rc,
+    ngx_str_t *value);
+
+ngx_int_t ngx_http_oxmigrate_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_redis_conf_t *rcf);
+void ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle);
+/* the invalidation epoch last read from Redis; 0 before the first read */
+ngx_uint_t ngx_http_oxmigrate_redis_epoch(void);
+/*
+ * GET <prefix>v<epoch>:<key>.  NGX_DECLINED at once (handler not called)
+ * when Redis is not connected; otherwise NGX_OK and handler called later.
+ */
+ngx_int_t ngx_http_oxmigrate_redis_get(ngx_str_t *key, ngx_uint_t epoch,
+    ngx_http_oxmigrate_redis_get_pt handler, void *data);
+/* SET <prefix>v<epoch>:<key> value EX ttl, fire and forget */
+void ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
+    ngx_str_t *value, time_t ttl);
+
+
+/* ngx_http_oxmigrate_mysql.c: Connector/C non-blocking API, pooled */
+
+/*
+ * Called exactly once per lookup: rc NGX_OK with info (info->found may be
+ * 0), NGX_ERROR when MariaDB failed or did not answer within its timeouts.
+ * info's strings are valid only during the call.
+ */
+typedef void (*ngx_http_oxmigrate_db_handler_pt)(void *data, ngx_int_t rc,
+    ngx_http_oxmigrate_info_t *info);
+
+ngx_int_t ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_db_conf_t *dcf);
+void ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle);
+/* NGX_OK: handler will be called; NGX_ERROR: it will not */
+ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data);
+
+
+/* ngx_http_oxmigrate_lookup.c: shm -> Redis -> MariaDB, misses coalesced */
+
+typedef enum {
+    NGX_HTTP_OXMIGRATE_SRC_NONE = 0,
+    NGX_HTTP_OXMIGRATE_SRC_SHM,
+    NGX_HTTP_OXMIGRATE_SRC_REDIS,
+    NGX_HTTP_OXMIGRATE_SRC_DB
+} ngx_http_oxmigrate_source_e;
+
+typedef struct ngx_http_oxmigrate_waiter_s  ngx_http_oxmigrate_waiter_t;
+
+/* called when the lookup ends; rc NGX_OK (info valid) or NGX_ERROR */
+typedef void (*ngx_http_oxmigrate_lookup_pt)(ngx_http_oxmigrate_waiter_t *w);
+
+struct ngx_http_oxmigrate_waiter_s {
+    ngx_queue_t                      queue;    /* in the in-flight op */
+    void                            *op;
+    ngx_http_oxmigrate_lookup_pt     handler;
+    void                            *data;
+    ngx_int_t                        rc;
+    ngx_http_oxmigrate_source_e      source;
+    ngx_http_oxmigrate_info_t        info;     /* strings in value */
+    u_char                           value[NGX_HTTP_OXMIGRATE_VALUE_MAX];
+    size_t                           value_len;
+};
+
+/*
+ * NGX_OK: answered at once (shared memory), w filled, handler not called.
+ * NGX_AGAIN: handler will be called; w must stay valid until then or until
+ *            ngx_http_oxmigrate_lookup_cancel(w).
+ */
+ngx_int_t ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
+    ngx_str_t *key, ngx_http_oxmigrate_waiter_t *w);
+void ngx_http_oxmigrate_lookup_cancel(ngx_http_oxmigrate_waiter_t *w);
+
+
+/* ngx_http_oxmigrate_oxerror.c: OX JSON error bodies (ox-facts 3) */
+
+typedef struct {
+    const char                 *code;         /* "CTX-0012" */
+    const char                 *category;     /* "ERROR" */
+    ngx_uint_t                  category_num; /* 8 */
+    ngx_str_t                   error;        /* display message */
+    ngx_str_t                   error_desc;   /* log message, args filled */
+    ngx_str_t                   params;       /* JSON array text, "[]" */
+} ngx_http_oxmigrate_oxerror_t;
+
+/* HTTP 200 application/json; charset=UTF-8 with the OX error object */
+ngx_int_t ngx_http_oxmigrate_send_oxerror(ngx_http_request_t *r,
+    ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status);
+/* JSON string escaping: returns bytes written; dst NULL counts only */
+size_t ngx_http_oxmigrate_json_escape(u_char *dst, u_char *src, size_t len);
+
+
+#endif /* _NGX_HTTP_OXMIGRATE_H_INCLUDED_ */
