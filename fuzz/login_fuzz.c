@@ -1,0 +1,341 @@
+
+/*
+ * libFuzzer target for src/oxm_login.c.
+ *
+ * Input layout: byte 0 is out_cap, byte 1 (mod 16) is the name length,
+ * then the name, then the form.  The form is also fed whole to
+ * oxm_login_context and oxm_utf8_valid.  Every result is checked against
+ * a slow, obviously written reference (which may allocate; the code under
+ * test may not), so the fuzzer finds wrong answers, not only crashes.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oxm_login.h"
+
+
+/* abort() even when built with -DNDEBUG */
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            abort();                                                          \
+        }                                                                     \
+    } while (0)
+
+
+/*
+ * Exact-size copies: ASan then reports any access past them.  malloc(0)
+ * gives a distinct pointer that may not be dereferenced at all.
+ */
+
+static void *
+xmalloc(size_t n)
+{
+    void  *p;
+
+    p = malloc(n);
+    CHECK(p != NULL || n == 0);
+
+    return p;
+}
+
+
+static int
+ref_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return -1;
+}
+
+
+/* decodes [p, p + n) into a fresh buffer; -1 on a bad escape */
+
+static long
+ref_decode(const unsigned char *p, size_t n, unsigned char **dst)
+{
+    size_t          i, k;
+    unsigned char  *d;
+
+    d = malloc(n + 1);
+    CHECK(d != NULL);
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (p[i] == '%') {
+            if (n - i < 3) {
+                free(d);
+                return -1;
+            }
+
+            if (ref_hex(p[i + 1]) < 0 || ref_hex(p[i + 2]) < 0) {
+                free(d);
+                return -1;
+            }
+
+            d[k++] = (unsigned char) (ref_hex(p[i + 1]) * 16
+                                      + ref_hex(p[i + 2]));
+            i += 2;
+
+        } else if (p[i] == '+') {
+            d[k++] = ' ';
+
+        } else {
+            d[k++] = p[i];
+        }
+    }
+
+    *dst = d;
+    return (long) k;
+}
+
+
+static int
+ref_form_field(const unsigned char *form, size_t len, const unsigned char *name,
+    size_t name_len, unsigned char **val, size_t *val_len)
+{
+    long            n;
+    size_t          start, end, eq;
+    unsigned char  *key;
+
+    start = 0;
+
+    for ( ;; ) {
+        end = start;
+        while (end < len && form[end] != '&') {
+            end++;
+        }
+
+        eq = start;
+        while (eq < end && form[eq] != '=') {
+            eq++;
+        }
+
+        n = ref_decode(form + start, eq - start, &key);
+
+        if (n >= 0) {
+            if ((size_t) n == name_len && memcmp(key, name, name_len) == 0) {
+                free(key);
+
+                if (eq == end) {
+                    *val = malloc(1);
+                    CHECK(*val != NULL);
+                    *val_len = 0;
+                    return OXM_LOGIN_OK;
+                }
+
+                n = ref_decode(form + eq + 1, end - eq - 1, val);
+                if (n < 0) {
+                    return OXM_LOGIN_MALFORMED;
+                }
+
+                *val_len = (size_t) n;
+                return OXM_LOGIN_OK;
+            }
+
+            free(key);
+        }
+
+        if (end >= len) {
+            return OXM_LOGIN_NOT_FOUND;
+        }
+
+        start = end + 1;
+    }
+}
+
+
+/* decodes code points and checks their ranges, unlike the table approach */
+
+static int
+ref_utf8_valid(const unsigned char *p, size_t len)
+{
+    size_t    i, n, k;
+    uint32_t  cp, min;
+
+    for (i = 0; i < len; i += n) {
+        if (p[i] < 0x80) {
+            n = 1;
+            continue;
+        }
+
+        if ((p[i] & 0xe0) == 0xc0) {
+            n = 2; cp = p[i] & 0x1f; min = 0x80;
+
+        } else if ((p[i] & 0xf0) == 0xe0) {
+            n = 3; cp = p[i] & 0x0f; min = 0x800;
+
+        } else if ((p[i] & 0xf8) == 0xf0) {
+            n = 4; cp = p[i] & 0x07; min = 0x10000;
+
+        } else {
+            return 0;
+        }
+
+        if (len - i < n) {
+            return 0;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+fuzz_form(const uint8_t *data, size_t size)
+{
+    int             rc, ref_rc;
+    size_t          out_cap, name_len, len, out_len, ref_len;
+    unsigned char  *out, *form, *name, *ref;
+
+    if (size < 2) {
+        return;
+    }
+
+    out_cap = data[0];
+    name_len = data[1] % 16;
+    data += 2;
+    size -= 2;
+
+    if (name_len > size) {
+        name_len = size;
+    }
+
+    /* exact-size heap copies, so ASan sees any read or write past them */
+    name = xmalloc(name_len);
+    len = size - name_len;
+    form = xmalloc(len);
+    out = xmalloc(out_cap);
+
+    memcpy(name, data, name_len);
+    memcpy(form, data + name_len, len);
+
+    out_len = (size_t) -1;
+    rc = oxm_form_field(form, len, (const char *) name, name_len, out,
+                        out_cap, &out_len);
+
+    CHECK(rc == OXM_LOGIN_OK || rc == OXM_LOGIN_NOT_FOUND
+          || rc == OXM_LOGIN_MALFORMED || rc == OXM_LOGIN_TOO_LONG);
+    CHECK(out_len <= out_cap);
+    CHECK(out_len <= len);
+    CHECK(rc == OXM_LOGIN_OK || out_len == 0);
+
+    ref = NULL;
+    ref_len = 0;
+    ref_rc = ref_form_field(form, len, name, name_len, &ref, &ref_len);
+
+    if (ref_rc == OXM_LOGIN_OK) {
+        if (ref_len > out_cap) {
+            CHECK(rc == OXM_LOGIN_TOO_LONG);
+
+        } else {
+            CHECK(rc == OXM_LOGIN_OK);
+            CHECK(out_len == ref_len);
+            CHECK(memcmp(out, ref, ref_len) == 0);
+        }
+
+        free(ref);
+
+    } else {
+        CHECK(rc == ref_rc);
+    }
+
+    /* with room for the whole form, a found field never is too long */
+    free(out);
+    out = xmalloc(len);
+
+    rc = oxm_form_field(form, len, (const char *) name, name_len, out, len,
+                        &out_len);
+    CHECK(rc != OXM_LOGIN_TOO_LONG);
+    CHECK(rc == ref_rc);
+
+    free(out);
+    free(form);
+    free(name);
+}
+
+
+static void
+fuzz_context(const uint8_t *data, size_t size)
+{
+    size_t                ctx_len;
+    unsigned char        *login;
+    const unsigned char  *ctx, *at;
+
+    login = xmalloc(size);
+    memcpy(login, data, size);
+
+    ctx = NULL;
+    ctx_len = (size_t) -1;
+    oxm_login_context(login, size, &ctx, &ctx_len);
+
+    CHECK(ctx != NULL);
+
+    at = size ? memchr(login, '@', size) : NULL;
+
+    if (at == NULL) {
+        CHECK(ctx_len == sizeof("defaultcontext") - 1);
+        CHECK(memcmp(ctx, "defaultcontext", ctx_len) == 0);
+
+    } else {
+        /* within the login, right after an '@', with no '@' after it */
+        CHECK(ctx > login && ctx <= login + size);
+        CHECK(ctx_len == (size_t) (login + size - ctx));
+        CHECK(ctx[-1] == '@');
+        CHECK(ctx_len == 0 || memchr(ctx, '@', ctx_len) == NULL);
+    }
+
+    free(login);
+}
+
+
+static void
+fuzz_utf8(const uint8_t *data, size_t size)
+{
+    int             v;
+    unsigned char  *p;
+
+    p = xmalloc(size);
+    memcpy(p, data, size);
+
+    v = oxm_utf8_valid(p, size);
+    CHECK(v == 0 || v == 1);
+    CHECK(v == ref_utf8_valid(p, size));
+
+    free(p);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_form(data, size);
+    fuzz_context(data, size);
+    fuzz_utf8(data, size);
+
+    return 0;
+}

@@ -1,0 +1,372 @@
+
+/*
+ * Unit tests of src/oxm_login.c.  No framework: every check prints its
+ * failure with the line, and the last line is "N passed, M failed".
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+
+#include "oxm_login.h"
+
+
+static unsigned  passed;
+static unsigned  failed;
+
+
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (cond) {                                                           \
+            passed++;                                                         \
+        } else {                                                              \
+            failed++;                                                         \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+        }                                                                     \
+    } while (0)
+
+
+/* a form given as a C string literal; lengths exclude the final NUL */
+#define FIELD(form, name, expect_rc, expect)                                  \
+    field(__LINE__, (const unsigned char *) form, sizeof(form) - 1, name,     \
+          sizeof(name) - 1, 64, expect_rc, expect, sizeof(expect) - 1)
+
+
+static const char *
+rc_name(int rc)
+{
+    switch (rc) {
+    case OXM_LOGIN_OK:
+        return "OK";
+    case OXM_LOGIN_NOT_FOUND:
+        return "NOT_FOUND";
+    case OXM_LOGIN_MALFORMED:
+        return "MALFORMED";
+    case OXM_LOGIN_TOO_LONG:
+        return "TOO_LONG";
+    default:
+        return "?";
+    }
+}
+
+
+static void
+field(int line, const unsigned char *form, size_t len, const char *name,
+    size_t name_len, size_t cap, int expect_rc, const char *expect,
+    size_t expect_len)
+{
+    int            rc;
+    size_t         out_len, i;
+    unsigned char  out[256];
+
+    /* poison the bytes past cap to see that nothing writes there */
+    memset(out, 0xa5, sizeof(out));
+    out_len = 12345;
+
+    rc = oxm_form_field(form, len, name, name_len, out, cap, &out_len);
+
+    for (i = cap; i < sizeof(out); i++) {
+        if (out[i] != 0xa5) {
+            failed++;
+            printf("FAIL line %d: write past out_cap at %zu\n", line, i);
+            return;
+        }
+    }
+
+    if (rc != expect_rc) {
+        failed++;
+        printf("FAIL line %d: rc %s, expected %s\n", line, rc_name(rc),
+               rc_name(expect_rc));
+        return;
+    }
+
+    if (rc != OXM_LOGIN_OK) {
+        if (out_len != 0) {
+            failed++;
+            printf("FAIL line %d: out_len %zu on error\n", line, out_len);
+            return;
+        }
+
+        passed++;
+        return;
+    }
+
+    if (out_len != expect_len || memcmp(out, expect, expect_len) != 0) {
+        failed++;
+        printf("FAIL line %d: got \"%.*s\" (%zu), expected \"%.*s\" (%zu)\n",
+               line, (int) out_len, out, out_len, (int) expect_len, expect,
+               expect_len);
+        return;
+    }
+
+    passed++;
+}
+
+
+static void
+context(int line, const char *login, const char *expect)
+{
+    size_t                len, ctx_len;
+    const unsigned char  *ctx;
+
+    len = strlen(login);
+    ctx = NULL;
+    ctx_len = 99;
+
+    oxm_login_context((const unsigned char *) login, len, &ctx, &ctx_len);
+
+    if (ctx == NULL || ctx_len != strlen(expect)
+        || memcmp(ctx, expect, ctx_len) != 0)
+    {
+        failed++;
+        printf("FAIL line %d: context of \"%s\": \"%.*s\", expected \"%s\"\n",
+               line, login, ctx ? (int) ctx_len : 0,
+               ctx ? (const char *) ctx : "", expect);
+        return;
+    }
+
+    passed++;
+}
+
+
+#define UTF8(s, expect)                                                       \
+    CHECK(oxm_utf8_valid((const unsigned char *) s, sizeof(s) - 1) == expect)
+
+
+static void
+test_form(void)
+{
+    /* plain values, in any position */
+    FIELD("name=alice&password=secret", "name", OXM_LOGIN_OK, "alice");
+    FIELD("password=secret&name=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("a=1&name=bob&b=2", "name", OXM_LOGIN_OK, "bob");
+    FIELD("name=alice", "password", OXM_LOGIN_NOT_FOUND, "");
+    FIELD("", "name", OXM_LOGIN_NOT_FOUND, "");
+    FIELD("&&&", "name", OXM_LOGIN_NOT_FOUND, "");
+
+    /* a key is compared whole, not as a prefix or suffix */
+    FIELD("username=x&name=y", "name", OXM_LOGIN_OK, "y");
+    FIELD("nam=x&names=z&name=y", "name", OXM_LOGIN_OK, "y");
+    FIELD("Name=x", "name", OXM_LOGIN_NOT_FOUND, "");
+
+    /* decoding */
+    FIELD("name=alice%40ctx5.example.com", "name", OXM_LOGIN_OK,
+          "alice@ctx5.example.com");
+    FIELD("name=alice@ctx5", "name", OXM_LOGIN_OK, "alice@ctx5");
+    FIELD("name=john+doe", "name", OXM_LOGIN_OK, "john doe");
+    FIELD("name=a%2Bb", "name", OXM_LOGIN_OK, "a+b");
+    FIELD("name=jos%C3%A9", "name", OXM_LOGIN_OK, "jos\xc3\xa9");
+    FIELD("name=jos%c3%a9", "name", OXM_LOGIN_OK, "jos\xc3\xa9");
+    FIELD("name=x%27y", "name", OXM_LOGIN_OK, "x'y");
+    FIELD("name=dom%5Cuser", "name", OXM_LOGIN_OK, "dom\\user");
+    FIELD("name=100%25", "name", OXM_LOGIN_OK, "100%");
+    FIELD("name=%2541", "name", OXM_LOGIN_OK, "%41");
+    FIELD("name=first_last", "name", OXM_LOGIN_OK, "first_last");
+    FIELD("name=a%26b%3Dc", "name", OXM_LOGIN_OK, "a&b=c");
+    FIELD("name=a=b", "name", OXM_LOGIN_OK, "a=b");
+
+    /* empty values */
+    FIELD("name=&password=x", "name", OXM_LOGIN_OK, "");
+    FIELD("name", "name", OXM_LOGIN_OK, "");
+    FIELD("name&password=x", "name", OXM_LOGIN_OK, "");
+    FIELD("a=1&name", "name", OXM_LOGIN_OK, "");
+
+    /* only '&' separates fields */
+    FIELD("a=1;name=x", "name", OXM_LOGIN_NOT_FOUND, "");
+    FIELD("name=x;a=1", "name", OXM_LOGIN_OK, "x;a=1");
+
+    /* the first field with the name wins, even when it is empty or bad */
+    FIELD("name=first&name=second", "name", OXM_LOGIN_OK, "first");
+    FIELD("name=&name=second", "name", OXM_LOGIN_OK, "");
+    FIELD("name=%zz&name=second", "name", OXM_LOGIN_MALFORMED, "");
+
+    /* keys are compared decoded */
+    FIELD("n%61me=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("%6E%41%6d%45=x", "nAmE", OXM_LOGIN_OK, "x");
+    FIELD("client+ip=1", "client ip", OXM_LOGIN_OK, "1");
+    FIELD("n%61me=first&name=second", "name", OXM_LOGIN_OK, "first");
+
+    /* a malformed key elsewhere is only "not equal" */
+    FIELD("n%6=x&name=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("%zz=x&name=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("name%=x&name=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("a=%zz&name=alice", "name", OXM_LOGIN_OK, "alice");
+    FIELD("name=alice&a=%", "name", OXM_LOGIN_OK, "alice");
+    FIELD("%", "name", OXM_LOGIN_NOT_FOUND, "");
+
+    /* malformed escapes in our value */
+    FIELD("name=%", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=%4", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=%4&x=1", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=a%G1", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=a%1G", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=ok%20then%", "name", OXM_LOGIN_MALFORMED, "");
+    FIELD("name=%%41", "name", OXM_LOGIN_MALFORMED, "");
+
+    /* output bounds */
+    field(__LINE__, (const unsigned char *) "name=abcd", 9, "name", 4, 4,
+          OXM_LOGIN_OK, "abcd", 4);
+    field(__LINE__, (const unsigned char *) "name=abcde", 10, "name", 4, 4,
+          OXM_LOGIN_TOO_LONG, "", 0);
+    field(__LINE__, (const unsigned char *) "name=%41%42%43%44", 17, "name",
+          4, 4, OXM_LOGIN_OK, "ABCD", 4);
+    field(__LINE__, (const unsigned char *) "name=%41%42%43%44%45", 20,
+          "name", 4, 4, OXM_LOGIN_TOO_LONG, "", 0);
+    field(__LINE__, (const unsigned char *) "name=", 5, "name", 4, 0,
+          OXM_LOGIN_OK, "", 0);
+    field(__LINE__, (const unsigned char *) "name=a", 6, "name", 4, 0,
+          OXM_LOGIN_TOO_LONG, "", 0);
+    /* a malformed value is reported as malformed even when too long */
+    field(__LINE__, (const unsigned char *) "name=abcdef%", 12, "name", 4,
+          2, OXM_LOGIN_MALFORMED, "", 0);
+
+    /* NUL bytes are data, on both sides */
+    field(__LINE__, (const unsigned char *) "x=\0&name=a\0b", 12, "name", 4,
+          64, OXM_LOGIN_OK, "a\0b", 3);
+    field(__LINE__, (const unsigned char *) "name=a%00b", 10, "name", 4,
+          64, OXM_LOGIN_OK, "a\0b", 3);
+    field(__LINE__, (const unsigned char *) "na\0me=x&name=y", 14, "name",
+          4, 64, OXM_LOGIN_OK, "y", 1);
+    field(__LINE__, (const unsigned char *) "na\0me=x&name=y", 14, "na\0me",
+          5, 64, OXM_LOGIN_OK, "x", 1);
+    field(__LINE__, (const unsigned char *) "na%00me=x", 9, "na\0me",
+          5, 64, OXM_LOGIN_OK, "x", 1);
+
+    /* the input length is obeyed: nothing past len is read */
+    field(__LINE__, (const unsigned char *) "name=alice", 7, "name", 4, 64,
+          OXM_LOGIN_OK, "al", 2);
+    field(__LINE__, (const unsigned char *) "name=%41", 7, "name", 4, 64,
+          OXM_LOGIN_MALFORMED, "", 0);
+    field(__LINE__, (const unsigned char *) "name=alice", 3, "name", 4, 64,
+          OXM_LOGIN_NOT_FOUND, "", 0);
+}
+
+
+static void
+test_big(void)
+{
+    int            rc;
+    size_t         n, out_len;
+    unsigned char  out[8];
+    static unsigned char  form[1 << 20];
+
+    /* a megabyte of empty fields, then ours */
+    n = sizeof(form) - sizeof("name=bob") + 1;
+    memset(form, '&', n);
+    memcpy(form + n, "name=bob", sizeof("name=bob") - 1);
+
+    rc = oxm_form_field(form, sizeof(form), "name", 4, out, sizeof(out),
+                        &out_len);
+    CHECK(rc == OXM_LOGIN_OK && out_len == 3 && memcmp(out, "bob", 3) == 0);
+
+    /* a megabyte value into an 8 byte buffer */
+    memcpy(form, "name=", 5);
+    memset(form + 5, 'x', sizeof(form) - 5);
+
+    rc = oxm_form_field(form, sizeof(form), "name", 4, out, sizeof(out),
+                        &out_len);
+    CHECK(rc == OXM_LOGIN_TOO_LONG && out_len == 0);
+}
+
+
+static void
+test_context(void)
+{
+    size_t                ctx_len;
+    const unsigned char  *ctx;
+    static const char     login[] = "alice@ctx5";
+
+    context(__LINE__, "alice@ctx5.example.com", "ctx5.example.com");
+    context(__LINE__, "a@b@ctx", "ctx");
+    context(__LINE__, "alice", "defaultcontext");
+    context(__LINE__, "", "defaultcontext");
+    context(__LINE__, "alice@", "");
+    context(__LINE__, "@", "");
+    context(__LINE__, "@ctx", "ctx");
+    context(__LINE__, "x@y@", "");
+
+    /* the context part points into the login itself */
+    oxm_login_context((const unsigned char *) login, sizeof(login) - 1, &ctx,
+                      &ctx_len);
+    CHECK(ctx == (const unsigned char *) login + 6 && ctx_len == 4);
+
+    /* an empty context part points at the end of the login, not elsewhere */
+    oxm_login_context((const unsigned char *) login, 6, &ctx, &ctx_len);
+    CHECK(ctx == (const unsigned char *) login + 6 && ctx_len == 0);
+
+    /* NUL bytes and length bounds */
+    oxm_login_context((const unsigned char *) "a\0@c\0d", 6, &ctx, &ctx_len);
+    CHECK(ctx_len == 3 && memcmp(ctx, "c\0d", 3) == 0);
+
+    oxm_login_context((const unsigned char *) "ab@cd", 2, &ctx, &ctx_len);
+    CHECK(ctx_len == 14 && memcmp(ctx, "defaultcontext", 14) == 0);
+}
+
+
+static void
+test_utf8(void)
+{
+    UTF8("", 1);
+    UTF8("plain ascii", 1);
+    UTF8("\0", 1);
+    UTF8("jos\xc3\xa9", 1);                  /* U+00E9 */
+    UTF8("\xc2\x80", 1);                     /* U+0080, smallest 2 byte */
+    UTF8("\xdf\xbf", 1);                     /* U+07FF */
+    UTF8("\xe0\xa0\x80", 1);                 /* U+0800 */
+    UTF8("\xe2\x82\xac", 1);                 /* U+20AC euro */
+    UTF8("\xed\x9f\xbf", 1);                 /* U+D7FF, below surrogates */
+    UTF8("\xee\x80\x80", 1);                 /* U+E000, above surrogates */
+    UTF8("\xef\xbf\xbf", 1);                 /* U+FFFF */
+    UTF8("\xf0\x90\x80\x80", 1);             /* U+10000 */
+    UTF8("\xf0\x9f\x98\x80", 1);             /* U+1F600 */
+    UTF8("\xf4\x8f\xbf\xbf", 1);             /* U+10FFFF */
+
+    /* overlongs */
+    UTF8("\xc0\x80", 0);
+    UTF8("\xc1\xbf", 0);
+    UTF8("\xe0\x80\x80", 0);
+    UTF8("\xe0\x9f\xbf", 0);
+    UTF8("\xf0\x80\x80\x80", 0);
+    UTF8("\xf0\x8f\xbf\xbf", 0);
+
+    /* surrogates */
+    UTF8("\xed\xa0\x80", 0);                 /* U+D800 */
+    UTF8("\xed\xbf\xbf", 0);                 /* U+DFFF */
+    UTF8("\xed\xa0\xbd\xed\xb8\x80", 0);     /* CESU-8 pair */
+
+    /* above U+10FFFF and invalid lead bytes */
+    UTF8("\xf4\x90\x80\x80", 0);
+    UTF8("\xf5\x80\x80\x80", 0);
+    UTF8("\xf8\x88\x80\x80\x80", 0);
+    UTF8("\xff", 0);
+    UTF8("\xfe", 0);
+
+    /* lone continuation bytes and truncated sequences */
+    UTF8("\x80", 0);
+    UTF8("a\xbf", 0);
+    UTF8("\xc3", 0);
+    UTF8("jos\xc3", 0);
+    UTF8("\xe2\x82", 0);
+    UTF8("\xf0\x9f\x98", 0);
+    UTF8("\xc3\x41", 0);                     /* continuation not 10xxxxxx */
+    UTF8("\xe2\x41\xac", 0);
+    UTF8("\xf0\x9f\xc0\x80", 0);
+
+    /* the length is obeyed */
+    CHECK(oxm_utf8_valid((const unsigned char *) "\xc3\xa9", 1) == 0);
+    CHECK(oxm_utf8_valid((const unsigned char *) "a\xff", 1) == 1);
+}
+
+
+int
+main(void)
+{
+    test_form();
+    test_big();
+    test_context();
+    test_utf8();
+
+    printf("%u passed, %u failed\n", passed, failed);
+
+    return failed ? 1 : 0;
+}
