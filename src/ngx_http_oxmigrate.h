@@ -92,8 +92,9 @@ ngx_int_t ngx_http_oxmigrate_info_parse(ngx_str_t *value,
 
 /* ngx_http_oxmigrate_shm.c: shared-memory cache, rbtree + LRU in a slab */
 
-ngx_int_t ngx_http_oxmigrate_shm_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
+/* adds the zone of oxmigrate_cache; NULL: error, already logged */
+ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
 /*
  * Copy the value stored for key under this epoch into buf (VALUE_MAX bytes).
  * NGX_OK: hit, *len set.  NGX_DECLINED: missing, expired or other epoch.

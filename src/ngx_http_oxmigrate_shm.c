@@ -62,8 +62,8 @@ typedef struct {
 } ngx_http_oxmigrate_shm_ctx_t;
 
 
-ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size);
+static ngx_int_t ngx_http_oxmigrate_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 
 static void ngx_http_oxmigrate_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
@@ -128,7 +128,7 @@ ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
  * then the entries survive with it and only the pointers are carried over.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_oxmigrate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_oxmigrate_shm_ctx_t  *octx = data;

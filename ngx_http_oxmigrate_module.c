@@ -1,0 +1,1592 @@
+
+/*
+ * ngx_http_oxmigrate_module: routes Open-Xchange logins during a
+ * zero-downtime, schema-by-schema middleware upgrade.
+ *
+ * On a login (a request whose "action" argument is one of
+ * oxmigrate_login_actions) the access handler takes the login name from the
+ * form body (the query string for GET), resolves its context part to the
+ * context's server through shared memory, Redis and the configdb, and lets
+ * the login pass, redirects it to the upgraded cluster, or answers with the
+ * OX error a node would give (CTX-0012, CTX-0007, LGI-0005).  Nothing here
+ * blocks: the body is read and the lookup runs on nginx's event loop while
+ * the request is suspended.
+ */
+
+
+#include "ngx_http_oxmigrate.h"
+#include "oxm_login.h"
+
+
+#define NGX_HTTP_OXMIGRATE_LOGIN_MAX  4096
+
+
+typedef enum {
+    NGX_HTTP_OXMIGRATE_PASS = 0,
+    NGX_HTTP_OXMIGRATE_REDIRECT,
+    NGX_HTTP_OXMIGRATE_CTX0012,
+    NGX_HTTP_OXMIGRATE_MAINTENANCE,
+    NGX_HTTP_OXMIGRATE_UNKNOWN,
+    NGX_HTTP_OXMIGRATE_ERROR
+} ngx_http_oxmigrate_decision_e;
+
+
+typedef enum {
+    NGX_HTTP_OXMIGRATE_STATE_BODY = 0,    /* reading the request body */
+    NGX_HTTP_OXMIGRATE_STATE_BODY_DONE,
+    NGX_HTTP_OXMIGRATE_STATE_LOOKUP,      /* waiting for Redis/MariaDB */
+    NGX_HTTP_OXMIGRATE_STATE_DONE
+} ngx_http_oxmigrate_state_e;
+
+
+#define NGX_HTTP_OXMIGRATE_ON_ERROR_PASS  0
+#define NGX_HTTP_OXMIGRATE_ON_ERROR_FAIL  1
+
+
+typedef struct {
+    ngx_flag_t                    enable;
+    ngx_array_t                  *servers;        /* ngx_str_t */
+    ngx_http_complex_value_t     *redirect_url;
+    ngx_uint_t                    redirect_status;
+    ngx_flag_t                    redirect_json;
+    ngx_flag_t                    maintenance;
+    ngx_uint_t                    on_error;
+    ngx_array_t                  *actions;        /* ngx_str_t */
+    time_t                        retry_after;
+} ngx_http_oxmigrate_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t           *request;
+    ngx_http_oxmigrate_state_e    state;
+    ngx_http_oxmigrate_decision_e decision;
+    ngx_http_oxmigrate_source_e   source;
+    ngx_str_t                     field;          /* "name" or "login" */
+    ngx_str_t                     key;            /* context part */
+    ngx_http_oxmigrate_waiter_t  *waiter;
+    ngx_uint_t                    found;
+    ngx_uint_t                    cid;
+    ngx_uint_t                    server_id;
+    ngx_str_t                     schema;
+    unsigned                      json_client:1;  /* action=login */
+    unsigned                      suspended:1;
+} ngx_http_oxmigrate_ctx_t;
+
+
+static ngx_int_t ngx_http_oxmigrate_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oxmigrate_start(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx);
+static void ngx_http_oxmigrate_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oxmigrate_body_login(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, u_char *out, size_t *out_len);
+static ngx_int_t ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len);
+static void ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w);
+static void ngx_http_oxmigrate_cleanup(void *data);
+static void ngx_http_oxmigrate_decide(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, ngx_int_t rc,
+    ngx_http_oxmigrate_info_t *info);
+static ngx_int_t ngx_http_oxmigrate_respond(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx);
+static ngx_int_t ngx_http_oxmigrate_send(ngx_http_request_t *r,
+    ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status);
+static ngx_int_t ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx);
+
+static ngx_int_t ngx_http_oxmigrate_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oxmigrate_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static void *ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_oxmigrate_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_oxmigrate_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oxmigrate_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oxmigrate_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_oxmigrate_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle);
+static void ngx_http_oxmigrate_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_oxmigrate_on_error[] = {
+    { ngx_string("pass"), NGX_HTTP_OXMIGRATE_ON_ERROR_PASS },
+    { ngx_string("fail"), NGX_HTTP_OXMIGRATE_ON_ERROR_FAIL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oxmigrate_redirect_statuses[] = {
+    { ngx_string("301"), NGX_HTTP_MOVED_PERMANENTLY },
+    { ngx_string("302"), NGX_HTTP_MOVED_TEMPORARILY },
+    { ngx_string("303"), NGX_HTTP_SEE_OTHER },
+    { ngx_string("307"), NGX_HTTP_TEMPORARY_REDIRECT },
+    { ngx_string("308"), NGX_HTTP_PERMANENT_REDIRECT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_oxmigrate_commands[] = {
+
+    { ngx_string("oxmigrate_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("oxmigrate_server"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, servers),
+      NULL },
+
+    { ngx_string("oxmigrate_redirect_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, redirect_url),
+      NULL },
+
+    { ngx_string("oxmigrate_redirect_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, redirect_status),
+      &ngx_http_oxmigrate_redirect_statuses },
+
+    { ngx_string("oxmigrate_redirect_json"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, redirect_json),
+      NULL },
+
+    { ngx_string("oxmigrate_maintenance"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, maintenance),
+      NULL },
+
+    { ngx_string("oxmigrate_on_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, on_error),
+      &ngx_http_oxmigrate_on_error },
+
+    { ngx_string("oxmigrate_login_actions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, actions),
+      NULL },
+
+    { ngx_string("oxmigrate_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, retry_after),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_oxmigrate_module_ctx = {
+    ngx_http_oxmigrate_add_variables,      /* preconfiguration */
+    ngx_http_oxmigrate_init,               /* postconfiguration */
+
+    ngx_http_oxmigrate_create_main_conf,   /* create main configuration */
+    ngx_http_oxmigrate_init_main_conf,     /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_oxmigrate_create_loc_conf,    /* create location configuration */
+    ngx_http_oxmigrate_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_oxmigrate_module = {
+    NGX_MODULE_V1,
+    &ngx_http_oxmigrate_module_ctx,        /* module context */
+    ngx_http_oxmigrate_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_oxmigrate_init_process,       /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_oxmigrate_exit_process,       /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+enum {
+    NGX_HTTP_OXMIGRATE_VAR_CONTEXT_ID = 0,
+    NGX_HTTP_OXMIGRATE_VAR_SERVER_ID,
+    NGX_HTTP_OXMIGRATE_VAR_SCHEMA,
+    NGX_HTTP_OXMIGRATE_VAR_DECISION,
+    NGX_HTTP_OXMIGRATE_VAR_CACHE
+};
+
+
+static ngx_http_variable_t  ngx_http_oxmigrate_vars[] = {
+
+    { ngx_string("oxmigrate_context_id"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_CONTEXT_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oxmigrate_server_id"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_SERVER_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oxmigrate_schema"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_SCHEMA, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oxmigrate_decision"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_DECISION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oxmigrate_cache"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_oxmigrate_decisions[] = {
+    ngx_string("pass"),
+    ngx_string("redirect"),
+    ngx_string("ctx0012"),
+    ngx_string("maintenance"),
+    ngx_string("unknown"),
+    ngx_string("error")
+};
+
+
+static ngx_str_t  ngx_http_oxmigrate_sources[] = {
+    ngx_null_string,
+    ngx_string("shm"),
+    ngx_string("redis"),
+    ngx_string("db")
+};
+
+
+/* the access handler: re-entered on every run of the phases */
+
+static ngx_int_t
+ngx_http_oxmigrate_handler(ngx_http_request_t *r)
+{
+    u_char                          login[NGX_HTTP_OXMIGRATE_LOGIN_MAX];
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_http_oxmigrate_ctx_t       *ctx;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
+
+    if (!olcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_module);
+
+    if (ctx == NULL) {
+        return ngx_http_oxmigrate_start(r, ctx);
+    }
+
+    switch (ctx->state) {
+
+    case NGX_HTTP_OXMIGRATE_STATE_BODY_DONE:
+        rc = ngx_http_oxmigrate_body_login(r, ctx, login, &len);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_oxmigrate_resolve(r, ctx, login, len);
+
+    case NGX_HTTP_OXMIGRATE_STATE_DONE:
+        return ngx_http_oxmigrate_respond(r, ctx);
+
+    default: /* still waiting for the body or the lookup */
+        return NGX_AGAIN;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_start(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
+{
+    u_char                          login[NGX_HTTP_OXMIGRATE_LOGIN_MAX];
+    u_char                          action[64];
+    size_t                          len, n;
+    ngx_int_t                       rc;
+    ngx_str_t                      *a, type;
+    ngx_uint_t                      i;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST))) {
+        return NGX_DECLINED;
+    }
+
+    if (oxm_form_field(r->args.data, r->args.len, "action", 6,
+                       action, sizeof(action), &n)
+        != OXM_LOGIN_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
+
+    a = olcf->actions->elts;
+    for (i = 0; i < olcf->actions->nelts; i++) {
+        if (a[i].len == n && ngx_strncmp(a[i].data, action, n) == 0) {
+            break;
+        }
+    }
+
+    if (i == olcf->actions->nelts) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_oxmigrate_module);
+
+    /* the App Suite UI's JSON login names the user "name", forms "login" */
+
+    if (n == 9 && ngx_strncmp(action, "formlogin", 9) == 0) {
+        ngx_str_set(&ctx->field, "login");
+
+    } else {
+        ngx_str_set(&ctx->field, "name");
+        ctx->json_client = (n == 5 && ngx_strncmp(action, "login", 5) == 0);
+    }
+
+    if (r->method == NGX_HTTP_GET) {
+        rc = oxm_form_field(r->args.data, r->args.len,
+                            (char *) ctx->field.data, ctx->field.len,
+                            login, sizeof(login), &len);
+
+        return ngx_http_oxmigrate_resolve(r, ctx, login,
+                                          rc == OXM_LOGIN_OK ? len : 0);
+    }
+
+    /*
+     * POST: the credentials are in the body, never trusted from the query
+     * string (ox-facts 1); only a form body names a login.
+     */
+
+    type.len = 0;
+
+    if (r->headers_in.content_type) {
+        type = r->headers_in.content_type->value;
+    }
+
+    if (type.len < sizeof("application/x-www-form-urlencoded") - 1
+        || ngx_strncasecmp(type.data,
+                           (u_char *) "application/x-www-form-urlencoded",
+                           sizeof("application/x-www-form-urlencoded") - 1)
+           != 0)
+    {
+        return ngx_http_oxmigrate_resolve(r, ctx, login, 0);
+    }
+
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_BODY;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_oxmigrate_body_handler);
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    if (ctx->state == NGX_HTTP_OXMIGRATE_STATE_BODY) {
+        ctx->suspended = 1;
+        return NGX_DONE;
+    }
+
+    /* the whole body was there already */
+
+    rc = ngx_http_oxmigrate_body_login(r, ctx, login, &len);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_oxmigrate_resolve(r, ctx, login, len);
+}
+
+
+static void
+ngx_http_oxmigrate_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_module);
+
+    /* ngx_http_read_client_request_body() took a reference */
+    r->main->count--;
+
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_BODY_DONE;
+
+    if (ctx->suspended) {
+        ctx->suspended = 0;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+
+/*
+ * Finds the login field in the body.  The body may be split over several
+ * buffers or lie in a temporary file; proxy_pass sends the same buffers
+ * later, so they are only read, never consumed.  A body in one memory
+ * buffer, the common case, is parsed in place.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_body_login(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, u_char *out, size_t *out_len)
+{
+    u_char       *body, *p;
+    off_t         size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *out_len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+    b = cl->buf;
+
+    if (cl->next == NULL && ngx_buf_in_memory(b)) {
+        body = b->pos;
+        size = b->last - b->pos;
+
+    } else {
+        size = 0;
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+
+        body = ngx_palloc(r->pool, size ? size : 1);
+        if (body == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = body;
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+                continue;
+            }
+
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "oxmigrate: cannot read the body from \"%V\"",
+                              &b->file->name);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p += n;
+        }
+
+        size = p - body;
+    }
+
+    if (oxm_form_field(body, size, (char *) ctx->field.data, ctx->field.len,
+                       out, NGX_HTTP_OXMIGRATE_LOGIN_MAX, out_len)
+        != OXM_LOGIN_OK)
+    {
+        /* missing, malformed or absurdly long: the node judges it */
+        *out_len = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Turns a login name into a lookup.  Anything that cannot name a context
+ * (no name, an empty, overlong or non-UTF-8 context part) is "unknown" and
+ * passes: the node answers it as it always did.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len)
+{
+    size_t                           klen;
+    ngx_int_t                        rc;
+    const u_char                    *key;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_oxmigrate_waiter_t     *w;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
+    ctx->decision = NGX_HTTP_OXMIGRATE_UNKNOWN;
+
+    if (len == 0) {
+        return ngx_http_oxmigrate_respond(r, ctx);
+    }
+
+    oxm_login_context(login, len, &key, &klen);
+
+    if (klen == 0 || klen > NGX_HTTP_OXMIGRATE_KEY_MAX
+        || !oxm_utf8_valid(key, klen))
+    {
+        return ngx_http_oxmigrate_respond(r, ctx);
+    }
+
+    ctx->key.data = ngx_pnalloc(r->pool, klen);
+    if (ctx->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->key.data, key, klen);
+    ctx->key.len = klen;
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_waiter_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->handler = ngx_http_oxmigrate_lookup_done;
+    w->data = ctx;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
+
+    rc = ngx_http_oxmigrate_lookup(omcf, &ctx->key, w);
+
+    if (rc == NGX_OK) {
+        ctx->source = w->source;
+        ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+        return ngx_http_oxmigrate_respond(r, ctx);
+    }
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_oxmigrate_decide(r, ctx, NGX_ERROR, NULL);
+        return ngx_http_oxmigrate_respond(r, ctx);
+    }
+
+    /*
+     * The waiter lives in the request pool: if the client goes away while
+     * the lookup runs, the cleanup takes it off the lookup before the pool
+     * is freed, so the answer never touches a freed request.
+     */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_oxmigrate_lookup_cancel(w);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_oxmigrate_cleanup;
+    cln->data = ctx;
+
+    ctx->waiter = w;
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_LOOKUP;
+    ctx->suspended = 1;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w)
+{
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    ctx = w->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->waiter = NULL;
+    ctx->source = w->source;
+
+    ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
+    ctx->suspended = 0;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_oxmigrate_cleanup(void *data)
+{
+    ngx_http_oxmigrate_ctx_t  *ctx = data;
+
+    if (ctx->waiter) {
+        ngx_http_oxmigrate_lookup_cancel(ctx->waiter);
+        ctx->waiter = NULL;
+    }
+}
+
+
+/* the decision table of the login routing issue */
+
+static void
+ngx_http_oxmigrate_decide(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx,
+    ngx_int_t rc, ngx_http_oxmigrate_info_t *info)
+{
+    ngx_str_t                      *name;
+    ngx_uint_t                      i;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    if (rc != NGX_OK) {
+        ctx->decision = NGX_HTTP_OXMIGRATE_ERROR;
+        return;
+    }
+
+    if (!info->found) {
+        ctx->decision = NGX_HTTP_OXMIGRATE_UNKNOWN;
+        return;
+    }
+
+    ctx->found = 1;
+    ctx->cid = info->cid;
+    ctx->server_id = info->server_id;
+
+    ctx->schema.data = ngx_pnalloc(r->pool, info->schema.len);
+    if (ctx->schema.data) {
+        ngx_memcpy(ctx->schema.data, info->schema.data, info->schema.len);
+        ctx->schema.len = info->schema.len;
+    }
+
+    if (!info->enabled) {
+        /* only the schema move is ours; other reasons the node explains */
+        ctx->decision = (info->reason_id == NGX_HTTP_OXMIGRATE_SCHEMA_REASON)
+                        ? NGX_HTTP_OXMIGRATE_MAINTENANCE
+                        : NGX_HTTP_OXMIGRATE_PASS;
+        return;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
+
+    name = olcf->servers->elts;
+    for (i = 0; i < olcf->servers->nelts; i++) {
+        if (name[i].len == info->server.len
+            && ngx_strncmp(name[i].data, info->server.data, name[i].len) == 0)
+        {
+            ctx->decision = NGX_HTTP_OXMIGRATE_PASS;
+            return;
+        }
+    }
+
+    /*
+     * The context lives on another server.  The primary balancer sends the
+     * user over (as migrationRedirectURL does on the old nodes); the
+     * secondary never redirects, which could loop, and answers CTX-0012.
+     */
+
+    ctx->decision = olcf->redirect_url ? NGX_HTTP_OXMIGRATE_REDIRECT
+                                       : NGX_HTTP_OXMIGRATE_CTX0012;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_respond(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx)
+{
+    u_char                          params[2 * NGX_INT_T_LEN + 4];
+    u_char                          desc[128];
+    ngx_table_elt_t                *h;
+    ngx_http_oxmigrate_oxerror_t    err;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
+
+    switch (ctx->decision) {
+
+    case NGX_HTTP_OXMIGRATE_REDIRECT:
+        return ngx_http_oxmigrate_redirect(r, ctx);
+
+    case NGX_HTTP_OXMIGRATE_CTX0012:
+        err.code = "CTX-0012";
+        err.category = "ERROR";
+        err.category_num = 8;
+        ngx_str_set(&err.error, "An error occurred inside the server which "
+                    "prevented it from fulfilling the request.");
+        err.error_desc.data = desc;
+        err.error_desc.len = ngx_snprintf(desc, sizeof(desc),
+                                 "The context %ui is located in server with "
+                                 "id %ui", ctx->cid, ctx->server_id)
+                             - desc;
+        err.params.data = params;
+        err.params.len = ngx_sprintf(params, "[%ui,%ui]", ctx->cid,
+                                     ctx->server_id)
+                         - params;
+
+        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
+
+    case NGX_HTTP_OXMIGRATE_MAINTENANCE:
+        if (!olcf->maintenance) {
+            return NGX_DECLINED;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%T", olcf->retry_after)
+                       - h->value.data;
+
+        err.code = "CTX-0007";
+        err.category = "TRY_AGAIN";
+        err.category_num = 4;
+        ngx_str_set(&err.error, "The server is currently down for "
+                    "maintenance. Please try again later.");
+        ngx_str_set(&err.error_desc, "Updating database ... Try again later.");
+        ngx_str_set(&err.params, "[]");
+
+        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
+
+    case NGX_HTTP_OXMIGRATE_ERROR:
+        if (olcf->on_error == NGX_HTTP_OXMIGRATE_ON_ERROR_PASS) {
+            return NGX_DECLINED;
+        }
+
+        err.code = "LGI-0005";
+        err.category = "SERVICE_DOWN";
+        err.category_num = 5;
+        ngx_str_set(&err.error, "Login not possible at the moment. "
+                    "Please try again later.");
+        ngx_str_set(&err.error_desc, "Login not possible at the moment.");
+        ngx_str_set(&err.params, "[]");
+
+        return ngx_http_oxmigrate_send(r, &err,
+                                       NGX_HTTP_SERVICE_UNAVAILABLE);
+
+    default: /* pass, unknown */
+        return NGX_DECLINED;
+    }
+}
+
+
+/* answers from the access phase and ends the request there */
+
+static ngx_int_t
+ngx_http_oxmigrate_send(ngx_http_request_t *r,
+    ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status)
+{
+    ngx_http_finalize_request(r, ngx_http_oxmigrate_send_oxerror(r, err,
+                                                                 status));
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx)
+{
+    u_char                         *p;
+    ngx_str_t                       url;
+    ngx_table_elt_t                *location;
+    ngx_http_oxmigrate_oxerror_t    err;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
+
+    if (ngx_http_complex_value(r, olcf->redirect_url, &url) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->json_client && olcf->redirect_json) {
+
+        /*
+         * The App Suite UI follows LGI-0016 like a 302 when it carries
+         * exactly one parameter, the bare URL.
+         */
+
+        err.code = "LGI-0016";
+        err.category = "USER_INPUT";
+        err.category_num = 1;
+        err.error = url;
+        err.error_desc = url;
+
+        err.params.len = sizeof("[\"\"]") - 1
+                         + ngx_http_oxmigrate_json_escape(NULL, url.data,
+                                                          url.len);
+        err.params.data = ngx_pnalloc(r->pool, err.params.len);
+        if (err.params.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(err.params.data, "[\"", 2);
+        p += ngx_http_oxmigrate_json_escape(p, url.data, url.len);
+        ngx_memcpy(p, "\"]", 2);
+
+        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
+    }
+
+    ngx_http_clear_location(r);
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_ERROR;
+    }
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+    location->value = url;
+
+    r->headers_out.location = location;
+
+    return olcf->redirect_status;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_str_t                  s;
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_module);
+
+    if (ctx == NULL || ctx->state != NGX_HTTP_OXMIGRATE_STATE_DONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_OXMIGRATE_VAR_CONTEXT_ID:
+    case NGX_HTTP_OXMIGRATE_VAR_SERVER_ID:
+        if (!ctx->found) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        s.data = p;
+        s.len = ngx_sprintf(p, "%ui",
+                            data == NGX_HTTP_OXMIGRATE_VAR_CONTEXT_ID
+                            ? ctx->cid : ctx->server_id)
+                - p;
+        break;
+
+    case NGX_HTTP_OXMIGRATE_VAR_SCHEMA:
+        s = ctx->schema;
+        break;
+
+    case NGX_HTTP_OXMIGRATE_VAR_DECISION:
+        s = ngx_http_oxmigrate_decisions[ctx->decision];
+        break;
+
+    default: /* NGX_HTTP_OXMIGRATE_VAR_CACHE */
+        s = ngx_http_oxmigrate_sources[ctx->source];
+        break;
+    }
+
+    if (s.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s.data;
+    v->len = s.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_oxmigrate_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* configuration */
+
+static void *
+ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     omcf->db = NULL;
+     *     omcf->redis = NULL;
+     *     omcf->shm_zone = NULL;
+     */
+
+    omcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    omcf->negative_ttl = NGX_CONF_UNSET_MSEC;
+
+    return omcf;
+}
+
+
+static char *
+ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_oxmigrate_main_conf_t  *omcf = conf;
+
+    ngx_conf_init_msec_value(omcf->cache_ttl, 10000);
+    ngx_conf_init_msec_value(omcf->negative_ttl, 2000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_oxmigrate_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_oxmigrate_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->servers = NGX_CONF_UNSET_PTR;
+    conf->redirect_url = NGX_CONF_UNSET_PTR;
+    conf->redirect_status = NGX_CONF_UNSET_UINT;
+    conf->redirect_json = NGX_CONF_UNSET;
+    conf->maintenance = NGX_CONF_UNSET;
+    conf->on_error = NGX_CONF_UNSET_UINT;
+    conf->actions = NGX_CONF_UNSET_PTR;
+    conf->retry_after = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_oxmigrate_loc_conf_t *prev = parent;
+    ngx_http_oxmigrate_loc_conf_t *conf = child;
+
+    ngx_str_t                       *s;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_ptr_value(conf->servers, prev->servers, NULL);
+    ngx_conf_merge_ptr_value(conf->redirect_url, prev->redirect_url, NULL);
+    ngx_conf_merge_uint_value(conf->redirect_status, prev->redirect_status,
+                              NGX_HTTP_MOVED_TEMPORARILY);
+    ngx_conf_merge_value(conf->redirect_json, prev->redirect_json, 1);
+    ngx_conf_merge_value(conf->maintenance, prev->maintenance, 1);
+    ngx_conf_merge_uint_value(conf->on_error, prev->on_error,
+                              NGX_HTTP_OXMIGRATE_ON_ERROR_PASS);
+    ngx_conf_merge_ptr_value(conf->actions, prev->actions, NULL);
+    ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 30);
+
+    if (conf->actions == NULL) {
+        conf->actions = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (conf->actions == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        s = ngx_array_push_n(conf->actions, 2);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(&s[0], "login");
+        ngx_str_set(&s[1], "formlogin");
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oxmigrate_module);
+
+    if (omcf->db == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate on\" needs \"oxmigrate_db\" "
+                           "at the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->servers == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate on\" needs \"oxmigrate_server\": "
+                           "the names of the servers this balancer serves");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Parses "name=value" parameters of the http-level directives.  Returns
+ * the value of the parameter called name, or NULL.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_param(ngx_str_t *arg, char *name, ngx_str_t *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    if (arg->len <= len || arg->data[len] != '='
+        || ngx_strncmp(arg->data, name, len) != 0)
+    {
+        return 0;
+    }
+
+    value->data = arg->data + len + 1;
+    value->len = arg->len - len - 1;
+
+    return 1;
+}
+
+
+/* libmariadb and hiredis want NUL-terminated strings */
+
+static ngx_int_t
+ngx_http_oxmigrate_cstr(ngx_conf_t *cf, ngx_str_t *dst, ngx_str_t *src)
+{
+    dst->data = ngx_pnalloc(cf->pool, src->len + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+    dst->data[src->len] = '\0';
+    dst->len = src->len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Host names are resolved here, once: both client libraries would call a
+ * blocking getaddrinfo() on every connect otherwise.
+ */
+
+static char *
+ngx_http_oxmigrate_resolve_host(ngx_conf_t *cf, ngx_str_t *host,
+    ngx_str_t *addr)
+{
+    u_char     text[NGX_SOCKADDR_STRLEN];
+    ngx_str_t  s;
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *host;
+    u.default_port = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oxmigrate: cannot resolve host \"%V\"%s%s",
+                           host, u.err ? ": " : "", u.err ? u.err : "");
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = text;
+    s.len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                          NGX_SOCKADDR_STRLEN, 0);
+
+    if (ngx_http_oxmigrate_cstr(cf, addr, &s) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oxmigrate_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oxmigrate_main_conf_t *omcf = conf;
+
+    char                          *rv;
+    ngx_int_t                      n;
+    ngx_str_t                     *value, v, host, *dst;
+    ngx_uint_t                     i;
+    ngx_http_oxmigrate_db_conf_t  *dcf;
+
+    if (omcf->db) {
+        return "is duplicate";
+    }
+
+    dcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_db_conf_t));
+    if (dcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dcf->port = 3306;
+    dcf->connect_timeout = 1000;
+    dcf->timeout = 1000;
+    dcf->pool = 8;
+
+    ngx_str_null(&host);
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        dst = NULL;
+
+        if (ngx_http_oxmigrate_param(&value[i], "host", &v)) {
+            host = v;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "user", &v)) {
+            dst = &dcf->user;
+
+        } else if (ngx_http_oxmigrate_param(&value[i], "password", &v)) {
+            dst = &dcf->password;
+
+        } else if (ngx_http_oxmigrate_param(&value[i], "database", &v)) {
+            dst = &dcf->database;
+
+        } else if (ngx_http_oxmigrate_param(&value[i], "socket", &v)) {
+            dst = &dcf->socket;
+        }
+
+        if (dst) {
+            if (ngx_http_oxmigrate_cstr(cf, dst, &v) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "port", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n < 1 || n > 65535) {
+                goto invalid;
+            }
+
+            dcf->port = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "pool", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n < 1 || n > 1024) {
+                goto invalid;
+            }
+
+            dcf->pool = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "connect_timeout", &v)) {
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            dcf->connect_timeout = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "timeout", &v)) {
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            dcf->timeout = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (dcf->user.data == NULL || dcf->database.data == NULL
+        || (host.len == 0 && dcf->socket.len == 0))
+    {
+        return "needs user=, database= and host= or socket=";
+    }
+
+    if (dcf->password.data == NULL) {
+        ngx_str_set(&v, "");
+        if (ngx_http_oxmigrate_cstr(cf, &dcf->password, &v) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (host.len) {
+        rv = ngx_http_oxmigrate_resolve_host(cf, &host, &dcf->host);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    omcf->db = dcf;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_oxmigrate_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oxmigrate_main_conf_t *omcf = conf;
+
+    char                             *rv;
+    ngx_int_t                         n;
+    ngx_str_t                        *value, v, host;
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_redis_conf_t  *rcf;
+
+    if (omcf->redis) {
+        return "is duplicate";
+    }
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_redis_conf_t));
+    if (rcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->port = 6379;
+    rcf->timeout = 200;
+    rcf->ttl = 300;
+    ngx_str_set(&rcf->prefix, "oxmigrate:");
+    ngx_str_set(&rcf->password, "");
+    ngx_str_null(&host);
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_http_oxmigrate_param(&value[i], "host", &v)) {
+            host = v;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "password", &v)) {
+            if (ngx_http_oxmigrate_cstr(cf, &rcf->password, &v) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "prefix", &v)) {
+            rcf->prefix = v;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "port", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n < 1 || n > 65535) {
+                goto invalid;
+            }
+
+            rcf->port = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "db", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            rcf->db = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "timeout", &v)) {
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            rcf->timeout = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "ttl", &v)) {
+            n = ngx_parse_time(&v, 1);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            rcf->ttl = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (host.len == 0) {
+        return "needs host=";
+    }
+
+    rv = ngx_http_oxmigrate_resolve_host(cf, &host, &rcf->host);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    omcf->redis = rcf;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_oxmigrate_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oxmigrate_main_conf_t *omcf = conf;
+
+    u_char      *p;
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, v, name;
+    ngx_uint_t   i;
+
+    if (omcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    size = 0;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_http_oxmigrate_param(&value[i], "zone", &v)) {
+            p = (u_char *) ngx_strchr(v.data, ':');
+            if (p == NULL) {
+                goto invalid;
+            }
+
+            name.data = v.data;
+            name.len = p - v.data;
+
+            v.data = p + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            size = ngx_parse_size(&v);
+            if (name.len == 0 || size == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "ttl", &v)) {
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            omcf->cache_ttl = n;
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_param(&value[i], "negative_ttl", &v)) {
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            omcf->negative_ttl = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 0) {
+        return "needs zone=NAME:SIZE";
+    }
+
+    omcf->shm_zone = ngx_http_oxmigrate_shm_add(cf, &name, size);
+    if (omcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oxmigrate_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oxmigrate_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (omcf->db
+        && ngx_http_oxmigrate_db_init_worker(cycle, omcf->db) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (omcf->redis
+        && ngx_http_oxmigrate_redis_init_worker(cycle, omcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oxmigrate_module);
+    if (omcf == NULL) {
+        return;
+    }
+
+    if (omcf->redis) {
+        ngx_http_oxmigrate_redis_exit_worker(cycle);
+    }
+
+    if (omcf->db) {
+        ngx_http_oxmigrate_db_exit_worker(cycle);
+    }
+}
