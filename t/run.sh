@@ -1,0 +1,135 @@
+#!/bin/bash
+# Runs the prove suite against one build of the module.
+#
+#   t/run.sh MODULE_SO [PROVE_ARGS_OR_TEST_FILES...]
+#
+# Starts ONE private MariaDB for the whole suite (a fresh datadir in a
+# temporary directory, root without password, loopback only), exports
+#   OXM_MODULE        absolute path of the module .so
+#   OXM_MYSQL_PORT    its TCP port on 127.0.0.1
+#   OXM_MYSQL_SOCKET  its unix socket
+#   OXM_ROOT          the repository root
+# and runs `prove -r t/` (or the given test files) from the repository root.
+# Every test file makes its own databases, nginx, Redis and backends on free
+# ports in its own temporary directory (t/lib/OxTest.pm).  MariaDB is
+# stopped on exit, whatever happens; the exit status is prove's.
+#
+# Environment:
+#   OXM_JOBS=N   run N test files in parallel (default 1: several tests
+#                measure latency, and the CI machines have 2 cores)
+#   OXM_ASAN=1   the module is an ASan/UBSan build (see docs/testing.md)
+#   OXM_KEEP=1   keep the temporary directories (also kept on failure)
+#   OXM_VERBOSE=1  prove -v
+# Works as root (CI, Docker) and as a normal user.
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ $# -lt 1 ] || [ ! -f "$1" ]; then
+    echo "usage: t/run.sh MODULE_SO [TEST_FILES...]  (no such file: ${1:-})" >&2
+    exit 2
+fi
+module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+shift
+
+for bin in mariadb-install-db mariadbd mariadb redis-server redis-cli prove; do
+    command -v "$bin" >/dev/null 2>&1 || {
+        echo "t/run.sh: $bin not found (run scripts/deps.sh)" >&2; exit 2; }
+done
+[ -x /usr/sbin/nginx ] || { echo "t/run.sh: /usr/sbin/nginx not found" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/oxm-suite.XXXXXX")
+# mariadbd refuses to run as root unless told so; a normal user runs it as
+# himself (the datadir is his).
+user_opt=()
+[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+                                      Listen => 1, ReuseAddr => 1) or die $!;
+        print $s->sockport, "\n";'
+}
+
+db_pid=""
+cleanup() {
+    if [ -n "$db_pid" ] && kill -0 "$db_pid" 2>/dev/null; then
+        kill -TERM "$db_pid" 2>/dev/null
+        for _ in $(seq 1 100); do
+            kill -0 "$db_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$db_pid" 2>/dev/null
+        wait "$db_pid" 2>/dev/null
+    fi
+    if [ "${OXM_KEEP:-0}" = 1 ]; then
+        echo "t/run.sh: kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+port=$(free_port)
+sock=$tmp/mysqld.sock
+
+mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+    --auth-root-authentication-method=normal --skip-test-db \
+    >"$tmp/install-db.log" 2>&1 \
+    || { echo "t/run.sh: mariadb-install-db failed:" >&2;
+         tail -20 "$tmp/install-db.log" >&2; exit 2; }
+
+# Small buffers: the suite's databases are tiny, CI machines are not.
+mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+    --socket="$sock" --port="$port" --bind-address=127.0.0.1 \
+    --skip-name-resolve --pid-file="$tmp/mysqld.pid" \
+    --log-error="$tmp/mysqld.err" \
+    --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+    --innodb-log-buffer-size=1M --innodb-flush-log-at-trx-commit=2 \
+    --max-connections=500 --skip-log-bin --performance-schema=OFF \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    >/dev/null 2>&1 &
+db_pid=$!
+
+ready=0
+for _ in $(seq 1 300); do
+    if mariadb --no-defaults -uroot --socket="$sock" -e 'SELECT 1' \
+        >/dev/null 2>&1; then
+        ready=1; break
+    fi
+    kill -0 "$db_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ $ready != 1 ]; then
+    echo "t/run.sh: MariaDB did not start:" >&2
+    tail -20 "$tmp/mysqld.err" >&2
+    exit 2
+fi
+
+# With --skip-name-resolve a TCP client from 127.0.0.1 does not match
+# root@localhost: give root the same rights over TCP (no password).
+mariadb --no-defaults -uroot --socket="$sock" -e "
+    CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" \
+    || exit 2
+
+export OXM_MODULE=$module
+export OXM_MYSQL_PORT=$port
+export OXM_MYSQL_SOCKET=$sock
+export OXM_ROOT=$root
+export OXM_SUITE_TMP=$tmp
+
+echo "t/run.sh: module $module, MariaDB $(mariadbd --version | awk '{print $3}')" \
+     "on 127.0.0.1:$port${OXM_ASAN:+, ASan/UBSan}"
+
+prove_args=(-r -I "$root/t/lib" -j "${OXM_JOBS:-1}")
+[ "${OXM_VERBOSE:-0}" = 1 ] && prove_args+=(-v)
+cd "$root"
+if [ $# -gt 0 ]; then
+    prove "${prove_args[@]}" "$@"
+else
+    prove "${prove_args[@]}" t/
+fi
+status=$?
+exit $status
