@@ -1,0 +1,271 @@
+
+/*
+ * Resolving a context part: shared memory, then Redis, then MariaDB.
+ *
+ * Misses are coalesced per worker: while one lookup for a key is in flight,
+ * further logins for the same key wait on it instead of asking again, so a
+ * burst of logins into one context (or a flood of random domains after an
+ * invalidation) costs one query.  The in-flight operation lives outside
+ * any request pool: a request that goes away only leaves the waiter list,
+ * and the answer is still cached for the next login.
+ */
+
+
+#include "ngx_http_oxmigrate.h"
+
+
+typedef struct {
+    ngx_str_node_t                   sn;        /* key; in the in-flight tree */
+    ngx_queue_t                      waiters;
+    ngx_uint_t                       epoch;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+} ngx_http_oxmigrate_op_t;
+
+
+static void ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
+    ngx_str_t *value);
+static void ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
+    ngx_http_oxmigrate_info_t *info);
+static ngx_int_t ngx_http_oxmigrate_lookup_db(ngx_http_oxmigrate_op_t *op);
+static void ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op,
+    ngx_int_t rc, ngx_str_t *value, ngx_http_oxmigrate_source_e source);
+
+
+static ngx_rbtree_t       ngx_http_oxmigrate_inflight;
+static ngx_rbtree_node_t  ngx_http_oxmigrate_inflight_sentinel;
+
+
+ngx_int_t
+ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
+    ngx_str_t *key, ngx_http_oxmigrate_waiter_t *w)
+{
+    uint32_t                  hash;
+    ngx_int_t                 rc;
+    ngx_str_t                 value;
+    ngx_uint_t                epoch;
+    ngx_http_oxmigrate_op_t  *op;
+
+    epoch = omcf->redis ? ngx_http_oxmigrate_redis_epoch() : 0;
+
+    if (omcf->shm_zone
+        && ngx_http_oxmigrate_shm_get(omcf->shm_zone, key, epoch, w->value,
+                                      &w->value_len)
+           == NGX_OK)
+    {
+        value.data = w->value;
+        value.len = w->value_len;
+
+        if (ngx_http_oxmigrate_info_parse(&value, &w->info) == NGX_OK) {
+            w->rc = NGX_OK;
+            w->source = NGX_HTTP_OXMIGRATE_SRC_SHM;
+            return NGX_OK;
+        }
+    }
+
+    if (ngx_http_oxmigrate_inflight.root == NULL) {
+        ngx_rbtree_init(&ngx_http_oxmigrate_inflight,
+                        &ngx_http_oxmigrate_inflight_sentinel,
+                        ngx_str_rbtree_insert_value);
+    }
+
+    hash = ngx_crc32_short(key->data, key->len);
+
+    op = (ngx_http_oxmigrate_op_t *)
+             ngx_str_rbtree_lookup(&ngx_http_oxmigrate_inflight, key, hash);
+
+    if (op) {
+        w->op = op;
+        ngx_queue_insert_tail(&op->waiters, &w->queue);
+        return NGX_AGAIN;
+    }
+
+    op = ngx_alloc(sizeof(ngx_http_oxmigrate_op_t) + key->len,
+                   ngx_cycle->log);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->sn.node.key = hash;
+    op->sn.str.data = (u_char *) op + sizeof(ngx_http_oxmigrate_op_t);
+    op->sn.str.len = key->len;
+    ngx_memcpy(op->sn.str.data, key->data, key->len);
+
+    op->epoch = epoch;
+    op->omcf = omcf;
+    ngx_queue_init(&op->waiters);
+
+    if (omcf->redis) {
+        rc = ngx_http_oxmigrate_redis_get(&op->sn.str, epoch,
+                                          ngx_http_oxmigrate_lookup_redis_done,
+                                          op);
+    } else {
+        rc = NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        /* no Redis, or it is down: straight to the configdb */
+
+        if (ngx_http_oxmigrate_db_lookup(&op->sn.str,
+                                         ngx_http_oxmigrate_lookup_db_done,
+                                         op)
+            != NGX_OK)
+        {
+            ngx_free(op);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_rbtree_insert(&ngx_http_oxmigrate_inflight, &op->sn.node);
+
+    w->op = op;
+    ngx_queue_insert_tail(&op->waiters, &w->queue);
+
+    return NGX_AGAIN;
+}
+
+
+void
+ngx_http_oxmigrate_lookup_cancel(ngx_http_oxmigrate_waiter_t *w)
+{
+    if (w->op) {
+        ngx_queue_remove(&w->queue);
+        w->op = NULL;
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
+    ngx_str_t *value)
+{
+    ngx_http_oxmigrate_op_t *op = data;
+
+    ngx_http_oxmigrate_info_t  info;
+
+    if (rc == NGX_OK
+        && value->len <= NGX_HTTP_OXMIGRATE_VALUE_MAX
+        && ngx_http_oxmigrate_info_parse(value, &info) == NGX_OK)
+    {
+        if (op->omcf->shm_zone) {
+            ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
+                                       op->epoch, value,
+                                       info.found ? op->omcf->cache_ttl
+                                                  : op->omcf->negative_ttl);
+        }
+
+        ngx_http_oxmigrate_lookup_finish(op, NGX_OK, value,
+                                         NGX_HTTP_OXMIGRATE_SRC_REDIS);
+        return;
+    }
+
+    if (ngx_http_oxmigrate_lookup_db(op) != NGX_OK) {
+        ngx_http_oxmigrate_lookup_finish(op, NGX_ERROR, NULL,
+                                         NGX_HTTP_OXMIGRATE_SRC_NONE);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_lookup_db(ngx_http_oxmigrate_op_t *op)
+{
+    return ngx_http_oxmigrate_db_lookup(&op->sn.str,
+                                        ngx_http_oxmigrate_lookup_db_done, op);
+}
+
+
+static void
+ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
+    ngx_http_oxmigrate_info_t *info)
+{
+    ngx_http_oxmigrate_op_t *op = data;
+
+    u_char                            buf[NGX_HTTP_OXMIGRATE_VALUE_MAX];
+    time_t                            ttl;
+    ngx_str_t                         value;
+    ngx_http_oxmigrate_main_conf_t   *omcf;
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_lookup_finish(op, NGX_ERROR, NULL,
+                                         NGX_HTTP_OXMIGRATE_SRC_NONE);
+        return;
+    }
+
+    omcf = op->omcf;
+
+    value.data = buf;
+    value.len = ngx_http_oxmigrate_info_serialize(info, buf);
+
+    /*
+     * Stored under the epoch this lookup started with: if an invalidation
+     * came while the query ran, the answer may be stale and must not
+     * outlive it.
+     */
+
+    if (omcf->shm_zone) {
+        ngx_http_oxmigrate_shm_set(omcf->shm_zone, &op->sn.str, op->epoch,
+                                   &value, info->found ? omcf->cache_ttl
+                                                       : omcf->negative_ttl);
+    }
+
+    if (omcf->redis) {
+        ttl = info->found ? omcf->redis->ttl
+                          : (time_t) (omcf->negative_ttl + 999) / 1000;
+
+        ngx_http_oxmigrate_redis_set(&op->sn.str, op->epoch, &value, ttl);
+    }
+
+    ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &value,
+                                     NGX_HTTP_OXMIGRATE_SRC_DB);
+}
+
+
+static void
+ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op, ngx_int_t rc,
+    ngx_str_t *value, ngx_http_oxmigrate_source_e source)
+{
+    ngx_str_t                     own;
+    ngx_queue_t                   waiters, *q;
+    ngx_http_oxmigrate_waiter_t  *w;
+
+    ngx_rbtree_delete(&ngx_http_oxmigrate_inflight, &op->sn.node);
+
+    /*
+     * Waiters are moved to a local list first: a handler resumes its
+     * request, which may end other requests and cancel their waiters.
+     */
+
+    if (ngx_queue_empty(&op->waiters)) {
+        ngx_queue_init(&waiters);
+
+    } else {
+        waiters = op->waiters;
+        waiters.next->prev = &waiters;
+        waiters.prev->next = &waiters;
+    }
+
+    while (!ngx_queue_empty(&waiters)) {
+        q = ngx_queue_head(&waiters);
+        ngx_queue_remove(q);
+
+        w = ngx_queue_data(q, ngx_http_oxmigrate_waiter_t, queue);
+        w->op = NULL;
+        w->rc = rc;
+        w->source = source;
+
+        if (rc == NGX_OK) {
+            ngx_memcpy(w->value, value->data, value->len);
+            w->value_len = value->len;
+
+            own.data = w->value;
+            own.len = value->len;
+
+            if (ngx_http_oxmigrate_info_parse(&own, &w->info) != NGX_OK) {
+                w->rc = NGX_ERROR;
+            }
+        }
+
+        w->handler(w);
+    }
+
+    ngx_free(op);
+}

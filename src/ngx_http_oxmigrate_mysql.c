@@ -1,0 +1,739 @@
+
+/*
+ * The configdb lookup on nginx's event loop: MariaDB Connector/C's
+ * non-blocking API (MYSQL_OPT_NONBLOCK, the _start() and _cont() calls),
+ * a per-worker pool of at most "pool" connections, and nginx timers for
+ * every wait.
+ *
+ * The library owns the socket: we wrap its descriptor in an
+ * ngx_connection_t only to receive events, and give it back without
+ * closing it.  A connection that missed its timeout is dropped, never
+ * reused: its protocol state is unknown.
+ */
+
+
+#include "ngx_http_oxmigrate.h"
+
+#include <mysql.h>
+#include <errmsg.h>
+
+
+#define NGX_HTTP_OXMIGRATE_QUERY_MAX  (2 * NGX_HTTP_OXMIGRATE_KEY_MAX + 512)
+
+
+typedef enum {
+    NGX_HTTP_OXMIGRATE_DB_CONNECT = 0,
+    NGX_HTTP_OXMIGRATE_DB_IDLE,
+    NGX_HTTP_OXMIGRATE_DB_QUERY,
+    NGX_HTTP_OXMIGRATE_DB_STORE
+} ngx_http_oxmigrate_db_state_e;
+
+
+typedef struct ngx_http_oxmigrate_db_conn_s  ngx_http_oxmigrate_db_conn_t;
+
+
+typedef struct {
+    ngx_queue_t                        queue;    /* waiting for a connection */
+    ngx_event_t                        event;    /* queue timeout; deferral */
+    ngx_http_oxmigrate_db_handler_pt   handler;
+    void                              *data;
+    ngx_int_t                          rc;
+    ngx_http_oxmigrate_info_t          info;
+    u_char                             row[NGX_HTTP_OXMIGRATE_VALUE_MAX];
+    size_t                             query_len;
+    u_char                             query[NGX_HTTP_OXMIGRATE_QUERY_MAX];
+} ngx_http_oxmigrate_db_req_t;
+
+
+struct ngx_http_oxmigrate_db_conn_s {
+    ngx_queue_t                        queue;    /* idle or busy list */
+    MYSQL                             *mysql;
+    ngx_connection_t                  *connection;
+    ngx_http_oxmigrate_db_state_e      state;
+    int                                waiting;  /* MYSQL_WAIT_* */
+    ngx_http_oxmigrate_db_req_t       *req;
+};
+
+
+static ngx_int_t ngx_http_oxmigrate_db_connect(
+    ngx_http_oxmigrate_db_req_t *req);
+static void ngx_http_oxmigrate_db_run(ngx_http_oxmigrate_db_conn_t *dc,
+    int ready);
+static ngx_int_t ngx_http_oxmigrate_db_wait(ngx_http_oxmigrate_db_conn_t *dc,
+    int status);
+static void ngx_http_oxmigrate_db_event_handler(ngx_event_t *ev);
+static void ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc,
+    MYSQL_RES *res);
+static void ngx_http_oxmigrate_db_fail(ngx_http_oxmigrate_db_conn_t *dc,
+    const char *what);
+static void ngx_http_oxmigrate_db_release(ngx_http_oxmigrate_db_conn_t *dc);
+static void ngx_http_oxmigrate_db_close(ngx_http_oxmigrate_db_conn_t *dc);
+static void ngx_http_oxmigrate_db_complete(ngx_http_oxmigrate_db_req_t *req,
+    ngx_int_t rc);
+static void ngx_http_oxmigrate_db_deferred(ngx_event_t *ev);
+static void ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev);
+static void ngx_http_oxmigrate_db_dispatch(void);
+
+
+static ngx_http_oxmigrate_db_conf_t  *ngx_http_oxmigrate_dcf;
+static ngx_queue_t                    ngx_http_oxmigrate_db_idle;
+static ngx_queue_t                    ngx_http_oxmigrate_db_busy;
+static ngx_queue_t                    ngx_http_oxmigrate_db_pending;
+static ngx_uint_t                     ngx_http_oxmigrate_db_nconns;
+
+
+/*
+ * One statement answers the whole decision: the context part's cid, the
+ * context's state and the name of the server it lives on.  The key goes in
+ * as a hex literal, so no byte of a login name can ever be read as SQL,
+ * and '%' or '_' are plain characters (no LIKE anywhere).
+ */
+
+static const char  ngx_http_oxmigrate_db_select[] =
+    "SELECT l.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name"
+    " FROM login2context l"
+    " JOIN context c ON c.cid = l.cid"
+    " JOIN context_server2db_pool p ON p.cid = l.cid"
+    " LEFT JOIN server s ON s.server_id = p.server_id"
+    " WHERE l.login_info = _utf8mb4 X'";
+
+
+ngx_int_t
+ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_db_conf_t *dcf)
+{
+    ngx_http_oxmigrate_dcf = dcf;
+
+    ngx_queue_init(&ngx_http_oxmigrate_db_idle);
+    ngx_queue_init(&ngx_http_oxmigrate_db_busy);
+    ngx_queue_init(&ngx_http_oxmigrate_db_pending);
+    ngx_http_oxmigrate_db_nconns = 0;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                   *q;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    if (ngx_http_oxmigrate_dcf == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
+        q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
+        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+        ngx_http_oxmigrate_db_close(dc);
+    }
+
+    while (!ngx_queue_empty(&ngx_http_oxmigrate_db_busy)) {
+        q = ngx_queue_head(&ngx_http_oxmigrate_db_busy);
+        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+
+        if (dc->req) {
+            ngx_free(dc->req);
+            dc->req = NULL;
+        }
+
+        ngx_http_oxmigrate_db_close(dc);
+    }
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data)
+{
+    u_char                        *p;
+    ngx_queue_t                   *q;
+    ngx_http_oxmigrate_db_req_t   *req;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    if (ngx_http_oxmigrate_dcf == NULL
+        || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->handler = handler;
+    req->data = data;
+    req->event.data = req;
+    req->event.log = ngx_cycle->log;
+
+    p = ngx_cpymem(req->query, ngx_http_oxmigrate_db_select,
+                   sizeof(ngx_http_oxmigrate_db_select) - 1);
+    p = ngx_hex_dump(p, key->data, key->len);
+    p = ngx_cpymem(p, "' LIMIT 1", sizeof("' LIMIT 1") - 1);
+    req->query_len = p - req->query;
+
+    if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
+        q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
+        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&ngx_http_oxmigrate_db_busy, q);
+
+        dc->connection->idle = 0;
+        dc->req = req;
+        dc->state = NGX_HTTP_OXMIGRATE_DB_QUERY;
+
+        ngx_add_timer(dc->connection->read, ngx_http_oxmigrate_dcf->timeout);
+        ngx_http_oxmigrate_db_run(dc, 0);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_oxmigrate_db_nconns < ngx_http_oxmigrate_dcf->pool) {
+        if (ngx_http_oxmigrate_db_connect(req) != NGX_OK) {
+            ngx_free(req);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /* all connections busy: wait for one, but not longer than a query */
+
+    ngx_queue_insert_tail(&ngx_http_oxmigrate_db_pending, &req->queue);
+
+    req->event.handler = ngx_http_oxmigrate_db_queue_timeout;
+    ngx_add_timer(&req->event, ngx_http_oxmigrate_dcf->connect_timeout
+                               + ngx_http_oxmigrate_dcf->timeout);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_db_connect(ngx_http_oxmigrate_db_req_t *req)
+{
+    unsigned int                   off;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    dc = ngx_calloc(sizeof(ngx_http_oxmigrate_db_conn_t), ngx_cycle->log);
+    if (dc == NULL) {
+        return NGX_ERROR;
+    }
+
+    dc->mysql = mysql_init(NULL);
+    if (dc->mysql == NULL) {
+        ngx_free(dc);
+        return NGX_ERROR;
+    }
+
+    off = 0;
+
+    mysql_options(dc->mysql, MYSQL_OPT_NONBLOCK, 0);
+    mysql_options(dc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    /* a reconnect would block and hide a dropped connection */
+    mysql_options(dc->mysql, MYSQL_OPT_RECONNECT, &off);
+
+    dc->state = NGX_HTTP_OXMIGRATE_DB_CONNECT;
+    dc->req = req;
+
+    ngx_queue_insert_tail(&ngx_http_oxmigrate_db_busy, &dc->queue);
+    ngx_http_oxmigrate_db_nconns++;
+
+    ngx_http_oxmigrate_db_run(dc, 0);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Drives one connection's state machine.  ready is 0 to start a step, or
+ * the MYSQL_WAIT_* bits of the event that arrived to continue one.
+ */
+
+static void
+ngx_http_oxmigrate_db_run(ngx_http_oxmigrate_db_conn_t *dc, int ready)
+{
+    int                            status, err;
+    MYSQL                         *ret;
+    MYSQL_RES                     *res;
+    ngx_http_oxmigrate_db_conf_t  *dcf;
+
+    dcf = ngx_http_oxmigrate_dcf;
+
+    for ( ;; ) {
+
+        switch (dc->state) {
+
+        case NGX_HTTP_OXMIGRATE_DB_CONNECT:
+            if (ready) {
+                status = mysql_real_connect_cont(&ret, dc->mysql, ready);
+
+            } else {
+                status = mysql_real_connect_start(&ret, dc->mysql,
+                             dcf->host.len ? (char *) dcf->host.data : NULL,
+                             (char *) dcf->user.data,
+                             (char *) dcf->password.data,
+                             (char *) dcf->database.data,
+                             dcf->port,
+                             dcf->socket.len ? (char *) dcf->socket.data
+                                             : NULL,
+                             0);
+            }
+
+            if (status) {
+                if (ngx_http_oxmigrate_db_wait(dc, status) != NGX_OK) {
+                    ngx_http_oxmigrate_db_fail(dc, "connect");
+                }
+
+                return;
+            }
+
+            if (ret == NULL) {
+                ngx_http_oxmigrate_db_fail(dc, "connect");
+                return;
+            }
+
+            if (dc->connection && dc->connection->read->timer_set) {
+                ngx_del_timer(dc->connection->read);
+            }
+
+            dc->state = NGX_HTTP_OXMIGRATE_DB_QUERY;
+            ready = 0;
+
+            if (dc->connection == NULL
+                && ngx_http_oxmigrate_db_wait(dc, 0) != NGX_OK)
+            {
+                ngx_http_oxmigrate_db_fail(dc, "connect");
+                return;
+            }
+
+            ngx_add_timer(dc->connection->read, dcf->timeout);
+            break;
+
+        case NGX_HTTP_OXMIGRATE_DB_QUERY:
+            if (ready) {
+                status = mysql_real_query_cont(&err, dc->mysql, ready);
+
+            } else {
+                status = mysql_real_query_start(&err, dc->mysql,
+                                                (char *) dc->req->query,
+                                                dc->req->query_len);
+            }
+
+            if (status) {
+                if (ngx_http_oxmigrate_db_wait(dc, status) != NGX_OK) {
+                    ngx_http_oxmigrate_db_fail(dc, "query");
+                }
+
+                return;
+            }
+
+            if (err) {
+                ngx_http_oxmigrate_db_fail(dc, "query");
+                return;
+            }
+
+            dc->state = NGX_HTTP_OXMIGRATE_DB_STORE;
+            ready = 0;
+            break;
+
+        case NGX_HTTP_OXMIGRATE_DB_STORE:
+            if (ready) {
+                status = mysql_store_result_cont(&res, dc->mysql, ready);
+
+            } else {
+                status = mysql_store_result_start(&res, dc->mysql);
+            }
+
+            if (status) {
+                if (ngx_http_oxmigrate_db_wait(dc, status) != NGX_OK) {
+                    ngx_http_oxmigrate_db_fail(dc, "store result");
+                }
+
+                return;
+            }
+
+            if (res == NULL) {
+                ngx_http_oxmigrate_db_fail(dc, "store result");
+                return;
+            }
+
+            ngx_http_oxmigrate_db_result(dc, res);
+            return;
+
+        default: /* NGX_HTTP_OXMIGRATE_DB_IDLE */
+            return;
+        }
+    }
+}
+
+
+/*
+ * Registers the library's socket with nginx's event loop the first time,
+ * and remembers what the library waits for.  The socket is registered for
+ * both directions, edge-triggered: the library always tries to read or
+ * write before it asks to wait, so an edge is never lost.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_db_wait(ngx_http_oxmigrate_db_conn_t *dc, int status)
+{
+    my_socket          fd;
+    ngx_connection_t  *c;
+
+    dc->waiting = status & (MYSQL_WAIT_READ|MYSQL_WAIT_WRITE);
+
+    if (dc->connection) {
+        return NGX_OK;
+    }
+
+    fd = mysql_get_socket(dc->mysql);
+    if (fd == (my_socket) -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, ngx_cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = dc;
+    c->read->handler = ngx_http_oxmigrate_db_event_handler;
+    c->write->handler = ngx_http_oxmigrate_db_event_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    dc->connection = c;
+
+    if (ngx_add_conn) {
+        if (ngx_add_conn(c) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT)
+            == NGX_ERROR
+            || ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
+               == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_add_timer(c->read, dc->state == NGX_HTTP_OXMIGRATE_DB_CONNECT
+                           ? ngx_http_oxmigrate_dcf->connect_timeout
+                           : ngx_http_oxmigrate_dcf->timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_db_event_handler(ngx_event_t *ev)
+{
+    int                            ready;
+    ngx_connection_t              *c;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    c = ev->data;
+    dc = c->data;
+
+    if (dc->state == NGX_HTTP_OXMIGRATE_DB_IDLE) {
+
+        /*
+         * Nothing is expected on an idle connection: the server closed it
+         * (wait_timeout, restart), or nginx is shutting down (c->close).
+         */
+
+        if (ev->write && !c->close) {
+            return;
+        }
+
+        ngx_http_oxmigrate_db_close(dc);
+        return;
+    }
+
+    if (ev->timedout) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "oxmigrate: configdb did not answer in time");
+        ngx_http_oxmigrate_db_fail(dc, NULL);
+        return;
+    }
+
+    ready = ev->write ? MYSQL_WAIT_WRITE : MYSQL_WAIT_READ;
+
+    if (!(dc->waiting & ready)) {
+        return;
+    }
+
+    ngx_http_oxmigrate_db_run(dc, ready);
+}
+
+
+static void
+ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
+{
+    u_char                       *p, *last;
+    size_t                        len;
+    MYSQL_ROW                     row;
+    unsigned long                *lengths;
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    req = dc->req;
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        req->info.found = 0;
+
+    } else {
+        lengths = mysql_fetch_lengths(res);
+
+        p = req->row;
+        last = req->row + sizeof(req->row);
+
+        req->info.found = 1;
+        req->info.cid = ngx_atoi((u_char *) row[0], lengths[0]);
+        req->info.enabled = (row[1] && row[1][0] != '0');
+        req->info.reason_id = row[2] ? ngx_atoi((u_char *) row[2], lengths[2])
+                                     : 0;
+        req->info.server_id = ngx_atoi((u_char *) row[3], lengths[3]);
+
+        len = ngx_min((size_t) lengths[4], (size_t) (last - p) / 2);
+        req->info.schema.data = p;
+        req->info.schema.len = len;
+        p = ngx_cpymem(p, row[4], len);
+
+        req->info.server.data = p;
+        req->info.server.len = 0;
+
+        if (row[5]) {
+            len = ngx_min((size_t) lengths[5], (size_t) (last - p));
+            ngx_memcpy(p, row[5], len);
+            req->info.server.len = len;
+        }
+    }
+
+    /* a stored result is all in memory: freeing it never waits */
+    mysql_free_result(res);
+
+    ngx_http_oxmigrate_db_release(dc);
+    ngx_http_oxmigrate_db_complete(req, NGX_OK);
+}
+
+
+static void
+ngx_http_oxmigrate_db_fail(ngx_http_oxmigrate_db_conn_t *dc, const char *what)
+{
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    if (what) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "oxmigrate: configdb %s failed: %s",
+                      what, mysql_error(dc->mysql));
+    }
+
+    req = dc->req;
+    dc->req = NULL;
+
+    ngx_http_oxmigrate_db_close(dc);
+
+    if (req) {
+        ngx_http_oxmigrate_db_complete(req, NGX_ERROR);
+    }
+
+    /* a freed slot may start a connection for someone waiting */
+    ngx_http_oxmigrate_db_dispatch();
+}
+
+
+/* the query is done: the connection serves the next waiter or idles */
+
+static void
+ngx_http_oxmigrate_db_release(ngx_http_oxmigrate_db_conn_t *dc)
+{
+    ngx_connection_t  *c;
+
+    c = dc->connection;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    dc->req = NULL;
+    dc->waiting = 0;
+    dc->state = NGX_HTTP_OXMIGRATE_DB_IDLE;
+
+    if (ngx_terminate || ngx_exiting) {
+        ngx_http_oxmigrate_db_close(dc);
+        return;
+    }
+
+    ngx_queue_remove(&dc->queue);
+
+    /* idle connections must not hold up a graceful shutdown or a reload */
+    c->idle = 1;
+    ngx_queue_insert_head(&ngx_http_oxmigrate_db_idle, &dc->queue);
+
+    ngx_http_oxmigrate_db_dispatch();
+}
+
+
+static void
+ngx_http_oxmigrate_db_dispatch(void)
+{
+    ngx_queue_t                   *q;
+    ngx_http_oxmigrate_db_req_t   *req;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    while (!ngx_queue_empty(&ngx_http_oxmigrate_db_pending)) {
+
+        if (ngx_queue_empty(&ngx_http_oxmigrate_db_idle)
+            && ngx_http_oxmigrate_db_nconns >= ngx_http_oxmigrate_dcf->pool)
+        {
+            return;
+        }
+
+        q = ngx_queue_head(&ngx_http_oxmigrate_db_pending);
+        ngx_queue_remove(q);
+
+        req = ngx_queue_data(q, ngx_http_oxmigrate_db_req_t, queue);
+
+        if (req->event.timer_set) {
+            ngx_del_timer(&req->event);
+        }
+
+        if (ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
+            if (ngx_http_oxmigrate_db_connect(req) != NGX_OK) {
+                ngx_http_oxmigrate_db_complete(req, NGX_ERROR);
+            }
+
+            continue;
+        }
+
+        q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
+        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&ngx_http_oxmigrate_db_busy, q);
+
+        dc->connection->idle = 0;
+        dc->req = req;
+        dc->state = NGX_HTTP_OXMIGRATE_DB_QUERY;
+
+        ngx_add_timer(dc->connection->read, ngx_http_oxmigrate_dcf->timeout);
+        ngx_http_oxmigrate_db_run(dc, 0);
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_db_close(ngx_http_oxmigrate_db_conn_t *dc)
+{
+    ngx_connection_t  *c;
+
+    c = dc->connection;
+
+    if (c) {
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        /*
+         * The descriptor is closed below by mysql_close(), or was already
+         * closed by the library after a failed connect: the kernel drops
+         * it from the event set, no syscall is needed (or possible).
+         */
+
+        if (ngx_del_conn) {
+            ngx_del_conn(c, NGX_CLOSE_EVENT);
+
+        } else {
+            if (c->read->active) {
+                ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+            }
+
+            if (c->write->active) {
+                ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+            }
+        }
+
+        /* the library closes the descriptor itself */
+        c->fd = (ngx_socket_t) -1;
+        ngx_free_connection(c);
+        dc->connection = NULL;
+    }
+
+    if (dc->state != NGX_HTTP_OXMIGRATE_DB_IDLE) {
+        /*
+         * Mid-protocol: mysql_close() would try to say goodbye on a socket
+         * in an unknown state.  Shut it down first so that write fails at
+         * once instead of waiting.
+         */
+        if (mysql_get_socket(dc->mysql) != (my_socket) -1) {
+            (void) shutdown(mysql_get_socket(dc->mysql), SHUT_RDWR);
+        }
+    }
+
+    mysql_close(dc->mysql);
+
+    ngx_queue_remove(&dc->queue);
+    ngx_http_oxmigrate_db_nconns--;
+
+    ngx_free(dc);
+}
+
+
+/*
+ * Answers are delivered from a posted event: an answer can come about
+ * inside ngx_http_oxmigrate_db_lookup() itself (a connect that fails at
+ * once), and callers must never see their handler run before the lookup
+ * call returned.  The posted event runs in the same loop iteration.
+ */
+
+static void
+ngx_http_oxmigrate_db_complete(ngx_http_oxmigrate_db_req_t *req, ngx_int_t rc)
+{
+    req->rc = rc;
+    req->event.handler = ngx_http_oxmigrate_db_deferred;
+
+    ngx_post_event(&req->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_oxmigrate_db_deferred(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_db_req_t  *req = ev->data;
+
+    req->handler(req->data, req->rc, &req->info);
+
+    ngx_free(req);
+}
+
+
+static void
+ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_db_req_t  *req = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                  "oxmigrate: no configdb connection free in time");
+
+    ngx_queue_remove(&req->queue);
+
+    req->handler(req->data, NGX_ERROR, &req->info);
+
+    ngx_free(req);
+}
