@@ -42,7 +42,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port tmpdir db mariadb_private redis nginx
                     nginx_check http http_raw json echo_backend wait_for
-                    suite_mariadb);
+                    suite_mariadb uri_escape login oxerror_ok pass_ok
+                    redirect_ok);
 
 my $PARENT = $$;      # END blocks of forked children must not clean up
 my $TMPDIR;
@@ -363,6 +364,175 @@ sub http_raw {
     }
     $res->{body} = $body;
     return $res;
+}
+
+
+# ---------------------------------------------------------------- logins
+
+# Percent-encodes everything but unreserved characters (bytes in, bytes out).
+sub uri_escape {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
+}
+
+# A login request as the App Suite UI (action=login, field "name") or a
+# login form (action=formlogin, field "login") sends it.
+#   login(port => N, user => 'alice@ctx1.example.com',
+#         action => 'login', method => 'POST', path => '/ajax/login',
+#         raw_user => 'alice%40ctx1',       # already encoded, used as is
+#         body => '...',                    # the whole body, as is
+#         headers => {}, timeout => 10)
+# POST puts the user (and a password) into the form body and only action
+# into the query; GET puts everything into the query.
+sub login {
+    my (%o) = @_;
+    my $action = $o{action} // 'login';
+    my $field = $o{field} // ($action eq 'formlogin' ? 'login' : 'name');
+    my $method = $o{method} // 'POST';
+    my $path = $o{path} // '/ajax/login';
+    my $user = defined $o{raw_user} ? $o{raw_user}
+             : defined $o{user} ? uri_escape($o{user}) : undef;
+    my $form = (defined $user ? "$field=$user&" : '')
+               . 'password=secret&client=open-xchange-appsuite';
+    my $sep = $path =~ /\?/ ? '&' : '?';
+    if ($method eq 'GET') {
+        return http(GET => "$path${sep}action=$action&$form",
+                    port => $o{port}, headers => $o{headers},
+                    timeout => $o{timeout});
+    }
+    return http($method => "$path${sep}action=$action", port => $o{port},
+                body => $o{body} // $form, headers => $o{headers},
+                timeout => $o{timeout});
+}
+
+# Two stand-in OX clusters as server blocks of the nginx under test: they
+# answer "old cluster\n" on %%PORT_OLD%% and "new cluster\n" on %%PORT_NEW%%.
+sub standins {
+    return <<'CONF';
+    server {
+        listen 127.0.0.1:%%PORT_OLD%%;
+        location / { return 200 "old cluster\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_NEW%%;
+        location / { return 200 "new cluster\n"; }
+    }
+CONF
+}
+
+# What oxmigrate answers with, per code (ox-facts section 3).
+my %OXERR = (
+    'LGI-0016' => { category => 1, categories => 'USER_INPUT' },
+    'CTX-0012' => {
+        category => 8, categories => 'ERROR',
+        error => 'An error occurred inside the server which prevented it '
+                 . 'from fulfilling the request.',
+    },
+    'CTX-0007' => {
+        category => 4, categories => 'TRY_AGAIN',
+        error => 'The server is currently down for maintenance. '
+                 . 'Please try again later.',
+        error_desc => 'Updating database ... Try again later.',
+        params => [],
+    },
+    'LGI-0005' => {
+        category => 5, categories => 'SERVICE_DOWN', status => 503,
+        error => 'Login not possible at the moment. Please try again later.',
+        error_desc => 'Login not possible at the moment.',
+        params => [],
+    },
+);
+
+# Checks a response is exactly the OX error $code; for LGI-0016 $params is
+# [URL], for CTX-0012 [cid, server_id] (checked to be JSON numbers).
+# One ok() per call (with diagnostics on failure); returns the decoded
+# object on success.
+sub oxerror_ok {
+    my ($r, $code, $params, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    $name //= $code;
+    my $e = $OXERR{$code} or Carp::croak("unknown code $code");
+    my %want = (
+        status => $e->{status} // 200,
+        category => $e->{category},
+        categories => $e->{categories},
+        params => $params // $e->{params},
+        error => $e->{error},
+        error_desc => $e->{error_desc},
+    );
+    if ($code eq 'LGI-0016') {
+        $want{error} = $want{error_desc} = $params->[0];
+    } elsif ($code eq 'CTX-0012') {
+        $want{error_desc} = "The context $params->[0] is located in server "
+                            . "with id $params->[1]";
+    }
+    my @why;
+    push @why, "status $r->{status}, want $want{status}"
+        if $r->{status} != $want{status};
+    my $ct = $r->{headers}{'content-type'} // '';
+    push @why, "Content-Type '$ct'"
+        if $ct ne 'application/json; charset=UTF-8';
+    my $j = json($r->{body});
+    if (ref $j ne 'HASH') {
+        push @why, "body is not a JSON object";
+    } else {
+        my @keys = sort keys %$j;
+        my @want_keys = sort qw(error error_params categories category code
+                                error_id error_desc);
+        push @why, "keys [@keys]" if "@keys" ne "@want_keys";
+        push @why, "code '" . ($j->{code} // '') . "'"
+            if ($j->{code} // '') ne $code;
+        push @why, "category '" . ($j->{category} // '') . "'"
+            if ($j->{category} // '') ne $want{category};
+        push @why, "category is not a JSON number"
+            if $r->{body} !~ /"category"\s*:\s*\d/;
+        push @why, "categories '" . ($j->{categories} // '') . "'"
+            if ($j->{categories} // '') ne $want{categories};
+        push @why, "error '" . ($j->{error} // '') . "'"
+            if ($j->{error} // '') ne $want{error};
+        push @why, "error_desc '" . ($j->{error_desc} // '') . "'"
+            if ($j->{error_desc} // '') ne $want{error_desc};
+        push @why, "error_id '" . ($j->{error_id} // '') . "'"
+            if ($j->{error_id} // '') !~ /^\S+$/ || ref $j->{error_id};
+        my $got = JSON::PP->new->canonical->encode($j->{error_params} // 0);
+        my $exp = JSON::PP->new->canonical->encode($want{params});
+        push @why, "error_params $got, want $exp" if $got ne $exp;
+        if ($code eq 'CTX-0012'
+            && $r->{body} !~ /"error_params"\s*:\s*\[\s*\d+\s*,\s*\d+\s*\]/)
+        {
+            push @why, 'error_params are not JSON numbers';
+        }
+    }
+    my $ok = Test::More->builder->ok(!@why, $name);
+    Test::More::diag(join("\n", @why) . "\n--- answer:\n" . $r->{raw})
+        unless $ok;
+    return $ok ? $j : undef;
+}
+
+# Checks the request passed to the stand-in backend answering $what
+# ("old cluster", "new cluster"): status 200 and that body.
+sub pass_ok {
+    my ($r, $what, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = Test::More->builder->ok(
+        $r->{status} == 200 && $r->{body} eq "$what\n", $name);
+    Test::More::diag("want 200 '$what', got:\n$r->{raw}"
+                     . ($r->{error} ? "\n($r->{error})" : ''))
+        unless $ok;
+    return $ok;
+}
+
+# Checks an HTTP redirect with this status and Location.
+sub redirect_ok {
+    my ($r, $status, $location, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = Test::More->builder->ok(
+        $r->{status} == $status
+        && ($r->{headers}{location} // '') eq $location, $name);
+    Test::More::diag("want $status Location: $location, got:\n$r->{raw}")
+        unless $ok;
+    return $ok;
 }
 
 
@@ -951,6 +1121,26 @@ sub reload {
         OxTest::wait_for(sub { OxTest::_port_open($p) }, 5);
     }
     return $self;
+}
+
+# Runs `nginx -s SIGNAL` (reload, reopen, quit, stop) with this config and
+# the same environment as the server; returns the command's exit status.
+# reload: returns when a new generation of workers runs (see reload()).
+sub signal {
+    my ($self, $sig) = @_;
+    my $dir = $self->{dir};
+    my %old = map { $_ => 1 } $self->worker_pids;
+    local %ENV = (%ENV, $self->_env);
+    my $out = `$NGINX -p '$dir/' -e '$dir/error.log' -c '$dir/nginx.conf' -s $sig 2>&1`;
+    my $rc = $? >> 8;
+    Test::More::diag("nginx -s $sig: $out") if $rc;
+    if ($sig eq 'reload' && !$rc) {
+        my $want = $self->{opts}{workers} // 1;
+        OxTest::wait_for(sub {
+            (grep { !$old{$_} } $self->worker_pids) >= $want
+        }, 15) or Test::More::diag("nginx -s reload: no new workers");
+    }
+    return $rc;
 }
 
 # Graceful stop, then the checks, each an ok(): sanitizer reports and
