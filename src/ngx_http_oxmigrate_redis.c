@@ -698,9 +698,11 @@ ngx_http_oxmigrate_redis_lost(const redisAsyncContext *ac)
         return;
     }
 
+    /* ac->err is copied from ac->c only after onConnect returns */
+
     ngx_http_oxmigrate_redis_mark_down(NGX_LOG_WARN,
-                                       ac->err ? ac->errstr
-                                               : "connection closed");
+                                       ac->c.err ? ac->c.errstr
+                                                 : "connection closed");
 
     ngx_http_oxmigrate_redis_ac = NULL;
 
