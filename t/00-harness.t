@@ -118,7 +118,7 @@ is(OxTest::http(GET => '/', port => $ng->port('A'))->{status}, 200,
    'answers after reload');
 $ng->stop;
 
-my ($rc, $out) = OxTest::nginx_check("no_such_directive;\n");
+my ($rc, $out) = OxTest::nginx_check("no_such_directive;\n", no_load => 1);
 isnt($rc, 0, 'nginx_check sees a bad config');
 like($out, qr/unknown directive/, 'nginx -t output');
 
