@@ -407,16 +407,17 @@ sub login {
 }
 
 # Two stand-in OX clusters as server blocks of the nginx under test: they
-# answer "old cluster\n" on %%PORT_OLD%% and "new cluster\n" on %%PORT_NEW%%.
+# answer "old cluster\n" on %%PORT_OLD%% and "new cluster\n" on %%PORT_NEW%%,
+# with a header X-Cluster: old|new.
 sub standins {
     return <<'CONF';
     server {
         listen 127.0.0.1:%%PORT_OLD%%;
-        location / { return 200 "old cluster\n"; }
+        location / { add_header X-Cluster old; return 200 "old cluster\n"; }
     }
     server {
         listen 127.0.0.1:%%PORT_NEW%%;
-        location / { return 200 "new cluster\n"; }
+        location / { add_header X-Cluster new; return 200 "new cluster\n"; }
     }
 CONF
 }
