@@ -459,6 +459,8 @@ ngx_http_oxmigrate_redis_connect(void)
     ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTING;
     ngx_http_oxmigrate_redis_setup_n = 0;
     ngx_http_oxmigrate_redis_set_err = 0;
+    /* the last context's poll was answered (NULL reply) when it was freed */
+    ngx_http_oxmigrate_redis_polling = 0;
 
     (void) redisAsyncSetDisconnectCallback(ac,
                                    ngx_http_oxmigrate_redis_on_disconnect);
