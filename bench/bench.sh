@@ -1,0 +1,218 @@
+#!/bin/bash
+# make bench: the login decision against plain nginx, one run, wrk on
+# loopback, one nginx worker.  Each case is measured next to the limit in
+# the same nginx instance, so every ratio compares like with like:
+#
+#   limit    the same POST answered by `return 302` (no module work)
+#   shm      decision from the shared-memory cache (a hit every time)
+#   redis    decision from Redis (no shm cache): one GET per login
+#   db       decision from MariaDB (no caches): one SELECT per login
+#
+# Logins go round robin to 1000 contexts, all living on another server, so
+# the module answers each itself with a 302 exactly like the limit does; no
+# backend is involved.  Prints a table with requests/s, the ratio to the
+# limit and the latency percentiles.
+#
+#   bench/bench.sh MODULE_SO      (BENCH_SECONDS=10 BENCH_CONNS=32)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNS:-32}
+
+tmp=$(mktemp -d /tmp/oxm-bench.XXXXXX)
+user_opt=()
+[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
+
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr =>
+        "127.0.0.1", LocalPort => 0, Listen => 1)->sockport'
+}
+
+cleanup() {
+    [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
+    [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null
+    [ -f "$tmp/db.pid" ] && kill "$(cat "$tmp/db.pid")" 2>/dev/null
+    sleep 1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+db_port=$(free_port)
+redis_port=$(free_port)
+p_limit=$(free_port); p_shm=$(free_port); p_redis=$(free_port); p_db=$(free_port)
+
+echo "bench: starting MariaDB, Redis and nginx in $tmp"
+mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+    --socket="$tmp/db.sock" --port="$db_port" --bind-address=127.0.0.1 \
+    --skip-name-resolve --pid-file="$tmp/db.pid" --skip-log-bin \
+    --innodb-buffer-pool-size=64M >"$tmp/db.log" 2>&1 &
+for _ in $(seq 1 100); do
+    mariadb -S "$tmp/db.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+mariadb -S "$tmp/db.sock" -uroot -e 'CREATE DATABASE configdb'
+mariadb -S "$tmp/db.sock" -uroot configdb <"$root/sql/configdb.sql"
+mariadb -S "$tmp/db.sock" -uroot configdb <<'EOF'
+INSERT INTO server (server_id, name, uuid) VALUES
+    (2, 'oxserver-old', UNHEX(REPLACE(UUID(), '-', ''))),
+    (8, 'oxserver-xyz', UNHEX(REPLACE(UUID(), '-', '')));
+INSERT INTO context (cid, name, enabled)
+    SELECT seq, CONCAT('bench', seq), 1 FROM seq_1_to_1000;
+INSERT INTO login2context (cid, login_info)
+    SELECT seq, CONCAT('ctx', seq, '.example.com') FROM seq_1_to_1000;
+INSERT INTO context_server2db_pool
+    (server_id, cid, read_db_pool_id, write_db_pool_id, db_schema)
+    SELECT 8, seq, 3, 3, CONCAT('oxdatabase_', seq DIV 100)
+    FROM seq_1_to_1000;
+EOF
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
+    --appendonly no --daemonize yes --pidfile "$tmp/redis.pid" \
+    --logfile "$tmp/redis.log"
+
+mkdir -p "$tmp/logs"
+location() {
+    cat <<EOF
+        location /appsuite/api/login {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            oxmigrate_redirect_url https://xyz.example.com/appsuite/;
+            oxmigrate_redirect_json off;
+        }
+EOF
+}
+
+cat >"$tmp/nginx.conf" <<EOF
+load_module $module;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/body;
+    oxmigrate_db host=127.0.0.1 port=$db_port user=root password=
+                 database=configdb pool=8;
+    oxmigrate_redis host=127.0.0.1 port=$redis_port;
+    oxmigrate_cache zone=oxm:8m ttl=60s;
+
+    server {
+        listen 127.0.0.1:$p_limit;
+        location /appsuite/api/login {
+            return 302 https://xyz.example.com/appsuite/;
+        }
+    }
+    server {
+        listen 127.0.0.1:$p_shm;
+$(location)
+    }
+}
+EOF
+
+# Redis-only and MariaDB-only need the caches off: separate nginx
+# instances would not share one run's conditions, so the same binary is
+# started three times with three http blocks, one after the other, and the
+# limit is measured again next to each.
+run_wrk() {
+    local port=$1
+    # 1000 contexts round robin: concurrent logins of one context share
+    # one lookup (by design), so a single hot context would hide the cost
+    # of a Redis GET or a SELECT per login.
+    cat >"$tmp/post.lua" <<'EOF'
+local n = 0
+request = function()
+    n = n % 1000 + 1
+    return wrk.format("POST", nil,
+        { ["Content-Type"] = "application/x-www-form-urlencoded" },
+        "name=alice%40ctx" .. n .. ".example.com&password=secret" ..
+        "&client=open-xchange-appsuite")
+end
+EOF
+    wrk -t1 -c"$conns" -d"${BENCH_SECONDS:-$secs}s" --latency -s "$tmp/post.lua" \
+        "http://127.0.0.1:$port/appsuite/api/login?action=login" 2>&1
+}
+
+rps()  { awk '/^Requests\/sec/ { print $2 }'; }
+pct()  { awk -v p="$1" '$1 == p { print $2 }'; }
+
+start_nginx() {
+    /usr/sbin/nginx -p "$tmp" -c "$tmp/$1" -e "$tmp/logs/error.log"
+    sleep 0.5
+}
+stop_nginx() {
+    kill "$(cat "$tmp/nginx.pid")"
+    sleep 1
+}
+
+declare -A RPS P50 P99 REQS
+
+redis_gets() {
+    redis-cli -p "$redis_port" info commandstats \
+        | awk -F'[=,:]' '/^cmdstat_get:/ { print $3 }'
+}
+db_selects() {
+    mariadb -S "$tmp/db.sock" -uroot -N -e \
+        "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }'
+}
+
+measure() {
+    local name=$1 port=$2 out
+    # warm up: fills the caches, opens the pools
+    BENCH_SECONDS=1 run_wrk "$port" >/dev/null
+    out=$(run_wrk "$port")
+    REQS[$name]=$(echo "$out" | awk '/requests in/ { print $1 }')
+    RPS[$name]=$(echo "$out" | rps)
+    P50[$name]=$(echo "$out" | pct 50%)
+    P99[$name]=$(echo "$out" | pct 99%)
+    if echo "$out" | grep -q 'Non-2xx or 3xx'; then
+        echo "bench: $name answered errors:"; echo "$out"
+    fi
+}
+
+conf_variant() {
+    # $1 file, $2 "redis" | "db": the same config without the other layers
+    sed -e "/oxmigrate_cache/d" \
+        $( [ "$2" = db ] && echo "-e /oxmigrate_redis/d" ) \
+        "$tmp/nginx.conf" >"$tmp/$1"
+}
+
+cp "$tmp/nginx.conf" "$tmp/shm.conf"
+conf_variant redis.conf redis
+conf_variant db.conf db
+
+start_nginx shm.conf
+measure limit "$p_limit"
+measure shm "$p_shm"
+stop_nginx
+
+start_nginx redis.conf
+measure limit_r "$p_limit"
+gets=$(redis_gets)
+measure redis "$p_shm"
+gets=$(( $(redis_gets) - gets ))
+stop_nginx
+
+start_nginx db.conf
+measure limit_d "$p_limit"
+selects=$(db_selects)
+measure db "$p_shm"
+selects=$(( $(db_selects) - selects ))
+stop_nginx
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+
+echo
+echo "oxmigrate login decision vs. 'return 302' (wrk -t1 -c$conns -d${secs}s, 1 worker, $(nproc) cores)"
+printf '%-28s %12s %8s %10s %10s\n' "case" "req/s" "ratio" "p50" "p99"
+printf '%-28s %12s %8s %10s %10s\n' "limit: return 302" "${RPS[limit]}" "1.00x" "${P50[limit]}" "${P99[limit]}"
+printf '%-28s %12s %8s %10s %10s\n' "shm hit" "${RPS[shm]}" "$(ratio "${RPS[shm]}" "${RPS[limit]}")" "${P50[shm]}" "${P99[shm]}"
+printf '%-28s %12s %8s %10s %10s\n' "redis hit (shm off)" "${RPS[redis]}" "$(ratio "${RPS[redis]}" "${RPS[limit_r]}")" "${P50[redis]}" "${P99[redis]}"
+printf '%-28s %12s %8s %10s %10s\n' "mariadb every time" "${RPS[db]}" "$(ratio "${RPS[db]}" "${RPS[limit_d]}")" "${P50[db]}" "${P99[db]}"
+echo "(each ratio is against the limit measured in the same nginx run: ${RPS[limit]}, ${RPS[limit_r]}, ${RPS[limit_d]} req/s)"
+echo "proof of work: $gets Redis GETs for ${REQS[redis]} + warm-up logins (redis case), $selects SELECTs for ${REQS[db]} + warm-up logins (db case)"
+echo "targets: shm >= 0.85x, redis >= 0.45x (OpenResty: 0.72x shared dict, 0.33x Redis GET)"
