@@ -252,7 +252,7 @@ sub echo_backend {
 # ---------------------------------------------------------------- HTTP
 
 # http(METHOD, URL_OR_PATH, port => N, host => 'localhost', headers => {},
-#      body => BYTES, timeout => 10)
+#      body => BYTES, timeout => 10, pieces => [N, ...], pause => 0.05)
 # HTTP/1.1 with Connection: close.  Returns {status, headers (lowercase
 # keys; repeated headers joined with ", "), body (de-chunked), raw, ms}.
 # status is 0 when the connection failed or timed out.
@@ -286,7 +286,8 @@ sub http {
     }
     $req .= "\r\n";
     $req .= $o{body} if defined $o{body};
-    return http_raw($port, $req, timeout => $o{timeout});
+    return http_raw($port, $req, timeout => $o{timeout},
+                    pieces => $o{pieces}, pause => $o{pause});
 }
 
 
@@ -312,6 +313,17 @@ sub http_raw {
     my $off = 0;
     my $sel = '';
     vec($sel, fileno($s), 1) = 1;
+    # pieces => [N, M, ...]: send the first N bytes, pause, the next M, ...
+    # (the rest at the end), so the server sees the request in parts
+    if ($o{pieces}) {
+        for my $n (@{ $o{pieces} }) {
+            last if $off >= length $bytes;
+            my $w = syswrite($s, $bytes, $n, $off);
+            last unless defined $w;
+            $off += $w;
+            sleep($o{pause} // 0.05);
+        }
+    }
     while ($off < length $bytes) {
         my $w = $sel;
         my $left = $end - time;
@@ -403,7 +415,8 @@ sub login {
     }
     return http($method => "$path${sep}action=$action", port => $o{port},
                 body => $o{body} // $form, headers => $o{headers},
-                timeout => $o{timeout});
+                timeout => $o{timeout}, pieces => $o{pieces},
+                pause => $o{pause});
 }
 
 # Two stand-in OX clusters as server blocks of the nginx under test: they
@@ -454,6 +467,7 @@ sub oxerror_ok {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     $name //= $code;
     my $e = $OXERR{$code} or Carp::croak("unknown code $code");
+    $params = [map { 0 + $_ } @$params] if $code eq 'CTX-0012';
     my %want = (
         status => $e->{status} // 200,
         category => $e->{category},
