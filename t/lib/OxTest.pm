@@ -43,7 +43,8 @@ use Time::HiRes qw(time sleep);
 our @EXPORT_OK = qw(free_port tmpdir db mariadb_private redis nginx
                     nginx_check http http_raw json echo_backend wait_for
                     suite_mariadb uri_escape login oxerror_ok pass_ok
-                    redirect_ok);
+                    redirect_ok http_start http_raw_start http_many
+                    login_start);
 
 my $PARENT = $$;      # END blocks of forked children must not clean up
 my $TMPDIR;
@@ -255,8 +256,31 @@ sub echo_backend {
 #      body => BYTES, timeout => 10, pieces => [N, ...], pause => 0.05)
 # HTTP/1.1 with Connection: close.  Returns {status, headers (lowercase
 # keys; repeated headers joined with ", "), body (de-chunked), raw, ms}.
-# status is 0 when the connection failed or timed out.
+# status is 0 when the connection failed or timed out ({error} says which).
 sub http {
+    my ($method, $url, %o) = @_;
+    my ($port, $req) = _request($method, $url, %o);
+    return http_raw($port, $req, %o);
+}
+
+# The same, but returns at once after sending the request: an object whose
+# ->wait returns the response (ms counted from the start) and whose ->close
+# drops the connection (a client that gives up).
+sub http_start {
+    my ($method, $url, %o) = @_;
+    my ($port, $req) = _request($method, $url, %o);
+    return http_raw_start($port, $req, %o);
+}
+
+# Sends each request on its own connection, all at once, then collects the
+# responses (in the same order).
+sub http_many {
+    my ($reqs, %o) = @_;
+    my @h = map { http_start(@$_, %o) } @$reqs;
+    return map { $_->wait } @h;
+}
+
+sub _request {
     my ($method, $url, %o) = @_;
     my $host = $o{host} // 'localhost';
     my $port = $o{port};
@@ -286,30 +310,31 @@ sub http {
     }
     $req .= "\r\n";
     $req .= $o{body} if defined $o{body};
-    return http_raw($port, $req, timeout => $o{timeout},
-                    pieces => $o{pieces}, pause => $o{pause});
+    return ($port, $req);
 }
-
 
 # Sends $bytes as they are and parses the answer like http().
 sub http_raw {
     my ($port, $bytes, %o) = @_;
+    return http_raw_start($port, $bytes, %o)->wait;
+}
+
+sub http_raw_start {
+    my ($port, $bytes, %o) = @_;
     my $timeout = $o{timeout} // 10;
-    my $t0 = time;
-    my $res = { status => 0, headers => {}, body => '', raw => '' };
+    my $p = bless { t0 => time, timeout => $timeout }, 'OxTest::Pending';
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => $timeout);
     unless ($s) {
-        $res->{error} = "connect: $!";
-        $res->{ms} = (time - $t0) * 1000;
-        return $res;
+        $p->{error} = "connect: $!";
+        return $p;
     }
     $s->autoflush(1);
+    $p->{sock} = $s;
     local $SIG{PIPE} = 'IGNORE';
 
-    my $raw = '';
-    my $end = $t0 + $timeout;
+    my $end = $p->{t0} + $timeout;
     my $off = 0;
     my $sel = '';
     vec($sel, fileno($s), 1) = 1;
@@ -333,6 +358,31 @@ sub http_raw {
         last unless defined $n;     # the server may answer before reading
         $off += $n;
     }
+    return $p;
+}
+
+
+package OxTest::Pending;
+
+use Time::HiRes qw(time);
+
+# Reads the response until the server closes (or the request's timeout,
+# counted from its start, passes) and parses it.
+sub wait {
+    my ($self) = @_;
+    return $self->{res} if $self->{res};
+    my $res = { status => 0, headers => {}, body => '', raw => '' };
+    $self->{res} = $res;
+    my $s = delete $self->{sock};
+    unless ($s) {
+        $res->{error} = $self->{error} // 'closed';
+        $res->{ms} = (time - $self->{t0}) * 1000;
+        return $res;
+    }
+    my $raw = '';
+    my $end = $self->{t0} + $self->{timeout};
+    my $sel = '';
+    vec($sel, fileno($s), 1) = 1;
     while (1) {
         my $r = $sel;
         my $left = $end - time;
@@ -346,11 +396,26 @@ sub http_raw {
         my $got = sysread($s, $raw, 65536, length $raw);
         last unless $got;
     }
-    close $s;
-    $res->{ms} = (time - $t0) * 1000;
+    CORE::close($s);
+    $res->{ms} = (time - $self->{t0}) * 1000;
     $res->{raw} = $raw;
-    return $res if $res->{error} && $raw !~ /\r\n\r\n/;
+    OxTest::_parse_response($res);
+    return $res;
+}
 
+# the client gives up
+sub close {
+    my ($self) = @_;
+    my $s = delete $self->{sock};
+    CORE::close($s) if $s;
+}
+
+
+package OxTest;
+
+sub _parse_response {
+    my ($res) = @_;
+    my $raw = $res->{raw};
     my $i = index($raw, "\r\n\r\n");
     return $res if $i < 0;
     my $head = substr($raw, 0, $i);
@@ -397,7 +462,10 @@ sub uri_escape {
 #         headers => {}, timeout => 10)
 # POST puts the user (and a password) into the form body and only action
 # into the query; GET puts everything into the query.
-sub login {
+sub login { return login_start(@_)->wait; }
+
+# login() that returns at once (see http_start)
+sub login_start {
     my (%o) = @_;
     my $action = $o{action} // 'login';
     my $field = $o{field} // ($action eq 'formlogin' ? 'login' : 'name');
@@ -409,11 +477,12 @@ sub login {
                . 'password=secret&client=open-xchange-appsuite';
     my $sep = $path =~ /\?/ ? '&' : '?';
     if ($method eq 'GET') {
-        return http(GET => "$path${sep}action=$action&$form",
-                    port => $o{port}, headers => $o{headers},
-                    timeout => $o{timeout});
+        return http_start(GET => "$path${sep}action=$action&$form",
+                          port => $o{port}, headers => $o{headers},
+                          timeout => $o{timeout});
     }
-    return http($method => "$path${sep}action=$action", port => $o{port},
+    return http_start($method => "$path${sep}action=$action",
+                port => $o{port},
                 body => $o{body} // $form, headers => $o{headers},
                 timeout => $o{timeout}, pieces => $o{pieces},
                 pause => $o{pause});
