@@ -1,0 +1,152 @@
+#!/usr/bin/perl
+# Redis is optional and never in the way: absent when nginx starts, killed
+# in the middle of a run, frozen (SIGSTOP), back again.  Decisions stay
+# right, from MariaDB, and no login waits longer than the Redis timeout
+# plus a query.  Also AUTH (password=) and SELECT (db=).  No shared-memory
+# cache here, so every login asks Redis (when it is up) or MariaDB.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use OxTest qw(login login_start oxerror_ok pass_ok);
+
+my $db = OxTest::db('redis');
+$db->load('demo.sql');
+$db->do('UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4');
+
+my $redis = OxTest::redis();
+$redis->stop;                       # absent when nginx starts
+
+my $URL = 'https://upgrade.example.com/';
+my $conf = OxTest::standins() . <<"EOF";
+    @{[ $db->directive ]}
+    oxmigrate_redis host=127.0.0.1 port=%%REDIS_PORT%% timeout=300ms
+                    ttl=60s %%REDIS_EXTRA%%;
+    server {
+        listen 127.0.0.1:%%PORT_P%%;
+        location /ajax/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            oxmigrate_redirect_url $URL;
+            add_header X-Decision \$oxmigrate_decision always;
+            add_header X-Cache \$oxmigrate_cache always;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+        location /plain { return 200 "plain\\n"; }
+    }
+EOF
+my $ng = OxTest::nginx($conf, db => $db, redis => $redis, workers => 2,
+                       vars => { REDIS_EXTRA => '' });
+my $P = $ng->port('P');
+
+# the decisions, checked together; returns the cache sources seen
+sub decisions_ok {
+    my ($name, $max_ms) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my (@why, %src);
+    for my $i (1 .. 4) {
+        my $r = login(port => $P, user => 'd@ctx4.example.com');
+        my $j = OxTest::json($r->{body});
+        push @why, "ctx4: $r->{status} $r->{body}"
+            unless $j && ($j->{code} // '') eq 'LGI-0016';
+        push @why, sprintf('ctx4: %.0f ms', $r->{ms}) if $r->{ms} > $max_ms;
+        $src{ $r->{headers}{'x-cache'} // '-' }++;
+        $r = login(port => $P, user => 'a@ctx1.example.com');
+        push @why, "ctx1: $r->{status} $r->{body}"
+            unless $r->{status} == 200 && $r->{body} eq "old cluster\n";
+        push @why, sprintf('ctx1: %.0f ms', $r->{ms}) if $r->{ms} > $max_ms;
+        $src{ $r->{headers}{'x-cache'} // '-' }++;
+    }
+    ok(!@why, $name) or diag join "\n", @why;
+    return \%src;
+}
+
+# --- Redis absent
+my $src = decisions_ok('Redis absent at start: decided from MariaDB', 300);
+is_deeply([sort keys %$src], ['db'], 'Redis absent: every answer from db');
+$db->do('UPDATE context_server2db_pool SET server_id = 2 WHERE cid = 4');
+pass_ok(login(port => $P, user => 'd@ctx4.example.com'), 'old cluster',
+        'Redis absent: a configdb change is seen at once');
+$db->do('UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4');
+
+# --- Redis comes up: lookups are stored there and answered from there
+$redis->start;
+ok(OxTest::wait_for(sub {
+    login(port => $P, user => 'd@ctx4.example.com');
+    ($redis->cmd('EXISTS', 'oxmigrate:v0:ctx4.example.com') // 0) == 1
+}, 5), 'Redis up: answers stored under oxmigrate:v0:<context part>');
+ok(OxTest::wait_for(sub {
+    (login(port => $P, user => 'd@ctx4.example.com')->{headers}{'x-cache'}
+     // '') eq 'redis'
+}, 5), 'Redis up: answered from redis');
+decisions_ok('Redis up: decided', 300);
+is($redis->cmd('TTL', 'oxmigrate:v0:ctx4.example.com') > 0 ? 1 : 0, 1,
+   'entries expire (ttl)');
+
+# --- killed in the middle of a run
+my @run;
+my $t_end = Time::HiRes::time() + 2;
+my $killed = 0;
+while (Time::HiRes::time() < $t_end) {
+    push @run, [login_start(port => $P, user => 'd@ctx4.example.com'), 'LGI'];
+    push @run, [login_start(port => $P, user => 'a@ctx1.example.com'), 'old'];
+    if (!$killed && Time::HiRes::time() > $t_end - 1.5) {
+        $redis->kill;
+        $killed = 1;
+    }
+    $_->[0]->wait for @run[-2, -1];
+}
+my @bad;
+for my $x (@run) {
+    my $r = $x->[0]->wait;
+    my $ok = $x->[1] eq 'old' ? $r->{body} eq "old cluster\n"
+                              : $r->{body} =~ /"LGI-0016"/;
+    push @bad, "$r->{status} $r->{body}" unless $ok && $r->{status} == 200;
+    push @bad, sprintf('%.0f ms', $r->{ms}) if $r->{ms} > 1000;
+}
+is("@bad", '', scalar(@run) . ' logins while Redis was killed: all right');
+$src = decisions_ok('Redis killed: decided from MariaDB', 300);
+is_deeply([sort keys %$src], ['db'], 'Redis killed: answers from db');
+
+# --- frozen: connected, no answers; the Redis timeout (300 ms) applies
+$redis->start;
+OxTest::wait_for(sub {
+    (login(port => $P, user => 'd@ctx4.example.com')->{headers}{'x-cache'}
+     // '') eq 'redis'
+}, 5) or diag 'Redis did not come back';
+$redis->sigstop;
+decisions_ok('Redis frozen: decided within Redis timeout + query', 1000);
+my $r = OxTest::http(GET => '/plain', port => $P);
+ok($r->{ms} < 100, sprintf('Redis frozen: plain request %.1f ms', $r->{ms}));
+$redis->sigcont;
+ok(OxTest::wait_for(sub {
+    (login(port => $P, user => 'd@ctx4.example.com')->{headers}{'x-cache'}
+     // '') eq 'redis'
+}, 5), 'Redis thawed: answered from redis again');
+decisions_ok('Redis thawed: decided', 300);
+$ng->stop;
+
+# --- AUTH and SELECT
+my $redis2 = OxTest::redis(password => 's3cret');
+my $ng2 = OxTest::nginx($conf, db => $db, redis => $redis2,
+                        vars => { REDIS_EXTRA => 'password=s3cret db=3' });
+$P = $ng2->port('P');
+ok(OxTest::wait_for(sub {
+    login(port => $P, user => 'd@ctx4.example.com');
+    ($redis2->cmd('-n', 3, 'EXISTS', 'oxmigrate:v0:ctx4.example.com') // 0)
+        == 1
+}, 5), 'password= and db=3: entries stored in database 3');
+decisions_ok('with AUTH: decided', 300);
+$ng2->stop;
+
+# --- wrong password: Redis unusable, MariaDB answers
+my $ng3 = OxTest::nginx($conf, db => $db, redis => $redis2,
+                        vars => { REDIS_EXTRA => 'password=wrong' });
+$P = $ng3->port('P');
+Time::HiRes::sleep(0.5);
+decisions_ok('wrong Redis password: decided from MariaDB', 300);
+$ng3->stop;
+
+done_testing;
