@@ -1105,12 +1105,16 @@ sub _write_conf {
         $vars{DB_SOCKET} = $o{db}->socket;
     }
     $vars{REDIS_PORT} = $o{redis}->port if $o{redis};
-    $conf =~ s{%%PORT_(\w+?)%%}{
-        $self->{ports}{$1} //= OxTest::free_port()
-    }ge;
-    $conf =~ s{%%(\w+)%%}{
-        defined $vars{$1} ? $vars{$1} : croak "nginx: no value for %%$1%%"
-    }ge;
+    # vars may hold placeholders themselves: a few rounds
+    for (1 .. 3) {
+        $conf =~ s{%%PORT_(\w+?)%%}{
+            $self->{ports}{$1} //= OxTest::free_port()
+        }ge;
+        $conf =~ s{%%(\w+)%%}{
+            defined $vars{$1} ? $vars{$1}
+                              : croak "nginx: no value for %%$1%%"
+        }ge;
+    }
 
     my $workers = $o{workers} // 1;
     my $level = $o{debug} ? 'debug' : 'info';
