@@ -1,0 +1,185 @@
+#!/usr/bin/perl
+# Configuration: the directives' parameters, the errors nginx -t reports,
+# and the shipped conf.d/primary.conf and conf.d/secondary.conf (with the
+# site's addresses replaced by loopback ones) working as a pair.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use OxTest qw(login oxerror_ok pass_ok redirect_ok);
+
+my $db = OxTest::db('config');
+$db->load('demo.sql');
+$db->do('UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4');
+
+my $DB = $db->directive;
+my $LOC = 'server { listen 127.0.0.1:%%PORT_A%%; location / { '
+          . 'oxmigrate on; oxmigrate_server oxserver-old; '
+          . 'proxy_pass http://127.0.0.1:1; } }';
+
+sub conf_ok {
+    my ($conf, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out) = OxTest::nginx_check($conf, db => $db);
+    is($rc, 0, $name) or diag $out;
+}
+
+sub conf_fails {
+    my ($conf, $re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($rc, $out) = OxTest::nginx_check($conf, db => $db);
+    ok($rc != 0 && $out =~ $re, $name) or diag "rc $rc: $out";
+}
+
+# --- oxmigrate_db
+conf_ok("$DB\n$LOC", 'oxmigrate_db with host, port, user, password=, database');
+conf_ok("oxmigrate_db host=127.0.0.1 port=%%DB_PORT%% user=root password= "
+        . "database=%%DB_NAME%% connect_timeout=500ms timeout=2s pool=16;\n$LOC",
+        'all oxmigrate_db parameters');
+conf_ok("oxmigrate_db socket=%%DB_SOCKET%% user=root database=%%DB_NAME%%;\n$LOC",
+        'oxmigrate_db over the unix socket, without password=');
+conf_ok("oxmigrate_db host=localhost user=root database=x;\n$LOC",
+        'a host name is resolved at configuration time');
+conf_ok(qq{oxmigrate_db host=127.0.0.1 user=root "password=db secret" }
+        . qq{database=x;\n$LOC}, 'a quoted parameter with a space');
+conf_fails("oxmigrate_db host=127.0.0.1 user=root database=x bogus=1;\n$LOC",
+           qr/invalid parameter "bogus=1"/, 'unknown parameter');
+conf_fails("oxmigrate_db host=127.0.0.1 port=0 user=root database=x;\n$LOC",
+           qr/invalid parameter "port=0"/, 'port=0');
+conf_fails("oxmigrate_db host=127.0.0.1 port=70000 user=root database=x;\n$LOC",
+           qr/invalid parameter/, 'port=70000');
+conf_fails("oxmigrate_db host=127.0.0.1 user=root database=x timeout=soon;\n$LOC",
+           qr/invalid parameter "timeout=soon"/, 'bad timeout');
+conf_fails("oxmigrate_db host=127.0.0.1 user=root database=x pool=0;\n$LOC",
+           qr/invalid parameter "pool=0"/, 'pool=0');
+conf_fails("oxmigrate_db host=127.0.0.1 database=x;\n$LOC",
+           qr/oxmigrate_db/, 'user= missing');
+conf_fails("oxmigrate_db host=127.0.0.1 user=root;\n$LOC",
+           qr/oxmigrate_db/, 'database= missing');
+conf_fails("oxmigrate_db user=root database=x;\n$LOC",
+           qr/oxmigrate_db/, 'neither host= nor socket=');
+conf_fails("oxmigrate_db host=no-such-host.invalid user=root database=x;\n$LOC",
+           qr/no-such-host\.invalid/, 'a host that does not resolve');
+conf_fails("$DB\n$DB\n$LOC", qr/duplicate/, 'oxmigrate_db twice');
+conf_fails("server { listen 127.0.0.1:%%PORT_A%%; $DB }",
+           qr/not allowed/, 'oxmigrate_db in a server block');
+
+# --- oxmigrate_redis
+conf_ok("$DB\noxmigrate_redis host=127.0.0.1 port=6379 password=x db=2 "
+        . "timeout=100ms ttl=60s prefix=ox:;\n$LOC",
+        'all oxmigrate_redis parameters');
+conf_ok("$DB\noxmigrate_redis host=127.0.0.1;\n$LOC",
+        'oxmigrate_redis defaults');
+conf_fails("$DB\noxmigrate_redis host=127.0.0.1 port=x;\n$LOC",
+           qr/invalid parameter "port=x"/, 'oxmigrate_redis bad port');
+conf_fails("$DB\noxmigrate_redis host=127.0.0.1 wat=1;\n$LOC",
+           qr/invalid parameter "wat=1"/, 'oxmigrate_redis unknown parameter');
+conf_fails("$DB\noxmigrate_redis port=6379;\n$LOC",
+           qr/oxmigrate_redis|host/, 'oxmigrate_redis without host=');
+
+# --- oxmigrate_cache
+conf_ok("$DB\noxmigrate_cache zone=c:1m ttl=5s negative_ttl=1s;\n$LOC",
+        'oxmigrate_cache');
+conf_ok("$DB\noxmigrate_cache zone=c:1m;\n$LOC", 'oxmigrate_cache defaults');
+conf_fails("$DB\noxmigrate_cache zone=c;\n$LOC", qr/oxmigrate_cache|zone/,
+           'oxmigrate_cache zone without size');
+conf_fails("$DB\noxmigrate_cache ttl=5s;\n$LOC", qr/oxmigrate_cache|zone/,
+           'oxmigrate_cache without zone');
+
+# --- location directives
+conf_fails($LOC, qr/oxmigrate_db/, 'oxmigrate on without oxmigrate_db');
+conf_fails("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; location / { "
+           . "oxmigrate on; return 204; } }",
+           qr/oxmigrate_server/, 'oxmigrate on without oxmigrate_server');
+conf_ok("server { listen 127.0.0.1:%%PORT_A%%; location / { "
+        . "oxmigrate off; return 204; } }",
+        'oxmigrate off needs nothing');
+for my $st (301, 302, 303, 307, 308) {
+    conf_ok("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; location / { "
+            . "oxmigrate on; oxmigrate_server a; "
+            . "oxmigrate_redirect_url http://x/; "
+            . "oxmigrate_redirect_status $st; return 204; } }",
+            "oxmigrate_redirect_status $st");
+}
+for my $st (200, 304, 404, 'found') {
+    conf_fails("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; location / { "
+               . "oxmigrate_redirect_status $st; return 204; } }",
+               qr/invalid value|invalid/, "oxmigrate_redirect_status $st");
+}
+conf_fails("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; location / { "
+           . "oxmigrate_on_error maybe; return 204; } }",
+           qr/invalid value/, 'oxmigrate_on_error maybe');
+conf_fails("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; location / { "
+           . "oxmigrate_retry_after soon; return 204; } }",
+           qr/invalid|oxmigrate_retry_after/, 'oxmigrate_retry_after soon');
+conf_ok("$DB\nserver { listen 127.0.0.1:%%PORT_A%%; "
+        . "oxmigrate on; oxmigrate_server a b c; "
+        . "oxmigrate_login_actions login formlogin x; "
+        . "oxmigrate_redirect_url https://h\$request_uri; "
+        . "oxmigrate_redirect_json off; oxmigrate_maintenance off; "
+        . "oxmigrate_on_error fail; oxmigrate_retry_after 1m; "
+        . "location / { return 204; } }",
+        'all location directives at the server level');
+conf_ok("$DB\noxmigrate on; oxmigrate_server a;\n"
+        . "server { listen 127.0.0.1:%%PORT_A%%; location / { return 204; } }",
+        'oxmigrate at the http level');
+
+# --- the shipped conf.d files, as a pair, on loopback
+my $root = OxTest::root();
+my $redis = OxTest::redis();
+my %site;    # site address -> our ports
+sub site_conf {
+    my ($file, %port) = @_;
+    my $t = OxTest::_slurp("$root/conf.d/$file") or die "$file: $!";
+    my $n = 0;
+    $n += $t =~ s{host=10\.20\.0\.5 port=3306 user=oxmigrate "password=db secret"\s+database=configdb}
+                 {host=127.0.0.1 port=%%DB_PORT%% user=root password= database=%%DB_NAME%%};
+    $n += $t =~ s{host=10\.20\.0\.6 port=6379}{host=127.0.0.1 port=%%REDIS_PORT%%};
+    $n += $t =~ s{server 10\.20\.1\.11:8009;\s*server 10\.20\.1\.12:8009;}
+                 {server 127.0.0.1:%%PORT_OLD%%;};
+    $n += $t =~ s{server 10\.20\.2\.21:8009;}{server 127.0.0.1:%%PORT_NEW%%;};
+    $n += $t =~ s{listen 80;}{listen 127.0.0.1:%%PORT_LB%%;};
+    $n += $t =~ s{/var/log/nginx/}{%%TMP%%/}g;
+    $n += $t =~ s{https://upgrade\.example\.com/appsuite/}{%%SECONDARY%%/appsuite/}g;
+    return ($t, $n);
+}
+my ($sec, $ns) = site_conf('secondary.conf');
+is($ns, 5, 'secondary.conf: the site values found');
+my $ngs = OxTest::nginx($sec . OxTest::standins(), db => $db,
+                        redis => $redis);
+my ($pri, $np) = site_conf('primary.conf');
+is($np, 7, 'primary.conf: the site values found');
+my $secondary_url = 'http://127.0.0.1:' . $ngs->port('LB');
+my $ngp = OxTest::nginx($pri . OxTest::standins(), db => $db,
+                        redis => $redis,
+                        vars => { SECONDARY => $secondary_url });
+my ($P, $S) = ($ngp->port('LB'), $ngs->port('LB'));
+
+for my $path ('/appsuite/api/login', '/ajax/login') {
+    pass_ok(login(port => $P, path => $path, user => 'a@ctx1.example.com'),
+            'old cluster', "primary.conf $path: ctx1 to the old cluster");
+    oxerror_ok(login(port => $P, path => $path, user => 'd@ctx4.example.com'),
+               'LGI-0016', ["$secondary_url/appsuite/"],
+               "primary.conf $path: moved context LGI-0016");
+    redirect_ok(login(port => $P, path => $path, action => 'formlogin',
+                      user => 'd@ctx4.example.com'),
+                302, "$secondary_url/appsuite/",
+                "primary.conf $path: formlogin 302");
+    pass_ok(login(port => $S, path => $path, user => 'd@ctx4.example.com'),
+            'new cluster', "secondary.conf $path: moved context passes");
+    oxerror_ok(login(port => $S, path => $path, user => 'a@ctx1.example.com'),
+               'CTX-0012', [1, 2], "secondary.conf $path: CTX-0012");
+}
+pass_ok(OxTest::http(GET => '/appsuite/', port => $P), 'old cluster',
+        'primary.conf: the UI from the old cluster');
+pass_ok(OxTest::http(GET => '/appsuite/', port => $S), 'new cluster',
+        'secondary.conf: the UI from the new cluster');
+like(OxTest::_slurp($ngp->dir . '/oxmigrate-primary.log') // '',
+     qr/cid=4 server=8 schema=oxdatabase_6 decision=redirect cache=\w+/,
+     'primary.conf: the oxmigrate log format');
+$ngp->stop;
+$ngs->stop;
+
+done_testing;
