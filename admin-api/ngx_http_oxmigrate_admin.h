@@ -1,6 +1,25 @@
 
 /*
  * oxmigrate admin REST API: shared declarations of admin-api/.
+ *
+ * Layout (one concern per file):
+ *   ngx_http_oxmigrate_admin_module.c    directives, routing, auth, request
+ *                                        body, thread-pool plumbing, answers
+ *   ngx_http_oxmigrate_admin_json.c      yajl: body validation, output
+ *   ngx_http_oxmigrate_admin_db.c        blocking MariaDB/hiredis helpers,
+ *                                        SQL building, JDBC URLs, audit
+ *   ngx_http_oxmigrate_admin_configdb.c  servers, schemas, disable, enable,
+ *                                        changeserver, audit list
+ *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
+ *                                        the runner with OX's LOCKED row
+ *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
+ *                                        force, namespaces, check, unblock
+ *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs and their
+ *                                        driver on the event loop
+ *
+ * Threading rule: every function marked "thread" runs on an nginx thread
+ * pool and may block; it never touches a request, r->pool or an event.
+ * Everything else runs on the event loop and never blocks.
  */
 
 
@@ -10,8 +29,348 @@
 
 #include "ngx_http_oxmigrate.h"
 
+#if !(NGX_THREADS)
+#error "the oxmigrate admin API needs nginx built --with-threads"
+#endif
+
+#include <ngx_thread_pool.h>
+#include <mysql.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+
+/* OX's lock rows in updateTask (ox-facts 6) */
+#define NGX_HTTP_OXMIGRATE_LOCKED_UUID  "8d8b93e559794baca39daef8f87087a1"
+#define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
+
+#define NGX_HTTP_OXMIGRATE_EXCLUDED_FILE                                      \
+    "excluded via file 'excludedupdatetask.properties'"
+
 
 extern ngx_module_t  ngx_http_oxmigrate_admin_module;
+
+
+/* one update task: a *.sql file of oxmigrate_update_tasks DIR */
+typedef struct {
+    ngx_str_t                   name;      /* "-- task:" or the file name */
+    ngx_str_t                   ns;        /* "-- namespace:", may be empty */
+    ngx_str_t                   sql;       /* NUL-terminated; len 0: no-op */
+} ngx_http_oxmigrate_task_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   thread_pool_name;
+    ngx_thread_pool_t          *thread_pool;
+    size_t                      max_body;
+    ngx_msec_t                  lock_refresh;
+    ngx_msec_t                  lock_idle;
+    ngx_array_t                *tasks;          /* ngx_http_oxmigrate_task_t */
+    ngx_array_t                *excluded_tasks; /* ngx_str_t */
+    ngx_array_t                *excluded_ns;    /* ngx_str_t */
+} ngx_http_oxmigrate_admin_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_OXMIGRATE_FIELD_STRING = 0,
+    NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL,
+    NGX_HTTP_OXMIGRATE_FIELD_UINT,
+    NGX_HTTP_OXMIGRATE_FIELD_BOOL,
+    NGX_HTTP_OXMIGRATE_FIELD_STRINGS
+} ngx_http_oxmigrate_field_type_e;
+
+
+/* a body field an endpoint accepts; any other field is a 400 */
+typedef struct {
+    const char                 *name;
+    ngx_http_oxmigrate_field_type_e  type;
+    ngx_uint_t                  max;       /* UINT: upper bound, 0: none */
+} ngx_http_oxmigrate_field_t;
+
+
+typedef struct ngx_http_oxmigrate_admin_op_s  ngx_http_oxmigrate_admin_op_t;
+
+typedef void (*ngx_http_oxmigrate_admin_handler_pt)(
+    ngx_http_oxmigrate_admin_op_t *op);
+
+
+typedef struct {
+    ngx_uint_t                  method;    /* NGX_HTTP_GET, NGX_HTTP_POST */
+    const char                 *path;      /* "schemas/ * /disable" w/o spaces */
+    const char                 *action;    /* audit name; NULL: read-only */
+    ngx_http_oxmigrate_admin_handler_pt  handler;  /* thread */
+    ngx_http_oxmigrate_field_t *fields;    /* NULL: no body fields at all */
+} ngx_http_oxmigrate_admin_route_t;
+
+
+/* a connection target: configdb or a schema's database host */
+typedef struct {
+    char                       *host;
+    unsigned int                port;
+    char                       *socket;    /* NULL: TCP */
+    char                       *user;
+    char                       *password;
+    unsigned int                connect_timeout;  /* seconds */
+    unsigned int                read_timeout;     /* seconds, 0: none */
+} ngx_http_oxmigrate_dbhost_t;
+
+
+/*
+ * One admin call.  Allocated from r->pool on the event loop; while the
+ * thread runs, the event loop does not touch it.  The thread allocates
+ * from its private op->pool only.
+ */
+struct ngx_http_oxmigrate_admin_op_s {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_http_oxmigrate_main_conf_t       *omcf;
+    ngx_http_oxmigrate_admin_route_t     *route;
+    ngx_http_request_t                   *request;  /* event loop only */
+    ngx_log_t                            *log;
+    ngx_pool_t                           *pool;     /* thread-private */
+
+    char                                 *user;
+    char                                 *arg[2];   /* path parameters */
+    u_char                               *body;     /* NUL-terminated */
+    size_t                                body_len;
+    char                                 *q_state;  /* ?state= */
+    ngx_int_t                             q_limit;  /* ?limit=, -1 unset */
+
+    yajl_val                              json;     /* parsed body */
+    MYSQL                                *db;       /* configdb, lazily */
+
+    ngx_uint_t                            status;
+    yajl_gen                              gen;
+    char                                  preset_code[32];
+    char                                  preset_msg[128];
+
+    void                                 *job;      /* start after reply */
+
+    unsigned                              preset:1;  /* error known */
+    unsigned                              no_audit:1;
+};
+
+
+/* ngx_http_oxmigrate_admin_json.c */
+
+ngx_int_t ngx_http_oxmigrate_admin_body_parse(
+    ngx_http_oxmigrate_admin_op_t *op);
+yajl_val ngx_http_oxmigrate_admin_body_get(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name);
+char *ngx_http_oxmigrate_admin_body_str(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name);
+ngx_int_t ngx_http_oxmigrate_admin_body_flag(
+    ngx_http_oxmigrate_admin_op_t *op, const char *name, ngx_int_t dflt);
+void ngx_http_oxmigrate_admin_json_str(yajl_gen g, const char *s);
+void ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s,
+    size_t len);
+void ngx_http_oxmigrate_admin_json_int(yajl_gen g, int64_t n);
+void ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b);
+void ngx_http_oxmigrate_admin_json_null(yajl_gen g);
+void ngx_http_oxmigrate_admin_json_open(yajl_gen g);   /* { */
+void ngx_http_oxmigrate_admin_json_close(yajl_gen g);  /* } */
+void ngx_http_oxmigrate_admin_json_aopen(yajl_gen g);  /* [ */
+void ngx_http_oxmigrate_admin_json_aclose(yajl_gen g); /* ] */
+void ngx_http_oxmigrate_admin_json_tree(yajl_gen g, yajl_val v,
+    const char *fallback);
+/* a fresh body: status and {"error":{"code","message"}} */
+void ngx_http_oxmigrate_admin_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+/* like _error, but leaves the error object open for extra fields */
+void ngx_http_oxmigrate_admin_error_open(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+void ngx_http_oxmigrate_admin_error_close(ngx_http_oxmigrate_admin_op_t *op);
+/* a fresh generator for the answer body */
+yajl_gen ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status);
+
+
+/* ngx_http_oxmigrate_admin_db.c (thread) */
+
+int64_t ngx_http_oxmigrate_admin_now_ms(void);
+void ngx_http_oxmigrate_admin_thread_init(void);
+MYSQL *ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
+    const char *db, unsigned long flags, char *err, size_t errlen);
+void ngx_http_oxmigrate_admin_configdb_host(
+    ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool,
+    ngx_http_oxmigrate_dbhost_t *h);
+/* op->db, connected on first use; NULL: op answered 503 */
+MYSQL *ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op);
+/*
+ * printf-like SQL: %s C string and %V ngx_str_t * as escaped literals,
+ * %I C string as `identifier`, %U uint64_t, %D int64_t, %R raw C string.
+ */
+char *ngx_http_oxmigrate_admin_sql(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...);
+char *ngx_http_oxmigrate_admin_vsql(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, va_list args);
+/* SELECT: the stored result, NULL on error (mysql_errno(m) != 0) */
+MYSQL_RES *ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...);
+/* other statements: affected rows, -1 on error */
+int64_t ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...);
+/* a failed configdb statement: 500 with MariaDB's message */
+void ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m);
+/* jdbc:mysql://host[:port]/... -> host, port */
+ngx_int_t ngx_http_oxmigrate_admin_parse_jdbc(const char *url,
+    ngx_pool_t *pool, char **host, unsigned int *port);
+/* the database host of a db_pool row; NGX_DECLINED: no such pool */
+ngx_int_t ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
+    ngx_uint_t pool_id, ngx_http_oxmigrate_dbhost_t *h, char **name);
+/* INCR <prefix>epoch; NGX_DECLINED without Redis */
+ngx_int_t ngx_http_oxmigrate_admin_epoch_incr(
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log);
+void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
+/* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
+int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
+
+
+/* ngx_http_oxmigrate_admin_configdb.c (thread) */
+
+void ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_schema_disable(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_schema_changeserver(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
+
+/* shared by handlers and jobs; return HTTP status, 0 = done */
+typedef struct {
+    int64_t                     changed;   /* contexts changed */
+    char                        msg[512];
+    ngx_array_t                *enabled;   /* changeserver: cids, uint64 */
+} ngx_http_oxmigrate_schema_res_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
+    const char *schema);
+ngx_uint_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_http_oxmigrate_schema_res_t *res);
+ngx_uint_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_http_oxmigrate_schema_res_t *res);
+ngx_uint_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
+    ngx_pool_t *pool, const char *schema, uint64_t server_id,
+    ngx_http_oxmigrate_schema_res_t *res);
+/* registerserver; returns the id, 0 on error (msg set) */
+uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
+    const char *name, char *msg, size_t len);
+/* server id by name, 0: none; -1 on error */
+int64_t ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
+    const char *name);
+
+
+/* ngx_http_oxmigrate_admin_tasks.c */
+
+char *ngx_http_oxmigrate_admin_load_tasks(ngx_conf_t *cf, ngx_str_t *dir,
+    ngx_array_t **tasks);
+char *ngx_http_oxmigrate_admin_load_excluded(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_array_t **names);
+/* NULL: not excluded; else OX's words, allocated from pool */
+char *ngx_http_oxmigrate_admin_excluded(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_http_oxmigrate_task_t *task, ngx_pool_t *pool);
+ngx_http_oxmigrate_task_t *ngx_http_oxmigrate_admin_find_task(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, const char *name);
+
+
+/* a row of updateTask */
+typedef struct {
+    char                       *name;
+    ngx_uint_t                  successful;
+    int64_t                     last_modified;
+} ngx_http_oxmigrate_executed_t;
+
+/* what a schema's updateTask says (thread) */
+typedef struct {
+    ngx_array_t                *executed;  /* ngx_http_oxmigrate_executed_t */
+    int64_t                     locked;    /* LOCKED lastModified, 0: none */
+    ngx_uint_t                  pending;   /* pending, not excluded */
+    ngx_uint_t                  missing;   /* no such database */
+} ngx_http_oxmigrate_schema_state_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_schema_state(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_http_oxmigrate_schema_state_t *st);
+ngx_http_oxmigrate_executed_t *ngx_http_oxmigrate_admin_executed(
+    ngx_http_oxmigrate_schema_state_t *st, ngx_str_t *name);
+
+
+/* the update-task runner (thread) */
+typedef struct {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_http_oxmigrate_db_conf_t         *configdb;  /* job heartbeat */
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    ngx_http_oxmigrate_dbhost_t          *host;
+    const char                           *schema;
+    ngx_http_oxmigrate_task_t            *only;      /* force this one */
+    uint64_t                              job_id;    /* 0: no job */
+
+    ngx_array_t                          *executed;  /* char * */
+    ngx_array_t                          *failed;    /* char * */
+    ngx_uint_t                            lost;      /* lock taken over */
+    char                                  error[512];
+} ngx_http_oxmigrate_update_t;
+
+/* NGX_OK: ran (see failed); NGX_BUSY: live lock (UPD-0003); NGX_ERROR */
+ngx_int_t ngx_http_oxmigrate_admin_update_run(
+    ngx_http_oxmigrate_update_t *u);
+
+
+/* ngx_http_oxmigrate_admin_updates.c (thread) */
+
+/* a schema as configdb knows it */
+typedef struct {
+    char                       *name;
+    uint64_t                    pool_id;
+    uint64_t                    contexts;
+    uint64_t                    not_on;    /* contexts on other servers */
+} ngx_http_oxmigrate_schema_ref_t;
+
+/*
+ * Every schema, in the documented order: database (db_pool_id) first, then
+ * the name with digit runs compared as numbers.  not_on counts contexts
+ * whose server is not server_id.
+ */
+ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
+    uint64_t server_id, ngx_array_t **out);
+/* the write pool of a schema; NGX_DECLINED: unknown schema */
+ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *pool_id);
+
+void ngx_http_oxmigrate_admin_schema_update(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_task_force_all(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_jobs.c */
+
+void ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
+/* event loop: start the job a handler prepared in op->job */
+void ngx_http_oxmigrate_admin_job_start(void *job);
+/* event loop: free a prepared job that will not run */
+void ngx_http_oxmigrate_admin_job_free(void *job);
+
+
+/* ngx_http_oxmigrate_admin_module.c */
+
+/* event loop: run handler on the thread pool, detached from any request */
+ngx_int_t ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp,
+    ngx_pool_t *pool, void (*handler)(void *data, ngx_log_t *log),
+    void (*done)(ngx_event_t *ev), void *data);
 
 
 #endif /* _NGX_HTTP_OXMIGRATE_ADMIN_H_INCLUDED_ */

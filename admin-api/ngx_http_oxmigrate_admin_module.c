@@ -1,22 +1,1083 @@
 
 /*
- * STUB: the admin REST API module (issue 3).
+ * oxmigrate admin REST API: directives, routing, authentication, request
+ * bodies and the thread-pool plumbing.
+ *
+ * A call goes: content handler (event loop) -> authenticated user? -> route
+ * -> body read (size-limited) -> the route's handler on the thread pool
+ * (blocking MariaDB is fine there) -> the JSON answer back on the event
+ * loop.  While the thread owns the call the request is "blocked", so
+ * nginx cannot free it under the thread's feet.
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
+static ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+static void ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
+    ngx_http_oxmigrate_admin_op_t *op);
+static void ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log);
+static void ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_wait_handler(ngx_http_request_t *r);
+static void ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r);
+static void ngx_http_oxmigrate_admin_cleanup(void *data);
+static ngx_int_t ngx_http_oxmigrate_admin_send(ngx_http_request_t *r,
+    ngx_uint_t status, const u_char *body, size_t len);
+static ngx_int_t ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *msg);
+static ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
+    ngx_http_request_t *r, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t *status);
+
+static char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_oxmigrate_admin_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle);
+
+
+/* the ctx of a request: its op */
+typedef struct {
+    ngx_http_oxmigrate_admin_op_t  *op;
+    ngx_thread_task_t              *task;
+    off_t                           received;
+    ngx_uint_t                      done;
+    ngx_uint_t                      too_large;
+} ngx_http_oxmigrate_admin_ctx_t;
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_none[] = {
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_server[] = {
+    { "name", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_change[] = {
+    { "server_id", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_unblock[] = {
+    { "schema", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
+    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
+    { "continue", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "resume_after", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
+    { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
+    { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
+    { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { NULL, 0, 0 }
+};
+
+
+/* "*" matches one path segment; the first two become op->arg[0..1] */
+static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
+
+    { NGX_HTTP_GET, "servers", NULL,
+      ngx_http_oxmigrate_admin_servers_list, NULL },
+
+    { NGX_HTTP_POST, "servers", "registerserver",
+      ngx_http_oxmigrate_admin_servers_add,
+      ngx_http_oxmigrate_admin_f_server },
+
+    { NGX_HTTP_GET, "schemas", NULL,
+      ngx_http_oxmigrate_admin_schemas_list, NULL },
+
+    { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
+      ngx_http_oxmigrate_admin_schema_disable,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_POST, "schemas/*/enable", "enableschema",
+      ngx_http_oxmigrate_admin_schema_enable,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_POST, "schemas/*/changeserver", "changeserver",
+      ngx_http_oxmigrate_admin_schema_changeserver,
+      ngx_http_oxmigrate_admin_f_change },
+
+    { NGX_HTTP_POST, "schemas/*/update", "runupdate",
+      ngx_http_oxmigrate_admin_schema_update,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_GET, "schemas/*/updatetasks", NULL,
+      ngx_http_oxmigrate_admin_tasks_list, NULL },
+
+    { NGX_HTTP_POST, "schemas/*/updatetasks/*/force", "forceupdatetask",
+      ngx_http_oxmigrate_admin_task_force,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_GET, "updatetasks/namespaces", NULL,
+      ngx_http_oxmigrate_admin_namespaces, NULL },
+
+    { NGX_HTTP_POST, "updatetasks/*/force", "forceupdatetask",
+      ngx_http_oxmigrate_admin_task_force_all,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_GET, "databases/check", NULL,
+      ngx_http_oxmigrate_admin_db_check, NULL },
+
+    { NGX_HTTP_POST, "databases/*/unblock", "unblockdatabase",
+      ngx_http_oxmigrate_admin_db_unblock,
+      ngx_http_oxmigrate_admin_f_unblock },
+
+    { NGX_HTTP_POST, "upgrade", "upgradeschemata",
+      ngx_http_oxmigrate_admin_upgrade,
+      ngx_http_oxmigrate_admin_f_upgrade },
+
+    { NGX_HTTP_POST, "updates", "runallupdate",
+      ngx_http_oxmigrate_admin_updates,
+      ngx_http_oxmigrate_admin_f_updates },
+
+    { NGX_HTTP_GET, "jobs", NULL,
+      ngx_http_oxmigrate_admin_jobs_list, NULL },
+
+    { NGX_HTTP_GET, "jobs/*", NULL,
+      ngx_http_oxmigrate_admin_job_get, NULL },
+
+    { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
+      ngx_http_oxmigrate_admin_job_resume,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_GET, "audit", NULL,
+      ngx_http_oxmigrate_admin_audit_list, NULL },
+
+    { 0, NULL, NULL, NULL, NULL }
+};
+
+
+static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
+
+    { ngx_string("oxmigrate_admin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("oxmigrate_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("oxmigrate_admin_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("oxmigrate_update_tasks"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_tasks_dir,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_excluded_update_tasks"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_excluded_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_excluded_namespaces"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, excluded_ns),
+      NULL },
+
+    { ngx_string("oxmigrate_update_lock_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_refresh),
+      NULL },
+
+    { ngx_string("oxmigrate_update_lock_idle"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_idle),
+      NULL },
+
+      ngx_null_command
+};
+
+
 static ngx_http_module_t  ngx_http_oxmigrate_admin_module_ctx = {
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL,                                  /* preconfiguration */
+    ngx_http_oxmigrate_admin_init,         /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_oxmigrate_admin_create_loc_conf,  /* create location conf */
+    ngx_http_oxmigrate_admin_merge_loc_conf    /* merge location conf */
 };
 
 
 ngx_module_t  ngx_http_oxmigrate_admin_module = {
     NGX_MODULE_V1,
-    &ngx_http_oxmigrate_admin_module_ctx,
-    NULL,
-    NGX_HTTP_MODULE,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    &ngx_http_oxmigrate_admin_module_ctx,  /* module context */
+    ngx_http_oxmigrate_admin_commands,     /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_oxmigrate_admin_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                             rc;
+    ngx_str_t                             v;
+    ngx_uint_t                            status;
+    ngx_pool_cleanup_t                   *cln;
+    ngx_thread_task_t                    *task;
+    ngx_http_oxmigrate_admin_op_t        *op;
+    ngx_http_oxmigrate_admin_ctx_t       *ctx;
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_admin_module);
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    /*
+     * The user is set when auth_basic checked the credentials in the access
+     * phase.  We deliberately do not parse the Authorization header
+     * ourselves: without auth_basic the API stays closed, even if a site
+     * forgot those lines.
+     */
+
+    if (r->headers_in.user.len == 0) {
+        r->headers_out.www_authenticate =
+                                     ngx_list_push(&r->headers_out.headers);
+        if (r->headers_out.www_authenticate == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.www_authenticate->hash = 1;
+        ngx_str_set(&r->headers_out.www_authenticate->key,
+                    "WWW-Authenticate");
+        ngx_str_set(&r->headers_out.www_authenticate->value,
+                    "Basic realm=\"oxmigrate\"");
+
+        return ngx_http_oxmigrate_admin_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthorized", "authentication required");
+    }
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_oxmigrate_admin_op_t));
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_admin_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (task == NULL || ctx == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    op = task->ctx;
+    ctx->op = op;
+    ctx->task = task;
+    ngx_http_set_ctx(r, ctx, ngx_http_oxmigrate_admin_module);
+
+    cln->handler = ngx_http_oxmigrate_admin_cleanup;
+    cln->data = op;
+
+    op->alcf = alcf;
+    op->omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
+    op->request = r;
+    op->log = ngx_cycle->log;
+    op->q_limit = -1;
+
+    op->route = ngx_http_oxmigrate_admin_route(r, op, &status);
+    if (op->route == NULL) {
+        return ngx_http_oxmigrate_admin_send_error(r, status,
+                   status == NGX_HTTP_NOT_ALLOWED ? "method_not_allowed"
+                                                  : "not_found",
+                   status == NGX_HTTP_NOT_ALLOWED ? "method not allowed"
+                                                  : "no such endpoint");
+    }
+
+    op->user = ngx_pnalloc(r->pool, r->headers_in.user.len + 1);
+    if (op->user == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_cpystrn((u_char *) op->user, r->headers_in.user.data,
+                r->headers_in.user.len + 1);
+
+    if (ngx_http_arg(r, (u_char *) "state", 5, &v) == NGX_OK) {
+        op->q_state = ngx_pnalloc(r->pool, v.len + 1);
+        if (op->q_state == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_cpystrn((u_char *) op->q_state, v.data, v.len + 1);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
+        op->q_limit = ngx_atoi(v.data, v.len);
+        if (op->q_limit == NGX_ERROR || op->q_limit == 0) {
+            return ngx_http_oxmigrate_admin_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_argument", "limit must be a positive number");
+        }
+    }
+
+    if (op->route->fields == NULL) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ngx_http_oxmigrate_admin_dispatch(r, op);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    /*
+     * Refuse an announced oversized body before reading a byte of it; a
+     * chunked one is counted while read (client_max_body_size caps it).
+     */
+
+    if (r->headers_in.content_length_n > (off_t) alcf->max_body) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        op->preset = 1;
+        ngx_cpystrn((u_char *) op->preset_code, (u_char *) "body_too_large",
+                    sizeof(op->preset_code));
+        ngx_snprintf((u_char *) op->preset_msg, sizeof(op->preset_msg) - 1,
+                     "request body larger than %uz bytes%Z", alcf->max_body);
+
+        rc = ngx_http_oxmigrate_admin_dispatch(r, op);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                       ngx_http_oxmigrate_admin_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
+{
+    off_t                            len;
+    size_t                           n;
+    ssize_t                          got;
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b;
+    ngx_chain_t                     *cl;
+    ngx_http_oxmigrate_admin_op_t   *op;
+    ngx_http_oxmigrate_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_admin_module);
+    op = ctx->op;
+
+    len = 0;
+
+    if (!ctx->too_large && r->request_body && r->request_body->bufs) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (ctx->too_large || len > (off_t) op->alcf->max_body) {
+        op->preset = 1;
+        ngx_cpystrn((u_char *) op->preset_code, (u_char *) "body_too_large",
+                    sizeof(op->preset_code));
+        ngx_snprintf((u_char *) op->preset_msg, sizeof(op->preset_msg) - 1,
+                     "request body larger than %uz bytes%Z",
+                     op->alcf->max_body);
+        len = 0;
+    }
+
+    op->body = ngx_pnalloc(r->pool, (size_t) len + 1);
+    if (op->body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = 0;
+
+    if (len) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file) {
+                /* a body beyond client_body_buffer_size, at most max_body */
+                got = ngx_read_file(b->file, op->body + n,
+                                    (size_t) (b->file_last - b->file_pos),
+                                    b->file_pos);
+                if (got != b->file_last - b->file_pos) {
+                    ngx_http_finalize_request(r,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+
+                n += got;
+                continue;
+            }
+
+            n = ngx_cpymem(op->body + n, b->pos, b->last - b->pos) - op->body;
+        }
+    }
+
+    op->body[n] = '\0';
+    op->body_len = n;
+
+    rc = ngx_http_oxmigrate_admin_dispatch(r, op);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
+    ngx_http_oxmigrate_admin_op_t *op)
+{
+    ngx_http_oxmigrate_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_admin_module);
+
+    ctx->task->handler = ngx_http_oxmigrate_admin_thread;
+    ctx->task->event.handler = ngx_http_oxmigrate_admin_thread_done;
+    ctx->task->event.data = r;
+    ctx->task->event.log = r->connection->log;
+
+    if (ngx_thread_task_post(op->alcf->thread_pool, ctx->task) != NGX_OK) {
+        return ngx_http_oxmigrate_admin_send_error(r,
+                         NGX_HTTP_SERVICE_UNAVAILABLE, "busy",
+                         "the oxmigrate thread pool queue is full");
+    }
+
+    r->main->blocked++;
+    r->write_event_handler = ngx_http_oxmigrate_admin_wait_handler;
+
+    return NGX_OK;
+}
+
+
+/* thread: the call itself */
+
+static void
+ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_admin_op_t  *op = data;
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    op->pool = ngx_create_pool(16384, op->log);
+    if (op->pool == NULL) {
+        op->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return;
+    }
+
+    if (op->preset) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       op->preset_code, "%s", op->preset_msg);
+
+    } else if (ngx_http_oxmigrate_admin_body_parse(op) == NGX_OK) {
+        op->route->handler(op);
+    }
+
+    if (op->route->action && !op->no_audit) {
+        ngx_http_oxmigrate_admin_audit(op);
+    }
+
+    if (op->db) {
+        mysql_close(op->db);
+        op->db = NULL;
+    }
+
+    if (op->json) {
+        yajl_tree_free(op->json);
+        op->json = NULL;
+    }
+
+    ngx_destroy_pool(op->pool);
+    op->pool = NULL;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev)
+{
+    void                            *job;
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_oxmigrate_admin_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_admin_module);
+
+    r->main->blocked--;
+    ctx->done = 1;
+
+    /* the request may be freed below; the job outlives it */
+    job = ctx->op->job;
+    ctx->op->job = NULL;
+
+    if (r->write_event_handler == ngx_http_oxmigrate_admin_wait_handler) {
+        r->write_event_handler = ngx_http_oxmigrate_admin_reply_handler;
+    }
+
+    r->write_event_handler(r);
+
+    if (job) {
+        ngx_http_oxmigrate_admin_job_start(job);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_wait_handler(ngx_http_request_t *r)
+{
+    /* a write event while the thread works: nothing to write yet */
+}
+
+
+static void
+ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r)
+{
+    size_t                           len;
+    ngx_int_t                        rc;
+    const unsigned char             *buf;
+    ngx_http_oxmigrate_admin_op_t   *op;
+    ngx_http_oxmigrate_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_admin_module);
+    op = ctx->op;
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (op->gen == NULL
+        || yajl_gen_get_buf(op->gen, &buf, &len) != yajl_gen_status_ok)
+    {
+        rc = ngx_http_oxmigrate_admin_send_error(r,
+                         NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "the call failed, see the error log");
+
+    } else {
+        rc = ngx_http_oxmigrate_admin_send(r, op->status, buf, len);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_cleanup(void *data)
+{
+    ngx_http_oxmigrate_admin_op_t  *op = data;
+
+    if (op->gen) {
+        yajl_gen_free(op->gen);
+        op->gen = NULL;
+    }
+
+    if (op->job) {
+        ngx_http_oxmigrate_admin_job_free(op->job);
+        op->job = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_send(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len + 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+    *b->last++ = '\n';
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *msg)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_int_t             rc;
+    const unsigned char  *buf;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_json_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+    ngx_http_oxmigrate_admin_json_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "code");
+    ngx_http_oxmigrate_admin_json_str(g, code);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_str(g, msg);
+    ngx_http_oxmigrate_admin_json_close(g);
+    ngx_http_oxmigrate_admin_json_close(g);
+
+    yajl_gen_get_buf(g, &buf, &len);
+    rc = ngx_http_oxmigrate_admin_send(r, status, buf, len);
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+/*
+ * The path below the location: "/oxmigrate/v1/schemas/x/disable" in
+ * "location /oxmigrate/v1/" is "schemas/x/disable".  nginx has already
+ * percent-decoded r->uri, so a schema name arrives as plain data.
+ */
+
+static ngx_http_oxmigrate_admin_route_t *
+ngx_http_oxmigrate_admin_route(ngx_http_request_t *r,
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t *status)
+{
+    u_char                            *p, *end, *seg, *segs[8];
+    size_t                             lens[8];
+    ngx_uint_t                         n, i, a, path_ok;
+    const char                        *q, *qe;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_oxmigrate_admin_route_t  *rt;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    p = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    if (!clcf->regex && clcf->name.len <= r->uri.len
+        && ngx_strncmp(p, clcf->name.data, clcf->name.len) == 0)
+    {
+        p += clcf->name.len;
+    }
+
+    while (p < end && *p == '/') {
+        p++;
+    }
+
+    if (end > p && end[-1] == '/') {
+        end--;
+    }
+
+    /* split into segments */
+
+    n = 0;
+
+    while (p < end) {
+        if (n == 8) {
+            *status = NGX_HTTP_NOT_FOUND;
+            return NULL;
+        }
+
+        seg = p;
+        while (p < end && *p != '/') {
+            p++;
+        }
+
+        segs[n] = seg;
+        lens[n] = p - seg;
+        n++;
+
+        if (p < end) {
+            p++;
+        }
+    }
+
+    path_ok = 0;
+
+    for (rt = ngx_http_oxmigrate_admin_routes; rt->path; rt++) {
+
+        q = rt->path;
+        a = 0;
+
+        for (i = 0; i < n; i++) {
+            if (*q == '\0') {
+                break;
+            }
+
+            qe = q;
+            while (*qe && *qe != '/') {
+                qe++;
+            }
+
+            if (qe - q == 1 && *q == '*') {
+                if (lens[i] == 0) {
+                    break;
+                }
+
+            } else if ((size_t) (qe - q) != lens[i]
+                       || ngx_strncmp(q, segs[i], lens[i]) != 0)
+            {
+                break;
+            }
+
+            q = (*qe == '/') ? qe + 1 : qe;
+        }
+
+        if (i != n || *q != '\0') {
+            continue;
+        }
+
+        path_ok = 1;
+
+        if (rt->method != r->method) {
+            continue;
+        }
+
+        /* capture the "*" segments */
+
+        q = rt->path;
+
+        for (i = 0; i < n; i++) {
+            if (q[0] == '*' && (q[1] == '/' || q[1] == '\0')) {
+                if (a < 2) {
+                    op->arg[a] = ngx_pnalloc(r->pool, lens[i] + 1);
+                    if (op->arg[a] == NULL) {
+                        *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                        return NULL;
+                    }
+
+                    ngx_memcpy(op->arg[a], segs[i], lens[i]);
+                    op->arg[a][lens[i]] = '\0';
+                    a++;
+                }
+            }
+
+            while (*q && *q != '/') {
+                q++;
+            }
+
+            if (*q == '/') {
+                q++;
+            }
+        }
+
+        return rt;
+    }
+
+    *status = path_ok ? NGX_HTTP_NOT_ALLOWED : NGX_HTTP_NOT_FOUND;
+
+    return NULL;
+}
+
+
+/* detached work: jobs run on the pool without any request */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp, ngx_pool_t *pool,
+    void (*handler)(void *data, ngx_log_t *log),
+    void (*done)(ngx_event_t *ev), void *data)
+{
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(pool, 0);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->ctx = data;
+    task->handler = handler;
+    task->event.handler = done;
+    task->event.data = data;
+    task->event.log = ngx_cycle->log;
+
+    return ngx_thread_task_post(tp, task);
+}
+
+
+/*
+ * Counts a request body of an admin call while it is read.  Past
+ * oxmigrate_admin_max_body (a chunked body, or one that lied about its
+ * length) the rest is read and dropped, never buffered; only the end mark
+ * goes on, so nginx finishes the body and the handler answers 400.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                       *b;
+    ngx_uint_t                       last;
+    ngx_chain_t                     *cl, out;
+    ngx_http_oxmigrate_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_admin_module);
+
+    if (ctx == NULL || in == NULL) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    if (!ctx->too_large) {
+        for (cl = in; cl; cl = cl->next) {
+            ctx->received += ngx_buf_size(cl->buf);
+        }
+
+        if (ctx->received > (off_t) ctx->op->alcf->max_body) {
+            ctx->too_large = 1;
+
+        } else {
+            return ngx_http_next_request_body_filter(r, in);
+        }
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+
+        cl->buf->pos = cl->buf->last;
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = 1;
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_request_body_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_oxmigrate_admin_body_filter;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->tasks != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_oxmigrate_admin_load_tasks(cf, &value[1], &alcf->tasks);
+}
+
+
+static char *
+ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->excluded_tasks != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_oxmigrate_admin_load_excluded(cf, &value[1],
+                                                  &alcf->excluded_tasks);
+}
+
+
+static void *
+ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_admin_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->thread_pool = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->max_body = NGX_CONF_UNSET_SIZE;
+    conf->lock_refresh = NGX_CONF_UNSET_MSEC;
+    conf->lock_idle = NGX_CONF_UNSET_MSEC;
+    conf->tasks = NGX_CONF_UNSET_PTR;
+    conf->excluded_tasks = NGX_CONF_UNSET_PTR;
+    conf->excluded_ns = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t *prev = parent;
+    ngx_http_oxmigrate_admin_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "");
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
+    ngx_conf_merge_msec_value(conf->lock_refresh, prev->lock_refresh, 20000);
+    ngx_conf_merge_msec_value(conf->lock_idle, prev->lock_idle, 60000);
+    ngx_conf_merge_ptr_value(conf->tasks, prev->tasks, NULL);
+    ngx_conf_merge_ptr_value(conf->excluded_tasks, prev->excluded_tasks,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->excluded_ns, prev->excluded_ns, NULL);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->lock_refresh >= conf->lock_idle) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oxmigrate_update_lock_refresh must be lower "
+                           "than oxmigrate_update_lock_idle");
+        return NGX_CONF_ERROR;
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oxmigrate_module);
+    if (omcf == NULL || omcf->db == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate_admin\" needs \"oxmigrate_db\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* "default" is nginx's own default pool: 32 threads */
+    conf->thread_pool = ngx_thread_pool_add(cf,
+                                 conf->thread_pool_name.len
+                                 ? &conf->thread_pool_name : NULL);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_oxmigrate_admin_handler;
+
+    /*
+     * The body limit is oxmigrate_admin_max_body, answered with a JSON 400:
+     * nginx's own check would answer an HTML 413 before our handler runs.
+     */
+    clcf->client_max_body_size = 0;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
+{
+    /* not thread-safe; must run before any thread calls mysql_init() */
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "oxmigrate admin: mysql_library_init() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

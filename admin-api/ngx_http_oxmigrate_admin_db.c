@@ -1,0 +1,745 @@
+
+/*
+ * oxmigrate admin API: blocking MariaDB and Redis helpers.  Thread pool
+ * only: every function here may wait on the network.
+ *
+ * SQL is built with ngx_http_oxmigrate_admin_sql(): every value is escaped
+ * by mysql_real_escape_string() on the connection it runs on (utf8mb4), and
+ * every identifier is back-quoted, so names are data, never SQL.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+#include <sys/time.h>
+#include <hiredis/hiredis.h>
+
+
+#define NGX_HTTP_OXMIGRATE_AUDIT_MAX  4000
+
+
+static __thread ngx_uint_t  ngx_http_oxmigrate_admin_thread_ready;
+
+
+int64_t
+ngx_http_oxmigrate_admin_now_ms(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+void
+ngx_http_oxmigrate_admin_thread_init(void)
+{
+    /* nginx's pool threads live as long as the worker: no thread_end */
+    if (!ngx_http_oxmigrate_admin_thread_ready) {
+        mysql_thread_init();
+        ngx_http_oxmigrate_admin_thread_ready = 1;
+    }
+}
+
+
+MYSQL *
+ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
+    const char *db, unsigned long flags, char *err, size_t errlen)
+{
+    MYSQL         *m;
+    my_bool        off;
+    unsigned int   t;
+
+    m = mysql_init(NULL);
+    if (m == NULL) {
+        ngx_cpystrn((u_char *) err, (u_char *) "mysql_init() failed", errlen);
+        return NULL;
+    }
+
+    t = h->connect_timeout ? h->connect_timeout : 5;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
+
+    if (h->read_timeout) {
+        t = h->read_timeout;
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
+        mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &t);
+    }
+
+    off = 0;
+    mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+
+    if (mysql_real_connect(m, h->host, h->user, h->password, db, h->port,
+                           h->socket, flags)
+        == NULL)
+    {
+        ngx_cpystrn((u_char *) err, (u_char *) mysql_error(m), errlen);
+        mysql_close(m);
+        return NULL;
+    }
+
+    return m;
+}
+
+
+static char *
+ngx_http_oxmigrate_admin_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p) {
+        ngx_memcpy(p, s->data, s->len);
+        p[s->len] = '\0';
+    }
+
+    return p;
+}
+
+
+void
+ngx_http_oxmigrate_admin_configdb_host(ngx_http_oxmigrate_db_conf_t *dcf,
+    ngx_pool_t *pool, ngx_http_oxmigrate_dbhost_t *h)
+{
+    ngx_memzero(h, sizeof(ngx_http_oxmigrate_dbhost_t));
+
+    h->host = ngx_http_oxmigrate_admin_cstr(pool, &dcf->host);
+    h->port = dcf->port;
+    h->socket = dcf->socket.len
+                ? ngx_http_oxmigrate_admin_cstr(pool, &dcf->socket) : NULL;
+    h->user = ngx_http_oxmigrate_admin_cstr(pool, &dcf->user);
+    h->password = ngx_http_oxmigrate_admin_cstr(pool, &dcf->password);
+    h->connect_timeout = (dcf->connect_timeout + 999) / 1000;
+
+    /* admin statements touch thousands of rows: not the login timeout */
+    h->read_timeout = 300;
+}
+
+
+MYSQL *
+ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                          err[256], *db;
+    ngx_http_oxmigrate_dbhost_t   h;
+
+    if (op->db) {
+        return op->db;
+    }
+
+    ngx_http_oxmigrate_admin_configdb_host(op->omcf->db, op->pool, &h);
+    db = ngx_http_oxmigrate_admin_cstr(op->pool, &op->omcf->db->database);
+
+    if (h.host == NULL || h.user == NULL || h.password == NULL
+        || db == NULL)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "internal", "out of memory");
+        return NULL;
+    }
+
+    op->db = ngx_http_oxmigrate_admin_connect(&h, db, 0, err, sizeof(err));
+
+    if (op->db == NULL) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "oxmigrate admin: configdb connect failed: %s", err);
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "configdb_unavailable",
+                                       "configdb: %s", err);
+    }
+
+    return op->db;
+}
+
+
+/* the SQL builder */
+
+typedef struct {
+    char        *buf;
+    size_t       len;
+    size_t       size;
+    ngx_pool_t  *pool;
+} ngx_http_oxmigrate_admin_sqlbuf_t;
+
+
+static char *
+ngx_http_oxmigrate_admin_sql_reserve(ngx_http_oxmigrate_admin_sqlbuf_t *sb,
+    size_t n)
+{
+    char    *nb;
+    size_t   size;
+
+    if (sb->len + n + 1 <= sb->size) {
+        return sb->buf + sb->len;
+    }
+
+    size = ngx_max(sb->size * 2, sb->len + n + 1);
+
+    nb = ngx_pnalloc(sb->pool, size);
+    if (nb == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(nb, sb->buf, sb->len);
+    sb->buf = nb;
+    sb->size = size;
+
+    return sb->buf + sb->len;
+}
+
+
+char *
+ngx_http_oxmigrate_admin_vsql(MYSQL *m, ngx_pool_t *pool, const char *fmt,
+    va_list args)
+{
+    char                               *p, *s, num[32];
+    size_t                              n, i;
+    ngx_str_t                          *v;
+    const char                         *f;
+    ngx_http_oxmigrate_admin_sqlbuf_t   sb;
+
+    sb.pool = pool;
+    sb.len = 0;
+    sb.size = 256;
+    sb.buf = ngx_pnalloc(pool, sb.size);
+    if (sb.buf == NULL) {
+        return NULL;
+    }
+
+    for (f = fmt; *f; f++) {
+
+        if (*f != '%') {
+            p = ngx_http_oxmigrate_admin_sql_reserve(&sb, 1);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            *p = *f;
+            sb.len++;
+            continue;
+        }
+
+        f++;
+
+        switch (*f) {
+
+        case 's':
+        case 'V':
+            if (*f == 's') {
+                s = va_arg(args, char *);
+                n = ngx_strlen(s);
+
+            } else {
+                v = va_arg(args, ngx_str_t *);
+                s = (char *) v->data;
+                n = v->len;
+            }
+
+            p = ngx_http_oxmigrate_admin_sql_reserve(&sb, 2 * n + 3);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            *p++ = '\'';
+            p += mysql_real_escape_string(m, p, s, n);
+            *p++ = '\'';
+            sb.len = p - sb.buf;
+            break;
+
+        case 'I':
+            s = va_arg(args, char *);
+            n = ngx_strlen(s);
+
+            p = ngx_http_oxmigrate_admin_sql_reserve(&sb, 2 * n + 3);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            *p++ = '`';
+            for (i = 0; i < n; i++) {
+                if (s[i] == '`') {
+                    *p++ = '`';
+                }
+
+                *p++ = s[i];
+            }
+            *p++ = '`';
+            sb.len = p - sb.buf;
+            break;
+
+        case 'U':
+        case 'D':
+        case 'R':
+            if (*f == 'U') {
+                ngx_snprintf((u_char *) num, sizeof(num), "%uL%Z",
+                             (uint64_t) va_arg(args, uint64_t));
+                s = num;
+
+            } else if (*f == 'D') {
+                ngx_snprintf((u_char *) num, sizeof(num), "%L%Z",
+                             (int64_t) va_arg(args, int64_t));
+                s = num;
+
+            } else {
+                s = va_arg(args, char *);
+            }
+
+            n = ngx_strlen(s);
+
+            p = ngx_http_oxmigrate_admin_sql_reserve(&sb, n);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            ngx_memcpy(p, s, n);
+            sb.len += n;
+            break;
+
+        default:
+            p = ngx_http_oxmigrate_admin_sql_reserve(&sb, 1);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            *p = '%';
+            sb.len++;
+            f--;
+            break;
+        }
+    }
+
+    sb.buf[sb.len] = '\0';
+
+    return sb.buf;
+}
+
+
+char *
+ngx_http_oxmigrate_admin_sql(MYSQL *m, ngx_pool_t *pool, const char *fmt,
+    ...)
+{
+    char     *sql;
+    va_list   args;
+
+    va_start(args, fmt);
+    sql = ngx_http_oxmigrate_admin_vsql(m, pool, fmt, args);
+    va_end(args);
+
+    return sql;
+}
+
+
+MYSQL_RES *
+ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...)
+{
+    char     *sql;
+    va_list   args;
+
+    va_start(args, fmt);
+    sql = ngx_http_oxmigrate_admin_vsql(m, pool, fmt, args);
+    va_end(args);
+
+    if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
+        return NULL;
+    }
+
+    return mysql_store_result(m);
+}
+
+
+int64_t
+ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool, const char *fmt,
+    ...)
+{
+    char       *sql;
+    va_list     args;
+    MYSQL_RES  *res;
+
+    va_start(args, fmt);
+    sql = ngx_http_oxmigrate_admin_vsql(m, pool, fmt, args);
+    va_end(args);
+
+    if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
+        return -1;
+    }
+
+    res = mysql_store_result(m);
+    if (res) {
+        mysql_free_result(res);
+    }
+
+    return (int64_t) mysql_affected_rows(m);
+}
+
+
+void
+ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m)
+{
+    ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                  "oxmigrate admin: MariaDB error %ud: %s",
+                  mysql_errno(m), mysql_error(m));
+
+    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "db_error", "MariaDB error %ud: %s",
+                                   mysql_errno(m), mysql_error(m));
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_parse_jdbc(const char *url, ngx_pool_t *pool,
+    char **host, unsigned int *port)
+{
+    size_t       n;
+    ngx_int_t    p;
+    const char  *s, *e, *c;
+
+    if (ngx_strncasecmp((u_char *) url, (u_char *) "jdbc:", 5) == 0) {
+        url += 5;
+    }
+
+    s = ngx_strstr(url, "://");
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s += 3;
+
+    /* skip user[:password]@ */
+    for (e = s; *e && *e != '/' && *e != '?'; e++) { /* void */ }
+
+    for (c = s; c < e; c++) {
+        if (*c == '@') {
+            s = c + 1;
+        }
+    }
+
+    *port = 3306;
+
+    if (*s == '[') {
+        /* [::1]:3306 */
+        c = (const char *) ngx_strlchr((u_char *) s, (u_char *) e, ']');
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = c - s - 1;
+        s++;
+        c++;
+
+    } else {
+        c = (const char *) ngx_strlchr((u_char *) s, (u_char *) e, ':');
+        if (c == NULL) {
+            c = e;
+        }
+
+        n = c - s;
+    }
+
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    if (c < e && *c == ':') {
+        p = ngx_atoi((u_char *) c + 1, e - c - 1);
+        if (p <= 0 || p > 65535) {
+            return NGX_ERROR;
+        }
+
+        *port = p;
+    }
+
+    *host = ngx_pnalloc(pool, n + 1);
+    if (*host == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(*host, s, n);
+    (*host)[n] = '\0';
+
+    /* libmariadb takes "localhost" as the default unix socket */
+    if (ngx_strcmp(*host, "localhost") == 0) {
+        *host = "127.0.0.1";
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
+    ngx_uint_t pool_id, ngx_http_oxmigrate_dbhost_t *h, char **name)
+{
+    size_t      n;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+    ngx_int_t   rc;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT url, login, password, name FROM db_pool"
+              " WHERE db_pool_id = %U", (uint64_t) pool_id);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+    if (row == NULL) {
+        mysql_free_result(res);
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(h, sizeof(ngx_http_oxmigrate_dbhost_t));
+
+    rc = ngx_http_oxmigrate_admin_parse_jdbc(row[0], pool, &h->host,
+                                             &h->port);
+
+    n = ngx_strlen(row[1]) + ngx_strlen(row[2]) + ngx_strlen(row[3]) + 3;
+    h->user = ngx_pnalloc(pool, n);
+
+    if (rc != NGX_OK || h->user == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    h->password = (char *) ngx_cpystrn((u_char *) h->user, (u_char *) row[1],
+                                       n) + 1;
+    *name = (char *) ngx_cpystrn((u_char *) h->password, (u_char *) row[2],
+                                 n) + 1;
+    ngx_cpystrn((u_char *) *name, (u_char *) row[3], n);
+
+    h->connect_timeout = 5;
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The routing module's freshness contract: every balancer worker polls
+ * <prefix>epoch once a second and drops its cached decisions when it
+ * changes.  Called after the configdb change is committed.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
+    ngx_log_t *log)
+{
+    char            host[NGX_SOCKADDRLEN + 1], key[256];
+    ngx_int_t       rc;
+    redisReply     *reply;
+    redisContext   *rc_ctx;
+    struct timeval  tv;
+
+    if (rcf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_cpystrn((u_char *) host, rcf->host.data,
+                ngx_min(rcf->host.len + 1, sizeof(host)));
+    ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vepoch%Z", &rcf->prefix);
+
+    tv.tv_sec = 1;
+    tv.tv_usec = 0;
+
+    rc_ctx = redisConnectWithTimeout(host, (int) rcf->port, tv);
+    if (rc_ctx == NULL || rc_ctx->err) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "oxmigrate admin: Redis %s:%ui unreachable (%s), "
+                      "cached decisions expire by their ttl", host,
+                      rcf->port, rc_ctx ? rc_ctx->errstr : "no memory");
+        if (rc_ctx) {
+            redisFree(rc_ctx);
+        }
+
+        return NGX_ERROR;
+    }
+
+    redisSetTimeout(rc_ctx, tv);
+    rc = NGX_OK;
+
+    if (rcf->password.len) {
+        reply = redisCommand(rc_ctx, "AUTH %b", rcf->password.data,
+                             rcf->password.len);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+
+        if (reply) {
+            freeReplyObject(reply);
+        }
+    }
+
+    if (rc == NGX_OK && rcf->db) {
+        reply = redisCommand(rc_ctx, "SELECT %d", (int) rcf->db);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+
+        if (reply) {
+            freeReplyObject(reply);
+        }
+    }
+
+    if (rc == NGX_OK) {
+        reply = redisCommand(rc_ctx, "INCR %s", key);
+        if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+            rc = NGX_ERROR;
+        }
+
+        if (reply) {
+            freeReplyObject(reply);
+        }
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "oxmigrate admin: INCR %s failed: %s, cached "
+                      "decisions expire by their ttl", key,
+                      rc_ctx->err ? rc_ctx->errstr : "error reply");
+    }
+
+    redisFree(rc_ctx);
+
+    return rc;
+}
+
+
+/* the audit row of a mutating call, written after the call (thread) */
+
+void
+ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
+{
+    size_t                len, blen;
+    MYSQL                *m;
+    yajl_gen              g, keep;
+    ngx_uint_t            i, status;
+    ngx_str_t             args, result;
+    const unsigned char  *buf;
+
+    if (op->db == NULL) {
+        /* connecting must not replace the answer already made */
+        keep = op->gen;
+        status = op->status;
+        op->gen = NULL;
+
+        m = ngx_http_oxmigrate_admin_configdb(op);
+
+        if (op->gen) {
+            yajl_gen_free(op->gen);
+        }
+
+        op->gen = keep;
+        op->status = status;
+
+        if (m == NULL) {
+            ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                          "oxmigrate admin: audit of \"%s\" by \"%s\" "
+                          "not written: configdb unavailable",
+                          op->route->action, op->user);
+            return;
+        }
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "params");
+    yajl_gen_array_open(g);
+    for (i = 0; i < 2 && op->arg[i]; i++) {
+        ngx_http_oxmigrate_admin_json_str(g, op->arg[i]);
+    }
+    yajl_gen_array_close(g);
+
+    ngx_http_oxmigrate_admin_json_str(g, "body");
+    blen = ngx_min(op->body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
+    if (op->body) {
+        ngx_http_oxmigrate_admin_json_strn(g, op->body, blen);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+
+    yajl_gen_get_buf(g, &buf, &len);
+    args.data = (u_char *) buf;
+    args.len = len;
+
+    ngx_str_set(&result, "");
+
+    if (op->gen
+        && yajl_gen_get_buf(op->gen, &buf, &len) == yajl_gen_status_ok)
+    {
+        result.data = (u_char *) buf;
+        result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(op->db, op->pool,
+            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
+            " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
+            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
+            &args, (uint64_t) op->status, &result)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "oxmigrate admin: audit insert failed: %s",
+                      mysql_error(op->db));
+    }
+
+    yajl_gen_free(g);
+}
+
+
+/* natural order: digit runs compare as numbers */
+
+int
+ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b)
+{
+    size_t       la, lb;
+    const char  *sa, *sb;
+
+    while (*a && *b) {
+
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            while (*a == '0') {
+                a++;
+            }
+
+            while (*b == '0') {
+                b++;
+            }
+
+            for (sa = a; *a >= '0' && *a <= '9'; a++) { /* void */ }
+            for (sb = b; *b >= '0' && *b <= '9'; b++) { /* void */ }
+
+            la = a - sa;
+            lb = b - sb;
+
+            if (la != lb) {
+                return la < lb ? -1 : 1;
+            }
+
+            if (la && ngx_strncmp(sa, sb, la) != 0) {
+                return ngx_strncmp(sa, sb, la);
+            }
+
+            continue;
+        }
+
+        if (*a != *b) {
+            return (u_char) *a < (u_char) *b ? -1 : 1;
+        }
+
+        a++;
+        b++;
+    }
+
+    return *a ? 1 : (*b ? -1 : 0);
+}

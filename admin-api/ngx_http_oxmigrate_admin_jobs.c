@@ -1,0 +1,1569 @@
+
+/*
+ * oxmigrate admin API: jobs (upgradeschemata, runallupdate).
+ *
+ * A job lives in configdb (oxmigrate_job, oxmigrate_job_schema), so every
+ * worker of every balancer answers GET /jobs.  The worker that created or
+ * resumed a job drives it from its event loop: it posts one thread-pool
+ * step per schema (disable, update, changeserver, enable), at most
+ * "parallel" at once and never two on one database host, and schedules the
+ * next when a step completes.  The steps write every state change to
+ * configdb and refresh the job's heartbeat (also from the update runner's
+ * lock refresher while a long task runs).  A job whose heartbeat is older
+ * than oxmigrate_update_lock_idle has lost its worker: it is shown
+ * "interrupted" and POST /jobs/{id}/resume takes it over.  Tasks that
+ * succeeded are recorded in the schema's updateTask, so they never run
+ * twice.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+#define NGX_HTTP_OXMIGRATE_JOB_UPGRADE   0
+#define NGX_HTTP_OXMIGRATE_JOB_UPDATES   1
+
+#define NGX_HTTP_OXMIGRATE_S_PENDING     0
+#define NGX_HTTP_OXMIGRATE_S_RUNNING     1
+#define NGX_HTTP_OXMIGRATE_S_DONE        2
+#define NGX_HTTP_OXMIGRATE_S_FAILED      3
+
+
+typedef struct {
+    char                                 *name;
+    uint64_t                              pool_id;
+    char                                 *host;     /* "host:port" */
+    ngx_uint_t                            seq;
+    ngx_uint_t                            state;
+} ngx_http_oxmigrate_job_schema_t;
+
+
+typedef struct {
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    uint64_t                              id;
+    ngx_uint_t                            kind;
+    uint64_t                              server_id;
+    ngx_uint_t                            force;     /* go on past failures */
+    ngx_uint_t                            parallel;
+    ngx_array_t                           schemas;
+    ngx_uint_t                            running;
+    ngx_uint_t                            stop;
+    ngx_uint_t                            failed;
+    ngx_uint_t                            interrupted;
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_http_oxmigrate_main_conf_t       *omcf;
+} ngx_http_oxmigrate_job_t;
+
+
+typedef struct {
+    ngx_http_oxmigrate_job_t             *job;
+    ngx_http_oxmigrate_job_schema_t      *s;
+    ngx_int_t                             rc;
+} ngx_http_oxmigrate_job_step_t;
+
+
+static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t kind, uint64_t id);
+static void ngx_http_oxmigrate_admin_job_schedule(
+    ngx_http_oxmigrate_job_t *job);
+static void ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log);
+static void ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log);
+static void ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev);
+static MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool);
+static char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
+static ngx_int_t ngx_http_oxmigrate_admin_job_plan(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
+    ngx_array_t *plan);
+static void ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, MYSQL_ROW row, unsigned long *lens, ngx_uint_t full);
+
+
+static char *
+ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
+{
+    char  host[256], *p;
+
+    if (gethostname(host, sizeof(host) - 1) != 0) {
+        ngx_cpystrn((u_char *) host, (u_char *) "localhost", sizeof(host));
+    }
+
+    host[sizeof(host) - 1] = '\0';
+
+    p = ngx_pnalloc(pool, ngx_strlen(host) + NGX_INT64_LEN + 2);
+    if (p) {
+        ngx_sprintf((u_char *) p, "%s:%P%Z", host, ngx_pid);
+    }
+
+    return p;
+}
+
+
+static ngx_http_oxmigrate_job_t *
+ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t kind, uint64_t id)
+{
+    ngx_pool_t                *pool;
+    ngx_http_oxmigrate_job_t  *job;
+
+    /* the job outlives the request: its own pool, freed when it ends */
+    pool = ngx_create_pool(4096, op->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    job = ngx_pcalloc(pool, sizeof(ngx_http_oxmigrate_job_t));
+    if (job == NULL
+        || ngx_array_init(&job->schemas, pool, 16,
+                          sizeof(ngx_http_oxmigrate_job_schema_t))
+           != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    job->pool = pool;
+    job->log = op->log;
+    job->id = id;
+    job->kind = kind;
+    job->parallel = 1;
+    job->alcf = op->alcf;
+    job->omcf = op->omcf;
+
+    return job;
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_free(void *data)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    ngx_destroy_pool(job->pool);
+}
+
+
+/* the schemas of a plan with their database hosts (thread) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
+    ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
+{
+    char                             *pname, *host;
+    size_t                            n;
+    uint64_t                          pool_id;
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_dbhost_t       h;
+    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_http_oxmigrate_schema_ref_t  **s;
+
+    s = plan->elts;
+    pool_id = (uint64_t) -1;
+    host = "";
+
+    for (i = 0; i < plan->nelts; i++) {
+
+        if (s[i]->pool_id != pool_id) {
+            pool_id = s[i]->pool_id;
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
+                                                   &pname)
+                == NGX_OK)
+            {
+                n = ngx_strlen(h.host) + 8;
+                host = ngx_pnalloc(job->pool, n);
+                if (host == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_sprintf((u_char *) host, "%s:%ud%Z", h.host, h.port);
+
+            } else {
+                host = "";
+            }
+        }
+
+        js = ngx_array_push(&job->schemas);
+        if (js == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = ngx_strlen(s[i]->name) + 1;
+        js->name = ngx_pnalloc(job->pool, n);
+        if (js->name == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(js->name, s[i]->name, n);
+        js->pool_id = pool_id;
+        js->host = host;
+        js->seq = i;
+        js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+    }
+
+    return NGX_OK;
+}
+
+
+/* INSERT the job and its schemas; returns the job id, 0 on error */
+
+static uint64_t
+ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, const char *kind, uint64_t server_id,
+    ngx_http_oxmigrate_job_t *job)
+{
+    char                             *owner, *sql, *p, sidbuf[32];
+    int64_t                           now;
+    uint64_t                          id;
+    ngx_str_t                         body;
+    ngx_uint_t                        i, j;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    body.data = op->body ? op->body : (u_char *) "{}";
+    body.len = op->body_len ? op->body_len : 2;
+
+    if (server_id) {
+        ngx_sprintf((u_char *) sidbuf, "%uL%Z", server_id);
+
+    } else {
+        ngx_cpystrn((u_char *) sidbuf, (u_char *) "NULL", sizeof(sidbuf));
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+            "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
+            " user, owner, started, heartbeat)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %D, %D)",
+            kind, &body, sidbuf, op->user, owner ? owner : "?", now, now)
+        < 0)
+    {
+        return 0;
+    }
+
+    id = mysql_insert_id(m);
+
+    js = job->schemas.elts;
+
+    for (i = 0; i < job->schemas.nelts; i = j) {
+
+        /* 200 rows per INSERT */
+
+        sql = ngx_http_oxmigrate_admin_sql(m, op->pool,
+                  "INSERT INTO oxmigrate_job_schema"
+                  " (job_id, seq, name, db_pool_id, host, state) VALUES ");
+        if (sql == NULL) {
+            return 0;
+        }
+
+        for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
+            p = ngx_http_oxmigrate_admin_sql(m, op->pool,
+                    "%R%R(%U, %U, %s, %U, %s, 'pending')", sql,
+                    j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
+                    js[j].pool_id, js[j].host);
+            if (p == NULL) {
+                return 0;
+            }
+
+            sql = p;
+        }
+
+        if (mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
+            return 0;
+        }
+    }
+
+    return id;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_live(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
+    const char *kind, uint64_t *id)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT id FROM oxmigrate_job WHERE kind = %s"
+              " AND state = 'running' AND heartbeat >= %D"
+              " ORDER BY id LIMIT 1", kind,
+              ngx_http_oxmigrate_admin_now_ms()
+              - (int64_t) op->alcf->lock_idle);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+    *id = row ? (uint64_t) ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
+              : 0;
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/* POST /upgrade (upgradeschemata) */
+
+void
+ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                              *server, *after, err[256], msg[512];
+    MYSQL                             *m, *sm;
+    int64_t                            sid;
+    yajl_gen                           g;
+    yajl_val                           v, skip;
+    uint64_t                           id, live, pool_id;
+    ngx_int_t                          idx;
+    ngx_uint_t                         i, j, k, dry, force, cont, parallel;
+    ngx_array_t                       *all, plan;
+    ngx_http_oxmigrate_job_t          *job;
+    ngx_http_oxmigrate_task_t         *t;
+    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_job_schema_t   *js;
+    ngx_http_oxmigrate_schema_ref_t   *s, **ps;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    server = ngx_http_oxmigrate_admin_body_str(op, "server");
+    if (server == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "missing_field",
+                                       "field \"server\" is required");
+        return;
+    }
+
+    cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
+    force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
+    dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+    after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
+    skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
+
+    v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
+    parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
+    if (parallel == 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"parallel\" must be 1 to 64");
+        return;
+    }
+
+    if (dry) {
+        /* a plan changes nothing, so there is nothing to audit */
+        op->no_audit = 1;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    sid = ngx_http_oxmigrate_admin_server_id(m, op->pool, server);
+    if (sid < 0) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (sid > 0 && !cont) {
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                "server_exists",
+                "WARNING: The specified server is already registered with "
+                "id '%L'. If that shouldn't be the case, abort the upgrade "
+                "process, otherwise, send \"continue\": true to proceed. If "
+                "you continue the already existing server will be used to "
+                "point the updated schemata after the update tasks "
+                "complete.", sid);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_json_str(op->gen, "id");
+            ngx_http_oxmigrate_admin_json_int(op->gen, sid);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    if (!dry) {
+        if (ngx_http_oxmigrate_admin_job_live(op, m, "upgrade", &live)
+            != NGX_OK)
+        {
+            ngx_http_oxmigrate_admin_db_error(op, m);
+            return;
+        }
+
+        if (live) {
+            ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                                 "job_running",
+                                 "upgrade job %uL is still running", live);
+            if (op->gen) {
+                ngx_http_oxmigrate_admin_json_str(op->gen, "job");
+                ngx_http_oxmigrate_admin_json_int(op->gen, live);
+            }
+
+            ngx_http_oxmigrate_admin_error_close(op);
+            return;
+        }
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, sid, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    s = all->elts;
+
+    /* resume_after (-m) and skip (-k) name known schemas */
+
+    idx = -1;
+
+    if (after) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, after) == 0) {
+                idx = i;
+                break;
+            }
+        }
+
+        if (idx < 0) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "resume_after: schema '%s' not "
+                                           "found", after);
+            return;
+        }
+    }
+
+    for (k = 0; skip && k < skip->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "skip: schema '%s' not found",
+                                           skip->u.array.values[k]->u.string);
+            return;
+        }
+    }
+
+    /*
+     * The plan: every schema with contexts, in the documented order, that
+     * still has contexts on other servers than the target (a schema fully
+     * on the target was upgraded before: "continue" goes on from there).
+     */
+
+    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
+                       sizeof(ngx_http_oxmigrate_schema_ref_t *))
+        != NGX_OK)
+    {
+        return;
+    }
+
+    for (i = 0; i < all->nelts; i++) {
+        if ((ngx_int_t) i <= idx || s[i].contexts == 0
+            || (sid > 0 && s[i].not_on == 0))
+        {
+            continue;
+        }
+
+        for (k = 0; skip && k < skip->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (skip && k < skip->u.array.len) {
+            continue;
+        }
+
+        ps = ngx_array_push(&plan);
+        if (ps == NULL) {
+            return;
+        }
+
+        *ps = &s[i];
+    }
+
+    job = ngx_http_oxmigrate_admin_job_new(op, NGX_HTTP_OXMIGRATE_JOB_UPGRADE,
+                                           0);
+    if (job == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_plan(op, m, job, &plan) != NGX_OK) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (dry) {
+        g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+        if (g == NULL) {
+            ngx_http_oxmigrate_admin_job_free(job);
+            return;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "dry_run");
+        ngx_http_oxmigrate_admin_json_bool(g, 1);
+        ngx_http_oxmigrate_admin_json_str(g, "server");
+        ngx_http_oxmigrate_admin_json_str(g, server);
+        ngx_http_oxmigrate_admin_json_str(g, "server_id");
+        if (sid > 0) {
+            ngx_http_oxmigrate_admin_json_int(g, sid);
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "steps");
+        ngx_http_oxmigrate_admin_json_str(g, "disable, update, changeserver,"
+                                             " enable");
+        ngx_http_oxmigrate_admin_json_str(g, "schemas");
+        yajl_gen_array_open(g);
+
+        js = job->schemas.elts;
+        ps = plan.elts;
+        sm = NULL;
+        pool_id = (uint64_t) -1;
+
+        for (i = 0; i < job->schemas.nelts; i++) {
+            if (js[i].pool_id != pool_id) {
+                if (sm) {
+                    mysql_close(sm);
+                    sm = NULL;
+                }
+
+                pool_id = js[i].pool_id;
+
+                if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
+                                                       &h, &server)
+                    == NGX_OK)
+                {
+                    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                          sizeof(err));
+                }
+            }
+
+            yajl_gen_map_open(g);
+            ngx_http_oxmigrate_admin_json_str(g, "name");
+            ngx_http_oxmigrate_admin_json_str(g, js[i].name);
+            ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
+            ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
+            ngx_http_oxmigrate_admin_json_str(g, "host");
+            ngx_http_oxmigrate_admin_json_str(g, js[i].host);
+            ngx_http_oxmigrate_admin_json_str(g, "contexts");
+            ngx_http_oxmigrate_admin_json_int(g, ps[i]->contexts);
+            ngx_http_oxmigrate_admin_json_str(g, "pending");
+
+            if (sm == NULL
+                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
+                                           op->pool, js[i].name, &st)
+                   != NGX_OK)
+            {
+                yajl_gen_null(g);
+
+            } else {
+                yajl_gen_array_open(g);
+
+                t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+                for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
+                    if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
+                        == NULL
+                        && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
+                                                             op->pool)
+                           == NULL)
+                    {
+                        ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
+                                                           t[j].name.len);
+                    }
+                }
+
+                yajl_gen_array_close(g);
+            }
+
+            yajl_gen_map_close(g);
+        }
+
+        if (sm) {
+            mysql_close(sm);
+        }
+
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    if (sid == 0) {
+        id = ngx_http_oxmigrate_admin_register(m, op->pool, server, msg,
+                                               sizeof(msg));
+        if (id == 0) {
+            ngx_http_oxmigrate_admin_job_free(job);
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "db_error", "registerserver: %s",
+                                           msg);
+            return;
+        }
+
+        sid = id;
+    }
+
+    job->server_id = sid;
+    job->force = force;
+    job->parallel = parallel;
+
+    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, "upgrade", sid, job);
+    if (job->id == 0) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, job->id);
+    ngx_http_oxmigrate_admin_json_str(g, "server_id");
+    ngx_http_oxmigrate_admin_json_int(g, sid);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
+    yajl_gen_map_close(g);
+
+    op->job = job;
+}
+
+
+/* POST /updates (runallupdate) */
+
+void
+ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL                             *m;
+    yajl_gen                           g;
+    ngx_uint_t                         i;
+    ngx_array_t                       *all, plan;
+    ngx_http_oxmigrate_job_t          *job;
+    ngx_http_oxmigrate_schema_ref_t   *s, **ps;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
+                       sizeof(ngx_http_oxmigrate_schema_ref_t *))
+        != NGX_OK)
+    {
+        return;
+    }
+
+    s = all->elts;
+    for (i = 0; i < all->nelts; i++) {
+        ps = ngx_array_push(&plan);
+        if (ps == NULL) {
+            return;
+        }
+
+        *ps = &s[i];
+    }
+
+    job = ngx_http_oxmigrate_admin_job_new(op, NGX_HTTP_OXMIGRATE_JOB_UPDATES,
+                                           0);
+    if (job == NULL) {
+        return;
+    }
+
+    job->force = !ngx_http_oxmigrate_admin_body_flag(op, "stop_on_error", 1);
+
+    if (ngx_http_oxmigrate_admin_job_plan(op, m, job, &plan) != NGX_OK) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, "updates", 0, job);
+    if (job->id == 0) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, job->id);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
+    yajl_gen_map_close(g);
+
+    op->job = job;
+}
+
+
+/* the driver (event loop) */
+
+void
+ngx_http_oxmigrate_admin_job_start(void *data)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
+                  "oxmigrate admin: job %uL starts, %ui schemas, parallel %ui",
+                  job->id, job->schemas.nelts, job->parallel);
+
+    ngx_http_oxmigrate_admin_job_schedule(job);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_uint_t                        i, k, busy, pending;
+    ngx_http_oxmigrate_job_step_t    *step;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        /* reload or stop: leave the rest to a resume */
+        job->stop = 1;
+        job->interrupted = 1;
+    }
+
+    js = job->schemas.elts;
+    pending = 0;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+
+        if (js[i].state != NGX_HTTP_OXMIGRATE_S_PENDING) {
+            continue;
+        }
+
+        pending++;
+
+        if (job->stop || job->running >= job->parallel) {
+            continue;
+        }
+
+        busy = 0;
+        for (k = 0; k < job->schemas.nelts; k++) {
+            if (js[k].state == NGX_HTTP_OXMIGRATE_S_RUNNING
+                && ngx_strcmp(js[k].host, js[i].host) == 0)
+            {
+                busy = 1;
+                break;
+            }
+        }
+
+        if (busy) {
+            continue;
+        }
+
+        step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
+        if (step == NULL) {
+            job->stop = 1;
+            job->interrupted = 1;
+            continue;
+        }
+
+        step->job = job;
+        step->s = &js[i];
+
+        if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+                                          ngx_http_oxmigrate_admin_job_step,
+                                          ngx_http_oxmigrate_admin_job_step_done,
+                                          step)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                          "oxmigrate admin: job %uL: cannot post a step",
+                          job->id);
+            job->stop = 1;
+            job->interrupted = 1;
+            continue;
+        }
+
+        js[i].state = NGX_HTTP_OXMIGRATE_S_RUNNING;
+        job->running++;
+        pending--;
+    }
+
+    if (job->running) {
+        return;
+    }
+
+    if (pending && !job->stop) {
+        /* cannot happen: nothing runs, so no host is busy */
+        job->stop = 1;
+        job->interrupted = 1;
+    }
+
+    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+                                      ngx_http_oxmigrate_admin_job_finish,
+                                      ngx_http_oxmigrate_admin_job_finish_done,
+                                      job)
+        != NGX_OK)
+    {
+        /* the heartbeat goes stale: the job shows "interrupted" */
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: cannot post its end",
+                      job->id);
+        ngx_http_oxmigrate_admin_job_free(job);
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_job_step_t  *step = ev->data;
+
+    ngx_http_oxmigrate_job_t  *job = step->job;
+
+    job->running--;
+
+    if (step->rc == NGX_OK) {
+        step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
+
+    } else {
+        step->s->state = NGX_HTTP_OXMIGRATE_S_FAILED;
+        job->failed = 1;
+
+        if (!job->force) {
+            job->stop = 1;
+        }
+    }
+
+    ngx_http_oxmigrate_admin_job_schedule(job);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_job_t  *job = ev->data;
+
+    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
+                  "oxmigrate admin: job %uL ends: %s", job->id,
+                  job->interrupted ? "interrupted"
+                  : job->failed ? "failed" : "done");
+
+    ngx_http_oxmigrate_admin_job_free(job);
+}
+
+
+/* thread side of the job */
+
+static MYSQL *
+ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool)
+{
+    char                         err[256], *db;
+    MYSQL                       *m;
+    ngx_http_oxmigrate_dbhost_t  h;
+
+    ngx_http_oxmigrate_admin_configdb_host(job->omcf->db, pool, &h);
+
+    db = ngx_pnalloc(pool, job->omcf->db->database.len + 1);
+    if (db == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn((u_char *) db, job->omcf->db->database.data,
+                job->omcf->db->database.len + 1);
+
+    m = ngx_http_oxmigrate_admin_connect(&h, db, 0, err, sizeof(err));
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: configdb: %s", job->id, err);
+    }
+
+    return m;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_t *job, MYSQL *m,
+    ngx_pool_t *pool, ngx_http_oxmigrate_job_schema_t *js, const char *state,
+    ngx_array_t *failed, const char *msg)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_str_t             ft;
+    ngx_uint_t            i;
+    const unsigned char  *buf;
+
+    g = NULL;
+    ngx_str_set(&ft, "[]");
+
+    if (failed && failed->nelts) {
+        g = yajl_gen_alloc(NULL);
+        if (g) {
+            yajl_gen_array_open(g);
+            for (i = 0; i < failed->nelts; i++) {
+                ngx_http_oxmigrate_admin_json_str(g,
+                                               ((char **) failed->elts)[i]);
+            }
+            yajl_gen_array_close(g);
+            yajl_gen_get_buf(g, &buf, &len);
+            ft.data = (u_char *) buf;
+            ft.len = len;
+        }
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
+            "UPDATE oxmigrate_job_schema SET state = %s,"
+            " failed_tasks = %V, message = %s"
+            " WHERE job_id = %U AND seq = %U",
+            state, &ft, msg ? msg : "", job->id, (uint64_t) js->seq)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: %s", job->id, mysql_error(m));
+    }
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
+    ngx_pool_t *pool)
+{
+    (void) ngx_http_oxmigrate_admin_exec(m, pool,
+              "UPDATE oxmigrate_job SET heartbeat = %D WHERE id = %U",
+              ngx_http_oxmigrate_admin_now_ms(), job->id);
+}
+
+
+/* one schema: disable, update, changeserver, enable (thread) */
+
+static void
+ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_step_t  *step = data;
+
+    char                             *pname, *msg;
+    MYSQL                            *m;
+    ngx_int_t                         rc;
+    ngx_uint_t                        status, upgrade;
+    ngx_pool_t                       *pool;
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_dbhost_t       h;
+    ngx_http_oxmigrate_update_t       u;
+    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_http_oxmigrate_schema_res_t   res;
+
+    job = step->job;
+    js = step->s;
+    step->rc = NGX_ERROR;
+    upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    pool = ngx_create_pool(16384, job->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    if (m == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
+
+    (void) ngx_http_oxmigrate_admin_exec(m, pool,
+              "UPDATE oxmigrate_job_schema SET state = 'running'"
+              " WHERE job_id = %U AND seq = %U", job->id, (uint64_t) js->seq);
+
+    if (ngx_http_oxmigrate_admin_pool_host(pool, m, js->pool_id, &h, &pname)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed", NULL,
+                                          "its db_pool is unknown");
+        goto done;
+    }
+
+    if (upgrade) {
+        if (ngx_http_oxmigrate_admin_do_disable(m, pool, js->name, &res)) {
+            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
+                                              NULL, res.msg);
+            goto done;
+        }
+
+        /* the first disable counts: a resumed schema keeps its start */
+        (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                  "UPDATE oxmigrate_job_schema"
+                  " SET disabled_at = COALESCE(disabled_at, %D)"
+                  " WHERE job_id = %U AND seq = %U",
+                  ngx_http_oxmigrate_admin_now_ms(), job->id,
+                  (uint64_t) js->seq);
+
+        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
+                                                   job->log);
+    }
+
+    ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
+    u.alcf = job->alcf;
+    u.configdb = job->omcf->db;
+    u.pool = pool;
+    u.log = job->log;
+    u.host = &h;
+    u.schema = js->name;
+    u.job_id = job->id;
+
+    rc = ngx_http_oxmigrate_admin_update_run(&u);
+
+    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
+
+    if (rc != NGX_OK || u.failed->nelts) {
+        msg = (rc == NGX_OK) ? "update tasks failed" : u.error;
+
+        /* without force the schema stays disabled on its old server */
+        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
+                                          rc == NGX_OK ? u.failed : NULL,
+                                          msg);
+        goto done;
+    }
+
+    if (upgrade) {
+        status = ngx_http_oxmigrate_admin_do_changeserver(m, pool, js->name,
+                                                          job->server_id,
+                                                          &res);
+        if (status) {
+            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
+                                              NULL, res.msg);
+            goto done;
+        }
+
+        if (ngx_http_oxmigrate_admin_do_enable(m, pool, js->name, &res)) {
+            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
+                                              NULL, res.msg);
+            goto done;
+        }
+
+        (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                  "UPDATE oxmigrate_job_schema SET enabled_at = %D"
+                  " WHERE job_id = %U AND seq = %U",
+                  ngx_http_oxmigrate_admin_now_ms(), job->id,
+                  (uint64_t) js->seq);
+
+        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
+                                                   job->log);
+    }
+
+    ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "done", NULL, NULL);
+    step->rc = NGX_OK;
+
+done:
+
+    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
+
+    mysql_close(m);
+    ngx_destroy_pool(pool);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    char         fin[32];
+    MYSQL       *m;
+    int64_t      now;
+    ngx_pool_t  *pool;
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    pool = ngx_create_pool(4096, job->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    if (m) {
+        now = ngx_http_oxmigrate_admin_now_ms();
+        ngx_sprintf((u_char *) fin, "%L%Z", now);
+
+        (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                  "UPDATE oxmigrate_job SET state = %s, finished = %R,"
+                  " heartbeat = %D WHERE id = %U",
+                  job->interrupted ? "interrupted"
+                  : job->failed ? "failed" : "done",
+                  job->interrupted ? "NULL" : fin, now, job->id);
+
+        mysql_close(m);
+    }
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* GET /jobs, GET /jobs/{id} */
+
+#define NGX_HTTP_OXMIGRATE_JOB_COLUMNS                                        \
+    "SELECT j.id, j.kind, j.state, j.heartbeat, j.started, j.finished,"      \
+    " j.server_id, j.user, j.owner,"                                          \
+    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id),"   \
+    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
+    "  AND s.state IN ('done', 'failed')),"                                   \
+    " (SELECT GROUP_CONCAT(s.name ORDER BY s.seq SEPARATOR ', ')"             \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state = 'running'),"                                             \
+    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
+    "  AND s.state = 'failed')"                                               \
+    " FROM oxmigrate_job j"
+
+
+static const char *
+ngx_http_oxmigrate_admin_job_state(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_ROW row)
+{
+    int64_t  beat;
+
+    if (ngx_strcmp(row[2], "running") == 0) {
+        beat = ngx_atoof((u_char *) row[3], ngx_strlen(row[3]));
+
+        if (ngx_http_oxmigrate_admin_now_ms() - beat
+            > (int64_t) op->alcf->lock_idle)
+        {
+            return "interrupted";
+        }
+    }
+
+    return row[2];
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
+    MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
+{
+    int64_t     dis, ena;
+    yajl_gen    g;
+    yajl_val    v;
+    MYSQL_ROW   sr;
+    MYSQL_RES  *res;
+
+    g = op->gen;
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "id");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
+                                                  lens[0]));
+    ngx_http_oxmigrate_admin_json_str(g, "kind");
+    ngx_http_oxmigrate_admin_json_str(g, row[1]);
+    ngx_http_oxmigrate_admin_json_str(g, "state");
+    ngx_http_oxmigrate_admin_json_str(g,
+                                ngx_http_oxmigrate_admin_job_state(op, row));
+    ngx_http_oxmigrate_admin_json_str(g, "total");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[9],
+                                                  lens[9]));
+    ngx_http_oxmigrate_admin_json_str(g, "processed");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[10],
+                                                  lens[10]));
+    ngx_http_oxmigrate_admin_json_str(g, "failed");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[12],
+                                                  lens[12]));
+    ngx_http_oxmigrate_admin_json_str(g, "current");
+    ngx_http_oxmigrate_admin_json_str(g, row[11]);
+    ngx_http_oxmigrate_admin_json_str(g, "started");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[4],
+                                                  lens[4]));
+    ngx_http_oxmigrate_admin_json_str(g, "finished");
+    if (row[5]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[5],
+                                                      lens[5]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "heartbeat");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[3],
+                                                  lens[3]));
+    ngx_http_oxmigrate_admin_json_str(g, "server_id");
+    if (row[6]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[6],
+                                                      lens[6]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "user");
+    ngx_http_oxmigrate_admin_json_str(g, row[7]);
+    ngx_http_oxmigrate_admin_json_str(g, "owner");
+    ngx_http_oxmigrate_admin_json_str(g, row[8]);
+
+    if (full) {
+        res = ngx_http_oxmigrate_admin_select(m, op->pool,
+                  "SELECT name, state, failed_tasks, disabled_at,"
+                  " enabled_at, message FROM oxmigrate_job_schema"
+                  " WHERE job_id = %R ORDER BY seq", row[0]);
+
+        ngx_http_oxmigrate_admin_json_str(g, "schemas");
+        yajl_gen_array_open(g);
+
+        while (res && (sr = mysql_fetch_row(res))) {
+            yajl_gen_map_open(g);
+            ngx_http_oxmigrate_admin_json_str(g, "name");
+            ngx_http_oxmigrate_admin_json_str(g, sr[0]);
+            ngx_http_oxmigrate_admin_json_str(g, "state");
+            ngx_http_oxmigrate_admin_json_str(g, sr[1]);
+
+            ngx_http_oxmigrate_admin_json_str(g, "failed_tasks");
+            v = sr[2] ? yajl_tree_parse(sr[2], NULL, 0) : NULL;
+            if (v && YAJL_IS_ARRAY(v)) {
+                ngx_http_oxmigrate_admin_json_tree(g, v, "");
+            } else {
+                yajl_gen_array_open(g);
+                yajl_gen_array_close(g);
+            }
+
+            if (v) {
+                yajl_tree_free(v);
+            }
+
+            dis = sr[3] ? ngx_atoof((u_char *) sr[3], ngx_strlen(sr[3])) : 0;
+            ena = sr[4] ? ngx_atoof((u_char *) sr[4], ngx_strlen(sr[4])) : 0;
+
+            ngx_http_oxmigrate_admin_json_str(g, "downtime_ms");
+            if (dis > 0 && ena >= dis) {
+                ngx_http_oxmigrate_admin_json_int(g, ena - dis);
+            } else {
+                yajl_gen_null(g);
+            }
+
+            ngx_http_oxmigrate_admin_json_str(g, "message");
+            ngx_http_oxmigrate_admin_json_str(g, (sr[5] && sr[5][0])
+                                                 ? sr[5] : NULL);
+            yajl_gen_map_close(g);
+        }
+
+        yajl_gen_array_close(g);
+
+        if (res) {
+            mysql_free_result(res);
+        }
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL       *m;
+    yajl_gen     g;
+    MYSQL_ROW    row;
+    MYSQL_RES   *res;
+    ngx_uint_t   limit;
+
+    limit = op->q_limit > 0 ? (ngx_uint_t) op->q_limit : 50;
+    if (limit > 1000) {
+        limit = 1000;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              NGX_HTTP_OXMIGRATE_JOB_COLUMNS " ORDER BY j.id DESC LIMIT %U",
+              (uint64_t) limit);
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        mysql_free_result(res);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "jobs");
+    yajl_gen_array_open(g);
+
+    while ((row = mysql_fetch_row(res))) {
+        ngx_http_oxmigrate_admin_job_json(op, m, row,
+                                          mysql_fetch_lengths(res), 0);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    mysql_free_result(res);
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL      *m;
+    ngx_int_t   id;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    if (id == NGX_ERROR) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
+                                       "job '%s' not found", op->arg[0]);
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              NGX_HTTP_OXMIGRATE_JOB_COLUMNS " WHERE j.id = %U",
+              (uint64_t) id);
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    row = mysql_fetch_row(res);
+    if (row == NULL) {
+        mysql_free_result(res);
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
+                                       "job %i not found", id);
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK)) {
+        ngx_http_oxmigrate_admin_job_json(op, m, row,
+                                          mysql_fetch_lengths(res), 1);
+    }
+
+    mysql_free_result(res);
+}
+
+
+/* POST /jobs/{id}/resume */
+
+void
+ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *owner;
+    MYSQL                            *m;
+    int64_t                           now, rc;
+    yajl_gen                          g;
+    yajl_val                          opts, v;
+    ngx_int_t                         id;
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    ngx_uint_t                        kind, remaining;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    if (id == NGX_ERROR) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
+                                       "job '%s' not found", op->arg[0]);
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    /* the claim: only one worker anywhere takes a dead job over */
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+
+    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+             "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
+             " owner = %s, finished = NULL WHERE id = %U"
+             " AND ((state = 'running' AND heartbeat < %D)"
+             " OR state = 'interrupted')",
+             now, owner ? owner : "?", (uint64_t) id,
+             now - (int64_t) op->alcf->lock_idle);
+    if (rc < 0) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT kind, state, options, server_id FROM oxmigrate_job"
+              " WHERE id = %U", (uint64_t) id);
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    row = mysql_fetch_row(res);
+    if (row == NULL) {
+        mysql_free_result(res);
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
+                                       "job %i not found", id);
+        return;
+    }
+
+    if (rc == 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
+                   "job_not_resumable",
+                   "job %i is %s; only an interrupted job can be resumed",
+                   id, ngx_strcmp(row[1], "running") == 0 ? "still running"
+                                                           : row[1]);
+        mysql_free_result(res);
+        return;
+    }
+
+    kind = (ngx_strcmp(row[0], "upgrade") == 0)
+           ? NGX_HTTP_OXMIGRATE_JOB_UPGRADE : NGX_HTTP_OXMIGRATE_JOB_UPDATES;
+
+    job = ngx_http_oxmigrate_admin_job_new(op, kind, id);
+    if (job == NULL) {
+        mysql_free_result(res);
+        return;
+    }
+
+    lens = mysql_fetch_lengths(res);
+    job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
+
+    opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
+    mysql_free_result(res);
+
+    if (opts && YAJL_IS_OBJECT(opts)) {
+        const char  *pforce[] = { "force", NULL };
+        const char  *pstop[] = { "stop_on_error", NULL };
+        const char  *ppar[] = { "parallel", NULL };
+
+        if (kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
+            v = yajl_tree_get(opts, pforce, yajl_t_true);
+            job->force = (v != NULL);
+
+            v = yajl_tree_get(opts, ppar, yajl_t_number);
+            if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
+                job->parallel = YAJL_GET_INTEGER(v);
+            }
+
+        } else {
+            v = yajl_tree_get(opts, pstop, yajl_t_false);
+            job->force = (v != NULL);
+        }
+    }
+
+    if (opts) {
+        yajl_tree_free(opts);
+    }
+
+    /* schemas that were running when the worker died run again */
+
+    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+            "UPDATE oxmigrate_job_schema SET state = 'pending'"
+            " WHERE job_id = %U AND state = 'running'", (uint64_t) id)
+        < 0)
+    {
+        goto failed;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT seq, name, db_pool_id, host, state"
+              " FROM oxmigrate_job_schema WHERE job_id = %U ORDER BY seq",
+              (uint64_t) id);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    remaining = 0;
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        js = ngx_array_push(&job->schemas);
+        if (js == NULL) {
+            mysql_free_result(res);
+            goto failed;
+        }
+
+        js->seq = ngx_atoi((u_char *) row[0], lens[0]);
+        js->name = ngx_pnalloc(job->pool, lens[1] + 1);
+        js->host = ngx_pnalloc(job->pool, lens[3] + 1);
+        if (js->name == NULL || js->host == NULL) {
+            mysql_free_result(res);
+            goto failed;
+        }
+
+        ngx_cpystrn((u_char *) js->name, (u_char *) row[1], lens[1] + 1);
+        ngx_cpystrn((u_char *) js->host, (u_char *) row[3], lens[3] + 1);
+        js->pool_id = ngx_atoof((u_char *) row[2], lens[2]);
+
+        if (ngx_strcmp(row[4], "done") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_DONE;
+
+        } else if (ngx_strcmp(row[4], "failed") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
+            job->failed = 1;
+
+        } else {
+            js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+            remaining++;
+        }
+    }
+
+    mysql_free_result(res);
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, id);
+    ngx_http_oxmigrate_admin_json_str(g, "resumed");
+    ngx_http_oxmigrate_admin_json_bool(g, 1);
+    ngx_http_oxmigrate_admin_json_str(g, "remaining");
+    ngx_http_oxmigrate_admin_json_int(g, remaining);
+    yajl_gen_map_close(g);
+
+    op->job = job;
+    return;
+
+failed:
+
+    ngx_http_oxmigrate_admin_job_free(job);
+    ngx_http_oxmigrate_admin_db_error(op, m);
+}

@@ -1,0 +1,498 @@
+
+/*
+ * oxmigrate admin API: JSON in (yajl_tree, strictly validated against the
+ * route's field list) and JSON out (yajl_gen).  Runs on the thread pool
+ * except where the module builds an early error answer.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+static u_char *ngx_http_oxmigrate_admin_utf8_fix(const u_char *s, size_t len);
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                        errbuf[128], *p;
+    size_t                      i, j, n;
+    yajl_val                    v, e;
+    const char                 *key;
+    ngx_http_oxmigrate_field_t *f;
+
+    if (op->body == NULL || op->route->fields == NULL) {
+        return NGX_OK;
+    }
+
+    for (p = (char *) op->body; *p == ' ' || *p == '\t' || *p == '\r'
+                                || *p == '\n'; p++) { /* void */ }
+
+    if (*p == '\0' && (size_t) (p - (char *) op->body) == op->body_len) {
+        /* no body: all fields take their defaults */
+        return NGX_OK;
+    }
+
+    if (ngx_strlen(op->body) != op->body_len) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_json",
+                                       "the body contains a NUL byte");
+        return NGX_ERROR;
+    }
+
+    errbuf[0] = '\0';
+    op->json = yajl_tree_parse((char *) op->body, errbuf, sizeof(errbuf));
+
+    if (op->json == NULL) {
+        /* yajl's message spans lines; keep its first one */
+        for (i = 0; errbuf[i]; i++) {
+            if (errbuf[i] == '\n') {
+                errbuf[i] = '\0';
+                break;
+            }
+        }
+
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_json", "malformed JSON: %s",
+                                       errbuf[0] ? errbuf : "parse error");
+        return NGX_ERROR;
+    }
+
+    if (!YAJL_IS_OBJECT(op->json)) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_json",
+                                       "the body must be a JSON object");
+        return NGX_ERROR;
+    }
+
+    n = op->json->u.object.len;
+
+    for (i = 0; i < n; i++) {
+        key = op->json->u.object.keys[i];
+        v = op->json->u.object.values[i];
+
+        for (j = 0; j < i; j++) {
+            if (ngx_strcmp(key, op->json->u.object.keys[j]) == 0) {
+                ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_json",
+                                               "duplicate field \"%s\"", key);
+                return NGX_ERROR;
+            }
+        }
+
+        for (f = op->route->fields; f->name; f++) {
+            if (ngx_strcmp(f->name, key) == 0) {
+                break;
+            }
+        }
+
+        if (f->name == NULL) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                           "unknown_field",
+                                           "unknown field \"%s\"", key);
+            return NGX_ERROR;
+        }
+
+        switch (f->type) {
+
+        case NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL:
+            if (YAJL_IS_NULL(v)) {
+                break;
+            }
+
+            /* fall through */
+
+        case NGX_HTTP_OXMIGRATE_FIELD_STRING:
+            if (!YAJL_IS_STRING(v)) {
+                goto wrong;
+            }
+
+            if (v->u.string[0] == '\0' || ngx_strlen(v->u.string) > f->max) {
+                ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_argument",
+                                   "field \"%s\" must have 1 to %ui bytes",
+                                   key, f->max);
+                return NGX_ERROR;
+            }
+
+            break;
+
+        case NGX_HTTP_OXMIGRATE_FIELD_UINT:
+            if (!YAJL_IS_INTEGER(v)) {
+                goto wrong;
+            }
+
+            if (YAJL_GET_INTEGER(v) < 0
+                || (f->max && (uint64_t) YAJL_GET_INTEGER(v) > f->max))
+            {
+                ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_argument",
+                                   "field \"%s\" must be 0 to %ui",
+                                   key, f->max);
+                return NGX_ERROR;
+            }
+
+            break;
+
+        case NGX_HTTP_OXMIGRATE_FIELD_BOOL:
+            if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+                goto wrong;
+            }
+
+            break;
+
+        case NGX_HTTP_OXMIGRATE_FIELD_STRINGS:
+            if (!YAJL_IS_ARRAY(v)) {
+                goto wrong;
+            }
+
+            for (j = 0; j < v->u.array.len; j++) {
+                e = v->u.array.values[j];
+
+                if (!YAJL_IS_STRING(e) || e->u.string[0] == '\0'
+                    || ngx_strlen(e->u.string) > f->max)
+                {
+                    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_argument",
+                                   "field \"%s\" must be an array of "
+                                   "non-empty strings", key);
+                    return NGX_ERROR;
+                }
+            }
+
+            break;
+        }
+
+        continue;
+
+    wrong:
+
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                   "invalid_type", "field \"%s\" must be %s", key,
+                   f->type == NGX_HTTP_OXMIGRATE_FIELD_STRING ? "a string"
+                   : f->type == NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL
+                     ? "a string or null"
+                   : f->type == NGX_HTTP_OXMIGRATE_FIELD_UINT
+                     ? "a non-negative integer"
+                   : f->type == NGX_HTTP_OXMIGRATE_FIELD_BOOL
+                     ? "true or false" : "an array of strings");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+yajl_val
+ngx_http_oxmigrate_admin_body_get(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name)
+{
+    size_t  i;
+
+    if (op->json == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < op->json->u.object.len; i++) {
+        if (ngx_strcmp(op->json->u.object.keys[i], name) == 0) {
+            if (YAJL_IS_NULL(op->json->u.object.values[i])) {
+                return NULL;
+            }
+
+            return op->json->u.object.values[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+char *
+ngx_http_oxmigrate_admin_body_str(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name)
+{
+    yajl_val  v;
+
+    v = ngx_http_oxmigrate_admin_body_get(op, name);
+
+    return (v && YAJL_IS_STRING(v)) ? v->u.string : NULL;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_body_flag(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name, ngx_int_t dflt)
+{
+    yajl_val  v;
+
+    v = ngx_http_oxmigrate_admin_body_get(op, name);
+
+    if (v == NULL) {
+        return dflt;
+    }
+
+    return YAJL_IS_TRUE(v) ? 1 : 0;
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_str(yajl_gen g, const char *s)
+{
+    if (s == NULL) {
+        yajl_gen_null(g);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_json_strn(g, (const u_char *) s, ngx_strlen(s));
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s, size_t len)
+{
+    u_char  *fixed;
+
+    if (yajl_gen_string(g, s, len) != yajl_gen_invalid_string) {
+        return;
+    }
+
+    /* names echoed from a request may be any bytes: never emit bad UTF-8 */
+
+    fixed = ngx_http_oxmigrate_admin_utf8_fix(s, len);
+    if (fixed == NULL) {
+        yajl_gen_string(g, (const u_char *) "?", 1);
+        return;
+    }
+
+    yajl_gen_string(g, fixed, len);
+    ngx_free(fixed);
+}
+
+
+static u_char *
+ngx_http_oxmigrate_admin_utf8_fix(const u_char *s, size_t len)
+{
+    u_char        *d;
+    size_t         i, k, n;
+    const u_char  *p;
+
+    d = ngx_alloc(len + 1, ngx_cycle->log);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < len; /* void */) {
+        p = s + i;
+
+        n = (*p < 0x80) ? 1
+            : ((*p & 0xe0) == 0xc0 && *p >= 0xc2) ? 2
+            : ((*p & 0xf0) == 0xe0) ? 3
+            : ((*p & 0xf8) == 0xf0 && *p <= 0xf4) ? 4 : 0;
+
+        if (n == 0 || i + n > len) {
+            d[i++] = '?';
+            continue;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((p[k] & 0xc0) != 0x80) {
+                break;
+            }
+        }
+
+        if (k != n) {
+            d[i++] = '?';
+            continue;
+        }
+
+        ngx_memcpy(d + i, p, n);
+        i += n;
+    }
+
+    return d;
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_int(yajl_gen g, int64_t n)
+{
+    yajl_gen_integer(g, (long long) n);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b)
+{
+    yajl_gen_bool(g, b ? 1 : 0);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_null(yajl_gen g)
+{
+    yajl_gen_null(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_open(yajl_gen g)
+{
+    yajl_gen_map_open(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_close(yajl_gen g)
+{
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_aopen(yajl_gen g)
+{
+    yajl_gen_array_open(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_json_aclose(yajl_gen g)
+{
+    yajl_gen_array_close(g);
+}
+
+
+yajl_gen
+ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status)
+{
+    if (op->gen) {
+        yajl_gen_free(op->gen);
+    }
+
+    op->status = status;
+    op->gen = yajl_gen_alloc(NULL);
+
+    if (op->gen) {
+        yajl_gen_config(op->gen, yajl_gen_validate_utf8, 1);
+    }
+
+    return op->gen;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_verror(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status, const char *code, const char *fmt, va_list args)
+{
+    u_char    msg[1024], *last;
+    yajl_gen  g;
+
+    last = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+
+    g = ngx_http_oxmigrate_admin_reply(op, status);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "code");
+    ngx_http_oxmigrate_admin_json_str(g, code);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_strn(g, msg, last - msg);
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status, const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    ngx_http_oxmigrate_admin_verror(op, status, code, fmt, args);
+    va_end(args);
+
+    if (op->gen) {
+        yajl_gen_map_close(op->gen);
+    }
+}
+
+
+void
+ngx_http_oxmigrate_admin_error_open(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status, const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    ngx_http_oxmigrate_admin_verror(op, status, code, fmt, args);
+    va_end(args);
+}
+
+
+void
+ngx_http_oxmigrate_admin_error_close(ngx_http_oxmigrate_admin_op_t *op)
+{
+    if (op->gen) {
+        yajl_gen_map_close(op->gen);
+    }
+}
+
+
+/* re-emit a parsed tree; NULL (text that is not JSON): the text itself */
+
+void
+ngx_http_oxmigrate_admin_json_tree(yajl_gen g, yajl_val v,
+    const char *fallback)
+{
+    size_t  i;
+
+    if (v == NULL) {
+        ngx_http_oxmigrate_admin_json_str(g, fallback);
+        return;
+    }
+
+    switch (v->type) {
+
+    case yajl_t_string:
+        ngx_http_oxmigrate_admin_json_str(g, v->u.string);
+        break;
+
+    case yajl_t_number:
+        yajl_gen_number(g, v->u.number.r, ngx_strlen(v->u.number.r));
+        break;
+
+    case yajl_t_object:
+        yajl_gen_map_open(g);
+        for (i = 0; i < v->u.object.len; i++) {
+            ngx_http_oxmigrate_admin_json_str(g, v->u.object.keys[i]);
+            ngx_http_oxmigrate_admin_json_tree(g, v->u.object.values[i], "");
+        }
+        yajl_gen_map_close(g);
+        break;
+
+    case yajl_t_array:
+        yajl_gen_array_open(g);
+        for (i = 0; i < v->u.array.len; i++) {
+            ngx_http_oxmigrate_admin_json_tree(g, v->u.array.values[i], "");
+        }
+        yajl_gen_array_close(g);
+        break;
+
+    case yajl_t_true:
+        yajl_gen_bool(g, 1);
+        break;
+
+    case yajl_t_false:
+        yajl_gen_bool(g, 0);
+        break;
+
+    default:
+        yajl_gen_null(g);
+        break;
+    }
+}

@@ -1,0 +1,1068 @@
+
+/*
+ * oxmigrate admin API: update tasks.
+ *
+ * Configuration time: the *.sql files of oxmigrate_update_tasks DIR, the
+ * excludedupdatetasks.properties keys, the excluded namespaces.
+ *
+ * Thread pool: the runner.  It holds OX's blocking-update lock, the row
+ * (cid 0, 'LOCKED', uuid 8d8b93e5...) in the schema's updateTask table, the
+ * way the OX middleware does (ox-facts 6): inserting it is the atomic
+ * acquire (the uuid is the primary key), a lock idle longer than
+ * oxmigrate_update_lock_idle is dead and may be taken over, and the holder
+ * refreshes lastModified every oxmigrate_update_lock_refresh.  A task is
+ * one statement batch that may run for hours, so the refresh runs in a
+ * helper thread with its own connection.  Every refresh and the final
+ * delete are conditional on the lastModified we wrote last: if another
+ * process took the lock over, we notice and never delete its lock.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+#include <pthread.h>
+
+
+typedef struct {
+    pthread_t                      tid;
+    pthread_mutex_t                mtx;
+    pthread_cond_t                 cond;
+    ngx_uint_t                     stop;
+    ngx_uint_t                     lost;
+    int64_t                        last;       /* our lastModified */
+    ngx_msec_t                     refresh;
+    MYSQL                         *m;          /* own connection */
+    const char                    *schema;
+    ngx_pool_t                    *pool;
+    ngx_log_t                     *log;
+    uint64_t                       job_id;
+    ngx_http_oxmigrate_db_conf_t  *configdb;
+    MYSQL                         *cdb;        /* job heartbeat */
+} ngx_http_oxmigrate_refresher_t;
+
+
+static ngx_int_t ngx_http_oxmigrate_admin_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *out);
+static void ngx_http_oxmigrate_admin_task_headers(ngx_str_t *text,
+    ngx_http_oxmigrate_task_t *task);
+static ngx_uint_t ngx_http_oxmigrate_admin_sql_empty(ngx_str_t *text);
+static int ngx_libc_cdecl ngx_http_oxmigrate_admin_str_cmp(const void *a,
+    const void *b);
+static ngx_int_t ngx_http_oxmigrate_admin_run_sql(MYSQL *m,
+    ngx_http_oxmigrate_task_t *task, char *err, size_t len);
+static ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_str_t *name, ngx_uint_t ok);
+static void *ngx_http_oxmigrate_admin_refresher(void *data);
+
+
+/* configuration */
+
+char *
+ngx_http_oxmigrate_admin_load_tasks(ngx_conf_t *cf, ngx_str_t *dir,
+    ngx_array_t **tasks)
+{
+    size_t                      len;
+    ngx_dir_t                   d;
+    ngx_str_t                  *names, *name, path, text;
+    ngx_uint_t                  i, j;
+    ngx_array_t                 files;
+    ngx_http_oxmigrate_task_t  *t, *all;
+
+    if (ngx_conf_full_name(cf->cycle, dir, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_array_init(&files, cf->temp_pool, 16, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_open_dir(dir, &d) == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_dir_n " \"%V\" failed", dir);
+        return NGX_CONF_ERROR;
+    }
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&d) == NGX_ERROR) {
+            if (ngx_errno != NGX_ENOMOREFILES) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                                   ngx_read_dir_n " \"%V\" failed", dir);
+                ngx_close_dir(&d);
+                return NGX_CONF_ERROR;
+            }
+
+            break;
+        }
+
+        len = ngx_de_namelen(&d);
+
+        if (len <= 4 || ngx_de_name(&d)[0] == '.'
+            || ngx_strncmp(ngx_de_name(&d) + len - 4, ".sql", 4) != 0)
+        {
+            continue;
+        }
+
+        name = ngx_array_push(&files);
+        if (name == NULL) {
+            ngx_close_dir(&d);
+            return NGX_CONF_ERROR;
+        }
+
+        name->len = len;
+        name->data = ngx_pnalloc(cf->pool, len + 1);
+        if (name->data == NULL) {
+            ngx_close_dir(&d);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(name->data, ngx_de_name(&d), len + 1);
+    }
+
+    ngx_close_dir(&d);
+
+    names = files.elts;
+    qsort(names, files.nelts, sizeof(ngx_str_t),
+          ngx_http_oxmigrate_admin_str_cmp);
+
+    *tasks = ngx_array_create(cf->pool, files.nelts + 1,
+                              sizeof(ngx_http_oxmigrate_task_t));
+    if (*tasks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < files.nelts; i++) {
+        path.len = dir->len + 1 + names[i].len;
+        path.data = ngx_pnalloc(cf->pool, path.len + 1);
+        if (path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(path.data, "%V/%V%Z", dir, &names[i]);
+
+        if (ngx_http_oxmigrate_admin_read_file(cf, &path, &text) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        t = ngx_array_push(*tasks);
+        if (t == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* default name: the file name without ".sql" */
+        t->name.data = names[i].data;
+        t->name.len = names[i].len - 4;
+        ngx_str_null(&t->ns);
+
+        ngx_http_oxmigrate_admin_task_headers(&text, t);
+
+        t->sql = text;
+        if (ngx_http_oxmigrate_admin_sql_empty(&text)) {
+            t->sql.len = 0;
+        }
+
+        all = (*tasks)->elts;
+        for (j = 0; j + 1 < (*tasks)->nelts; j++) {
+            if (all[j].name.len == t->name.len
+                && ngx_strncmp(all[j].name.data, t->name.data, t->name.len)
+                   == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "update task \"%V\" is defined twice "
+                                   "(\"%V\")", &t->name, &path);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (t->name.len > 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "update task name too long in \"%V\"", &path);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_oxmigrate_admin_str_cmp(const void *a, const void *b)
+{
+    const ngx_str_t  *x = a, *y = b;
+
+    return ngx_strcmp(x->data, y->data);
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        ngx_close_file(file.fd);
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&file, out->data, out->len, 0);
+    ngx_close_file(file.fd);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "cannot read \"%V\"", name);
+        return NGX_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+/* "-- task: NAME" and "-- namespace: NS" in the leading comment lines */
+
+static void
+ngx_http_oxmigrate_admin_task_headers(ngx_str_t *text,
+    ngx_http_oxmigrate_task_t *task)
+{
+    u_char     *p, *end, *eol, *v, *ve;
+    ngx_str_t  *dst;
+
+    p = text->data;
+    end = text->data + text->len;
+
+    while (p < end) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (v = p; v < eol && (*v == ' ' || *v == '\t' || *v == '\r'); v++) {
+            /* void */
+        }
+
+        if (v == eol) {
+            p = eol + 1;
+            continue;
+        }
+
+        if (eol - v < 2 || v[0] != '-' || v[1] != '-') {
+            break;
+        }
+
+        for (v += 2; v < eol && (*v == ' ' || *v == '\t'); v++) { /* void */ }
+
+        dst = NULL;
+
+        if (eol - v >= 5 && ngx_strncasecmp(v, (u_char *) "task:", 5) == 0) {
+            dst = &task->name;
+            v += 5;
+
+        } else if (eol - v >= 10
+                   && ngx_strncasecmp(v, (u_char *) "namespace:", 10) == 0)
+        {
+            dst = &task->ns;
+            v += 10;
+        }
+
+        if (dst) {
+            for ( /* void */ ; v < eol && (*v == ' ' || *v == '\t'); v++) {
+                /* void */
+            }
+
+            for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'
+                                      || ve[-1] == '\r'); ve--)
+            {
+                /* void */
+            }
+
+            if (ve > v) {
+                dst->data = v;
+                dst->len = ve - v;
+            }
+        }
+
+        p = eol + 1;
+    }
+}
+
+
+/* a file of comments only is a no-op task (it only gets its row) */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_sql_empty(ngx_str_t *text)
+{
+    u_char  *p, *end;
+
+    p = text->data;
+    end = text->data + text->len;
+
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == ';') {
+            p++;
+            continue;
+        }
+
+        if (*p == '#' || (p + 1 < end && p[0] == '-' && p[1] == '-')) {
+            while (p < end && *p != '\n') {
+                p++;
+            }
+
+            continue;
+        }
+
+        if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            p += 2;
+            while (p + 1 < end && !(p[0] == '*' && p[1] == '/')) {
+                p++;
+            }
+
+            p += 2;
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* excludedupdatetasks.properties: every key is a task name */
+
+char *
+ngx_http_oxmigrate_admin_load_excluded(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_array_t **names)
+{
+    u_char     *p, *end, *eol, *k, *ke;
+    ngx_str_t   text, *key;
+
+    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_read_file(cf, file, &text) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    *names = ngx_array_create(cf->pool, 8, sizeof(ngx_str_t));
+    if (*names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = text.data;
+    end = text.data + text.len;
+
+    while (p < end) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (k = p; k < eol && (*k == ' ' || *k == '\t'); k++) { /* void */ }
+
+        p = eol + 1;
+
+        if (k == eol || *k == '#' || *k == '!' || *k == '\r') {
+            continue;
+        }
+
+        for (ke = k; ke < eol && *ke != '=' && *ke != ':' && *ke != ' '
+                     && *ke != '\t' && *ke != '\r'; ke++)
+        {
+            /* void */
+        }
+
+        key = ngx_array_push(*names);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        key->data = k;
+        key->len = ke - k;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_oxmigrate_admin_excluded(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_http_oxmigrate_task_t *task, ngx_pool_t *pool)
+{
+    u_char      *p, *q, *end;
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    if (alcf->excluded_tasks) {
+        s = alcf->excluded_tasks->elts;
+
+        for (i = 0; i < alcf->excluded_tasks->nelts; i++) {
+            if (s[i].len == task->name.len
+                && ngx_strncmp(s[i].data, task->name.data, s[i].len) == 0)
+            {
+                return NGX_HTTP_OXMIGRATE_EXCLUDED_FILE;
+            }
+        }
+    }
+
+    if (alcf->excluded_ns == NULL || task->ns.len == 0) {
+        return NULL;
+    }
+
+    s = alcf->excluded_ns->elts;
+
+    for (i = 0; i < alcf->excluded_ns->nelts; i++) {
+
+        /* OX takes a comma-separated list; so do we, in any argument */
+
+        p = s[i].data;
+        end = s[i].data + s[i].len;
+
+        while (p < end) {
+            q = ngx_strlchr(p, end, ',');
+            if (q == NULL) {
+                q = end;
+            }
+
+            while (p < q && *p == ' ') {
+                p++;
+            }
+
+            if ((size_t) (q - p) == task->ns.len
+                && ngx_strncmp(p, task->ns.data, task->ns.len) == 0)
+            {
+                p = ngx_pnalloc(pool, task->ns.len + 32);
+                if (p == NULL) {
+                    return "excluded via namespace";
+                }
+
+                ngx_sprintf(p, "excluded via namespace '%V'%Z", &task->ns);
+                return (char *) p;
+            }
+
+            p = q + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_oxmigrate_task_t *
+ngx_http_oxmigrate_admin_find_task(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    const char *name)
+{
+    size_t                      len;
+    ngx_uint_t                  i;
+    ngx_http_oxmigrate_task_t  *t;
+
+    if (alcf->tasks == NULL) {
+        return NULL;
+    }
+
+    len = ngx_strlen(name);
+    t = alcf->tasks->elts;
+
+    for (i = 0; i < alcf->tasks->nelts; i++) {
+        if (t[i].name.len == len
+            && ngx_strncmp(t[i].name.data, name, len) == 0)
+        {
+            return &t[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* what updateTask of a schema says (thread) */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_schema_state(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_http_oxmigrate_schema_state_t *st)
+{
+    size_t                          n;
+    MYSQL_ROW                       row;
+    MYSQL_RES                      *res;
+    ngx_uint_t                      i;
+    unsigned long                  *lens;
+    ngx_http_oxmigrate_task_t      *t;
+    ngx_http_oxmigrate_executed_t  *e;
+
+    ngx_memzero(st, sizeof(ngx_http_oxmigrate_schema_state_t));
+
+    st->executed = ngx_array_create(pool, 16,
+                                    sizeof(ngx_http_oxmigrate_executed_t));
+    if (st->executed == NULL) {
+        return NGX_ERROR;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT taskName, successful, lastModified, HEX(uuid)"
+              " FROM %I.updateTask WHERE cid = 0", schema);
+
+    if (res == NULL) {
+        switch (mysql_errno(m)) {
+
+        case 1146:  /* ER_NO_SUCH_TABLE: never updated */
+            break;
+
+        case 1049:  /* ER_BAD_DB_ERROR */
+            st->missing = 1;
+            break;
+
+        default:
+            return NGX_ERROR;
+        }
+
+    } else {
+        while ((row = mysql_fetch_row(res))) {
+            lens = mysql_fetch_lengths(res);
+
+            if (lens[3] == 32
+                && ngx_strncasecmp((u_char *) row[3],
+                                   (u_char *) NGX_HTTP_OXMIGRATE_LOCKED_UUID,
+                                   32) == 0)
+            {
+                st->locked = ngx_atoof((u_char *) row[2], lens[2]);
+                continue;
+            }
+
+            if (lens[3] == 32
+                && ngx_strncasecmp((u_char *) row[3],
+                                   (u_char *) NGX_HTTP_OXMIGRATE_BG_UUID, 32)
+                   == 0)
+            {
+                continue;
+            }
+
+            e = ngx_array_push(st->executed);
+            if (e == NULL) {
+                mysql_free_result(res);
+                return NGX_ERROR;
+            }
+
+            n = lens[0];
+            e->name = ngx_pnalloc(pool, n + 1);
+            if (e->name == NULL) {
+                mysql_free_result(res);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(e->name, row[0], n);
+            e->name[n] = '\0';
+            e->successful = (row[1] && row[1][0] != '0');
+            e->last_modified = ngx_atoof((u_char *) row[2], lens[2]);
+        }
+
+        mysql_free_result(res);
+    }
+
+    if (alcf->tasks) {
+        t = alcf->tasks->elts;
+
+        for (i = 0; i < alcf->tasks->nelts; i++) {
+            if (ngx_http_oxmigrate_admin_executed(st, &t[i].name) == NULL
+                && ngx_http_oxmigrate_admin_excluded(alcf, &t[i], pool)
+                   == NULL)
+            {
+                st->pending++;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_http_oxmigrate_executed_t *
+ngx_http_oxmigrate_admin_executed(ngx_http_oxmigrate_schema_state_t *st,
+    ngx_str_t *name)
+{
+    ngx_uint_t                      i;
+    ngx_http_oxmigrate_executed_t  *e;
+
+    e = st->executed->elts;
+
+    for (i = 0; i < st->executed->nelts; i++) {
+        if (ngx_strlen(e[i].name) == name->len
+            && ngx_strncmp(e[i].name, name->data, name->len) == 0)
+        {
+            return &e[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the runner (thread) */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
+{
+    char                               err[512], **name;
+    MYSQL                             *m;
+    int64_t                            now, rc;
+    ngx_int_t                          ret;
+    ngx_uint_t                         i, n, ok, started;
+    ngx_http_oxmigrate_task_t         *t, **todo;
+    ngx_http_oxmigrate_refresher_t     rf;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
+    u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (u->executed == NULL || u->failed == NULL) {
+        return NGX_ERROR;
+    }
+
+    m = ngx_http_oxmigrate_admin_connect(u->host, u->schema,
+                                         CLIENT_MULTI_STATEMENTS
+                                         |CLIENT_FOUND_ROWS,
+                                         err, sizeof(err));
+    if (m == NULL) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "schema %s on %s:%ud: %s%Z", u->schema, u->host->host,
+                     u->host->port, err);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, u->pool,
+            "CREATE TABLE IF NOT EXISTS %I.updateTask ("
+            "cid INT UNSIGNED NOT NULL,"
+            " taskName VARCHAR(1024) NOT NULL,"
+            " successful BOOLEAN NOT NULL,"
+            " lastModified BIGINT NOT NULL,"
+            " uuid BINARY(16) NOT NULL,"
+            " PRIMARY KEY (cid, uuid),"
+            " INDEX full (cid, taskName(191))"
+            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", u->schema)
+        < 0)
+    {
+        goto db_failed;
+    }
+
+    /* acquire: the fixed uuid makes the INSERT atomic */
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
+             "INSERT INTO %I.updateTask"
+             " (cid, taskName, successful, lastModified, uuid)"
+             " VALUES (0, 'LOCKED', 1, %D, UNHEX('"
+             NGX_HTTP_OXMIGRATE_LOCKED_UUID "'))", u->schema, now);
+
+    if (rc < 0) {
+        if (mysql_errno(m) != 1062) {
+            goto db_failed;
+        }
+
+        /* held: take it over only if its holder stopped refreshing */
+
+        rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
+                 "UPDATE %I.updateTask SET lastModified = %D"
+                 " WHERE cid = 0 AND uuid = UNHEX('"
+                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
+                 " AND lastModified < %D", u->schema, now,
+                 now - (int64_t) u->alcf->lock_idle);
+        if (rc < 0) {
+            goto db_failed;
+        }
+
+        if (rc == 0) {
+            mysql_close(m);
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "Update conflict detected. Another process is "
+                         "currently updating schema %s.%Z", u->schema);
+            return NGX_BUSY;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, u->log, 0,
+                      "oxmigrate admin: took over the dead update lock "
+                      "of schema %s", u->schema);
+    }
+
+    /* the refresher */
+
+    ngx_memzero(&rf, sizeof(ngx_http_oxmigrate_refresher_t));
+    rf.last = now;
+    rf.refresh = u->alcf->lock_refresh;
+    rf.schema = u->schema;
+    rf.log = u->log;
+    rf.job_id = u->job_id;
+    rf.configdb = u->configdb;
+
+    started = 0;
+    rf.pool = ngx_create_pool(4096, u->log);
+    rf.m = ngx_http_oxmigrate_admin_connect(u->host, u->schema,
+                                            CLIENT_FOUND_ROWS, err,
+                                            sizeof(err));
+
+    if (rf.pool && rf.m) {
+        pthread_mutex_init(&rf.mtx, NULL);
+        pthread_cond_init(&rf.cond, NULL);
+
+        if (pthread_create(&rf.tid, NULL, ngx_http_oxmigrate_admin_refresher,
+                           &rf)
+            == 0)
+        {
+            started = 1;
+
+        } else {
+            pthread_mutex_destroy(&rf.mtx);
+            pthread_cond_destroy(&rf.cond);
+        }
+    }
+
+    if (!started) {
+        /* without a refresh our lock would look dead: do not run */
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "cannot start the lock refresher: %s%Z",
+                     rf.m ? "pthread_create() failed" : err);
+        ret = NGX_ERROR;
+        goto unlock;
+    }
+
+    /* what to run */
+
+    if (ngx_http_oxmigrate_admin_schema_state(u->alcf, m, u->pool, u->schema,
+                                              &st)
+        != NGX_OK)
+    {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1, "%s%Z",
+                     mysql_error(m));
+        ret = NGX_ERROR;
+        goto unlock;
+    }
+
+    n = u->alcf->tasks ? u->alcf->tasks->nelts : 0;
+    todo = ngx_pcalloc(u->pool, (n + 1) * sizeof(ngx_http_oxmigrate_task_t *));
+    if (todo == NULL) {
+        ret = NGX_ERROR;
+        goto unlock;
+    }
+
+    if (u->only) {
+        todo[0] = u->only;
+        n = 1;
+
+    } else {
+        t = n ? u->alcf->tasks->elts : NULL;
+        n = 0;
+
+        for (i = 0; u->alcf->tasks && i < u->alcf->tasks->nelts; i++) {
+            if (ngx_http_oxmigrate_admin_executed(&st, &t[i].name) == NULL
+                && ngx_http_oxmigrate_admin_excluded(u->alcf, &t[i], u->pool)
+                   == NULL)
+            {
+                todo[n++] = &t[i];
+            }
+        }
+    }
+
+    ret = NGX_OK;
+
+    for (i = 0; i < n; i++) {
+
+        pthread_mutex_lock(&rf.mtx);
+        u->lost = rf.lost;
+        pthread_mutex_unlock(&rf.mtx);
+
+        if (u->lost) {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "the update lock of schema %s was taken over by "
+                         "another process%Z", u->schema);
+            ret = NGX_ERROR;
+            break;
+        }
+
+        ok = (ngx_http_oxmigrate_admin_run_sql(m, todo[i], err, sizeof(err))
+              == NGX_OK);
+
+        if (!ok) {
+            ngx_log_error(NGX_LOG_WARN, u->log, 0,
+                          "oxmigrate admin: update task %V failed on "
+                          "schema %s: %s", &todo[i]->name, u->schema, err);
+        }
+
+        name = ngx_array_push(ok ? u->executed : u->failed);
+        if (name == NULL) {
+            ret = NGX_ERROR;
+            break;
+        }
+
+        *name = ngx_pnalloc(u->pool, todo[i]->name.len + 1);
+        if (*name == NULL) {
+            ret = NGX_ERROR;
+            break;
+        }
+
+        ngx_cpystrn((u_char *) *name, todo[i]->name.data,
+                    todo[i]->name.len + 1);
+
+        if (ngx_http_oxmigrate_admin_record(m, u->pool, u->schema,
+                                            &todo[i]->name, ok)
+            != NGX_OK)
+        {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "recording task %V: %s%Z", &todo[i]->name,
+                         mysql_error(m));
+            ret = NGX_ERROR;
+            break;
+        }
+    }
+
+unlock:
+
+    if (started) {
+        pthread_mutex_lock(&rf.mtx);
+        rf.stop = 1;
+        pthread_cond_signal(&rf.cond);
+        pthread_mutex_unlock(&rf.mtx);
+
+        pthread_join(rf.tid, NULL);
+        pthread_mutex_destroy(&rf.mtx);
+        pthread_cond_destroy(&rf.cond);
+
+        u->lost = rf.lost;
+    }
+
+    if (!u->lost) {
+        if (ngx_http_oxmigrate_admin_exec(m, u->pool,
+                "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
+                NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+                u->schema, rf.last)
+            < 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, u->log, 0,
+                          "oxmigrate admin: unlocking schema %s failed: %s",
+                          u->schema, mysql_error(m));
+        }
+    }
+
+    if (rf.m) {
+        mysql_close(rf.m);
+    }
+
+    if (rf.cdb) {
+        mysql_close(rf.cdb);
+    }
+
+    if (rf.pool) {
+        ngx_destroy_pool(rf.pool);
+    }
+
+    mysql_close(m);
+
+    return ret;
+
+db_failed:
+
+    ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                 "schema %s: %s%Z", u->schema, mysql_error(m));
+    mysql_close(m);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_run_sql(MYSQL *m, ngx_http_oxmigrate_task_t *task,
+    char *err, size_t len)
+{
+    int         status;
+    MYSQL_RES  *res;
+
+    if (task->sql.len == 0) {
+        return NGX_OK;
+    }
+
+    if (mysql_real_query(m, (char *) task->sql.data, task->sql.len) != 0) {
+        goto failed;
+    }
+
+    /* a task is a batch of statements: drain every result */
+
+    do {
+        res = mysql_store_result(m);
+        if (res) {
+            mysql_free_result(res);
+
+        } else if (mysql_field_count(m) != 0) {
+            goto failed;
+        }
+
+        status = mysql_next_result(m);
+
+    } while (status == 0);
+
+    if (status > 0) {
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_snprintf((u_char *) err, len - 1, "MariaDB error %ud: %s%Z",
+                 mysql_errno(m), mysql_error(m));
+
+    return NGX_ERROR;
+}
+
+
+/* one row per task (a forced re-run updates it), uuid random (ox-facts 6) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_str_t *name, ngx_uint_t ok)
+{
+    int64_t  rc, now;
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+             "UPDATE %I.updateTask SET successful = %U, lastModified = %D"
+             " WHERE cid = 0 AND taskName = %V"
+             " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
+             " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "')",
+             schema, (uint64_t) ok, now, name);
+    if (rc < 0) {
+        return NGX_ERROR;
+    }
+
+    if (rc > 0) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+             "INSERT INTO %I.updateTask"
+             " (cid, taskName, successful, lastModified, uuid)"
+             " VALUES (0, %V, %U, %D, UNHEX(REPLACE(UUID(), '-', '')))",
+             schema, name, (uint64_t) ok, now);
+
+    return rc < 0 ? NGX_ERROR : NGX_OK;
+}
+
+
+static void *
+ngx_http_oxmigrate_admin_refresher(void *data)
+{
+    ngx_http_oxmigrate_refresher_t  *rf = data;
+
+    char                          err[256], *db;
+    int64_t                       now, next, rc;
+    struct timespec               ts;
+    ngx_http_oxmigrate_dbhost_t   h;
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    pthread_mutex_lock(&rf->mtx);
+
+    while (!rf->stop) {
+
+        next = ngx_http_oxmigrate_admin_now_ms() + rf->refresh;
+        ts.tv_sec = next / 1000;
+        ts.tv_nsec = (next % 1000) * 1000000;
+
+        while (!rf->stop
+               && ngx_http_oxmigrate_admin_now_ms() < next)
+        {
+            (void) pthread_cond_timedwait(&rf->cond, &rf->mtx, &ts);
+        }
+
+        if (rf->stop) {
+            break;
+        }
+
+        pthread_mutex_unlock(&rf->mtx);
+
+        ngx_reset_pool(rf->pool);
+
+        now = ngx_http_oxmigrate_admin_now_ms();
+        if (now <= rf->last) {
+            now = rf->last + 1;
+        }
+
+        rc = ngx_http_oxmigrate_admin_exec(rf->m, rf->pool,
+                 "UPDATE %I.updateTask SET lastModified = %D"
+                 " WHERE cid = 0 AND uuid = UNHEX('"
+                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+                 rf->schema, now, rf->last);
+
+        if (rc < 0) {
+            ngx_log_error(NGX_LOG_WARN, rf->log, 0,
+                          "oxmigrate admin: refreshing the update lock of "
+                          "schema %s failed: %s", rf->schema,
+                          mysql_error(rf->m));
+        }
+
+        if (rf->job_id) {
+            if (rf->cdb == NULL) {
+                ngx_http_oxmigrate_admin_configdb_host(rf->configdb,
+                                                       rf->pool, &h);
+                db = ngx_pnalloc(rf->pool, rf->configdb->database.len + 1);
+                if (db) {
+                    ngx_cpystrn((u_char *) db, rf->configdb->database.data,
+                                rf->configdb->database.len + 1);
+                    rf->cdb = ngx_http_oxmigrate_admin_connect(&h, db, 0,
+                                                      err, sizeof(err));
+                }
+            }
+
+            if (rf->cdb
+                && ngx_http_oxmigrate_admin_exec(rf->cdb, rf->pool,
+                       "UPDATE oxmigrate_job SET heartbeat = %D"
+                       " WHERE id = %U", now, rf->job_id)
+                   < 0)
+            {
+                mysql_close(rf->cdb);
+                rf->cdb = NULL;
+            }
+        }
+
+        pthread_mutex_lock(&rf->mtx);
+
+        if (rc == 1) {
+            rf->last = now;
+
+        } else if (rc == 0) {
+            ngx_log_error(NGX_LOG_ERR, rf->log, 0,
+                          "oxmigrate admin: the update lock of schema %s "
+                          "was taken over by another process", rf->schema);
+            rf->lost = 1;
+            break;
+        }
+    }
+
+    pthread_mutex_unlock(&rf->mtx);
+
+    return NULL;
+}

@@ -1,0 +1,1027 @@
+
+/*
+ * oxmigrate admin API: the update-task endpoints (runupdate,
+ * listUpdateTasks, forceupdatetask, listupdatetasknamespaces,
+ * checkdatabase, unblockdatabase).  Thread pool only.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+static int ngx_libc_cdecl ngx_http_oxmigrate_admin_ref_cmp(const void *a,
+    const void *b);
+static ngx_int_t ngx_http_oxmigrate_admin_resolve(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, const char *schema,
+    ngx_http_oxmigrate_dbhost_t *h);
+static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
+    ngx_array_t *a);
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
+    uint64_t server_id, ngx_array_t **out)
+{
+    size_t                            n;
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+        "SELECT db_schema, write_db_pool_id, COUNT(*),"
+        " SUM(server_id <> %U) FROM context_server2db_pool"
+        " GROUP BY db_schema, write_db_pool_id"
+        " UNION ALL"
+        " SELECT s.schemaname, s.db_pool_id, 0, 0"
+        " FROM contexts_per_dbschema s WHERE NOT EXISTS"
+        " (SELECT 1 FROM context_server2db_pool q"
+        " WHERE q.db_schema = s.schemaname)", server_id);
+
+    if (res == NULL && mysql_errno(m) == 1146) {
+        res = ngx_http_oxmigrate_admin_select(m, pool,
+            "SELECT db_schema, write_db_pool_id, COUNT(*),"
+            " SUM(server_id <> %U) FROM context_server2db_pool"
+            " GROUP BY db_schema, write_db_pool_id", server_id);
+    }
+
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *out = ngx_array_create(pool, mysql_num_rows(res) + 1,
+                            sizeof(ngx_http_oxmigrate_schema_ref_t));
+    if (*out == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        s = ngx_array_push(*out);
+        if (s == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        n = lens[0];
+        s->name = ngx_pnalloc(pool, n + 1);
+        if (s->name == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(s->name, row[0], n);
+        s->name[n] = '\0';
+
+        s->pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
+        s->contexts = ngx_atoof((u_char *) row[2], lens[2]);
+        s->not_on = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
+    }
+
+    mysql_free_result(res);
+
+    qsort((*out)->elts, (*out)->nelts,
+          sizeof(ngx_http_oxmigrate_schema_ref_t),
+          ngx_http_oxmigrate_admin_ref_cmp);
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_oxmigrate_admin_ref_cmp(const void *a, const void *b)
+{
+    const ngx_http_oxmigrate_schema_ref_t  *x = a, *y = b;
+
+    if (x->pool_id != y->pool_id) {
+        return x->pool_id < y->pool_id ? -1 : 1;
+    }
+
+    return ngx_http_oxmigrate_admin_natcmp(x->name, y->name);
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *pool_id)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT write_db_pool_id FROM context_server2db_pool"
+              " WHERE db_schema = %s LIMIT 1", schema);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        mysql_free_result(res);
+
+        res = ngx_http_oxmigrate_admin_select(m, pool,
+                  "SELECT db_pool_id FROM contexts_per_dbschema"
+                  " WHERE schemaname = %s LIMIT 1", schema);
+        if (res == NULL) {
+            return mysql_errno(m) == 1146 ? NGX_DECLINED : NGX_ERROR;
+        }
+
+        row = mysql_fetch_row(res);
+        if (row == NULL) {
+            mysql_free_result(res);
+            return NGX_DECLINED;
+        }
+    }
+
+    *pool_id = row[0] ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/* schema -> its database host; answers 404/500 itself */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, const char *schema, ngx_http_oxmigrate_dbhost_t *h)
+{
+    char       *pname;
+    uint64_t    pool_id;
+    ngx_int_t   rc;
+
+    rc = ngx_http_oxmigrate_admin_schema_pool(m, op->pool, schema, &pool_id);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, h, &pname);
+
+        if (rc == NGX_DECLINED) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "unknown_database",
+                           "schema '%s' names db_pool %uL, which does not "
+                           "exist", schema, pool_id);
+            return NGX_ERROR;
+        }
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                       "unknown_schema",
+                                       "schema '%s' not found", schema);
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key, ngx_array_t *a)
+{
+    char       **s;
+    ngx_uint_t   i;
+
+    ngx_http_oxmigrate_admin_json_str(g, key);
+    yajl_gen_array_open(g);
+
+    if (a) {
+        s = a->elts;
+        for (i = 0; i < a->nelts; i++) {
+            ngx_http_oxmigrate_admin_json_str(g, s[i]);
+        }
+    }
+
+    yajl_gen_array_close(g);
+}
+
+
+/* POST /schemas/{schema}/update (runupdate) */
+
+void
+ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL                        *m;
+    yajl_gen                      g;
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_dbhost_t   h;
+    ngx_http_oxmigrate_update_t   u;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL
+        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
+    u.alcf = op->alcf;
+    u.configdb = op->omcf->db;
+    u.pool = op->pool;
+    u.log = op->log;
+    u.host = &h;
+    u.schema = op->arg[0];
+
+    rc = ngx_http_oxmigrate_admin_update_run(&u);
+
+    if (rc == NGX_BUSY) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "UPD-0003",
+                                       "%s", u.error);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_error_open(op,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "update_error", "%s", u.error);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_names(op->gen, "executed", u.executed);
+            ngx_http_oxmigrate_admin_names(op->gen, "failed", u.failed);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_names(g, "executed", u.executed);
+    ngx_http_oxmigrate_admin_names(g, "failed", u.failed);
+    yajl_gen_map_close(g);
+}
+
+
+/* GET /schemas/{schema}/updatetasks?state=executed|pending|excluded|all */
+
+void
+ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                               err[256], *by;
+    MYSQL                             *m, *sm;
+    yajl_gen                           g;
+    ngx_int_t                          rc;
+    ngx_uint_t                         i, j, want_exec, want_pend, want_excl;
+    ngx_http_oxmigrate_task_t         *t;
+    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_executed_t     *e;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    want_exec = want_pend = want_excl = 1;
+
+    if (op->q_state && ngx_strcmp(op->q_state, "all") != 0) {
+        want_exec = (ngx_strcmp(op->q_state, "executed") == 0);
+        want_pend = (ngx_strcmp(op->q_state, "pending") == 0);
+        want_excl = (ngx_strcmp(op->q_state, "excluded") == 0);
+
+        if (!want_exec && !want_pend && !want_excl) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_argument",
+                                   "state must be executed, pending, "
+                                   "excluded or all");
+            return;
+        }
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL
+        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
+    {
+        return;
+    }
+
+    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
+    if (sm == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "database_unavailable", "%s:%ud: %s",
+                                       h.host, h.port, err);
+        return;
+    }
+
+    rc = ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                               op->arg[0], &st);
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_db_error(op, sm);
+        mysql_close(sm);
+        return;
+    }
+
+    mysql_close(sm);
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "tasks");
+    yajl_gen_array_open(g);
+
+    /* the configured tasks in run order, then rows of unknown tasks */
+
+    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+
+    for (i = 0; t && i < op->alcf->tasks->nelts; i++) {
+        e = ngx_http_oxmigrate_admin_executed(&st, &t[i].name);
+        by = e ? NULL
+               : ngx_http_oxmigrate_admin_excluded(op->alcf, &t[i], op->pool);
+
+        if ((e && !want_exec) || (!e && by && !want_excl)
+            || (!e && !by && !want_pend))
+        {
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_strn(g, t[i].name.data, t[i].name.len);
+        ngx_http_oxmigrate_admin_json_str(g, "namespace");
+        if (t[i].ns.len) {
+            ngx_http_oxmigrate_admin_json_strn(g, t[i].ns.data, t[i].ns.len);
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "state");
+        ngx_http_oxmigrate_admin_json_str(g, e ? "executed"
+                                                : by ? "excluded" : "pending");
+        ngx_http_oxmigrate_admin_json_str(g, "successful");
+        if (e) {
+            ngx_http_oxmigrate_admin_json_bool(g, e->successful);
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+        if (e) {
+            ngx_http_oxmigrate_admin_json_int(g, e->last_modified);
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+        ngx_http_oxmigrate_admin_json_str(g, by);
+        yajl_gen_map_close(g);
+    }
+
+    e = st.executed->elts;
+
+    for (j = 0; want_exec && j < st.executed->nelts; j++) {
+        if (ngx_http_oxmigrate_admin_find_task(op->alcf, e[j].name)) {
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, e[j].name);
+        ngx_http_oxmigrate_admin_json_str(g, "namespace");
+        yajl_gen_null(g);
+        ngx_http_oxmigrate_admin_json_str(g, "state");
+        ngx_http_oxmigrate_admin_json_str(g, "executed");
+        ngx_http_oxmigrate_admin_json_str(g, "successful");
+        ngx_http_oxmigrate_admin_json_bool(g, e[j].successful);
+        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+        ngx_http_oxmigrate_admin_json_int(g, e[j].last_modified);
+        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+        yajl_gen_null(g);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+
+/* run one task on one schema; answers nothing */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_force_one(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, const char *schema,
+    ngx_http_oxmigrate_task_t *task, ngx_http_oxmigrate_update_t *u)
+{
+    ngx_memzero(u, sizeof(ngx_http_oxmigrate_update_t));
+    u->alcf = op->alcf;
+    u->configdb = op->omcf->db;
+    u->pool = op->pool;
+    u->log = op->log;
+    u->host = h;
+    u->schema = schema;
+    u->only = task;
+
+    return ngx_http_oxmigrate_admin_update_run(u);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_force_result(yajl_gen g, ngx_int_t rc,
+    ngx_http_oxmigrate_update_t *u)
+{
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    ngx_http_oxmigrate_admin_json_bool(g, rc == NGX_OK && u->failed
+                                          && u->failed->nelts == 0);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+
+    if (rc == NGX_OK && u->failed && u->failed->nelts) {
+        ngx_http_oxmigrate_admin_json_str(g, "the task failed, see the "
+                                             "error log");
+    } else if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_json_str(g, u->error);
+    } else {
+        yajl_gen_null(g);
+    }
+}
+
+
+/* POST /schemas/{schema}/updatetasks/{task}/force */
+
+void
+ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL                        *m;
+    yajl_gen                      g;
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_task_t    *task;
+    ngx_http_oxmigrate_dbhost_t   h;
+    ngx_http_oxmigrate_update_t   u;
+
+    task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[1]);
+    if (task == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
+                                       "update task '%s' not found",
+                                       op->arg[1]);
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL
+        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
+    {
+        return;
+    }
+
+    rc = ngx_http_oxmigrate_admin_force_one(op, &h, op->arg[0], task, &u);
+
+    if (rc == NGX_BUSY) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "UPD-0003",
+                                       "%s", u.error);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, rc == NGX_OK
+                                           ? NGX_HTTP_OK
+                                           : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
+    ngx_http_oxmigrate_admin_force_result(g, rc, &u);
+    yajl_gen_map_close(g);
+}
+
+
+/* POST /updatetasks/{task}/force: every schema */
+
+void
+ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *pname;
+    MYSQL                            *m;
+    uint64_t                          pool_id;
+    yajl_gen                          g;
+    ngx_int_t                         rc;
+    ngx_uint_t                        i, have_host;
+    ngx_array_t                      *all;
+    ngx_http_oxmigrate_task_t        *task;
+    ngx_http_oxmigrate_dbhost_t       h;
+    ngx_http_oxmigrate_update_t       u;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[0]);
+    if (task == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
+                                       "update task '%s' not found",
+                                       op->arg[0]);
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    s = all->elts;
+    pool_id = (uint64_t) -1;
+    have_host = 0;
+
+    for (i = 0; i < all->nelts; i++) {
+
+        if (s[i].pool_id != pool_id) {
+            pool_id = s[i].pool_id;
+            have_host = (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
+                                                            &h, &pname)
+                         == NGX_OK);
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
+
+        if (!have_host) {
+            ngx_http_oxmigrate_admin_json_str(g, "successful");
+            ngx_http_oxmigrate_admin_json_bool(g, 0);
+            ngx_http_oxmigrate_admin_json_str(g, "error");
+            ngx_http_oxmigrate_admin_json_str(g, "unknown db_pool");
+
+        } else {
+            rc = ngx_http_oxmigrate_admin_force_one(op, &h, s[i].name, task,
+                                                    &u);
+            ngx_http_oxmigrate_admin_force_result(g, rc, &u);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+
+/* GET /updatetasks/namespaces (listupdatetasknamespaces) */
+
+void
+ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
+{
+    yajl_gen                    g;
+    ngx_uint_t                  i, j, n, seen;
+    ngx_http_oxmigrate_task_t  *t, ns;
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "namespaces");
+    yajl_gen_array_open(g);
+
+    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+    n = op->alcf->tasks ? op->alcf->tasks->nelts : 0;
+
+    for (i = 0; i < n; i++) {
+        if (t[i].ns.len == 0) {
+            continue;
+        }
+
+        seen = 0;
+        for (j = 0; j < i; j++) {
+            if (t[j].ns.len == t[i].ns.len
+                && ngx_strncmp(t[j].ns.data, t[i].ns.data, t[i].ns.len) == 0)
+            {
+                seen = 1;
+                break;
+            }
+        }
+
+        if (seen) {
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_strn(g, t[i].ns.data, t[i].ns.len);
+        ngx_http_oxmigrate_admin_json_str(g, "excluded");
+        /* a nameless task of the namespace: excluded by namespace only */
+        ngx_str_null(&ns.name);
+        ns.ns = t[i].ns;
+        ngx_http_oxmigrate_admin_json_bool(g,
+                 ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
+                 != NULL);
+        ngx_http_oxmigrate_admin_json_str(g, "tasks");
+        yajl_gen_array_open(g);
+
+        for (j = i; j < n; j++) {
+            if (t[j].ns.len == t[i].ns.len
+                && ngx_strncmp(t[j].ns.data, t[i].ns.data, t[i].ns.len) == 0)
+            {
+                ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
+                                                   t[j].name.len);
+            }
+        }
+
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+
+/*
+ * Walks every schema of every database (one connection per database) and
+ * calls back with its updateTask state.  Used by check and unblock.
+ */
+
+typedef void (*ngx_http_oxmigrate_admin_walk_pt)(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *sm, uint64_t pool_id,
+    ngx_http_oxmigrate_dbhost_t *h, const char *pname, const char *schema,
+    ngx_http_oxmigrate_schema_state_t *st, void *data);
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, int64_t only_pool, const char *only_schema,
+    ngx_http_oxmigrate_admin_walk_pt cb, void *data)
+{
+    char                              *pname, err[256];
+    MYSQL                             *m, *sm;
+    uint64_t                           pool_id;
+    ngx_uint_t                         i;
+    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_schema_ref_t   *s;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    m = op->db;
+    s = all->elts;
+    sm = NULL;
+    pool_id = (uint64_t) -1;
+
+    for (i = 0; i < all->nelts; i++) {
+
+        if (only_pool >= 0 && s[i].pool_id != (uint64_t) only_pool) {
+            continue;
+        }
+
+        if (only_schema && ngx_strcmp(only_schema, s[i].name) != 0) {
+            continue;
+        }
+
+        if (s[i].pool_id != pool_id) {
+            if (sm) {
+                mysql_close(sm);
+                sm = NULL;
+            }
+
+            pool_id = s[i].pool_id;
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
+                == NGX_OK)
+            {
+                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                      sizeof(err));
+                if (sm == NULL) {
+                    ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                                  "oxmigrate admin: database %uL: %s",
+                                  pool_id, err);
+                }
+            }
+        }
+
+        if (sm == NULL) {
+            continue;
+        }
+
+        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                                  s[i].name, &st)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                          "oxmigrate admin: schema %s: %s", s[i].name,
+                          mysql_error(sm));
+            continue;
+        }
+
+        cb(op, sm, pool_id, &h, pname, s[i].name, &st, data);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    return NGX_OK;
+}
+
+
+typedef struct {
+    char                       *pname;
+    int64_t                     now;
+    yajl_gen                    g;
+    ngx_uint_t                  count;
+    ngx_array_t                *kept;
+} ngx_http_oxmigrate_admin_walk_ctx_t;
+
+
+static void
+ngx_http_oxmigrate_admin_row(yajl_gen g, uint64_t pool_id, const char *pname,
+    ngx_http_oxmigrate_dbhost_t *h, const char *schema, const char *status)
+{
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "id");
+    ngx_http_oxmigrate_admin_json_int(g, pool_id);
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_str(g, pname);
+    ngx_http_oxmigrate_admin_json_str(g, "hostname");
+    ngx_http_oxmigrate_admin_json_str(g, h->host);
+    ngx_http_oxmigrate_admin_json_str(g, "scheme");
+    ngx_http_oxmigrate_admin_json_str(g, schema);
+
+    if (status) {
+        ngx_http_oxmigrate_admin_json_str(g, "status");
+        ngx_http_oxmigrate_admin_json_str(g, status);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+static const char *
+ngx_http_oxmigrate_admin_check_status(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_schema_state_t *st, int64_t now)
+{
+    if (st->locked) {
+        return (now - st->locked > (int64_t) op->alcf->lock_idle)
+               ? "Blocking updates running for too long"
+               : "Blocking updates running";
+    }
+
+    if (st->pending || st->missing) {
+        return "Needs update";
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
+    const char *pname, const char *schema,
+    ngx_http_oxmigrate_schema_state_t *st, void *data)
+{
+    const char                           *status;
+    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
+
+    status = ngx_http_oxmigrate_admin_check_status(op, st, ctx->now);
+    if (status == NULL) {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h, schema, status);
+    ctx->count++;
+}
+
+
+/* GET /databases/check (checkdatabase) */
+
+void
+ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL                                *m;
+    yajl_gen                              g;
+    ngx_array_t                          *all;
+    ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
+    ctx.g = g;
+    ctx.now = ngx_http_oxmigrate_admin_now_ms();
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    (void) ngx_http_oxmigrate_admin_walk(op, all, -1, NULL,
+                                         ngx_http_oxmigrate_admin_check_cb,
+                                         &ctx);
+
+    yajl_gen_array_close(g);
+
+    if (ctx.count == 0) {
+        ngx_http_oxmigrate_admin_json_str(g, "message");
+        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
+                                             "stale schemas found");
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+typedef struct {
+    const char                 *schema;
+    const char                 *host;
+    const char                 *status;
+} ngx_http_oxmigrate_admin_kept_t;
+
+
+static void
+ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
+    const char *pname, const char *schema,
+    ngx_http_oxmigrate_schema_state_t *st, void *data)
+{
+    int64_t                               rc;
+    ngx_http_oxmigrate_admin_kept_t      *k;
+    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
+
+    if (st->locked == 0) {
+        return;
+    }
+
+    if (ctx->now - st->locked > (int64_t) op->alcf->lock_idle) {
+
+        /* conditional: a holder that refreshes right now keeps its lock */
+
+        rc = ngx_http_oxmigrate_admin_exec(sm, op->pool,
+                 "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
+                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+                 schema, st->locked);
+
+        if (rc == 1) {
+            ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h,
+                                         schema, NULL);
+            ctx->count++;
+            return;
+        }
+    }
+
+    k = ngx_array_push(ctx->kept);
+    if (k == NULL) {
+        return;
+    }
+
+    k->schema = schema;
+    k->host = h->host;
+    k->status = "Blocking updates running";
+}
+
+
+/* POST /databases/{id}/unblock {"schema":optional} (unblockdatabase) */
+
+void
+ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                                 *schema;
+    MYSQL                                *m;
+    yajl_gen                              g;
+    ngx_int_t                             id, rc;
+    ngx_uint_t                            i, found;
+    ngx_array_t                          *all;
+    ngx_http_oxmigrate_dbhost_t           h;
+    ngx_http_oxmigrate_admin_kept_t      *k;
+    ngx_http_oxmigrate_schema_ref_t      *s;
+    ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
+
+    ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
+
+    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    rc = (id == NGX_ERROR) ? NGX_DECLINED
+         : ngx_http_oxmigrate_admin_pool_host(op->pool, m, id, &h, &ctx.pname);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                       "unknown_database",
+                                       "database '%s' not found", op->arg[0]);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (schema) {
+        found = 0;
+        s = all->elts;
+
+        for (i = 0; i < all->nelts; i++) {
+            if (s[i].pool_id == (uint64_t) id
+                && ngx_strcmp(s[i].name, schema) == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "schema '%s' not found in "
+                                           "database %i", schema, id);
+            return;
+        }
+    }
+
+    ctx.kept = ngx_array_create(op->pool, 4,
+                                sizeof(ngx_http_oxmigrate_admin_kept_t));
+    if (ctx.kept == NULL) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    ctx.g = g;
+    ctx.now = ngx_http_oxmigrate_admin_now_ms();
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "database");
+    ngx_http_oxmigrate_admin_json_int(g, id);
+    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
+    yajl_gen_array_open(g);
+
+    (void) ngx_http_oxmigrate_admin_walk(op, all, id, schema,
+                                         ngx_http_oxmigrate_admin_unblock_cb,
+                                         &ctx);
+
+    yajl_gen_array_close(g);
+
+    ngx_http_oxmigrate_admin_json_str(g, "kept");
+    yajl_gen_array_open(g);
+
+    k = ctx.kept->elts;
+    for (i = 0; i < ctx.kept->nelts; i++) {
+        ngx_http_oxmigrate_admin_row(g, id, ctx.pname, &h, k[i].schema,
+                                     k[i].status);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    if (ctx.count) {
+        ngx_http_oxmigrate_admin_json_str(g, "unblocked the following "
+                                             "schemas from database");
+    } else {
+        ngx_http_oxmigrate_admin_json_str(g, "no stale schemas found");
+    }
+
+    yajl_gen_map_close(g);
+}

@@ -1,0 +1,56 @@
+-- oxmigrate's own tables in configdb (the admin API, admin-api/).
+-- Load after sql/configdb.sql, into the same database:
+--   mariadb configdb < sql/oxmigrate.sql
+-- Idempotent: every table is created only when missing.
+--
+-- Times are epoch milliseconds (BIGINT), like updateTask.lastModified.
+
+-- Every mutating admin call: who, when, what, with which arguments, and
+-- what it answered.  GET /oxmigrate/v1/audit?limit=N reads it.
+CREATE TABLE IF NOT EXISTS oxmigrate_audit (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    ts BIGINT NOT NULL,
+    user VARCHAR(255) NOT NULL,
+    action VARCHAR(64) NOT NULL,       -- OX tool name, e.g. disableschema
+    arguments TEXT NOT NULL,           -- JSON: {"params":[...],"body":"..."}
+    status SMALLINT UNSIGNED NOT NULL, -- HTTP status of the answer
+    result TEXT NOT NULL,              -- the answer (JSON, cut at 4000)
+    PRIMARY KEY (id),
+    INDEX (ts)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Jobs (POST /upgrade, POST /updates).  They live here so that every
+-- worker of every balancer answers GET /jobs.  The worker that runs a job
+-- refreshes heartbeat at least every oxmigrate_update_lock_refresh; a
+-- "running" job whose heartbeat is older than oxmigrate_update_lock_idle
+-- lost its worker and is shown "interrupted" (POST /jobs/{id}/resume).
+CREATE TABLE IF NOT EXISTS oxmigrate_job (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    kind VARCHAR(16) NOT NULL,         -- upgrade | updates
+    state VARCHAR(16) NOT NULL,        -- running | done | failed | interrupted
+    options TEXT NOT NULL,             -- the request body (JSON)
+    server_id INT UNSIGNED NULL,       -- upgrade: the target server
+    user VARCHAR(255) NOT NULL,
+    owner VARCHAR(255) NOT NULL,       -- host:pid of the running worker
+    started BIGINT NOT NULL,
+    finished BIGINT NULL,
+    heartbeat BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    INDEX (state, kind)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The schemas of a job, in the order they run (seq).
+CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
+    job_id BIGINT UNSIGNED NOT NULL,
+    seq INT UNSIGNED NOT NULL,
+    name VARCHAR(32) NOT NULL,
+    db_pool_id INT UNSIGNED NOT NULL,
+    host VARCHAR(255) NOT NULL,        -- host:port of its database
+    state VARCHAR(16) NOT NULL,        -- pending | running | done | failed
+    failed_tasks TEXT NULL,            -- JSON array of task names
+    message TEXT NULL,
+    disabled_at BIGINT NULL,           -- first disable (downtime start)
+    enabled_at BIGINT NULL,            -- enable (downtime end)
+    PRIMARY KEY (job_id, seq),
+    FOREIGN KEY (job_id) REFERENCES oxmigrate_job (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

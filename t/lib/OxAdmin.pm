@@ -1,0 +1,235 @@
+package OxAdmin;
+
+# Helpers for the admin API tests (t/admin-*.t), on top of OxTest:
+#
+#   my $site = OxAdmin::site('adm_basic', schemas => 2, contexts => 3);
+#       a configdb (OxTest::db) with servers oxserver-old (2) and
+#       oxserver-xyz (8), one database (db_pool 3) on the suite's MariaDB
+#       and $site->{schemas} user schemas (real databases with a few OX
+#       tables the example update tasks touch); contexts numbered from 1,
+#       login2context "ctxN.example.com".
+#   my $ng = OxAdmin::nginx($site, extra => '...', tasks => $dir, ...);
+#       nginx with the admin location on %%PORT_A%%, auth_basic with a
+#       bcrypt htpasswd ($OxAdmin::USER / $OxAdmin::PASS)
+#   my $r = OxAdmin::api($ng, POST => 'schemas/x/disable', json => {...});
+#       $r->{status}, $r->{json}
+#   OxAdmin::wait_job($ng, $id)  -> the job once it is no longer running
+
+use strict;
+use warnings;
+use Carp qw(croak);
+use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(time sleep);
+use OxTest;
+
+our $USER = 'oxadminmaster';
+our $PASS = 'secret';
+
+my @DROP;
+
+# The OX tables the example update tasks (sql/updatetasks) work on, in the
+# character set a 7.x schema has (utf8, so the utf8mb4 task has work).
+our $SCHEMA_SQL = <<'EOF';
+CREATE TABLE calendar_attendee (
+    cid INT UNSIGNED NOT NULL, account INT UNSIGNED NOT NULL,
+    id INT UNSIGNED NOT NULL, event INT UNSIGNED NOT NULL,
+    entity INT NOT NULL, uri VARCHAR(512) NOT NULL,
+    PRIMARY KEY (cid, account, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_unicode_ci;
+CREATE TABLE prg_contacts (
+    cid INT UNSIGNED NOT NULL, intfield01 INT UNSIGNED NOT NULL,
+    fid INT UNSIGNED NOT NULL, field01 VARCHAR(320),
+    field65 VARCHAR(256),
+    PRIMARY KEY (cid, intfield01)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_unicode_ci;
+CREATE TABLE resource (
+    cid INT UNSIGNED NOT NULL, id INT UNSIGNED NOT NULL,
+    identifier VARCHAR(128) NOT NULL, displayName VARCHAR(128) NOT NULL,
+    PRIMARY KEY (cid, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_unicode_ci;
+CREATE TABLE del_resource LIKE resource;
+EOF
+
+sub suite { OxTest::suite_mariadb() }
+
+# A configdb plus real schema databases.  Schema names are
+# "<name>_<n>" (unique per test file: the suite's MariaDB is shared).
+sub site {
+    my ($name, %o) = @_;
+    my $nschemas = $o{schemas} // 2;
+    my $nctx = $o{contexts} // 3;
+    my $db = OxTest::db($name);
+    my $port = $ENV{OXM_MYSQL_PORT};
+    my $prefix = $o{prefix} // $name;
+    croak "schema prefix too long" if length($prefix) > 24;
+
+    my @schemas = map { "${prefix}_$_" } 1 .. $nschemas;
+    my $sql = qq{
+        UPDATE configdb_sequence SET id = 100;
+        INSERT INTO server (server_id, name, uuid) VALUES
+            (2, 'oxserver-old', UNHEX(REPLACE(UUID(), '-', ''))),
+            (8, 'oxserver-xyz', UNHEX(REPLACE(UUID(), '-', '')));
+        INSERT INTO db_pool VALUES (3, 'jdbc:mysql://127.0.0.1:$port/',
+            'com.mysql.jdbc.Driver', 'root', '', 0, 100, 0, 'oxdb');
+    };
+    my (@ctx, @l2c, @map, @cps);
+    my $cid = 1;
+    for my $s (@schemas) {
+        for (1 .. $nctx) {
+            push @ctx, "($cid, 'ctx$cid', 1, NULL, -1)";
+            push @l2c, "($cid, 'ctx$cid.example.com')", "($cid, '$cid')";
+            push @map, "(2, $cid, 3, 3, '$s')";
+            $cid++;
+        }
+        push @cps, "(3, '$s', $nctx, 0)";
+    }
+    $sql .= "INSERT INTO context (cid, name, enabled, reason_id, quota_max)"
+          . " VALUES " . join(',', @ctx) . ";\n" if @ctx;
+    $sql .= "INSERT INTO login2context (cid, login_info) VALUES "
+          . join(',', @l2c) . ";\n" if @l2c;
+    $sql .= "INSERT INTO context_server2db_pool (server_id, cid,"
+          . " read_db_pool_id, write_db_pool_id, db_schema) VALUES "
+          . join(',', @map) . ";\n" if @map;
+    $sql .= "INSERT INTO contexts_per_dbschema VALUES "
+          . join(',', @cps) . ";\n" if @cps;
+    $db->do($sql);
+
+    for my $s (@schemas) {
+        suite()->do("DROP DATABASE IF EXISTS `$s`; CREATE DATABASE `$s`"
+                    . " CHARACTER SET utf8 COLLATE utf8_unicode_ci");
+        suite()->sql_in($s, $SCHEMA_SQL);
+        push @DROP, $s;
+    }
+
+    return { db => $db, schemas => \@schemas, name => $name,
+             contexts => $nctx, prefix => $prefix };
+}
+
+END {
+    if (@DROP && $ENV{OXM_MYSQL_PORT} && !$ENV{OXM_KEEP}) {
+        eval { suite()->do(join '', map { "DROP DATABASE IF EXISTS `$_`;" }
+                                    @DROP) };
+    }
+}
+
+# A directory with update tasks: { '001_a.sql' => "SQL", ... }
+sub tasks {
+    my (%files) = @_;
+    my $dir = OxTest::tmpdir() . '/tasks-' . OxTest::free_port();
+    mkdir $dir or croak "$dir: $!";
+    for my $f (keys %files) {
+        open my $fh, '>', "$dir/$f" or croak "$dir/$f: $!";
+        print $fh $files{$f};
+        close $fh;
+    }
+    return $dir;
+}
+
+sub htpasswd {
+    my $file = OxTest::tmpdir() . '/htpasswd';
+    return $file if -f $file;
+    system('htpasswd', '-bBc', '-C', '5', $file, $USER, $PASS) == 0
+        or croak "htpasswd failed";
+    return $file;
+}
+
+# The admin server block (with auth) on %%PORT_A%%; options:
+#   tasks => DIR, refresh => '20s', idle => '60s', extra => TEXT (in the
+#   location), http => TEXT (before the server), redis => OxTest::Redis,
+#   workers => N, main => TEXT
+sub admin_conf {
+    my ($site, %o) = @_;
+    my $htpasswd = htpasswd();
+    my $tasks = $o{tasks} // (OxTest::root() . '/sql/updatetasks');
+    my $refresh = $o{refresh} // '1s';
+    my $idle = $o{idle} // '3s';
+    my $extra = $o{extra} // '';
+    my $http = $o{http} // '';
+    my $redis = $o{redis}
+        ? "oxmigrate_redis host=127.0.0.1 port=" . $o{redis}->port . ";"
+        : '';
+    return <<"EOF";
+    @{[ $site->{db}->directive ]}
+    $redis
+    $http
+
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+
+        location /oxmigrate/v1/ {
+            auth_basic "oxmigrate";
+            auth_basic_user_file $htpasswd;
+
+            oxmigrate_admin on;
+            oxmigrate_thread_pool oxmigrate;
+            oxmigrate_update_tasks $tasks;
+            oxmigrate_update_lock_refresh $refresh;
+            oxmigrate_update_lock_idle $idle;
+            $extra
+        }
+    }
+EOF
+}
+
+sub nginx {
+    my ($site, %o) = @_;
+    my $conf = admin_conf($site, %o);
+    return OxTest::nginx($conf, db => $site->{db},
+                         workers => $o{workers} // 1,
+                         main => ($o{main} // '')
+                                 . "\nthread_pool oxmigrate threads=8;",
+                         allow => $o{allow});
+}
+
+# api($ng, METHOD, PATH, json => REF | body => BYTES, user =>, pass =>,
+#     auth => 0, headers => {}, port => N)
+sub api {
+    my ($ng, $method, $path, %o) = @_;
+    my %h = %{ $o{headers} // {} };
+    unless (defined $o{auth} && !$o{auth}) {
+        my $cred = ($o{user} // $USER) . ':' . ($o{pass} // $PASS);
+        $h{Authorization} = 'Basic ' . encode_base64($cred, '');
+    }
+    my $body = $o{body};
+    if (exists $o{json}) {
+        $body = JSON::PP->new->utf8->canonical->encode($o{json});
+    }
+    $h{'Content-Type'} //= 'application/json' if defined $body;
+    my $r = OxTest::http($method, "/oxmigrate/v1/$path",
+                         port => $o{port} // $ng->port('A'),
+                         headers => \%h,
+                         (defined $body ? (body => $body) : ()),
+                         timeout => $o{timeout} // 60);
+    $r->{json} = OxTest::json($r->{body});
+    return $r;
+}
+
+# Polls GET jobs/ID until the job is no longer running (or timeout).
+sub wait_job {
+    my ($ng, $id, $timeout) = @_;
+    my $job;
+    OxTest::wait_for(sub {
+        my $r = api($ng, GET => "jobs/$id");
+        $job = $r->{json};
+        return $job && $job->{state} && $job->{state} ne 'running';
+    }, $timeout // 60, 0.2);
+    return $job;
+}
+
+sub schema_sql {
+    my ($schema, $sql) = @_;
+    return suite()->sql_in($schema, $sql);
+}
+
+# taskName => successful of a schema's updateTask (no lock rows)
+sub task_rows {
+    my ($schema) = @_;
+    my $rows = eval {
+        suite()->sql_in($schema, "SELECT taskName, successful FROM updateTask"
+                        . " WHERE taskName NOT IN ('LOCKED', 'BACKGROUND')")
+    } // [];
+    return { map { $_->[0] => $_->[1] } @$rows };
+}
+
+1;
