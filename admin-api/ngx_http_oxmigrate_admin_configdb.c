@@ -559,33 +559,39 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
         goto failed;
     }
 
+    /* one row back, but every context row of the schema locked */
     rs = ngx_http_oxmigrate_admin_select(m, pool,
-             "SELECT c.cid, c.enabled FROM context c"
+             "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
              " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s ORDER BY c.cid FOR UPDATE", schema);
+             " WHERE p.db_schema = %s FOR UPDATE", schema);
     if (rs == NULL) {
         goto failed;
     }
 
-    total = 0;
-    enabled = 0;
+    row = mysql_fetch_row(rs);
+    total = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+    enabled = row ? ngx_atoof((u_char *) row[1], ngx_strlen(row[1])) : 0;
+    mysql_free_result(rs);
 
-    while ((row = mysql_fetch_row(rs))) {
-        total++;
+    if (enabled) {
+        rs = ngx_http_oxmigrate_admin_select(m, pool,
+                 "SELECT c.cid FROM context c"
+                 " JOIN context_server2db_pool p ON p.cid = c.cid"
+                 " WHERE p.db_schema = %s AND c.enabled = 1"
+                 " ORDER BY c.cid LIMIT 10", schema);
+        if (rs == NULL) {
+            goto failed;
+        }
 
-        if (row[1] && row[1][0] == '1') {
-            enabled++;
-
-            if (res->enabled->nelts < 10) {
-                cid = ngx_array_push(res->enabled);
-                if (cid) {
-                    *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-                }
+        while ((row = mysql_fetch_row(rs))) {
+            cid = ngx_array_push(res->enabled);
+            if (cid) {
+                *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
             }
         }
-    }
 
-    mysql_free_result(rs);
+        mysql_free_result(rs);
+    }
 
     if (total == 0 || enabled) {
         (void) mysql_query(m, "ROLLBACK");

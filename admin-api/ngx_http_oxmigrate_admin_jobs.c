@@ -47,6 +47,7 @@ typedef struct {
     ngx_uint_t                            force;     /* go on past failures */
     ngx_uint_t                            parallel;
     ngx_array_t                           schemas;
+    ngx_array_t                           conns;     /* idle configdb */
     ngx_uint_t                            running;
     ngx_uint_t                            stop;
     ngx_uint_t                            failed;
@@ -59,6 +60,7 @@ typedef struct {
 typedef struct {
     ngx_http_oxmigrate_job_t             *job;
     ngx_http_oxmigrate_job_schema_t      *s;
+    MYSQL                                *m;     /* lent by the job */
     ngx_int_t                             rc;
 } ngx_http_oxmigrate_job_step_t;
 
@@ -118,7 +120,8 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     if (job == NULL
         || ngx_array_init(&job->schemas, pool, 16,
                           sizeof(ngx_http_oxmigrate_job_schema_t))
-           != NGX_OK)
+           != NGX_OK
+        || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NULL;
@@ -796,6 +799,12 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         step->job = job;
         step->s = &js[i];
 
+        /* configdb connections go from step to step (never two at once) */
+        if (job->conns.nelts) {
+            job->conns.nelts--;
+            step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
+        }
+
         if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
                                           ngx_http_oxmigrate_admin_job_step,
                                           ngx_http_oxmigrate_admin_job_step_done,
@@ -805,6 +814,11 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
             ngx_log_error(NGX_LOG_ERR, job->log, 0,
                           "oxmigrate admin: job %uL: cannot post a step",
                           job->id);
+
+            if (step->m) {
+                job->conns.nelts++;
+            }
+
             job->stop = 1;
             job->interrupted = 1;
             continue;
@@ -847,7 +861,16 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
 
     ngx_http_oxmigrate_job_t  *job = step->job;
 
+    MYSQL  **m;
+
     job->running--;
+
+    if (step->m) {
+        m = ngx_array_push(&job->conns);
+        if (m) {
+            *m = step->m;
+        }
+    }
 
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
@@ -972,7 +995,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
-    char                             *pname, *msg;
+    char                             *pname, *msg, ena[32];
     MYSQL                            *m;
     ngx_int_t                         rc;
     ngx_uint_t                        status, upgrade;
@@ -987,6 +1010,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     js = step->s;
     step->rc = NGX_ERROR;
     upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
+    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -995,7 +1019,9 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, pool);
+    step->m = NULL;
+
     if (m == NULL) {
         ngx_destroy_pool(pool);
         return;
@@ -1045,8 +1071,6 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     rc = ngx_http_oxmigrate_admin_update_run(&u);
 
-    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
-
     if (rc != NGX_OK || u.failed->nelts) {
         msg = (rc == NGX_OK) ? "update tasks failed" : u.error;
 
@@ -1073,24 +1097,38 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
             goto done;
         }
 
-        (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                  "UPDATE oxmigrate_job_schema SET enabled_at = %D"
-                  " WHERE job_id = %U AND seq = %U",
-                  ngx_http_oxmigrate_admin_now_ms(), job->id,
-                  (uint64_t) js->seq);
+        ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
 
         (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
                                                    job->log);
     }
 
-    ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "done", NULL, NULL);
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
+            "UPDATE oxmigrate_job_schema SET state = 'done',"
+            " failed_tasks = '[]', message = '', enabled_at = %R"
+            " WHERE job_id = %U AND seq = %U",
+            ena, job->id, (uint64_t) js->seq)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: %s", job->id,
+                      mysql_error(m));
+    }
+
     step->rc = NGX_OK;
 
 done:
 
     ngx_http_oxmigrate_admin_job_beat(job, m, pool);
 
-    mysql_close(m);
+    /* a client error (2xxx: gone, lost, ...) may have broken it */
+    if (mysql_errno(m) >= 2000 && mysql_errno(m) < 3000) {
+        mysql_close(m);
+
+    } else {
+        step->m = m;
+    }
+
     ngx_destroy_pool(pool);
 }
 
@@ -1100,10 +1138,11 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_t  *job = data;
 
-    char         fin[32];
-    MYSQL       *m;
-    int64_t      now;
-    ngx_pool_t  *pool;
+    char          fin[32];
+    MYSQL        *m, **conns;
+    int64_t       now;
+    ngx_uint_t    i;
+    ngx_pool_t   *pool;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -1112,7 +1151,25 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    /* nothing runs now: the idle connections are ours */
+    m = NULL;
+    conns = job->conns.elts;
+
+    for (i = 0; i < job->conns.nelts; i++) {
+        if (m == NULL) {
+            m = conns[i];
+
+        } else {
+            mysql_close(conns[i]);
+        }
+    }
+
+    job->conns.nelts = 0;
+
+    if (m == NULL) {
+        m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    }
+
     if (m) {
         now = ngx_http_oxmigrate_admin_now_ms();
         ngx_sprintf((u_char *) fin, "%L%Z", now);

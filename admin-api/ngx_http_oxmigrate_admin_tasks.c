@@ -32,6 +32,7 @@ typedef struct {
     int64_t                        last;       /* our lastModified */
     ngx_msec_t                     refresh;
     MYSQL                         *m;          /* own connection */
+    ngx_http_oxmigrate_dbhost_t   *host;
     const char                    *schema;
     ngx_pool_t                    *pool;
     ngx_log_t                     *log;
@@ -51,7 +52,7 @@ static int ngx_libc_cdecl ngx_http_oxmigrate_admin_str_cmp(const void *a,
 static ngx_int_t ngx_http_oxmigrate_admin_run_sql(MYSQL *m,
     ngx_http_oxmigrate_task_t *task, char *err, size_t len);
 static ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok);
+    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
 static void *ngx_http_oxmigrate_admin_refresher(void *data);
 
 
@@ -719,13 +720,13 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
     rf.job_id = u->job_id;
     rf.configdb = u->configdb;
 
+    /* the refresher connects when its first refresh is due: most runs are
+     * over before that */
     started = 0;
+    rf.host = u->host;
     rf.pool = ngx_create_pool(4096, u->log);
-    rf.m = ngx_http_oxmigrate_admin_connect(u->host, u->schema,
-                                            CLIENT_FOUND_ROWS, err,
-                                            sizeof(err));
 
-    if (rf.pool && rf.m) {
+    if (rf.pool) {
         pthread_mutex_init(&rf.mtx, NULL);
         pthread_cond_init(&rf.cond, NULL);
 
@@ -744,8 +745,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
     if (!started) {
         /* without a refresh our lock would look dead: do not run */
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                     "cannot start the lock refresher: %s%Z",
-                     rf.m ? "pthread_create() failed" : err);
+                     "cannot start the lock refresher%Z");
         ret = NGX_ERROR;
         goto unlock;
     }
@@ -828,7 +828,8 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
                     todo[i]->name.len + 1);
 
         if (ngx_http_oxmigrate_admin_record(m, u->pool, u->schema,
-                                            &todo[i]->name, ok)
+                                            &todo[i]->name, ok,
+                                            u->only != NULL)
             != NGX_OK)
         {
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
@@ -942,13 +943,16 @@ failed:
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok)
+    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update)
 {
     int64_t  rc, now;
 
     now = ngx_http_oxmigrate_admin_now_ms();
 
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+    /* a pending task has no row yet (we hold the lock): only a forced one
+     * may have one to update */
+
+    rc = !update ? 0 : ngx_http_oxmigrate_admin_exec(m, pool,
              "UPDATE %I.updateTask SET successful = %U, lastModified = %D"
              " WHERE cid = 0 AND taskName = %V"
              " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
@@ -1011,17 +1015,31 @@ ngx_http_oxmigrate_admin_refresher(void *data)
             now = rf->last + 1;
         }
 
-        rc = ngx_http_oxmigrate_admin_exec(rf->m, rf->pool,
+        if (rf->m == NULL) {
+            rf->m = ngx_http_oxmigrate_admin_connect(rf->host, rf->schema,
+                                                     CLIENT_FOUND_ROWS, err,
+                                                     sizeof(err));
+            if (rf->m == NULL) {
+                ngx_log_error(NGX_LOG_ERR, rf->log, 0,
+                              "oxmigrate admin: the update lock of schema "
+                              "%s cannot be refreshed: %s", rf->schema, err);
+            }
+        }
+
+        rc = (rf->m == NULL) ? -1 : ngx_http_oxmigrate_admin_exec(rf->m,
+                                                                  rf->pool,
                  "UPDATE %I.updateTask SET lastModified = %D"
                  " WHERE cid = 0 AND uuid = UNHEX('"
                  NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
                  rf->schema, now, rf->last);
 
-        if (rc < 0) {
+        if (rc < 0 && rf->m) {
             ngx_log_error(NGX_LOG_WARN, rf->log, 0,
                           "oxmigrate admin: refreshing the update lock of "
                           "schema %s failed: %s", rf->schema,
                           mysql_error(rf->m));
+            mysql_close(rf->m);
+            rf->m = NULL;
         }
 
         if (rf->job_id) {

@@ -129,7 +129,7 @@ sub tasks {
 sub htpasswd {
     my $file = OxTest::tmpdir() . '/htpasswd';
     return $file if -f $file;
-    system('htpasswd', '-bBc', '-C', '5', $file, $USER, $PASS) == 0
+    system("htpasswd -bBc -C 5 '$file' '$USER' '$PASS' >/dev/null 2>&1") == 0
         or croak "htpasswd failed";
     return $file;
 }
