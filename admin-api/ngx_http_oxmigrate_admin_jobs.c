@@ -52,6 +52,7 @@ typedef struct {
     ngx_uint_t                            stop;
     ngx_uint_t                            failed;
     ngx_uint_t                            interrupted;
+    ngx_event_t                           keepalive;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
 } ngx_http_oxmigrate_job_t;
@@ -144,7 +145,24 @@ ngx_http_oxmigrate_admin_job_free(void *data)
 {
     ngx_http_oxmigrate_job_t  *job = data;
 
+    if (job->keepalive.timer_set) {
+        ngx_del_timer(&job->keepalive);
+    }
+
     ngx_destroy_pool(job->pool);
+}
+
+
+/*
+ * A timer that is not cancelable keeps a worker that is told to quit (on
+ * reload) alive until the running steps are done, so the job is recorded
+ * "interrupted" at once instead of after the idle time.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
 }
 
 
@@ -742,6 +760,11 @@ ngx_http_oxmigrate_admin_job_start(void *data)
     ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
                   "oxmigrate admin: job %uL starts, %ui schemas, parallel %ui",
                   job->id, job->schemas.nelts, job->parallel);
+
+    job->keepalive.handler = ngx_http_oxmigrate_admin_job_keepalive;
+    job->keepalive.data = job;
+    job->keepalive.log = job->log;
+    ngx_add_timer(&job->keepalive, 1000);
 
     ngx_http_oxmigrate_admin_job_schedule(job);
 }
