@@ -96,7 +96,7 @@ typedef void (*ngx_http_oxmigrate_admin_handler_pt)(
 
 typedef struct {
     ngx_uint_t                  method;    /* NGX_HTTP_GET, NGX_HTTP_POST */
-    const char                 *path;      /* "schemas/ * /disable" w/o spaces */
+    const char                 *path;      /* "servers", "jobs/ * /resume" */
     const char                 *action;    /* audit name; NULL: read-only */
     ngx_http_oxmigrate_admin_handler_pt  handler;  /* thread */
     ngx_http_oxmigrate_field_t *fields;    /* NULL: no body fields at all */

@@ -829,9 +829,8 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         }
 
         if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
-                                          ngx_http_oxmigrate_admin_job_step,
-                                          ngx_http_oxmigrate_admin_job_step_done,
-                                          step)
+                                  ngx_http_oxmigrate_admin_job_step,
+                                  ngx_http_oxmigrate_admin_job_step_done, step)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, job->log, 0,

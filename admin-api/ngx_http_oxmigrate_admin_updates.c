@@ -156,7 +156,8 @@ ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
     rc = ngx_http_oxmigrate_admin_schema_pool(m, op->pool, schema, &pool_id);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, h, &pname);
+        rc = ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, h,
+                                                &pname);
 
         if (rc == NGX_DECLINED) {
             ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
@@ -554,8 +555,8 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 
         if (s[i].pool_id != pool_id) {
             pool_id = s[i].pool_id;
-            have_host = (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
-                                                            &h, &pname)
+            have_host = (ngx_http_oxmigrate_admin_pool_host(op->pool, m,
+                                                        pool_id, &h, &pname)
                          == NGX_OK);
         }
 
@@ -701,7 +702,8 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
 
             pool_id = s[i].pool_id;
 
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
+                                                   &pname)
                 == NGX_OK)
             {
                 sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,

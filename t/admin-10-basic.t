@@ -10,6 +10,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use OxTest;
 use OxAdmin;
+use MIME::Base64 ();
 
 my $site = OxAdmin::site('adm_basic', schemas => 2, contexts => 3);
 my ($s1, $s2) = @{ $site->{schemas} };
@@ -175,6 +176,30 @@ $r = api(POST => 'servers', body => $big, timeout => 30);
 is($r->{status}, 400, '10 MB body: 400');
 is($r->{json}{error}{code}, 'body_too_large', 'body_too_large');
 is($db->value("SELECT COUNT(*) FROM server"), 3, 'nothing registered');
+
+# chunked: no length to check first, counted while read, never buffered
+my $auth = 'Basic ' . MIME::Base64::encode_base64(
+    "$OxAdmin::USER:$OxAdmin::PASS", '');
+my $chunk = 'x' x (1024 * 1024);
+my $req = "POST /oxmigrate/v1/servers HTTP/1.1\r\nHost: localhost\r\n"
+        . "Authorization: $auth\r\nContent-Type: application/json\r\n"
+        . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        . sprintf("%x\r\n%s\r\n", 9, '{"name":"')
+        . join('', map { sprintf("%x\r\n%s\r\n", length $chunk, $chunk) }
+                   1 .. 10)
+        . "2\r\n\"}\r\n0\r\n\r\n";
+$r = OxTest::http_raw($ng->port('A'), $req, timeout => 30);
+is($r->{status}, 400, '10 MB chunked body: 400');
+is((OxTest::json($r->{body}) // {})->{error}{code}, 'body_too_large',
+   'body_too_large');
+
+$r = OxTest::http_raw($ng->port('A'),
+    "POST /oxmigrate/v1/servers HTTP/1.1\r\nHost: localhost\r\n"
+    . "Authorization: $auth\r\nTransfer-Encoding: chunked\r\n"
+    . "Connection: close\r\n\r\n"
+    . "a\r\n{\"name\":\"c\r\n7\r\nhunked\"\r\n1\r\n}\r\n0\r\n\r\n");
+is($r->{status}, 201, 'a small chunked body is read');
+is((OxTest::json($r->{body}) // {})->{name}, 'chunked', 'in one piece');
 
 my $evil = "x'; DROP TABLE context; --";
 $r = api(POST => 'schemas/' . OxTest::uri_escape($evil) . '/disable');
