@@ -31,6 +31,18 @@ static void ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op,
     ngx_int_t rc, ngx_str_t *value, ngx_http_oxmigrate_source_e source);
 
 
+/* wall clock: the Redis copies are shared by all balancers */
+static ngx_inline ngx_msec_t
+ngx_http_oxmigrate_unix_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (ngx_msec_t) tp->sec * 1000 + tp->msec;
+}
+
+
 static ngx_rbtree_t       ngx_http_oxmigrate_inflight;
 static ngx_rbtree_node_t  ngx_http_oxmigrate_inflight_sentinel;
 
@@ -140,23 +152,58 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
 {
     ngx_http_oxmigrate_op_t *op = data;
 
-    ngx_http_oxmigrate_info_t  info;
+    u_char                     *p, *last;
+    ngx_msec_t                  ttl;
+    ngx_str_t                   info_value;
+    ngx_msec_int_t              left;
+    ngx_http_oxmigrate_info_t   info;
 
-    if (rc == NGX_OK
-        && value->len <= NGX_HTTP_OXMIGRATE_VALUE_MAX
-        && ngx_http_oxmigrate_info_parse(value, &info) == NGX_OK)
-    {
-        if (op->omcf->shm_zone) {
-            ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
-                                       op->epoch, value,
-                                       info.found ? op->omcf->cache_ttl
-                                                  : op->omcf->negative_ttl);
-        }
+    /*
+     * A Redis value is "<expiry in unix ms> <info>": an entry copied into
+     * shared memory must not outlive its Redis original, or a negative
+     * entry would be served for negative_ttl twice over.
+     */
 
-        ngx_http_oxmigrate_lookup_finish(op, NGX_OK, value,
-                                         NGX_HTTP_OXMIGRATE_SRC_REDIS);
-        return;
+    if (rc != NGX_OK || value->len > NGX_HTTP_OXMIGRATE_VALUE_MAX) {
+        goto db;
     }
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last && *p != ' ') {
+        p++;
+    }
+
+    if (p == last) {
+        goto db;
+    }
+
+    left = (ngx_msec_int_t) (ngx_atotm(value->data, p - value->data)
+                             - ngx_http_oxmigrate_unix_ms());
+
+    info_value.data = p + 1;
+    info_value.len = last - info_value.data;
+
+    if (left <= 0
+        || ngx_http_oxmigrate_info_parse(&info_value, &info) != NGX_OK)
+    {
+        goto db;
+    }
+
+    if (op->omcf->shm_zone) {
+        ttl = info.found ? op->omcf->cache_ttl : op->omcf->negative_ttl;
+
+        ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
+                                   op->epoch, &info_value,
+                                   ngx_min(ttl, (ngx_msec_t) left));
+    }
+
+    ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &info_value,
+                                     NGX_HTTP_OXMIGRATE_SRC_REDIS);
+    return;
+
+db:
 
     if (ngx_http_oxmigrate_lookup_db(op) != NGX_OK) {
         ngx_http_oxmigrate_lookup_finish(op, NGX_ERROR, NULL,
@@ -179,9 +226,12 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
 {
     ngx_http_oxmigrate_op_t *op = data;
 
-    u_char                            buf[NGX_HTTP_OXMIGRATE_VALUE_MAX];
+    size_t                            n;
+    u_char                            stamp[NGX_TIME_T_LEN + 1];
+    u_char                            buf[NGX_TIME_T_LEN + 1
+                                          + NGX_HTTP_OXMIGRATE_VALUE_MAX];
     time_t                            ttl;
-    ngx_str_t                         value;
+    ngx_str_t                         value, stamped;
     ngx_http_oxmigrate_main_conf_t   *omcf;
 
     if (rc != NGX_OK) {
@@ -192,8 +242,9 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
 
     omcf = op->omcf;
 
-    value.data = buf;
-    value.len = ngx_http_oxmigrate_info_serialize(info, buf);
+    /* room in front for the expiry stamp of the Redis copy */
+    value.data = buf + NGX_TIME_T_LEN + 1;
+    value.len = ngx_http_oxmigrate_info_serialize(info, value.data);
 
     /*
      * Stored under the epoch this lookup started with: if an invalidation
@@ -211,7 +262,15 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
         ttl = info->found ? omcf->redis->ttl
                           : (time_t) (omcf->negative_ttl + 999) / 1000;
 
-        ngx_http_oxmigrate_redis_set(&op->sn.str, op->epoch, &value, ttl);
+        n = ngx_sprintf(stamp, "%M ", ngx_http_oxmigrate_unix_ms()
+                                      + (ngx_msec_t) ttl * 1000)
+            - stamp;
+
+        stamped.data = value.data - n;
+        stamped.len = n + value.len;
+        ngx_memcpy(stamped.data, stamp, n);
+
+        ngx_http_oxmigrate_redis_set(&op->sn.str, op->epoch, &stamped, ttl);
     }
 
     ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &value,
