@@ -533,10 +533,38 @@ ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
 
 
 /*
- * changeserver: the check for enabled contexts and the move happen in one
- * transaction with the schema's context rows locked, so an enable racing
- * with us cannot slip between them.
+ * changeserver.  The move and the check for enabled contexts are one
+ * transaction, and the move comes first: it locks the schema's
+ * context_server2db_pool rows, which every enable or disable (an UPDATE
+ * joined with them) must lock too, so no enable can slip in between the
+ * check and the commit, and the check (a plain read after the move) sees
+ * every enable committed before.  Cheaper than locking all rows with a
+ * SELECT ... FOR UPDATE first; a refused move is rolled back.
  */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *total, uint64_t *enabled)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *rs;
+
+    rs = ngx_http_oxmigrate_admin_select(m, pool,
+             "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
+             " JOIN context_server2db_pool p ON p.cid = c.cid"
+             " WHERE p.db_schema = %s", schema);
+    if (rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(rs);
+    *total = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+    *enabled = row ? ngx_atoof((u_char *) row[1], ngx_strlen(row[1])) : 0;
+    mysql_free_result(rs);
+
+    return NGX_OK;
+}
+
 
 ngx_uint_t
 ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
@@ -555,86 +583,88 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (mysql_query(m, "START TRANSACTION") != 0) {
+    /* a plain look first: a refused call should not move and roll back */
+    if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
+                                               &enabled)
+        != NGX_OK)
+    {
         goto failed;
     }
 
-    /* one row back, but every context row of the schema locked */
+    if (total && enabled == 0) {
+        if (mysql_query(m, "START TRANSACTION") != 0) {
+            goto failed;
+        }
+
+        res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
+                           "UPDATE context_server2db_pool SET server_id = %U"
+                           " WHERE db_schema = %s", server_id, schema);
+        if (res->changed < 0) {
+            goto failed;
+        }
+
+        if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
+                                                   &enabled)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+        if (total && enabled == 0) {
+            if (mysql_commit(m) != 0) {
+                goto failed;
+            }
+
+            return 0;
+        }
+
+        res->changed = 0;
+        (void) mysql_query(m, "ROLLBACK");
+    }
+
+    if (total == 0) {
+        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
+                     "The schema '%s' contains no contexts.%Z", schema);
+        return NGX_HTTP_CONFLICT;
+    }
+
     rs = ngx_http_oxmigrate_admin_select(m, pool,
-             "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
+             "SELECT c.cid FROM context c"
              " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s FOR UPDATE", schema);
+             " WHERE p.db_schema = %s AND c.enabled = 1"
+             " ORDER BY c.cid LIMIT 10", schema);
     if (rs == NULL) {
         goto failed;
     }
 
-    row = mysql_fetch_row(rs);
-    total = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
-    enabled = row ? ngx_atoof((u_char *) row[1], ngx_strlen(row[1])) : 0;
+    while ((row = mysql_fetch_row(rs))) {
+        cid = ngx_array_push(res->enabled);
+        if (cid) {
+            *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+        }
+    }
+
     mysql_free_result(rs);
 
-    if (enabled) {
-        rs = ngx_http_oxmigrate_admin_select(m, pool,
-                 "SELECT c.cid FROM context c"
-                 " JOIN context_server2db_pool p ON p.cid = c.cid"
-                 " WHERE p.db_schema = %s AND c.enabled = 1"
-                 " ORDER BY c.cid LIMIT 10", schema);
-        if (rs == NULL) {
-            goto failed;
-        }
+    p = (u_char *) res->msg;
+    last = p + sizeof(res->msg) - 8;
 
-        while ((row = mysql_fetch_row(rs))) {
-            cid = ngx_array_push(res->enabled);
-            if (cid) {
-                *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-            }
-        }
+    p = ngx_slprintf(p, last, "The schema '%s' is not disabled. The "
+                     "following contexts are still enabled: [", schema);
 
-        mysql_free_result(rs);
+    cid = res->enabled->elts;
+    for (i = 0; i < res->enabled->nelts; i++) {
+        p = ngx_slprintf(p, last, "%s%uL", i ? ", " : "", cid[i]);
     }
 
-    if (total == 0 || enabled) {
-        (void) mysql_query(m, "ROLLBACK");
-
-        if (total == 0) {
-            ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
-                         "The schema '%s' contains no contexts.%Z", schema);
-            return NGX_HTTP_CONFLICT;
-        }
-
-        p = (u_char *) res->msg;
-        last = p + sizeof(res->msg) - 8;
-
-        p = ngx_slprintf(p, last, "The schema '%s' is not disabled. The "
-                         "following contexts are still enabled: [", schema);
-
-        cid = res->enabled->elts;
-        for (i = 0; i < res->enabled->nelts; i++) {
-            p = ngx_slprintf(p, last, "%s%uL", i ? ", " : "", cid[i]);
-        }
-
-        if (enabled > res->enabled->nelts) {
-            p = ngx_slprintf(p, last, ", ... (%uL in all)", enabled);
-        }
-
-        *p++ = ']';
-        *p = '\0';
-
-        return NGX_HTTP_CONFLICT;
+    if (enabled > res->enabled->nelts) {
+        p = ngx_slprintf(p, last, ", ... (%uL in all)", enabled);
     }
 
-    res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
-                       "UPDATE context_server2db_pool SET server_id = %U"
-                       " WHERE db_schema = %s", server_id, schema);
-    if (res->changed < 0) {
-        goto failed;
-    }
+    *p++ = ']';
+    *p = '\0';
 
-    if (mysql_commit(m) != 0) {
-        goto failed;
-    }
-
-    return 0;
+    return NGX_HTTP_CONFLICT;
 
 failed:
 
