@@ -308,6 +308,8 @@ typedef struct {
     const char                           *schema;
     ngx_http_oxmigrate_task_t            *only;      /* force this one */
     uint64_t                              job_id;    /* 0: no job */
+    MYSQL                                *conn;      /* in/out, see keep */
+    ngx_uint_t                            keep;      /* hand conn back */
 
     ngx_array_t                          *executed;  /* char * */
     ngx_array_t                          *failed;    /* char * */

@@ -48,6 +48,7 @@ typedef struct {
     ngx_uint_t                            parallel;
     ngx_array_t                           schemas;
     ngx_array_t                           conns;     /* idle configdb */
+    ngx_array_t                           hconns;    /* idle, per host */
     ngx_uint_t                            running;
     ngx_uint_t                            stop;
     ngx_uint_t                            failed;
@@ -62,8 +63,16 @@ typedef struct {
     ngx_http_oxmigrate_job_t             *job;
     ngx_http_oxmigrate_job_schema_t      *s;
     MYSQL                                *m;     /* lent by the job */
+    MYSQL                                *sm;    /* the host's, lent */
     ngx_int_t                             rc;
 } ngx_http_oxmigrate_job_step_t;
+
+
+/* the idle connection to a database host (never two steps on one host) */
+typedef struct {
+    char                                 *host;
+    MYSQL                                *m;
+} ngx_http_oxmigrate_job_hconn_t;
 
 
 static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
@@ -122,7 +131,10 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
         || ngx_array_init(&job->schemas, pool, 16,
                           sizeof(ngx_http_oxmigrate_job_schema_t))
            != NGX_OK
-        || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK)
+        || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK
+        || ngx_array_init(&job->hconns, pool, 4,
+                          sizeof(ngx_http_oxmigrate_job_hconn_t))
+           != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NULL;
@@ -775,6 +787,7 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 {
     ngx_uint_t                        i, k, busy, pending;
     ngx_http_oxmigrate_job_step_t    *step;
+    ngx_http_oxmigrate_job_hconn_t   *hc;
     ngx_http_oxmigrate_job_schema_t  *js;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -828,6 +841,15 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
             step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
         }
 
+        hc = job->hconns.elts;
+        for (k = 0; k < job->hconns.nelts; k++) {
+            if (ngx_strcmp(hc[k].host, js[i].host) == 0) {
+                step->sm = hc[k].m;
+                hc[k].m = NULL;
+                break;
+            }
+        }
+
         if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
                                   ngx_http_oxmigrate_admin_job_step,
                                   ngx_http_oxmigrate_admin_job_step_done, step)
@@ -839,6 +861,10 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 
             if (step->m) {
                 job->conns.nelts++;
+            }
+
+            if (step->sm) {
+                hc[k].m = step->sm;
             }
 
             job->stop = 1;
@@ -883,7 +909,9 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
 
     ngx_http_oxmigrate_job_t  *job = step->job;
 
-    MYSQL  **m;
+    MYSQL                           **m;
+    ngx_uint_t                        k;
+    ngx_http_oxmigrate_job_hconn_t   *hc;
 
     job->running--;
 
@@ -891,6 +919,32 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
         m = ngx_array_push(&job->conns);
         if (m) {
             *m = step->m;
+        }
+    }
+
+    if (step->sm) {
+        hc = job->hconns.elts;
+        for (k = 0; k < job->hconns.nelts; k++) {
+            if (ngx_strcmp(hc[k].host, step->s->host) == 0) {
+                break;
+            }
+        }
+
+        if (k == job->hconns.nelts) {
+            hc = ngx_array_push(&job->hconns);
+            if (hc) {
+                hc->host = step->s->host;
+                hc->m = NULL;
+                k = 0;
+            }
+
+        } else {
+            hc = &hc[k];
+        }
+
+        /* without memory the connection leaks; the job goes on */
+        if (hc) {
+            hc->m = step->sm;
         }
     }
 
@@ -1090,8 +1144,12 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     u.host = &h;
     u.schema = js->name;
     u.job_id = job->id;
+    u.conn = step->sm;
+    u.keep = 1;
+    step->sm = NULL;
 
     rc = ngx_http_oxmigrate_admin_update_run(&u);
+    step->sm = u.conn;
 
     if (rc != NGX_OK || u.failed->nelts) {
         msg = (rc == NGX_OK) ? "update tasks failed" : u.error;
@@ -1160,11 +1218,12 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_t  *job = data;
 
-    char          fin[32];
-    MYSQL        *m, **conns;
-    int64_t       now;
-    ngx_uint_t    i;
-    ngx_pool_t   *pool;
+    char                             fin[32];
+    MYSQL                           *m, **conns;
+    int64_t                          now;
+    ngx_uint_t                       i;
+    ngx_pool_t                      *pool;
+    ngx_http_oxmigrate_job_hconn_t  *hc;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -1187,6 +1246,14 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
     }
 
     job->conns.nelts = 0;
+
+    hc = job->hconns.elts;
+    for (i = 0; i < job->hconns.nelts; i++) {
+        if (hc[i].m) {
+            mysql_close(hc[i].m);
+            hc[i].m = NULL;
+        }
+    }
 
     if (m == NULL) {
         m = ngx_http_oxmigrate_admin_job_db(job, pool);

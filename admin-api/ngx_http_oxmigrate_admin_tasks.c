@@ -644,10 +644,29 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         return NGX_ERROR;
     }
 
-    m = ngx_http_oxmigrate_admin_connect(u->host, u->schema,
-                                         CLIENT_MULTI_STATEMENTS
-                                         |CLIENT_FOUND_ROWS,
-                                         err, sizeof(err));
+    /*
+     * A job lends the connection of the previous schema on this host: a
+     * reset (a task may have changed session variables) and a USE are
+     * cheaper than a new login.
+     */
+
+    m = u->conn;
+    u->conn = NULL;
+
+    if (m && (mysql_reset_connection(m) != 0
+              || mysql_select_db(m, u->schema) != 0))
+    {
+        mysql_close(m);
+        m = NULL;
+    }
+
+    if (m == NULL) {
+        m = ngx_http_oxmigrate_admin_connect(u->host, u->schema,
+                                             CLIENT_MULTI_STATEMENTS
+                                             |CLIENT_FOUND_ROWS,
+                                             err, sizeof(err));
+    }
+
     if (m == NULL) {
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "schema %s on %s:%ud: %s%Z", u->schema, u->host->host,
@@ -880,7 +899,12 @@ unlock:
         ngx_destroy_pool(rf.pool);
     }
 
-    mysql_close(m);
+    if (u->keep && mysql_errno(m) < 2000) {
+        u->conn = m;
+
+    } else {
+        mysql_close(m);
+    }
 
     return ret;
 
