@@ -471,7 +471,11 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
                 continue;
             }
 
-            n = ngx_cpymem(op->body + n, b->pos, b->last - b->pos) - op->body;
+            /* the end mark of a chunked body is empty, its pos NULL */
+            if (b->last > b->pos) {
+                n = ngx_cpymem(op->body + n, b->pos, b->last - b->pos)
+                    - op->body;
+            }
         }
     }
 
