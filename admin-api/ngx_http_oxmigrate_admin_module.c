@@ -1069,6 +1069,11 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
      */
     clcf->client_max_body_size = 0;
 
+    /* a body within the limit stays in memory: no temp file to read back */
+    if (clcf->client_body_buffer_size < conf->max_body) {
+        clcf->client_body_buffer_size = conf->max_body;
+    }
+
     return NGX_CONF_OK;
 }
 
