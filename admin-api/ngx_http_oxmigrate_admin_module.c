@@ -17,7 +17,7 @@
 static ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
 static void ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
-    ngx_http_oxmigrate_admin_op_t *op);
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t *rc);
 static void ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log);
 static void ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_wait_handler(ngx_http_request_t *r);
@@ -366,8 +366,7 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        rc = ngx_http_oxmigrate_admin_dispatch(r, op);
-        if (rc != NGX_OK) {
+        if (ngx_http_oxmigrate_admin_dispatch(r, op, &rc) != NGX_OK) {
             return rc;
         }
 
@@ -392,8 +391,7 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
         ngx_snprintf((u_char *) op->preset_msg, sizeof(op->preset_msg) - 1,
                      "request body larger than %uz bytes%Z", alcf->max_body);
 
-        rc = ngx_http_oxmigrate_admin_dispatch(r, op);
-        if (rc != NGX_OK) {
+        if (ngx_http_oxmigrate_admin_dispatch(r, op, &rc) != NGX_OK) {
             return rc;
         }
 
@@ -482,16 +480,20 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
     op->body[n] = '\0';
     op->body_len = n;
 
-    rc = ngx_http_oxmigrate_admin_dispatch(r, op);
-    if (rc != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_dispatch(r, op, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
     }
 }
 
 
+/*
+ * NGX_OK: posted, the thread answers.  NGX_DECLINED: answered here (*rc is
+ * what the content handler returns or the request is finalized with).
+ */
+
 static ngx_int_t
 ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
-    ngx_http_oxmigrate_admin_op_t *op)
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t *rc)
 {
     ngx_http_oxmigrate_admin_ctx_t  *ctx;
 
@@ -503,9 +505,10 @@ ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
     ctx->task->event.log = r->connection->log;
 
     if (ngx_thread_task_post(op->alcf->thread_pool, ctx->task) != NGX_OK) {
-        return ngx_http_oxmigrate_admin_send_error(r,
+        *rc = ngx_http_oxmigrate_admin_send_error(r,
                          NGX_HTTP_SERVICE_UNAVAILABLE, "busy",
                          "the oxmigrate thread pool queue is full");
+        return NGX_DECLINED;
     }
 
     r->main->blocked++;

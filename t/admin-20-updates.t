@@ -245,4 +245,26 @@ is_deeply(OxTest::json($fr->{body})->{executed}, ['t.Slow', 't.Next'],
           'and ran both tasks, once');
 
 $ng->stop;
+
+# ------------------------------------------------ a full thread pool
+
+OxAdmin::schema_sql($s2, "DELETE FROM updateTask");
+$ng = OxAdmin::nginx($site, tasks => $slow, pool => 'threads=1 max_queue=1');
+my $auth = { Authorization => 'Basic ' . MIME::Base64::encode_base64(
+                 "$OxAdmin::USER:$OxAdmin::PASS", '') };
+my $busy = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s2/update",
+                              port => $ng->port('A'), timeout => 30,
+                              headers => $auth);
+sleep 0.5;
+my $queued = OxTest::http_start(GET => '/oxmigrate/v1/servers',
+                                port => $ng->port('A'), timeout => 30,
+                                headers => $auth);
+sleep 0.2;
+$r = api(GET => 'servers');
+is($r->{status}, 503, 'the thread pool queue is full: 503');
+is($r->{json}{error}{code}, 'busy', 'busy');
+is($queued->wait->{status}, 200, 'the queued call is answered later');
+is($busy->wait->{status}, 200, 'and the running one');
+
+$ng->stop;
 done_testing();

@@ -137,7 +137,7 @@ sub htpasswd {
 # The admin server block (with auth) on %%PORT_A%%; options:
 #   tasks => DIR, refresh => '20s', idle => '60s', extra => TEXT (in the
 #   location), http => TEXT (before the server), redis => OxTest::Redis,
-#   workers => N, main => TEXT
+#   workers => N, main => TEXT, pool => 'threads=8' (the thread_pool)
 sub admin_conf {
     my ($site, %o) = @_;
     my $htpasswd = htpasswd();
@@ -178,7 +178,8 @@ sub nginx {
     return OxTest::nginx($conf, db => $site->{db},
                          workers => $o{workers} // 1,
                          main => ($o{main} // '')
-                                 . "\nthread_pool oxmigrate threads=8;",
+                                 . "\nthread_pool oxmigrate "
+                                 . ($o{pool} // 'threads=8') . ';',
                          allow => $o{allow});
 }
 
