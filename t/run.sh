@@ -81,25 +81,42 @@ mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
          tail -20 "$tmp/install-db.log" >&2; exit 2; }
 
 # Small buffers: the suite's databases are tiny, CI machines are not.
-mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --socket="$sock" --port="$port" --bind-address=127.0.0.1 \
-    --skip-name-resolve --pid-file="$tmp/mysqld.pid" \
-    --log-error="$tmp/mysqld.err" \
-    --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
-    --innodb-log-buffer-size=1M --innodb-flush-log-at-trx-commit=2 \
-    --max-connections=500 --skip-log-bin --performance-schema=OFF \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    >/dev/null 2>&1 &
-db_pid=$!
+start_db() {
+    rm -f "$tmp/mysqld.err"
+    mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+        --socket="$sock" --port="$port" --bind-address=127.0.0.1 \
+        --skip-name-resolve --pid-file="$tmp/mysqld.pid" \
+        --log-error="$tmp/mysqld.err" \
+        --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+        --innodb-log-buffer-size=1M --innodb-flush-log-at-trx-commit=2 \
+        --max-connections=500 --skip-log-bin --performance-schema=OFF \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        >/dev/null 2>&1 &
+    db_pid=$!
+    for _ in $(seq 1 300); do
+        if mariadb --no-defaults -uroot --socket="$sock" -e 'SELECT 1' \
+            >/dev/null 2>&1; then
+            return 0
+        fi
+        kill -0 "$db_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
 
 ready=0
-for _ in $(seq 1 300); do
-    if mariadb --no-defaults -uroot --socket="$sock" -e 'SELECT 1' \
-        >/dev/null 2>&1; then
+for try in 1 2 3; do
+    if start_db; then
         ready=1; break
     fi
-    kill -0 "$db_pid" 2>/dev/null || break
-    sleep 0.1
+    # another process took the free port meanwhile: take another one
+    if [ $try -lt 3 ] && ! kill -0 "$db_pid" 2>/dev/null \
+        && grep -q "Address already in use\|Can't start server: Bind" \
+                "$tmp/mysqld.err" 2>/dev/null; then
+        port=$(free_port)
+        continue
+    fi
+    break
 done
 if [ $ready != 1 ]; then
     echo "t/run.sh: MariaDB did not start:" >&2

@@ -663,12 +663,29 @@ sub socket { $_[0]{socket} }
 sub pid    { $_[0]{pid} }
 
 # Starts the private server (again, same port and data); waits until ready.
+# The first start takes another port when someone else grabbed this one.
 sub start {
     my ($self) = @_;
     croak "not a private MariaDB" unless $self->{private};
     return $self if $self->{pid};
+    for my $try (1 .. 3) {
+        my $err = $self->_start_once // return $self;
+        if (!$self->{started} && $try < 3
+            && $err =~ /Address already in use|Can't start server: Bind/)
+        {
+            Test::More::diag("MariaDB port $self->{port} taken, another one");
+            $self->{port} = OxTest::free_port();
+            next;
+        }
+        croak "mariadbd did not start: $err";
+    }
+}
+
+sub _start_once {
+    my ($self) = @_;
     my $dir = $self->{dir};
     my @user = $> == 0 ? ('--user=root') : ();
+    unlink "$dir/mysqld.err";
     $self->{pid} = OxTest::_spawn([
         'mariadbd', '--no-defaults', @user, "--datadir=$dir/data",
         "--socket=$self->{socket}", "--port=$self->{port}",
@@ -680,17 +697,25 @@ sub start {
         '--character-set-server=utf8mb4',
         '--collation-server=utf8mb4_unicode_ci',
     ], stdout => "$dir/mysqld.out");
+    my $exited = 0;
     my $ok = OxTest::wait_for(sub {
         return 1 if system("mariadb --no-defaults -uroot "
                            . "--socket='$self->{socket}' -e 'SELECT 1' "
                            . ">/dev/null 2>&1") == 0;
-        croak "mariadbd exited: "
-              . (OxTest::_slurp("$dir/mysqld.err") // '')
-            if waitpid($self->{pid}, POSIX::WNOHANG()) == $self->{pid};
+        if (waitpid($self->{pid}, POSIX::WNOHANG()) == $self->{pid}) {
+            $exited = 1;
+            return 1;
+        }
         return 0;
     }, 60, 0.1);
-    croak "mariadbd did not start" unless $ok;
-    return $self;
+    if ($ok && !$exited) {
+        $self->{started} = 1;
+        return undef;
+    }
+    $exited or $self->kill;
+    delete $self->{pid};
+    return ($exited ? 'exited: ' : 'not ready in 60 s: ')
+           . (OxTest::_slurp("$dir/mysqld.err") // '');
 }
 
 # Clean shutdown.
@@ -942,16 +967,36 @@ sub port { $_[0]{port} }
 sub start {
     my ($self) = @_;
     return $self if $self->{pid};
-    my @cmd = ('redis-server', '--port', $self->{port},
-               '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-               '--dir', $self->{dir}, '--daemonize', 'no',
-               '--logfile', "$self->{dir}/redis.log");
-    push @cmd, '--requirepass', $self->{password} if $self->{password};
-    $self->{pid} = OxTest::_spawn(\@cmd, stdout => "$self->{dir}/out.log");
-    OxTest::wait_for(sub { $self->_ping }, 10)
-        or croak "redis-server did not start: "
-                 . (OxTest::_slurp("$self->{dir}/redis.log") // '');
-    return $self;
+    for my $try (1 .. 3) {
+        my $log = "$self->{dir}/redis.log";
+        unlink $log;
+        my @cmd = ('redis-server', '--port', $self->{port},
+                   '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                   '--dir', $self->{dir}, '--daemonize', 'no',
+                   '--logfile', $log);
+        push @cmd, '--requirepass', $self->{password} if $self->{password};
+        $self->{pid} = OxTest::_spawn(\@cmd,
+                                      stdout => "$self->{dir}/out.log");
+        my $exited = 0;
+        my $ok = OxTest::wait_for(sub {
+            return 1 if $self->_ping;
+            $exited = waitpid($self->{pid}, POSIX::WNOHANG()) == $self->{pid};
+            return $exited;
+        }, 10);
+        if ($ok && !$exited) {
+            $self->{started} = 1;
+            return $self;
+        }
+        $exited or $self->kill;
+        delete $self->{pid};
+        my $err = OxTest::_slurp($log) // '';
+        if (!$self->{started} && $try < 3 && $err =~ /Address already in use/) {
+            Test::More::diag("Redis port $self->{port} taken, another one");
+            $self->{port} = OxTest::free_port();
+            next;
+        }
+        croak "redis-server did not start: $err";
+    }
 }
 
 sub _ping {
@@ -961,12 +1006,20 @@ sub _ping {
         or return 0;
     my $auth = $self->{password}
                ? "AUTH $self->{password}\r\n" : '';
-    print $s "${auth}PING\r\n";
-    my $line;
-    $line = <$s> if $auth;
-    $line = <$s>;
+    syswrite($s, "${auth}PING\r\n");
+    # read with a deadline: whatever listens there may never answer
+    my ($buf, $end) = ('', Time::HiRes::time() + 1);
+    my $sel = '';
+    vec($sel, fileno($s), 1) = 1;
+    while ($buf !~ /PONG|-ERR|-NOAUTH|-WRONGPASS/) {
+        my $left = $end - Time::HiRes::time();
+        last if $left <= 0;
+        my $r = $sel;
+        last unless select($r, undef, undef, $left) > 0;
+        last unless sysread($s, $buf, 512, length $buf);
+    }
     close $s;
-    return defined $line && $line =~ /^\+PONG/;
+    return $buf =~ /\+PONG/;
 }
 
 # redis-cli with these arguments; returns its output without the last
@@ -1035,11 +1088,20 @@ sub _new {
     my $dir = OxTest::tmpdir() . "/nginx-$id";
     mkdir $dir or croak "$dir: $!";
     my $self = bless { dir => $dir, opts => \%o, ports => {} }, $class;
-    $self->_write_conf($conf);
 
     local %ENV = (%ENV, $self->_env);
-    my $out = `$NGINX -p '$dir/' -e '$dir/error.log' -c '$dir/nginx.conf' 2>&1`;
-    if ($? != 0) {
+    for my $try (1 .. 3) {
+        $self->_write_conf($conf);
+        my $out = `$NGINX -p '$dir/' -e '$dir/error.log' -c '$dir/nginx.conf' 2>&1`;
+        last if $? == 0;
+        # a port picked for us was taken meanwhile (other test runs on the
+        # machine): pick new ones
+        if ($try < 3 && $out =~ /bind\(\) to 127\.0\.0\.1:\d+ failed \(98/) {
+            Test::More::diag("nginx: a port was taken, new ports");
+            $self->{ports} = {};
+            unlink "$dir/error.log";
+            next;
+        }
         Test::More::diag("nginx failed to start: $out"
                          . (OxTest::_slurp("$dir/error.log") // ''));
         $self->_check_sanitizers;
