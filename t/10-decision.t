@@ -152,6 +152,22 @@ my $ng = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db);
             }
         }
 
+        # a server registered only later
+        location /late/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-late;
+            oxmigrate_redirect_url $URL;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+
+        # JSON escaping of what a variable brings into the URL
+        location /esc/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            oxmigrate_redirect_url "https://x.example.com/?u=\$arg_u";
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+
         location / {
             proxy_pass http://127.0.0.1:%%PORT_OLD%%;
         }
@@ -409,6 +425,32 @@ for (1 .. 50) {
 }
 is(scalar(keys %ids), 50, '50 CTX-0012 answers, 50 different error_ids');
 ok(!$ids{none}, 'every answer has an error_id');
+
+# --- the URL is JSON-escaped in LGI-0016
+for my $u ('a"b', 'a\\b', 'x%22y', "\xc3\xa4\xc3\xb6", '</script>') {
+    my $url = "https://x.example.com/?u=$u";
+    my $r = OxTest::http(POST => "/esc/login?action=login&u=$u", port => $P,
+                         body => 'name=d%40ctx4.example.com');
+    my $j = OxTest::json($r->{body});
+    utf8::decode($url);
+    is($j && $j->{error_params}[0], $url, "LGI-0016 URL with $u, escaped");
+}
+# raw bytes that are not UTF-8 (nginx passes them into \$arg_u): still
+# valid JSON
+my $r = OxTest::http(POST => "/esc/login?action=login&u=\xe4\xf6\xff",
+                     port => $P, body => 'name=d%40ctx4.example.com');
+ok(OxTest::json($r->{body}), 'LGI-0016 with non-UTF-8 bytes from a '
+                             . 'variable: still valid JSON')
+    or diag $r->{raw};
+
+# --- oxmigrate_server names a server registered later (ctx5 is on id 9)
+oxerror_ok(login(port => $P, path => '/late/login', user => 'e@ctx5.example.com'),
+           'LGI-0016', [$URL], 'oxmigrate_server not registered yet: elsewhere');
+$db->do("INSERT INTO server VALUES (9, 'oxserver-late', UNHEX(REPEAT('09', 16)))");
+pass_ok(login(port => $P, path => '/late/login', user => 'e@ctx5.example.com'),
+        'old cluster', 'registered now: the context is on this balancer');
+oxerror_ok(login(port => $P, path => '/late/login', user => 'a@ctx1.example.com'),
+           'LGI-0016', [$URL], '... and oxserver-old is elsewhere');
 
 $ng->stop;
 done_testing;
