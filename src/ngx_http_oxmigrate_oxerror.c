@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_oxmigrate.h"
+#include "oxm_login.h"
 
 
 /*
@@ -16,17 +17,41 @@ static ngx_uint_t  ngx_http_oxmigrate_error_random;
 static ngx_uint_t  ngx_http_oxmigrate_error_counter;
 
 
+/*
+ * JSON string escaping.  Text from a request (a URL built from variables)
+ * may hold bytes that are not UTF-8: those are written as \u00XX, so the
+ * answer stays valid JSON whatever came in; valid UTF-8 passes unchanged.
+ */
+
 size_t
 ngx_http_oxmigrate_json_escape(u_char *dst, u_char *src, size_t len)
 {
     u_char         ch;
-    size_t         n;
+    size_t         n, seq;
     static u_char  hex[] = "0123456789abcdef";
 
     n = 0;
 
-    while (len--) {
-        ch = *src++;
+    while (len) {
+        ch = *src;
+
+        if (ch >= 0x80) {
+            seq = (ch >= 0xf0) ? 4 : (ch >= 0xe0) ? 3 : (ch >= 0xc0) ? 2 : 0;
+
+            if (seq && seq <= len && oxm_utf8_valid(src, seq)) {
+                if (dst) {
+                    dst = ngx_cpymem(dst, src, seq);
+                }
+
+                n += seq;
+                src += seq;
+                len -= seq;
+                continue;
+            }
+        }
+
+        src++;
+        len--;
 
         if (ch == '"' || ch == '\\') {
             if (dst) {
@@ -35,7 +60,7 @@ ngx_http_oxmigrate_json_escape(u_char *dst, u_char *src, size_t len)
             }
             n += 2;
 
-        } else if (ch < 0x20 || ch == 0x7f) {
+        } else if (ch < 0x20 || ch >= 0x7f) {
             if (dst) {
                 *dst++ = '\\';
                 *dst++ = 'u';
