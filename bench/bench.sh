@@ -14,6 +14,10 @@
 # limit and the latency percentiles.
 #
 #   bench/bench.sh MODULE_SO      (BENCH_SECONDS=10 BENCH_CONNS=32)
+#
+# BENCH_PERF=1 also samples the nginx worker with `perf record -e cpu-clock`
+# during each module case and writes the top symbols to
+# build/bench-perf/<case>.txt (where the time goes).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -160,11 +164,26 @@ db_selects() {
         "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }'
 }
 
+perf_dir=$root/build/bench-perf
+
 measure() {
-    local name=$1 port=$2 out
+    local name=$1 port=$2 out perf_pid=""
     # warm up: fills the caches, opens the pools
     BENCH_SECONDS=1 run_wrk "$port" >/dev/null
+    if [ "${BENCH_PERF:-0}" = 1 ] && [ "${name#limit}" = "$name" ]; then
+        mkdir -p "$perf_dir"
+        perf record -q -e cpu-clock -g -o "$tmp/perf-$name.data" \
+            -p "$(pgrep -P "$(cat "$tmp/nginx.pid")" | head -1)" \
+            -- sleep $((secs - 1)) >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     out=$(run_wrk "$port")
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        perf report -q -i "$tmp/perf-$name.data" --stdio --no-children \
+            --sort dso,symbol -g none 2>/dev/null | head -40 \
+            >"$perf_dir/$name.txt" || true
+    fi
     REQS[$name]=$(echo "$out" | awk '/requests in/ { print $1 }')
     RPS[$name]=$(echo "$out" | rps)
     P50[$name]=$(echo "$out" | pct 50%)
