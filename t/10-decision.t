@@ -437,7 +437,7 @@ for my $u ('a"b', 'a\\b', 'x%22y', "\xc3\xa4\xc3\xb6", '</script>') {
 }
 # raw bytes that are not UTF-8 (nginx passes them into \$arg_u): still
 # valid JSON
-my $r = OxTest::http(POST => "/esc/login?action=login&u=\xe4\xf6\xff",
+$r = OxTest::http(POST => "/esc/login?action=login&u=\xe4\xf6\xff",
                      port => $P, body => 'name=d%40ctx4.example.com');
 ok(OxTest::json($r->{body}), 'LGI-0016 with non-UTF-8 bytes from a '
                              . 'variable: still valid JSON')
