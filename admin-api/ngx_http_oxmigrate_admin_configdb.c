@@ -454,7 +454,15 @@ ngx_http_oxmigrate_admin_schema_cmp(const void *a, const void *b)
 }
 
 
-/* 1: known schema, 0: unknown, -1: error */
+/*
+ * 1: known schema, 0: unknown, -1: error.
+ *
+ * Schema names match byte for byte everywhere.  configdb's collation
+ * ignores case and trailing spaces, database names on the schema's host do
+ * not: "OXDATABASE_5" must not pass for oxdatabase_5 and then run update
+ * tasks in some other database.  The plain "=" keeps the index on
+ * db_schema, the BINARY one makes the match exact.
+ */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
@@ -465,7 +473,7 @@ ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
 
     res = ngx_http_oxmigrate_admin_select(m, pool,
               "SELECT 1 FROM context_server2db_pool WHERE db_schema = %s"
-              " LIMIT 1", schema);
+              " AND BINARY db_schema = %s LIMIT 1", schema, schema);
     if (res == NULL) {
         return -1;
     }
@@ -479,7 +487,7 @@ ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
 
     res = ngx_http_oxmigrate_admin_select(m, pool,
               "SELECT 1 FROM contexts_per_dbschema WHERE schemaname = %s"
-              " LIMIT 1", schema);
+              " AND BINARY schemaname = %s LIMIT 1", schema, schema);
     if (res == NULL) {
         return mysql_errno(m) == 1146 ? 0 : -1;
     }
@@ -498,7 +506,8 @@ ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
     res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
         "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
         " SET c.enabled = 0, c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR
-        " WHERE p.db_schema = %s AND c.enabled = 1", schema);
+        " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
+        " AND c.enabled = 1", schema, schema);
 
     if (res->changed < 0) {
         ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
@@ -519,8 +528,9 @@ ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
     res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
         "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
         " SET c.enabled = 1, c.reason_id = NULL"
-        " WHERE p.db_schema = %s AND c.enabled = 0"
-        " AND c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR, schema);
+        " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
+        " AND c.enabled = 0 AND c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR,
+        schema, schema);
 
     if (res->changed < 0) {
         ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
@@ -552,7 +562,8 @@ ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
     rs = ngx_http_oxmigrate_admin_select(m, pool,
              "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
              " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s", schema);
+             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s",
+             schema, schema);
     if (rs == NULL) {
         return NGX_ERROR;
     }
@@ -598,7 +609,9 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
 
         res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
                            "UPDATE context_server2db_pool SET server_id = %U"
-                           " WHERE db_schema = %s", server_id, schema);
+                           " WHERE db_schema = %s"
+                           " AND BINARY db_schema = %s",
+                           server_id, schema, schema);
         if (res->changed < 0) {
             goto failed;
         }
@@ -631,8 +644,8 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
     rs = ngx_http_oxmigrate_admin_select(m, pool,
              "SELECT c.cid FROM context c"
              " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s AND c.enabled = 1"
-             " ORDER BY c.cid LIMIT 10", schema);
+             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
+             " AND c.enabled = 1 ORDER BY c.cid LIMIT 10", schema, schema);
     if (rs == NULL) {
         goto failed;
     }

@@ -112,7 +112,8 @@ ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
 
     res = ngx_http_oxmigrate_admin_select(m, pool,
               "SELECT write_db_pool_id FROM context_server2db_pool"
-              " WHERE db_schema = %s LIMIT 1", schema);
+              " WHERE db_schema = %s AND BINARY db_schema = %s LIMIT 1",
+              schema, schema);
     if (res == NULL) {
         return NGX_ERROR;
     }
@@ -124,7 +125,8 @@ ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
 
         res = ngx_http_oxmigrate_admin_select(m, pool,
                   "SELECT db_pool_id FROM contexts_per_dbschema"
-                  " WHERE schemaname = %s LIMIT 1", schema);
+                  " WHERE schemaname = %s AND BINARY schemaname = %s"
+                  " LIMIT 1", schema, schema);
         if (res == NULL) {
             return mysql_errno(m) == 1146 ? NGX_DECLINED : NGX_ERROR;
         }
