@@ -210,6 +210,15 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
             /* registered concurrently under the same name */
             id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
 
+            if (id == 0) {
+                /* the duplicate was the id: configdb_sequence lags */
+                ngx_http_oxmigrate_admin_error(op,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "db_error", "registerserver: %s",
+                                       msg);
+                return;
+            }
+
         } else {
             g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_CREATED);
             if (g == NULL) {
