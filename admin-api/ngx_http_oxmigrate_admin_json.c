@@ -40,6 +40,33 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
         return NGX_ERROR;
     }
 
+    /*
+     * yajl_tree hands strings out NUL-terminated without their length: a
+     * "\u0000" would silently cut a name short ("a\u0000b" registering
+     * "a").  Backslashes only occur inside strings of valid JSON, so one
+     * pass over the escapes finds it.
+     */
+
+    for (p = (char *) op->body; *p; p++) {
+        if (*p != '\\') {
+            continue;
+        }
+
+        if (p[1] == 'u' && ngx_strncmp(p + 2, "0000", 4) == 0) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_argument",
+                                           "strings must not contain "
+                                           "U+0000");
+            return NGX_ERROR;
+        }
+
+        if (p[1] == '\0') {
+            break;
+        }
+
+        p++;
+    }
+
     errbuf[0] = '\0';
     op->json = yajl_tree_parse((char *) op->body, errbuf, sizeof(errbuf));
 
