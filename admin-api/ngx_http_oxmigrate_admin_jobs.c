@@ -340,10 +340,77 @@ ngx_http_oxmigrate_admin_job_live(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
 }
 
 
-/* POST /upgrade (upgradeschemata) */
+/*
+ * POST /upgrade (upgradeschemata).
+ *
+ * "Only one upgrade job at a time" is a check (a live job?) followed by an
+ * INSERT: two calls at once would both pass the check.  A MariaDB named
+ * lock on configdb's server makes check and INSERT one step for every
+ * worker of every balancer; it is held for milliseconds (the plan is read
+ * and written), never while the job runs.
+ */
+
+#define NGX_HTTP_OXMIGRATE_UPGRADE_LOCK                                       \
+    "LEFT(CONCAT('oxmigrate.upgrade.', DATABASE()), 64)"
+
+
+static void ngx_http_oxmigrate_admin_upgrade_locked(
+    ngx_http_oxmigrate_admin_op_t *op);
+
 
 void
 ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL      *m;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+    ngx_uint_t  locked;
+
+    if (ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0)) {
+        /* a plan changes nothing: no lock needed */
+        ngx_http_oxmigrate_admin_upgrade_locked(op);
+        return;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT GET_LOCK(" NGX_HTTP_OXMIGRATE_UPGRADE_LOCK ", 10)");
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    row = mysql_fetch_row(res);
+    locked = (row && row[0] && row[0][0] == '1');
+    mysql_free_result(res);
+
+    if (!locked) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "busy", "another upgrade is being "
+                                       "started, try again");
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_upgrade_locked(op);
+
+    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+            "DO RELEASE_LOCK(" NGX_HTTP_OXMIGRATE_UPGRADE_LOCK ")")
+        < 0)
+    {
+        /* closing the connection at the end of the call releases it */
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "oxmigrate admin: RELEASE_LOCK failed: %s",
+                      mysql_error(m));
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
     char                              *server, *after, err[256], msg[512];
     MYSQL                             *m, *sm;
