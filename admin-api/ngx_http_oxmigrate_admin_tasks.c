@@ -1106,5 +1106,9 @@ ngx_http_oxmigrate_admin_refresher(void *data)
 
     pthread_mutex_unlock(&rf->mtx);
 
+    /* our own thread: its connections are closed by the runner, which
+     * joins it; free what the connector keeps per thread */
+    mysql_thread_end();
+
     return NULL;
 }
