@@ -90,11 +90,14 @@ stop() {
 start_mariadb() {
     local user_opt=()
     [ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
+    mkdir -p "$run/tmp"
     mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$run/mysql" \
+        --tmpdir="$run/tmp" \
         --auth-root-authentication-method=normal --skip-test-db \
         >"$run/install-db.log" 2>&1 \
         || { tail "$run/install-db.log"; die "mariadb-install-db failed"; }
     mariadbd --no-defaults "${user_opt[@]}" --datadir="$run/mysql" \
+        --tmpdir="$run/tmp" \
         --socket="$run/mysqld.sock" --port="$DB_PORT" \
         --bind-address=127.0.0.1 --skip-name-resolve \
         --pid-file="$run/mysqld.pid" --log-error="$run/mysqld.err" \

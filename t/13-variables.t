@@ -168,11 +168,20 @@ for my $k ($key, qw(ctx5.example.com ctx6.example.com ctx5 ctx6 5 6)) {
     $from = $k, last if ($r->{headers}{'x-cache'} // '') eq 'redis';
 }
 ok($from, "second balancer: answer from Redis ($from)");
-my $log2 = OxTest::_slurp($ng2->dir . '/oxm.log') // '';
+# the access log is written after the answer is sent: give it a moment
+my $log2 = '';
+OxTest::wait_for(sub {
+    $log2 = OxTest::_slurp($ng2->dir . '/oxm.log') // '';
+    $log2 =~ /\|redis$/m;
+}, 2);
 like($log2, qr{^/ajax/login\?action=login\|200\|\d+\|2\|oxdatabase_\d\|pass\|redis$}m,
      'second balancer: logged as redis');
 
-my $log = OxTest::_slurp($ng->dir . '/oxm.log') // '';
+my $log = '';
+OxTest::wait_for(sub {
+    $log = OxTest::_slurp($ng->dir . '/oxm.log') // '';
+    $log =~ m{^/hdr/login\?action=login&name=a%40ctx1}m;
+}, 2);
 my @lines = grep { /ctx|action/ } split /\n/, $log;
 like($log, qr{^/ajax/login\?action=login\|200\|3\|2\|oxdatabase_5\|pass\|db$}m,
      'log: first login from the db');

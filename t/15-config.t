@@ -176,9 +176,13 @@ pass_ok(OxTest::http(GET => '/appsuite/', port => $P), 'old cluster',
         'primary.conf: the UI from the old cluster');
 pass_ok(OxTest::http(GET => '/appsuite/', port => $S), 'new cluster',
         'secondary.conf: the UI from the new cluster');
-like(OxTest::_slurp($ngp->dir . '/oxmigrate-primary.log') // '',
-     qr/cid=4 server=8 schema=oxdatabase_6 decision=redirect cache=\w+/,
-     'primary.conf: the oxmigrate log format');
+my $re = qr/cid=4 server=8 schema=oxdatabase_6 decision=redirect cache=\w+/;
+my $plog = '';
+OxTest::wait_for(sub {
+    $plog = OxTest::_slurp($ngp->dir . '/oxmigrate-primary.log') // '';
+    $plog =~ $re;
+}, 2);
+like($plog, $re, 'primary.conf: the oxmigrate log format');
 $ngp->stop;
 $ngs->stop;
 

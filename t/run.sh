@@ -74,7 +74,10 @@ trap 'exit 130' INT TERM HUP
 port=$(free_port)
 sock=$tmp/mysqld.sock
 
+# own tmpdir: temporary tables of other MariaDB servers live in /tmp
+mkdir "$tmp/tmp"
 mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+    --tmpdir="$tmp/tmp" \
     --auth-root-authentication-method=normal --skip-test-db \
     >"$tmp/install-db.log" 2>&1 \
     || { echo "t/run.sh: mariadb-install-db failed:" >&2;
@@ -84,6 +87,7 @@ mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
 start_db() {
     rm -f "$tmp/mysqld.err"
     mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
+        --tmpdir="$tmp/tmp" \
         --socket="$sock" --port="$port" --bind-address=127.0.0.1 \
         --skip-name-resolve --pid-file="$tmp/mysqld.pid" \
         --log-error="$tmp/mysqld.err" \

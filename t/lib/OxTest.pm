@@ -645,7 +645,11 @@ sub _new_private {
     }, $class;
     my @user = $> == 0 ? ('--user=root') : ();
     my $log = "$dir/install-db.log";
+    # its own tmpdir: the bootstrap server's temporary tables must not
+    # meet anybody else's in /tmp
+    mkdir "$dir/tmp" or croak "$dir/tmp: $!";
     system("mariadb-install-db --no-defaults @user --datadir='$dir/data' "
+           . "--tmpdir='$dir/tmp' "
            . "--auth-root-authentication-method=normal --skip-test-db "
            . ">'$log' 2>&1") == 0
         or croak "mariadb-install-db failed: " . (OxTest::_slurp($log) // '');
@@ -688,6 +692,7 @@ sub _start_once {
     unlink "$dir/mysqld.err";
     $self->{pid} = OxTest::_spawn([
         'mariadbd', '--no-defaults', @user, "--datadir=$dir/data",
+        "--tmpdir=$dir/tmp",
         "--socket=$self->{socket}", "--port=$self->{port}",
         '--bind-address=127.0.0.1', '--skip-name-resolve',
         "--pid-file=$dir/mysqld.pid", "--log-error=$dir/mysqld.err",
