@@ -234,6 +234,7 @@ start_balancer() {
 
 start() {
     [ -f "$module" ] || die "no module at $module (run make first)"
+    module=$(cd "$(dirname "$module")" && pwd)/$(basename "$module")
     for bin in mariadb-install-db mariadbd mariadb redis-server redis-cli \
                curl perl; do
         command -v "$bin" >/dev/null || die "$bin missing (run scripts/deps.sh)"
