@@ -308,6 +308,7 @@ typedef struct {
     const char                           *schema;
     ngx_http_oxmigrate_task_t            *only;      /* force this one */
     uint64_t                              job_id;    /* 0: no job */
+    uint64_t                              job_claim; /* its driver's */
     MYSQL                                *conn;      /* in/out, see keep */
     ngx_uint_t                            keep;      /* hand conn back */
 

@@ -53,6 +53,8 @@ typedef struct {
     ngx_uint_t                            stop;
     ngx_uint_t                            failed;
     ngx_uint_t                            interrupted;
+    ngx_uint_t                            lost;      /* taken over */
+    uint64_t                              claim;
     ngx_event_t                           keepalive;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
@@ -113,6 +115,22 @@ ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
 }
 
 
+/*
+ * Every driver of a job (the worker that created it, each one that resumed
+ * it) has its own claim, written with the job.  A driver whose steps were
+ * stuck (a thread pool busy with long calls) can see its heartbeat go
+ * stale and the job resumed elsewhere: its next step finds another claim
+ * and stops instead of driving the job a second time.
+ */
+
+static uint64_t
+ngx_http_oxmigrate_admin_job_claim(void)
+{
+    return ((uint64_t) ngx_http_oxmigrate_admin_now_ms() << 16)
+           ^ (uint64_t) (ngx_random() & 0xffff);
+}
+
+
 static ngx_http_oxmigrate_job_t *
 ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t kind, uint64_t id)
@@ -147,6 +165,7 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     job->parallel = 1;
     job->alcf = op->alcf;
     job->omcf = op->omcf;
+    job->claim = ngx_http_oxmigrate_admin_job_claim();
 
     return job;
 }
@@ -269,9 +288,10 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, started, heartbeat)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %D, %D)",
-            kind, &body, sidbuf, op->user, owner ? owner : "?", now, now)
+            " user, owner, claim, started, heartbeat)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %D, %D)",
+            kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
+            now, now)
         < 0)
     {
         return 0;
@@ -1018,6 +1038,12 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
 
+    } else if (step->rc == NGX_DECLINED) {
+        /* the job is another driver's now: leave everything to it */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+        job->stop = 1;
+        job->lost = 1;
+
     } else {
         step->s->state = NGX_HTTP_OXMIGRATE_S_FAILED;
         job->failed = 1;
@@ -1038,7 +1064,8 @@ ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
                   "oxmigrate admin: job %uL ends: %s", job->id,
-                  job->interrupted ? "interrupted"
+                  job->lost ? "taken over by another worker"
+                  : job->interrupted ? "interrupted"
                   : job->failed ? "failed" : "done");
 
     ngx_http_oxmigrate_admin_job_free(job);
@@ -1121,13 +1148,37 @@ ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_t *job, MYSQL *m,
 }
 
 
-static void
+/* the heartbeat; NGX_DECLINED: another driver claimed the job */
+
+static ngx_int_t
 ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
     ngx_pool_t *pool)
 {
-    (void) ngx_http_oxmigrate_admin_exec(m, pool,
-              "UPDATE oxmigrate_job SET heartbeat = %D WHERE id = %U",
-              ngx_http_oxmigrate_admin_now_ms(), job->id);
+    int64_t     rc;
+    MYSQL_RES  *res;
+
+    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+             "UPDATE oxmigrate_job SET heartbeat = %D"
+             " WHERE id = %U AND claim = %U",
+             ngx_http_oxmigrate_admin_now_ms(), job->id, job->claim);
+
+    if (rc != 0) {
+        return rc < 0 ? NGX_ERROR : NGX_OK;
+    }
+
+    /* no row changed: lost, or a beat within the same millisecond */
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT 1 FROM oxmigrate_job WHERE id = %U AND claim = %U",
+              job->id, job->claim);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mysql_num_rows(res);
+    mysql_free_result(res);
+
+    return rc ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -1170,7 +1221,16 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         return;
     }
 
-    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
+    if (ngx_http_oxmigrate_admin_job_beat(job, m, pool) == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                      "oxmigrate admin: job %uL was resumed by another "
+                      "worker while this one waited for a thread: it "
+                      "stops here", job->id);
+        step->rc = NGX_DECLINED;
+        step->m = m;
+        ngx_destroy_pool(pool);
+        return;
+    }
 
     (void) ngx_http_oxmigrate_admin_exec(m, pool,
               "UPDATE oxmigrate_job_schema SET state = 'running'"
@@ -1211,6 +1271,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     u.host = &h;
     u.schema = js->name;
     u.job_id = job->id;
+    u.job_claim = job->claim;
     u.conn = step->sm;
     u.keep = 1;
     step->sm = NULL;
@@ -1266,7 +1327,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
 done:
 
-    ngx_http_oxmigrate_admin_job_beat(job, m, pool);
+    (void) ngx_http_oxmigrate_admin_job_beat(job, m, pool);
 
     /* a client error (2xxx: gone, lost, ...) may have broken it */
     if (mysql_errno(m) >= 2000 && mysql_errno(m) < 3000) {
@@ -1330,12 +1391,13 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
         now = ngx_http_oxmigrate_admin_now_ms();
         ngx_sprintf((u_char *) fin, "%L%Z", now);
 
+        /* never over a driver that took the job over */
         (void) ngx_http_oxmigrate_admin_exec(m, pool,
                   "UPDATE oxmigrate_job SET state = %s, finished = %R,"
-                  " heartbeat = %D WHERE id = %U",
+                  " heartbeat = %D WHERE id = %U AND claim = %U",
                   job->interrupted ? "interrupted"
                   : job->failed ? "failed" : "done",
-                  job->interrupted ? "NULL" : fin, now, job->id);
+                  job->interrupted ? "NULL" : fin, now, job->id, job->claim);
 
         mysql_close(m);
     }
@@ -1597,6 +1659,7 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
     char                             *owner;
     MYSQL                            *m;
     int64_t                           now, rc;
+    uint64_t                          claim;
     yajl_gen                          g;
     yajl_val                          opts, v;
     ngx_int_t                         id;
@@ -1624,12 +1687,14 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
     now = ngx_http_oxmigrate_admin_now_ms();
     owner = ngx_http_oxmigrate_admin_owner(op->pool);
 
+    claim = ngx_http_oxmigrate_admin_job_claim();
+
     rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
              "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-             " owner = %s, finished = NULL WHERE id = %U"
+             " owner = %s, claim = %U, finished = NULL WHERE id = %U"
              " AND ((state = 'running' AND heartbeat < %D)"
              " OR state = 'interrupted')",
-             now, owner ? owner : "?", (uint64_t) id,
+             now, owner ? owner : "?", claim, (uint64_t) id,
              now - (int64_t) op->alcf->lock_idle);
     if (rc < 0) {
         ngx_http_oxmigrate_admin_db_error(op, m);
@@ -1670,6 +1735,8 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
         mysql_free_result(res);
         return;
     }
+
+    job->claim = claim;
 
     lens = mysql_fetch_lengths(res);
     job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;

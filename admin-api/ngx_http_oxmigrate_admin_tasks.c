@@ -37,6 +37,7 @@ typedef struct {
     ngx_pool_t                    *pool;
     ngx_log_t                     *log;
     uint64_t                       job_id;
+    uint64_t                       job_claim;
     ngx_http_oxmigrate_db_conf_t  *configdb;
     MYSQL                         *cdb;        /* job heartbeat */
 } ngx_http_oxmigrate_refresher_t;
@@ -737,6 +738,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
     rf.schema = u->schema;
     rf.log = u->log;
     rf.job_id = u->job_id;
+    rf.job_claim = u->job_claim;
     rf.configdb = u->configdb;
 
     /* the refresher connects when its first refresh is due: most runs are
@@ -1082,7 +1084,8 @@ ngx_http_oxmigrate_admin_refresher(void *data)
             if (rf->cdb
                 && ngx_http_oxmigrate_admin_exec(rf->cdb, rf->pool,
                        "UPDATE oxmigrate_job SET heartbeat = %D"
-                       " WHERE id = %U", now, rf->job_id)
+                       " WHERE id = %U AND claim = %U", now, rf->job_id,
+                       rf->job_claim)
                    < 0)
             {
                 mysql_close(rf->cdb);

@@ -32,12 +32,18 @@ CREATE TABLE IF NOT EXISTS oxmigrate_job (
     server_id INT UNSIGNED NULL,       -- upgrade: the target server
     user VARCHAR(255) NOT NULL,
     owner VARCHAR(255) NOT NULL,       -- host:pid of the running worker
+    claim BIGINT UNSIGNED NOT NULL DEFAULT 0, -- its driver, new per resume
     started BIGINT NOT NULL,
     finished BIGINT NULL,
     heartbeat BIGINT NOT NULL,
     PRIMARY KEY (id),
     INDEX (state, kind)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- A table created by an earlier version lacks the claim.
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS claim BIGINT UNSIGNED NOT NULL DEFAULT 0
+    AFTER owner;
 
 -- The schemas of a job, in the order they run (seq).
 CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
