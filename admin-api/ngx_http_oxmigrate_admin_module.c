@@ -42,6 +42,7 @@ static ngx_int_t ngx_http_oxmigrate_admin_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle);
+static void ngx_http_oxmigrate_admin_exit_process(ngx_cycle_t *cycle);
 
 
 /* the ctx of a request: its op */
@@ -256,7 +257,7 @@ ngx_module_t  ngx_http_oxmigrate_admin_module = {
     ngx_http_oxmigrate_admin_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_oxmigrate_admin_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1092,4 +1093,17 @@ ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_exit_process(ngx_cycle_t *cycle)
+{
+    /*
+     * The thread pools (a core module) and the login router (before us in
+     * "config") have exited already: their threads are joined and their
+     * connections closed, so no connector call runs any more.  Frees what
+     * mysql_library_init() set up.
+     */
+    mysql_library_end();
 }
