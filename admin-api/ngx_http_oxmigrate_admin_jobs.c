@@ -276,8 +276,14 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     owner = ngx_http_oxmigrate_admin_owner(op->pool);
     now = ngx_http_oxmigrate_admin_now_ms();
 
-    body.data = op->body ? op->body : (u_char *) "{}";
-    body.len = op->body_len ? op->body_len : 2;
+    /* no JSON (an empty or blank body): the defaults */
+    if (op->json) {
+        body.data = op->body;
+        body.len = op->body_len;
+
+    } else {
+        ngx_str_set(&body, "{}");
+    }
 
     if (server_id) {
         ngx_sprintf((u_char *) sidbuf, "%uL%Z", server_id);
