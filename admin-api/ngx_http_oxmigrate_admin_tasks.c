@@ -52,6 +52,8 @@ static int ngx_libc_cdecl ngx_http_oxmigrate_admin_str_cmp(const void *a,
     const void *b);
 static ngx_int_t ngx_http_oxmigrate_admin_run_sql(MYSQL *m,
     ngx_http_oxmigrate_task_t *task, char *err, size_t len);
+static ngx_int_t ngx_http_oxmigrate_admin_task_end(MYSQL *m,
+    const char *schema, ngx_uint_t *ok, char *err, size_t len);
 static ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
 static void *ngx_http_oxmigrate_admin_refresher(void *data);
@@ -827,6 +829,17 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         ok = (ngx_http_oxmigrate_admin_run_sql(m, todo[i], err, sizeof(err))
               == NGX_OK);
 
+        if (ngx_http_oxmigrate_admin_task_end(m, u->schema, &ok, err,
+                                              sizeof(err))
+            != NGX_OK)
+        {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "after task %V: %s%Z", &todo[i]->name,
+                         mysql_error(m));
+            ret = NGX_ERROR;
+            break;
+        }
+
         if (!ok) {
             ngx_log_error(NGX_LOG_WARN, u->log, 0,
                           "oxmigrate admin: update task %V failed on "
@@ -962,6 +975,34 @@ failed:
                  mysql_errno(m), mysql_error(m));
 
     return NGX_ERROR;
+}
+
+
+/*
+ * What a task leaves behind must not leak into our bookkeeping or the next
+ * task: an open transaction (START TRANSACTION without COMMIT, or
+ * autocommit off) would take the updateTask rows and the unlock with it
+ * when the connection is reset or closed, a USE would send the next task
+ * into another database.  A task that succeeded is committed, one that
+ * failed rolled back; then the session is reset and the schema selected.
+ * NGX_ERROR: the connection is broken.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_task_end(MYSQL *m, const char *schema,
+    ngx_uint_t *ok, char *err, size_t len)
+{
+    if (*ok && mysql_query(m, "COMMIT") != 0) {
+        ngx_snprintf((u_char *) err, len - 1, "COMMIT: MariaDB error %ud: "
+                     "%s%Z", mysql_errno(m), mysql_error(m));
+        *ok = 0;
+    }
+
+    if (mysql_reset_connection(m) != 0 || mysql_select_db(m, schema) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
