@@ -5,7 +5,8 @@
 # nothing to report, runallupdate stopping at the first failure by default,
 # update tasks connecting with the db_pool row's credentials, a client that
 # goes away while its call runs on a thread (or while its body is read),
-# and the event loop answering while a configdb statement hangs.
+# the event loop answering while a configdb statement hangs, and tasks that
+# leave an open transaction, autocommit off or another database behind.
 
 use strict;
 use warnings;
@@ -126,6 +127,8 @@ $db->do("DELETE FROM contexts_per_dbschema WHERE schemaname = 'adm_ed_empty'");
 OxAdmin::schema_sql($s1, 'CREATE TABLE fail_flag (id INT)');
 $r = api(POST => 'updates');
 is($r->{status}, 202, 'runallupdate without a body');
+is($db->value("SELECT options FROM oxmigrate_job WHERE id = "
+              . ($r->{json}{job} // 0)), '{}', 'its options: the defaults');
 my $job = OxAdmin::wait_job($ng, $r->{json}{job});
 is($job->{state}, 'failed', 'the job failed');
 is_deeply([ map { $_->{state} } @{ $job->{schemas} } ],
@@ -218,6 +221,37 @@ is($r->{status}, 200, 'the hung disable finishes after the lock');
 ok(time - $t0 >= 2, sprintf('after the lock was released (%.1f s)',
                             time - $t0));
 $bg->wait;
+
+$ng->stop;
+
+# ------------------------------------------------ what a task leaves behind
+
+my $tx = OxAdmin::tasks(
+    '010_open.sql' => "-- task: t.Open\nSTART TRANSACTION;\n"
+                    . "INSERT INTO tx_a VALUES (1);\n",
+    '020_fail.sql' => "-- task: t.FailTx\nSTART TRANSACTION;\n"
+                    . "INSERT INTO tx_a VALUES (2);\n"
+                    . "INSERT INTO no_such_table VALUES (1);\n",
+    '030_use.sql' => "-- task: t.Use\nSET autocommit = 0;\nUSE mysql;\n",
+    '040_where.sql' => "-- task: t.Where\nCREATE TABLE tx_where AS"
+                     . " SELECT DATABASE() AS db;\n");
+$ng = OxAdmin::nginx($site, tasks => $tx);
+OxAdmin::schema_sql($s2, 'CREATE TABLE tx_a (id INT)');
+$r = api(POST => "schemas/$s2/update");
+is_deeply([ $r->{status}, $r->{json}{executed}, $r->{json}{failed} ],
+          [ 200, [ 't.Open', 't.Use', 't.Where' ], [ 't.FailTx' ] ],
+          'tasks that leave transactions and session state behind');
+is_deeply(OxAdmin::schema_sql($s2, 'SELECT id FROM tx_a'), [ [1] ],
+          'the open transaction of a good task is committed, the one of'
+          . ' a failed task rolled back');
+is_deeply(OxAdmin::schema_sql($s2, 'SELECT db FROM tx_where'), [ [$s2] ],
+          'a USE does not carry over to the next task');
+is_deeply({ map { $_ => OxAdmin::task_rows($s2)->{$_} }
+            qw(t.Open t.FailTx t.Use t.Where) },
+          { 't.Open' => 1, 't.FailTx' => 0, 't.Use' => 1, 't.Where' => 1 },
+          'every task is recorded');
+is(OxAdmin::schema_sql($s2, "SELECT COUNT(*) FROM updateTask"
+   . " WHERE taskName = 'LOCKED'")->[0][0], 0, 'and the lock is gone');
 
 $ng->stop;
 done_testing();
