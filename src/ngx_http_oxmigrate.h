@@ -77,6 +77,16 @@ typedef struct {
 extern ngx_module_t  ngx_http_oxmigrate_module;
 
 
+/* ngx_http_oxmigrate_conf.c: the http-level "name=value" directives */
+
+char *ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 /* ngx_http_oxmigrate_info.c */
 
 /*
