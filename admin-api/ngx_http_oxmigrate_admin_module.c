@@ -39,6 +39,7 @@ static void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_oxmigrate_admin_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oxmigrate_admin_access(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle);
@@ -944,10 +945,49 @@ ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 static ngx_int_t
 ngx_http_oxmigrate_admin_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
     ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = ngx_http_oxmigrate_admin_body_filter;
 
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oxmigrate_admin_access;
+
     return NGX_OK;
+}
+
+
+/*
+ * The content handler trusts r->headers_in.user only because auth_basic
+ * checked it.  But nginx also fills it, unchecked, from the Authorization
+ * header whenever $remote_user is evaluated (an "if", "set" or "map" in a
+ * rewrite phase, a limit_req key): in a location that lost its auth_basic
+ * lines any password would do.  Access handlers run in the reverse order
+ * of their registration, and a dynamic module registers after nginx's own,
+ * so this runs before auth_basic: it forgets what was parsed so far, and
+ * only auth_basic's own check can set the user again.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_access(ngx_http_request_t *r)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_admin_module);
+
+    if (alcf->enable && r == r->main) {
+        ngx_str_null(&r->headers_in.user);
+        ngx_str_null(&r->headers_in.passwd);
+    }
+
+    return NGX_DECLINED;
 }
 
 
