@@ -6,7 +6,8 @@
 # update tasks connecting with the db_pool row's credentials, a client that
 # goes away while its call runs on a thread (or while its body is read),
 # the event loop answering while a configdb statement hangs, and tasks that
-# leave an open transaction, autocommit off or another database behind.
+# leave an open transaction, autocommit off or another database behind;
+# $remote_user evaluated before auth_basic.
 
 use strict;
 use warnings;
@@ -252,6 +253,42 @@ is_deeply({ map { $_ => OxAdmin::task_rows($s2)->{$_} }
           'every task is recorded');
 is(OxAdmin::schema_sql($s2, "SELECT COUNT(*) FROM updateTask"
    . " WHERE taskName = 'LOCKED'")->[0][0], 0, 'and the lock is gone');
+
+$ng->stop;
+
+# ------------------------------------------------ $remote_user looked at early
+
+# nginx parses the Authorization header, unchecked, whenever $remote_user
+# is evaluated; such a user must not open the API
+my $pool = 'thread_pool oxmigrate threads=2;';
+$ng = OxTest::nginx(<<"EOF", db => $db, main => $pool);
+    @{[ $db->directive ]}
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+        location /oxmigrate/v1/ {
+            set \$who \$remote_user;
+            oxmigrate_admin on;
+            oxmigrate_thread_pool oxmigrate;
+        }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_B%%;
+        location /oxmigrate/v1/ {
+            set \$who \$remote_user;
+            auth_basic "oxmigrate";
+            auth_basic_user_file $htpasswd;
+            oxmigrate_admin on;
+            oxmigrate_thread_pool oxmigrate;
+        }
+    }
+EOF
+$r = api(GET => 'servers', user => 'anyone', pass => 'anything');
+is($r->{status}, 401, 'no auth_basic, $remote_user evaluated in a rewrite'
+   . ' phase: still 401');
+$r = api(GET => 'servers', port => $ng->port('B'), pass => 'wrong');
+is($r->{status}, 401, 'with auth_basic: a wrong password 401');
+$r = api(GET => 'servers', port => $ng->port('B'));
+is($r->{status}, 200, 'the right one 200');
 
 $ng->stop;
 done_testing();
