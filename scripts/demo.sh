@@ -1,30 +1,46 @@
 #!/bin/bash
-# The zero-downtime upgrade of one schema, on loopback, with curl.
+# shellcheck disable=SC2016  # $API, $AUTH, $j: printed or evaluated later
+# The zero-downtime upgrade of OX schemas, on loopback, with curl: login
+# routing in both balancers and the admin REST API that drives the upgrade.
 #
 #   scripts/demo.sh start     (make demo)       start everything, walk through
 #   scripts/demo.sh walk                        walk through again (fresh data)
 #   scripts/demo.sh stop      (make demo-stop)  stop everything, remove demo-run/
 #
-# Starts in ./demo-run/: a private MariaDB holding the configdb (sql/configdb.sql
-# + sql/demo.sql), a Redis, two stand-in OX clusters (one nginx answering
-# "old cluster" and "new cluster"), and the primary and the secondary
-# balancer: Debian's nginx with the module, configured by the shipped
-# conf.d/primary.conf and conf.d/secondary.conf (the site's addresses
-# replaced by loopback ones).  Then one user is walked through the upgrade of
-# the schema of his context, printing every request and every answer.
-# Everything stays up afterwards to play with; the ports are in
-# demo-run/env.
+# Starts in ./demo-run/: a private MariaDB holding the configdb
+# (sql/configdb.sql, sql/oxmigrate.sql, sql/demo.sql) and the two user
+# schemas' own databases oxdatabase_5 and oxdatabase_6 (scripts/demo/schema.sql),
+# a Redis, two stand-in OX clusters (one nginx answering "old cluster" and
+# "new cluster"), and the primary and the secondary balancer: Debian's nginx
+# with the module, configured by the shipped conf.d/primary.conf and
+# conf.d/secondary.conf, the primary also serving conf.d/admin.conf (the
+# admin API on 127.0.0.1 behind auth_basic, an htpasswd made with
+# `htpasswd -B`, user oxadminmaster, demo password "secret"), the site's
+# addresses and paths replaced by loopback ones and demo-run/ ones.
 #
-# The configdb steps (disableschema, changeserver, enableschema) are shell
-# functions doing what the OX tools do (ox-facts.md section 5), followed by
-# the documented invalidation (INCR oxmigrate:epoch in Redis).
+# Then the seed's procedure ("Upgrading from 7.10.0 without downtimes") is
+# walked with curl, as an operator would: registerserver, disableschema,
+# changeserver, runupdate and enableschema of one schema through the admin
+# API, users logging in through both balancers in between, and
+# upgradeschemata (POST /upgrade) for the rest.  Every request and every
+# answer is printed.  The API bumps the Redis epoch after each routing
+# change itself (the freshness contract): the walk neither touches the
+# configdb nor Redis.  Everything stays up afterwards to play with; the
+# ports are in demo-run/env.
 #
-# Environment: OXM_MODULE (default build/ngx_http_oxmigrate_module.so).
+# Environment: OXM_MODULE (default: the module in $BUILD, else build/).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$root/demo-run
-module=${OXM_MODULE:-$root/build/ngx_http_oxmigrate_module.so}
+# `make demo BUILD=dir` builds into dir and passes BUILD on
+build_dir=${BUILD:-build}
+case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
+module=${OXM_MODULE:-$build_dir/ngx_http_oxmigrate_module.so}
+
+# the admin API's demo credentials (conf.d/admin.conf: htpasswd -B)
+ADMIN_USER=oxadminmaster
+ADMIN_PASS=secret
 
 bold=""; dim=""; off=""
 if [ -t 1 ]; then bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'; fi
@@ -48,9 +64,10 @@ wait_port() {
     die "nothing listens on port $1"
 }
 
+# SQL on stdin into the configdb
 sql() {
     mariadb --no-defaults -uroot --socket="$run/mysqld.sock" \
-        --default-character-set=utf8mb4 configdb "$@"
+        --default-character-set=utf8mb4 configdb
 }
 
 rcli() {
@@ -61,16 +78,19 @@ rcli() {
 # ---------------------------------------------------------------- stop
 
 stop_pidfile() {
-    local f=$1 sig=${2:-TERM} pid
+    local f=$1 sig=${2:-TERM} pid kids
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null || true)
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
     kill "-$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 150); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    # an nginx master killed hard leaves its workers: end them too
+    # shellcheck disable=SC2086
+    kill -KILL "$pid" $kids 2>/dev/null || true
 }
 
 stop() {
@@ -115,17 +135,27 @@ start_mariadb() {
         || { tail "$run/mysqld.err"; die "MariaDB did not start"; }
 }
 
+# Fresh data: the configdb with oxmigrate's tables and the demo site, and
+# the user schemas' own databases, where the update tasks run (db_pool 3's
+# JDBC URL points at this MariaDB).
 load_configdb() {
+    local s
+    [ -f "$root/sql/oxmigrate.sql" ] || die "sql/oxmigrate.sql missing"
     mariadb --no-defaults -uroot --socket="$run/mysqld.sock" -e "
         DROP DATABASE IF EXISTS configdb;
         CREATE DATABASE configdb CHARACTER SET utf8mb4
-            COLLATE utf8mb4_unicode_ci;
-        CREATE DATABASE IF NOT EXISTS oxdatabase_5;
-        CREATE DATABASE IF NOT EXISTS oxdatabase_6;"
+            COLLATE utf8mb4_unicode_ci;"
     sql <"$root/sql/configdb.sql"
-    [ -f "$root/sql/oxmigrate.sql" ] && sql <"$root/sql/oxmigrate.sql"
+    sql <"$root/sql/oxmigrate.sql"
     { echo "SET @oxm_db_url = 'jdbc:mysql://127.0.0.1:$DB_PORT/';"
       cat "$root/sql/demo.sql"; } | sql
+    for s in oxdatabase_5 oxdatabase_6; do
+        mariadb --no-defaults -uroot --socket="$run/mysqld.sock" -e "
+            DROP DATABASE IF EXISTS $s;
+            CREATE DATABASE $s CHARACTER SET utf8 COLLATE utf8_unicode_ci;"
+        mariadb --no-defaults -uroot --socket="$run/mysqld.sock" "$s" \
+            <"$root/scripts/demo/schema.sql"
+    done
 }
 
 start_redis() {
@@ -137,11 +167,12 @@ start_redis() {
 }
 
 # main part of an nginx.conf; $1 = instance directory, $2 = 1 to load the
-# module
+# module, $3 = more main-context lines
 nginx_main() {
-    local dir=$1 load=$2
+    local dir=$1 load=$2 more=${3:-}
     [ "$load" = 1 ] && echo "load_module $module;"
     [ "$(id -u)" -eq 0 ] && echo "user root root;"
+    [ -n "$more" ] && printf '%s\n' "$more"
     cat <<EOF
 worker_processes 2;
 pid $dir/nginx.pid;
@@ -198,45 +229,68 @@ EOF
     wait_port "$NEW_PORT"
 }
 
-# conf.d/<name>.conf with the site's addresses replaced by ours
+# conf.d/<file>.conf with the site's addresses and paths replaced by ours;
+# $1 = balancer (primary, secondary), $2 = its port, $3 = file (default:
+# the balancer's own)
 site_conf() {
-    local name=$1 port=$2 out
+    local name=$1 port=$2 file=${3:-$1} out
     out=$(sed -e "s#host=10\.20\.0\.5 port=3306 user=oxmigrate \"password=db secret\"#host=127.0.0.1 port=$DB_PORT user=root password=#" \
-              -e "s#database=configdb#database=configdb#" \
               -e "s#host=10\.20\.0\.6 port=6379#host=127.0.0.1 port=$REDIS_PORT#" \
               -e "s#server 10\.20\.1\.11:8009;#server 127.0.0.1:$OLD_PORT;#" \
               -e "/server 10\.20\.1\.12:8009;/d" \
               -e "s#server 10\.20\.2\.21:8009;#server 127.0.0.1:$NEW_PORT;#" \
               -e "s#listen 80;#listen 127.0.0.1:$port;#" \
+              -e "s#listen 127\.0\.0\.1:8080;#listen 127.0.0.1:$ADMIN_PORT;#" \
               -e "s#/var/log/nginx/#$run/$name/#" \
+              -e "s#/etc/nginx/oxmigrate\.htpasswd#$run/$name/oxmigrate.htpasswd#" \
+              -e "s#/etc/nginx/oxmigrate/updatetasks#$root/sql/updatetasks#" \
+              -e "s%^\( *\)# *\(oxmigrate_thread_pool oxmigrate;\)%\1\2%" \
               -e "s#https://upgrade\.example\.com/#http://127.0.0.1:$SECONDARY_PORT/#" \
-              "$root/conf.d/$name.conf")
-    if grep -q '10\.20\.\|listen 80;\|/var/log/nginx' <<<"$out"; then
-        die "conf.d/$name.conf has site values this script does not know"
+              "$root/conf.d/$file.conf")
+    if grep -v '^ *#' <<<"$out" \
+            | grep -q '10\.20\.\|listen 80;\|:8080;\|/var/log/nginx\|/etc/nginx'; then
+        die "conf.d/$file.conf has site values this script does not know"
     fi
     printf '%s\n' "$out"
 }
 
+# the primary also serves the admin API (conf.d/admin.conf), with its
+# thread pool and an htpasswd of bcrypt hashes
 start_balancer() {
-    local name=$1 port=$2 dir=$run/$1
+    local name=$1 port=$2 dir=$run/$1 main=""
     mkdir -p "$dir"
+    if [ "$name" = primary ]; then
+        main="thread_pool oxmigrate threads=4;"
+        htpasswd -B -b -c "$dir/oxmigrate.htpasswd" "$ADMIN_USER" "$ADMIN_PASS" \
+            >/dev/null 2>&1 || die "htpasswd failed"
+    fi
     {
-        nginx_main "$dir" 1
+        nginx_main "$dir" 1 "$main"
         echo "http {"
         nginx_http_common "$dir"
         echo "    # conf.d/$name.conf, site values replaced:"
         site_conf "$name" "$port" | sed 's/^/    /'
+        if [ "$name" = primary ]; then
+            echo "    # conf.d/admin.conf, site values replaced:"
+            site_conf "$name" "$port" admin | sed 's/^/    /'
+        fi
         echo "}"
     } >"$dir/nginx.conf"
+    if [ "$name" = primary ]; then
+        grep -q '^ *oxmigrate_thread_pool oxmigrate;' "$dir/nginx.conf" \
+            || die "conf.d/admin.conf: no oxmigrate_thread_pool line to enable"
+    fi
     start_nginx "$dir"
     wait_port "$port"
+    [ "$name" = primary ] && wait_port "$ADMIN_PORT"
+    return 0
 }
 
 start() {
     [ -f "$module" ] || die "no module at $module (run make first)"
     module=$(cd "$(dirname "$module")" && pwd)/$(basename "$module")
     for bin in mariadb-install-db mariadbd mariadb redis-server redis-cli \
-               curl perl; do
+               curl perl htpasswd; do
         command -v "$bin" >/dev/null || die "$bin missing (run scripts/deps.sh)"
     done
     [ -d "$run" ] && stop >/dev/null
@@ -245,6 +299,7 @@ start() {
     DB_PORT=$(free_port); REDIS_PORT=$(free_port)
     OLD_PORT=$(free_port); NEW_PORT=$(free_port)
     PRIMARY_PORT=$(free_port); SECONDARY_PORT=$(free_port)
+    ADMIN_PORT=$(free_port)
     cat >"$run/env" <<EOF
 DB_PORT=$DB_PORT
 REDIS_PORT=$REDIS_PORT
@@ -252,11 +307,15 @@ OLD_PORT=$OLD_PORT
 NEW_PORT=$NEW_PORT
 PRIMARY_PORT=$PRIMARY_PORT
 SECONDARY_PORT=$SECONDARY_PORT
+ADMIN_PORT=$ADMIN_PORT
+API=http://127.0.0.1:$ADMIN_PORT/oxmigrate/v1
+AUTH="-u $ADMIN_USER:$ADMIN_PASS"
 EOF
 
     say "Starting on loopback, in demo-run/"
     start_mariadb;  note "MariaDB (configdb)       127.0.0.1:$DB_PORT"
-    load_configdb;  note "configdb: sql/configdb.sql + sql/demo.sql"
+    load_configdb;  note "configdb: sql/configdb.sql + sql/oxmigrate.sql + sql/demo.sql"
+                    note "schema databases oxdatabase_5, oxdatabase_6 (scripts/demo/schema.sql)"
     start_redis;    note "Redis                    127.0.0.1:$REDIS_PORT"
     start_clusters; note "old OX cluster (stand-in) 127.0.0.1:$OLD_PORT"
                     note "new OX cluster (stand-in) 127.0.0.1:$NEW_PORT"
@@ -264,65 +323,19 @@ EOF
                     note "secondary balancer       127.0.0.1:$SECONDARY_PORT  (conf.d/secondary.conf)"
     start_balancer primary "$PRIMARY_PORT"
                     note "primary balancer         127.0.0.1:$PRIMARY_PORT  (conf.d/primary.conf)"
+                    note "admin API                127.0.0.1:$ADMIN_PORT  (conf.d/admin.conf, in the primary)"
     walk
 }
 
 
-# ---------------------------------------------------------------- the OX steps
-
-# the documented invalidation: every balancer sharing this Redis drops its
-# cached decisions within a second
-invalidate() {
-    note "redis-cli INCR oxmigrate:epoch -> $(rcli INCR oxmigrate:epoch)"
-    sleep 1.1
-}
-
-# disableschema -m SCHEMA: enabled contexts get the schema-move reason
-disable_schema() {
-    local s=$1
-    say "disableschema -m $s   (contexts of $s: enabled = 0, reason 1431655765)"
-    sql -e "UPDATE context c JOIN context_server2db_pool p USING (cid)
-            SET c.enabled = 0, c.reason_id = 1431655765
-            WHERE p.db_schema = '$s' AND c.enabled = 1"
-    invalidate
-}
-
-# changeserver -s ID -m SCHEMA: only when no context of it is enabled
-change_server() {
-    local s=$1 id=$2 enabled
-    say "changeserver -s $id -m $s   (context_server2db_pool.server_id = $id)"
-    enabled=$(sql -N -e "SELECT GROUP_CONCAT(c.cid) FROM context c
-                         JOIN context_server2db_pool p USING (cid)
-                         WHERE p.db_schema = '$s' AND c.enabled = 1")
-    if [ "$enabled" != "NULL" ] && [ -n "$enabled" ]; then
-        die "The schema '$s' is not disabled. The following contexts are still enabled: [$enabled]"
-    fi
-    sql -e "UPDATE context_server2db_pool SET server_id = $id
-            WHERE db_schema = '$s'"
-    invalidate
-}
-
-# enableschema -m SCHEMA: only contexts disabled for the schema move
-enable_schema() {
-    local s=$1
-    say "enableschema -m $s   (contexts with reason 1431655765: enabled = 1)"
-    sql -e "UPDATE context c JOIN context_server2db_pool p USING (cid)
-            SET c.enabled = 1, c.reason_id = NULL
-            WHERE p.db_schema = '$s' AND c.reason_id = 1431655765"
-    invalidate
-}
-
-show_schemas() {
-    sql -t -e "SELECT p.db_schema AS \`schema\`, s.name AS server,
-                      GROUP_CONCAT(c.cid ORDER BY c.cid) AS contexts,
-                      MIN(c.enabled) AS enabled
-               FROM context_server2db_pool p JOIN context c USING (cid)
-               LEFT JOIN server s USING (server_id)
-               GROUP BY p.db_schema, s.name ORDER BY 1" | sed 's/^/    /'
-}
-
-
 # ---------------------------------------------------------------- curl
+
+# strip what changes on every run from a printed HTTP answer
+http_show() {
+    tr -d '\r' \
+        | grep -iv '^\(date\|server\|connection\|content-length\|keep-alive\):' \
+        | sed 's/^/    /'
+}
 
 # login BALANCER ACTION USER: the App Suite UI's login (action=login, field
 # name) or a login form (action=formlogin, field login), printed with the
@@ -334,56 +347,139 @@ login() {
     local url="http://127.0.0.1:$port/appsuite/api/login?action=$action"
     printf '\n    %s$ curl -si %s \\\n          --data-urlencode %s --data password=secret%s\n' \
         "$bold" "'$url'" "'$field=$user'" "$off"
-    curl -si --max-time 10 "$url" --data-urlencode "$field=$user" \
-         --data password=secret \
-        | tr -d '\r' \
-        | grep -iv '^\(date\|server\|connection\|content-length\):' \
-        | sed 's/^/    /'
+    { curl -si --max-time 10 "$url" --data-urlencode "$field=$user" \
+           --data password=secret || echo "(curl failed)"; } | http_show
+}
+
+# api METHOD PATH [JSON]: one admin API call, printed as an operator types
+# it, then the HTTP status and the JSON answer.  The answer stays in
+# $ANSWER, its status in $STATUS.  NOAUTH=1: without credentials.
+api() {
+    local method=$1 path=$2 body=${3:-} shown="curl -s" url out
+    local args=(-s --max-time 60 -w '\n%{http_code}')
+    [ "${NOAUTH:-0}" = 1 ] || { shown+=' $AUTH'; args+=(-u "$ADMIN_USER:$ADMIN_PASS"); }
+    if [ "$method" != GET ]; then
+        shown+=" -X $method"; args+=(-X "$method")
+    fi
+    url='$API/'$path
+    case $path in *'?'*|*'&'*) url="\"$url\"" ;; esac
+    shown+=" $url"
+    if [ -n "$body" ]; then
+        shown+=" -d '$body'"
+        args+=(-H 'Content-Type: application/json' -d "$body")
+    fi
+    printf '\n    %s$ %s%s\n' "$bold" "$shown" "$off"
+    out=$(curl "${args[@]}" "$API/$path") || out=$'(curl failed)\n000'
+    STATUS=${out##*$'\n'}
+    ANSWER=${out%$'\n'*}
+    printf '    %sHTTP %s%s\n' "$dim" "$STATUS" "$off"
+    printf '%s' "$ANSWER" | perl "$root/scripts/demo/jsonfmt.pl" | sed 's/^/    /'
+}
+
+# a field of $ANSWER: $1 is a perl expression on the decoded JSON, $j
+field() {
+    printf '%s' "$ANSWER" | OXM_EXPR=$1 perl -MJSON::PP -e '
+        my $j = eval { decode_json(join "", <STDIN>) } // {};
+        my $v = eval $ENV{OXM_EXPR};
+        print $v // ""'
+}
+
+# after a routing change: the API bumped the Redis epoch itself; every
+# balancer worker polls it twice a second
+follow() {
+    note "(the API bumped the Redis epoch: both balancers follow within a second)"
+    sleep 1.1
+}
+
+
+# ---------------------------------------------------------------- the walk
+
+# fresh data for a walk: the configdb and the schema databases reloaded;
+# after a previous walk the balancers still cache its decisions, so drop
+# them as the freshness contract says for changes made behind the API's back
+reset_data() {
+    load_configdb
+    local f
+    for f in "$run"/primary/*.log "$run"/secondary/*.log; do
+        : >"$f"
+    done
+    rcli INCR oxmigrate:epoch >/dev/null
+    sleep 1.1
 }
 
 walk() {
     # shellcheck disable=SC1091
     . "$run/env"
-    load_configdb
-    rcli FLUSHALL >/dev/null
-    invalidate >/dev/null
+    reset_data
 
-    say "The configdb: two schemas on one database, all contexts on oxserver-old"
-    show_schemas
+    say "The site: configdb with two schemas, all contexts on oxserver-old"
     note "alice@ctx1.example.com lives in context 1, schema oxdatabase_5;"
     note "bob@ctx4.example.com in context 4, schema oxdatabase_6."
-    note "oxserver-xyz (id 8) is the upgraded node, registered (registerserver)."
+    note "The admin API (conf.d/admin.conf) listens on 127.0.0.1 only, behind"
+    note "auth_basic (htpasswd -B; demo user oxadminmaster, password secret):"
+    printf '\n    %sAPI=%s\n    AUTH="%s"%s\n' "$bold" "$API" "$AUTH" "$off"
+    NOAUTH=1 api GET schemas
+    note "-> without credentials: 401"
+
+    say "listdatabaseschema: GET /schemas"
+    api GET schemas
+    note "-> both schemas on server 2 (oxserver-old), update tasks pending"
 
     say "Before the upgrade: alice logs in through the primary balancer"
     login primary login alice@ctx1.example.com
     note "-> passed to the old cluster"
 
-    disable_schema oxdatabase_5
+    say "Step 3, registerserver -n oxserver-xyz: POST /servers"
+    api POST servers '{"name":"oxserver-xyz"}'
+    local xyz
+    xyz=$(field '$j->{id}')
+    if [ "$STATUS" = 409 ]; then
+        note "-> sql/demo.sql registered the upgraded node already (step 3 is done"
+        note "   once per site): 409, with its id $xyz, which changeserver needs"
+    else
+        note "-> registered with id $xyz, which changeserver needs"
+    fi
+    [ -n "$xyz" ] || die "POST /servers gave no server id"
+
+    say "Step 4, disableschema -m oxdatabase_5"
+    api POST schemas/oxdatabase_5/disable
+    follow
     say "alice during the upgrade of her schema, on both balancers"
     login primary login alice@ctx1.example.com
     login secondary login alice@ctx1.example.com
     note "-> CTX-0007 'down for maintenance' with Retry-After, on both"
 
-    change_server oxdatabase_5 8
-    say "alice after changeserver, schema still disabled"
+    say "Step 5, changeserver -s $xyz -m oxdatabase_5"
+    api POST schemas/oxdatabase_5/changeserver "{\"server_id\":$xyz}"
+    follow
     login primary login alice@ctx1.example.com
-    note "-> still maintenance (runupdate would run now)"
+    login secondary login alice@ctx1.example.com
+    note "-> still maintenance: the schema stays disabled until its update ran"
 
-    enable_schema oxdatabase_5
-    show_schemas
+    say "Step 6, runupdate -n oxdatabase_5: the update tasks run in oxdatabase_5"
+    note "(sql/updatetasks/, under OX's LOCKED row in its updateTask table)"
+    api POST schemas/oxdatabase_5/update
+    api GET 'schemas/oxdatabase_5/updatetasks?state=all'
+    note "-> two tasks executed; the utf8mb4 one is excluded by its namespace"
+    note "   (oxmigrate_excluded_namespaces in conf.d/admin.conf)"
+
+    say "Step 7, enableschema -m oxdatabase_5"
+    api POST schemas/oxdatabase_5/enable
+    follow
     say "alice after enableschema: the primary sends her over"
     login primary login alice@ctx1.example.com
     note "-> LGI-0016 with the secondary's URL: the App Suite UI goes there"
     local next
     next=$(curl -s "http://127.0.0.1:$PRIMARY_PORT/appsuite/api/login?action=login" \
                --data-urlencode 'name=alice@ctx1.example.com' \
-           | perl -MJSON::PP -e 'print decode_json(join "", <STDIN>)->{error_params}[0]')
-    printf '\n    %s$ curl -si %s%s   (error_params[0], as the UI does)\n' \
-        "$bold" "'$next'" "$off"
-    curl -si --max-time 10 "$next" | tr -d '\r' \
-        | grep -iv '^\(date\|server\|connection\|content-length\):' \
-        | sed 's/^/    /'
-    note "-> the UI now comes from the new cluster"
+           | perl -MJSON::PP -e 'print eval { decode_json(join "", <STDIN>)
+                                              ->{error_params}[0] } // ""')
+    if [ -n "$next" ]; then
+        printf '\n    %s$ curl -si %s%s   (error_params[0], as the UI does)\n' \
+            "$bold" "'$next'" "$off"
+        { curl -si --max-time 10 "$next" || echo "(curl failed)"; } | http_show
+        note "-> the UI now comes from the new cluster"
+    fi
     login primary formlogin alice@ctx1.example.com
     note "-> a login form gets a plain 302 to the same URL"
     say "... and the secondary lets her in"
@@ -396,14 +492,58 @@ walk() {
     login secondary login bob@ctx4.example.com
     note "-> the secondary answers CTX-0012 [cid, server id], never a redirect"
 
+    say "upgradeschemata -n oxserver-xyz: POST /upgrade does the rest"
+    api POST upgrade '{"server":"oxserver-xyz"}'
+    note "-> the tool's warning: the server is registered already"
+    api POST upgrade '{"server":"oxserver-xyz","continue":true}'
+    local job state="" last="" t0
+    job=$(field '$j->{job}')
+    [ -n "$job" ] || die "POST /upgrade started no job"
+    note "-> job $job: for each schema not on oxserver-xyz yet: disable, update,"
+    note "   changeserver, enable; polling GET /jobs/$job until it is done:"
+    t0=$(date +%s%N)
+    for _ in $(seq 1 300); do
+        ANSWER=$(curl -s --max-time 10 -u "$ADMIN_USER:$ADMIN_PASS" \
+                      "$API/jobs/$job" || true)
+        state=$(field '"$j->{state}, $j->{processed}/$j->{total} processed"
+                       . ($j->{current} ? ", current $j->{current}" : "")')
+        if [ "$state" != "$last" ]; then
+            note "   $(( ($(date +%s%N) - t0) / 1000000 )) ms: $state"
+            last=$state
+        fi
+        case $state in running*|"") sleep 0.2 ;; *) break ;; esac
+    done
+    api GET "jobs/$job"
+    note "-> downtime_ms: how long bob's schema was disabled"
+    follow
+
+    say "bob after the job"
+    login primary login bob@ctx4.example.com
+    note "-> the primary now sends him to the secondary too"
+    login secondary login bob@ctx4.example.com
+    note "-> passed to the new cluster"
+
+    say "checkdatabase: GET /databases/check, and GET /schemas"
+    api GET databases/check
+    api GET schemas
+    note "-> every schema on oxserver-xyz, enabled, updated"
+
+    say "Who did what: GET /audit?limit=5 (every mutating call is audited)"
+    api GET 'audit?limit=5'
+
     say "What the balancers logged (\$oxmigrate_* variables, conf.d log format)"
     sed 's/^/    primary:   /' "$run/primary/oxmigrate-primary.log"
     sed 's/^/    secondary: /' "$run/secondary/oxmigrate-secondary.log"
 
+    say "No SQL and no redis-cli in this walk: the admin API changed the configdb"
+    note "and bumped the Redis epoch after every disable, changeserver and enable."
+
     say "Still running; try it yourself:"
+    note "API=$API  AUTH=\"$AUTH\""
+    note "curl -s \$AUTH \$API/schemas"
+    note "curl -s \$AUTH \"\$API/schemas/oxdatabase_6/updatetasks?state=all\""
     note "curl -si 'http://127.0.0.1:$PRIMARY_PORT/appsuite/api/login?action=login' --data-urlencode 'name=bob@ctx4.example.com'"
     note "mariadb --no-defaults -uroot --socket=$run/mysqld.sock configdb"
-    note "redis-cli -p $REDIS_PORT INCR oxmigrate:epoch"
     note "scripts/demo.sh walk    (again, from fresh data)"
     note "make demo-stop"
 }
