@@ -31,6 +31,9 @@
 # Environment: OXM_MODULE (default: the module in $BUILD, else build/).
 set -euo pipefail
 
+# mariadbd lives in /usr/sbin, which is not on a normal user's PATH in Debian
+PATH=$PATH:/usr/sbin:/sbin
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$root/demo-run
 # `make demo BUILD=dir` builds into dir and passes BUILD on
