@@ -403,8 +403,9 @@ follow() {
 reset_data() {
     load_configdb
     local f
+    # each walk shows its own balancer logs
     for f in "$run"/primary/*.log "$run"/secondary/*.log; do
-        : >"$f"
+        [ -f "$f" ] && : >"$f"
     done
     rcli INCR oxmigrate:epoch >/dev/null
     sleep 1.1
@@ -416,6 +417,7 @@ walk() {
     reset_data
 
     say "The site: configdb with two schemas, all contexts on oxserver-old"
+    note "(fresh data: sql/demo.sql, schema databases from scripts/demo/schema.sql)"
     note "alice@ctx1.example.com lives in context 1, schema oxdatabase_5;"
     note "bob@ctx4.example.com in context 4, schema oxdatabase_6."
     note "The admin API (conf.d/admin.conf) listens on 127.0.0.1 only, behind"
@@ -538,8 +540,9 @@ walk() {
     sed 's/^/    primary:   /' "$run/primary/oxmigrate-primary.log"
     sed 's/^/    secondary: /' "$run/secondary/oxmigrate-secondary.log"
 
-    say "No SQL and no redis-cli in this walk: the admin API changed the configdb"
-    note "and bumped the Redis epoch after every disable, changeserver and enable."
+    say "Every step above went through the admin API: no SQL UPDATE, no redis-cli"
+    note "INCR. The API changed the configdb and bumped the Redis epoch itself after"
+    note "every disable, changeserver and enable (also inside the job)."
 
     say "Still running; try it yourself:"
     note "API=$API  AUTH=\"$AUTH\""
