@@ -80,11 +80,23 @@ rcli() {
 
 # ---------------------------------------------------------------- stop
 
+# is process $1 one of this demo's?  A pid file left behind by a crash
+# may name a process that has nothing to do with us by now.  nginx and
+# mariadbd carry demo-run/ on their command line, Redis runs in it.
+ours() {
+    local cmd cwd
+    cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
+    cwd=$(readlink "/proc/$1/cwd" 2>/dev/null || true)
+    case "$cmd $cwd/" in *"$run/"*) return 0 ;; esac
+    return 1
+}
+
 stop_pidfile() {
     local f=$1 sig=${2:-TERM} pid kids
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null || true)
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    ours "$pid" || return 0
     kids=$(pgrep -P "$pid" 2>/dev/null || true)
     kill "-$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 150); do
