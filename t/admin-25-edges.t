@@ -6,7 +6,8 @@
 # update tasks connecting with the db_pool row's credentials, a client that
 # goes away while its call runs on a thread (or while its body is read),
 # the event loop answering while a configdb statement hangs, and tasks that
-# leave an open transaction, autocommit off or another database behind;
+# leave an open transaction, autocommit off, table locks or another
+# database behind;
 # $remote_user evaluated before auth_basic.
 
 use strict;
@@ -234,23 +235,27 @@ my $tx = OxAdmin::tasks(
                     . "INSERT INTO tx_a VALUES (2);\n"
                     . "INSERT INTO no_such_table VALUES (1);\n",
     '030_use.sql' => "-- task: t.Use\nSET autocommit = 0;\nUSE mysql;\n",
+    '035_lock.sql' => "-- task: t.Lock\nLOCK TABLES tx_a WRITE;\n"
+                    . "INSERT INTO tx_a VALUES (3);\n",
     '040_where.sql' => "-- task: t.Where\nCREATE TABLE tx_where AS"
                      . " SELECT DATABASE() AS db;\n");
 $ng = OxAdmin::nginx($site, tasks => $tx);
 OxAdmin::schema_sql($s2, 'CREATE TABLE tx_a (id INT)');
 $r = api(POST => "schemas/$s2/update");
 is_deeply([ $r->{status}, $r->{json}{executed}, $r->{json}{failed} ],
-          [ 200, [ 't.Open', 't.Use', 't.Where' ], [ 't.FailTx' ] ],
+          [ 200, [ 't.Open', 't.Use', 't.Lock', 't.Where' ],
+            [ 't.FailTx' ] ],
           'tasks that leave transactions and session state behind');
-is_deeply(OxAdmin::schema_sql($s2, 'SELECT id FROM tx_a'), [ [1] ],
-          'the open transaction of a good task is committed, the one of'
-          . ' a failed task rolled back');
+is_deeply(OxAdmin::schema_sql($s2, 'SELECT id FROM tx_a ORDER BY id'),
+          [ [1], [3] ], 'the open transaction of a good task is committed,'
+          . ' the one of a failed task rolled back');
 is_deeply(OxAdmin::schema_sql($s2, 'SELECT db FROM tx_where'), [ [$s2] ],
           'a USE does not carry over to the next task');
 is_deeply({ map { $_ => OxAdmin::task_rows($s2)->{$_} }
-            qw(t.Open t.FailTx t.Use t.Where) },
-          { 't.Open' => 1, 't.FailTx' => 0, 't.Use' => 1, 't.Where' => 1 },
-          'every task is recorded');
+            qw(t.Open t.FailTx t.Use t.Lock t.Where) },
+          { 't.Open' => 1, 't.FailTx' => 0, 't.Use' => 1, 't.Lock' => 1,
+            't.Where' => 1 },
+          'every task is recorded (also after a LOCK TABLES)');
 is(OxAdmin::schema_sql($s2, "SELECT COUNT(*) FROM updateTask"
    . " WHERE taskName = 'LOCKED'")->[0][0], 0, 'and the lock is gone');
 
