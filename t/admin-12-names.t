@@ -204,7 +204,8 @@ my $slow = OxAdmin::tasks(
                     . "INSERT INTO run_log VALUES (1);\n");
 $ng = OxAdmin::nginx($site, tasks => $slow);
 
-@res = OxTest::http_many([ map { [ POST => "/oxmigrate/v1/schemas/$s2/update" ] }
+@res = OxTest::http_many([ map { [ POST =>
+                                   "/oxmigrate/v1/schemas/$s2/update" ] }
                            1 .. 6 ],
                          port => $ng->port('A'), headers => $auth,
                          timeout => 30);
