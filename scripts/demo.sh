@@ -9,8 +9,8 @@
 #
 # Starts in ./demo-run/: a private MariaDB holding the configdb
 # (sql/configdb.sql, sql/oxmigrate.sql, sql/demo.sql) and the two user
-# schemas' own databases oxdatabase_5 and oxdatabase_6 (scripts/demo/schema.sql),
-# a Redis, two stand-in OX clusters (one nginx answering "old cluster" and
+# schemas' own databases oxdatabase_5 and oxdatabase_6
+# (scripts/demo/schema.sql), a Redis, two stand-in OX clusters (one nginx answering "old cluster" and
 # "new cluster"), and the primary and the secondary balancer: Debian's nginx
 # with the module, configured by the shipped conf.d/primary.conf and
 # conf.d/secondary.conf, the primary also serving conf.d/admin.conf (the
@@ -24,8 +24,9 @@
 # API, users logging in through both balancers in between, and
 # upgradeschemata (POST /upgrade) for the rest.  Every request and every
 # answer is printed.  The API bumps the Redis epoch after each routing
-# change itself (the freshness contract): the walk neither touches the
-# configdb nor Redis.  Everything stays up afterwards to play with; the
+# change itself (the freshness contract): the steps of the walk write
+# neither the configdb nor Redis (only its reset loads fresh data before
+# them).  Everything stays up afterwards to play with; the
 # ports are in demo-run/env.
 #
 # Environment: OXM_MODULE (default: the module in $BUILD, else build/).
