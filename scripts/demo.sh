@@ -11,12 +11,13 @@
 # (sql/configdb.sql, sql/oxmigrate.sql, sql/demo.sql) and the two user
 # schemas' own databases oxdatabase_5 and oxdatabase_6
 # (scripts/demo/schema.sql), a Redis, two stand-in OX clusters (one nginx
-# answering "old cluster" and "new cluster"), and the primary and the secondary balancer: Debian's nginx
-# with the module, configured by the shipped conf.d/primary.conf and
-# conf.d/secondary.conf, the primary also serving conf.d/admin.conf (the
-# admin API on 127.0.0.1 behind auth_basic, an htpasswd made with
-# `htpasswd -B`, user oxadminmaster, demo password "secret"), the site's
-# addresses and paths replaced by loopback ones and demo-run/ ones.
+# answering "old cluster" and "new cluster"), and the primary and the
+# secondary balancer: Debian's nginx with the module, configured by the
+# shipped conf.d/primary.conf and conf.d/secondary.conf, the primary also
+# serving conf.d/admin.conf (the admin API on 127.0.0.1 behind auth_basic,
+# an htpasswd made with `htpasswd -B`, user oxadminmaster, demo password
+# "secret"), the site's addresses and paths replaced by loopback ones and
+# demo-run/ ones.
 #
 # Then the seed's procedure ("Upgrading from 7.10.0 without downtimes") is
 # walked with curl, as an operator would: registerserver, disableschema,
