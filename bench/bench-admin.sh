@@ -18,6 +18,8 @@
 #   bench/bench-admin.sh MODULE_SO     (BENCH_SCHEMAS=100 BENCH_CONTEXTS=1000
 #                                       BENCH_ROWS=300 BENCH_PARALLEL=1)
 set -euo pipefail
+# mariadbd lives in /usr/sbin, not on a normal user's PATH
+PATH="$PATH:/usr/sbin:/sbin"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")

@@ -19,6 +19,8 @@
 # during each module case and writes the top symbols to
 # build/bench-perf/<case>.txt (where the time goes).
 set -euo pipefail
+# mariadbd lives in /usr/sbin, not on a normal user's PATH
+PATH="$PATH:/usr/sbin:/sbin"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")

@@ -22,6 +22,8 @@
 #   OXM_VERBOSE=1  prove -v
 # Works as root (CI, Docker) and as a normal user.
 set -u
+# mariadbd and nginx live in /usr/sbin, not on a normal user's PATH
+PATH="$PATH:/usr/sbin:/sbin"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 
