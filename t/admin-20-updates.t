@@ -167,6 +167,15 @@ is($r->{status}, 409, 'live lock: 409');
 is($r->{json}{error}{code}, 'UPD-0003', 'UPD-0003');
 is($r->{json}{error}{message}, 'Update conflict detected. Another process'
    . " is currently updating schema $s3.", 'OX message');
+$r = api(POST => "schemas/$s3/updatetasks/t.Ok/force");
+is_deeply([ $r->{status}, $r->{json}{error}{code} ], [ 409, 'UPD-0003' ],
+          'force under a live lock: 409 UPD-0003');
+$r = api(POST => 'updatetasks/t.Ok/force');
+is_deeply([ map { [ $_->{name}, $_->{successful} ? 1 : 0,
+                    ($_->{error} // '') =~ /^Update conflict/ ? 1 : 0 ] }
+            @{ $r->{json}{schemas} } ],
+          [ [ $s1, 1, 0 ], [ $s2, 1, 0 ], [ $s3, 0, 1 ] ],
+          'force on all schemas: the locked one reports the conflict');
 
 $r = api(GET => 'databases/check');
 my %chk = map { $_->{scheme} => $_->{status} } @{ $r->{json}{schemas} };
