@@ -64,7 +64,7 @@ my $ng = OxTest::nginx(<<"EOF", db => $db, workers => 1,
     server {
         listen 127.0.0.1:%%PORT_A%%;
         oxmigrate_thread_pool oxmigrate;
-        oxmigrate_excluded_namespaces ns.x;
+        oxmigrate_excluded_namespaces ns.other ns.x;
         oxmigrate_admin_max_body 1k;
 
         location /oxmigrate/v1/ {
@@ -87,7 +87,8 @@ is_deeply([ map { [ $_->{name}, $_->{state} ] } @{ $r->{json}{tasks} } ],
           [ [ '010_first', 'pending' ], [ 't.Ns', 'excluded' ],
             [ 't.Slow', 'pending' ], [ 't.Fail', 'pending' ] ],
           'tasks from the http level; without "-- task:" the file name'
-          . ' is the name; the namespace excluded on the server level');
+          . ' is the name; the namespace excluded on the server level'
+          . ' (the second argument of oxmigrate_excluded_namespaces)');
 
 $r = api(POST => 'servers', body => '{"name":"' . ('x' x 2000) . '"}');
 is($r->{status}, 400, 'oxmigrate_admin_max_body from the server level');
