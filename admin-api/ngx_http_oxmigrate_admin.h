@@ -190,9 +190,16 @@ int64_t ngx_http_oxmigrate_admin_now_ms(void);
 void ngx_http_oxmigrate_admin_thread_init(void);
 MYSQL *ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
     const char *db, unsigned long flags, char *err, size_t errlen);
-void ngx_http_oxmigrate_admin_configdb_host(
-    ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool,
+/* a NUL-terminated copy of n bytes (s may be NULL when n is 0) */
+char *ngx_http_oxmigrate_admin_strndup(ngx_pool_t *pool, const void *s,
+    size_t n);
+/* "host:port", as GET /schemas and the jobs show a database host */
+char *ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
     ngx_http_oxmigrate_dbhost_t *h);
+/* a new configdb connection; NULL: err says why */
+MYSQL *ngx_http_oxmigrate_admin_configdb_connect(
+    ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, char *err,
+    size_t errlen);
 /* op->db, connected on first use; NULL: op answered 503 */
 MYSQL *ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op);
 /*
@@ -334,12 +341,16 @@ typedef struct {
 } ngx_http_oxmigrate_schema_ref_t;
 
 /*
- * Every schema, in the documented order: database (db_pool_id) first, then
- * the name with digit runs compared as numbers.  not_on counts contexts
- * whose server is not server_id.
+ * Every schema of configdb (op->db), in the documented order: database
+ * (db_pool_id) first, then the name with digit runs compared as numbers.
+ * not_on counts contexts whose server is not server_id.  NULL: answered
+ * 503 or 500.
  */
-ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
-    uint64_t server_id, ngx_array_t **out);
+ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
+    ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
+/* qsort() in that order: schema_refs, or structs that begin with one */
+int ngx_libc_cdecl ngx_http_oxmigrate_admin_schema_order(const void *a,
+    const void *b);
 /* the write pool of a schema; NGX_DECLINED: unknown schema */
 ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t *pool_id);

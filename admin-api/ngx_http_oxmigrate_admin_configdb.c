@@ -12,43 +12,18 @@
 #define NGX_HTTP_OXMIGRATE_REASON_STR  "1431655765"
 
 
+/* a row of GET /schemas; ref first, so that it sorts as a schema_ref */
 typedef struct {
-    char                       *name;
-    uint64_t                    pool_id;
-    uint64_t                    contexts;
-    uint64_t                    enabled;
-    uint64_t                    maintenance;
-    char                       *server_ids;   /* "1,8" */
-    char                       *host;
-    const char                 *status;
+    ngx_http_oxmigrate_schema_ref_t   ref;
+    uint64_t                          enabled;
+    uint64_t                          maintenance;
+    char                             *server_ids;   /* "1,8" */
+    char                             *host;
+    const char                       *status;
 } ngx_http_oxmigrate_schema_row_t;
 
 
-static int ngx_libc_cdecl ngx_http_oxmigrate_admin_schema_cmp(const void *a,
-    const void *b);
-static char *ngx_http_oxmigrate_admin_strdup(ngx_pool_t *pool,
-    const char *s);
 static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op);
-
-
-static char *
-ngx_http_oxmigrate_admin_strdup(ngx_pool_t *pool, const char *s)
-{
-    char    *p;
-    size_t   n;
-
-    if (s == NULL) {
-        s = "";
-    }
-
-    n = ngx_strlen(s) + 1;
-    p = ngx_pnalloc(pool, n);
-    if (p) {
-        ngx_memcpy(p, s, n);
-    }
-
-    return p;
-}
 
 
 static void
@@ -271,6 +246,7 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL_RES                         *res;
     ngx_uint_t                         i, j;
     ngx_array_t                        rows;
+    unsigned long                     *lens;
     ngx_http_oxmigrate_dbhost_t        h;
     ngx_http_oxmigrate_schema_row_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
@@ -320,21 +296,25 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
         s = ngx_array_push(&rows);
         if (s == NULL) {
             mysql_free_result(res);
             return;
         }
 
-        s->name = ngx_http_oxmigrate_admin_strdup(op->pool, row[0]);
-        s->pool_id = row[1] ? ngx_atoof((u_char *) row[1],
-                                        ngx_strlen(row[1])) : 0;
-        s->contexts = ngx_atoof((u_char *) row[2], ngx_strlen(row[2]));
+        s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
+                                                       lens[0]);
+        s->ref.pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
+        s->ref.contexts = ngx_atoof((u_char *) row[2], lens[2]);
+        s->ref.not_on = 0;
         s->enabled = row[3] ? ngx_atoof((u_char *) row[3],
                                         ngx_strlen(row[3])) : 0;
         s->maintenance = row[4] ? ngx_atoof((u_char *) row[4],
                                             ngx_strlen(row[4])) : 0;
-        s->server_ids = ngx_http_oxmigrate_admin_strdup(op->pool, row[5]);
+        s->server_ids = ngx_http_oxmigrate_admin_strndup(op->pool, row[5],
+                                                         lens[5]);
         s->host = NULL;
         s->status = "unknown";
     }
@@ -343,16 +323,16 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
     s = rows.elts;
     qsort(s, rows.nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
-          ngx_http_oxmigrate_admin_schema_cmp);
+          ngx_http_oxmigrate_admin_schema_order);
 
     /* the update state: one connection per database (pool), not schema */
 
     now = ngx_http_oxmigrate_admin_now_ms();
 
     for (i = 0; i < rows.nelts; i = j) {
-        pool_id = s[i].pool_id;
+        pool_id = s[i].ref.pool_id;
 
-        for (j = i; j < rows.nelts && s[j].pool_id == pool_id; j++) {
+        for (j = i; j < rows.nelts && s[j].ref.pool_id == pool_id; j++) {
             /* void */
         }
 
@@ -362,10 +342,7 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
         if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
             == NGX_OK)
         {
-            host = ngx_pnalloc(op->pool, ngx_strlen(h.host) + 8);
-            if (host) {
-                ngx_sprintf((u_char *) host, "%s:%ud%Z", h.host, h.port);
-            }
+            host = ngx_http_oxmigrate_admin_host_port(op->pool, &h);
 
             sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
                                                   sizeof(err));
@@ -381,7 +358,7 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
             if (sm == NULL
                 || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, s[i].name, &st)
+                                           op->pool, s[i].ref.name, &st)
                    != NGX_OK)
             {
                 continue;
@@ -416,13 +393,13 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     for (i = 0; i < rows.nelts; i++) {
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, s[i].ref.name);
         ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].pool_id);
+        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.pool_id);
         ngx_http_oxmigrate_admin_json_str(g, "host");
         ngx_http_oxmigrate_admin_json_str(g, s[i].host);
         ngx_http_oxmigrate_admin_json_str(g, "contexts");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].contexts);
+        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.contexts);
         ngx_http_oxmigrate_admin_json_str(g, "enabled");
         ngx_http_oxmigrate_admin_json_int(g, s[i].enabled);
         ngx_http_oxmigrate_admin_json_str(g, "maintenance");
@@ -447,19 +424,6 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_oxmigrate_admin_schema_cmp(const void *a, const void *b)
-{
-    const ngx_http_oxmigrate_schema_row_t  *x = a, *y = b;
-
-    if (x->pool_id != y->pool_id) {
-        return x->pool_id < y->pool_id ? -1 : 1;
-    }
-
-    return ngx_http_oxmigrate_admin_natcmp(x->name, y->name);
 }
 
 

@@ -83,62 +83,97 @@ ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
 }
 
 
-static char *
-ngx_http_oxmigrate_admin_cstr(ngx_pool_t *pool, ngx_str_t *s)
+char *
+ngx_http_oxmigrate_admin_strndup(ngx_pool_t *pool, const void *s, size_t n)
 {
     char  *p;
 
-    p = ngx_pnalloc(pool, s->len + 1);
+    p = ngx_pnalloc(pool, n + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (n) {
+        ngx_memcpy(p, s, n);
+    }
+
+    p[n] = '\0';
+
+    return p;
+}
+
+
+char *
+ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
+    ngx_http_oxmigrate_dbhost_t *h)
+{
+    char  *p;
+
+    p = ngx_pnalloc(pool, ngx_strlen(h->host) + sizeof(":65535"));
     if (p) {
-        ngx_memcpy(p, s->data, s->len);
-        p[s->len] = '\0';
+        ngx_sprintf((u_char *) p, "%s:%ud%Z", h->host, h->port);
     }
 
     return p;
 }
 
 
-void
-ngx_http_oxmigrate_admin_configdb_host(ngx_http_oxmigrate_db_conf_t *dcf,
-    ngx_pool_t *pool, ngx_http_oxmigrate_dbhost_t *h)
-{
-    ngx_memzero(h, sizeof(ngx_http_oxmigrate_dbhost_t));
+/*
+ * The handlers, the job steps and the lock refresher's job heartbeat all
+ * reach configdb this way: oxmigrate_db's address and credentials, but the
+ * admin read timeout.
+ */
 
-    h->host = ngx_http_oxmigrate_admin_cstr(pool, &dcf->host);
-    h->port = dcf->port;
-    h->socket = dcf->socket.len
-                ? ngx_http_oxmigrate_admin_cstr(pool, &dcf->socket) : NULL;
-    h->user = ngx_http_oxmigrate_admin_cstr(pool, &dcf->user);
-    h->password = ngx_http_oxmigrate_admin_cstr(pool, &dcf->password);
-    h->connect_timeout = (dcf->connect_timeout + 999) / 1000;
+MYSQL *
+ngx_http_oxmigrate_admin_configdb_connect(ngx_http_oxmigrate_db_conf_t *dcf,
+    ngx_pool_t *pool, char *err, size_t errlen)
+{
+    char                         *db;
+    ngx_http_oxmigrate_dbhost_t   h;
+
+    ngx_memzero(&h, sizeof(ngx_http_oxmigrate_dbhost_t));
+
+    h.host = ngx_http_oxmigrate_admin_strndup(pool, dcf->host.data,
+                                              dcf->host.len);
+    h.port = dcf->port;
+    h.socket = dcf->socket.len
+               ? ngx_http_oxmigrate_admin_strndup(pool, dcf->socket.data,
+                                                  dcf->socket.len)
+               : NULL;
+    h.user = ngx_http_oxmigrate_admin_strndup(pool, dcf->user.data,
+                                              dcf->user.len);
+    h.password = ngx_http_oxmigrate_admin_strndup(pool, dcf->password.data,
+                                                  dcf->password.len);
+    h.connect_timeout = (dcf->connect_timeout + 999) / 1000;
 
     /* admin statements touch thousands of rows: not the login timeout */
-    h->read_timeout = 300;
+    h.read_timeout = 300;
+
+    db = ngx_http_oxmigrate_admin_strndup(pool, dcf->database.data,
+                                          dcf->database.len);
+
+    if (h.host == NULL || (dcf->socket.len && h.socket == NULL)
+        || h.user == NULL || h.password == NULL || db == NULL)
+    {
+        ngx_cpystrn((u_char *) err, (u_char *) "out of memory", errlen);
+        return NULL;
+    }
+
+    return ngx_http_oxmigrate_admin_connect(&h, db, 0, err, errlen);
 }
 
 
 MYSQL *
 ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                          err[256], *db;
-    ngx_http_oxmigrate_dbhost_t   h;
+    char  err[256];
 
     if (op->db) {
         return op->db;
     }
 
-    ngx_http_oxmigrate_admin_configdb_host(op->omcf->db, op->pool, &h);
-    db = ngx_http_oxmigrate_admin_cstr(op->pool, &op->omcf->db->database);
-
-    if (h.host == NULL || h.user == NULL || h.password == NULL
-        || db == NULL)
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "internal", "out of memory");
-        return NULL;
-    }
-
-    op->db = ngx_http_oxmigrate_admin_connect(&h, db, 0, err, sizeof(err));
+    op->db = ngx_http_oxmigrate_admin_configdb_connect(op->omcf->db, op->pool,
+                                                       err, sizeof(err));
 
     if (op->db == NULL) {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,

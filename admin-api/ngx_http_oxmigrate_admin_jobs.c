@@ -204,7 +204,6 @@ ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
     ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
 {
     char                             *pname, *host;
-    size_t                            n;
     uint64_t                          pool_id;
     ngx_uint_t                        i;
     ngx_http_oxmigrate_dbhost_t       h;
@@ -224,13 +223,10 @@ ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
                                                    &pname)
                 == NGX_OK)
             {
-                n = ngx_strlen(h.host) + 8;
-                host = ngx_pnalloc(job->pool, n);
+                host = ngx_http_oxmigrate_admin_host_port(job->pool, &h);
                 if (host == NULL) {
                     return NGX_ERROR;
                 }
-
-                ngx_sprintf((u_char *) host, "%s:%ud%Z", h.host, h.port);
 
             } else {
                 host = "";
@@ -242,13 +238,12 @@ ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
             return NGX_ERROR;
         }
 
-        n = ngx_strlen(s[i]->name) + 1;
-        js->name = ngx_pnalloc(job->pool, n);
+        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, s[i]->name,
+                                                    ngx_strlen(s[i]->name));
         if (js->name == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(js->name, s[i]->name, n);
         js->pool_id = pool_id;
         js->host = host;
         js->seq = i;
@@ -533,10 +528,8 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         }
     }
 
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, sid, &all)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    all = ngx_http_oxmigrate_admin_op_schemas(op, sid);
+    if (all == NULL) {
         return;
     }
 
@@ -793,10 +786,8 @@ ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
         return;
     }
 
@@ -1084,21 +1075,11 @@ static MYSQL *
 ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool)
 {
-    char                         err[256], *db;
-    MYSQL                       *m;
-    ngx_http_oxmigrate_dbhost_t  h;
+    char    err[256];
+    MYSQL  *m;
 
-    ngx_http_oxmigrate_admin_configdb_host(job->omcf->db, pool, &h);
-
-    db = ngx_pnalloc(pool, job->omcf->db->database.len + 1);
-    if (db == NULL) {
-        return NULL;
-    }
-
-    ngx_cpystrn((u_char *) db, job->omcf->db->database.data,
-                job->omcf->db->database.len + 1);
-
-    m = ngx_http_oxmigrate_admin_connect(&h, db, 0, err, sizeof(err));
+    m = ngx_http_oxmigrate_admin_configdb_connect(job->omcf->db, pool, err,
+                                                  sizeof(err));
     if (m == NULL) {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "oxmigrate admin: job %uL: configdb: %s", job->id, err);
@@ -1804,15 +1785,15 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
         }
 
         js->seq = ngx_atoi((u_char *) row[0], lens[0]);
-        js->name = ngx_pnalloc(job->pool, lens[1] + 1);
-        js->host = ngx_pnalloc(job->pool, lens[3] + 1);
+        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, row[1],
+                                                    lens[1]);
+        js->host = ngx_http_oxmigrate_admin_strndup(job->pool, row[3],
+                                                    lens[3]);
         if (js->name == NULL || js->host == NULL) {
             mysql_free_result(res);
             goto failed;
         }
 
-        ngx_cpystrn((u_char *) js->name, (u_char *) row[1], lens[1] + 1);
-        ngx_cpystrn((u_char *) js->host, (u_char *) row[3], lens[3] + 1);
         js->pool_id = ngx_atoof((u_char *) row[2], lens[2]);
 
         if (ngx_strcmp(row[4], "done") == 0) {

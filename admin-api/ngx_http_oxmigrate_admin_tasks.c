@@ -513,7 +513,6 @@ ngx_http_oxmigrate_admin_schema_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_state_t *st)
 {
-    size_t                          n;
     MYSQL_ROW                       row;
     MYSQL_RES                      *res;
     ngx_uint_t                      i;
@@ -574,15 +573,13 @@ ngx_http_oxmigrate_admin_schema_state(
                 return NGX_ERROR;
             }
 
-            n = lens[0];
-            e->name = ngx_pnalloc(pool, n + 1);
+            e->name = ngx_http_oxmigrate_admin_strndup(pool, row[0],
+                                                       lens[0]);
             if (e->name == NULL) {
                 mysql_free_result(res);
                 return NGX_ERROR;
             }
 
-            ngx_memcpy(e->name, row[0], n);
-            e->name[n] = '\0';
             e->successful = (row[1] && row[1][0] != '0');
             e->last_modified = ngx_atoof((u_char *) row[2], lens[2]);
         }
@@ -853,14 +850,12 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
             break;
         }
 
-        *name = ngx_pnalloc(u->pool, todo[i]->name.len + 1);
+        *name = ngx_http_oxmigrate_admin_strndup(u->pool, todo[i]->name.data,
+                                                 todo[i]->name.len);
         if (*name == NULL) {
             ret = NGX_ERROR;
             break;
         }
-
-        ngx_cpystrn((u_char *) *name, todo[i]->name.data,
-                    todo[i]->name.len + 1);
 
         if (ngx_http_oxmigrate_admin_record(m, u->pool, u->schema,
                                             &todo[i]->name, ok,
@@ -1073,10 +1068,9 @@ ngx_http_oxmigrate_admin_refresher(void *data)
 {
     ngx_http_oxmigrate_refresher_t  *rf = data;
 
-    char                          err[256], *db;
-    int64_t                       now, next, rc;
-    struct timespec               ts;
-    ngx_http_oxmigrate_dbhost_t   h;
+    char             err[256];
+    int64_t          now, next, rc;
+    struct timespec  ts;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -1136,15 +1130,8 @@ ngx_http_oxmigrate_admin_refresher(void *data)
 
         if (rf->job_id) {
             if (rf->cdb == NULL) {
-                ngx_http_oxmigrate_admin_configdb_host(rf->configdb,
-                                                       rf->pool, &h);
-                db = ngx_pnalloc(rf->pool, rf->configdb->database.len + 1);
-                if (db) {
-                    ngx_cpystrn((u_char *) db, rf->configdb->database.data,
-                                rf->configdb->database.len + 1);
-                    rf->cdb = ngx_http_oxmigrate_admin_connect(&h, db, 0,
-                                                      err, sizeof(err));
-                }
+                rf->cdb = ngx_http_oxmigrate_admin_configdb_connect(
+                              rf->configdb, rf->pool, err, sizeof(err));
             }
 
             if (rf->cdb

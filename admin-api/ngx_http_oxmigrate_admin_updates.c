@@ -9,8 +9,8 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
-static int ngx_libc_cdecl ngx_http_oxmigrate_admin_ref_cmp(const void *a,
-    const void *b);
+static ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m,
+    ngx_pool_t *pool, uint64_t server_id, ngx_array_t **out);
 static ngx_int_t ngx_http_oxmigrate_admin_resolve(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, const char *schema,
     ngx_http_oxmigrate_dbhost_t *h);
@@ -18,11 +18,10 @@ static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
     ngx_array_t *a);
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
     uint64_t server_id, ngx_array_t **out)
 {
-    size_t                            n;
     MYSQL_ROW                         row;
     MYSQL_RES                        *res;
     unsigned long                    *lens;
@@ -65,15 +64,11 @@ ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
             return NGX_ERROR;
         }
 
-        n = lens[0];
-        s->name = ngx_pnalloc(pool, n + 1);
+        s->name = ngx_http_oxmigrate_admin_strndup(pool, row[0], lens[0]);
         if (s->name == NULL) {
             mysql_free_result(res);
             return NGX_ERROR;
         }
-
-        ngx_memcpy(s->name, row[0], n);
-        s->name[n] = '\0';
 
         s->pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
         s->contexts = ngx_atoof((u_char *) row[2], lens[2]);
@@ -84,14 +79,37 @@ ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
 
     qsort((*out)->elts, (*out)->nelts,
           sizeof(ngx_http_oxmigrate_schema_ref_t),
-          ngx_http_oxmigrate_admin_ref_cmp);
+          ngx_http_oxmigrate_admin_schema_order);
 
     return NGX_OK;
 }
 
 
-static int ngx_libc_cdecl
-ngx_http_oxmigrate_admin_ref_cmp(const void *a, const void *b)
+ngx_array_t *
+ngx_http_oxmigrate_admin_op_schemas(ngx_http_oxmigrate_admin_op_t *op,
+    uint64_t server_id)
+{
+    MYSQL        *m;
+    ngx_array_t  *all;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, server_id, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return NULL;
+    }
+
+    return all;
+}
+
+
+int ngx_libc_cdecl
+ngx_http_oxmigrate_admin_schema_order(const void *a, const void *b)
 {
     const ngx_http_oxmigrate_schema_ref_t  *x = a, *y = b;
 
@@ -526,17 +544,12 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
+    m = op->db;
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
@@ -817,20 +830,12 @@ ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                                *m;
     yajl_gen                              g;
     ngx_array_t                          *all;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
         return;
     }
 
@@ -953,10 +958,8 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, 0, &all)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
         return;
     }
 
