@@ -133,7 +133,7 @@ struct ngx_http_oxmigrate_admin_op_s {
     u_char                               *body;     /* NUL-terminated */
     size_t                                body_len;
     char                                 *q_state;  /* ?state= */
-    ngx_int_t                             q_limit;  /* ?limit=, -1 unset */
+    ngx_int_t                             q_limit;  /* ?limit=, 1..1000 */
 
     yajl_val                              json;     /* parsed body */
     MYSQL                                *db;       /* configdb, lazily */
@@ -213,6 +213,9 @@ char *ngx_http_oxmigrate_admin_vsql(MYSQL *m, ngx_pool_t *pool,
 /* SELECT: the stored result, NULL on error (mysql_errno(m) != 0) */
 MYSQL_RES *ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
+/* a handler's SELECT on configdb (op->db); NULL: answered 503 or 500 */
+MYSQL_RES *ngx_http_oxmigrate_admin_op_select(
+    ngx_http_oxmigrate_admin_op_t *op, const char *fmt, ...);
 /* other statements: affected rows, -1 on error */
 int64_t ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);

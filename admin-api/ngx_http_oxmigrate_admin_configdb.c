@@ -38,20 +38,13 @@ ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL      *m;
     yajl_gen    g;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT server_id, name FROM server ORDER BY server_id");
     if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 
@@ -873,7 +866,6 @@ ngx_http_oxmigrate_admin_schema_changeserver(
 void
 ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL      *m;
     time_t      t;
     int64_t     ts;
     u_char      iso[64];
@@ -882,24 +874,12 @@ ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
     ngx_tm_t    tm;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
-    ngx_uint_t  limit;
 
-    limit = op->q_limit > 0 ? (ngx_uint_t) op->q_limit : 50;
-    if (limit > 1000) {
-        limit = 1000;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT id, ts, user, action, arguments, status, result"
               " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
-              (uint64_t) limit);
+              (uint64_t) op->q_limit);
     if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 

@@ -364,22 +364,59 @@ ngx_http_oxmigrate_admin_sql(MYSQL *m, ngx_pool_t *pool, const char *fmt,
 }
 
 
-MYSQL_RES *
-ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
-    const char *fmt, ...)
+static MYSQL_RES *
+ngx_http_oxmigrate_admin_vselect(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, va_list args)
 {
-    char     *sql;
-    va_list   args;
+    char  *sql;
 
-    va_start(args, fmt);
     sql = ngx_http_oxmigrate_admin_vsql(m, pool, fmt, args);
-    va_end(args);
 
     if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
         return NULL;
     }
 
     return mysql_store_result(m);
+}
+
+
+MYSQL_RES *
+ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...)
+{
+    va_list     args;
+    MYSQL_RES  *res;
+
+    va_start(args, fmt);
+    res = ngx_http_oxmigrate_admin_vselect(m, pool, fmt, args);
+    va_end(args);
+
+    return res;
+}
+
+
+MYSQL_RES *
+ngx_http_oxmigrate_admin_op_select(ngx_http_oxmigrate_admin_op_t *op,
+    const char *fmt, ...)
+{
+    MYSQL      *m;
+    va_list     args;
+    MYSQL_RES  *res;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    va_start(args, fmt);
+    res = ngx_http_oxmigrate_admin_vselect(m, op->pool, fmt, args);
+    va_end(args);
+
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+    }
+
+    return res;
 }
 
 

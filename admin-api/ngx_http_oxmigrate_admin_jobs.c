@@ -92,7 +92,7 @@ static ngx_int_t ngx_http_oxmigrate_admin_job_plan(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
     ngx_array_t *plan);
 static void ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, MYSQL_ROW row, unsigned long *lens, ngx_uint_t full);
+    MYSQL_ROW row, unsigned long *lens, ngx_uint_t full);
 
 
 static char *
@@ -1430,7 +1430,7 @@ ngx_http_oxmigrate_admin_job_state(ngx_http_oxmigrate_admin_op_t *op,
 
 
 static void
-ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
+ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
 {
     int64_t     dis, ena;
@@ -1489,7 +1489,7 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
     ngx_http_oxmigrate_admin_json_str(g, row[8]);
 
     if (full) {
-        res = ngx_http_oxmigrate_admin_select(m, op->pool,
+        res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
                   "SELECT name, state, failed_tasks, disabled_at,"
                   " enabled_at, message FROM oxmigrate_job_schema"
                   " WHERE job_id = %R ORDER BY seq", row[0]);
@@ -1547,27 +1547,14 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
 void
 ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL       *m;
-    yajl_gen     g;
-    MYSQL_ROW    row;
-    MYSQL_RES   *res;
-    ngx_uint_t   limit;
+    yajl_gen    g;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
 
-    limit = op->q_limit > 0 ? (ngx_uint_t) op->q_limit : 50;
-    if (limit > 1000) {
-        limit = 1000;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               NGX_HTTP_OXMIGRATE_JOB_COLUMNS " ORDER BY j.id DESC LIMIT %U",
-              (uint64_t) limit);
+              (uint64_t) op->q_limit);
     if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 
@@ -1582,8 +1569,8 @@ ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen_array_open(g);
 
     while ((row = mysql_fetch_row(res))) {
-        ngx_http_oxmigrate_admin_job_json(op, m, row,
-                                          mysql_fetch_lengths(res), 0);
+        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
+                                          0);
     }
 
     yajl_gen_array_close(g);
@@ -1593,31 +1580,39 @@ ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-void
-ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
+/* the {id} of jobs/{id}; NGX_ERROR: not a number, answered 404 */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL      *m;
-    ngx_int_t   id;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    ngx_int_t  id;
 
     id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
     if (id == NGX_ERROR) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
                                        "job '%s' not found", op->arg[0]);
+    }
+
+    return id;
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
+{
+    ngx_int_t   id;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    id = ngx_http_oxmigrate_admin_job_id(op);
+    if (id == NGX_ERROR) {
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               NGX_HTTP_OXMIGRATE_JOB_COLUMNS " WHERE j.id = %U",
               (uint64_t) id);
     if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 
@@ -1630,8 +1625,8 @@ ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK)) {
-        ngx_http_oxmigrate_admin_job_json(op, m, row,
-                                          mysql_fetch_lengths(res), 1);
+        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
+                                          1);
     }
 
     mysql_free_result(res);
@@ -1657,10 +1652,8 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_job_t         *job;
     ngx_http_oxmigrate_job_schema_t  *js;
 
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    id = ngx_http_oxmigrate_admin_job_id(op);
     if (id == NGX_ERROR) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job '%s' not found", op->arg[0]);
         return;
     }
 
@@ -1688,11 +1681,10 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT kind, state, options, server_id FROM oxmigrate_job"
               " WHERE id = %U", (uint64_t) id);
     if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 

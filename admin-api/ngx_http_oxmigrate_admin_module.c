@@ -328,7 +328,7 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
     op->omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
     op->request = r;
     op->log = ngx_cycle->log;
-    op->q_limit = -1;
+    op->q_limit = 50;
 
     op->route = ngx_http_oxmigrate_admin_route(r, op, &status);
     if (op->route == NULL) {
@@ -356,12 +356,16 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
         ngx_cpystrn((u_char *) op->q_state, v.data, v.len + 1);
     }
 
+    /* the lists (GET /jobs, GET /audit): 50 rows unless told, 1000 at most */
+
     if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
         op->q_limit = ngx_atoi(v.data, v.len);
         if (op->q_limit == NGX_ERROR || op->q_limit == 0) {
             return ngx_http_oxmigrate_admin_send_error(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_argument", "limit must be a positive number");
         }
+
+        op->q_limit = ngx_min(op->q_limit, 1000);
     }
 
     if (op->route->fields == NULL) {
