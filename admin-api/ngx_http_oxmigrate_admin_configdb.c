@@ -708,13 +708,14 @@ ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-/* POST /schemas/{schema}/disable */
+/* disableschema and enableschema: the same call around another UPDATE */
 
-void
-ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
+static void
+ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t (*toggle)(MYSQL *m, ngx_pool_t *pool, const char *schema,
+                         ngx_http_oxmigrate_schema_res_t *res))
 {
     MYSQL                            *m;
-    ngx_uint_t                        status;
     ngx_http_oxmigrate_schema_res_t   res;
 
     m = ngx_http_oxmigrate_admin_configdb(op);
@@ -722,9 +723,7 @@ ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    status = ngx_http_oxmigrate_admin_do_disable(m, op->pool, op->arg[0],
-                                                 &res);
-    if (status) {
+    if (toggle(m, op->pool, op->arg[0], &res) != 0) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
@@ -734,29 +733,23 @@ ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
+/* POST /schemas/{schema}/disable */
+
+void
+ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
+{
+    ngx_http_oxmigrate_admin_schema_toggle(op,
+                                         ngx_http_oxmigrate_admin_do_disable);
+}
+
+
 /* POST /schemas/{schema}/enable */
 
 void
 ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                            *m;
-    ngx_uint_t                        status;
-    ngx_http_oxmigrate_schema_res_t   res;
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL || ngx_http_oxmigrate_admin_known_schema(op, m) != NGX_OK) {
-        return;
-    }
-
-    status = ngx_http_oxmigrate_admin_do_enable(m, op->pool, op->arg[0],
-                                                &res);
-    if (status) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    ngx_http_oxmigrate_admin_epoch(op);
-    ngx_http_oxmigrate_admin_schema_answer(op, res.changed, -1);
+    ngx_http_oxmigrate_admin_schema_toggle(op,
+                                         ngx_http_oxmigrate_admin_do_enable);
 }
 
 
