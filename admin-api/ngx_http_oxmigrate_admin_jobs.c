@@ -258,10 +258,9 @@ ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
 
 static uint64_t
 ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, const char *kind, uint64_t server_id,
-    ngx_http_oxmigrate_job_t *job)
+    MYSQL *m, ngx_http_oxmigrate_job_t *job)
 {
-    char                             *owner, *sql, *p, sidbuf[32];
+    char                             *owner, *sql, *p, *kind, sidbuf[32];
     int64_t                           now;
     uint64_t                          id;
     ngx_str_t                         body;
@@ -280,8 +279,11 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
         ngx_str_set(&body, "{}");
     }
 
-    if (server_id) {
-        ngx_sprintf((u_char *) sidbuf, "%uL%Z", server_id);
+    kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
+                                                         : "updates";
+
+    if (job->server_id) {
+        ngx_sprintf((u_char *) sidbuf, "%uL%Z", job->server_id);
 
     } else {
         ngx_cpystrn((u_char *) sidbuf, (u_char *) "NULL", sizeof(sidbuf));
@@ -334,64 +336,77 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/*
+ * One job at a time, whatever its kind: an upgrade and a runallupdate (or
+ * two of either) would run the updates of the same schemas at once, and
+ * the loser's schemas would fail with UPD-0003.  NGX_OK: no job runs;
+ * NGX_ERROR: answered (409 job_running, or 500).
+ */
+
 static ngx_int_t
-ngx_http_oxmigrate_admin_job_live(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
-    const char *kind, uint64_t *id)
+ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m)
 {
+    uint64_t    id;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT id FROM oxmigrate_job WHERE kind = %s"
-              " AND state = 'running' AND heartbeat >= %D"
-              " ORDER BY id LIMIT 1", kind,
+              "SELECT id, kind FROM oxmigrate_job"
+              " WHERE state = 'running' AND heartbeat >= %D"
+              " ORDER BY id LIMIT 1",
               ngx_http_oxmigrate_admin_now_ms()
               - (int64_t) op->alcf->lock_idle);
     if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
         return NGX_ERROR;
     }
 
     row = mysql_fetch_row(res);
-    *id = row ? (uint64_t) ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
-              : 0;
+    if (row == NULL) {
+        mysql_free_result(res);
+        return NGX_OK;
+    }
 
+    id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+
+    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT, "job_running",
+                                        "%s job %uL is still running",
+                                        row[1], id);
+    if (op->gen) {
+        ngx_http_oxmigrate_admin_json_str(op->gen, "job");
+        ngx_http_oxmigrate_admin_json_int(op->gen, id);
+    }
+
+    ngx_http_oxmigrate_admin_error_close(op);
     mysql_free_result(res);
 
-    return NGX_OK;
+    return NGX_ERROR;
 }
 
 
 /*
- * POST /upgrade (upgradeschemata).
- *
- * "Only one upgrade job at a time" is a check (a live job?) followed by an
- * INSERT: two calls at once would both pass the check.  A MariaDB named
- * lock on configdb's server makes check and INSERT one step for every
- * worker of every balancer; it is held for milliseconds (the plan is read
- * and written), never while the job runs.
+ * Starting a job (POST /upgrade, POST /updates) is a check (a live job?)
+ * followed by an INSERT: two calls at once would both pass the check.  A
+ * MariaDB named lock on configdb's server makes check and INSERT one step
+ * for every worker of every balancer; it is held for milliseconds (the
+ * plan is read and written), never while the job runs.  The name is the
+ * one the upgrade alone used before, so that workers of an older
+ * configuration (a reload) and newer ones still exclude each other.
  */
 
-#define NGX_HTTP_OXMIGRATE_UPGRADE_LOCK                                       \
+#define NGX_HTTP_OXMIGRATE_JOB_LOCK                                           \
     "LEFT(CONCAT('oxmigrate.upgrade.', DATABASE()), 64)"
 
 
-static void ngx_http_oxmigrate_admin_upgrade_locked(
-    ngx_http_oxmigrate_admin_op_t *op);
-
-
-void
-ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
+static void
+ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
+    void (*start)(ngx_http_oxmigrate_admin_op_t *op))
 {
     MYSQL      *m;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
     ngx_uint_t  locked;
-
-    if (ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0)) {
-        /* a plan changes nothing: no lock needed */
-        ngx_http_oxmigrate_admin_upgrade_locked(op);
-        return;
-    }
 
     m = ngx_http_oxmigrate_admin_configdb(op);
     if (m == NULL) {
@@ -399,7 +414,7 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT GET_LOCK(" NGX_HTTP_OXMIGRATE_UPGRADE_LOCK ", 10)");
+              "SELECT GET_LOCK(" NGX_HTTP_OXMIGRATE_JOB_LOCK ", 10)");
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return;
@@ -411,15 +426,15 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 
     if (!locked) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "busy", "another upgrade is being "
+                                       "busy", "another job is being "
                                        "started, try again");
         return;
     }
 
-    ngx_http_oxmigrate_admin_upgrade_locked(op);
+    start(op);
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
-            "DO RELEASE_LOCK(" NGX_HTTP_OXMIGRATE_UPGRADE_LOCK ")")
+            "DO RELEASE_LOCK(" NGX_HTTP_OXMIGRATE_JOB_LOCK ")")
         < 0)
     {
         /* closing the connection at the end of the call releases it */
@@ -427,6 +442,64 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
                       "oxmigrate admin: RELEASE_LOCK failed: %s",
                       mysql_error(m));
     }
+}
+
+
+/* INSERT a planned job and answer 202; it starts once the answer is out */
+
+static void
+ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job)
+{
+    yajl_gen  g;
+
+    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, job);
+    if (job->id == 0) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, job->id);
+
+    if (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
+        ngx_http_oxmigrate_admin_json_str(g, "server_id");
+        ngx_http_oxmigrate_admin_json_int(g, job->server_id);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
+    yajl_gen_map_close(g);
+
+    op->job = job;
+}
+
+
+/* POST /upgrade (upgradeschemata) */
+
+static void ngx_http_oxmigrate_admin_upgrade_locked(
+    ngx_http_oxmigrate_admin_op_t *op);
+
+
+void
+ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
+{
+    if (ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0)) {
+        /* a plan changes nothing: no lock needed */
+        ngx_http_oxmigrate_admin_upgrade_locked(op);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_job_locked(op,
+                                      ngx_http_oxmigrate_admin_upgrade_locked);
 }
 
 
@@ -438,7 +511,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     int64_t                            sid;
     yajl_gen                           g;
     yajl_val                           v, skip;
-    uint64_t                           id, live, pool_id;
+    uint64_t                           id, pool_id;
     ngx_int_t                          idx;
     ngx_uint_t                         i, j, k, dry, force, cont, parallel;
     ngx_array_t                       *all, plan;
@@ -506,26 +579,8 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (!dry) {
-        if (ngx_http_oxmigrate_admin_job_live(op, m, "upgrade", &live)
-            != NGX_OK)
-        {
-            ngx_http_oxmigrate_admin_db_error(op, m);
-            return;
-        }
-
-        if (live) {
-            ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                                 "job_running",
-                                 "upgrade job %uL is still running", live);
-            if (op->gen) {
-                ngx_http_oxmigrate_admin_json_str(op->gen, "job");
-                ngx_http_oxmigrate_admin_json_int(op->gen, live);
-            }
-
-            ngx_http_oxmigrate_admin_error_close(op);
-            return;
-        }
+    if (!dry && ngx_http_oxmigrate_admin_job_none_running(op, m) != NGX_OK) {
+        return;
     }
 
     all = ngx_http_oxmigrate_admin_op_schemas(op, sid);
@@ -743,46 +798,36 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     job->force = force;
     job->parallel = parallel;
 
-    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, "upgrade", sid, job);
-    if (job->id == 0) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-    if (g == NULL) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, job->id);
-    ngx_http_oxmigrate_admin_json_str(g, "server_id");
-    ngx_http_oxmigrate_admin_json_int(g, sid);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
-    yajl_gen_map_close(g);
-
-    op->job = job;
+    ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
 
 
 /* POST /updates (runallupdate) */
 
+static void ngx_http_oxmigrate_admin_updates_locked(
+    ngx_http_oxmigrate_admin_op_t *op);
+
+
 void
 ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
 {
+    ngx_http_oxmigrate_admin_job_locked(op,
+                                      ngx_http_oxmigrate_admin_updates_locked);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
+{
     MYSQL                             *m;
-    yajl_gen                           g;
     ngx_uint_t                         i;
     ngx_array_t                       *all, plan;
     ngx_http_oxmigrate_job_t          *job;
     ngx_http_oxmigrate_schema_ref_t   *s, **ps;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
+    m = op->db;
+
+    if (ngx_http_oxmigrate_admin_job_none_running(op, m) != NGX_OK) {
         return;
     }
 
@@ -822,27 +867,7 @@ ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, "updates", 0, job);
-    if (job->id == 0) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-    if (g == NULL) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, job->id);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
-    yajl_gen_map_close(g);
-
-    op->job = job;
+    ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
 
 

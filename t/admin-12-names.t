@@ -238,4 +238,40 @@ my $job = OxAdmin::wait_job($ng, OxTest::json($started->{body})->{job}, 60);
 is($job->{state}, 'done', 'the one job is done');
 
 $ng->stop;
+
+# two runallupdates at once: one job, and no job of either kind next to it
+# (their updates of one schema would collide: UPD-0003)
+$ng = OxAdmin::nginx($site, tasks => OxAdmin::tasks(
+    '010_wait.sql' => "-- task: t.Wait\nSELECT SLEEP(1);\n"));
+@res = OxTest::http_many([ map { [ POST => '/oxmigrate/v1/updates',
+                                   body => '{}' ] } 1 .. 2 ],
+                         port => $ng->port('A'), headers => $auth,
+                         timeout => 30);
+@st = sort map { $_->{status} } @res;
+is_deeply(\@st, [ 202, 409 ], 'two runallupdates at once: one 202, one 409');
+($started) = grep { $_->{status} == 202 } @res;
+my $id = OxTest::json($started->{body})->{job};
+($refused) = grep { $_->{status} == 409 } @res;
+my $no = OxTest::json($refused ? $refused->{body} : '') // {};
+is_deeply([ $no->{error}{code}, $no->{job} ], [ 'job_running', $id ],
+          'job_running, naming the running job');
+is($db->value("SELECT COUNT(*) FROM oxmigrate_job WHERE kind = 'updates'"),
+   1, 'one runallupdate job row');
+$r = OxAdmin::api($ng, POST => 'upgrade',
+                     body => '{"server":"oxserver-xyz","continue":true}');
+is_deeply([ $r->{status}, $r->{json}{error}{code}, $r->{json}{job} ],
+          [ 409, 'job_running', $id ],
+          'no upgrade while a runallupdate runs');
+$r = OxAdmin::api($ng, POST => 'updates');
+is($r->{status}, 409, 'nor a second runallupdate');
+$job = OxAdmin::wait_job($ng, $id, 60);
+is($job->{state}, 'done', 'the one runallupdate is done');
+is_deeply([ grep { $_->{state} ne 'done' } @{ $job->{schemas} } ], [],
+          'every schema updated, none lost to UPD-0003');
+$r = OxAdmin::api($ng, POST => 'updates');
+is($r->{status}, 202, 'once it is over, the next one starts');
+is(OxAdmin::wait_job($ng, $r->{json}{job}, 60)->{state}, 'done',
+   'and is done');
+
+$ng->stop;
 done_testing();
