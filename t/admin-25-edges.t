@@ -262,6 +262,34 @@ is(OxAdmin::schema_sql($s2, "SELECT COUNT(*) FROM updateTask"
 
 $ng->stop;
 
+# ------------------------------------------------ checkdatabase, nothing found
+
+$ng = OxAdmin::nginx($site, tasks => OxAdmin::tasks(
+    '010_noop.sql' => "-- task: t.Noop\n-- nothing to do\n"));
+sub check_rows {
+    return [ sort map { "$_->{scheme}: $_->{status}" }
+                  @{ $_[0]{json}{schemas} // [] } ];
+}
+$r = api(GET => 'databases/check');
+is_deeply(check_rows($r), [ "$s1: Needs update", "$s2: Needs update" ],
+          'checkdatabase: t.Noop is pending in both schemas');
+ok(!exists $r->{json}{message}, 'no message while something is found');
+is_deeply([ map { api(POST => "schemas/$_/update")->{status} } $s1, $s2 ],
+          [ 200, 200 ], 'runupdate on both');
+$r = api(GET => 'databases/check');
+is_deeply($r->{json}, { schemas => [], message => 'Neither pending, blocking'
+                        . ' nor stale schemas found' },
+          "checkdatabase with nothing to report: OX's message");
+OxAdmin::schema_sql($s1, "INSERT INTO updateTask VALUES (0, 'LOCKED', 1, "
+                    . (int(time * 1000) - 10000) . ", UNHEX('$LOCKED'))");
+$r = api(GET => 'databases/check');
+is_deeply([ check_rows($r), exists $r->{json}{message} ? 1 : 0 ],
+          [ [ "$s1: Blocking updates running for too long" ], 0 ],
+          'a dead lock is found again, without the message');
+OxAdmin::schema_sql($s1, "DELETE FROM updateTask WHERE taskName = 'LOCKED'");
+
+$ng->stop;
+
 # ------------------------------------------------ $remote_user looked at early
 
 # nginx parses the Authorization header, unchecked, whenever $remote_user
