@@ -590,7 +590,7 @@ ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
 
 /*
  * The routing module's freshness contract: every balancer worker polls
- * <prefix>epoch once a second and drops its cached decisions when it
+ * <prefix>epoch twice a second and drops its cached decisions when it
  * changes.  Called after the configdb change is committed.
  */
 
