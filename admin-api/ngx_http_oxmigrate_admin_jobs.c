@@ -88,7 +88,10 @@ static void ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev);
 static MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool);
 static char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
-static ngx_int_t ngx_http_oxmigrate_admin_job_plan(
+static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
+    ngx_array_t *plan);
+static ngx_int_t ngx_http_oxmigrate_admin_job_schemas(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
     ngx_array_t *plan);
 static void ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
@@ -197,11 +200,35 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
 }
 
 
-/* the schemas of a plan with their database hosts (thread) */
+/*
+ * A new job of the schemas of a plan, with their database hosts (thread).
+ * NULL: no job (answered when configdb failed).
+ */
+
+static ngx_http_oxmigrate_job_t *
+ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
+    ngx_uint_t kind, ngx_array_t *plan)
+{
+    ngx_http_oxmigrate_job_t  *job;
+
+    job = ngx_http_oxmigrate_admin_job_new(op, kind, 0);
+    if (job == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_schemas(op, m, job, plan) != NGX_OK) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return NULL;
+    }
+
+    return job;
+}
+
 
 static ngx_int_t
-ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
-    ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
+ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
 {
     char                             *pname, *host;
     uint64_t                          pool_id;
@@ -669,15 +696,10 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         *ps = &s[i];
     }
 
-    job = ngx_http_oxmigrate_admin_job_new(op, NGX_HTTP_OXMIGRATE_JOB_UPGRADE,
-                                           0);
+    job = ngx_http_oxmigrate_admin_job_plan(op, m,
+                                            NGX_HTTP_OXMIGRATE_JOB_UPGRADE,
+                                            &plan);
     if (job == NULL) {
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_job_plan(op, m, job, &plan) != NGX_OK) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 
@@ -853,19 +875,14 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
         *ps = &s[i];
     }
 
-    job = ngx_http_oxmigrate_admin_job_new(op, NGX_HTTP_OXMIGRATE_JOB_UPDATES,
-                                           0);
+    job = ngx_http_oxmigrate_admin_job_plan(op, m,
+                                            NGX_HTTP_OXMIGRATE_JOB_UPDATES,
+                                            &plan);
     if (job == NULL) {
         return;
     }
 
     job->force = !ngx_http_oxmigrate_admin_body_flag(op, "stop_on_error", 1);
-
-    if (ngx_http_oxmigrate_admin_job_plan(op, m, job, &plan) != NGX_OK) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
