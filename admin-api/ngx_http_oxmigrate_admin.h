@@ -165,13 +165,11 @@ void ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s,
     size_t len);
 void ngx_http_oxmigrate_admin_json_int(yajl_gen g, int64_t n);
 void ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b);
-void ngx_http_oxmigrate_admin_json_null(yajl_gen g);
-void ngx_http_oxmigrate_admin_json_open(yajl_gen g);   /* { */
-void ngx_http_oxmigrate_admin_json_close(yajl_gen g);  /* } */
-void ngx_http_oxmigrate_admin_json_aopen(yajl_gen g);  /* [ */
-void ngx_http_oxmigrate_admin_json_aclose(yajl_gen g); /* ] */
 void ngx_http_oxmigrate_admin_json_tree(yajl_gen g, yajl_val v,
     const char *fallback);
+/* {"error":{"code","message"}, the outer object left open */
+void ngx_http_oxmigrate_admin_error_body(yajl_gen g, const char *code,
+    const u_char *msg, size_t len);
 /* a fresh body: status and {"error":{"code","message"}} */
 void ngx_http_oxmigrate_admin_error(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status, const char *code, const char *fmt, ...);

@@ -354,41 +354,6 @@ ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b)
 }
 
 
-void
-ngx_http_oxmigrate_admin_json_null(yajl_gen g)
-{
-    yajl_gen_null(g);
-}
-
-
-void
-ngx_http_oxmigrate_admin_json_open(yajl_gen g)
-{
-    yajl_gen_map_open(g);
-}
-
-
-void
-ngx_http_oxmigrate_admin_json_close(yajl_gen g)
-{
-    yajl_gen_map_close(g);
-}
-
-
-void
-ngx_http_oxmigrate_admin_json_aopen(yajl_gen g)
-{
-    yajl_gen_array_open(g);
-}
-
-
-void
-ngx_http_oxmigrate_admin_json_aclose(yajl_gen g)
-{
-    yajl_gen_array_close(g);
-}
-
-
 yajl_gen
 ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status)
@@ -408,6 +373,27 @@ ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/*
+ * The one error body of the API, {"error":{"code":...,"message":...}, with
+ * the outer object left open for extra fields: from a thread into op->gen,
+ * and from the event loop for what is refused before a thread runs.
+ */
+
+void
+ngx_http_oxmigrate_admin_error_body(yajl_gen g, const char *code,
+    const u_char *msg, size_t len)
+{
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "code");
+    ngx_http_oxmigrate_admin_json_str(g, code);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_strn(g, msg, len);
+    yajl_gen_map_close(g);
+}
+
+
 static void
 ngx_http_oxmigrate_admin_verror(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status, const char *code, const char *fmt, va_list args)
@@ -422,14 +408,7 @@ ngx_http_oxmigrate_admin_verror(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "error");
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "code");
-    ngx_http_oxmigrate_admin_json_str(g, code);
-    ngx_http_oxmigrate_admin_json_str(g, "message");
-    ngx_http_oxmigrate_admin_json_strn(g, msg, last - msg);
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_error_body(g, code, msg, last - msg);
 }
 
 

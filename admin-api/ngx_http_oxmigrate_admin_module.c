@@ -707,15 +707,9 @@ ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_json_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "error");
-    ngx_http_oxmigrate_admin_json_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "code");
-    ngx_http_oxmigrate_admin_json_str(g, code);
-    ngx_http_oxmigrate_admin_json_str(g, "message");
-    ngx_http_oxmigrate_admin_json_str(g, msg);
-    ngx_http_oxmigrate_admin_json_close(g);
-    ngx_http_oxmigrate_admin_json_close(g);
+    ngx_http_oxmigrate_admin_error_body(g, code, (u_char *) msg,
+                                        ngx_strlen(msg));
+    yajl_gen_map_close(g);
 
     yajl_gen_get_buf(g, &buf, &len);
     rc = ngx_http_oxmigrate_admin_send(r, status, buf, len);
