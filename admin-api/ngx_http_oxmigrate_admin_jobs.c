@@ -201,8 +201,9 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
 
 
 /*
- * A new job of the schemas of a plan, with their database hosts (thread).
- * NULL: no job (answered when configdb failed).
+ * A new job of the schemas of a plan (schema_refs, in their order), with
+ * their database hosts (thread).  NULL: no job (answered when configdb
+ * failed).
  */
 
 static ngx_http_oxmigrate_job_t *
@@ -235,7 +236,7 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t                        i;
     ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_job_schema_t  *js;
-    ngx_http_oxmigrate_schema_ref_t  **s;
+    ngx_http_oxmigrate_schema_ref_t   *s;
 
     s = plan->elts;
     pool_id = (uint64_t) -1;
@@ -243,8 +244,8 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
 
     for (i = 0; i < plan->nelts; i++) {
 
-        if (s[i]->pool_id != pool_id) {
-            pool_id = s[i]->pool_id;
+        if (s[i].pool_id != pool_id) {
+            pool_id = s[i].pool_id;
 
             if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
                                                    &pname)
@@ -265,8 +266,8 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
             return NGX_ERROR;
         }
 
-        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, s[i]->name,
-                                                    ngx_strlen(s[i]->name));
+        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, s[i].name,
+                                                    ngx_strlen(s[i].name));
         if (js->name == NULL) {
             return NGX_ERROR;
         }
@@ -546,7 +547,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_task_t         *t;
     ngx_http_oxmigrate_dbhost_t        h;
     ngx_http_oxmigrate_job_schema_t   *js;
-    ngx_http_oxmigrate_schema_ref_t   *s, **ps;
+    ngx_http_oxmigrate_schema_ref_t   *s, *ps;
     ngx_http_oxmigrate_schema_state_t  st;
 
     server = ngx_http_oxmigrate_admin_body_str(op, "server");
@@ -663,7 +664,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
      */
 
     if (ngx_array_init(&plan, op->pool, all->nelts + 1,
-                       sizeof(ngx_http_oxmigrate_schema_ref_t *))
+                       sizeof(ngx_http_oxmigrate_schema_ref_t))
         != NGX_OK)
     {
         return;
@@ -693,7 +694,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
             return;
         }
 
-        *ps = &s[i];
+        *ps = s[i];
     }
 
     job = ngx_http_oxmigrate_admin_job_plan(op, m,
@@ -759,7 +760,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
             ngx_http_oxmigrate_admin_json_str(g, "host");
             ngx_http_oxmigrate_admin_json_str(g, js[i].host);
             ngx_http_oxmigrate_admin_json_str(g, "contexts");
-            ngx_http_oxmigrate_admin_json_int(g, ps[i]->contexts);
+            ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
             ngx_http_oxmigrate_admin_json_str(g, "pending");
 
             if (sm == NULL
@@ -841,11 +842,9 @@ ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
 static void
 ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                             *m;
-    ngx_uint_t                         i;
-    ngx_array_t                       *all, plan;
-    ngx_http_oxmigrate_job_t          *job;
-    ngx_http_oxmigrate_schema_ref_t   *s, **ps;
+    MYSQL                     *m;
+    ngx_array_t               *all;
+    ngx_http_oxmigrate_job_t  *job;
 
     m = op->db;
 
@@ -858,26 +857,11 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
-                       sizeof(ngx_http_oxmigrate_schema_ref_t *))
-        != NGX_OK)
-    {
-        return;
-    }
-
-    s = all->elts;
-    for (i = 0; i < all->nelts; i++) {
-        ps = ngx_array_push(&plan);
-        if (ps == NULL) {
-            return;
-        }
-
-        *ps = &s[i];
-    }
+    /* runallupdate: every schema, also one without contexts */
 
     job = ngx_http_oxmigrate_admin_job_plan(op, m,
                                             NGX_HTTP_OXMIGRATE_JOB_UPDATES,
-                                            &plan);
+                                            all);
     if (job == NULL) {
         return;
     }
