@@ -102,8 +102,6 @@ static char *ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oxmigrate_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_oxmigrate_names_slot(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_oxmigrate_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle);
 static void ngx_http_oxmigrate_exit_process(ngx_cycle_t *cycle);
@@ -158,7 +156,7 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
 
     { ngx_string("oxmigrate_server"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_oxmigrate_names_slot,
+      ngx_http_oxmigrate_conf_names_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oxmigrate_loc_conf_t, servers),
       NULL },
@@ -200,7 +198,7 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
 
     { ngx_string("oxmigrate_login_actions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_oxmigrate_names_slot,
+      ngx_http_oxmigrate_conf_names_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oxmigrate_loc_conf_t, actions),
       NULL },
@@ -1098,44 +1096,6 @@ ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"oxmigrate on\" needs \"oxmigrate_server\": "
                            "the names of the servers this balancer serves");
         return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * Like ngx_conf_set_str_array_slot(), but takes every argument of the
- * directive ("oxmigrate_server a b c;"), and repeated directives add up.
- */
-
-static char *
-ngx_http_oxmigrate_names_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t     *value, *s;
-    ngx_uint_t     i;
-    ngx_array_t  **a;
-
-    a = (ngx_array_t **) (p + cmd->offset);
-
-    if (*a == NGX_CONF_UNSET_PTR) {
-        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (*a == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        s = ngx_array_push(*a);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *s = value[i];
     }
 
     return NGX_CONF_OK;

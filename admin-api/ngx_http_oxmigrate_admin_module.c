@@ -35,8 +35,6 @@ static char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_oxmigrate_admin_names_slot(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -212,7 +210,7 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
 
     { ngx_string("oxmigrate_excluded_namespaces"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_oxmigrate_admin_names_slot,
+      ngx_http_oxmigrate_conf_names_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, excluded_ns),
       NULL },
@@ -1025,47 +1023,6 @@ ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     return ngx_http_oxmigrate_admin_load_excluded(cf, &value[1],
                                                   &alcf->excluded_tasks);
-}
-
-
-/*
- * "oxmigrate_excluded_namespaces a b;": every argument, and repeated
- * directives add up.  ngx_conf_set_str_array_slot() keeps the first
- * argument only.  TODO: the login router's ngx_http_oxmigrate_names_slot()
- * is this same function; use it once src/ngx_http_oxmigrate.h exports it.
- */
-
-static char *
-ngx_http_oxmigrate_admin_names_slot(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t     *value, *s;
-    ngx_uint_t     i;
-    ngx_array_t  **a;
-
-    a = (ngx_array_t **) (p + cmd->offset);
-
-    if (*a == NGX_CONF_UNSET_PTR) {
-        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (*a == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        s = ngx_array_push(*a);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *s = value[i];
-    }
-
-    return NGX_CONF_OK;
 }
 
 

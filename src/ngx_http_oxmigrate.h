@@ -77,13 +77,16 @@ typedef struct {
 extern ngx_module_t  ngx_http_oxmigrate_module;
 
 
-/* ngx_http_oxmigrate_conf.c: the http-level "name=value" directives */
+/* ngx_http_oxmigrate_conf.c: directive parsers */
 
 char *ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_oxmigrate_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* a list directive ("oxmigrate_server a b;"): every argument, repeats add */
+char *ngx_http_oxmigrate_conf_names_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

@@ -1,9 +1,9 @@
 
 /*
- * The http-level directives oxmigrate_db, oxmigrate_redis and
- * oxmigrate_cache: each takes "name=value" parameters, described by a table
- * and parsed by one loop.  A value with spaces is quoted whole, as nginx
- * quotes any argument: "password=db secret".
+ * Directive parsers both modules share.  The http-level directives
+ * oxmigrate_db, oxmigrate_redis and oxmigrate_cache each take "name=value"
+ * parameters, described by a table and parsed by one loop.  A value with
+ * spaces is quoted whole, as nginx quotes any argument: "password=db secret".
  */
 
 
@@ -415,6 +415,45 @@ ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                                 cp.zone.size);
     if (omcf->shm_zone == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Like ngx_conf_set_str_array_slot(), but takes every argument of the
+ * directive ("oxmigrate_server a b c;"), and repeated directives add up.
+ */
+
+char *
+ngx_http_oxmigrate_conf_names_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
     }
 
     return NGX_CONF_OK;
