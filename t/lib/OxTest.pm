@@ -254,6 +254,7 @@ sub echo_backend {
 
 # http(METHOD, URL_OR_PATH, port => N, host => 'localhost', headers => {},
 #      body => BYTES, timeout => 10, pieces => [N, ...], pause => 0.05)
+# (pause may be a code ref, called between the pieces instead of sleeping)
 # HTTP/1.1 with Connection: close.  Returns {status, headers (lowercase
 # keys; repeated headers joined with ", "), body (de-chunked), raw, ms}.
 # status is 0 when the connection failed or timed out ({error} says which).
@@ -346,7 +347,11 @@ sub http_raw_start {
             my $w = syswrite($s, $bytes, $n, $off);
             last unless defined $w;
             $off += $w;
-            sleep($o{pause} // 0.05);
+            if (ref $o{pause} eq 'CODE') {
+                $o{pause}->();
+            } else {
+                sleep($o{pause} // 0.05);
+            }
         }
     }
     while ($off < length $bytes) {
@@ -1085,6 +1090,10 @@ my $NGINX = '/usr/sbin/nginx';
 #   vars => {NAME => v}   more %%NAME%% placeholders
 #   allow => qr/.../      error_log lines matching it are not failures
 #   no_load => 1          do not load the module (the "limit" config)
+#   env => {NAME => v}    environment of nginx (the master; workers keep
+#                         only what `env` directives name, but libraries
+#                         read theirs at load time)
+#   preload => [SO, ...]  LD_PRELOAD these (after the sanitizer runtimes)
 # Placeholders %%PORT_<X>%% get a free port each (->port('X')).
 sub _new {
     my ($class, $conf, %o) = @_;
@@ -1140,22 +1149,26 @@ sub _check {
 
 sub _env {
     my ($self) = @_;
-    return () unless $ENV{OXM_ASAN};
-    # The module is built with ASan/UBSan, Debian's nginx binary is not: the
-    # runtimes must be loaded first.  Leak detection stays off: nginx's
-    # master exits without freeing its cycle pools by design, and each
-    # forked worker would report the master's allocations as leaks.
-    my @libs;
-    for my $l ('libasan.so', 'libubsan.so') {
-        chomp(my $p = `gcc -print-file-name=$l`);
-        push @libs, $p if $p =~ m{/};
+    my %env = %{ $self->{opts}{env} // {} };
+    my @preload = @{ $self->{opts}{preload} // [] };
+    if ($ENV{OXM_ASAN}) {
+        # The module is built with ASan/UBSan, Debian's nginx binary is
+        # not: the runtimes must be loaded first.  Leak detection stays
+        # off: nginx's master exits without freeing its cycle pools by
+        # design, and each forked worker would report the master's
+        # allocations as leaks.
+        my @libs;
+        for my $l ('libasan.so', 'libubsan.so') {
+            chomp(my $p = `gcc -print-file-name=$l`);
+            push @libs, $p if $p =~ m{/};
+        }
+        unshift @preload, @libs;
+        $env{ASAN_OPTIONS} = "detect_leaks=0:log_path=$self->{dir}/asan"
+                             . ':abort_on_error=0:symbolize=1';
+        $env{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$self->{dir}/ubsan";
     }
-    return (
-        LD_PRELOAD => join(' ', @libs),
-        ASAN_OPTIONS => "detect_leaks=0:log_path=$self->{dir}/asan"
-                        . ':abort_on_error=0:symbolize=1',
-        UBSAN_OPTIONS => "print_stacktrace=1:log_path=$self->{dir}/ubsan",
-    );
+    $env{LD_PRELOAD} = join ' ', @preload if @preload;
+    return %env;
 }
 
 sub _write_conf {
@@ -1373,6 +1386,9 @@ sub _cleanup { $_[0]->stop(1) }
 # with 200 and the request body byte for byte, plus headers X-Method,
 # X-Uri, X-Body-Length, X-Body-Md5 and X-Backend (the name given).
 # Chunked request bodies are de-chunked.  echo_backend(name => 'old')
+# ->heads: the "METHOD URI" of every request whose head arrived, noted
+# before its body is read (so a test sees whether nginx forwarded a request
+# before the client had sent all of its body).
 
 package OxTest::Echo;
 
@@ -1390,6 +1406,7 @@ sub _new {
         or croak "echo backend: $!";
     my $port = $srv->sockport;
     $USED_PORTS{$port}++;
+    my $heads = OxTest::tmpdir() . "/echo-$port.heads";
     my $pid = fork;
     croak "fork: $!" unless defined $pid;
     if ($pid == 0) {
@@ -1398,7 +1415,7 @@ sub _new {
             my $kid = fork;
             if (defined $kid && $kid == 0) {
                 close $srv;
-                eval { _serve($c, $name) };
+                eval { _serve($c, $name, $heads) };
                 POSIX::_exit(0);
             }
             close $c;
@@ -1406,15 +1423,22 @@ sub _new {
         POSIX::_exit(0);
     }
     close $srv;
-    my $self = bless { pid => $pid, port => $port }, $class;
+    my $self = bless { pid => $pid, port => $port, heads => $heads }, $class;
     push @CLEANUP, $self;
     return $self;
 }
 
 sub port { $_[0]{port} }
 
+# "METHOD URI" of every request whose head reached the backend, in order
+sub heads {
+    my ($self) = @_;
+    my $t = OxTest::_slurp($self->{heads}) // '';
+    return split /\n/, $t;
+}
+
 sub _serve {
-    my ($c, $name) = @_;
+    my ($c, $name, $heads) = @_;
     local $/ = "\r\n";
     while (1) {
         my $line = <$c>;
@@ -1427,6 +1451,10 @@ sub _serve {
             $l =~ s/\r\n$//;
             my ($k, $v) = split /:\s*/, $l, 2;
             $h{lc $k} = $v;
+        }
+        if (open my $fh, '>>', $heads) {
+            syswrite $fh, "$method $uri\n";
+            close $fh;
         }
         my $body = '';
         if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
