@@ -66,6 +66,193 @@ conf_fails("$DB\n$DB\n$LOC", qr/duplicate/, 'oxmigrate_db twice');
 conf_fails("server { listen 127.0.0.1:%%PORT_A%%; $DB }",
            qr/not allowed/, 'oxmigrate_db in a server block');
 
+# --- socket= and a quoted password with a space, used for real: a login
+# decided through each (the moved context ctx4 passes on this secondary,
+# ctx1 gets CTX-0012; an unusable configdb would pass both as "error")
+sub decided_through {
+    my ($directive, $name, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ng = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db);
+    $directive
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+        location / {
+            oxmigrate on;
+            oxmigrate_server oxserver-xyz;
+            oxmigrate_on_error fail;
+            proxy_pass http://127.0.0.1:%%PORT_NEW%%;
+        }
+    }
+EOF
+    my $r = login(port => $ng->port('A'), user => 'a@ctx1.example.com');
+    if ($o{fails}) {
+        oxerror_ok($r, 'LGI-0005', undef, $name);
+    } else {
+        oxerror_ok($r, 'CTX-0012', [1, 2], $name);
+        pass_ok(login(port => $ng->port('A'), user => 'd@ctx4.example.com'),
+                'new cluster', "$name, a context on its server passes");
+    }
+    $ng->stop;
+}
+decided_through('oxmigrate_db socket=%%DB_SOCKET%% user=root '
+                . 'database=%%DB_NAME%%;',
+                'socket=: decided through the unix socket');
+my $pwuser = 'oxt_config_pw';
+$db->do("DROP USER IF EXISTS '$pwuser'\@'127.0.0.1';
+         CREATE USER '$pwuser'\@'127.0.0.1' IDENTIFIED BY 'db secret';
+         GRANT SELECT ON `" . $db->name . "`.* TO '$pwuser'\@'127.0.0.1'");
+decided_through('oxmigrate_db host=127.0.0.1 port=%%DB_PORT%% '
+                . qq{user=$pwuser "password=db secret" database=%%DB_NAME%%;},
+                '"password=db secret": decided as that user');
+decided_through('oxmigrate_db host=127.0.0.1 port=%%DB_PORT%% '
+                . qq{user=$pwuser "password=db secreT" database=%%DB_NAME%%;},
+                'a wrong password: the login fails (on_error fail)',
+                fails => 1);
+$db->do("DROP USER IF EXISTS '$pwuser'\@'127.0.0.1'");
+
+# --- host names are resolved at configuration time, never on a request.
+# A shim preloaded into nginx notes every getaddrinfo()/gethostbyname()
+# with the caller's pid: the configuration is read by the process nginx
+# was started as, logins run in the workers.  Both oxmigrate_db and
+# oxmigrate_redis name "localhost"; the workers must only ever pass
+# numeric addresses to the client libraries.
+SKIP: {
+    my $dir = OxTest::tmpdir();
+    my $src = "$dir/resolve-shim.c";
+    OxTest::_spew($src, <<'C');
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* nginx workers drop the environment: read it when loaded */
+static char  log_path[4096];
+
+__attribute__((constructor)) static void
+shim_init(void)
+{
+    const char  *p = getenv("OXT_RESOLVE_LOG");
+
+    if (p) {
+        snprintf(log_path, sizeof(log_path), "%s", p);
+    }
+}
+
+static void
+note(const char *fn, const char *name)
+{
+    int   fd, n;
+    char  buf[512];
+
+    if (log_path[0] == '\0') {
+        return;
+    }
+    fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) {
+        return;
+    }
+    n = snprintf(buf, sizeof(buf), "%d %s %s\n", (int) getpid(), fn,
+                 name ? name : "(null)");
+    if (write(fd, buf, n) < 0) {
+        /* nothing to do */
+    }
+    close(fd);
+}
+
+int
+getaddrinfo(const char *node, const char *service,
+    const struct addrinfo *hints, struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *,
+                       struct addrinfo **);
+
+    if (real == NULL) {
+        real = dlsym(RTLD_NEXT, "getaddrinfo");
+    }
+    note("getaddrinfo", node);
+    return real(node, service, hints, res);
+}
+
+struct hostent *
+gethostbyname(const char *name)
+{
+    static struct hostent *(*real)(const char *);
+
+    if (real == NULL) {
+        real = dlsym(RTLD_NEXT, "gethostbyname");
+    }
+    note("gethostbyname", name);
+    return real(name);
+}
+
+int
+gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+    size_t buflen, struct hostent **result, int *h_errnop)
+{
+    static int (*real)(const char *, struct hostent *, char *, size_t,
+                       struct hostent **, int *);
+
+    if (real == NULL) {
+        real = dlsym(RTLD_NEXT, "gethostbyname_r");
+    }
+    note("gethostbyname_r", name);
+    return real(name, ret, buf, buflen, result, h_errnop);
+}
+C
+    my $so = "$dir/resolve-shim.so";
+    my $cc = `cc -shared -fPIC -O1 -o '$so' '$src' -ldl 2>&1`;
+    skip "no C compiler for the resolver shim: $cc", 4 if $? != 0;
+
+    my $log = "$dir/resolve.log";
+    my $r_redis = OxTest::redis();
+    my $ng = OxTest::nginx(OxTest::standins() . <<"EOF",
+    oxmigrate_db host=localhost port=%%DB_PORT%% user=root password=
+                 database=%%DB_NAME%%;
+    oxmigrate_redis host=localhost port=%%REDIS_PORT%%;
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+        location / {
+            oxmigrate on;
+            oxmigrate_server oxserver-xyz;
+            proxy_pass http://127.0.0.1:%%PORT_NEW%%;
+        }
+    }
+EOF
+        db => $db, redis => $r_redis, workers => 2,
+        preload => [$so], env => { OXT_RESOLVE_LOG => $log });
+    my @workers = $ng->worker_pids;
+    my $A = $ng->port('A');
+    my ($bad, $n) = (0, 0);
+    # a few rounds, so that new pooled connections are opened too
+    for my $i (1 .. 20) {
+        my $c = 1 + $i % 6;
+        my $r = login(port => $A, user => "u$i\@ctx$c.example.com");
+        $n++;
+        my $j = OxTest::json($r->{body});
+        # ctx4 lives on oxserver-xyz, the others on oxserver-old
+        $bad++ unless $r->{status} == 200
+                      && ($c == 4 ? $r->{body} eq "new cluster\n"
+                                  : $j && ($j->{code} // '') eq 'CTX-0012');
+    }
+    ok(!$bad && OxTest::wait_for(sub {
+           ($r_redis->cmd('EXISTS', 'oxmigrate:v0:ctx1.example.com') // 0)
+           == 1 }, 5),
+       "host=localhost: $n logins decided through MariaDB, stored in Redis");
+    $ng->stop;
+    my @lines = split /\n/, (OxTest::_slurp($log) // '');
+    my %w = map { $_ => 1 } @workers;
+    ok(scalar(grep { !$w{(split / /)[0]} && / localhost$/ } @lines),
+       'the shim saw the configuration resolve "localhost"')
+        or diag "resolver calls:\n" . join "\n", @lines;
+    my @named = grep { $w{(split / /)[0]} && !/ (\(null\)|[0-9.:]+)$/ }
+                @lines;
+    is("@named", '', 'workers never resolve a host name (only numeric '
+                     . 'addresses reach the client libraries)');
+}
+
 # --- oxmigrate_redis
 conf_ok("$DB\noxmigrate_redis host=127.0.0.1 port=6379 password=x db=2 "
         . "timeout=100ms ttl=60s prefix=ox:;\n$LOC",
