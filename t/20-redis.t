@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(time);
 use OxTest qw(login login_start oxerror_ok pass_ok);
 
 my $db = OxTest::db('redis');
@@ -126,6 +127,30 @@ ok(OxTest::wait_for(sub {
      // '') eq 'redis'
 }, 5), 'Redis thawed: answered from redis again');
 decisions_ok('Redis thawed: decided', 300);
+
+# --- killed while logins wait for its answers: frozen first, so that the
+# GETs are in flight when the connection breaks (well within the 300 ms
+# timeout); they go on to MariaDB
+$redis->sigstop;
+my @inflight = map { [login_start(port => $P, user => $_->[0]), $_->[1]] }
+               map { (['d@ctx4.example.com', 'LGI'],
+                      ['a@ctx1.example.com', 'old']) } 1 .. 5;
+Time::HiRes::sleep(0.1);
+$redis->kill;
+@bad = ();
+for my $x (@inflight) {
+    my $r = $x->[0]->wait;
+    my $ok = $x->[1] eq 'old' ? $r->{body} eq "old cluster\n"
+                              : $r->{body} =~ /"LGI-0016"/;
+    push @bad, "$r->{status} $r->{body}" unless $ok && $r->{status} == 200;
+    push @bad, sprintf('%.0f ms', $r->{ms}) if $r->{ms} > 1000;
+}
+is("@bad", '', '10 logins waiting on Redis when it was killed: all right');
+$redis->start;
+ok(OxTest::wait_for(sub {
+    (login(port => $P, user => 'd@ctx4.example.com')->{headers}{'x-cache'}
+     // '') eq 'redis'
+}, 5), 'Redis restarted: answered from redis again');
 $ng->stop;
 
 # --- AUTH and SELECT
@@ -140,6 +165,39 @@ ok(OxTest::wait_for(sub {
 }, 5), 'password= and db=3: entries stored in database 3');
 decisions_ok('with AUTH: decided', 300);
 $ng2->stop;
+
+# --- prefix= and ttl=: the documented key layout under another prefix,
+# with the epoch read from <prefix>epoch
+my $ng4 = OxTest::nginx($conf, db => $db, redis => $redis,
+                        vars => { REDIS_EXTRA => 'prefix=oxt2:' });
+$P = $ng4->port('P');
+ok(OxTest::wait_for(sub {
+    login(port => $P, user => 'd@ctx4.example.com');
+    ($redis->cmd('EXISTS', 'oxt2:v0:ctx4.example.com') // 0) == 1
+}, 5), 'prefix=oxt2: entries stored under oxt2:v0:<context part>');
+my $v = $redis->cmd('GET', 'oxt2:v0:ctx4.example.com');
+my ($expiry) = $v =~ /^(\d+) 4 8 1 0 12 oxdatabase_6oxserver-xyz$/;
+ok($expiry, "value '<expiry ms> <cid> <server_id> <enabled> <reason_id> "
+            . "<schema length> <schema><server name>': $v");
+my $ttl = $redis->cmd('TTL', 'oxt2:v0:ctx4.example.com');
+ok($ttl > 50 && $ttl <= 60, "ttl=60s: EX 60 ($ttl s left)");
+ok($expiry && abs($expiry / 1000 - (time + $ttl)) < 3,
+   'the expiry stamp agrees with the EX');
+login(port => $P, user => 'x@nowhere.example.com');
+OxTest::wait_for(sub {
+    ($redis->cmd('EXISTS', 'oxt2:v0:nowhere.example.com') // 0) == 1 }, 2);
+like($redis->cmd('GET', 'oxt2:v0:nowhere.example.com'), qr/^\d+ -$/,
+     "an unknown context part: '<expiry ms> -'");
+$ttl = $redis->cmd('TTL', 'oxt2:v0:nowhere.example.com');
+ok($ttl > 0 && $ttl <= 2, "... for negative_ttl (2 s): $ttl s left");
+$redis->cmd('SET', 'oxt2:epoch', 7);
+ok(OxTest::wait_for(sub {
+    login(port => $P, user => 'd@ctx4.example.com');
+    ($redis->cmd('EXISTS', 'oxt2:v7:ctx4.example.com') // 0) == 1
+}, 3), 'epoch read from oxt2:epoch: entries now under oxt2:v7:');
+is($redis->cmd('EXISTS', 'oxmigrate:v7:ctx4.example.com'), 0,
+   '... and nothing under the default prefix');
+$ng4->stop;
 
 # --- wrong password: Redis unusable, MariaDB answers
 my $ng3 = OxTest::nginx($conf, db => $db, redis => $redis2,
