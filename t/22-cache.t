@@ -76,6 +76,33 @@ is(scalar(grep { $_->{body} =~ /"LGI-0016"/ } @r), 30,
 is(queries('ctx4.example.com'), 1, '... with one query');
 $lock->wait;
 
+# --- pool=4: at most 4 configdb connections per worker; more lookups at
+# once wait for a free one
+$lock = $db->sql_bg("LOCK TABLES login2context WRITE;\n"
+                    . "SELECT SLEEP(2);\nUNLOCK TABLES;\n");
+OxTest::wait_for(sub {
+    $db->value("SELECT COUNT(*) FROM information_schema.processlist
+                WHERE info LIKE 'SELECT SLEEP(2)%'")
+}, 5);
+my $pooldom = 'pool' . int(rand 1e6);
+@h = map { login_start(port => $P, user => "u\@$pooldom-$_.example.com") }
+     1 .. 10;
+my $most = 0;
+for (1 .. 10) {
+    Time::HiRes::sleep(0.1);
+    my $n = $my->sql("SELECT COUNT(*) FROM information_schema.processlist
+                      WHERE host LIKE '127.0.0.1:%'")->[0][0];
+    $most = $n if $n > $most;
+}
+@r = map { $_->wait } @h;
+ok($most >= 1 && $most <= 4,
+   "10 lookups at once with pool=4: at most 4 connections ($most)");
+is(scalar(grep { $_->{body} eq "old cluster\n" } @r), 10,
+   '... and all 10 answered after the lock');
+is(scalar(grep { queries("$pooldom-$_.example.com") == 1 } 1 .. 10), 10,
+   '... each with its query (none gave up waiting)');
+$lock->wait;
+
 # --- negative caching: a flood for an unknown domain
 my $dom = 'flood' . int(rand 1e6) . '.example.com';
 for (1 .. 50) { login(port => $P, user => "x$_\@$dom") }
