@@ -21,11 +21,16 @@ $db->load('demo.sql');
 #   ctx2  disabled for the schema move         (maintenance)
 #   ctx3  disabled for another reason (7)
 #   ctx5  enabled on server 9, not in table server
+#   ctx7  enabled on oxserver-old2 (10): a name oxserver-old is a prefix of
 $db->do(q{
     UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4;
     UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid = 2;
     UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 3;
     UPDATE context_server2db_pool SET server_id = 9 WHERE cid = 5;
+    INSERT INTO server VALUES (10, 'oxserver-old2', UNHEX(REPEAT('0a', 16)));
+    INSERT INTO context (cid, name, enabled) VALUES (7, 'ctx7', 1);
+    INSERT INTO login2context VALUES (7, 'ctx7.example.com');
+    INSERT INTO context_server2db_pool VALUES (10, 7, 3, 3, 'oxdatabase_7');
 });
 
 my $URL = 'https://upgrade.example.com/appsuite/';
@@ -341,6 +346,12 @@ pass_ok(login(port => $P, path => '/both/login', user => 'dave@ctx4.example.com'
         'old cluster', 'second oxmigrate_server name passes');
 pass_ok(login(port => $P, path => '/both/login', user => 'a@ctx1.example.com'),
         'old cluster', 'first oxmigrate_server name passes');
+
+# --- server names are compared whole
+oxerror_ok(login(port => $P, user => 'g@ctx7.example.com'), 'LGI-0016',
+           [$URL], 'oxserver-old does not match oxserver-old2: elsewhere');
+oxerror_ok(login(port => $S, user => 'g@ctx7.example.com'), 'CTX-0012',
+           [7, 10], 'secondary: oxserver-old2 is not its server either');
 
 # --- nested location with oxmigrate off
 oxerror_ok(login(port => $P, path => '/inherit/login',
