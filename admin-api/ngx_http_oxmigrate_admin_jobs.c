@@ -366,14 +366,16 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
 /*
  * One job at a time, whatever its kind: an upgrade and a runallupdate (or
- * two of either) would run the updates of the same schemas at once, and
- * the loser's schemas would fail with UPD-0003.  NGX_OK: no job runs;
+ * two of either, or a resumed one next to any) would run the updates of
+ * the same schemas at once, and the loser's schemas would fail with
+ * UPD-0003.  "except" is the job being resumed (0: none), which may still
+ * be "running" with a stale heartbeat.  NGX_OK: no other job runs;
  * NGX_ERROR: answered (409 job_running, or 500).
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m)
+    MYSQL *m, uint64_t except)
 {
     uint64_t    id;
     MYSQL_ROW   row;
@@ -381,10 +383,10 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
               "SELECT id, kind FROM oxmigrate_job"
-              " WHERE state = 'running' AND heartbeat >= %D"
+              " WHERE state = 'running' AND heartbeat >= %D AND id <> %U"
               " ORDER BY id LIMIT 1",
               ngx_http_oxmigrate_admin_now_ms()
-              - (int64_t) op->alcf->lock_idle);
+              - (int64_t) op->alcf->lock_idle, except);
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return NGX_ERROR;
@@ -414,13 +416,14 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
 
 
 /*
- * Starting a job (POST /upgrade, POST /updates) is a check (a live job?)
- * followed by an INSERT: two calls at once would both pass the check.  A
- * MariaDB named lock on configdb's server makes check and INSERT one step
- * for every worker of every balancer; it is held for milliseconds (the
- * plan is read and written), never while the job runs.  The name is the
- * one the upgrade alone used before, so that workers of an older
- * configuration (a reload) and newer ones still exclude each other.
+ * Starting a job (POST /upgrade, POST /updates, POST /jobs/{id}/resume) is
+ * a check (a live job?) followed by an INSERT (or the resume's claim): two
+ * calls at once would both pass the check.  A MariaDB named lock on
+ * configdb's server makes check and write one step for every worker of
+ * every balancer; it is held for milliseconds (the plan is read and
+ * written), never while the job runs.  The name is the one the upgrade
+ * alone used before, so that workers of an older configuration (a reload)
+ * and newer ones still exclude each other.
  */
 
 #define NGX_HTTP_OXMIGRATE_JOB_LOCK                                           \
@@ -607,7 +610,9 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (!dry && ngx_http_oxmigrate_admin_job_none_running(op, m) != NGX_OK) {
+    if (!dry
+        && ngx_http_oxmigrate_admin_job_none_running(op, m, 0) != NGX_OK)
+    {
         return;
     }
 
@@ -848,7 +853,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     m = op->db;
 
-    if (ngx_http_oxmigrate_admin_job_none_running(op, m) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_job_none_running(op, m, 0) != NGX_OK) {
         return;
     }
 
@@ -1661,19 +1666,32 @@ ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
 
 /* POST /jobs/{id}/resume */
 
+static void ngx_http_oxmigrate_admin_job_resume_locked(
+    ngx_http_oxmigrate_admin_op_t *op);
+
+
 void
 ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
 {
+    /* a resumed job starts again: the same one-job-at-a-time guard */
+    ngx_http_oxmigrate_admin_job_locked(op,
+                                   ngx_http_oxmigrate_admin_job_resume_locked);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
+{
     char                             *owner;
     MYSQL                            *m;
-    int64_t                           now, rc;
+    int64_t                           now, stale, rc;
     uint64_t                          claim;
     yajl_gen                          g;
     yajl_val                          opts, v;
     ngx_int_t                         id;
     MYSQL_ROW                         row;
     MYSQL_RES                        *res;
-    ngx_uint_t                        kind, remaining;
+    ngx_uint_t                        kind, remaining, resumable;
     unsigned long                    *lens;
     ngx_http_oxmigrate_job_t         *job;
     ngx_http_oxmigrate_job_schema_t  *js;
@@ -1683,33 +1701,21 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    /* the claim: only one worker anywhere takes a dead job over */
+    m = op->db;
 
     now = ngx_http_oxmigrate_admin_now_ms();
-    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+    stale = now - (int64_t) op->alcf->lock_idle;
 
-    claim = ngx_http_oxmigrate_admin_job_claim();
-
-    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-             "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-             " owner = %s, claim = %U, finished = NULL WHERE id = %U"
-             " AND ((state = 'running' AND heartbeat < %D)"
-             " OR state = 'interrupted')",
-             now, owner ? owner : "?", claim, (uint64_t) id,
-             now - (int64_t) op->alcf->lock_idle);
-    if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
+    /*
+     * An unknown job and one that cannot be resumed are answered as such
+     * before another running job is: they would not start either way.
+     */
 
     res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT kind, state, options, server_id FROM oxmigrate_job"
-              " WHERE id = %U", (uint64_t) id);
+              "SELECT kind, state, options, server_id,"
+              " state = 'interrupted'"
+              " OR (state = 'running' AND heartbeat < %D)"
+              " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) id);
     if (res == NULL) {
         return;
     }
@@ -1722,12 +1728,47 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    resumable = (row[4] && row[4][0] == '1');
+
+    rc = 0;
+    claim = ngx_http_oxmigrate_admin_job_claim();
+
+    if (resumable) {
+        if (ngx_http_oxmigrate_admin_job_none_running(op, m, (uint64_t) id)
+            != NGX_OK)
+        {
+            mysql_free_result(res);
+            return;
+        }
+
+        /*
+         * The claim: only one worker anywhere takes a dead job over (also
+         * one of an older configuration, whose resume did not take the
+         * start lock).
+         */
+
+        owner = ngx_http_oxmigrate_admin_owner(op->pool);
+
+        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+                 "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
+                 " owner = %s, claim = %U, finished = NULL WHERE id = %U"
+                 " AND ((state = 'running' AND heartbeat < %D)"
+                 " OR state = 'interrupted')",
+                 now, owner ? owner : "?", claim, (uint64_t) id, stale);
+        if (rc < 0) {
+            mysql_free_result(res);
+            ngx_http_oxmigrate_admin_db_error(op, m);
+            return;
+        }
+    }
+
     if (rc == 0) {
+        /* a resumable job that the UPDATE missed was taken over: it runs */
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                    "job_not_resumable",
                    "job %i is %s; only an interrupted job can be resumed",
-                   id, ngx_strcmp(row[1], "running") == 0 ? "still running"
-                                                           : row[1]);
+                   id, (resumable || ngx_strcmp(row[1], "running") == 0)
+                       ? "still running" : row[1]);
         mysql_free_result(res);
         return;
     }
