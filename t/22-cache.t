@@ -61,12 +61,13 @@ is(queries('ctx1.example.com'), 1, '20 more logins: no more queries');
 is(login(port => $P, user => 'a@ctx1.example.com')->{headers}{'x-cache'},
    'shm', 'answered from shm');
 
-# --- concurrent misses for one key: hold the table, send 30 logins
+# --- concurrent misses for one key: hold the table (2 s, so that all the
+# logins arrive while it is held, also on a slow machine), send 30 logins
 my $lock = $db->sql_bg("LOCK TABLES login2context WRITE;\n"
-                       . "SELECT SLEEP(1);\nUNLOCK TABLES;\n");
+                       . "SELECT SLEEP(2);\nUNLOCK TABLES;\n");
 OxTest::wait_for(sub {
     $db->value("SELECT COUNT(*) FROM information_schema.processlist
-                WHERE info LIKE 'SELECT SLEEP(1)%'")
+                WHERE info LIKE 'SELECT SLEEP(2)%'")
 }, 5);
 my @h = map { login_start(port => $P, user => "u$_\@ctx4.example.com") }
         1 .. 30;
@@ -116,10 +117,10 @@ $ng->stop;
 $ng = OxTest::nginx($conf, db => $db, workers => 1, vars => { CACHE => '' });
 $P = $ng->port('P');
 $lock = $db->sql_bg("LOCK TABLES login2context WRITE;\n"
-                    . "SELECT SLEEP(1);\nUNLOCK TABLES;\n");
+                    . "SELECT SLEEP(2);\nUNLOCK TABLES;\n");
 OxTest::wait_for(sub {
     $db->value("SELECT COUNT(*) FROM information_schema.processlist
-                WHERE info LIKE 'SELECT SLEEP(1)%'")
+                WHERE info LIKE 'SELECT SLEEP(2)%'")
 }, 5);
 my $before = queries('ctx2.example.com');
 @h = map { login_start(port => $P, user => "u$_\@ctx2.example.com") } 1 .. 20;
