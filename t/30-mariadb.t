@@ -2,8 +2,8 @@
 # MariaDB down: stopped, frozen (SIGSTOP), killed in the middle of a run.
 # Every login is answered within its timeout: it passes (oxmigrate_on_error
 # pass, the default) or gets 503 LGI-0005 (fail).  When MariaDB is back,
-# logins are decided again without restarting nginx.  No cache configured:
-# every login goes to MariaDB.
+# logins are decided again without restarting nginx; also when it was down
+# when nginx started.  No cache configured: every login goes to MariaDB.
 
 use strict;
 use warnings;
@@ -18,7 +18,7 @@ $db->load('demo.sql');
 $db->do('UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4');
 
 my $URL = 'https://upgrade.example.com/';
-my $ng = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db, workers => 2);
+my $conf = OxTest::standins() . <<"EOF";
     @{[ $db->directive(timeout => '1s', connect_timeout => '1s', pool => 4) ]}
     server {
         listen 127.0.0.1:%%PORT_P%%;
@@ -40,6 +40,7 @@ my $ng = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db, workers => 2);
         location /plain { return 200 "plain\\n"; }
     }
 EOF
+my $ng = OxTest::nginx($conf, db => $db, workers => 2);
 my $P = $ng->port('P');
 
 sub decided {
@@ -141,6 +142,16 @@ is("@odd", '', 'killed mid-run: every login decided or passed on error')
 ok($seen{'pass/error'}, 'killed mid-run: errors after the kill');
 $my->start;
 recovers('restarted after kill -9');
-
 $ng->stop;
+
+# --- down when nginx starts: nginx starts all the same, logins get
+# on_error, and are decided once MariaDB is up, without a reload
+$my->stop;
+$ng = OxTest::nginx($conf, db => $db, workers => 2);
+$P = $ng->port('P');
+on_error('down at start', 1500);
+$my->start;
+recovers('up after nginx started');
+$ng->stop;
+
 done_testing;
