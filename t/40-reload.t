@@ -33,6 +33,7 @@ my $conf = OxTest::standins() . <<"EOF";
             oxmigrate on;
             oxmigrate_server oxserver-old;
             oxmigrate_redirect_url $URL;
+            add_header X-Pid \$pid always;
             proxy_pass http://127.0.0.1:%%PORT_OLD%%;
         }
     }
@@ -117,6 +118,8 @@ my @old = $ng->worker_pids;
 is($ng->signal('reload'), 0, 'reload while a login hangs');
 my $r = $h->wait;
 is($r->{status}, 200, 'the hung login is answered (on_error pass)');
+ok(grep({ $_ == ($r->{headers}{'x-pid'} // 0) } @old),
+   '... by the old worker that had it');
 ok(OxTest::wait_for(sub {
     my %now = map { $_ => 1 } $ng->worker_pids;
     !grep { $now{$_} } @old;
