@@ -15,6 +15,13 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use OxTest qw(login oxerror_ok pass_ok);
 
+# the invalidation README documents (the admin API and operators use it)
+my $readme = OxTest::_slurp(OxTest::root() . '/README.md') // '';
+my ($EPOCH) = $readme =~ /redis-cli\b[^\n]*\bINCR\s+(\S+)/;
+is($EPOCH, 'oxmigrate:epoch', 'README documents `redis-cli ... INCR '
+                              . 'oxmigrate:epoch`');
+$EPOCH //= 'oxmigrate:epoch';
+
 my $db = OxTest::db('freshness');
 $db->load('demo.sql');
 my $redis = OxTest::redis();
@@ -153,14 +160,14 @@ $db->do(q{UPDATE context c JOIN context_server2db_pool p USING (cid)
 sleep 1.2;
 is(everyone('pass-old', 'a@ctx1.example.com', @P), '',
    'configdb changed, no invalidation: the cached answer stays');
-$redis->cmd('INCR', 'oxmigrate:epoch');
+$redis->cmd('INCR', $EPOCH);
 fresh_ok(time, 'disable + INCR epoch',
          ['CTX-0007', 'a@ctx1.example.com', [@P, @S]]);
 
 # changeserver to 8: still maintenance (no invalidation needed, but done)
 $db->do(q{UPDATE context_server2db_pool SET server_id = 8
           WHERE db_schema = 'oxdatabase_5'});
-$redis->cmd('INCR', 'oxmigrate:epoch');
+$redis->cmd('INCR', $EPOCH);
 sleep 1.1;
 is(everyone('CTX-0007', 'a@ctx1.example.com', @P, @S), '',
    'changeserver: still maintenance everywhere');
@@ -170,7 +177,7 @@ $db->do(q{UPDATE context c JOIN context_server2db_pool p USING (cid)
           SET c.enabled = 1, c.reason_id = NULL
           WHERE p.db_schema = 'oxdatabase_5'
             AND c.reason_id = 1431655765});
-$redis->cmd('INCR', 'oxmigrate:epoch');
+$redis->cmd('INCR', $EPOCH);
 fresh_ok(time, 'enable + INCR epoch',
          ['LGI-0016', 'a@ctx1.example.com', \@P],
          ['pass-new', 'a@ctx1.example.com', \@S]);
@@ -189,7 +196,7 @@ for my $round (1 .. 4) {
     my $to = $round % 2 ? 8 : 2;
     $db->do("UPDATE context_server2db_pool SET server_id = $to
              WHERE db_schema = 'oxdatabase_6'");
-    $redis->cmd('INCR', 'oxmigrate:epoch');
+    $redis->cmd('INCR', $EPOCH);
     fresh_ok(time, "round $round: changeserver oxdatabase_6 to $to + INCR",
              [$to == 8 ? 'LGI-0016' : 'pass-old', 'f@ctx6.example.com', \@P],
              [$to == 8 ? 'pass-new' : 'CTX-0012', 'f@ctx6.example.com', \@S]);
@@ -215,7 +222,7 @@ ok($dt >= 1.9, sprintf('... and not before (%.2f s)', $dt)) if $seen;
 my $new2 = 'm' . int(rand 1e6) . '.example.com';
 is(everyone('pass-old', "x\@$new2", @P), '', "$new2 is unknown");
 $db->do("INSERT INTO login2context VALUES (4, '$new2')");
-$redis->cmd('INCR', 'oxmigrate:epoch');
+$redis->cmd('INCR', $EPOCH);
 fresh_ok(time, 'INCR epoch drops negative entries',
          ['LGI-0016', "x\@$new2", \@P]);
 
