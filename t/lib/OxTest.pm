@@ -1130,6 +1130,11 @@ sub _new {
         return 1;
     }, 15);
     croak "nginx did not listen: " . $self->error_log unless $ok;
+    # the master listens before it forks the workers: a test that counts
+    # on every worker (->worker_pids) must find them all
+    my $want = $o{workers} // 1;
+    OxTest::wait_for(sub { my @w = $self->worker_pids; @w >= $want }, 15)
+        or croak "nginx: not all $want workers started: " . $self->error_log;
     $self->{running} = 1;
     return $self;
 }
