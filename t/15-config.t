@@ -224,6 +224,7 @@ EOF
         db => $db, redis => $r_redis, workers => 2,
         preload => [$so], env => { OXT_RESOLVE_LOG => $log });
     my @workers = $ng->worker_pids;
+    is(scalar @workers, 2, 'the two workers are known by pid');
     my $A = $ng->port('A');
     my ($bad, $n) = (0, 0);
     # a few rounds, so that new pooled connections are opened too

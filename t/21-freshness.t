@@ -92,6 +92,7 @@ sub everyone {
     for my $t (@targets) {
         my ($ng, $name) = @$t;
         my %left = map { $_ => 1 } $ng->worker_pids;
+        push @why, "$name: no workers" unless %left;
         my $n = 0;
         while (%left && $n++ < 60) {
             my ($a, $pid) = answer($ng->port($name), $user);
