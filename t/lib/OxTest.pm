@@ -154,6 +154,27 @@ sub _reap {
 }
 
 
+# SIGSTOP, then wait until every thread of $pid is stopped: kill() returns
+# before a running thread has stopped, and a multi-threaded server (MariaDB)
+# may still answer a query meanwhile.
+sub _sigstop {
+    my ($pid) = @_;
+    return unless $pid;
+    kill 'STOP', $pid;
+    wait_for(sub {
+        opendir my $dh, "/proc/$pid/task" or return 1;
+        my @t = grep { /^\d+$/ } readdir $dh;
+        closedir $dh;
+        for my $t (@t) {
+            my $st = _slurp("/proc/$pid/task/$t/stat") // next;
+            my ($state) = $st =~ /^\d+ \(.*\) (\S)/s or next;
+            return 0 unless $state eq 'T' || $state eq 't';
+        }
+        return 1;
+    }, 5, 0.01);
+}
+
+
 sub _slurp {
     my ($file) = @_;
     open my $fh, '<', $file or return undef;
@@ -751,7 +772,7 @@ sub kill {
 }
 
 # Frozen: connections stay open, nothing answers.
-sub sigstop { CORE::kill('STOP', $_[0]{pid}) if $_[0]{pid}; }
+sub sigstop { OxTest::_sigstop($_[0]{pid}) }
 sub sigcont { CORE::kill('CONT', $_[0]{pid}) if $_[0]{pid}; }
 
 sub _cleanup {
@@ -1063,7 +1084,7 @@ sub kill {
     delete $self->{pid};
 }
 
-sub sigstop { CORE::kill('STOP', $_[0]{pid}) if $_[0]{pid}; }
+sub sigstop { OxTest::_sigstop($_[0]{pid}) }
 sub sigcont { CORE::kill('CONT', $_[0]{pid}) if $_[0]{pid}; }
 
 sub _cleanup { $_[0]->stop }
