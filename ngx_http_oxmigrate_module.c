@@ -408,11 +408,15 @@ ngx_http_oxmigrate_start(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
         type = r->headers_in.content_type->value;
     }
 
-    if (type.len < sizeof("application/x-www-form-urlencoded") - 1
+    n = sizeof("application/x-www-form-urlencoded") - 1;
+
+    /* the media type whole, optionally followed by parameters */
+    if (type.len < n
         || ngx_strncasecmp(type.data,
-                           (u_char *) "application/x-www-form-urlencoded",
-                           sizeof("application/x-www-form-urlencoded") - 1)
-           != 0)
+                           (u_char *) "application/x-www-form-urlencoded", n)
+           != 0
+        || (type.len > n && type.data[n] != ';' && type.data[n] != ' '
+            && type.data[n] != '\t'))
     {
         return ngx_http_oxmigrate_resolve(r, ctx, login, 0);
     }

@@ -18,6 +18,7 @@ typedef struct {
     ngx_str_node_t                   sn;        /* key; in the in-flight tree */
     ngx_queue_t                      waiters;
     ngx_uint_t                       epoch;
+    ngx_uint_t                       in_tree;
     ngx_http_oxmigrate_main_conf_t  *omcf;
 } ngx_http_oxmigrate_op_t;
 
@@ -86,9 +87,20 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
              ngx_str_rbtree_lookup(&ngx_http_oxmigrate_inflight, key, hash);
 
     if (op) {
-        w->op = op;
-        ngx_queue_insert_tail(&op->waiters, &w->queue);
-        return NGX_AGAIN;
+        if (op->epoch == epoch) {
+            w->op = op;
+            ngx_queue_insert_tail(&op->waiters, &w->queue);
+            return NGX_AGAIN;
+        }
+
+        /*
+         * An invalidation came after that lookup started: its answer may
+         * be stale for this login.  It finishes for its own waiters; this
+         * login starts a new one.
+         */
+
+        ngx_rbtree_delete(&ngx_http_oxmigrate_inflight, &op->sn.node);
+        op->in_tree = 0;
     }
 
     op = ngx_alloc(sizeof(ngx_http_oxmigrate_op_t) + key->len,
@@ -128,6 +140,7 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
     }
 
     ngx_rbtree_insert(&ngx_http_oxmigrate_inflight, &op->sn.node);
+    op->in_tree = 1;
 
     w->op = op;
     ngx_queue_insert_tail(&op->waiters, &w->queue);
@@ -286,7 +299,9 @@ ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op, ngx_int_t rc,
     ngx_queue_t                   waiters, *q;
     ngx_http_oxmigrate_waiter_t  *w;
 
-    ngx_rbtree_delete(&ngx_http_oxmigrate_inflight, &op->sn.node);
+    if (op->in_tree) {
+        ngx_rbtree_delete(&ngx_http_oxmigrate_inflight, &op->sn.node);
+    }
 
     /*
      * Waiters are moved to a local list first: a handler resumes its

@@ -412,6 +412,16 @@ oxerror_ok(OxTest::http(POST => '/ajax/login?action=login', port => $P,
                             'application/x-www-form-urlencoded; charset=UTF-8' },
                         body => 'name=dave%40ctx4.example.com'),
            'LGI-0016', [$URL], 'form content type with charset');
+pass_ok(OxTest::http(POST => '/ajax/login?action=login', port => $P,
+                     headers => { 'Content-Type' =>
+                         'application/x-www-form-urlencodedX' },
+                     body => 'name=dave%40ctx4.example.com'),
+        'old cluster', 'a media type that only begins like a form: passes');
+oxerror_ok(OxTest::http(POST => '/ajax/login?action=login', port => $P,
+                        headers => { 'Content-Type' =>
+                            'Application/X-WWW-Form-Urlencoded' },
+                        body => 'name=dave%40ctx4.example.com'),
+           'LGI-0016', [$URL], 'form content type in any case');
 
 # the usual App Suite login body: name between other fields
 oxerror_ok(OxTest::http(POST => '/appsuite/api/login?action=login&authId=5c1a&language=de_DE',
