@@ -73,6 +73,7 @@ static void ngx_http_oxmigrate_db_complete(ngx_http_oxmigrate_db_req_t *req,
 static void ngx_http_oxmigrate_db_deferred(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_dispatch(void);
+static void ngx_http_oxmigrate_db_query_idle(ngx_http_oxmigrate_db_req_t *req);
 
 
 static ngx_http_oxmigrate_db_conf_t  *ngx_http_oxmigrate_dcf;
@@ -147,10 +148,8 @@ ngx_int_t
 ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     ngx_http_oxmigrate_db_handler_pt handler, void *data)
 {
-    u_char                        *p;
-    ngx_queue_t                   *q;
-    ngx_http_oxmigrate_db_req_t   *req;
-    ngx_http_oxmigrate_db_conn_t  *dc;
+    u_char                       *p;
+    ngx_http_oxmigrate_db_req_t  *req;
 
     if (ngx_http_oxmigrate_dcf == NULL
         || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX)
@@ -175,19 +174,7 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     req->query_len = p - req->query;
 
     if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
-        q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
-        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
-
-        ngx_queue_remove(q);
-        ngx_queue_insert_tail(&ngx_http_oxmigrate_db_busy, q);
-
-        dc->connection->idle = 0;
-        dc->req = req;
-        dc->state = NGX_HTTP_OXMIGRATE_DB_QUERY;
-
-        ngx_add_timer(dc->connection->read, ngx_http_oxmigrate_dcf->timeout);
-        ngx_http_oxmigrate_db_run(dc, 0);
-
+        ngx_http_oxmigrate_db_query_idle(req);
         return NGX_OK;
     }
 
@@ -585,9 +572,8 @@ ngx_http_oxmigrate_db_release(ngx_http_oxmigrate_db_conn_t *dc)
 static void
 ngx_http_oxmigrate_db_dispatch(void)
 {
-    ngx_queue_t                   *q;
-    ngx_http_oxmigrate_db_req_t   *req;
-    ngx_http_oxmigrate_db_conn_t  *dc;
+    ngx_queue_t                  *q;
+    ngx_http_oxmigrate_db_req_t  *req;
 
     while (!ngx_queue_empty(&ngx_http_oxmigrate_db_pending)) {
 
@@ -614,6 +600,19 @@ ngx_http_oxmigrate_db_dispatch(void)
             continue;
         }
 
+        ngx_http_oxmigrate_db_query_idle(req);
+    }
+}
+
+
+/* the most recently used idle connection takes the query */
+
+static void
+ngx_http_oxmigrate_db_query_idle(ngx_http_oxmigrate_db_req_t *req)
+{
+    ngx_queue_t                   *q;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
         q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
         dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
 
@@ -626,7 +625,6 @@ ngx_http_oxmigrate_db_dispatch(void)
 
         ngx_add_timer(dc->connection->read, ngx_http_oxmigrate_dcf->timeout);
         ngx_http_oxmigrate_db_run(dc, 0);
-    }
 }
 
 
