@@ -180,6 +180,12 @@ void ngx_http_oxmigrate_admin_error_close(ngx_http_oxmigrate_admin_op_t *op);
 /* a fresh generator for the answer body */
 yajl_gen ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status);
+/*
+ * a 200 answer {"key":[ for the rows of res, left open; NULL (res freed)
+ * when the generator cannot be made
+ */
+yajl_gen ngx_http_oxmigrate_admin_reply_list(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_RES *res, const char *key);
 
 
 /* ngx_http_oxmigrate_admin_db.c (thread) */

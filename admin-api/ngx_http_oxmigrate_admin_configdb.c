@@ -48,15 +48,10 @@ ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_list(op, res, "servers");
     if (g == NULL) {
-        mysql_free_result(res);
         return;
     }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "servers");
-    yajl_gen_array_open(g);
 
     while ((row = mysql_fetch_row(res))) {
         yajl_gen_map_open(g);
@@ -876,15 +871,10 @@ ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_list(op, res, "audit");
     if (g == NULL) {
-        mysql_free_result(res);
         return;
     }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "audit");
-    yajl_gen_array_open(g);
 
     while ((row = mysql_fetch_row(res))) {
         ts = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));

@@ -1589,15 +1589,10 @@ ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_list(op, res, "jobs");
     if (g == NULL) {
-        mysql_free_result(res);
         return;
     }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "jobs");
-    yajl_gen_array_open(g);
 
     while ((row = mysql_fetch_row(res))) {
         ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),

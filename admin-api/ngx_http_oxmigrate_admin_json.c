@@ -373,6 +373,26 @@ ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+yajl_gen
+ngx_http_oxmigrate_admin_reply_list(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_RES *res, const char *key)
+{
+    yajl_gen  g;
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        mysql_free_result(res);
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, key);
+    yajl_gen_array_open(g);
+
+    return g;
+}
+
+
 /*
  * The one error body of the API, {"error":{"code":...,"message":...}, with
  * the outer object left open for extra fields: from a thread into op->gen,
