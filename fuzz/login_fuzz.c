@@ -7,6 +7,12 @@
  * oxm_login_context and oxm_utf8_valid.  Every result is checked against
  * a slow, obviously written reference (which may allocate; the code under
  * test may not), so the fuzzer finds wrong answers, not only crashes.
+ *
+ * The form is also fed to the incremental scanner the module uses on
+ * request bodies, in pieces whose lengths come from the input itself (as
+ * nginx hands a body over in memory buffers and file reads split anywhere),
+ * once cut at every byte for short forms: every way must give the answer
+ * of the whole form.
  */
 
 
@@ -279,6 +285,93 @@ fuzz_form(const uint8_t *data, size_t size)
 }
 
 
+/* feeds form in pieces: lengths cycle through cuts[] (0 = one byte) */
+
+static int
+scan_pieces(const unsigned char *form, size_t len, const unsigned char *name,
+    size_t name_len, unsigned char *out, size_t out_cap, size_t *out_len,
+    const uint8_t *cuts, size_t ncuts)
+{
+    int              rc;
+    size_t           off, n, i;
+    unsigned char   *piece;
+    oxm_form_scan_t  s;
+
+    oxm_form_scan_init(&s, (const char *) name, name_len, out, out_cap);
+
+    rc = OXM_LOGIN_AGAIN;
+
+    for (off = 0, i = 0; off < len && rc == OXM_LOGIN_AGAIN; off += n, i++) {
+        n = ncuts ? cuts[i % ncuts] : 1;
+        n = n ? n : 1;
+        n = (n > len - off) ? len - off : n;
+
+        /* an exact-size copy per piece: ASan sees a read past its end */
+        piece = xmalloc(n);
+        memcpy(piece, form + off, n);
+        rc = oxm_form_scan(&s, piece, n);
+        free(piece);
+    }
+
+    return oxm_form_scan_end(&s, out_len);
+}
+
+
+static void
+fuzz_split(const uint8_t *data, size_t size)
+{
+    int             rc, whole_rc;
+    size_t          out_cap, name_len, ncuts, len, k, out_len, whole_len;
+    unsigned char  *out, *whole;
+    const uint8_t  *name, *cuts, *form;
+
+    if (size < 3) {
+        return;
+    }
+
+    out_cap = data[0];
+    name_len = data[1] % 16;
+    ncuts = data[2] % 8;
+    data += 3;
+    size -= 3;
+
+    if (name_len + ncuts > size) {
+        return;
+    }
+
+    name = data;
+    cuts = data + name_len;
+    form = cuts + ncuts;
+    len = size - name_len - ncuts;
+
+    whole = xmalloc(out_cap);
+    out = xmalloc(out_cap);
+
+    whole_rc = oxm_form_field(form, len, (const char *) name, name_len, whole,
+                              out_cap, &whole_len);
+
+    rc = scan_pieces(form, len, name, name_len, out, out_cap, &out_len,
+                     cuts, ncuts);
+    CHECK(rc == whole_rc && out_len == whole_len);
+    CHECK(memcmp(out, whole, out_len) == 0);
+
+    for (k = 0; len <= 256 && k <= len; k++) {
+        uint8_t  two[2];
+
+        two[0] = (uint8_t) (k ? k : 1);
+        two[1] = 255;
+
+        rc = scan_pieces(form, len, name, name_len, out, out_cap, &out_len,
+                         k ? two : NULL, k ? 2 : 0);
+        CHECK(rc == whole_rc && out_len == whole_len);
+        CHECK(memcmp(out, whole, out_len) == 0);
+    }
+
+    free(out);
+    free(whole);
+}
+
+
 static void
 fuzz_context(const uint8_t *data, size_t size)
 {
@@ -334,6 +427,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_form(data, size);
+    fuzz_split(data, size);
     fuzz_context(data, size);
     fuzz_utf8(data, size);
 

@@ -3,21 +3,29 @@
  * Login name parsing for oxmigrate.
  *
  * Everything here runs on untrusted bytes straight from a request, inside
- * an nginx worker: no allocation, no recursion, one pass (or two bounded
- * passes) over the input, and never a write past out_cap.  NUL bytes are
- * ordinary data: every length is explicit.
+ * an nginx worker: no allocation, no recursion, one pass over the input,
+ * which may come in pieces split anywhere (oxm_form_scan), and never a
+ * write past out_cap.  NUL bytes are ordinary data: every length is
+ * explicit.
  */
 
 
 #include "oxm_login.h"
 
 
+enum {
+    OXM_SCAN_KEY = 0,      /* in a key, comparing it with the name */
+    OXM_SCAN_SKIP,         /* in another field's value: up to the next '&' */
+    OXM_SCAN_VALUE,        /* in our field's value: decoding it */
+    OXM_SCAN_DONE
+};
+
+
 static int oxm_hex(unsigned char c);
-static int oxm_key_equal(const unsigned char *p, const unsigned char *last,
-    const unsigned char *name, size_t name_len);
-static int oxm_value_valid(const unsigned char *p, const unsigned char *last);
-static size_t oxm_find(const unsigned char *p, const unsigned char *last,
-    unsigned char c);
+static void oxm_scan_key(oxm_form_scan_t *s, unsigned char c);
+static void oxm_scan_value(oxm_form_scan_t *s, unsigned char c);
+static void oxm_scan_key_end(oxm_form_scan_t *s, int eq);
+static void oxm_scan_value_end(oxm_form_scan_t *s);
 
 
 /* the value of a hex digit, or -1 */
@@ -39,96 +47,239 @@ oxm_hex(unsigned char c)
 }
 
 
-/* offset of the first c in [p, last), or last - p when there is none */
-
-static size_t
-oxm_find(const unsigned char *p, const unsigned char *last, unsigned char c)
+void
+oxm_form_scan_init(oxm_form_scan_t *s, const char *name, size_t name_len,
+    unsigned char *out, size_t out_cap)
 {
-    const unsigned char  *s;
+    s->name = (const unsigned char *) name;
+    s->name_len = name_len;
+    s->out = out;
+    s->out_cap = out_cap;
+    s->out_len = 0;
+    s->matched = 0;
+    s->state = OXM_SCAN_KEY;
+    s->rc = OXM_LOGIN_AGAIN;
+    s->key_ok = 1;
+    s->too_long = 0;
+    s->esc = 0;
+    s->hi = 0;
+}
 
-    for (s = p; s < last; s++) {
-        if (*s == c) {
+
+int
+oxm_form_scan(oxm_form_scan_t *s, const unsigned char *p, size_t len)
+{
+    const unsigned char  *last;
+
+    if (p == NULL) {
+        return s->rc;
+    }
+
+    for (last = p + len; p < last && s->state != OXM_SCAN_DONE; p++) {
+
+        switch (s->state) {
+
+        case OXM_SCAN_KEY:
+            if (*p == '&' || *p == '=') {
+                oxm_scan_key_end(s, *p == '=');
+
+            } else if (s->key_ok) {
+                oxm_scan_key(s, *p);
+            }
+
+            break;
+
+        case OXM_SCAN_SKIP:
+            if (*p == '&') {
+                s->state = OXM_SCAN_KEY;
+                s->key_ok = 1;
+                s->matched = 0;
+                s->esc = 0;
+            }
+
+            break;
+
+        default: /* OXM_SCAN_VALUE */
+            if (*p == '&') {
+                oxm_scan_value_end(s);
+
+            } else {
+                oxm_scan_value(s, *p);
+            }
+
             break;
         }
     }
 
-    return (size_t) (s - p);
+    return s->rc;
+}
+
+
+int
+oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len)
+{
+    switch (s->state) {
+
+    case OXM_SCAN_KEY:
+        oxm_scan_key_end(s, 0);
+
+        if (s->state == OXM_SCAN_DONE) {
+            break;
+        }
+
+        /* fall through */
+
+    case OXM_SCAN_SKIP:
+        s->state = OXM_SCAN_DONE;
+        s->rc = OXM_LOGIN_NOT_FOUND;
+        break;
+
+    case OXM_SCAN_VALUE:
+        oxm_scan_value_end(s);
+        break;
+
+    default:
+        break;
+    }
+
+    *out_len = (s->rc == OXM_LOGIN_OK) ? s->out_len : 0;
+
+    return s->rc;
 }
 
 
 /*
- * Compares the decoded key [p, last) with name without decoding it into a
- * buffer.  A malformed escape makes the key "not equal": another field's
- * broken key must not stop us from finding ours further on.
+ * One byte of a key, compared decoded with the name without decoding the
+ * key into a buffer.  A malformed escape or one byte too many makes the key
+ * "not equal": another field's broken key must not stop us from finding
+ * ours further on.
  */
 
-static int
-oxm_key_equal(const unsigned char *p, const unsigned char *last,
-    const unsigned char *name, size_t name_len)
+static void
+oxm_scan_key(oxm_form_scan_t *s, unsigned char c)
 {
-    int     hi, lo;
-    size_t  n;
+    int  d;
 
-    n = 0;
+    if (s->esc) {
+        d = oxm_hex(c);
 
-    while (p < last) {
+        if (d < 0) {
+            s->key_ok = 0;
 
-        if (n == name_len) {
-            return 0;
-        }
-
-        if (*p == '%') {
-            if (last - p < 3) {
-                return 0;
-            }
-
-            hi = oxm_hex(p[1]);
-            lo = oxm_hex(p[2]);
-
-            if (hi < 0 || lo < 0) {
-                return 0;
-            }
-
-            if (name[n] != (unsigned char) (hi << 4 | lo)) {
-                return 0;
-            }
-
-            p += 3;
+        } else if (s->esc == 1) {
+            s->hi = (unsigned) d;
+            s->esc = 2;
 
         } else {
-            if (name[n] != (*p == '+' ? ' ' : *p)) {
-                return 0;
-            }
-
-            p++;
+            s->esc = 0;
+            s->key_ok = (s->name[s->matched++] == (s->hi << 4 | d));
         }
 
-        n++;
+        return;
     }
 
-    return n == name_len;
+    if (s->matched == s->name_len) {
+        s->key_ok = 0;
+
+    } else if (c == '%') {
+        s->esc = 1;
+
+    } else {
+        s->key_ok = (s->name[s->matched++] == (c == '+' ? ' ' : c));
+    }
 }
 
 
-/* 1 when every '%' in [p, last) starts a two hex digit escape */
+/* a key ends at '=' (eq) or at '&' or the end of the form (no value) */
 
-static int
-oxm_value_valid(const unsigned char *p, const unsigned char *last)
+static void
+oxm_scan_key_end(oxm_form_scan_t *s, int eq)
 {
-    for ( /* void */ ; p < last; p++) {
+    if (!s->key_ok || s->esc || s->matched != s->name_len) {
+        if (eq) {
+            s->state = OXM_SCAN_SKIP;
 
-        if (*p != '%') {
-            continue;
+        } else {
+            s->key_ok = 1;
+            s->matched = 0;
+            s->esc = 0;
         }
 
-        if (last - p < 3 || oxm_hex(p[1]) < 0 || oxm_hex(p[2]) < 0) {
-            return 0;
-        }
-
-        p += 2;
+        return;
     }
 
-    return 1;
+    /* the first field with our name wins, whatever its value looks like */
+
+    if (eq) {
+        s->state = OXM_SCAN_VALUE;
+        return;
+    }
+
+    s->state = OXM_SCAN_DONE;
+    s->rc = OXM_LOGIN_OK;
+}
+
+
+/*
+ * One byte of our value.  The whole value is checked for bad escapes even
+ * when it no longer fits out, so a malformed value is reported as such
+ * even when it is also too long.
+ */
+
+static void
+oxm_scan_value(oxm_form_scan_t *s, unsigned char c)
+{
+    int  d;
+
+    if (s->esc) {
+        d = oxm_hex(c);
+
+        if (d < 0) {
+            s->state = OXM_SCAN_DONE;
+            s->rc = OXM_LOGIN_MALFORMED;
+            return;
+        }
+
+        if (s->esc == 1) {
+            s->hi = (unsigned) d;
+            s->esc = 2;
+            return;
+        }
+
+        s->esc = 0;
+        c = (unsigned char) (s->hi << 4 | d);
+
+    } else if (c == '%') {
+        s->esc = 1;
+        return;
+
+    } else if (c == '+') {
+        c = ' ';
+    }
+
+    if (s->out_len == s->out_cap) {
+        s->too_long = 1;
+        return;
+    }
+
+    s->out[s->out_len++] = c;
+}
+
+
+static void
+oxm_scan_value_end(oxm_form_scan_t *s)
+{
+    s->state = OXM_SCAN_DONE;
+
+    if (s->esc) {
+        s->rc = OXM_LOGIN_MALFORMED;
+
+    } else if (s->too_long) {
+        s->rc = OXM_LOGIN_TOO_LONG;
+
+    } else {
+        s->rc = OXM_LOGIN_OK;
+    }
 }
 
 
@@ -136,68 +287,37 @@ int
 oxm_form_field(const unsigned char *form, size_t len, const char *name,
     size_t name_len, unsigned char *out, size_t out_cap, size_t *out_len)
 {
-    size_t                n;
-    const unsigned char  *p, *last, *end, *key_end;
+    oxm_form_scan_t  s;
 
-    *out_len = 0;
+    oxm_form_scan_init(&s, name, name_len, out, out_cap);
 
     if (form == NULL) {
+        *out_len = 0;
         return OXM_LOGIN_NOT_FOUND;
     }
 
-    p = form;
-    last = form + len;
+    (void) oxm_form_scan(&s, form, len);
 
-    for ( ;; ) {
-        end = p + oxm_find(p, last, '&');
-        key_end = p + oxm_find(p, end, '=');
+    return oxm_form_scan_end(&s, out_len);
+}
 
-        if (oxm_key_equal(p, key_end, (const unsigned char *) name, name_len))
-        {
-            break;
-        }
 
-        if (end == last) {
-            return OXM_LOGIN_NOT_FOUND;
-        }
+size_t
+oxm_login_key_normalize(unsigned char *key, size_t len)
+{
+    size_t  i;
 
-        p = end + 1;
+    while (len && key[len - 1] == ' ') {
+        len--;
     }
 
-    /* the first field with our name wins, whatever its value looks like */
-
-    p = (key_end < end) ? key_end + 1 : end;
-
-    /*
-     * Validate the whole value before decoding it, so a malformed value is
-     * reported as such even when it is also too long.
-     */
-
-    if (!oxm_value_valid(p, end)) {
-        return OXM_LOGIN_MALFORMED;
-    }
-
-    n = 0;
-
-    while (p < end) {
-
-        if (n == out_cap) {
-            return OXM_LOGIN_TOO_LONG;
-        }
-
-        if (*p == '%') {
-            out[n++] = (unsigned char) (oxm_hex(p[1]) << 4 | oxm_hex(p[2]));
-            p += 3;
-
-        } else {
-            out[n++] = (*p == '+') ? ' ' : *p;
-            p++;
+    for (i = 0; i < len; i++) {
+        if (key[i] >= 'A' && key[i] <= 'Z') {
+            key[i] |= 0x20;
         }
     }
 
-    *out_len = n;
-
-    return OXM_LOGIN_OK;
+    return len;
 }
 
 

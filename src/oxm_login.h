@@ -16,6 +16,31 @@
 #define OXM_LOGIN_NOT_FOUND   1   /* no such field */
 #define OXM_LOGIN_MALFORMED   2   /* bad %-escape in the field */
 #define OXM_LOGIN_TOO_LONG    3   /* decoded value does not fit out */
+#define OXM_LOGIN_AGAIN       4   /* oxm_form_scan: not decided yet */
+
+
+/*
+ * The state of one incremental search for a form field: the form may
+ * arrive in any number of pieces (memory buffers, reads from a temporary
+ * file), split at any byte, and costs this struct plus out, whatever its
+ * size.  Feed the pieces in order to oxm_form_scan() while it answers
+ * OXM_LOGIN_AGAIN, then call oxm_form_scan_end() once.  The answer is the
+ * one oxm_form_field() gives for the concatenation of the pieces.
+ */
+typedef struct {
+    const unsigned char  *name;
+    size_t                name_len;
+    unsigned char        *out;
+    size_t                out_cap;
+    size_t                out_len;
+    size_t                matched;     /* decoded key bytes equal so far */
+    int                   state;
+    int                   rc;          /* once decided */
+    unsigned              key_ok:1;    /* the key can still equal name */
+    unsigned              too_long:1;
+    unsigned              esc:2;       /* 0, or 1/2 after '%' and a digit */
+    unsigned              hi:4;        /* the first digit of an escape */
+} oxm_form_scan_t;
 
 
 /*
@@ -25,6 +50,19 @@
  */
 int oxm_form_field(const unsigned char *form, size_t len, const char *name,
     size_t name_len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+void oxm_form_scan_init(oxm_form_scan_t *s, const char *name,
+    size_t name_len, unsigned char *out, size_t out_cap);
+int oxm_form_scan(oxm_form_scan_t *s, const unsigned char *p, size_t len);
+/* the end of the form; *out_len is the value's length when OXM_LOGIN_OK */
+int oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len);
+
+/*
+ * A context part as the configdb's collation compares it, so that names
+ * MariaDB finds equal share one cache entry: ASCII letters lowered in place,
+ * trailing spaces (PAD SPACE) dropped.  Returns the new length.
+ */
+size_t oxm_login_key_normalize(unsigned char *key, size_t len);
 
 /*
  * The context part of a login name: after its last '@', or the literal

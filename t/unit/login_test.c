@@ -50,6 +50,11 @@ rc_name(int rc)
 }
 
 
+static void split(int line, const unsigned char *form, size_t len,
+    const char *name, size_t name_len, size_t cap, int expect_rc,
+    const unsigned char *expect, size_t expect_len);
+
+
 static void
 field(int line, const unsigned char *form, size_t len, const char *name,
     size_t name_len, size_t cap, int expect_rc, const char *expect,
@@ -88,6 +93,7 @@ field(int line, const unsigned char *form, size_t len, const char *name,
         }
 
         passed++;
+        split(line, form, len, name, name_len, cap, rc, out, 0);
         return;
     }
 
@@ -97,6 +103,57 @@ field(int line, const unsigned char *form, size_t len, const char *name,
                line, (int) out_len, out, out_len, (int) expect_len, expect,
                expect_len);
         return;
+    }
+
+    passed++;
+
+    split(line, form, len, name, name_len, cap, rc, out, out_len);
+}
+
+
+/*
+ * The same form fed in pieces, as a body arrives in buffers and file
+ * reads: cut once at every byte, and one byte at a time.  Every way gives
+ * the answer of the whole form.
+ */
+
+static void
+split(int line, const unsigned char *form, size_t len, const char *name,
+    size_t name_len, size_t cap, int expect_rc, const unsigned char *expect,
+    size_t expect_len)
+{
+    int              rc;
+    size_t           k, i, out_len;
+    unsigned char    out[256];
+    oxm_form_scan_t  s;
+
+    for (k = 0; k <= len + 1; k++) {
+        oxm_form_scan_init(&s, name, name_len, out, cap);
+
+        if (k <= len) {
+            rc = oxm_form_scan(&s, form, k);
+            if (rc == OXM_LOGIN_AGAIN) {
+                rc = oxm_form_scan(&s, form + k, len - k);
+            }
+
+        } else {
+            for (i = 0, rc = OXM_LOGIN_AGAIN;
+                 i < len && rc == OXM_LOGIN_AGAIN; i++)
+            {
+                rc = oxm_form_scan(&s, form + i, 1);
+            }
+        }
+
+        rc = oxm_form_scan_end(&s, &out_len);
+
+        if (rc != expect_rc || out_len != expect_len
+            || memcmp(out, expect, out_len) != 0)
+        {
+            failed++;
+            printf("FAIL line %d: split at %zu: rc %s, expected %s\n", line,
+                   k, rc_name(rc), rc_name(expect_rc));
+            return;
+        }
     }
 
     passed++;
@@ -358,6 +415,33 @@ test_utf8(void)
 }
 
 
+#define NORM(key, expect)                                                     \
+    do {                                                                      \
+        unsigned char  k[] = key;                                             \
+        size_t         n;                                                     \
+        n = oxm_login_key_normalize(k, sizeof(key) - 1);                      \
+        CHECK(n == sizeof(expect) - 1 && memcmp(k, expect, n) == 0);          \
+    } while (0)
+
+
+/* the configdb collation: ASCII case and trailing spaces do not count */
+
+static void
+test_normalize(void)
+{
+    NORM("ctx5.example.com", "ctx5.example.com");
+    NORM("CTX5.Example.COM", "ctx5.example.com");
+    NORM("ctx5.example.com   ", "ctx5.example.com");
+    NORM("Ctx5.Example.Com \t", "ctx5.example.com \t");   /* only spaces */
+    NORM("  ctx5", "  ctx5");                            /* leading stay */
+    NORM("a b ", "a b");
+    NORM("    ", "");
+    NORM("", "");
+    NORM("Jos\xc3\x89", "jos\xc3\x89");      /* non-ASCII untouched */
+    NORM("@[`{AZaz", "@[`{azaz");              /* only A-Z change */
+}
+
+
 int
 main(void)
 {
@@ -365,6 +449,7 @@ main(void)
     test_big();
     test_context();
     test_utf8();
+    test_normalize();
 
     printf("%u passed, %u failed\n", passed, failed);
 
