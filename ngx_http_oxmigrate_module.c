@@ -19,6 +19,7 @@
 
 
 #define NGX_HTTP_OXMIGRATE_LOGIN_MAX  4096
+#define NGX_HTTP_OXMIGRATE_READ_SIZE  4096    /* a temp file, per read */
 
 
 typedef enum {
@@ -430,6 +431,16 @@ ngx_http_oxmigrate_start(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
         return rc;
     }
 
+    /*
+     * Give back the reference the body reader took, as the mirror module
+     * does, here and not in the body handler: when the body fails later (a
+     * bad chunk, too large, a timeout, the client gone) nginx finalizes the
+     * request with 400/408/413 itself and never calls the body handler; a
+     * reference kept until then would keep the connection open forever.
+     */
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
     if (ctx->state == NGX_HTTP_OXMIGRATE_STATE_BODY) {
         ctx->suspended = 1;
         return NGX_DONE;
@@ -453,9 +464,6 @@ ngx_http_oxmigrate_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_module);
 
-    /* ngx_http_read_client_request_body() took a reference */
-    r->main->count--;
-
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_BODY_DONE;
 
     if (ctx->suspended) {
@@ -469,19 +477,25 @@ ngx_http_oxmigrate_body_handler(ngx_http_request_t *r)
 /*
  * Finds the login field in the body.  The body may be split over several
  * buffers or lie in a temporary file; proxy_pass sends the same buffers
- * later, so they are only read, never consumed.  A body in one memory
- * buffer, the common case, is parsed in place.
+ * later, so they are only read, never consumed.  The search is incremental
+ * (oxm_form_scan): memory buffers are scanned where they are, a file is read
+ * in pieces of NGX_HTTP_OXMIGRATE_READ_SIZE, and the search stops as soon as
+ * the field is decided.  A login costs the scanner's state and the login
+ * buffer, whatever the size of the body.
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_body_login(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *out, size_t *out_len)
 {
-    u_char       *body, *p;
-    off_t         size;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char           buf[NGX_HTTP_OXMIGRATE_READ_SIZE];
+    int              rc;
+    off_t            off;
+    size_t           size;
+    ssize_t          n;
+    ngx_buf_t       *b;
+    ngx_chain_t     *cl;
+    oxm_form_scan_t  scan;
 
     *out_len = 0;
 
@@ -489,63 +503,51 @@ ngx_http_oxmigrate_body_login(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    cl = r->request_body->bufs;
-    b = cl->buf;
+    oxm_form_scan_init(&scan, (char *) ctx->field.data, ctx->field.len, out,
+                       NGX_HTTP_OXMIGRATE_LOGIN_MAX);
+    rc = OXM_LOGIN_AGAIN;
 
-    if (cl->next == NULL && ngx_buf_in_memory(b)) {
-        body = b->pos;
-        size = b->last - b->pos;
+    for (cl = r->request_body->bufs; cl && rc == OXM_LOGIN_AGAIN;
+         cl = cl->next)
+    {
+        b = cl->buf;
 
-    } else {
-        size = 0;
-
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            size += ngx_buf_size(cl->buf);
+        if (ngx_buf_in_memory(b)) {
+            rc = oxm_form_scan(&scan, b->pos, b->last - b->pos);
+            continue;
         }
 
-        body = ngx_palloc(r->pool, size ? size : 1);
-        if (body == NULL) {
-            return NGX_ERROR;
+        if (!b->in_file) {
+            /* a special buffer: the empty last one of a chunked body */
+            continue;
         }
 
-        p = body;
+        for (off = b->file_pos; off < b->file_last && rc == OXM_LOGIN_AGAIN;
+             off += n)
+        {
+            size = (size_t) ngx_min(b->file_last - off, (off_t) sizeof(buf));
 
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
+            n = ngx_read_file(b->file, buf, size, off);
 
-            if (ngx_buf_in_memory(b)) {
-                p = ngx_cpymem(p, b->pos, b->last - b->pos);
-                continue;
-            }
-
-            if (!b->in_file) {
-                /* a special buffer: the empty last one of a chunked body */
-                continue;
-            }
-
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-
-            if (n != b->file_last - b->file_pos) {
+            if (n != (ssize_t) size) {
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                               "oxmigrate: cannot read the body from \"%V\"",
                               &b->file->name);
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            p += n;
+            rc = oxm_form_scan(&scan, buf, size);
         }
-
-        size = p - body;
     }
 
-    if (oxm_form_field(body, size, (char *) ctx->field.data, ctx->field.len,
-                       out, NGX_HTTP_OXMIGRATE_LOGIN_MAX, out_len)
-        != OXM_LOGIN_OK)
-    {
+    if (oxm_form_scan_end(&scan, out_len) != OXM_LOGIN_OK) {
         /* missing, malformed or absurdly long: the node judges it */
         *out_len = 0;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oxmigrate: body field \"%V\": %uz bytes",
+                   &ctx->field, *out_len);
 
     return NGX_OK;
 }
@@ -577,19 +579,30 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
 
     oxm_login_context(login, len, &key, &klen);
 
-    if (klen == 0 || klen > NGX_HTTP_OXMIGRATE_KEY_MAX
-        || !oxm_utf8_valid(key, klen))
-    {
-        return ngx_http_oxmigrate_respond(r, ctx);
-    }
+    /*
+     * The configdb finds "CTX5.example.com  " as "ctx5.example.com": the
+     * caches must too, or case and space variants of one name would each
+     * cost a query and a cache entry (issue 6).
+     */
 
-    ctx->key.data = ngx_pnalloc(r->pool, klen);
+    ctx->key.data = ngx_pnalloc(r->pool, klen ? klen : 1);
     if (ctx->key.data == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memcpy(ctx->key.data, key, klen);
-    ctx->key.len = klen;
+    ctx->key.len = oxm_login_key_normalize(ctx->key.data, klen);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oxmigrate: login context \"%*s\"",
+                   ctx->key.len, ctx->key.data);
+
+    if (ctx->key.len == 0 || ctx->key.len > NGX_HTTP_OXMIGRATE_KEY_MAX
+        || !oxm_utf8_valid(ctx->key.data, ctx->key.len))
+    {
+        ctx->key.len = 0;
+        return ngx_http_oxmigrate_respond(r, ctx);
+    }
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_waiter_t));
     if (w == NULL) {
@@ -853,6 +866,23 @@ ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
 
     if (ngx_http_complex_value(r, olcf->redirect_url, &url) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /*
+     * A variable such as $uri is decoded: "%0d%0a" in the path would split
+     * the Location header.  A URL with any control byte is refused, in the
+     * JSON answer too (a browser would not follow it anyway).
+     */
+
+    for (p = url.data; p < url.data + url.len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oxmigrate: \"oxmigrate_redirect_url\" gave a URL "
+                          "with the control byte 0x%02xui at offset %uz, "
+                          "refused (use $request_uri, never $uri)",
+                          (ngx_uint_t) *p, (size_t) (p - url.data));
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (ctx->json_client && olcf->redirect_json) {
