@@ -1106,6 +1106,7 @@ my $NGINX = '/usr/sbin/nginx';
 #   debug => 1            error_log at debug level (default info)
 #   main => TEXT          extra main-context directives (thread_pool, ...)
 #   events => TEXT        extra events directives
+#   worker_connections => N  (default 1024)
 #   db => OxTest::DB      for %%DB_NAME%%, %%DB_PORT%%, %%DB_SOCKET%%
 #   redis => OxTest::Redis  for %%REDIS_PORT%%
 #   vars => {NAME => v}   more %%NAME%% placeholders
@@ -1228,6 +1229,7 @@ sub _write_conf {
     my $user = $> == 0 ? 'user root root;' : '';
     my $main = $o{main} // '';
     my $events = $o{events} // '';
+    my $wconn = $o{worker_connections} // 1024;
     OxTest::_spew("$dir/nginx.conf", <<"EOF");
 $load
 $user
@@ -1239,7 +1241,7 @@ error_log $dir/error.log $level;
 $main
 
 events {
-    worker_connections 1024;
+    worker_connections $wconn;
 $events
 }
 
