@@ -338,7 +338,7 @@ is($ns, 5, 'secondary.conf: the site values found');
 my $ngs = OxTest::nginx($sec . OxTest::standins(), db => $db,
                         redis => $redis);
 my ($pri, $np) = site_conf('primary.conf');
-is($np, 7, 'primary.conf: the site values found');
+is($np, 6, 'primary.conf: the site values found');
 my $secondary_url = 'http://127.0.0.1:' . $ngs->port('LB');
 my $ngp = OxTest::nginx($pri . OxTest::standins(), db => $db,
                         redis => $redis,
@@ -360,6 +360,20 @@ for my $path ('/appsuite/api/login', '/ajax/login') {
     oxerror_ok(login(port => $S, path => $path, user => 'a@ctx1.example.com'),
                'CTX-0012', [1, 2], "secondary.conf $path: CTX-0012");
 }
+# the login locations take a login form, not an upload; the API does
+my $fat = 'name=a%40ctx1.example.com&password=x&pad=' . ('p' x 20000);
+for my $path ('/appsuite/api/login', '/ajax/login') {
+    for my $port ($P, $S) {
+        is(login(port => $port, path => $path, body => $fat)->{status}, 413,
+           "port $port $path: a 20 kB login body is refused (413)");
+    }
+    pass_ok(login(port => $P, path => $path,
+                  body => 'name=a%40ctx1.example.com&pad=' . ('p' x 12000)),
+            'old cluster', "primary.conf $path: a 12 kB login passes");
+}
+pass_ok(OxTest::http(PUT => '/appsuite/api/infostore?action=upload', port => $P,
+                     body => 'u' x 500_000),
+        'old cluster', 'primary.conf: a 500 kB upload to the API passes');
 pass_ok(OxTest::http(GET => '/appsuite/', port => $P), 'old cluster',
         'primary.conf: the UI from the old cluster');
 pass_ok(OxTest::http(GET => '/appsuite/', port => $S), 'new cluster',
