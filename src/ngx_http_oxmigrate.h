@@ -28,6 +28,18 @@
 /* upper bound of a context part we look up (login_info is VARCHAR(255)) */
 #define NGX_HTTP_OXMIGRATE_KEY_MAX         1024
 
+/*
+ * A lookup by context id (a share link names no login) has a key of its
+ * own kind: "\xffcid:<cid>".  A context part is valid UTF-8, which never
+ * holds the byte 0xff, so the two kinds cannot collide in shared memory or
+ * in the in-flight tree; Redis stores it as "<prefix>v<epoch>#cid:<cid>"
+ * and MariaDB gets a query by cid.
+ */
+#define NGX_HTTP_OXMIGRATE_CID_KEY         "\xff" "cid:"
+#define NGX_HTTP_OXMIGRATE_CID_KEY_LEN     (sizeof(NGX_HTTP_OXMIGRATE_CID_KEY) - 1)
+#define ngx_http_oxmigrate_is_cid_key(key)                                    \
+    ((key)->len > NGX_HTTP_OXMIGRATE_CID_KEY_LEN && (key)->data[0] == 0xff)
+
 
 typedef struct {
     ngx_str_t                   host;      /* numeric address, resolved */

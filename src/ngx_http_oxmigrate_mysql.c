@@ -98,6 +98,14 @@ static const char  ngx_http_oxmigrate_db_select[] =
     " LEFT JOIN server s ON s.server_id = p.server_id"
     " WHERE l.login_info = _utf8mb4 X'";
 
+/* the same answer for a context id (a share link): the cid is digits */
+static const char  ngx_http_oxmigrate_db_select_cid[] =
+    "SELECT c.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name"
+    " FROM context c"
+    " JOIN context_server2db_pool p ON p.cid = c.cid"
+    " LEFT JOIN server s ON s.server_id = p.server_id"
+    " WHERE c.cid = ";
+
 
 ngx_int_t
 ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
@@ -149,6 +157,7 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     ngx_http_oxmigrate_db_handler_pt handler, void *data)
 {
     u_char                       *p;
+    ngx_int_t                     cid;
     ngx_http_oxmigrate_db_req_t  *req;
 
     if (ngx_http_oxmigrate_dcf == NULL
@@ -167,10 +176,24 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     req->event.data = req;
     req->event.log = ngx_cycle->log;
 
-    p = ngx_cpymem(req->query, ngx_http_oxmigrate_db_select,
-                   sizeof(ngx_http_oxmigrate_db_select) - 1);
-    p = ngx_hex_dump(p, key->data, key->len);
-    p = ngx_cpymem(p, "' LIMIT 1", sizeof("' LIMIT 1") - 1);
+    if (ngx_http_oxmigrate_is_cid_key(key)) {
+        cid = ngx_atoi(key->data + NGX_HTTP_OXMIGRATE_CID_KEY_LEN,
+                       key->len - NGX_HTTP_OXMIGRATE_CID_KEY_LEN);
+        if (cid == NGX_ERROR) {
+            ngx_free(req);
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(req->query, ngx_http_oxmigrate_db_select_cid,
+                       sizeof(ngx_http_oxmigrate_db_select_cid) - 1);
+        p = ngx_sprintf(p, "%i LIMIT 1", cid);
+
+    } else {
+        p = ngx_cpymem(req->query, ngx_http_oxmigrate_db_select,
+                       sizeof(ngx_http_oxmigrate_db_select) - 1);
+        p = ngx_hex_dump(p, key->data, key->len);
+        p = ngx_cpymem(p, "' LIMIT 1", sizeof("' LIMIT 1") - 1);
+    }
     req->query_len = p - req->query;
 
     if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {

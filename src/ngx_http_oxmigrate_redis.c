@@ -309,7 +309,10 @@ ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
 }
 
 
-/* <prefix>v<epoch>:<key>; 0 when it does not fit */
+/*
+ * <prefix>v<epoch>:<key>, or <prefix>v<epoch>#cid:<cid> for a lookup by
+ * context id; 0 when it does not fit
+ */
 
 static size_t
 ngx_http_oxmigrate_redis_key(u_char *buf, ngx_str_t *key, ngx_uint_t epoch)
@@ -328,7 +331,13 @@ ngx_http_oxmigrate_redis_key(u_char *buf, ngx_str_t *key, ngx_uint_t epoch)
         return 0;
     }
 
-    p = ngx_sprintf(buf, "%Vv%ui:%V", prefix, epoch, key);
+    if (ngx_http_oxmigrate_is_cid_key(key)) {
+        p = ngx_sprintf(buf, "%Vv%ui#%*s", prefix, epoch, key->len - 1,
+                        key->data + 1);
+
+    } else {
+        p = ngx_sprintf(buf, "%Vv%ui:%V", prefix, epoch, key);
+    }
 
     return p - buf;
 }
