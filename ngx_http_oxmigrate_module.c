@@ -109,6 +109,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oxmigrate_maintenance_reason"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, maintenance_reason),
+      NULL },
+
     { ngx_string("oxmigrate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -258,7 +265,8 @@ static ngx_str_t  ngx_http_oxmigrate_sources[] = {
     ngx_null_string,
     ngx_string("shm"),
     ngx_string("redis"),
-    ngx_string("db")
+    ngx_string("db"),
+    ngx_string("stale")
 };
 
 
@@ -930,6 +938,8 @@ ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf)
 
     omcf->cache_ttl = NGX_CONF_UNSET_MSEC;
     omcf->negative_ttl = NGX_CONF_UNSET_MSEC;
+    omcf->cache_stale = NGX_CONF_UNSET_MSEC;
+    omcf->maintenance_reason = NGX_CONF_UNSET_UINT;
 
     return omcf;
 }
@@ -942,6 +952,9 @@ ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(omcf->cache_ttl, 10000);
     ngx_conf_init_msec_value(omcf->negative_ttl, 2000);
+    ngx_conf_init_msec_value(omcf->cache_stale, 0);
+    ngx_conf_init_uint_value(omcf->maintenance_reason,
+                             NGX_HTTP_OXMIGRATE_SCHEMA_REASON);
 
     return NGX_CONF_OK;
 }
@@ -1082,7 +1095,7 @@ ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_oxmigrate_changes_init_worker(cycle, omcf);
 }
 
 

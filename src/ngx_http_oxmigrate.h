@@ -71,6 +71,8 @@ typedef struct {
     ngx_shm_zone_t                   *shm_zone; /* NULL: no shm cache */
     ngx_msec_t                        cache_ttl;
     ngx_msec_t                        negative_ttl;
+    ngx_msec_t                        cache_stale;  /* 0: off */
+    ngx_uint_t                        maintenance_reason;
 } ngx_http_oxmigrate_main_conf_t;
 
 
@@ -117,6 +119,15 @@ ngx_int_t ngx_http_oxmigrate_info_parse(ngx_str_t *value,
 
 /* ngx_http_oxmigrate_shm.c: shared-memory cache, rbtree + LRU in a slab */
 
+/* one row of the configdb change log (sql/changelog.sql), as applied */
+typedef struct {
+    uint64_t                    id;
+    uint32_t                    cid;        /* 0: none */
+    uint32_t                    server_id;  /* 0: none */
+    uint32_t                    key_hash;   /* crc32 of the normalised */
+    uint32_t                    key_hash_set; /* login_info, when set  */
+} ngx_http_oxmigrate_change_t;
+
 /* adds the zone of oxmigrate_cache; NULL: error, already logged */
 ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
@@ -126,9 +137,35 @@ ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
  */
 ngx_int_t ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, u_char *buf, size_t *len);
-/* Store value for ttl ms; evicts least recently used entries when full. */
+/* the same, past the ttl within stale=, for when configdb fails */
+ngx_int_t ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone,
+    ngx_str_t *key, ngx_uint_t epoch, u_char *buf, size_t *len);
+/*
+ * Store value (info parsed from it) for ttl ms, kept stale ms more for
+ * get_stale; evicts least recently used entries when full.  Not stored
+ * when the epoch is no longer the zone's, or when a change applied after
+ * position pos (the lookup's start) touches it.
+ */
 void ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
-    ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl);
+    ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
+    ngx_http_oxmigrate_info_t *info, uint64_t pos);
+/* the zone's epoch, after reporting what this worker saw and when */
+ngx_uint_t ngx_http_oxmigrate_shm_epoch(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t seen, ngx_msec_t seen_at);
+/* the change-log position applied to the zone; *ready: one is known */
+uint64_t ngx_http_oxmigrate_shm_position(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t *ready);
+/* 1 when no change applied after pos touches key or info's cid/server */
+ngx_uint_t ngx_http_oxmigrate_shm_fresh(ngx_shm_zone_t *shm_zone,
+    uint64_t pos, ngx_str_t *key, ngx_http_oxmigrate_info_t *info);
+ngx_int_t ngx_http_oxmigrate_shm_poll_due(ngx_shm_zone_t *shm_zone,
+    ngx_msec_t busy, uint64_t *from, ngx_uint_t *ready);
+void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
+    ngx_msec_t after);
+void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
+    ngx_http_oxmigrate_change_t *changes, ngx_uint_t n, uint64_t start);
+void ngx_http_oxmigrate_shm_stats(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t *entries, ngx_uint_t *evictions, ngx_uint_t *invalidated);
 
 
 /* ngx_http_oxmigrate_redis.c: hiredis async on nginx's event loop */
@@ -143,8 +180,11 @@ typedef void (*ngx_http_oxmigrate_redis_get_pt)(void *data, ngx_int_t rc,
 ngx_int_t ngx_http_oxmigrate_redis_init_worker(ngx_cycle_t *cycle,
     ngx_http_oxmigrate_redis_conf_t *rcf);
 void ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle);
-/* the invalidation epoch last read from Redis; 0 before the first read */
-ngx_uint_t ngx_http_oxmigrate_redis_epoch(void);
+/*
+ * The invalidation epoch last read from Redis (0 before the first read),
+ * and *at, when the poll that read it was sent.
+ */
+ngx_uint_t ngx_http_oxmigrate_redis_epoch(ngx_msec_t *at);
 /*
  * GET <prefix>v<epoch>:<key>.  NGX_DECLINED at once (handler not called)
  * when Redis is not connected; otherwise NGX_OK and handler called later.
@@ -173,6 +213,21 @@ void ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     ngx_http_oxmigrate_db_handler_pt handler, void *data);
 
+/* one row of a statement's result: its columns (NULL as empty) */
+typedef void (*ngx_http_oxmigrate_db_row_pt)(void *data, ngx_str_t *cols,
+    ngx_uint_t n);
+
+/* another statement: rows to row_handler, then handler (info NULL) */
+ngx_int_t ngx_http_oxmigrate_db_query(ngx_str_t *sql,
+    ngx_http_oxmigrate_db_row_pt row_handler,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data);
+
+
+/* ngx_http_oxmigrate_changes.c: the configdb change log, polled */
+
+ngx_int_t ngx_http_oxmigrate_changes_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_main_conf_t *omcf);
+
 
 /* ngx_http_oxmigrate_lookup.c: shm -> Redis -> MariaDB, misses coalesced */
 
@@ -180,7 +235,8 @@ typedef enum {
     NGX_HTTP_OXMIGRATE_SRC_NONE = 0,
     NGX_HTTP_OXMIGRATE_SRC_SHM,
     NGX_HTTP_OXMIGRATE_SRC_REDIS,
-    NGX_HTTP_OXMIGRATE_SRC_DB
+    NGX_HTTP_OXMIGRATE_SRC_DB,
+    NGX_HTTP_OXMIGRATE_SRC_STALE        /* configdb failed: last known */
 } ngx_http_oxmigrate_source_e;
 
 typedef struct ngx_http_oxmigrate_waiter_s  ngx_http_oxmigrate_waiter_t;

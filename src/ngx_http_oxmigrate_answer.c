@@ -33,9 +33,10 @@ void
 ngx_http_oxmigrate_decide(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx,
     ngx_int_t rc, ngx_http_oxmigrate_info_t *info)
 {
-    ngx_str_t                      *name;
-    ngx_uint_t                      i;
-    ngx_http_oxmigrate_loc_conf_t  *olcf;
+    ngx_str_t                       *name;
+    ngx_uint_t                       i;
+    ngx_http_oxmigrate_loc_conf_t   *olcf;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
 
     if (rc != NGX_OK) {
         ctx->decision = NGX_HTTP_OXMIGRATE_ERROR;
@@ -59,7 +60,8 @@ ngx_http_oxmigrate_decide(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx,
 
     if (!info->enabled) {
         /* only the schema move is ours; other reasons the node explains */
-        ctx->decision = (info->reason_id == NGX_HTTP_OXMIGRATE_SCHEMA_REASON)
+        omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
+        ctx->decision = (info->reason_id == omcf->maintenance_reason)
                         ? NGX_HTTP_OXMIGRATE_MAINTENANCE
                         : NGX_HTTP_OXMIGRATE_PASS;
         return;

@@ -40,6 +40,7 @@ typedef struct {
 typedef struct {
     ngx_msec_t                        ttl;
     ngx_msec_t                        negative_ttl;
+    ngx_msec_t                        stale;
     ngx_http_oxmigrate_zone_param_t   zone;
 } ngx_http_oxmigrate_cache_params_t;
 
@@ -106,6 +107,8 @@ static ngx_http_oxmigrate_param_t  ngx_http_oxmigrate_cache_params[] = {
     ngx_http_oxmigrate_cache_param("negative_ttl",
                                    NGX_HTTP_OXMIGRATE_PARAM_MSEC,
                                    negative_ttl),
+    ngx_http_oxmigrate_cache_param("stale", NGX_HTTP_OXMIGRATE_PARAM_MSEC,
+                                   stale),
     { ngx_null_string, 0, 0, 0, 0 }
 };
 
@@ -397,6 +400,7 @@ ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cp.ttl = NGX_CONF_UNSET_MSEC;
     cp.negative_ttl = NGX_CONF_UNSET_MSEC;
+    cp.stale = NGX_CONF_UNSET_MSEC;
 
     rv = ngx_http_oxmigrate_parse_params(cf, ngx_http_oxmigrate_cache_params,
                                          &cp);
@@ -410,6 +414,7 @@ ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     omcf->cache_ttl = cp.ttl;
     omcf->negative_ttl = cp.negative_ttl;
+    omcf->cache_stale = cp.stale;
 
     omcf->shm_zone = ngx_http_oxmigrate_shm_add(cf, &cp.zone.name,
                                                 cp.zone.size);

@@ -35,6 +35,7 @@ typedef struct ngx_http_oxmigrate_db_conn_s  ngx_http_oxmigrate_db_conn_t;
 typedef struct {
     ngx_queue_t                        queue;    /* waiting for a connection */
     ngx_event_t                        event;    /* queue timeout; deferral */
+    ngx_http_oxmigrate_db_row_pt       row_handler;  /* NULL: a lookup */
     ngx_http_oxmigrate_db_handler_pt   handler;
     void                              *data;
     ngx_int_t                          rc;
@@ -74,6 +75,9 @@ static void ngx_http_oxmigrate_db_deferred(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_dispatch(void);
 static void ngx_http_oxmigrate_db_query_idle(ngx_http_oxmigrate_db_req_t *req);
+static ngx_int_t ngx_http_oxmigrate_db_start(ngx_http_oxmigrate_db_req_t *req);
+static void ngx_http_oxmigrate_db_rows(ngx_http_oxmigrate_db_req_t *req,
+    MYSQL_RES *res);
 
 
 static ngx_http_oxmigrate_db_conf_t  *ngx_http_oxmigrate_dcf;
@@ -196,6 +200,52 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     }
     req->query_len = p - req->query;
 
+    return ngx_http_oxmigrate_db_start(req);
+}
+
+
+/*
+ * Any other statement (the change-log poll): row_handler gets each row's
+ * columns (NULL columns empty), then handler is called once with NGX_OK or
+ * NGX_ERROR (info NULL).  Same pool, same timeouts as a lookup.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_db_query(ngx_str_t *sql,
+    ngx_http_oxmigrate_db_row_pt row_handler,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data)
+{
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    if (ngx_http_oxmigrate_dcf == NULL
+        || sql->len > NGX_HTTP_OXMIGRATE_QUERY_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->row_handler = row_handler;
+    req->handler = handler;
+    req->data = data;
+    req->event.data = req;
+    req->event.log = ngx_cycle->log;
+
+    ngx_memcpy(req->query, sql->data, sql->len);
+    req->query_len = sql->len;
+
+    return ngx_http_oxmigrate_db_start(req);
+}
+
+
+/* an idle connection, a new one, or a place in the queue */
+
+static ngx_int_t
+ngx_http_oxmigrate_db_start(ngx_http_oxmigrate_db_req_t *req)
+{
     if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
         ngx_http_oxmigrate_db_query_idle(req);
         return NGX_OK;
@@ -220,6 +270,8 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
 
     return NGX_OK;
 }
+
+
 
 
 static ngx_int_t
@@ -494,6 +546,14 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
 
     req = dc->req;
 
+    if (req->row_handler) {
+        ngx_http_oxmigrate_db_rows(req, res);
+        mysql_free_result(res);
+        ngx_http_oxmigrate_db_release(dc);
+        ngx_http_oxmigrate_db_complete(req, NGX_OK);
+        return;
+    }
+
     row = mysql_fetch_row(res);
 
     if (row == NULL) {
@@ -532,6 +592,31 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
 
     ngx_http_oxmigrate_db_release(dc);
     ngx_http_oxmigrate_db_complete(req, NGX_OK);
+}
+
+
+/* every row of a stored result to the row handler (all in memory) */
+
+static void
+ngx_http_oxmigrate_db_rows(ngx_http_oxmigrate_db_req_t *req, MYSQL_RES *res)
+{
+    ngx_uint_t      i, n;
+    ngx_str_t       cols[8];
+    MYSQL_ROW       row;
+    unsigned long  *lengths;
+
+    n = ngx_min(mysql_num_fields(res), 8);
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        lengths = mysql_fetch_lengths(res);
+
+        for (i = 0; i < n; i++) {
+            cols[i].data = (u_char *) (row[i] ? row[i] : "");
+            cols[i].len = row[i] ? lengths[i] : 0;
+        }
+
+        req->row_handler(req->data, cols, n);
+    }
 }
 
 

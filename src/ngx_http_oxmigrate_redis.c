@@ -111,6 +111,8 @@ static char                             *ngx_http_oxmigrate_redis_host;
 static redisAsyncContext                *ngx_http_oxmigrate_redis_ac;
 static ngx_http_oxmigrate_redis_state_e  ngx_http_oxmigrate_redis_state;
 static ngx_uint_t                        ngx_http_oxmigrate_redis_epoch_value;
+static ngx_msec_t                        ngx_http_oxmigrate_redis_epoch_at;
+static ngx_msec_t                        ngx_http_oxmigrate_redis_poll_sent;
 
 /* a context generation, so a deferred drop hits the context it was for */
 static ngx_uint_t                        ngx_http_oxmigrate_redis_gen;
@@ -234,8 +236,10 @@ ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle)
 
 
 ngx_uint_t
-ngx_http_oxmigrate_redis_epoch(void)
+ngx_http_oxmigrate_redis_epoch(ngx_msec_t *at)
 {
+    *at = ngx_http_oxmigrate_redis_epoch_at;
+
     return ngx_http_oxmigrate_redis_epoch_value;
 }
 
@@ -830,6 +834,7 @@ ngx_http_oxmigrate_redis_poll_handler(ngx_event_t *ev)
     }
 
     ngx_http_oxmigrate_redis_polling = 1;
+    ngx_http_oxmigrate_redis_poll_sent = ngx_current_msec;
 }
 
 
@@ -900,6 +905,11 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
                       "oxmigrate redis: epoch %ui -> %ui",
                       ngx_http_oxmigrate_redis_epoch_value, epoch);
         ngx_http_oxmigrate_redis_epoch_value = epoch;
+
+        /* when this was true: a newer observation wins in the shared zone */
+        ngx_http_oxmigrate_redis_epoch_at =
+                                ngx_http_oxmigrate_redis_poll_sent
+                                ? ngx_http_oxmigrate_redis_poll_sent : 1;
     }
 
     if (ngx_http_oxmigrate_redis_state == NGX_HTTP_OXMIGRATE_REDIS_CONNECTING
