@@ -46,9 +46,11 @@
 #define NGX_HTTP_OXMIGRATE_SHM_TTL_MAX    ((ngx_msec_t) NGX_MAX_INT32_VALUE)
 
 
-/* changes remembered for freshness checks, in a zone of 1 MB or more */
+/*
+ * Changes remembered for freshness checks: one per KiB of zone (2.3 % of
+ * it), at most this many.
+ */
 #define NGX_HTTP_OXMIGRATE_SHM_RING       4096
-#define NGX_HTTP_OXMIGRATE_SHM_RING_SMALL 256
 
 
 typedef struct {
@@ -213,9 +215,8 @@ ngx_http_oxmigrate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->queue);
 
-    ctx->sh->ring_size = (shm_zone->shm.size >= 1024 * 1024)
-                         ? NGX_HTTP_OXMIGRATE_SHM_RING
-                         : NGX_HTTP_OXMIGRATE_SHM_RING_SMALL;
+    ctx->sh->ring_size = ngx_min(shm_zone->shm.size / 1024,
+                                 NGX_HTTP_OXMIGRATE_SHM_RING);
 
     ctx->sh->ring = ngx_slab_alloc(ctx->shpool, ctx->sh->ring_size
                                    * sizeof(ngx_http_oxmigrate_change_t));
