@@ -109,6 +109,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oxmigrate_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oxmigrate_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("oxmigrate_maintenance_reason"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -755,10 +762,13 @@ ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
 
+    ctx->lookup_start = ngx_current_msec;
+
     rc = ngx_http_oxmigrate_lookup(omcf, &ctx->key, w);
 
     if (rc == NGX_OK) {
         ctx->source = w->source;
+        ngx_http_oxmigrate_metrics_lookup(w->source, 0);
         ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
@@ -807,6 +817,11 @@ ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w)
 
     ctx->waiter = NULL;
     ctx->source = w->source;
+
+    if (w->rc == NGX_OK) {
+        ngx_http_oxmigrate_metrics_lookup(w->source,
+                                          ngx_current_msec - ctx->lookup_start);
+    }
 
     ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
 
@@ -1082,6 +1097,8 @@ ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
     if (omcf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_oxmigrate_metrics_init_worker(omcf);
 
     if (omcf->db
         && ngx_http_oxmigrate_db_init_worker(cycle, omcf->db) != NGX_OK)

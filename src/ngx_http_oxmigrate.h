@@ -19,6 +19,8 @@
 #include <ngx_http.h>
 
 
+#define NGX_HTTP_OXMIGRATE_VERSION         "0.10.0"
+
 /* context.reason_id of a context disabled by disableschema (ox-facts 5) */
 #define NGX_HTTP_OXMIGRATE_SCHEMA_REASON   1431655765
 
@@ -73,6 +75,7 @@ typedef struct {
     ngx_msec_t                        negative_ttl;
     ngx_msec_t                        cache_stale;  /* 0: off */
     ngx_uint_t                        maintenance_reason;
+    ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
 } ngx_http_oxmigrate_main_conf_t;
 
 
@@ -221,6 +224,31 @@ typedef void (*ngx_http_oxmigrate_db_row_pt)(void *data, ngx_str_t *cols,
 ngx_int_t ngx_http_oxmigrate_db_query(ngx_str_t *sql,
     ngx_http_oxmigrate_db_row_pt row_handler,
     ngx_http_oxmigrate_db_handler_pt handler, void *data);
+
+
+/* ngx_http_oxmigrate_metrics.c: Prometheus counters in shared memory */
+
+#define NGX_HTTP_OXMIGRATE_M_BACKENDS      2
+#define NGX_HTTP_OXMIGRATE_M_CONFIGDB      0
+#define NGX_HTTP_OXMIGRATE_M_REDIS         1
+#define NGX_HTTP_OXMIGRATE_M_KINDS         4
+#define NGX_HTTP_OXMIGRATE_M_CONNECT       0
+#define NGX_HTTP_OXMIGRATE_M_QUERY         1
+#define NGX_HTTP_OXMIGRATE_M_TIMEOUT       2
+#define NGX_HTTP_OXMIGRATE_M_POOL          3
+#define NGX_HTTP_OXMIGRATE_M_UP            (-1)
+
+char *ngx_http_oxmigrate_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_oxmigrate_metrics_init_worker(
+    ngx_http_oxmigrate_main_conf_t *omcf);
+/* a decision (ngx_http_oxmigrate_decision_e) for a request of this kind */
+void ngx_http_oxmigrate_metrics_decision(ngx_uint_t kind,
+    ngx_uint_t decision);
+/* a lookup answered by source after ms */
+void ngx_http_oxmigrate_metrics_lookup(ngx_uint_t source, ngx_msec_t ms);
+/* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
+void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 
 
 /* ngx_http_oxmigrate_changes.c: the configdb change log, polled */

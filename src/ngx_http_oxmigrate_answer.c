@@ -99,6 +99,8 @@ ngx_http_oxmigrate_respond(ngx_http_request_t *r,
     ngx_http_oxmigrate_oxerror_t    err;
     ngx_http_oxmigrate_loc_conf_t  *olcf;
 
+    ngx_http_oxmigrate_metrics_decision(ctx->kind, ctx->decision);
+
     if (ctx->kind != NGX_HTTP_OXMIGRATE_KIND_LOGIN) {
         return ngx_http_oxmigrate_respond_other(r, ctx);
     }

@@ -590,6 +590,9 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
     /* a stored result is all in memory: freeing it never waits */
     mysql_free_result(res);
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+                                       NGX_HTTP_OXMIGRATE_M_UP);
+
     ngx_http_oxmigrate_db_release(dc);
     ngx_http_oxmigrate_db_complete(req, NGX_OK);
 }
@@ -630,6 +633,11 @@ ngx_http_oxmigrate_db_fail(ngx_http_oxmigrate_db_conn_t *dc, const char *what)
                       "oxmigrate: configdb %s failed: %s",
                       what, mysql_error(dc->mysql));
     }
+
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+        what == NULL ? NGX_HTTP_OXMIGRATE_M_TIMEOUT
+        : (what[0] == 'c' ? NGX_HTTP_OXMIGRATE_M_CONNECT
+                          : NGX_HTTP_OXMIGRATE_M_QUERY));
 
     req = dc->req;
     dc->req = NULL;
@@ -836,6 +844,9 @@ ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                   "oxmigrate: no configdb connection free in time");
+
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+                                       NGX_HTTP_OXMIGRATE_M_POOL);
 
     ngx_queue_remove(&req->queue);
 

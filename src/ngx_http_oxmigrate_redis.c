@@ -583,6 +583,9 @@ ngx_http_oxmigrate_redis_connected(void)
 
     ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTED;
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
+                                       NGX_HTTP_OXMIGRATE_M_UP);
+
     level = ngx_http_oxmigrate_redis_reported ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
     ngx_log_error(level, ngx_http_oxmigrate_redis_log, 0,
@@ -608,6 +611,12 @@ ngx_http_oxmigrate_redis_mark_down(ngx_uint_t level, const char *reason)
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
     rcf = ngx_http_oxmigrate_redis_conf;
+
+    if (reason != NULL && !ngx_http_oxmigrate_redis_exiting) {
+        ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
+            ngx_strstr(reason, "timed out") ? NGX_HTTP_OXMIGRATE_M_TIMEOUT
+                                            : NGX_HTTP_OXMIGRATE_M_CONNECT);
+    }
 
     if (reason == NULL || ngx_http_oxmigrate_redis_exiting) {
         /* shutdown */

@@ -76,6 +76,7 @@ typedef struct {
     ngx_uint_t                    server_id;
     ngx_str_t                     schema;
     ngx_http_oxmigrate_kind_e     kind;
+    ngx_msec_t                    lookup_start;
     unsigned                      json_client:1;  /* action=login */
     unsigned                      suspended:1;
 } ngx_http_oxmigrate_ctx_t;
