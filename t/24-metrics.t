@@ -102,6 +102,27 @@ SKIP: {
     is_deeply([keys %seen], [10], 'both workers counted into one number, any prints it');
 }
 
+# contrib/: the dashboard is JSON, and every metric it and the alert rules
+# name is one the module prints
+use JSON::PP ();
+my $root = OxTest::root();
+my $dash = OxTest::_slurp("$root/contrib/grafana-dashboard.json");
+ok(eval { JSON::PP::decode_json($dash) }, 'contrib/grafana-dashboard.json is JSON');
+my $rules = OxTest::_slurp("$root/contrib/prometheus-alerts.yml");
+my %printed = map { /^(?:# TYPE )?(oxmigrate_[a-z_]+)/ ? ($1 => 1) : () }
+              split /\n/, $r->{body};
+my @exprs = ((map { @{ $_->{targets} } } @{ JSON::PP::decode_json($dash)->{panels} }),
+             map { { expr => $_ } } $rules =~ /^\s*expr:\s*(.+)$/mg);
+my %u;
+for my $e (map { $_->{expr} } @exprs) {
+    for my $name ($e =~ /\b(oxmigrate_[a-z_]+)/g) {
+        (my $base = $name) =~ s/_(bucket|sum|count)$//;
+        $u{$name} = 1 unless $printed{$name} || $printed{$base . '_bucket'};
+    }
+}
+ok(@exprs >= 10, scalar(@exprs) . ' expressions in contrib/');
+is_deeply([sort keys %u], [], 'contrib names only metrics the module prints');
+
 # a configdb that is down
 my $dead = OxTest::free_port();
 my $ng2 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
