@@ -43,9 +43,18 @@
     ((key)->len > NGX_HTTP_OXMIGRATE_CID_KEY_LEN && (key)->data[0] == 0xff)
 
 
+/* one configdb server: the primary, a replica or a Galera node */
 typedef struct {
     ngx_str_t                   host;      /* numeric address, resolved */
     ngx_uint_t                  port;
+    ngx_str_t                   socket;    /* unix socket path, or empty */
+} ngx_http_oxmigrate_db_server_t;
+
+
+typedef struct {
+    ngx_str_t                   host;      /* numeric address, resolved */
+    ngx_uint_t                  port;
+    ngx_array_t                *servers;   /* db_server_t, host= first */
     ngx_str_t                   user;
     ngx_str_t                   password;
     ngx_str_t                   database;
@@ -88,6 +97,8 @@ typedef struct {
     ngx_uint_t                  reason_id; /* 0 when NULL */
     ngx_str_t                   schema;    /* db_schema */
     ngx_str_t                   server;    /* server.name, may be empty */
+    uint64_t                    pos;       /* the server's change log, */
+    ngx_uint_t                  pos_set;   /* not serialized            */
 } ngx_http_oxmigrate_info_t;
 
 
@@ -212,9 +223,15 @@ typedef void (*ngx_http_oxmigrate_db_handler_pt)(void *data, ngx_int_t rc,
 ngx_int_t ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
     ngx_http_oxmigrate_db_conf_t *dcf);
 void ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle);
-/* NGX_OK: handler will be called; NGX_ERROR: it will not */
-ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
+/*
+ * NGX_OK: handler will be called; NGX_ERROR: it will not.  min_pos: the
+ * change-log position the answer must have reached (a server that is
+ * behind it is skipped for a second and the next one asked).
+ */
+ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key, uint64_t min_pos,
     ngx_http_oxmigrate_db_handler_pt handler, void *data);
+/* the change log exists: lookups ask for the server's position too */
+void ngx_http_oxmigrate_db_changelog(ngx_uint_t present);
 
 /* one row of a statement's result: its columns (NULL as empty) */
 typedef void (*ngx_http_oxmigrate_db_row_pt)(void *data, ngx_str_t *cols,

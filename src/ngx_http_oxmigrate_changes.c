@@ -222,10 +222,12 @@ ngx_http_oxmigrate_changes_done(void *data, ngx_int_t rc,
         /* the lookup pool logged why; a missing table is probed again */
         if (!ch->probing) {
             ch->present = 0;
+            ngx_http_oxmigrate_db_changelog(0);
         }
 
     } else if (ch->probing) {
         ch->present = (ch->start > 0);
+        ngx_http_oxmigrate_db_changelog(ch->present);
 
         if (!ch->present) {
             if (!ch->told) {

@@ -143,7 +143,7 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
     if (rc != NGX_OK) {
         /* no Redis, or it is down: straight to the configdb */
 
-        if (ngx_http_oxmigrate_db_lookup(&op->sn.str,
+        if (ngx_http_oxmigrate_db_lookup(&op->sn.str, op->pos,
                                          ngx_http_oxmigrate_lookup_db_done,
                                          op)
             != NGX_OK)
@@ -268,7 +268,7 @@ db:
 static ngx_int_t
 ngx_http_oxmigrate_lookup_db(ngx_http_oxmigrate_op_t *op)
 {
-    return ngx_http_oxmigrate_db_lookup(&op->sn.str,
+    return ngx_http_oxmigrate_db_lookup(&op->sn.str, op->pos,
                                         ngx_http_oxmigrate_lookup_db_done, op);
 }
 
@@ -318,6 +318,16 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
      * came while the query ran, the answer may be stale and must not
      * outlive it.
      */
+
+    /*
+     * Fresh as of the server's change-log position when it said it (it is
+     * never behind op->pos: mysql.c asks another server then), else as of
+     * the lookup's start.
+     */
+
+    if (info->pos_set) {
+        op->pos = info->pos;
+    }
 
     if (omcf->shm_zone) {
         ngx_http_oxmigrate_shm_set(omcf->shm_zone, &op->sn.str, op->epoch,
