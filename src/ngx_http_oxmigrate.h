@@ -325,6 +325,9 @@ typedef struct {
 /* HTTP 200 application/json; charset=UTF-8 with the OX error object */
 ngx_int_t ngx_http_oxmigrate_send_oxerror(ngx_http_request_t *r,
     ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status);
+/* status, Content-Type (type_len: the media type's length) and one buffer */
+ngx_int_t ngx_http_oxmigrate_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, size_t type_len, ngx_buf_t *b);
 /* JSON string escaping: returns bytes written; dst NULL counts only */
 size_t ngx_http_oxmigrate_json_escape(u_char *dst, u_char *src, size_t len);
 

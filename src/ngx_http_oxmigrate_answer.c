@@ -437,14 +437,8 @@ static ngx_int_t
 ngx_http_oxmigrate_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = text->len;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; charset=UTF-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+    ngx_str_t   type = ngx_string("text/plain; charset=UTF-8");
+    ngx_buf_t  *b;
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
@@ -455,23 +449,8 @@ ngx_http_oxmigrate_send_text(ngx_http_request_t *r, ngx_uint_t status,
     b->pos = text->data;
     b->last = text->data + text->len;
     b->memory = 1;
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    out.buf = b;
-    out.next = NULL;
-
-    if (r->method == NGX_HTTP_HEAD) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, ngx_http_oxmigrate_send_buf(r, status,
+                                     &type, sizeof("text/plain") - 1, b));
     return NGX_DONE;
 }

@@ -211,18 +211,13 @@ static ngx_int_t
 ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r)
 {
     size_t                            size;
-    ngx_int_t                         rc;
+    ngx_str_t                         type = ngx_string("text/plain; "
+                                                        "version=0.0.4");
     ngx_buf_t                        *b;
-    ngx_chain_t                       out;
     ngx_http_oxmigrate_main_conf_t   *omcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
@@ -241,24 +236,9 @@ ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r)
     b->last = ngx_http_oxmigrate_metrics_print(b->pos, b->end,
                                                omcf->metrics_zone->data,
                                                omcf);
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_oxmigrate_send_buf(r, NGX_HTTP_OK, &type,
+                                       sizeof("text/plain") - 1, b);
 }
 
 

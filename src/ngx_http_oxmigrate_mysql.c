@@ -89,6 +89,8 @@ static void ngx_http_oxmigrate_db_deferred(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_dispatch(void);
 static void ngx_http_oxmigrate_db_query_idle(ngx_http_oxmigrate_db_req_t *req);
+static ngx_http_oxmigrate_db_req_t *ngx_http_oxmigrate_db_req_new(
+    ngx_http_oxmigrate_db_handler_pt handler, void *data);
 static ngx_int_t ngx_http_oxmigrate_db_start(ngx_http_oxmigrate_db_req_t *req);
 static ngx_uint_t ngx_http_oxmigrate_db_pick(void);
 static void ngx_http_oxmigrate_db_mark(ngx_uint_t server, ngx_msec_t ms,
@@ -230,16 +232,12 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key, uint64_t min_pos,
         return NGX_ERROR;
     }
 
-    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    req = ngx_http_oxmigrate_db_req_new(handler, data);
     if (req == NULL) {
         return NGX_ERROR;
     }
 
-    req->handler = handler;
-    req->data = data;
     req->min_pos = min_pos;
-    req->event.data = req;
-    req->event.log = ngx_cycle->log;
 
     pos = ngx_http_oxmigrate_db_positions;
 
@@ -290,21 +288,37 @@ ngx_http_oxmigrate_db_query(ngx_str_t *sql,
         return NGX_ERROR;
     }
 
-    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    req = ngx_http_oxmigrate_db_req_new(handler, data);
     if (req == NULL) {
         return NGX_ERROR;
     }
 
     req->row_handler = row_handler;
-    req->handler = handler;
-    req->data = data;
-    req->event.data = req;
-    req->event.log = ngx_cycle->log;
 
     ngx_memcpy(req->query, sql->data, sql->len);
     req->query_len = sql->len;
 
     return ngx_http_oxmigrate_db_start(req);
+}
+
+
+static ngx_http_oxmigrate_db_req_t *
+ngx_http_oxmigrate_db_req_new(ngx_http_oxmigrate_db_handler_pt handler,
+    void *data)
+{
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NULL;
+    }
+
+    req->handler = handler;
+    req->data = data;
+    req->event.data = req;
+    req->event.log = ngx_cycle->log;
+
+    return req;
 }
 
 
