@@ -58,6 +58,16 @@ typedef struct {
 } ngx_http_oxmigrate_task_t;
 
 
+/* oxmigrate_ox_tools old|new DIR [via=COMMAND] */
+typedef struct {
+    ngx_str_t                   dir;       /* no trailing slash */
+    ngx_array_t                *via;       /* char *, the wrapper's words */
+} ngx_http_oxmigrate_ox_tools_t;
+
+#define NGX_HTTP_OXMIGRATE_OX_OLD  0
+#define NGX_HTTP_OXMIGRATE_OX_NEW  1
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   thread_pool_name;
@@ -68,6 +78,13 @@ typedef struct {
     ngx_array_t                *tasks;          /* ngx_http_oxmigrate_task_t */
     ngx_array_t                *excluded_tasks; /* ngx_str_t */
     ngx_array_t                *excluded_ns;    /* ngx_str_t */
+
+    /* the OX connector (ngx_http_oxmigrate_admin_ox.c) */
+    ngx_http_oxmigrate_ox_tools_t  *ox[2];      /* old, new; NULL: SQL */
+    ngx_str_t                   ox_user;        /* -A */
+    ngx_str_t                   ox_pass;        /* -P, never logged */
+    ngx_msec_t                  ox_timeout;     /* runupdate & co */
+    ngx_msec_t                  ox_quick_timeout;  /* the schema tools */
 } ngx_http_oxmigrate_admin_loc_conf_t;
 
 
@@ -271,6 +288,9 @@ ngx_uint_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
 /* registerserver; returns the id, 0 on error (msg set) */
 uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
     const char *name, char *msg, size_t len);
+/* the schema's contexts and how many of them are enabled */
+ngx_int_t ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *total, uint64_t *enabled);
 /* server id by name, 0: none; -1 on error */
 int64_t ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
     const char *name);
@@ -384,6 +404,109 @@ void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_start(void *job);
 /* event loop: free a prepared job that will not run */
 void ngx_http_oxmigrate_admin_job_free(void *job);
+
+
+/* ngx_http_oxmigrate_admin_ox.c: the OX command-line tools */
+
+typedef struct ngx_http_oxmigrate_ox_call_s  ngx_http_oxmigrate_ox_call_t;
+
+/* called every tick_ms while the tool runs; NGX_ABORT kills it */
+typedef ngx_int_t (*ngx_http_oxmigrate_ox_tick_pt)(
+    ngx_http_oxmigrate_ox_call_t *call);
+
+struct ngx_http_oxmigrate_ox_call_s {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    const char                           *tool;     /* "disableschema" */
+    ngx_uint_t                            cluster;  /* OX_OLD, OX_NEW */
+    ngx_uint_t                            creds;    /* -A user -P pass */
+    ngx_uint_t                            quick;    /* the short timeout */
+    const char                           *args[9];  /* flag, value, NULL */
+
+    ngx_http_oxmigrate_ox_tick_pt         tick;
+    ngx_msec_t                            tick_ms;
+    void                                 *data;
+    const char                           *abort_reason;
+
+    /* what it did */
+    char                                **argv;     /* password masked */
+    int                                   exit_code;  /* -1: none */
+    int                                   signo;
+    ngx_msec_t                            elapsed;
+    ngx_str_t                             out;      /* NUL-terminated */
+    ngx_str_t                             err;
+    char                                  error[512];
+
+    unsigned                              timed_out:1;
+    unsigned                              aborted:1;
+    unsigned                              not_started:1;
+    unsigned                              truncated:1;
+};
+
+char *ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_oxmigrate_admin_ox_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *prev,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf);
+void ngx_http_oxmigrate_admin_ox_init_process(ngx_cycle_t *cycle);
+/* a name that may become an argument: [A-Za-z0-9_.:@%+=,/-], no "-" first */
+ngx_uint_t ngx_http_oxmigrate_admin_ox_safe(const u_char *s, size_t len);
+void ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *tool, ngx_uint_t cluster);
+/* thread: NGX_OK exit 0, NGX_DECLINED failed, NGX_ERROR not run/killed */
+ngx_int_t ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call);
+void ngx_http_oxmigrate_admin_ox_json(yajl_gen g,
+    ngx_http_oxmigrate_ox_call_t *call);
+void ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call);
+
+
+/* ngx_http_oxmigrate_admin_steps.c: OX tools or SQL (thread) */
+
+typedef struct ngx_http_oxmigrate_steps_s  ngx_http_oxmigrate_steps_t;
+
+typedef struct {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    MYSQL                                *m;        /* configdb */
+    const char                           *schema;
+    ngx_http_oxmigrate_steps_t           *steps;
+    ngx_http_oxmigrate_ox_call_t         *call;     /* the last tool run */
+    ngx_http_oxmigrate_schema_res_t       res;
+    ngx_uint_t                            status;   /* registerserver */
+    ngx_uint_t                            ox_failed;
+} ngx_http_oxmigrate_step_t;
+
+struct ngx_http_oxmigrate_steps_s {
+    const char                 *name;       /* "ox tools", "sql" */
+    const char                 *ox_caches;  /* what the OX nodes' caches saw */
+    ngx_uint_t                (*disable)(ngx_http_oxmigrate_step_t *st);
+    ngx_uint_t                (*enable)(ngx_http_oxmigrate_step_t *st);
+    ngx_uint_t                (*changeserver)(ngx_http_oxmigrate_step_t *st,
+                                   uint64_t server_id);
+    ngx_int_t                 (*update)(ngx_http_oxmigrate_step_t *st,
+                                   ngx_http_oxmigrate_update_t *u);
+    int64_t                   (*registerserver)(ngx_http_oxmigrate_step_t *st,
+                                   const char *name);
+};
+
+/* configdb.c: a failed step's answer; "ox_caches" and "ox" of a step */
+void ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st, ngx_uint_t status);
+void ngx_http_oxmigrate_admin_step_json(yajl_gen g,
+    ngx_http_oxmigrate_step_t *st);
+ngx_http_oxmigrate_steps_t *ngx_http_oxmigrate_admin_steps(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+void ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, MYSQL *m, const char *schema);
 
 
 /* ngx_http_oxmigrate_admin_module.c */

@@ -141,10 +141,11 @@ ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
 void
 ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char       *name, msg[512];
-    MYSQL      *m;
-    int64_t     id;
-    yajl_gen    g;
+    char                       *name;
+    MYSQL                      *m;
+    int64_t                     id;
+    yajl_gen                    g;
+    ngx_http_oxmigrate_step_t   st;
 
     name = ngx_http_oxmigrate_admin_body_str(op, "name");
     if (name == NULL) {
@@ -162,14 +163,28 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
     id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
 
     if (id == 0) {
-        id = ngx_http_oxmigrate_admin_register(m, op->pool, name, msg,
-                                               sizeof(msg));
-        if (id == 0) {
-            if (mysql_errno(m) != 1062) {
-                ngx_http_oxmigrate_admin_db_error(op, m);
-                return;
-            }
+        if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+            && !ngx_http_oxmigrate_admin_ox_safe((u_char *) name,
+                                                 ngx_strlen(name)))
+        {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                           "invalid_argument", "a server name consists of "
+                           "letters, digits and _.-:@%%+=,/ (not starting "
+                           "with \"-\")");
+            return;
+        }
 
+        ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log,
+                                           m, NULL);
+
+        id = st.steps->registerserver(&st, name);
+
+        if (id == 0 && st.status != NGX_HTTP_CONFLICT) {
+            ngx_http_oxmigrate_admin_step_error(op, &st, st.status);
+            return;
+        }
+
+        if (id == 0) {
             /* registered concurrently under the same name */
             id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
 
@@ -178,7 +193,7 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
                 ngx_http_oxmigrate_admin_error(op,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "db_error", "registerserver: %s",
-                                       msg);
+                                       st.res.msg);
                 return;
             }
 
@@ -195,6 +210,9 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
             ngx_http_oxmigrate_admin_json_str(g, name);
             ngx_http_oxmigrate_admin_json_str(g, "message");
             ngx_http_oxmigrate_admin_json_str(g, "registered");
+            if (st.call) {
+                ngx_http_oxmigrate_admin_ox_json(g, st.call);
+            }
             yajl_gen_map_close(g);
             return;
         }
@@ -513,7 +531,7 @@ ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
  * SELECT ... FOR UPDATE first; a refused move is rolled back.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t *total, uint64_t *enabled)
 {
@@ -676,7 +694,7 @@ ngx_http_oxmigrate_admin_known_schema(ngx_http_oxmigrate_admin_op_t *op,
 
 static void
 ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
-    int64_t changed, int64_t server_id)
+    ngx_http_oxmigrate_step_t *st, int64_t server_id)
 {
     yajl_gen  g;
 
@@ -695,36 +713,101 @@ ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     ngx_http_oxmigrate_admin_json_str(g, "contexts");
-    ngx_http_oxmigrate_admin_json_int(g, changed);
+    ngx_http_oxmigrate_admin_json_int(g, st->res.changed);
     ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation");
     ngx_http_oxmigrate_admin_json_str(g, op->omcf->redis ? "redis epoch"
                                                          : "ttl");
+    ngx_http_oxmigrate_admin_step_json(g, st);
     yajl_gen_map_close(g);
 }
 
 
-/* disableschema and enableschema: the same call around another UPDATE */
+/* a failed step: 409 and 500 as always, a failed tool with its words */
+
+void
+ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st, ngx_uint_t status)
+{
+    uint64_t    *cid;
+    ngx_uint_t   i;
+
+    if (st->ox_failed && st->call) {
+        ngx_http_oxmigrate_admin_ox_fail(op, st->call);
+        return;
+    }
+
+    if (status != NGX_HTTP_CONFLICT) {
+        ngx_http_oxmigrate_admin_error(op, status, "db_error", "%s",
+                                       st->res.msg);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                   (st->res.enabled && st->res.enabled->nelts)
+                   ? "schema_not_disabled" : "schema_empty",
+                   "%s", st->res.msg);
+
+    if (op->gen && st->res.enabled && st->res.enabled->nelts) {
+        ngx_http_oxmigrate_admin_json_str(op->gen, "enabled_contexts");
+        yajl_gen_array_open(op->gen);
+
+        cid = st->res.enabled->elts;
+        for (i = 0; i < st->res.enabled->nelts; i++) {
+            ngx_http_oxmigrate_admin_json_int(op->gen, cid[i]);
+        }
+
+        yajl_gen_array_close(op->gen);
+    }
+
+    if (op->gen) {
+        ngx_http_oxmigrate_admin_step_json(op->gen, st);
+    }
+
+    ngx_http_oxmigrate_admin_error_close(op);
+}
+
+
+/* "ox_caches" and, when a tool ran, "ox":{...} */
+
+void
+ngx_http_oxmigrate_admin_step_json(yajl_gen g, ngx_http_oxmigrate_step_t *st)
+{
+    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+    ngx_http_oxmigrate_admin_json_str(g, st->steps->ox_caches);
+
+    if (st->call) {
+        ngx_http_oxmigrate_admin_ox_json(g, st->call);
+    }
+}
+
+
+/* disableschema and enableschema: the same call, another step */
 
 static void
 ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t (*toggle)(MYSQL *m, ngx_pool_t *pool, const char *schema,
-                         ngx_http_oxmigrate_schema_res_t *res))
+    ngx_uint_t enable)
 {
-    MYSQL                            *m;
-    ngx_http_oxmigrate_schema_res_t   res;
+    MYSQL                      *m;
+    ngx_uint_t                  status;
+    ngx_http_oxmigrate_step_t   st;
 
     m = ngx_http_oxmigrate_admin_configdb(op);
     if (m == NULL || ngx_http_oxmigrate_admin_known_schema(op, m) != NGX_OK) {
         return;
     }
 
-    if (toggle(m, op->pool, op->arg[0], &res) != 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
+
+    status = enable ? st.steps->enable(&st) : st.steps->disable(&st);
+
+    if (status) {
+        ngx_http_oxmigrate_admin_step_error(op, &st, status);
         return;
     }
 
     ngx_http_oxmigrate_admin_epoch(op);
-    ngx_http_oxmigrate_admin_schema_answer(op, res.changed, -1);
+    ngx_http_oxmigrate_admin_schema_answer(op, &st, -1);
 }
 
 
@@ -733,8 +816,7 @@ ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op,
-                                         ngx_http_oxmigrate_admin_do_disable);
+    ngx_http_oxmigrate_admin_schema_toggle(op, 0);
 }
 
 
@@ -743,8 +825,7 @@ ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op,
-                                         ngx_http_oxmigrate_admin_do_enable);
+    ngx_http_oxmigrate_admin_schema_toggle(op, 1);
 }
 
 
@@ -754,14 +835,13 @@ void
 ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                             *name;
-    MYSQL                            *m;
-    int64_t                           id;
-    yajl_val                          v;
-    uint64_t                         *cid;
-    MYSQL_RES                        *rs;
-    ngx_uint_t                        status, i;
-    ngx_http_oxmigrate_schema_res_t   res;
+    char                       *name;
+    MYSQL                      *m;
+    int64_t                     id;
+    yajl_val                    v;
+    MYSQL_RES                  *rs;
+    ngx_uint_t                  status;
+    ngx_http_oxmigrate_step_t   st;
 
     v = ngx_http_oxmigrate_admin_body_get(op, "server_id");
     name = ngx_http_oxmigrate_admin_body_str(op, "server");
@@ -816,36 +896,18 @@ ngx_http_oxmigrate_admin_schema_changeserver(
         return;
     }
 
-    status = ngx_http_oxmigrate_admin_do_changeserver(m, op->pool, op->arg[0],
-                                                      id, &res);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
 
-    if (status == NGX_HTTP_CONFLICT) {
-        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                       res.enabled->nelts ? "schema_not_disabled"
-                                          : "schema_empty", "%s", res.msg);
-        if (op->gen && res.enabled->nelts) {
-            ngx_http_oxmigrate_admin_json_str(op->gen, "enabled_contexts");
-            yajl_gen_array_open(op->gen);
-
-            cid = res.enabled->elts;
-            for (i = 0; i < res.enabled->nelts; i++) {
-                ngx_http_oxmigrate_admin_json_int(op->gen, cid[i]);
-            }
-
-            yajl_gen_array_close(op->gen);
-        }
-
-        ngx_http_oxmigrate_admin_error_close(op);
-        return;
-    }
+    status = st.steps->changeserver(&st, id);
 
     if (status) {
-        ngx_http_oxmigrate_admin_error(op, status, "db_error", "%s", res.msg);
+        ngx_http_oxmigrate_admin_step_error(op, &st, status);
         return;
     }
 
     ngx_http_oxmigrate_admin_epoch(op);
-    ngx_http_oxmigrate_admin_schema_answer(op, res.changed, id);
+    ngx_http_oxmigrate_admin_schema_answer(op, &st, id);
 }
 
 

@@ -319,10 +319,10 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, started, heartbeat)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %D, %D)",
+            " user, owner, claim, ox_caches, started, heartbeat)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            now, now)
+            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now)
         < 0)
     {
         return 0;
@@ -537,7 +537,7 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                              *server, *after, err[256], msg[512];
+    char                              *server, *after, err[256];
     MYSQL                             *m, *sm;
     int64_t                            sid;
     yajl_gen                           g;
@@ -548,6 +548,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     ngx_array_t                       *all, plan;
     ngx_http_oxmigrate_job_t          *job;
     ngx_http_oxmigrate_task_t         *t;
+    ngx_http_oxmigrate_step_t          rs;
     ngx_http_oxmigrate_dbhost_t        h;
     ngx_http_oxmigrate_job_schema_t   *js;
     ngx_http_oxmigrate_schema_ref_t   *s, *ps;
@@ -558,6 +559,17 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
                                        "missing_field",
                                        "field \"server\" is required");
+        return;
+    }
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+        && !ngx_http_oxmigrate_admin_ox_safe((u_char *) server,
+                                             ngx_strlen(server)))
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                       "invalid_argument", "a server name consists of "
+                       "letters, digits and _.-:@%%+=,/ (not starting "
+                       "with \"-\")");
         return;
     }
 
@@ -729,8 +741,14 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         }
 
         ngx_http_oxmigrate_admin_json_str(g, "steps");
-        ngx_http_oxmigrate_admin_json_str(g, "disable, update, changeserver,"
-                                             " enable");
+        ngx_http_oxmigrate_admin_json_str(g,
+                      op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+                      ? "disableschema (old), runupdate (new), "
+                        "changeserver (old), enableschema (old)"
+                      : "disable, update, changeserver, enable");
+        ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+        ngx_http_oxmigrate_admin_json_str(g,
+                      ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
         ngx_http_oxmigrate_admin_json_str(g, "schemas");
         yajl_gen_array_open(g);
 
@@ -809,13 +827,17 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (sid == 0) {
-        id = ngx_http_oxmigrate_admin_register(m, op->pool, server, msg,
-                                               sizeof(msg));
+        ngx_http_oxmigrate_admin_step_init(&rs, op->alcf, op->pool, op->log,
+                                           m, NULL);
+
+        id = rs.steps->registerserver(&rs, server);
         if (id == 0) {
             ngx_http_oxmigrate_admin_job_free(job);
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                           "db_error", "registerserver: %s",
-                                           msg);
+            if (rs.status == NGX_HTTP_CONFLICT) {
+                rs.status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_oxmigrate_admin_step_error(op, &rs, rs.status);
             return;
         }
 
@@ -1213,10 +1235,10 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     ngx_uint_t                        status, upgrade;
     ngx_pool_t                       *pool;
     ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_step_t         st;
     ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_update_t       u;
     ngx_http_oxmigrate_job_schema_t  *js;
-    ngx_http_oxmigrate_schema_res_t   res;
 
     job = step->job;
     js = step->s;
@@ -1262,10 +1284,13 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         goto done;
     }
 
+    ngx_http_oxmigrate_admin_step_init(&st, job->alcf, pool, job->log, m,
+                                       js->name);
+
     if (upgrade) {
-        if (ngx_http_oxmigrate_admin_do_disable(m, pool, js->name, &res)) {
+        if (st.steps->disable(&st)) {
             ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
+                                              NULL, st.res.msg);
             goto done;
         }
 
@@ -1294,7 +1319,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     u.keep = 1;
     step->sm = NULL;
 
-    rc = ngx_http_oxmigrate_admin_update_run(&u);
+    rc = st.steps->update(&st, &u);
     step->sm = u.conn;
 
     if (rc != NGX_OK || u.failed->nelts) {
@@ -1308,18 +1333,16 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     }
 
     if (upgrade) {
-        status = ngx_http_oxmigrate_admin_do_changeserver(m, pool, js->name,
-                                                          job->server_id,
-                                                          &res);
+        status = st.steps->changeserver(&st, job->server_id);
         if (status) {
             ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
+                                              NULL, st.res.msg);
             goto done;
         }
 
-        if (ngx_http_oxmigrate_admin_do_enable(m, pool, js->name, &res)) {
+        if (st.steps->enable(&st)) {
             ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
+                                              NULL, st.res.msg);
             goto done;
         }
 
@@ -1436,7 +1459,7 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
     "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
     "  AND s.state = 'running'),"                                             \
     " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
-    "  AND s.state = 'failed')"                                               \
+    "  AND s.state = 'failed'), j.ox_caches"                                  \
     " FROM oxmigrate_job j"
 
 
@@ -1518,6 +1541,8 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, row[7]);
     ngx_http_oxmigrate_admin_json_str(g, "owner");
     ngx_http_oxmigrate_admin_json_str(g, row[8]);
+    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+    ngx_http_oxmigrate_admin_json_str(g, row[13]);
 
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,

@@ -229,6 +229,27 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_idle),
       NULL },
 
+    { ngx_string("oxmigrate_ox_tools"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_oxmigrate_admin_ox_tools,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_ox_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_ox_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_ox_tools_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_oxmigrate_admin_ox_timeout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -1050,6 +1071,10 @@ ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
     conf->tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_ns = NGX_CONF_UNSET_PTR;
+    conf->ox[0] = NGX_CONF_UNSET_PTR;
+    conf->ox[1] = NGX_CONF_UNSET_PTR;
+    conf->ox_timeout = NGX_CONF_UNSET_MSEC;
+    conf->ox_quick_timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -1075,6 +1100,10 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->excluded_tasks, prev->excluded_tasks,
                              NULL);
     ngx_conf_merge_ptr_value(conf->excluded_ns, prev->excluded_ns, NULL);
+
+    if (ngx_http_oxmigrate_admin_ox_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -1129,6 +1158,8 @@ ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
                       "oxmigrate admin: mysql_library_init() failed");
         return NGX_ERROR;
     }
+
+    ngx_http_oxmigrate_admin_ox_init_process(cycle);
 
     return NGX_OK;
 }

@@ -232,6 +232,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL                        *m;
     yajl_gen                      g;
     ngx_int_t                     rc;
+    ngx_http_oxmigrate_step_t     st;
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
@@ -250,11 +251,24 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     u.host = &h;
     u.schema = op->arg[0];
 
-    rc = ngx_http_oxmigrate_admin_update_run(&u);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
+
+    rc = st.steps->update(&st, &u);
 
     if (rc == NGX_BUSY) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "UPD-0003",
-                                       "%s", u.error);
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                                            "UPD-0003", "%s", u.error);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_step_json(op->gen, &st);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    if (rc != NGX_OK && st.ox_failed) {
+        ngx_http_oxmigrate_admin_ox_fail(op, st.call);
         return;
     }
 
@@ -265,6 +279,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         if (op->gen) {
             ngx_http_oxmigrate_admin_names(op->gen, "executed", u.executed);
             ngx_http_oxmigrate_admin_names(op->gen, "failed", u.failed);
+            ngx_http_oxmigrate_admin_step_json(op->gen, &st);
         }
 
         ngx_http_oxmigrate_admin_error_close(op);
@@ -281,6 +296,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_names(g, "executed", u.executed);
     ngx_http_oxmigrate_admin_names(g, "failed", u.failed);
+    ngx_http_oxmigrate_admin_step_json(g, &st);
     yajl_gen_map_close(g);
 }
 
