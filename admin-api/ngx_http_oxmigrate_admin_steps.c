@@ -511,6 +511,48 @@ ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
 }
 
 
+/*
+ * A job waits while another runner holds a live lock on the schema (the
+ * runupdate a killed worker started goes on inside OX): until the lock is
+ * gone or dead (runupdate takes a dead one over), at most
+ * oxmigrate_ox_tools_timeout, beating the job's heartbeat meanwhile.
+ */
+
+static void
+ngx_http_oxmigrate_admin_ox_wait_lock(ngx_http_oxmigrate_ox_watch_t *w)
+{
+    int64_t                        t, now, end;
+    ngx_http_oxmigrate_ox_call_t   fake;
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+    end = now + w->u->alcf->ox_timeout;
+
+    ngx_memzero(&fake, sizeof(ngx_http_oxmigrate_ox_call_t));
+    fake.data = w;
+
+    for ( ;; ) {
+        t = ngx_http_oxmigrate_admin_ox_locked(w->sm, w->u->pool,
+                                               w->u->schema);
+        now = ngx_http_oxmigrate_admin_now_ms();
+
+        if (t <= 0 || now - t > (int64_t) w->idle || now >= end
+            || ngx_terminate || w->u->lost)
+        {
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, w->u->log, 0,
+                      "oxmigrate admin: job %uL: schema %s is locked by "
+                      "another update runner (refreshed %L ms ago), "
+                      "waiting", w->u->job_id, w->u->schema, now - t);
+
+        w->seen = 0;
+        (void) ngx_http_oxmigrate_admin_ox_tick(&fake);
+        ngx_msleep(ngx_min(w->u->alcf->lock_refresh, 1000));
+    }
+}
+
+
 /* the task names after "The following update task(s) failed:" */
 
 static void
@@ -624,6 +666,11 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
                           "(runupdate runs, its lock is not watched)",
                           u->schema, u->host->host, u->host->port, err);
         }
+    }
+
+    if (w.sm && u->job_id) {
+        /* a resumed job: the runupdate of the dead worker may still run */
+        ngx_http_oxmigrate_admin_ox_wait_lock(&w);
     }
 
     if (w.sm) {
