@@ -209,8 +209,10 @@ ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"%s\" is readable by others than its owner "
-                           "(mode %04o): it holds OX's master password",
-                           name.data, (int) (fi.st_mode & 07777));
+                           "(mode 0%d%d%d): it holds OX's master password",
+                           name.data, (int) (fi.st_mode >> 6) & 7,
+                           (int) (fi.st_mode >> 3) & 7,
+                           (int) fi.st_mode & 7);
     }
 
     n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
