@@ -509,6 +509,16 @@ void ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
     ngx_log_t *log, MYSQL *m, const char *schema);
 
 
+/* ngx_http_oxmigrate_admin_oxtasks.c: update-task endpoints by OX tools */
+
+void ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h);
+void ngx_http_oxmigrate_admin_ox_task_force_all(
+    ngx_http_oxmigrate_admin_op_t *op);
+
+
 /* ngx_http_oxmigrate_admin_module.c */
 
 /* event loop: run handler on the thread pool, detached from any request */

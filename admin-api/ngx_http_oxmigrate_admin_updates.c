@@ -495,6 +495,17 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        m = ngx_http_oxmigrate_admin_configdb(op);
+        if (m && ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h)
+                 == NGX_OK)
+        {
+            ngx_http_oxmigrate_admin_ox_task_force(op, &h);
+        }
+
+        return;
+    }
+
     task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[1]);
     if (task == NULL) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
@@ -551,6 +562,11 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_update_t       u;
     ngx_http_oxmigrate_schema_ref_t  *s;
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_task_force_all(op);
+        return;
+    }
 
     task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[0]);
     if (task == NULL) {
@@ -850,6 +866,11 @@ ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
     ngx_array_t                          *all;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_db_check(op);
+        return;
+    }
+
     all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
     if (all == NULL) {
         return;
@@ -948,6 +969,11 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_kept_t      *k;
     ngx_http_oxmigrate_schema_ref_t      *s;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_db_unblock(op);
+        return;
+    }
 
     ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
 

@@ -1,0 +1,468 @@
+
+/*
+ * oxmigrate admin API: the update-task endpoints through OX's own tools
+ * (oxmigrate_ox_tools), on a node of the new cluster: forceupdatetask,
+ * checkdatabase, unblockdatabase.  The answers are the JSON of the SQL
+ * implementation (ngx_http_oxmigrate_admin_updates.c) plus "ox" (what the
+ * tool said).  Thread pool only.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+/* runs the call; NGX_ERROR: the failure is answered (502, 503, 504) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call)
+{
+    if (ngx_http_oxmigrate_admin_ox_run(call) != NGX_OK) {
+        ngx_http_oxmigrate_admin_ox_fail(op, call);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
+    const char *what, const char *s)
+{
+    if (ngx_http_oxmigrate_admin_ox_safe((u_char *) s, ngx_strlen(s))) {
+        return NGX_OK;
+    }
+
+    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                   "invalid_argument", "a%s %s consists of letters, digits "
+                   "and _.-:@%%+=,/ (not starting with \"-\")",
+                   what[0] == 'u' ? "n" : "", what);
+    return NGX_ERROR;
+}
+
+
+/*
+ * The lines of a tool's table output, split in words: calls back with up
+ * to "words" words, the last one holding the rest of the line.  Lines
+ * before "after" (when given) and lines that do not start with a number
+ * (the header "id ...", messages) are skipped.
+ */
+
+typedef void (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
+    ngx_str_t *w, ngx_uint_t n);
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
+    ngx_uint_t words, yajl_gen g, ngx_http_oxmigrate_admin_oxt_row_pt cb)
+{
+    u_char      *p, *end, *eol, *q;
+    ngx_str_t    w[8];
+    ngx_uint_t   n, rows;
+
+    p = out->data;
+    end = out->data + out->len;
+    rows = 0;
+
+    if (after) {
+        p = (u_char *) ngx_strstr(out->data, after);
+        if (p == NULL) {
+            return 0;
+        }
+
+        p = ngx_strlchr(p, end, '\n');
+        if (p == NULL) {
+            return 0;
+        }
+    }
+
+    for ( /* void */ ; p && p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        q = p;
+        n = 0;
+
+        while (q < eol && n < words) {
+            while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r')) {
+                q++;
+            }
+
+            if (q == eol) {
+                break;
+            }
+
+            w[n].data = q;
+
+            if (n == words - 1) {
+                q = eol;
+                while (q > w[n].data && (q[-1] == ' ' || q[-1] == '\r')) {
+                    q--;
+                }
+
+            } else {
+                while (q < eol && *q != ' ' && *q != '\t') {
+                    q++;
+                }
+            }
+
+            w[n].len = q - w[n].data;
+            n++;
+        }
+
+        /* a row starts with the database id: not the header, no message */
+        if (n < words || ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
+            continue;
+        }
+
+        cb(g, w, n);
+        rows++;
+
+        if (eol == end) {
+            break;
+        }
+    }
+
+    return rows;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+{
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "id");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof(w[0].data, w[0].len));
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
+    ngx_http_oxmigrate_admin_json_str(g, "hostname");
+    ngx_http_oxmigrate_admin_json_strn(g, w[2].data, w[2].len);
+    ngx_http_oxmigrate_admin_json_str(g, "scheme");
+    ngx_http_oxmigrate_admin_json_strn(g, w[3].data, w[3].len);
+
+    if (n > 4) {
+        ngx_http_oxmigrate_admin_json_str(g, "status");
+        ngx_http_oxmigrate_admin_json_strn(g, w[4].data, w[4].len);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* GET /databases/check: checkdatabase -A u -P p */
+
+void
+ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
+{
+    yajl_gen                      g;
+    ngx_uint_t                    rows;
+    ngx_http_oxmigrate_ox_call_t  call;
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "checkdatabase",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g,
+                                           ngx_http_oxmigrate_admin_oxt_row);
+    yajl_gen_array_close(g);
+
+    if (rows == 0) {
+        ngx_http_oxmigrate_admin_json_str(g, "message");
+        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
+                                             "stale schemas found");
+    }
+
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* POST /databases/{id}/unblock: unblockdatabase -A u -P p -i ID [--schema] */
+
+void
+ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                          *schema;
+    yajl_gen                       g;
+    ngx_int_t                      id;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    if (id == NGX_ERROR) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                       "unknown_database",
+                                       "database '%s' not found",
+                                       op->arg[0]);
+        return;
+    }
+
+    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
+    if (schema
+        && ngx_http_oxmigrate_admin_oxt_safe(op, "schema", schema) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "unblockdatabase",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.args[0] = "-i";
+    call.args[1] = op->arg[0];
+
+    if (schema) {
+        call.args[2] = "--schema";
+        call.args[3] = schema;
+    }
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "database");
+    ngx_http_oxmigrate_admin_json_int(g, id);
+    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
+    yajl_gen_array_open(g);
+    (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
+                                   "unblocked the following schemas", 4, g,
+                                   ngx_http_oxmigrate_admin_oxt_row);
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
+                                         "from database");
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* the newest updateTask row of a task in a schema: 1, 0, -1 (none) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_result(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *sm, const char *schema, const char *task, int64_t since)
+{
+    ngx_int_t   rc;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(sm, op->pool,
+              "SELECT successful FROM %I.updateTask WHERE cid = 0"
+              " AND taskName = %s AND lastModified >= %D"
+              " ORDER BY lastModified DESC LIMIT 1", schema, task, since);
+    if (res == NULL) {
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    rc = (row && row[0]) ? (row[0][0] == '1') : -1;
+    mysql_free_result(res);
+
+    return rc;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_oxt_success(yajl_gen g, ngx_int_t rc)
+{
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    ngx_http_oxmigrate_admin_json_bool(g, rc == 1);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+    ngx_http_oxmigrate_admin_json_str(g, rc == 1 ? NULL
+                                      : rc == 0 ? "the task failed, see OX's "
+                                                  "log"
+                                      : "the task did not run");
+}
+
+
+/*
+ * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T
+ * (its JMX credentials -l/-s are optional and not passed).  Whether the
+ * task succeeded is the row OX wrote into the schema's updateTask.
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h)
+{
+    char                          err[256];
+    MYSQL                        *sm;
+    int64_t                       since;
+    yajl_gen                      g;
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_ox_call_t  call;
+
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[1])
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+    call.quick = 0;
+    call.args[0] = "-n";
+    call.args[1] = op->arg[0];
+    call.args[2] = "-t";
+    call.args[3] = op->arg[1];
+
+    since = ngx_http_oxmigrate_admin_now_ms();
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_strstr(call.out.data, "Update conflict detected")
+        || ngx_strstr(call.err.data, "Update conflict detected"))
+    {
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                           "UPD-0003", "Update conflict detected. Another "
+                           "process is currently updating schema %s.",
+                           op->arg[0]);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_ox_json(op->gen, &call);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    rc = -1;
+    sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
+
+    if (sm) {
+        rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->arg[0],
+                                                 op->arg[1], since - 1000);
+        mysql_close(sm);
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
+    ngx_http_oxmigrate_admin_oxt_success(g, rc);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* POST /updatetasks/{t}/force: forceupdatetask -t T (every schema) */
+
+void
+ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *pname, err[256];
+    MYSQL                            *sm;
+    int64_t                           since;
+    uint64_t                          pool_id;
+    yajl_gen                          g;
+    ngx_uint_t                        i;
+    ngx_array_t                      *all;
+    ngx_http_oxmigrate_dbhost_t       h;
+    ngx_http_oxmigrate_ox_call_t      call;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
+        != NGX_OK)
+    {
+        return;
+    }
+
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+    call.quick = 0;
+    call.args[0] = "-t";
+    call.args[1] = op->arg[0];
+
+    since = ngx_http_oxmigrate_admin_now_ms();
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    s = all->elts;
+    pool_id = (uint64_t) -1;
+    sm = NULL;
+
+    for (i = 0; i < all->nelts; i++) {
+
+        if (s[i].pool_id != pool_id) {
+            pool_id = s[i].pool_id;
+
+            if (sm) {
+                mysql_close(sm);
+                sm = NULL;
+            }
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, op->db, pool_id,
+                                                   &h, &pname)
+                == NGX_OK)
+            {
+                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                      sizeof(err));
+            }
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
+        ngx_http_oxmigrate_admin_oxt_success(g, sm
+                 ? ngx_http_oxmigrate_admin_oxt_result(op, sm, s[i].name,
+                                                       op->arg[0],
+                                                       since - 1000)
+                 : -1);
+        yajl_gen_map_close(g);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
