@@ -517,6 +517,10 @@ void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_dbhost_t *h);
 void ngx_http_oxmigrate_admin_ox_task_force_all(
     ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
+    ngx_uint_t want_pend, ngx_uint_t want_excl);
+void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
 
 
 /* ngx_http_oxmigrate_admin_module.c */

@@ -466,3 +466,293 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_ox_json(g, &call);
     yajl_gen_map_close(g);
 }
+
+
+/* a line "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
+
+static void
+ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+{
+    u_char      *q, *e;
+    ngx_uint_t   excluded;
+
+    if (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0) {
+        return;
+    }
+
+    excluded = (w[1].len >= 8 && ngx_strncmp(w[1].data, "excluded", 8) == 0);
+
+    if (!excluded && !(w[1].len >= 7
+                       && ngx_strncmp(w[1].data, "pending", 7) == 0))
+    {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, w[0].data, w[0].len);
+    ngx_http_oxmigrate_admin_json_str(g, "namespace");
+
+    q = excluded ? ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
+                                    (u_char *) "namespace '", 11 - 1)
+                 : NULL;
+    e = q ? ngx_strlchr(q + 11, w[1].data + w[1].len, '\'') : NULL;
+
+    if (e) {
+        ngx_http_oxmigrate_admin_json_strn(g, q + 11, e - q - 11);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "state");
+    ngx_http_oxmigrate_admin_json_str(g, excluded ? "excluded" : "pending");
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    yajl_gen_null(g);
+    ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+    yajl_gen_null(g);
+    ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+
+    if (excluded) {
+        ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* the same splitter, for lines that start with a task name */
+
+static void
+ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
+    ngx_uint_t want_pend, ngx_uint_t want_excl)
+{
+    u_char      *p, *end, *eol, *q;
+    ngx_str_t    w[2];
+    ngx_uint_t   pend;
+
+    end = out->data + out->len;
+
+    for (p = out->data; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (q = p; q < eol && *q != ' ' && *q != '\t'; q++) { /* void */ }
+
+        w[0].data = p;
+        w[0].len = q - p;
+
+        while (q < eol && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        w[1].data = q;
+        for (q = eol; q > w[1].data && (q[-1] == '\r' || q[-1] == ' '); q--) {
+            /* void */
+        }
+        w[1].len = q - w[1].data;
+
+        if (w[0].len && w[1].len) {
+            pend = (w[1].len >= 7
+                    && ngx_strncmp(w[1].data, "pending", 7) == 0);
+
+            if ((pend && want_pend) || (!pend && want_excl)) {
+                ngx_http_oxmigrate_admin_oxt_task(g, w, 2);
+            }
+        }
+
+        if (eol == end) {
+            break;
+        }
+    }
+}
+
+
+/*
+ * GET /schemas/{s}/updatetasks: executed tasks are OX's rows in the
+ * schema's updateTask (as without the tools), pending and excluded ones
+ * what "listUpdateTasks -A u -P p -a -n S" says (OX knows its tasks).
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
+    ngx_uint_t want_pend, ngx_uint_t want_excl)
+{
+    char                               err[256];
+    MYSQL                             *sm;
+    yajl_gen                           g;
+    ngx_uint_t                         i;
+    ngx_http_oxmigrate_ox_call_t       call;
+    ngx_http_oxmigrate_executed_t     *e;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "listUpdateTasks",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    /* flags at even places, values after them (see ox_run) */
+    call.args[0] = "-n";
+    call.args[1] = op->arg[0];
+    call.args[2] = "-a";
+
+    if ((want_pend || want_excl)
+        && ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK)
+    {
+        return;
+    }
+
+    if (want_exec) {
+        sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
+        if (sm == NULL) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "database_unavailable",
+                                           "%s:%ud: %s", h->host, h->port,
+                                           err);
+            return;
+        }
+
+        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                                  op->arg[0], &st)
+            != NGX_OK)
+        {
+            ngx_http_oxmigrate_admin_db_error(op, sm);
+            mysql_close(sm);
+            return;
+        }
+
+        mysql_close(sm);
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "tasks");
+    yajl_gen_array_open(g);
+
+    e = st.executed ? st.executed->elts : NULL;
+
+    for (i = 0; e && i < st.executed->nelts; i++) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, e[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, "namespace");
+        yajl_gen_null(g);
+        ngx_http_oxmigrate_admin_json_str(g, "state");
+        ngx_http_oxmigrate_admin_json_str(g, "executed");
+        ngx_http_oxmigrate_admin_json_str(g, "successful");
+        ngx_http_oxmigrate_admin_json_bool(g, e[i].successful);
+        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+        ngx_http_oxmigrate_admin_json_int(g, e[i].last_modified);
+        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+        yajl_gen_null(g);
+        yajl_gen_map_close(g);
+    }
+
+    if (want_pend || want_excl) {
+        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, 0, want_pend,
+                                           want_excl);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (want_pend || want_excl) {
+        ngx_http_oxmigrate_admin_ox_json(g, &call);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/*
+ * GET /updatetasks/namespaces: listupdatetasknamespaces ("+- <ns>" and
+ * "|--- <task>" lines); "excluded" is oxmigrate_excluded_namespaces.
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
+{
+    u_char                        *p, *end, *eol, *q;
+    yajl_gen                       g;
+    ngx_uint_t                     open;
+    ngx_http_oxmigrate_task_t      ns;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "listupdatetasknamespaces",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "namespaces");
+    yajl_gen_array_open(g);
+
+    open = 0;
+    end = call.out.data + call.out.len;
+
+    for (p = call.out.data; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (q = eol; q > p && (q[-1] == '\r' || q[-1] == ' '); q--) {
+            /* void */
+        }
+
+        if (q - p > 3 && ngx_strncmp(p, "+- ", 3) == 0) {
+            if (open) {
+                yajl_gen_array_close(g);
+                yajl_gen_map_close(g);
+            }
+
+            ngx_str_null(&ns.name);
+            ns.ns.data = p + 3;
+            ns.ns.len = q - p - 3;
+
+            yajl_gen_map_open(g);
+            ngx_http_oxmigrate_admin_json_str(g, "name");
+            ngx_http_oxmigrate_admin_json_strn(g, ns.ns.data, ns.ns.len);
+            ngx_http_oxmigrate_admin_json_str(g, "excluded");
+            ngx_http_oxmigrate_admin_json_bool(g,
+                  ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
+                  != NULL);
+            ngx_http_oxmigrate_admin_json_str(g, "tasks");
+            yajl_gen_array_open(g);
+            open = 1;
+
+        } else if (open && q - p > 5 && ngx_strncmp(p, "|--- ", 5) == 0) {
+            ngx_http_oxmigrate_admin_json_strn(g, p + 5, q - p - 5);
+        }
+
+        if (eol == end) {
+            break;
+        }
+    }
+
+    if (open) {
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}

@@ -339,6 +339,12 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want_exec, want_pend,
+                                               want_excl);
+        return;
+    }
+
     sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
     if (sm == NULL) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -639,6 +645,11 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen                    g;
     ngx_uint_t                  i, j, n, seen;
     ngx_http_oxmigrate_task_t  *t, ns;
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_namespaces(op);
+        return;
+    }
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {

@@ -20,8 +20,13 @@ my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
 my $ox = OxAdmin::oxtools($site, tasks => [
     { name => 't.A' },
     { name => 't.Bad', fail_if_table => 'make_bad_fail' },
-]);
-my $ng = OxAdmin::nginx($site, ox => $ox);
+    { name => 't.U1', namespace => 'groupware.utf8mb4' },
+    { name => 't.U2', namespace => 'groupware.utf8mb4' },
+    { name => 't.File' },
+], excluded_ns => [ 'groupware.utf8mb4' ], excluded_tasks => [ 't.File' ]);
+my $ng = OxAdmin::nginx($site, ox => $ox,
+                        extra => 'oxmigrate_excluded_namespaces'
+                                 . ' groupware.utf8mb4;');
 sub api { OxAdmin::api($ng, @_) }
 
 my $r = api(GET => 'databases/check');
@@ -33,9 +38,44 @@ is_deeply($ox->trace, [ "new:checkdatabase $cred" ],
           'checkdatabase -A -P on the new cluster');
 is($r->{json}{ox}{tool}, 'checkdatabase', 'the answer shows the tool');
 
+# ------------------------------------------------ listUpdateTasks
+
+$ox->clear_log;
+$r = api(GET => "schemas/$s[0]/updatetasks?state=all");
+is($r->{status}, 200, 'updatetasks: 200');
+is_deeply([ map { "$_->{name}:$_->{state}:" . ($_->{excluded_by} // '')
+                  . ':' . ($_->{namespace} // '') } @{ $r->{json}{tasks} } ],
+          [ 't.A:pending::', 't.Bad:pending::',
+            "t.U1:excluded:excluded via namespace 'groupware.utf8mb4'"
+            . ':groupware.utf8mb4',
+            "t.U2:excluded:excluded via namespace 'groupware.utf8mb4'"
+            . ':groupware.utf8mb4',
+            "t.File:excluded:excluded via file 'excludedupdatetask.properties':" ],
+          "what listUpdateTasks -a says, parsed");
+is_deeply($ox->trace, [ "new:listUpdateTasks $cred -n $s[0] -a" ],
+          'listUpdateTasks -A -P -n SCHEMA -a on the new cluster');
+$r = api(GET => "schemas/$s[0]/updatetasks?state=excluded");
+is(scalar @{ $r->{json}{tasks} }, 3, 'state=excluded filters');
+
+$ox->clear_log;
+$r = api(GET => 'updatetasks/namespaces');
+is_deeply($r->{json}{namespaces}, [ { name => 'groupware.utf8mb4',
+          excluded => JSON::PP::true, tasks => [ 't.U1', 't.U2' ] } ],
+          'listupdatetasknamespaces, parsed');
+is_deeply($ox->trace, [ 'new:listupdatetasknamespaces ' ],
+          'listupdatetasknamespaces on the new cluster');
+
 for my $x (@s) {
     is(api(POST => "schemas/$x/update")->{status}, 200, "update $x");
 }
+
+$ox->clear_log;
+$r = api(GET => "schemas/$s[0]/updatetasks?state=executed");
+is_deeply([ map { "$_->{name}:$_->{state}:" . ($_->{successful} ? 1 : 0) }
+            @{ $r->{json}{tasks} } ], [ 't.A:executed:1', 't.Bad:executed:1' ],
+          'executed: the rows OX wrote');
+ok($r->{json}{tasks}[0]{last_modified} > 1e12, 'with lastModified (ms)');
+is_deeply($ox->trace, [], 'state=executed needs no tool');
 $r = api(GET => 'databases/check');
 is_deeply($r->{json}{schemas}, [], 'nothing to report');
 is($r->{json}{message}, 'Neither pending, blocking nor stale schemas found',

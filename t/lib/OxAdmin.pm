@@ -250,7 +250,9 @@ sub oxtools {
             configdb => $site->{db}->name, log => $self->{log},
             user => $o{user} // $USER, pass => $o{pass} // $PASS,
             refresh_ms => $o{refresh_ms} // 1000,
-            idle_ms => $o{idle_ms} // 3000 });
+            idle_ms => $o{idle_ms} // 3000,
+            excluded_tasks => $o{excluded_tasks} // [],
+            excluded_ns => $o{excluded_ns} // [] });
         $self->_write("$c/tasks.json", $o{tasks} // []);
     }
     open my $fh, '>', $self->{cred} or croak "$self->{cred}: $!";
