@@ -161,6 +161,7 @@ struct ngx_http_oxmigrate_admin_op_s {
     char                                  preset_msg[128];
 
     void                                 *job;      /* start after reply */
+    uint64_t                              audit_id; /* its "started" row */
 
     unsigned                              preset:1;  /* error known */
     unsigned                              no_audit:1;
@@ -252,6 +253,8 @@ ngx_int_t ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
 /* INCR <prefix>epoch; NGX_DECLINED without Redis */
 ngx_int_t ngx_http_oxmigrate_admin_epoch_incr(
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log);
+/* "started" before the handler runs, completed (or written) after it */
+void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
 /* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
 int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);

@@ -678,45 +678,57 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
 }
 
 
-/* the audit row of a mutating call, written after the call (thread) */
+/* op->db for the audit, without replacing an answer already made */
 
-void
-ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
+static MYSQL *
+ngx_http_oxmigrate_admin_audit_db(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL       *m;
+    yajl_gen     keep;
+    ngx_uint_t   status;
+
+    if (op->db) {
+        return op->db;
+    }
+
+    keep = op->gen;
+    status = op->status;
+    op->gen = NULL;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+
+    if (op->gen) {
+        yajl_gen_free(op->gen);
+    }
+
+    op->gen = keep;
+    op->status = status;
+
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "oxmigrate admin: audit of \"%s\" by \"%s\" "
+                      "not written: configdb unavailable",
+                      op->route->action, op->user);
+    }
+
+    return m;
+}
+
+
+/* {"params":[...],"body":"..."} of the call */
+
+static yajl_gen
+ngx_http_oxmigrate_admin_audit_args(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_str_t *args)
 {
     size_t                len, blen;
-    MYSQL                *m;
-    yajl_gen              g, keep;
-    ngx_uint_t            i, status;
-    ngx_str_t             args, result;
+    yajl_gen              g;
+    ngx_uint_t            i;
     const unsigned char  *buf;
-
-    if (op->db == NULL) {
-        /* connecting must not replace the answer already made */
-        keep = op->gen;
-        status = op->status;
-        op->gen = NULL;
-
-        m = ngx_http_oxmigrate_admin_configdb(op);
-
-        if (op->gen) {
-            yajl_gen_free(op->gen);
-        }
-
-        op->gen = keep;
-        op->status = status;
-
-        if (m == NULL) {
-            ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                          "oxmigrate admin: audit of \"%s\" by \"%s\" "
-                          "not written: configdb unavailable",
-                          op->route->action, op->user);
-            return;
-        }
-    }
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
-        return;
+        return NULL;
     }
 
     yajl_gen_config(g, yajl_gen_validate_utf8, 1);
@@ -741,8 +753,81 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen_map_close(g);
 
     yajl_gen_get_buf(g, &buf, &len);
-    args.data = (u_char *) buf;
-    args.len = len;
+    args->data = (u_char *) buf;
+    args->len = len;
+
+    return g;
+}
+
+
+/*
+ * The audit row of a mutating call is written before the call runs
+ * (status 0, result {"state":"started"}): a call that dies with its
+ * worker leaves that trace.  Completed after the call (thread).
+ */
+
+void
+ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op)
+{
+    MYSQL      *m;
+    yajl_gen    g;
+    ngx_str_t   args;
+
+    m = ngx_http_oxmigrate_admin_audit_db(op);
+    if (m == NULL) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_audit_args(op, &args);
+    if (g == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
+            " status, result) VALUES (%D, %s, %s, %V, 0,"
+            " '{\"state\":\"started\"}')",
+            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
+            &args)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "oxmigrate admin: audit insert failed: %s",
+                      mysql_error(m));
+
+    } else {
+        op->audit_id = mysql_insert_id(m);
+    }
+
+    yajl_gen_free(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
+{
+    size_t                len;
+    MYSQL                *m;
+    int64_t               rc;
+    yajl_gen              g;
+    ngx_str_t             args, result;
+    const unsigned char  *buf;
+
+    m = ngx_http_oxmigrate_admin_audit_db(op);
+    if (m == NULL) {
+        return;
+    }
+
+    if (op->no_audit) {
+        /* a dry run: it changed nothing, its "started" row goes */
+        if (op->audit_id) {
+            (void) ngx_http_oxmigrate_admin_exec(m, op->pool,
+                      "DELETE FROM oxmigrate_audit WHERE id = %U",
+                      op->audit_id);
+        }
+
+        return;
+    }
 
     ngx_str_set(&result, "");
 
@@ -753,7 +838,22 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
         result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
     }
 
-    if (ngx_http_oxmigrate_admin_exec(op->db, op->pool,
+    if (op->audit_id) {
+        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+                 "UPDATE oxmigrate_audit SET status = %U, result = %V"
+                 " WHERE id = %U", (uint64_t) op->status, &result,
+                 op->audit_id);
+        if (rc == 1) {
+            return;
+        }
+    }
+
+    g = ngx_http_oxmigrate_admin_audit_args(op, &args);
+    if (g == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
             " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
             ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
@@ -762,7 +862,7 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
     {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
                       "oxmigrate admin: audit insert failed: %s",
-                      mysql_error(op->db));
+                      mysql_error(m));
     }
 
     yajl_gen_free(g);

@@ -565,10 +565,14 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
                                        op->preset_code, "%s", op->preset_msg);
 
     } else if (ngx_http_oxmigrate_admin_body_parse(op) == NGX_OK) {
+        if (op->route->action) {
+            ngx_http_oxmigrate_admin_audit_start(op);
+        }
+
         op->route->handler(op);
     }
 
-    if (op->route->action && !op->no_audit) {
+    if (op->route->action) {
         ngx_http_oxmigrate_admin_audit(op);
     }
 

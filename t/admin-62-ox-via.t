@@ -81,6 +81,14 @@ my $call = OxTest::http_start('POST', "/oxmigrate/v1/schemas/$s[1]/update",
     headers => { Authorization => 'Basic '
                  . MIME::Base64::encode_base64("oxadminmaster:$P", '') });
 $t0 = time;
+my $started;
+ok(OxTest::wait_for(sub {
+    $started = $site->{db}->sql("SELECT status, result FROM oxmigrate_audit"
+                                . " WHERE action = 'runupdate' ORDER BY id"
+                                . " DESC LIMIT 1")->[0];
+    return $started && $started->[0] == 0;
+}, 5, 0.1), 'while runupdate runs, its audit row is there: "started"');
+is($started->[1], '{"state":"started"}', 'result {"state":"started"}');
 my ($n, $worst, $bad) = (0, 0, 0);
 while (time - $t0 < 25) {
     my $t = time;
@@ -99,5 +107,10 @@ my $j = OxTest::json($r->{body});
 is($r->{status}, 200, 'the 30 s runupdate: 200');
 ok(time - $t0 >= 29, sprintf('after %.1f s', time - $t0));
 is_deeply($j->{executed}, [ 't.A', 't.Slow' ], 'both tasks ran');
+my $done = $site->{db}->sql("SELECT status, result FROM oxmigrate_audit"
+                            . " WHERE action = 'runupdate' ORDER BY id DESC");
+is($done->[0][0], 200, 'the same row completed: 200');
+like($done->[0][1], qr/"executed":\["t\.A","t\.Slow"\]/, 'with the answer');
+is(scalar(grep { $_->[0] == 0 } @$done), 0, 'no "started" row left');
 
 done_testing();
