@@ -277,6 +277,8 @@ typedef struct {
     int64_t                     changed;   /* contexts changed */
     char                        msg[512];
     ngx_array_t                *enabled;   /* changeserver: cids, uint64 */
+    ngx_uint_t                  empty;     /* changeserver: no contexts */
+    unsigned int                db_errno;  /* MariaDB's error, 0: none */
 } ngx_http_oxmigrate_schema_res_t;
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,

@@ -489,6 +489,7 @@ ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
         " AND c.enabled = 1", schema, schema);
 
     if (res->changed < 0) {
+        res->db_errno = mysql_errno(m);
         ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
                      mysql_error(m));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -512,6 +513,7 @@ ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
         schema, schema);
 
     if (res->changed < 0) {
+        res->db_errno = mysql_errno(m);
         ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
                      mysql_error(m));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -615,6 +617,7 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
     }
 
     if (total == 0) {
+        res->empty = 1;
         ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
                      "The schema '%s' contains no contexts.%Z", schema);
         return NGX_HTTP_CONFLICT;
@@ -638,6 +641,15 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
 
     mysql_free_result(rs);
 
+    if (res->enabled->nelts == 0) {
+        /* disabled meanwhile: the caller tries again */
+        res->db_errno = 1213;
+        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
+                     "the contexts of schema '%s' changed during the "
+                     "move%Z", schema);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     p = (u_char *) res->msg;
     last = p + sizeof(res->msg) - 8;
 
@@ -660,6 +672,7 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
 
 failed:
 
+    res->db_errno = mysql_errno(m);
     ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
                  mysql_error(m));
     (void) mysql_query(m, "ROLLBACK");
@@ -743,8 +756,7 @@ ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                   (st->res.enabled && st->res.enabled->nelts)
-                   ? "schema_not_disabled" : "schema_empty",
+                   st->res.empty ? "schema_empty" : "schema_not_disabled",
                    "%s", st->res.msg);
 
     if (op->gen && st->res.enabled && st->res.enabled->nelts) {

@@ -90,21 +90,65 @@ ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
 }
 
 
-/* SQL */
+/*
+ * SQL.  Concurrent disable, enable and changeserver of one schema lock the
+ * same rows in different orders and MariaDB may pick one as a deadlock
+ * victim (1213) or time it out (1205); the statement (or changeserver's
+ * transaction) is rolled back whole, so it is simply run again, a few
+ * times, after a short random pause.
+ */
+
+#define NGX_HTTP_OXMIGRATE_SQL_TRIES  8
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_sql_retry(ngx_http_oxmigrate_step_t *st,
+    ngx_uint_t status, ngx_uint_t try)
+{
+    if (status != NGX_HTTP_INTERNAL_SERVER_ERROR
+        || (st->res.db_errno != 1213 && st->res.db_errno != 1205)
+        || try + 1 >= NGX_HTTP_OXMIGRATE_SQL_TRIES)
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, st->log, 0,
+                  "oxmigrate admin: schema %s: %s, trying again",
+                  st->schema, st->res.msg);
+
+    ngx_msleep(5 + (ngx_random() % (20 << try)));
+    st->res.db_errno = 0;
+
+    return 1;
+}
+
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_sql_disable(ngx_http_oxmigrate_step_t *st)
 {
-    return ngx_http_oxmigrate_admin_do_disable(st->m, st->pool, st->schema,
-                                               &st->res);
+    ngx_uint_t  status, try;
+
+    for (try = 0; /* void */; try++) {
+        status = ngx_http_oxmigrate_admin_do_disable(st->m, st->pool,
+                                                     st->schema, &st->res);
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
+            return status;
+        }
+    }
 }
 
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_sql_enable(ngx_http_oxmigrate_step_t *st)
 {
-    return ngx_http_oxmigrate_admin_do_enable(st->m, st->pool, st->schema,
-                                              &st->res);
+    ngx_uint_t  status, try;
+
+    for (try = 0; /* void */; try++) {
+        status = ngx_http_oxmigrate_admin_do_enable(st->m, st->pool,
+                                                    st->schema, &st->res);
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
+            return status;
+        }
+    }
 }
 
 
@@ -112,9 +156,19 @@ static ngx_uint_t
 ngx_http_oxmigrate_admin_sql_changeserver(ngx_http_oxmigrate_step_t *st,
     uint64_t server_id)
 {
-    return ngx_http_oxmigrate_admin_do_changeserver(st->m, st->pool,
-                                                    st->schema, server_id,
-                                                    &st->res);
+    ngx_uint_t  status, try;
+
+    for (try = 0; /* void */; try++) {
+        ngx_memzero(&st->res, sizeof(ngx_http_oxmigrate_schema_res_t));
+
+        status = ngx_http_oxmigrate_admin_do_changeserver(st->m, st->pool,
+                                                          st->schema,
+                                                          server_id,
+                                                          &st->res);
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
+            return status;
+        }
+    }
 }
 
 
@@ -280,6 +334,7 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
     }
 
     if (total == 0) {
+        st->res.empty = 1;
         ngx_snprintf((u_char *) st->res.msg, sizeof(st->res.msg) - 1,
                      "The schema '%s' contains no contexts.%Z", st->schema);
         return NGX_HTTP_CONFLICT;
