@@ -886,16 +886,33 @@ unlock:
     }
 
     if (!u->lost) {
-        if (ngx_http_oxmigrate_admin_exec(m, u->pool,
-                "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
-                NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                u->schema, rf.last)
-            < 0)
-        {
+        rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
+                 "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
+                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+                 u->schema, rf.last);
+
+        if (rc < 0) {
             ngx_log_error(NGX_LOG_ERR, u->log, 0,
                           "oxmigrate admin: unlocking schema %s failed: %s",
                           u->schema, mysql_error(m));
+
+        } else if (rc == 0 && started) {
+            /* not ours any more: taken over after the last refresh */
+            u->lost = 1;
         }
+    }
+
+    /* a lost lock is an error wherever it is noticed, also after the last
+     * task: another runner may have run tasks at the same time */
+    if (u->lost && ret == NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, u->log, 0,
+                      "oxmigrate admin: the update lock of schema %s was "
+                      "taken over by another process during the update",
+                      u->schema);
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update lock of schema %s was taken over by "
+                     "another process during the update%Z", u->schema);
+        ret = NGX_ERROR;
     }
 
     if (rf.m) {
