@@ -14,8 +14,16 @@
  *                                        the runner with OX's LOCKED row
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
  *                                        force, namespaces, check, unblock
- *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs and their
- *                                        driver on the event loop
+ *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
+ *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
+ *                                        a queue per database host
+ *   ngx_http_oxmigrate_admin_jobsteps.c  a job's steps (thread)
+ *   ngx_http_oxmigrate_admin_job.h       what the three job files share
+ *   ngx_http_oxmigrate_admin_steps.c     the steps as one interface: OX
+ *                                        tools or SQL
+ *   ngx_http_oxmigrate_admin_ox.c        the OX connector: directives,
+ *                                        running a tool (spawn, timeout)
+ *   ngx_http_oxmigrate_admin_oxtasks.c   update-task endpoints by OX tools
  *
  * Threading rule: every function marked "thread" runs on an nginx thread
  * pool and may block; it never touches a request, r->pool or an event.
