@@ -447,25 +447,241 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
+/*
+ * The plan of an upgrade: every schema with contexts, in the documented
+ * order, that still has contexts on other servers than the target (a
+ * schema fully on the target was upgraded before: "continue" goes on from
+ * there), after resume_after (-m), without skip (-k).  Both name known
+ * schemas (404).  NGX_ERROR: answered.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, int64_t sid, ngx_array_t *plan)
+{
+    char                             *after;
+    yajl_val                          skip;
+    ngx_int_t                         idx;
+    ngx_uint_t                        i, k;
+    ngx_http_oxmigrate_schema_ref_t  *s, *ps;
+
+    after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
+    skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
+
+    s = all->elts;
+
+    /* resume_after (-m) and skip (-k) name known schemas */
+
+    idx = -1;
+
+    if (after) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, after) == 0) {
+                idx = i;
+                break;
+            }
+        }
+
+        if (idx < 0) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "resume_after: schema '%s' not "
+                                           "found", after);
+            return NGX_ERROR;
+        }
+    }
+
+    for (k = 0; skip && k < skip->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "skip: schema '%s' not found",
+                                           skip->u.array.values[k]->u.string);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_array_init(plan, op->pool, all->nelts + 1,
+                       sizeof(ngx_http_oxmigrate_schema_ref_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < all->nelts; i++) {
+        if ((ngx_int_t) i <= idx || s[i].contexts == 0
+            || (sid > 0 && s[i].not_on == 0))
+        {
+            continue;
+        }
+
+        for (k = 0; skip && k < skip->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (skip && k < skip->u.array.len) {
+            continue;
+        }
+
+        ps = ngx_array_push(plan);
+        if (ps == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ps = s[i];
+    }
+
+    return NGX_OK;
+}
+
+
+/* dry_run: the plan with each schema's pending tasks; changes nothing */
+
+static void
+ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan_a,
+    char *server, int64_t sid)
+{
+    char                              *pname, err[256];
+    MYSQL                             *sm;
+    yajl_gen                           g;
+    uint64_t                           pool_id;
+    ngx_uint_t                         i, j;
+    ngx_http_oxmigrate_task_t         *t;
+    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_job_schema_t   *js;
+    ngx_http_oxmigrate_schema_ref_t   *ps;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "dry_run");
+    ngx_http_oxmigrate_admin_json_bool(g, 1);
+    ngx_http_oxmigrate_admin_json_str(g, "server");
+    ngx_http_oxmigrate_admin_json_str(g, server);
+    ngx_http_oxmigrate_admin_json_str(g, "server_id");
+    if (sid > 0) {
+        ngx_http_oxmigrate_admin_json_int(g, sid);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "steps");
+    ngx_http_oxmigrate_admin_json_str(g,
+                  op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+                  ? "disableschema (old), runupdate (new), "
+                    "changeserver (old), enableschema (old)"
+                  : "disable, update, changeserver, enable");
+    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+    ngx_http_oxmigrate_admin_json_str(g,
+                  ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    js = job->schemas.elts;
+    ps = plan_a->elts;
+    sm = NULL;
+    pool_id = (uint64_t) -1;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        if (js[i].pool_id != pool_id) {
+            if (sm) {
+                mysql_close(sm);
+                sm = NULL;
+            }
+
+            pool_id = js[i].pool_id;
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
+                                                   &h, &pname)
+                == NGX_OK)
+            {
+                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                      sizeof(err));
+            }
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
+        ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
+        ngx_http_oxmigrate_admin_json_str(g, "host");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].host);
+        ngx_http_oxmigrate_admin_json_str(g, "contexts");
+        ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "pending");
+
+        if (sm == NULL
+            || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
+                                       op->pool, js[i].name, &st)
+               != NGX_OK)
+        {
+            yajl_gen_null(g);
+
+        } else {
+            yajl_gen_array_open(g);
+
+            t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+            for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
+                if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
+                    == NULL
+                    && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
+                                                         op->pool)
+                       == NULL)
+                {
+                    ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
+                                                       t[j].name.len);
+                }
+            }
+
+            yajl_gen_array_close(g);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    ngx_http_oxmigrate_admin_job_free(job);
+    return;
+}
+
+
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                              *server, *after, err[256];
-    MYSQL                             *m, *sm;
-    int64_t                            sid;
-    yajl_gen                           g;
-    yajl_val                           v, skip;
-    uint64_t                           id, pool_id;
-    ngx_int_t                          idx;
-    ngx_uint_t                         i, j, k, dry, force, cont, parallel;
-    ngx_array_t                       *all, plan;
-    ngx_http_oxmigrate_job_t          *job;
-    ngx_http_oxmigrate_task_t         *t;
-    ngx_http_oxmigrate_step_t          rs;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_job_schema_t   *js;
-    ngx_http_oxmigrate_schema_ref_t   *s, *ps;
-    ngx_http_oxmigrate_schema_state_t  st;
+    char                       *server;
+    MYSQL                      *m;
+    int64_t                     sid;
+    yajl_val                    v;
+    uint64_t                    id;
+    ngx_uint_t                  dry, force, cont, parallel;
+    ngx_array_t                *all, plan;
+    ngx_http_oxmigrate_job_t   *job;
+    ngx_http_oxmigrate_step_t   rs;
 
     server = ngx_http_oxmigrate_admin_body_str(op, "server");
     if (server == NULL) {
@@ -489,8 +705,6 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
-    after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
-    skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
 
     v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
     parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
@@ -546,85 +760,10 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    s = all->elts;
-
-    /* resume_after (-m) and skip (-k) name known schemas */
-
-    idx = -1;
-
-    if (after) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, after) == 0) {
-                idx = i;
-                break;
-            }
-        }
-
-        if (idx < 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "resume_after: schema '%s' not "
-                                           "found", after);
-            return;
-        }
-    }
-
-    for (k = 0; skip && k < skip->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "skip: schema '%s' not found",
-                                           skip->u.array.values[k]->u.string);
-            return;
-        }
-    }
-
-    /*
-     * The plan: every schema with contexts, in the documented order, that
-     * still has contexts on other servers than the target (a schema fully
-     * on the target was upgraded before: "continue" goes on from there).
-     */
-
-    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
-                       sizeof(ngx_http_oxmigrate_schema_ref_t))
+    if (ngx_http_oxmigrate_admin_upgrade_plan(op, all, sid, &plan)
         != NGX_OK)
     {
         return;
-    }
-
-    for (i = 0; i < all->nelts; i++) {
-        if ((ngx_int_t) i <= idx || s[i].contexts == 0
-            || (sid > 0 && s[i].not_on == 0))
-        {
-            continue;
-        }
-
-        for (k = 0; skip && k < skip->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (skip && k < skip->u.array.len) {
-            continue;
-        }
-
-        ps = ngx_array_push(&plan);
-        if (ps == NULL) {
-            return;
-        }
-
-        *ps = s[i];
     }
 
     job = ngx_http_oxmigrate_admin_job_plan(op, m,
@@ -635,107 +774,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (dry) {
-        g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-        if (g == NULL) {
-            ngx_http_oxmigrate_admin_job_free(job);
-            return;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "dry_run");
-        ngx_http_oxmigrate_admin_json_bool(g, 1);
-        ngx_http_oxmigrate_admin_json_str(g, "server");
-        ngx_http_oxmigrate_admin_json_str(g, server);
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        if (sid > 0) {
-            ngx_http_oxmigrate_admin_json_int(g, sid);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "steps");
-        ngx_http_oxmigrate_admin_json_str(g,
-                      op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
-                      ? "disableschema (old), runupdate (new), "
-                        "changeserver (old), enableschema (old)"
-                      : "disable, update, changeserver, enable");
-        ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
-        ngx_http_oxmigrate_admin_json_str(g,
-                      ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
-        ngx_http_oxmigrate_admin_json_str(g, "schemas");
-        yajl_gen_array_open(g);
-
-        js = job->schemas.elts;
-        ps = plan.elts;
-        sm = NULL;
-        pool_id = (uint64_t) -1;
-
-        for (i = 0; i < job->schemas.nelts; i++) {
-            if (js[i].pool_id != pool_id) {
-                if (sm) {
-                    mysql_close(sm);
-                    sm = NULL;
-                }
-
-                pool_id = js[i].pool_id;
-
-                if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
-                                                       &h, &server)
-                    == NGX_OK)
-                {
-                    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                          sizeof(err));
-                }
-            }
-
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_str(g, js[i].name);
-            ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
-            ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
-            ngx_http_oxmigrate_admin_json_str(g, "host");
-            ngx_http_oxmigrate_admin_json_str(g, js[i].host);
-            ngx_http_oxmigrate_admin_json_str(g, "contexts");
-            ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
-            ngx_http_oxmigrate_admin_json_str(g, "pending");
-
-            if (sm == NULL
-                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, js[i].name, &st)
-                   != NGX_OK)
-            {
-                yajl_gen_null(g);
-
-            } else {
-                yajl_gen_array_open(g);
-
-                t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-                for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
-                    if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
-                        == NULL
-                        && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
-                                                             op->pool)
-                           == NULL)
-                    {
-                        ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
-                                                           t[j].name.len);
-                    }
-                }
-
-                yajl_gen_array_close(g);
-            }
-
-            yajl_gen_map_close(g);
-        }
-
-        if (sm) {
-            mysql_close(sm);
-        }
-
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-
-        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_upgrade_dry(op, m, job, &plan, server, sid);
         return;
     }
 
