@@ -287,6 +287,13 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
 
+    } else if (step->rc == NGX_ABORT) {
+        /* configdb stayed away: where the schema is, a resume finds out */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+        job->pending++;
+        job->stop = 1;
+        job->interrupted = 1;
+
     } else if (step->rc == NGX_DECLINED) {
         /* the job is another driver's now: leave everything to it */
         step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;

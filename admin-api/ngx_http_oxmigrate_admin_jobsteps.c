@@ -29,50 +29,6 @@ ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
 }
 
 
-static void
-ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_t *job, MYSQL *m,
-    ngx_pool_t *pool, ngx_http_oxmigrate_job_schema_t *js, const char *state,
-    ngx_array_t *failed, const char *msg)
-{
-    size_t                len;
-    yajl_gen              g;
-    ngx_str_t             ft;
-    ngx_uint_t            i;
-    const unsigned char  *buf;
-
-    g = NULL;
-    ngx_str_set(&ft, "[]");
-
-    if (failed && failed->nelts) {
-        g = yajl_gen_alloc(NULL);
-        if (g) {
-            yajl_gen_array_open(g);
-            for (i = 0; i < failed->nelts; i++) {
-                ngx_http_oxmigrate_admin_json_str(g,
-                                               ((char **) failed->elts)[i]);
-            }
-            yajl_gen_array_close(g);
-            yajl_gen_get_buf(g, &buf, &len);
-            ft.data = (u_char *) buf;
-            ft.len = len;
-        }
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
-            "UPDATE oxmigrate_job_schema SET state = %s,"
-            " failed_tasks = %V, message = %s"
-            " WHERE job_id = %U AND seq = %U",
-            state, &ft, msg ? msg : "", job->id, (uint64_t) js->seq)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: %s", job->id, mysql_error(m));
-    }
-
-    if (g) {
-        yajl_gen_free(g);
-    }
-}
 
 
 /* the heartbeat; NGX_DECLINED: another driver claimed the job */
@@ -109,127 +65,330 @@ ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
 }
 
 
-/* one schema: disable, update, changeserver, enable (thread) */
+/* one schema's step, as its helpers see it */
 
-void
-ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
-{
-    ngx_http_oxmigrate_job_step_t  *step = data;
-
-    char                             *pname, *msg, ena[32];
-    MYSQL                            *m;
-    ngx_int_t                         rc;
-    ngx_uint_t                        status, upgrade;
-    ngx_pool_t                       *pool;
+typedef struct {
     ngx_http_oxmigrate_job_t         *job;
-    ngx_http_oxmigrate_step_t         st;
-    ngx_http_oxmigrate_dbhost_t       h;
-    ngx_http_oxmigrate_update_t       u;
     ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_pool_t                       *pool;
+    MYSQL                            *m;      /* configdb; NULL: gone */
+    ngx_http_oxmigrate_step_t         st;
+} ngx_http_oxmigrate_job_run_t;
 
-    job = step->job;
-    js = step->s;
-    step->rc = NGX_ERROR;
-    upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
-    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
 
-    ngx_http_oxmigrate_admin_thread_init();
+/*
+ * The configdb connection broke (a client error: server gone, lost,
+ * cannot connect): reconnect, every half second for up to
+ * oxmigrate_update_lock_idle (a configdb restart), so the step can do its
+ * (idempotent) statement again.  1: reconnected; 0: not a broken
+ * connection, or it stayed broken (then run->m is NULL: the schema stays
+ * where it is, the job's heartbeat goes stale and it can be resumed).
+ */
 
-    pool = ngx_create_pool(16384, job->log);
-    if (pool == NULL) {
-        return;
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
+{
+    char          err[256];
+    int64_t       end;
+    unsigned int  e;
+
+    e = mysql_errno(run->m);
+    if (e < 2000 || e >= 3000) {
+        return 0;
     }
 
-    m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, pool);
-    step->m = NULL;
+    ngx_log_error(NGX_LOG_WARN, run->job->log, 0,
+                  "oxmigrate admin: job %uL, schema %s: configdb: %s, "
+                  "reconnecting", run->job->id, run->js->name,
+                  mysql_error(run->m));
 
-    if (m == NULL) {
-        ngx_destroy_pool(pool);
-        return;
-    }
+    mysql_close(run->m);
+    run->m = NULL;
+    run->st.m = NULL;
 
-    if (ngx_http_oxmigrate_admin_job_beat(job, m, pool) == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_WARN, job->log, 0,
-                      "oxmigrate admin: job %uL was resumed by another "
-                      "worker while this one waited for a thread: it "
-                      "stops here", job->id);
-        step->rc = NGX_DECLINED;
-        step->m = m;
-        ngx_destroy_pool(pool);
-        return;
-    }
+    end = ngx_http_oxmigrate_admin_now_ms() + run->job->alcf->lock_idle;
 
-    (void) ngx_http_oxmigrate_admin_exec(m, pool,
-              "UPDATE oxmigrate_job_schema SET state = 'running'"
-              " WHERE job_id = %U AND seq = %U", job->id, (uint64_t) js->seq);
-
-    if (ngx_http_oxmigrate_admin_pool_host(pool, m, js->pool_id, &h, &pname)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed", NULL,
-                                          "its db_pool is unknown");
-        goto done;
-    }
-
-    ngx_http_oxmigrate_admin_step_init(&st, job->alcf, pool, job->log, m,
-                                       js->name);
-
-    if (upgrade) {
-        if (st.steps->disable(&st)) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, st.res.msg);
-            goto done;
+    while (!ngx_terminate) {
+        run->m = ngx_http_oxmigrate_admin_configdb_connect(run->job->omcf->db,
+                                                           run->pool, err,
+                                                           sizeof(err));
+        if (run->m) {
+            run->st.m = run->m;
+            return 1;
         }
 
-        /* the first disable counts: a resumed schema keeps its start */
-        (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                  "UPDATE oxmigrate_job_schema"
-                  " SET disabled_at = COALESCE(disabled_at, %D)"
-                  " WHERE job_id = %U AND seq = %U",
-                  ngx_http_oxmigrate_admin_now_ms(), job->id,
-                  (uint64_t) js->seq);
+        if (ngx_http_oxmigrate_admin_now_ms() >= end) {
+            break;
+        }
 
-        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
-                                                   job->log);
+        ngx_msleep(500);
     }
+
+    ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
+                  "oxmigrate admin: job %uL, schema %s: configdb stayed "
+                  "unavailable (%s): the schema stays as it is until the "
+                  "job is resumed", run->job->id, run->js->name, err);
+    return 0;
+}
+
+
+/* a bookkeeping statement on configdb, again after a reconnect */
+
+static int64_t
+ngx_http_oxmigrate_admin_job_exec(ngx_http_oxmigrate_job_run_t *run,
+    const char *fmt, ...)
+{
+    char     *sql;
+    va_list   args;
+
+    while (run->m) {
+        va_start(args, fmt);
+        sql = ngx_http_oxmigrate_admin_vsql(run->m, run->pool, fmt, args);
+        va_end(args);
+
+        if (sql == NULL) {
+            return -1;
+        }
+
+        if (mysql_real_query(run->m, sql, ngx_strlen(sql)) == 0) {
+            return (int64_t) mysql_affected_rows(run->m);
+        }
+
+        if (!ngx_http_oxmigrate_admin_job_again(run)) {
+            if (run->m) {
+                ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
+                              "oxmigrate admin: job %uL: %s", run->job->id,
+                              mysql_error(run->m));
+            }
+
+            return -1;
+        }
+    }
+
+    return -1;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
+    const char *state, ngx_array_t *failed, const char *msg)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_str_t             ft;
+    ngx_uint_t            i;
+    const unsigned char  *buf;
+
+    g = NULL;
+    ngx_str_set(&ft, "[]");
+
+    if (failed && failed->nelts) {
+        g = yajl_gen_alloc(NULL);
+        if (g) {
+            yajl_gen_array_open(g);
+            for (i = 0; i < failed->nelts; i++) {
+                ngx_http_oxmigrate_admin_json_str(g,
+                                               ((char **) failed->elts)[i]);
+            }
+            yajl_gen_array_close(g);
+            yajl_gen_get_buf(g, &buf, &len);
+            ft.data = (u_char *) buf;
+            ft.len = len;
+        }
+    }
+
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job_schema SET state = %s,"
+              " failed_tasks = %V, message = %s"
+              " WHERE job_id = %U AND seq = %U",
+              state, &ft, msg ? msg : "", run->job->id,
+              (uint64_t) run->js->seq);
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+/* disable, enable or changeserver, again after a reconnect; 0: done */
+
+#define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
+#define NGX_HTTP_OXMIGRATE_DO_ENABLE        1
+#define NGX_HTTP_OXMIGRATE_DO_CHANGESERVER  2
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
+    ngx_uint_t what)
+{
+    ngx_uint_t                   status;
+    ngx_http_oxmigrate_steps_t  *steps;
+
+    steps = run->st.steps;
+
+    do {
+        status = (what == NGX_HTTP_OXMIGRATE_DO_DISABLE)
+                 ? steps->disable(&run->st)
+                 : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE)
+                 ? steps->enable(&run->st)
+                 : steps->changeserver(&run->st, run->job->server_id);
+
+    } while (status == NGX_HTTP_INTERNAL_SERVER_ERROR
+             && ngx_http_oxmigrate_admin_job_again(run));
+
+    if (status) {
+        ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
+                                          run->st.res.msg);
+    }
+
+    return status;
+}
+
+
+/* the update of a schema; NGX_OK: every task succeeded */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_dbhost_t *h)
+{
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_job_t     *job;
+    ngx_http_oxmigrate_update_t   u;
+
+    job = run->job;
 
     ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
     u.alcf = job->alcf;
     u.configdb = job->omcf->db;
-    u.pool = pool;
+    u.pool = run->pool;
     u.log = job->log;
-    u.host = &h;
-    u.schema = js->name;
+    u.host = h;
+    u.schema = run->js->name;
     u.job_id = job->id;
     u.job_claim = job->claim;
     u.conn = step->sm;
     u.keep = 1;
     step->sm = NULL;
 
-    rc = st.steps->update(&st, &u);
+    rc = run->st.steps->update(&run->st, &u);
     step->sm = u.conn;
 
-    if (rc != NGX_OK || u.failed->nelts) {
-        msg = (rc == NGX_OK) ? "update tasks failed" : u.error;
+    if (rc == NGX_OK && u.failed->nelts == 0) {
+        return NGX_OK;
+    }
 
-        /* without force the schema stays disabled on its old server */
-        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                          rc == NGX_OK ? u.failed : NULL,
-                                          msg);
+    /* without force the schema stays disabled on its old server */
+    ngx_http_oxmigrate_admin_job_mark(run, "failed",
+                                      rc == NGX_OK ? u.failed : NULL,
+                                      rc == NGX_OK ? "update tasks failed"
+                                                   : u.error);
+    return NGX_ERROR;
+}
+
+
+/*
+ * One schema (thread): disable, update, changeserver, enable (an
+ * upgrade) or the update alone (runallupdate).  step->rc: NGX_OK done,
+ * NGX_ERROR failed, NGX_DECLINED the job is another driver's now.
+ */
+
+void
+ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_step_t  *step = data;
+
+    char                          *pname, ena[32];
+    ngx_uint_t                     upgrade;
+    ngx_http_oxmigrate_job_t      *job;
+    ngx_http_oxmigrate_dbhost_t    h;
+    ngx_http_oxmigrate_job_run_t   run;
+
+    job = step->job;
+    step->rc = NGX_ERROR;
+    upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
+    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    ngx_memzero(&run, sizeof(ngx_http_oxmigrate_job_run_t));
+    run.job = job;
+    run.js = step->s;
+
+    run.pool = ngx_create_pool(16384, job->log);
+    if (run.pool == NULL) {
+        return;
+    }
+
+    run.m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, run.pool);
+    step->m = NULL;
+
+    if (run.m == NULL) {
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool)
+        == NGX_DECLINED)
+    {
+        ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                      "oxmigrate admin: job %uL was resumed by another "
+                      "worker while this one waited for a thread: it "
+                      "stops here", job->id);
+        step->rc = NGX_DECLINED;
+        step->m = run.m;
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    (void) ngx_http_oxmigrate_admin_job_exec(&run,
+              "UPDATE oxmigrate_job_schema SET state = 'running'"
+              " WHERE job_id = %U AND seq = %U", job->id,
+              (uint64_t) run.js->seq);
+
+    if (run.m == NULL) {
+        goto done;
+    }
+
+    if (ngx_http_oxmigrate_admin_pool_host(run.pool, run.m, run.js->pool_id,
+                                           &h, &pname)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_job_mark(&run, "failed", NULL,
+                                          "its db_pool is unknown");
+        goto done;
+    }
+
+    ngx_http_oxmigrate_admin_step_init(&run.st, job->alcf, run.pool, job->log,
+                                       run.m, run.js->name);
+
+    if (upgrade) {
+        if (ngx_http_oxmigrate_admin_job_do(&run,
+                                            NGX_HTTP_OXMIGRATE_DO_DISABLE))
+        {
+            goto done;
+        }
+
+        /* the first disable counts: a resumed schema keeps its start */
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job_schema"
+                  " SET disabled_at = COALESCE(disabled_at, %D)"
+                  " WHERE job_id = %U AND seq = %U",
+                  ngx_http_oxmigrate_admin_now_ms(), job->id,
+                  (uint64_t) run.js->seq);
+
+        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
+                                                   job->log);
+    }
+
+    if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
         goto done;
     }
 
     if (upgrade) {
-        status = st.steps->changeserver(&st, job->server_id);
-        if (status) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, st.res.msg);
-            goto done;
-        }
-
-        if (st.steps->enable(&st)) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, st.res.msg);
+        if (ngx_http_oxmigrate_admin_job_do(&run,
+                                       NGX_HTTP_OXMIGRATE_DO_CHANGESERVER)
+            || ngx_http_oxmigrate_admin_job_do(&run,
+                                       NGX_HTTP_OXMIGRATE_DO_ENABLE))
+        {
             goto done;
         }
 
@@ -239,33 +398,36 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                                    job->log);
     }
 
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
+    if (ngx_http_oxmigrate_admin_job_exec(&run,
             "UPDATE oxmigrate_job_schema SET state = 'done',"
             " failed_tasks = '[]', message = '', enabled_at = %R"
             " WHERE job_id = %U AND seq = %U",
-            ena, job->id, (uint64_t) js->seq)
-        < 0)
+            ena, job->id, (uint64_t) run.js->seq)
+        >= 0 || run.m)
     {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: %s", job->id,
-                      mysql_error(m));
+        /* done; a write that failed for good is logged */
+        step->rc = NGX_OK;
     }
-
-    step->rc = NGX_OK;
 
 done:
 
-    (void) ngx_http_oxmigrate_admin_job_beat(job, m, pool);
-
-    /* a client error (2xxx: gone, lost, ...) may have broken it */
-    if (mysql_errno(m) >= 2000 && mysql_errno(m) < 3000) {
-        mysql_close(m);
+    if (run.m == NULL) {
+        /* configdb stayed away: the job stops, to be resumed */
+        step->rc = NGX_ABORT;
 
     } else {
-        step->m = m;
+        (void) ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
+
+        /* a client error (2xxx: gone, lost, ...) may have broken it */
+        if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
+            mysql_close(run.m);
+
+        } else {
+            step->m = run.m;
+        }
     }
 
-    ngx_destroy_pool(pool);
+    ngx_destroy_pool(run.pool);
 }
 
 

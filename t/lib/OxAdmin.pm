@@ -7,7 +7,8 @@ package OxAdmin;
 #       oxserver-xyz (8), one database (db_pool 3) on the suite's MariaDB
 #       and $site->{schemas} user schemas (real databases with a few OX
 #       tables the example update tasks touch); contexts numbered from 1,
-#       login2context "ctxN.example.com".
+#       login2context "ctxN.example.com".  db => OxTest::DB: configdb
+#       there (e.g. on a private MariaDB), the schemas stay on the suite's.
 #   my $ng = OxAdmin::nginx($site, extra => '...', tasks => $dir, ...);
 #       nginx with the admin location on %%PORT_A%%, auth_basic with a
 #       bcrypt htpasswd ($OxAdmin::USER / $OxAdmin::PASS)
@@ -64,7 +65,7 @@ sub site {
     my ($name, %o) = @_;
     my $nschemas = $o{schemas} // 2;
     my $nctx = $o{contexts} // 3;
-    my $db = OxTest::db($name);
+    my $db = $o{db} // OxTest::db($name);
     my $port = $ENV{OXM_MYSQL_PORT};
     my $prefix = $o{prefix} // $name;
     croak "schema prefix too long" if length($prefix) > 24;
