@@ -7,22 +7,28 @@
  *                                        body, thread-pool plumbing, answers
  *   ngx_http_oxmigrate_admin_json.c      yajl: body validation, output
  *   ngx_http_oxmigrate_admin_db.c        blocking MariaDB/hiredis helpers,
- *                                        SQL building, JDBC URLs, audit
- *   ngx_http_oxmigrate_admin_configdb.c  servers, schemas, disable, enable,
- *                                        changeserver, audit list
+ *                                        SQL building, JDBC URLs
+ *   ngx_http_oxmigrate_admin_audit.c     the audit: "started", completed
+ *   ngx_http_oxmigrate_admin_configdb.c  servers, disable, enable,
+ *                                        changeserver
+ *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
+ *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
+ *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
- *                                        the runner with OX's LOCKED row
+ *                                        a schema's updateTask state
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
- *                                        force, namespaces, check, unblock
+ *                                        force, namespaces
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
+ *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
  *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
  *                                        a queue per database host
  *   ngx_http_oxmigrate_admin_jobsteps.c  a job's steps (thread)
- *   ngx_http_oxmigrate_admin_job.h       what the three job files share
+ *   ngx_http_oxmigrate_admin_job.h       what the job files share
  *   ngx_http_oxmigrate_admin_steps.c     the steps as one interface: OX
  *                                        tools or SQL
- *   ngx_http_oxmigrate_admin_ox.c        the OX connector: directives,
- *                                        running a tool (spawn, timeout)
+ *   ngx_http_oxmigrate_admin_ox.c        the OX connector: running a tool
+ *                                        (spawn, output, timeout, reap)
+ *   ngx_http_oxmigrate_admin_oxconf.c    the OX connector's directives
  *   ngx_http_oxmigrate_admin_oxtasks.c   update-task endpoints by OX tools
  *
  * Threading rule: every function marked "thread" runs on an nginx thread
@@ -50,6 +56,9 @@
 /* OX's lock rows in updateTask (ox-facts 6) */
 #define NGX_HTTP_OXMIGRATE_LOCKED_UUID  "8d8b93e559794baca39daef8f87087a1"
 #define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
+
+/* the schema-move maintenance reason of context.reason_id (ox-facts 5) */
+#define NGX_HTTP_OXMIGRATE_REASON_STR   "1431655765"
 
 #define NGX_HTTP_OXMIGRATE_EXCLUDED_FILE                                      \
     "excluded via file 'excludedupdatetask.properties'"

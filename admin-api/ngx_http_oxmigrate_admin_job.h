@@ -3,8 +3,10 @@
  * oxmigrate admin API: what the three job files share.
  *
  *   ngx_http_oxmigrate_admin_jobs.c       the endpoints (thread): POST
- *                                         /upgrade, /updates, resume, GET
- *                                         /jobs; a job is prepared there
+ *                                         /upgrade, /updates; a job is
+ *                                         planned and prepared there
+ *   ngx_http_oxmigrate_admin_jobview.c    GET /jobs, GET /jobs/{id}, POST
+ *                                         /jobs/{id}/resume
  *   ngx_http_oxmigrate_admin_jobdriver.c  the driver (event loop): which
  *                                         schema runs next, when a step
  *                                         is done, the end
@@ -86,6 +88,27 @@ typedef struct {
     MYSQL                                *sm;    /* the host's, lent */
     ngx_int_t                             rc;
 } ngx_http_oxmigrate_job_step_t;
+
+
+/* ngx_http_oxmigrate_admin_jobs.c (thread) */
+
+/* a job of kind in its own pool (not started), its driver's claim */
+ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t kind, uint64_t id);
+/* NGX_OK: no job but "except" runs; NGX_ERROR: answered (409, 500) */
+ngx_int_t ngx_http_oxmigrate_admin_job_none_running(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, uint64_t except);
+/* "host:pid" of this worker; a new driver's claim */
+char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
+uint64_t ngx_http_oxmigrate_admin_job_claim(void);
+/* start() under the start lock (GET_LOCK on configdb) */
+void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
+    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+
+
+/* ngx_http_oxmigrate_admin_jobview.c: the job id of the path; answers 404 */
+
+ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
 
 
 /* ngx_http_oxmigrate_admin_jobsteps.c (thread) */
