@@ -21,6 +21,7 @@ static ngx_int_t ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
 static void ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log);
 static void ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_wait_handler(ngx_http_request_t *r);
+static void ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r);
 static void ngx_http_oxmigrate_admin_cleanup(void *data);
 static ngx_int_t ngx_http_oxmigrate_admin_send(ngx_http_request_t *r,
@@ -53,6 +54,7 @@ typedef struct {
     off_t                           received;
     ngx_uint_t                      done;
     ngx_uint_t                      too_large;
+    ngx_event_t                     keepalive;  /* while a thread works */
 } ngx_http_oxmigrate_admin_ctx_t;
 
 
@@ -541,7 +543,25 @@ ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
     r->main->blocked++;
     r->write_event_handler = ngx_http_oxmigrate_admin_wait_handler;
 
+    /*
+     * A timer that is not cancelable keeps a worker that is told to quit
+     * gracefully (reload, -s quit) alive until the call is answered: a
+     * request waiting for a thread has no timer of its own, and the worker
+     * would exit under it ("open socket left").
+     */
+    ctx->keepalive.handler = ngx_http_oxmigrate_admin_keepalive;
+    ctx->keepalive.data = r;
+    ctx->keepalive.log = r->connection->log;
+    ngx_add_timer(&ctx->keepalive, 1000);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
 }
 
 
@@ -608,6 +628,10 @@ ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev)
 
     r->main->blocked--;
     ctx->done = 1;
+
+    if (ctx->keepalive.timer_set) {
+        ngx_del_timer(&ctx->keepalive);
+    }
 
     /* the request may be freed below; the job outlives it */
     job = ctx->op->job;
