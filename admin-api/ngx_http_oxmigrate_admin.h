@@ -3,8 +3,10 @@
  * oxmigrate admin REST API: shared declarations of admin-api/.
  *
  * Layout (one concern per file):
- *   ngx_http_oxmigrate_admin_module.c    directives, routing, auth, request
- *                                        body, thread-pool plumbing, answers
+ *   ngx_http_oxmigrate_admin_module.c    the module, auth, request body,
+ *                                        thread-pool plumbing, answers
+ *   ngx_http_oxmigrate_admin_conf.c      location conf, task directives
+ *   ngx_http_oxmigrate_admin_routes.c    the endpoints and the routing
  *   ngx_http_oxmigrate_admin_json.c      yajl: body validation, output
  *   ngx_http_oxmigrate_admin_db.c        blocking MariaDB/hiredis helpers,
  *                                        SQL building, JDBC URLs
@@ -543,6 +545,27 @@ void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
     ngx_uint_t want_pend, ngx_uint_t want_excl);
 void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_conf.c and the handler it installs */
+
+char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_oxmigrate_admin_routes.c (event loop) */
+
+/* the endpoint of the request, its path parameters in op->arg; NULL:
+ * *status is 404 or 405 */
+ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
+    ngx_http_request_t *r, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t *status);
 
 
 /* ngx_http_oxmigrate_admin_module.c */
