@@ -12,7 +12,8 @@
  *                                        SQL building, JDBC URLs
  *   ngx_http_oxmigrate_admin_audit.c     the audit: "started", completed
  *   ngx_http_oxmigrate_admin_configdb.c  servers, disable, enable,
- *                                        changeserver
+ *                                        changeserver: the endpoints
+ *   ngx_http_oxmigrate_admin_store.c     their SQL on configdb (no HTTP)
  *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
  *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
  *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
@@ -302,11 +303,13 @@ typedef struct {
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
-ngx_uint_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
+/* ngx_http_oxmigrate_admin_store.c: NGX_OK, NGX_DECLINED (changeserver
+ * refused: res->empty or res->enabled), NGX_ERROR (res->msg, db_errno) */
+ngx_int_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
-ngx_uint_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
+ngx_int_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
-ngx_uint_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
+ngx_int_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
     ngx_pool_t *pool, const char *schema, uint64_t server_id,
     ngx_http_oxmigrate_schema_res_t *res);
 /* registerserver; returns the id, 0 on error (msg set) */

@@ -122,14 +122,27 @@ ngx_http_oxmigrate_admin_sql_retry(ngx_http_oxmigrate_step_t *st,
 }
 
 
+/* the store's result as the steps' status */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_sql_status(ngx_int_t rc)
+{
+    return (rc == NGX_OK) ? 0
+           : (rc == NGX_DECLINED) ? NGX_HTTP_CONFLICT
+           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
 static ngx_uint_t
 ngx_http_oxmigrate_admin_sql_disable(ngx_http_oxmigrate_step_t *st)
 {
     ngx_uint_t  status, try;
 
     for (try = 0; /* void */; try++) {
-        status = ngx_http_oxmigrate_admin_do_disable(st->m, st->pool,
-                                                     st->schema, &st->res);
+        status = ngx_http_oxmigrate_admin_sql_status(
+                     ngx_http_oxmigrate_admin_do_disable(st->m, st->pool,
+                                                         st->schema,
+                                                         &st->res));
         if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
             return status;
         }
@@ -143,8 +156,10 @@ ngx_http_oxmigrate_admin_sql_enable(ngx_http_oxmigrate_step_t *st)
     ngx_uint_t  status, try;
 
     for (try = 0; /* void */; try++) {
-        status = ngx_http_oxmigrate_admin_do_enable(st->m, st->pool,
-                                                    st->schema, &st->res);
+        status = ngx_http_oxmigrate_admin_sql_status(
+                     ngx_http_oxmigrate_admin_do_enable(st->m, st->pool,
+                                                        st->schema,
+                                                        &st->res));
         if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
             return status;
         }
@@ -161,10 +176,12 @@ ngx_http_oxmigrate_admin_sql_changeserver(ngx_http_oxmigrate_step_t *st,
     for (try = 0; /* void */; try++) {
         ngx_memzero(&st->res, sizeof(ngx_http_oxmigrate_schema_res_t));
 
-        status = ngx_http_oxmigrate_admin_do_changeserver(st->m, st->pool,
-                                                          st->schema,
-                                                          server_id,
-                                                          &st->res);
+        status = ngx_http_oxmigrate_admin_sql_status(
+                     ngx_http_oxmigrate_admin_do_changeserver(st->m,
+                                                              st->pool,
+                                                              st->schema,
+                                                              server_id,
+                                                              &st->res));
         if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
             return status;
         }
