@@ -570,6 +570,18 @@ ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
         w->seen = t;
     }
 
+    if (u->job_id && w->cdb) {
+        /* the progress GET /jobs/{id} shows while the schema runs */
+        (void) ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
+                  "UPDATE oxmigrate_job_schema SET message = %s"
+                  " WHERE job_id = %U AND name = %s AND state = 'running'",
+                  call->tool == NULL
+                  ? "waiting: another runner holds OX's lock"
+                  : t > 0 ? "runupdate running, OX's lock is live"
+                          : "runupdate running, no OX lock (yet)",
+                  u->job_id, u->schema);
+    }
+
     if (w->seen && t > 0 && now - t > (int64_t) w->idle) {
         ngx_snprintf((u_char *) w->reason, sizeof(w->reason) - 1,
                      "OX's lock on schema %s was not refreshed for %L ms: "

@@ -129,6 +129,11 @@ ok(OxTest::wait_for(sub {
     return eval { @{ OxAdmin::schema_sql($s[4], "SELECT 1 FROM updateTask"
                      . " WHERE taskName = 't.A'") } };
 }, 20, 0.1), 'runupdate runs the slow task of s4');
+ok(OxTest::wait_for(sub {
+    my $j = api(GET => "jobs/$id")->{json};
+    return grep { ($_->{message} // '') eq "runupdate running, OX's lock is live" }
+           @{ $j->{schemas} // [] };
+}, 10, 0.2), 'GET /jobs/{id} shows the runupdate and its live OX lock');
 my ($wpid) = ($owner // '') =~ /:(\d+)$/;
 ok($wpid && kill(0, $wpid), "the job's worker is $wpid");
 kill 'KILL', $wpid;
