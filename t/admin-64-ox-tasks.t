@@ -135,4 +135,21 @@ is(OxAdmin::schema_sql($s[2], "SELECT COUNT(*) FROM updateTask WHERE"
 $r = api(POST => 'databases/3/unblock', json => { schema => '--all' });
 is($r->{status}, 400, 'a schema that is no safe argument: 400');
 
+# ------------------------------------------------ POST /updates
+
+$ox->tasks([ { name => 't.A' }, { name => 't.New' },
+             { name => 't.Stop', fail_if_table => 'stop_here' } ]);
+OxAdmin::schema_sql($s[1], 'CREATE TABLE stop_here (id INT)');
+$ox->clear_log;
+$r = api(POST => 'updates', json => { stop_on_error => JSON::PP::true });
+is($r->{status}, 202, 'runallupdate: 202');
+my $job = OxAdmin::wait_job($ng, $r->{json}{job});
+is($job->{ox_caches}, 'invalidated by OX', 'the job ran the tools');
+is_deeply([ map { $_->{state} } @{ $job->{schemas} } ],
+          [ qw(done failed pending) ], 'stop_on_error: stops at the failure');
+is_deeply($job->{schemas}[1]{failed_tasks}, [ 't.Stop' ],
+          'the failed task from runupdate\'s output');
+is_deeply($ox->trace, [ "new:runupdate -n $s[0]", "new:runupdate -n $s[1]" ],
+          'runupdate -n SCHEMA per schema on the new cluster, nothing else');
+
 done_testing();
