@@ -15,7 +15,6 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_OXMIGRATE_AUDIT_MAX  4000
 
 
 static __thread ngx_uint_t  ngx_http_oxmigrate_admin_thread_ready;
@@ -675,97 +674,6 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
     redisFree(rc_ctx);
 
     return rc;
-}
-
-
-/* the audit row of a mutating call, written after the call (thread) */
-
-void
-ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
-{
-    size_t                len, blen;
-    MYSQL                *m;
-    yajl_gen              g, keep;
-    ngx_uint_t            i, status;
-    ngx_str_t             args, result;
-    const unsigned char  *buf;
-
-    if (op->db == NULL) {
-        /* connecting must not replace the answer already made */
-        keep = op->gen;
-        status = op->status;
-        op->gen = NULL;
-
-        m = ngx_http_oxmigrate_admin_configdb(op);
-
-        if (op->gen) {
-            yajl_gen_free(op->gen);
-        }
-
-        op->gen = keep;
-        op->status = status;
-
-        if (m == NULL) {
-            ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                          "oxmigrate admin: audit of \"%s\" by \"%s\" "
-                          "not written: configdb unavailable",
-                          op->route->action, op->user);
-            return;
-        }
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "params");
-    yajl_gen_array_open(g);
-    for (i = 0; i < 2 && op->arg[i]; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, op->arg[i]);
-    }
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "body");
-    blen = ngx_min(op->body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    if (op->body) {
-        ngx_http_oxmigrate_admin_json_strn(g, op->body, blen);
-
-    } else {
-        yajl_gen_null(g);
-    }
-
-    yajl_gen_map_close(g);
-
-    yajl_gen_get_buf(g, &buf, &len);
-    args.data = (u_char *) buf;
-    args.len = len;
-
-    ngx_str_set(&result, "");
-
-    if (op->gen
-        && yajl_gen_get_buf(op->gen, &buf, &len) == yajl_gen_status_ok)
-    {
-        result.data = (u_char *) buf;
-        result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(op->db, op->pool,
-            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
-            " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
-            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
-            &args, (uint64_t) op->status, &result)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "oxmigrate admin: audit insert failed: %s",
-                      mysql_error(op->db));
-    }
-
-    yajl_gen_free(g);
 }
 
 
