@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
 .PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
-        bench-admin clean
+        bench-admin clean cli deb
 
 all: build
 
@@ -12,6 +12,18 @@ deps:
 
 build: deps
 	@scripts/build.sh $(BUILD)
+	@$(MAKE) --no-print-directory cli
+
+# the oxmigrate command (cli/, docs/cli.md)
+cli:
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory -s -C cli BUILD=$(abspath $(BUILD))
+	@echo "built $(BUILD)/oxmigrate"
+
+# the Debian packages libnginx-mod-http-oxmigrate and oxmigrate-tools
+# (debian/), into $(BUILD)/deb
+deb: deps
+	@scripts/deb.sh $(BUILD)/deb
 
 # Unit tests of the login parser, then every prove test against real nginx,
 # MariaDB and Redis on loopback, then the same suite with ASan/UBSan.
