@@ -425,7 +425,8 @@ api(const char *method, const char *path, const char *body, resp_t *r)
     if (g.pass) {
         curl_easy_setopt(g.curl, CURLOPT_PASSWORD, g.pass);
     }
-    if (g.netrc) {
+    if (g.netrc && g.pass == NULL) {
+        /* -P wins; -A alone takes that login's password from the file */
         curl_easy_setopt(g.curl, CURLOPT_NETRC, (long) CURL_NETRC_OPTIONAL);
         curl_easy_setopt(g.curl, CURLOPT_NETRC_FILE, g.netrc);
     }
@@ -1692,7 +1693,7 @@ started(resp_t *r, got_t *o, int style, const char *verb)
         }
         return EX_OK;
     }
-    if (!g.json) {
+    if (!g.json && style != W_WATCH) {
         printf("Attempting to %s %lld schemas in total...\n", verb,
                jint(r->json, "schemas", jint(r->json, "remaining", 0)));
         fflush(stdout);
