@@ -1067,19 +1067,19 @@ follow(long long id, int style)
         } else if (style == W_WATCH) {
             left = total - processed;
             if (strcmp(state, "running") != 0) {
-                eta = xstrdup(state);
+                eta = xstrdup("");
             } else if (processed > 0 && started > 0) {
                 char *d = fmt_duration((now_ms() - started) * left
                                        / processed);
-                eta = xasprintf("ETA %s", d);
+                eta = xasprintf(", ETA %s, current %s", d, cur);
                 free(d);
             } else {
-                eta = xstrdup("ETA unknown");
+                eta = xasprintf(", ETA unknown, current %s", cur);
             }
             line = xasprintf("job %lld %s %s: %lld/%lld schemas, %lld failed,"
-                             " %lld left, %s, current %s", id,
+                             " %lld left%s", id,
                              jstr(r.json, "kind") ? jstr(r.json, "kind") : "",
-                             state, processed, total, failed, left, eta, cur);
+                             state, processed, total, failed, left, eta);
             free(eta);
             if (tty) {
                 printf("\r\033[K%s", line);

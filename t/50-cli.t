@@ -65,10 +65,11 @@ mkdir "$tmp/home";
 
 sub api { OxAdmin::api($ng, @_) }
 
-# cli([args], env => {K => V|undef}, stdin => TEXT, timeout => S)
-#   -> {rc, out, err, json, secs}
+# cli([args], env => {K => V|undef}, stdin => TEXT, timeout => S, bin => PATH)
+#   -> {rc, out, err, json, secs}; cli_start: the same, in the background
+#   (->{out_file}), cli_wait($run) collects it
 my $n = 0;
-sub cli {
+sub cli_start {
     my ($args, %o) = @_;
     my %env = (OXMIGRATE_URL => $URL, OXMIGRATE_CREDENTIALS => $netrc,
                OXMIGRATE_POLL_MS => 100, HOME => "$tmp/home", TZ => 'UTC',
@@ -90,20 +91,29 @@ sub cli {
         exec { $bin } $bin, @$args;
         die "exec: $!";
     }
-    my $end = time + ($o{timeout} // 60);
+    return { pid => $pid, t0 => $t0, out_file => $out, err_file => $err,
+             timeout => $o{timeout} // 60 };
+}
+
+sub cli_wait {
+    my ($run) = @_;
+    my $end = $run->{t0} + $run->{timeout};
     my $st;
     while (1) {
-        my $w = waitpid($pid, WNOHANG);
-        if ($w == $pid) { $st = $?; last }
-        if (time > $end) { kill 'KILL', $pid; waitpid($pid, 0); $st = -1; last }
+        my $w = waitpid($run->{pid}, WNOHANG);
+        if ($w == $run->{pid}) { $st = $?; last }
+        if (time > $end) { kill 'KILL', $run->{pid}; waitpid($run->{pid}, 0); $st = -1; last }
         sleep 0.02;
     }
     my $r = { rc => $st == -1 ? 'timeout' : ($st & 127 ? "signal " . ($st & 127) : $st >> 8),
-              out => OxTest::_slurp($out) // '', err => OxTest::_slurp($err) // '',
-              secs => time - $t0 };
+              out => OxTest::_slurp($run->{out_file}) // '',
+              err => OxTest::_slurp($run->{err_file}) // '',
+              secs => time - $run->{t0} };
     $r->{json} = OxTest::json($r->{out});
     return $r;
 }
+
+sub cli { return cli_wait(cli_start(@_)) }
 
 # the lines of a table with runs of spaces collapsed (the seeds' format)
 sub lines {
@@ -483,12 +493,33 @@ is($r->{rc}, 103, 'jobs show unknown: 103');
 
 $r = cli(['jobs', 'watch', $job]);
 is($r->{rc}, 111, 'jobs watch of a failed job: 111');
-like($r->{out}, qr/^job $job upgrade failed: 2\/2 schemas, 1 failed, 0 left, failed, current -$/m,
+like($r->{out}, qr/^job $job upgrade failed: 2\/2 schemas, 1 failed, 0 left$/m,
      'its progress line');
 
 $r = cli(['jobs', 'resume', $job]);
 is($r->{rc}, 106, 'jobs resume of a finished job: 106');
 like($r->{err}, qr/job_not_resumable/, 'why');
+
+# a job in progress (made so: one schema done, one running, started 10 s
+# ago, a live heartbeat): watch prints its progress line with the ETA and
+# follows it to its end
+$db->do("UPDATE oxmigrate_job SET state = 'running', finished = NULL,"
+        . " started = UNIX_TIMESTAMP() * 1000 - 10000,"
+        . " heartbeat = UNIX_TIMESTAMP() * 1000 + 3600000 WHERE id = $job;"
+        . " UPDATE oxmigrate_job_schema SET state = 'running'"
+        . " WHERE job_id = $job AND name = '$s[3]'");
+my $bg = cli_start(['jobs', 'watch', $job]);
+OxTest::wait_for(sub { (OxTest::_slurp($bg->{out_file}) // '') =~ /running/ }, 10);
+$db->do("UPDATE oxmigrate_job_schema SET state = 'done' WHERE job_id = $job"
+        . " AND name = '$s[3]'; UPDATE oxmigrate_job SET state = 'failed',"
+        . " finished = UNIX_TIMESTAMP() * 1000 WHERE id = $job");
+$r = cli_wait($bg);
+is($r->{rc}, 111, 'jobs watch follows a running job to its end (failed: 111)');
+like($r->{out}, qr/^job $job upgrade running: 1\/2 schemas, 1 failed, 1 left, ETA 1\ds, current \Q$s[3]\E$/m,
+     'the progress line with its ETA');
+like($r->{out}, qr/^job $job upgrade failed: 2\/2 schemas, 1 failed, 0 left$/m,
+     'and the end');
+is(scalar(() = $r->{out} =~ /running/g), 1, 'an unchanged line is not repeated');
 
 # a job whose worker died: running with an old heartbeat
 $db->do("UPDATE oxmigrate_job SET state = 'running', finished = NULL,"
@@ -504,7 +535,7 @@ cli(['forceupdatetask', '-t', 't.Bad', '-n', $s[2]]);
 $r = cli(['jobs', 'resume', $job]);
 is($r->{rc}, 0, 'jobs resume: 0 once the job is done');
 like($r->{out}, qr/^job $job resumed, \d+ schemas remaining$/m, 'resumed');
-like($r->{out}, qr/^job $job upgrade done: 2\/2 schemas, 0 failed, 0 left, done/m,
+like($r->{out}, qr/^job $job upgrade done: 2\/2 schemas, 0 failed, 0 left$/m,
      'watched to its end');
 is($db->value("SELECT COUNT(*) FROM context_server2db_pool WHERE server_id = 8"
               . " AND db_schema = '$s[2]'"), 2, 'the schema moved');
