@@ -27,7 +27,8 @@ deb: deps
 
 # Unit tests of the login parser, then every prove test against real nginx,
 # MariaDB and Redis on loopback, then the same suite with ASan/UBSan.
-test: build unit
+# (deb: t/51-deb.t checks the packages)
+test: build unit deb
 	@t/run.sh $(BUILD)/ngx_http_oxmigrate_module.so
 	@$(MAKE) --no-print-directory test-asan
 
