@@ -243,8 +243,6 @@ is($r->{rc}, 101, '--credentials FILE is used (and wins over the env)');
 $r = cli(['listdatabaseschema', '--credentials', "$tmp/none"]);
 is($r->{rc}, 109, 'an unreadable credentials file: 109');
 
-OxTest::_spew("$tmp/home/.netrc", "machine 127.0.0.1 login $OxAdmin::USER"
-                                  . " password $OxAdmin::PASS\n");
 chmod 0644, $netrc;
 $r = cli(['listdatabaseschema']);
 is($r->{rc}, 0, 'a credentials file readable by others still works');
@@ -436,6 +434,19 @@ is((split /\n/, $r->{out})[0], "WARNING: The specified server is already registe
 like($r->{out}, qr/type 'abort' to abort the upgrade process, otherwise, type 'continue' to proceed/,
      '... all of it');
 like($r->{err}, qr/--continue/, 'and how to go on');
+# on a terminal (script(1) gives it one) the command waits for the answer
+SKIP: {
+    skip 'no script(1)', 4 unless -x '/usr/bin/script';
+    $r = cli(['-qec', "$CLI upgradeschemata -n oxserver-xyz --dry-run", '/dev/null'],
+             bin => '/usr/bin/script', stdin => "yes\nabort\n");
+    is($r->{rc}, 110, 'on a terminal, answered abort: 110');
+    like($r->{out}, qr/Type 'abort' or 'continue'/, '... another answer is asked again');
+    $r = cli(['-qec', "$CLI upgradeschemata -n oxserver-xyz --dry-run", '/dev/null'],
+             bin => '/usr/bin/script', stdin => "continue\n");
+    is($r->{rc}, 0, 'answered continue: 0');
+    like($r->{out}, qr/^Would upgrade onto server 'oxserver-xyz' \(id 8\)/m,
+         '... and it went on (--dry-run: the plan)');
+}
 $r = cli(['upgradeschemata', '-n', 'oxserver-xyz', '--json']);
 is($r->{rc}, 110, '... --json: 110');
 is($r->{json}{error}{code}, 'server_exists', '... the API answer');
@@ -548,8 +559,16 @@ is($r->{rc}, 111, 'runallupdate -e meeting a conflict: 111');
 $l = lines($r->{out});
 is($l->[0], 'Attempting to update 4 schemas in total...', 'first line');
 like($l->[1], qr/^Processed \d of 4 schemas\.$/, 'Processed N of M schemas.');
+ok(!grep({ $_ eq 'Processed 4 of 4 schemas.' } @$l), '-e: stopped before the last schema');
 is($l->[-1], "Update conflict detected. Another process is currently updating schema $s[1].",
    'ends with OX\'s conflict line');
+$r = cli(['runallupdate']);
+is($r->{rc}, 111, 'runallupdate without -e meeting a conflict: 111 (the job failed)');
+$l = lines($r->{out});
+is_deeply([ @$l[-2, -1] ],
+          [ 'Processed 4 of 4 schemas.',
+            "Update conflict detected. Another process is currently updating schema $s[1]." ],
+          '... but it went on to the last schema (-e stops, see above)');
 OxAdmin::schema_sql($s[1], "DELETE FROM updateTask WHERE taskName = 'LOCKED'");
 
 $r = cli(['runallupdate', '-l', $OxAdmin::USER, '-s', $OxAdmin::PASS],
