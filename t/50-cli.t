@@ -519,8 +519,12 @@ $db->do("UPDATE oxmigrate_job SET state = 'running', finished = NULL,"
         . " heartbeat = UNIX_TIMESTAMP() * 1000 + 3600000 WHERE id = $job;"
         . " UPDATE oxmigrate_job_schema SET state = 'running'"
         . " WHERE job_id = $job AND name = '$s[3]'");
-my $bg = cli_start(['jobs', 'watch', $job]);
+my $bg = cli_start(['jobs', 'watch', $job, '-A', $OxAdmin::USER, '-P', $OxAdmin::PASS],
+                  env => { OXMIGRATE_CREDENTIALS => undef });
 OxTest::wait_for(sub { (OxTest::_slurp($bg->{out_file}) // '') =~ /running/ }, 10);
+my $cmdline = OxTest::_slurp("/proc/$bg->{pid}/cmdline") // '';
+like($cmdline, qr/jobs\x00watch\x00$job\x00-A\x00/, 'ps shows the running command');
+unlike($cmdline, qr/\Q$OxAdmin::PASS\E/, '... but not the -P password (overwritten)');
 $db->do("UPDATE oxmigrate_job_schema SET state = 'done' WHERE job_id = $job"
         . " AND name = '$s[3]'; UPDATE oxmigrate_job SET state = 'failed',"
         . " finished = UNIX_TIMESTAMP() * 1000 WHERE id = $job");
