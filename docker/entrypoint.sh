@@ -7,7 +7,8 @@
 #   OXM_SERVERS       server names this balancer serves    (required)
 #   OXM_BACKENDS      OX nodes, "host:port host:port"       (required)
 #   OXM_REDIRECT_URL  primary only: the secondary balancer (required there)
-#   OXM_DB_HOST, OXM_DB_USER, OXM_DB_PASSWORD              (required)
+#   OXM_DB_HOST, OXM_DB_USER                               (required)
+#   OXM_DB_PASSWORD (none)
 #   OXM_DB_PORT (3306), OXM_DB_NAME (configdb)
 #   OXM_REDIS_HOST, OXM_REDIS_PORT (6379)                  (optional)
 #   OXM_LISTEN (80)
@@ -28,7 +29,7 @@ need() {
 
 if [ "${1:-}" = "nginx" ]; then
     need OXM_ROLE; need OXM_SERVERS; need OXM_BACKENDS
-    need OXM_DB_HOST; need OXM_DB_USER; need OXM_DB_PASSWORD
+    need OXM_DB_HOST; need OXM_DB_USER
 
     export OXM_DB_PORT="${OXM_DB_PORT:-3306}"
     export OXM_DB_NAME="${OXM_DB_NAME:-configdb}"
@@ -60,13 +61,21 @@ if [ "${1:-}" = "nginx" ]; then
     done
     export OXM_BACKEND_SERVERS="$servers"
 
+    # one quoted nginx parameter: "password=..." with \ and " escaped
+    if [ -n "${OXM_DB_PASSWORD:-}" ]; then
+        esc=$(printf '%s' "$OXM_DB_PASSWORD" | sed 's/[\\"]/\\&/g')
+        export OXM_DB_PASSWORD_PARAM="\"password=$esc\""
+    else
+        export OXM_DB_PASSWORD_PARAM=""
+    fi
+
     if [ -n "${OXM_EXCLUDED_NAMESPACES:-}" ]; then
         export OXM_EXCLUDED_NAMESPACES_DIRECTIVE="oxmigrate_excluded_namespaces $OXM_EXCLUDED_NAMESPACES;"
     else
         export OXM_EXCLUDED_NAMESPACES_DIRECTIVE=""
     fi
 
-    vars='${OXM_ROLE} ${OXM_DB_HOST} ${OXM_DB_PORT} ${OXM_DB_USER} ${OXM_DB_PASSWORD} ${OXM_DB_NAME} ${OXM_REDIS_DIRECTIVE} ${OXM_BACKEND_SERVERS} ${OXM_LISTEN} ${OXM_SERVERS} ${OXM_REDIRECT_DIRECTIVE} ${OXM_ADMIN_LISTEN} ${OXM_UPDATE_TASKS} ${OXM_EXCLUDED_NAMESPACES_DIRECTIVE}'
+    vars='${OXM_ROLE} ${OXM_DB_HOST} ${OXM_DB_PORT} ${OXM_DB_USER} ${OXM_DB_PASSWORD_PARAM} ${OXM_DB_NAME} ${OXM_REDIS_DIRECTIVE} ${OXM_BACKEND_SERVERS} ${OXM_LISTEN} ${OXM_SERVERS} ${OXM_REDIRECT_DIRECTIVE} ${OXM_ADMIN_LISTEN} ${OXM_UPDATE_TASKS} ${OXM_EXCLUDED_NAMESPACES_DIRECTIVE}'
 
     rm -f /etc/nginx/sites-enabled/default
     envsubst "$vars" </etc/oxmigrate/templates/balancer.conf.template \
