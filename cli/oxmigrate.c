@@ -455,6 +455,7 @@ api(const char *method, const char *path, const char *body, resp_t *r)
         }
         free(m);
         free(url);
+        resp_free(r);
         return EX_COMMUNICATION;
     }
     free(url);
@@ -554,11 +555,10 @@ call(const char *method, const char *path, const char *body, resp_t *r)
     if (rc) {
         return rc;
     }
-    if (r->status < 200 || r->status > 299) {
-        return fail(r);
-    }
-    if (r->json == NULL) {
-        return fail(r);
+    if (r->status < 200 || r->status > 299 || r->json == NULL) {
+        rc = fail(r);
+        resp_free(r);       /* callers use r only after a success */
+        return rc;
     }
     return 0;
 }

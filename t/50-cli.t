@@ -26,7 +26,12 @@ my $root = OxTest::root();
 
 my $CLI = $ENV{OXM_CLI};
 unless ($CLI) {
-    system("make -s -C '$root/cli' BUILD='$tmp' >'$tmp/cli-build.log' 2>&1") == 0
+    # with the ASan suite (OXM_ASAN=1) the command is an ASan/UBSan build too
+    my $flags = $ENV{OXM_ASAN}
+        ? "CFLAGS='-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined"
+          . " -fno-sanitize-recover=undefined' LDFLAGS='-fsanitize=address,undefined'"
+        : '';
+    system("make -s -C '$root/cli' BUILD='$tmp' $flags >'$tmp/cli-build.log' 2>&1") == 0
         or BAIL_OUT("building cli/ failed: " . (OxTest::_slurp("$tmp/cli-build.log") // ''));
     $CLI = "$tmp/oxmigrate";
 }
