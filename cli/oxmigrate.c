@@ -35,6 +35,7 @@
 
 #define OXM_VERSION  "0.1"
 #define OXM_DEFAULT_URL  "http://127.0.0.1:8080/oxmigrate/v1"
+#define OXM_RETRIES      60     /* polls in a row a job's API may be away */
 
 /* exit codes: the OX admin tools' (ox-facts section 7), then ours */
 #define EX_OK             0
@@ -139,6 +140,7 @@ static struct {
     int          csv;
     long         timeout;       /* --responsetimeout, seconds, 0 infinite */
     long         poll_ms;
+    int          quiet;         /* api(): no message on a failed transfer */
     CURL        *curl;
 } g;
 
@@ -446,6 +448,11 @@ api(const char *method, const char *path, const char *body, resp_t *r)
     rc = curl_easy_perform(g.curl);
     curl_slist_free_all(hdr);
 
+    if (rc != CURLE_OK && g.quiet) {
+        free(url);
+        resp_free(r);
+        return EX_COMMUNICATION;
+    }
     if (rc != CURLE_OK) {
         char  *m = xasprintf("cannot reach the admin API at %s: %s", url,
                              r->err[0] ? r->err : curl_easy_strerror(rc));
@@ -1038,7 +1045,7 @@ follow(long long id, int style)
     char        *path, *line, *last = NULL, *eta, *cur;
     const char  *state;
     long long    total, processed, failed, started, left;
-    int          rc, tty;
+    int          rc, tty, errors = 0;
     size_t       i, seen = 0, n;
     char       **done = NULL;
     yajl_val     schemas, s;
@@ -1047,11 +1054,37 @@ follow(long long id, int style)
     path = xasprintf("jobs/%lld", id);
 
     for ( ;; ) {
-        rc = call("GET", path, NULL, &r);
+        /*
+         * A job runs for hours: an API that is briefly away (a restart, a
+         * proxy's 502/503/504, a full thread pool) is asked again, quietly,
+         * for up to RETRIES polls in a row; then once more, loudly.
+         */
+        g.quiet = 1;
+        rc = api("GET", path, NULL, &r);
+        g.quiet = 0;
+        if (rc == EX_COMMUNICATION
+            || (rc == 0 && r.status >= 502 && r.status <= 504))
+        {
+            resp_free(&r);
+            if (++errors < OXM_RETRIES) {
+                if (errors == 1 && !g.json) {
+                    msg("job %lld: the admin API does not answer, asking"
+                        " again", id);
+                }
+                sleep_ms(g.poll_ms);
+                continue;
+            }
+            rc = call("GET", path, NULL, &r);
+
+        } else if (r.status < 200 || r.status > 299 || r.json == NULL) {
+            rc = fail(&r);
+            resp_free(&r);
+        }
         if (rc) {
             free(path);
             return rc;
         }
+        errors = 0;
 
         state = jstr(r.json, "state");
         state = state ? state : "?";

@@ -594,6 +594,63 @@ $r = cli(['runallupdate', '--no-wait', '--json']);
 like($r->{json}{job}, qr/^\d+$/, '--no-wait --json: the 202 answer');
 OxAdmin::wait_job($ng, $r->{json}{job});
 
+# ------------------------------------------------------------ a job's API briefly away
+
+# a stand-in API on $port answering GET /jobs/N with the given answers in
+# turn, the last one for ever: [status, body]
+my @FAKES;
+END { kill 'KILL', @FAKES if @FAKES }
+sub fake_api {
+    my ($port, @answers) = @_;
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                    Listen => 16, ReuseAddr => 1) or die "fake: $!";
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $i = 0;
+        while (my $c = $srv->accept) {
+            local $/ = "\r\n\r\n";
+            my $head = <$c>;
+            my ($st, $body) = @{ $answers[$i < $#answers ? $i++ : $#answers] };
+            print $c "HTTP/1.1 $st X\r\nContent-Type: application/json\r\n"
+                   . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    close $srv;
+    push @FAKES, $pid;
+    return $pid;
+}
+my $jobjson = sub {
+    my ($state, $processed) = @_;
+    return qq({"id":5,"kind":"updates","state":"$state","total":2,"processed":$processed,)
+         . qq("failed":0,"current":null,"started":1,"finished":null,"heartbeat":1,)
+         . qq("server_id":null,"user":"u","owner":"o","schemas":[]});
+};
+my $fport = OxTest::free_port();
+fake_api($fport, [503, '{"error":{"code":"busy","message":"busy"}}'], [502, '<html>bad gateway</html>'],
+         [200, $jobjson->('running', 1)], [200, $jobjson->('done', 2)]);
+$r = cli(['jobs', 'watch', 5, '--url', "http://127.0.0.1:$fport/v1"]);
+is($r->{rc}, 0, 'watch: a 503 and a 502 in between are asked again, the job ends done: 0');
+is(scalar(() = $r->{err} =~ /does not answer, asking again/g), 1, '... said once');
+like($r->{out}, qr/^job 5 updates running: 1\/2 schemas.*\njob 5 updates done: 2\/2 schemas, 0 failed, 0 left$/m,
+     '... and followed to the end');
+
+$fport = OxTest::free_port();
+my $late = cli_start(['jobs', 'watch', 5, '--url', "http://127.0.0.1:$fport/v1"]);
+sleep 0.5;
+fake_api($fport, [200, $jobjson->('done', 2)]);
+$r = cli_wait($late);
+is($r->{rc}, 0, 'watch: an API that comes up half a second later is waited for: 0');
+
+$fport = OxTest::free_port();
+fake_api($fport, [503, '{"error":{"code":"configdb_unavailable","message":"configdb is down"}}']);
+$r = cli(['jobs', 'watch', 5, '--json', '--url', "http://127.0.0.1:$fport/v1"],
+         env => { OXMIGRATE_POLL_MS => 10 });
+is($r->{rc}, 106, 'watch: an API that stays away: its error after 60 polls (106)');
+is($r->{json}{error}{code}, 'configdb_unavailable', '... --json: that one answer, once');
+kill 'KILL', @FAKES;
+
 # ------------------------------------------------------------ lookup
 
 $r = cli(['lookup', 'alice@ctx1.example.com']);
