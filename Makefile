@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
 .PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
-        bench-admin clean cli deb
+        bench-admin clean
 
 all: build
 
@@ -13,6 +13,8 @@ deps:
 build: deps
 	@scripts/build.sh $(BUILD)
 	@$(MAKE) --no-print-directory cli
+
+.PHONY: cli deb
 
 # the oxmigrate command (cli/, docs/cli.md)
 cli:

@@ -9,7 +9,8 @@
 #     its directives; without the link it does not; prerm/postrm undo it;
 #   - the packaged module serves the admin API and the packaged CLI (also
 #     through a link named like the OX tool) talks to it.
-# Packages from $OXM_DEBS, else build/deb (make deb; `make test` builds them).
+# Packages from $OXM_DEBS, else $(BUILD)/deb next to the module under test,
+# else build/deb (make deb; `make test` builds them).
 
 use strict;
 use warnings;
@@ -21,9 +22,15 @@ use OxTest;
 use OxAdmin;
 
 my $root = OxTest::root();
-my $debs = $ENV{OXM_DEBS} // "$root/build/deb";
-my ($mod) = glob("$debs/libnginx-mod-http-oxmigrate_*.deb");
-my ($tools) = glob("$debs/oxmigrate-tools_*.deb");
+# $OXM_DEBS, else next to the module under test ($(BUILD)/deb), else build/deb
+my ($debs, $mod, $tools);
+for my $d (grep { defined } $ENV{OXM_DEBS},
+           ($ENV{OXM_MODULE} // '') =~ s{/[^/]*$}{/deb}r, "$root/build/deb") {
+    ($mod) = glob("$d/libnginx-mod-http-oxmigrate_*.deb");
+    ($tools) = glob("$d/oxmigrate-tools_*.deb");
+    $debs = $d;
+    last if $mod && $tools || defined $ENV{OXM_DEBS};
+}
 plan skip_all => "no packages in $debs (make deb)" unless $mod && $tools;
 
 my $tmp = OxTest::tmpdir();
