@@ -12,10 +12,25 @@ deps:
 
 build: deps
 	@scripts/build.sh $(BUILD)
+	@$(MAKE) --no-print-directory cli
+
+.PHONY: cli deb
+
+# the oxmigrate command (cli/, docs/cli.md)
+cli:
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory -s -C cli BUILD=$(abspath $(BUILD))
+	@echo "built $(BUILD)/oxmigrate"
+
+# the Debian packages libnginx-mod-http-oxmigrate and oxmigrate-tools
+# (debian/), into $(BUILD)/deb
+deb: deps
+	@scripts/deb.sh $(BUILD)/deb
 
 # Unit tests of the login parser, then every prove test against real nginx,
 # MariaDB and Redis on loopback, then the same suite with ASan/UBSan.
-test: build unit
+# (deb: t/51-deb.t checks the packages)
+test: build unit deb
 	@t/run.sh $(BUILD)/ngx_http_oxmigrate_module.so
 	@$(MAKE) --no-print-directory test-asan
 

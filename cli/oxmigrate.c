@@ -1,0 +1,2395 @@
+/*
+ * oxmigrate: the OX upgrade tools (upgradeschemata, registerserver,
+ * listdatabaseschema, disableschema, changeserver, runupdate, enableschema,
+ * runallupdate, listUpdateTasks, forceupdatetask, listupdatetasknamespaces,
+ * checkdatabase, unblockdatabase) with their flags, output formats and exit
+ * codes, as a thin client of the oxmigrate admin API (docs/admin-api.md).
+ * See docs/cli.md.
+ *
+ *   oxmigrate COMMAND [OPTIONS]
+ *   oxmigrate --help
+ *
+ * A link named like a command (e.g. /usr/sbin/disableschema -> oxmigrate)
+ * runs that command.
+ */
+
+#define _GNU_SOURCE
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#define OXM_VERSION  "0.1"
+#define OXM_DEFAULT_URL  "http://127.0.0.1:8080/oxmigrate/v1"
+#define OXM_RETRIES      60     /* polls in a row a job's API may be away */
+
+/* exit codes: the OX admin tools' (ox-facts section 7), then ours */
+#define EX_OK             0
+#define EX_CREDENTIALS    101   /* 401 */
+#define EX_NO_CONTEXT     102
+#define EX_INVALID_DATA   103   /* 400, unknown schema/server/task/db/job */
+#define EX_MISSING_OPTION 104
+#define EX_COMMUNICATION  105   /* API unreachable, timeout */
+#define EX_STORAGE        106   /* 409 conflicts, 500 db_error, 503 */
+#define EX_REMOTE         107   /* other answers of the API */
+#define EX_ILLEGAL_VALUE  109   /* unknown option or command, bad value */
+#define EX_EXISTS         110   /* server registered, upgrade not continued */
+#define EX_FAILED         111   /* job ended failed, update tasks failed */
+#define EX_UNSUPPORTED    112   /* the API has no such endpoint */
+#define EX_INTERRUPTED    113   /* job interrupted (its worker died) */
+
+
+/* ------------------------------------------------------------ utilities */
+
+typedef struct {
+    char    *data;
+    size_t   len;
+    size_t   cap;
+} buf_t;
+
+
+static void
+die_oom(void)
+{
+    fputs("oxmigrate: out of memory\n", stderr);
+    exit(EX_REMOTE);
+}
+
+
+static void *
+xmalloc(size_t n)
+{
+    void  *p = malloc(n ? n : 1);
+
+    if (p == NULL) {
+        die_oom();
+    }
+    return p;
+}
+
+
+static char *
+xstrdup(const char *s)
+{
+    char  *p = strdup(s ? s : "");
+
+    if (p == NULL) {
+        die_oom();
+    }
+    return p;
+}
+
+
+static void
+buf_add(buf_t *b, const char *p, size_t n)
+{
+    char  *d;
+
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        d = realloc(b->data, b->cap);
+        if (d == NULL) {
+            die_oom();
+        }
+        b->data = d;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+
+static char *
+xasprintf(const char *fmt, ...)
+{
+    char     *s;
+    va_list   ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0) {
+        die_oom();
+    }
+    va_end(ap);
+    return s;
+}
+
+
+/* ------------------------------------------------------------ settings */
+
+static struct {
+    const char  *prog;          /* the command's name, for messages */
+    char        *url;
+    char        *user;
+    char        *pass;
+    char        *netrc;
+    int          json;
+    int          csv;
+    long         timeout;       /* --responsetimeout, seconds, 0 infinite */
+    long         poll_ms;
+    int          quiet;         /* api(): no message on a failed transfer */
+    CURL        *curl;
+} g;
+
+
+static void
+msg(const char *fmt, ...)
+{
+    va_list  ap;
+
+    fprintf(stderr, "%s: ", g.prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+
+/* --json: stdout is always one JSON document, also for our own errors */
+static void
+json_error(const char *code, const char *message)
+{
+    yajl_gen              gen;
+    const unsigned char  *out;
+    size_t                len;
+
+    gen = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(gen);
+    yajl_gen_string(gen, (const unsigned char *) "error", 5);
+    yajl_gen_map_open(gen);
+    yajl_gen_string(gen, (const unsigned char *) "code", 4);
+    yajl_gen_string(gen, (const unsigned char *) code, strlen(code));
+    yajl_gen_string(gen, (const unsigned char *) "message", 7);
+    yajl_gen_string(gen, (const unsigned char *) message, strlen(message));
+    yajl_gen_map_close(gen);
+    yajl_gen_map_close(gen);
+    yajl_gen_get_buf(gen, &out, &len);
+    fwrite(out, 1, len, stdout);
+    fputc('\n', stdout);
+    yajl_gen_free(gen);
+}
+
+
+static int
+usage_error(int code, const char *fmt, ...)
+{
+    char     *m;
+    va_list   ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&m, fmt, ap) < 0) {
+        die_oom();
+    }
+    va_end(ap);
+
+    fprintf(stderr, "%s: %s\n", g.prog, m);
+    fprintf(stderr, "Try '%s --help'.\n", g.prog);
+    if (g.json) {
+        json_error(code == EX_MISSING_OPTION ? "missing_option"
+                                             : "illegal_option", m);
+    }
+    free(m);
+    return code;
+}
+
+
+/* ------------------------------------------------------------ JSON */
+
+static yajl_val
+jget(yajl_val v, const char *key)
+{
+    const char  *path[2] = { key, NULL };
+
+    if (v == NULL || !YAJL_IS_OBJECT(v)) {
+        return NULL;
+    }
+    return yajl_tree_get(v, path, yajl_t_any);
+}
+
+
+static const char *
+jstr(yajl_val v, const char *key)
+{
+    v = jget(v, key);
+    return (v && YAJL_IS_STRING(v)) ? YAJL_GET_STRING(v) : NULL;
+}
+
+
+static long long
+jint(yajl_val v, const char *key, long long def)
+{
+    v = jget(v, key);
+    return (v && YAJL_IS_INTEGER(v)) ? YAJL_GET_INTEGER(v) : def;
+}
+
+
+/* a scalar as table text ("-" for null/absent) */
+static char *
+jtext(yajl_val v)
+{
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return xstrdup("-");
+    }
+    if (YAJL_IS_STRING(v)) {
+        return xstrdup(YAJL_GET_STRING(v));
+    }
+    if (YAJL_IS_NUMBER(v)) {
+        return xstrdup(v->u.number.r);
+    }
+    if (YAJL_IS_TRUE(v)) {
+        return xstrdup("true");
+    }
+    if (YAJL_IS_FALSE(v)) {
+        return xstrdup("false");
+    }
+    if (YAJL_IS_ARRAY(v)) {
+        buf_t   b = { 0 };
+        size_t  i;
+        char   *s;
+
+        for (i = 0; i < v->u.array.len; i++) {
+            s = jtext(v->u.array.values[i]);
+            if (i) {
+                buf_add(&b, ",", 1);
+            }
+            buf_add(&b, s, strlen(s));
+            free(s);
+        }
+        return b.data ? b.data : xstrdup("");
+    }
+    return xstrdup("{...}");
+}
+
+
+static size_t
+jlen(yajl_val arr)
+{
+    return (arr && YAJL_IS_ARRAY(arr)) ? arr->u.array.len : 0;
+}
+
+
+static yajl_val
+jat(yajl_val arr, size_t i)
+{
+    return arr->u.array.values[i];
+}
+
+
+/* request bodies */
+
+typedef struct {
+    yajl_gen  gen;
+} body_t;
+
+
+static void
+body_open(body_t *b)
+{
+    b->gen = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(b->gen);
+}
+
+
+static void
+body_key(body_t *b, const char *k)
+{
+    yajl_gen_string(b->gen, (const unsigned char *) k, strlen(k));
+}
+
+
+static void
+body_str(body_t *b, const char *k, const char *v)
+{
+    body_key(b, k);
+    yajl_gen_string(b->gen, (const unsigned char *) v, strlen(v));
+}
+
+
+static void
+body_bool(body_t *b, const char *k, int v)
+{
+    body_key(b, k);
+    yajl_gen_bool(b->gen, v);
+}
+
+
+static void
+body_int(body_t *b, const char *k, long long v)
+{
+    body_key(b, k);
+    yajl_gen_integer(b->gen, v);
+}
+
+
+static char *
+body_close(body_t *b)
+{
+    const unsigned char  *out;
+    size_t                len;
+    char                 *s;
+
+    yajl_gen_map_close(b->gen);
+    yajl_gen_get_buf(b->gen, &out, &len);
+    s = xmalloc(len + 1);
+    memcpy(s, out, len);
+    s[len] = '\0';
+    yajl_gen_free(b->gen);
+    return s;
+}
+
+
+/* ------------------------------------------------------------ HTTP */
+
+typedef struct {
+    long      status;       /* 0: no answer */
+    buf_t     body;
+    yajl_val  json;         /* NULL: not JSON */
+    char      err[CURL_ERROR_SIZE];
+} resp_t;
+
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+    buf_add(arg, p, size * n);
+    return size * n;
+}
+
+
+static void
+resp_free(resp_t *r)
+{
+    free(r->body.data);
+    if (r->json) {
+        yajl_tree_free(r->json);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+
+static char *
+esc(const char *s)
+{
+    char  *e, *d;
+
+    e = curl_easy_escape(g.curl, s, 0);
+    if (e == NULL) {
+        die_oom();
+    }
+    d = xstrdup(e);
+    curl_free(e);
+    return d;
+}
+
+
+/*
+ * One call of the API.  Returns 0 with r->status set when the API answered
+ * (any status), EX_COMMUNICATION (and the message printed) when it did not.
+ */
+static int
+api(const char *method, const char *path, const char *body, resp_t *r)
+{
+    char               *url;
+    CURLcode            rc;
+    struct curl_slist  *hdr = NULL;
+
+    memset(r, 0, sizeof(*r));
+    url = xasprintf("%s/%s", g.url, path);
+
+    curl_easy_reset(g.curl);
+    curl_easy_setopt(g.curl, CURLOPT_URL, url);
+    curl_easy_setopt(g.curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(g.curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(g.curl, CURLOPT_TIMEOUT, g.timeout);
+    curl_easy_setopt(g.curl, CURLOPT_ERRORBUFFER, r->err);
+    curl_easy_setopt(g.curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(g.curl, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(g.curl, CURLOPT_USERAGENT, "oxmigrate/" OXM_VERSION);
+    curl_easy_setopt(g.curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(g.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+
+    if (g.user) {
+        curl_easy_setopt(g.curl, CURLOPT_USERNAME, g.user);
+    }
+    if (g.pass) {
+        curl_easy_setopt(g.curl, CURLOPT_PASSWORD, g.pass);
+    }
+    if (g.netrc && g.pass == NULL) {
+        /* -P wins; -A alone takes that login's password from the file */
+        curl_easy_setopt(g.curl, CURLOPT_NETRC, (long) CURL_NETRC_OPTIONAL);
+        curl_easy_setopt(g.curl, CURLOPT_NETRC_FILE, g.netrc);
+    }
+
+    hdr = curl_slist_append(hdr, "Accept: application/json");
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(g.curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(g.curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(g.curl, CURLOPT_POSTFIELDSIZE,
+                         (long) (body ? strlen(body) : 0));
+        if (body) {
+            hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        }
+    }
+    curl_easy_setopt(g.curl, CURLOPT_HTTPHEADER, hdr);
+
+    rc = curl_easy_perform(g.curl);
+    curl_slist_free_all(hdr);
+
+    if (rc != CURLE_OK && g.quiet) {
+        free(url);
+        resp_free(r);
+        return EX_COMMUNICATION;
+    }
+    if (rc != CURLE_OK) {
+        char  *m = xasprintf("cannot reach the admin API at %s: %s", url,
+                             r->err[0] ? r->err : curl_easy_strerror(rc));
+        msg("%s", m);
+        if (g.json) {
+            json_error("unreachable", m);
+        }
+        free(m);
+        free(url);
+        resp_free(r);
+        return EX_COMMUNICATION;
+    }
+    free(url);
+
+    curl_easy_getinfo(g.curl, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->body.data) {
+        r->json = yajl_tree_parse(r->body.data, NULL, 0);
+    }
+    return 0;
+}
+
+
+/* --json: the API's answer unchanged; a non-JSON answer as our error */
+static void
+print_json(resp_t *r)
+{
+    char  *m;
+
+    if (r->json) {
+        fwrite(r->body.data, 1, r->body.len, stdout);
+        if (r->body.len == 0 || r->body.data[r->body.len - 1] != '\n') {
+            fputc('\n', stdout);
+        }
+        return;
+    }
+    m = xasprintf("HTTP %ld without a JSON body", r->status);
+    json_error(r->status == 401 ? "unauthorized" : "invalid_response", m);
+    free(m);
+}
+
+
+/* the exit code of an API error answer */
+static int
+exit_code(resp_t *r)
+{
+    const char  *code;
+    yajl_val     e;
+
+    e = jget(r->json, "error");
+    code = jstr(e, "code");
+    code = code ? code : "";
+
+    switch (r->status) {
+    case 401:
+        return EX_CREDENTIALS;
+    case 400:
+        return EX_INVALID_DATA;
+    case 404:
+        return strncmp(code, "unknown_", 8) == 0 ? EX_INVALID_DATA
+                                                 : EX_REMOTE;
+    case 409:
+        return EX_STORAGE;
+    case 500:
+        return strcmp(code, "internal") == 0 ? EX_REMOTE : EX_STORAGE;
+    case 503:
+        return strcmp(code, "busy") == 0 ? EX_REMOTE : EX_STORAGE;
+    default:
+        return EX_REMOTE;
+    }
+}
+
+
+/* an error answer: its message on stderr (or its JSON), its exit code */
+static int
+fail(resp_t *r)
+{
+    yajl_val     e;
+    const char  *m, *code;
+
+    if (g.json) {
+        print_json(r);
+    }
+
+    e = jget(r->json, "error");
+    m = jstr(e, "message");
+    code = jstr(e, "code");
+
+    if (r->status == 401) {
+        msg("Invalid credentials (HTTP 401 from %s)", g.url);
+    } else if (m) {
+        msg("%s (HTTP %ld %s)", m, r->status, code ? code : "");
+    } else {
+        msg("unexpected answer of the admin API: HTTP %ld%s", r->status,
+            r->json ? "" : ", not JSON");
+    }
+    return exit_code(r);
+}
+
+
+/* a call whose answer must be 2xx; returns 0 or the exit code */
+static int
+call(const char *method, const char *path, const char *body, resp_t *r)
+{
+    int  rc;
+
+    rc = api(method, path, body, r);
+    if (rc) {
+        return rc;
+    }
+    if (r->status < 200 || r->status > 299 || r->json == NULL) {
+        rc = fail(r);
+        resp_free(r);       /* callers use r only after a success */
+        return rc;
+    }
+    return 0;
+}
+
+
+/* ------------------------------------------------------------ tables */
+
+typedef struct {
+    size_t    ncols;
+    char    **rows;     /* nrows * ncols cells, row 0 is the header */
+    size_t    nrows;
+    size_t    cap;
+} table_t;
+
+
+static void
+table_init(table_t *t, size_t ncols, ...)
+{
+    va_list  ap;
+    size_t   i;
+
+    memset(t, 0, sizeof(*t));
+    t->ncols = ncols;
+    t->cap = 16;
+    t->rows = xmalloc(sizeof(char *) * ncols * t->cap);
+    va_start(ap, ncols);
+    for (i = 0; i < ncols; i++) {
+        t->rows[i] = xstrdup(va_arg(ap, const char *));
+    }
+    va_end(ap);
+    t->nrows = 1;
+}
+
+
+/* adds a row of ncols cells, taking ownership of the (malloc'd) strings */
+static void
+table_row(table_t *t, ...)
+{
+    va_list  ap;
+    size_t   i;
+    char   **n;
+
+    if (t->nrows == t->cap) {
+        t->cap *= 2;
+        n = realloc(t->rows, sizeof(char *) * t->ncols * t->cap);
+        if (n == NULL) {
+            die_oom();
+        }
+        t->rows = n;
+    }
+    va_start(ap, t);
+    for (i = 0; i < t->ncols; i++) {
+        t->rows[t->nrows * t->ncols + i] = va_arg(ap, char *);
+    }
+    va_end(ap);
+    t->nrows++;
+}
+
+
+static void
+csv_cell(const char *s)
+{
+    fputc('"', stdout);
+    for (; *s; s++) {
+        if (*s == '"') {
+            fputc('"', stdout);
+        }
+        fputc(*s, stdout);
+    }
+    fputc('"', stdout);
+}
+
+
+/*
+ * The OX tools' tables: a header line, then one line per row, the columns
+ * separated by spaces (padded to a common width, the last one not).  --csv:
+ * every cell quoted, comma-separated, header first (as OX's --csv).
+ */
+static void
+table_print(table_t *t, int header)
+{
+    size_t   r, c, *w, l;
+    char    *s;
+
+    w = xmalloc(sizeof(size_t) * t->ncols);
+    memset(w, 0, sizeof(size_t) * t->ncols);
+    for (r = header ? 0 : 1; r < t->nrows; r++) {
+        for (c = 0; c < t->ncols; c++) {
+            l = strlen(t->rows[r * t->ncols + c]);
+            if (l > w[c]) {
+                w[c] = l;
+            }
+        }
+    }
+
+    for (r = header ? 0 : 1; r < t->nrows; r++) {
+        for (c = 0; c < t->ncols; c++) {
+            s = t->rows[r * t->ncols + c];
+            if (g.csv) {
+                if (c) {
+                    fputc(',', stdout);
+                }
+                csv_cell(s);
+            } else if (c + 1 < t->ncols) {
+                printf("%-*s ", (int) w[c], s);
+            } else {
+                fputs(s, stdout);
+            }
+        }
+        fputc('\n', stdout);
+    }
+
+    for (r = 0; r < t->nrows * t->ncols; r++) {
+        free(t->rows[r]);
+    }
+    free(t->rows);
+    free(w);
+}
+
+
+/* epoch ms as OX prints lastModified: "2016-12-23 10:43:51 CET" */
+static char *
+fmt_time(yajl_val v)
+{
+    char       out[64];
+    time_t     t;
+    struct tm  tm;
+
+    if (v == NULL || !YAJL_IS_INTEGER(v)) {
+        return xstrdup("-");
+    }
+    t = (time_t) (YAJL_GET_INTEGER(v) / 1000);
+    localtime_r(&t, &tm);
+    strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S %Z", &tm);
+    return xstrdup(out);
+}
+
+
+/* ------------------------------------------------------------ options */
+
+/* option ids */
+enum {
+    O_HELP = 1, O_USER, O_PASS, O_URL, O_CRED, O_JSON, O_CSV, O_TIMEOUT,
+    O_NAME, O_SCHEMA, O_SERVER_ID, O_FORCE, O_SKIP, O_CONTINUE, O_PARALLEL,
+    O_DRY_RUN, O_NO_WAIT, O_ERROR, O_ALL, O_EXECUTED, O_PENDING, O_EXCLUDED,
+    O_TASK, O_ID, O_LIMIT
+};
+
+typedef struct {
+    const char  *lng;
+    int          shrt;      /* 0: long only */
+    int          arg;       /* 1: takes a value */
+    int          id;
+    const char  *help;
+} opt_t;
+
+/* what a command got */
+typedef struct {
+    char        *val[32];   /* by option id; "" for flags */
+    char       **args;      /* positional */
+    int          nargs;
+} got_t;
+
+typedef struct cmd_s cmd_t;
+struct cmd_s {
+    const char   *name;
+    int         (*run)(const cmd_t *c, got_t *o);
+    const opt_t  *opts;
+    int           csv;      /* has --csv */
+    int           jmx;      /* takes OX's JMX -l/-s for -A/-P */
+    const char   *args;     /* positional synopsis */
+    const char   *what;
+};
+
+static const opt_t  common_opts[] = {
+    { "help", 'h', 0, O_HELP, "this text" },
+    { "adminuser", 'A', 1, O_USER, "admin user (or from the credentials file)" },
+    { "adminpass", 'P', 1, O_PASS, "admin password (visible in ps: prefer the credentials file)" },
+    { "url", 0, 1, O_URL, "the admin API (default $OXMIGRATE_URL, else " OXM_DEFAULT_URL ")" },
+    { "credentials", 0, 1, O_CRED, "netrc file with the credentials (default $OXMIGRATE_CREDENTIALS)" },
+    { "json", 0, 0, O_JSON, "print the API's JSON answer unchanged" },
+    { "responsetimeout", 0, 1, O_TIMEOUT, "seconds to wait for an answer (default 0: infinite)" },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static const opt_t  csv_opt = { "csv", 0, 0, O_CSV, "CSV output" };
+static const opt_t  jmx_opts[] = {
+    { "login", 'l', 1, O_USER, "same as -A (OX's JMX login)" },
+    { "password", 's', 1, O_PASS, "same as -P (OX's JMX password)" },
+};
+
+
+static const cmd_t *find_cmd(const char *name);
+static int usage(const cmd_t *c, FILE *f);
+
+
+/*
+ * Parses argv for the command c into o.  Returns 0, or the exit code of a
+ * usage error (printed).
+ */
+static int
+parse(const cmd_t *c, int argc, char **argv, got_t *o)
+{
+    struct option   lo[64];
+    const opt_t    *all[64];
+    char            so[160], *p;
+    size_t          n = 0, i;
+    int             ch, idx;
+    const opt_t    *op;
+
+    for (op = common_opts; op->lng; op++) {
+        all[n++] = op;
+    }
+    if (c->csv) {
+        all[n++] = &csv_opt;
+    }
+    if (c->jmx) {
+        all[n++] = &jmx_opts[0];
+        all[n++] = &jmx_opts[1];
+    }
+    for (op = c->opts; op && op->lng; op++) {
+        all[n++] = op;
+    }
+
+    p = so;
+    *p++ = ':';
+    for (i = 0; i < n; i++) {
+        lo[i].name = all[i]->lng;
+        lo[i].has_arg = all[i]->arg ? required_argument : no_argument;
+        lo[i].flag = NULL;
+        lo[i].val = 1000 + (int) i;
+        if (all[i]->shrt) {
+            *p++ = (char) all[i]->shrt;
+            if (all[i]->arg) {
+                *p++ = ':';
+            }
+        }
+    }
+    *p = '\0';
+    memset(&lo[n], 0, sizeof(lo[n]));
+
+    memset(o, 0, sizeof(*o));
+    for (i = 1; i < (size_t) argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            g.json = 1;     /* usage errors before it are JSON too */
+        }
+    }
+    opterr = 0;
+    optind = 1;
+
+    while ((ch = getopt_long(argc, argv, so, lo, &idx)) != -1) {
+        if (ch == '?') {
+            if (optopt && optopt < 1000) {
+                return usage_error(EX_ILLEGAL_VALUE, "unknown option '-%c'",
+                                   optopt);
+            }
+            return usage_error(EX_ILLEGAL_VALUE, "unknown option '%s'",
+                               argv[optind - 1]);
+        }
+        if (ch == ':') {
+            return usage_error(EX_MISSING_OPTION,
+                               "option '%s' needs a value",
+                               argv[optind - 1]);
+        }
+        if (ch >= 1000) {
+            op = all[ch - 1000];
+        } else {
+            op = NULL;
+            for (i = 0; i < n; i++) {
+                if (all[i]->shrt == ch) {
+                    op = all[i];
+                    break;
+                }
+            }
+            if (op == NULL) {
+                return usage_error(EX_ILLEGAL_VALUE, "unknown option '-%c'",
+                                   ch);
+            }
+        }
+        if (op->id == O_HELP) {
+            usage(c, stdout);
+            exit(EX_OK);
+        }
+        if (op->id == O_JSON) {
+            g.json = 1;
+        }
+        o->val[op->id] = op->arg ? optarg : "";
+
+        /* -P/-s: keep the password out of ps as far as we can */
+        if (op->id == O_PASS && optarg) {
+            o->val[op->id] = xstrdup(optarg);
+            memset(optarg, 'x', strlen(optarg));
+        }
+    }
+
+    o->args = argv + optind;
+    o->nargs = argc - optind;
+    return 0;
+}
+
+
+static int
+need(got_t *o, int id, const char *flag)
+{
+    if (o->val[id] == NULL || o->val[id][0] == '\0') {
+        return usage_error(EX_MISSING_OPTION, "missing option %s", flag);
+    }
+    return 0;
+}
+
+
+static int
+no_args(got_t *o)
+{
+    if (o->nargs > 0) {
+        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
+                           o->args[0]);
+    }
+    return 0;
+}
+
+
+/* a positive integer option value; -1 on error (printed) */
+static long long
+num(const char *s, const char *flag, int *rc)
+{
+    char       *end;
+    long long   v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || !isdigit((unsigned char) *s)) {
+        *rc = usage_error(EX_ILLEGAL_VALUE,
+                          "option %s: '%s' is not a number", flag, s);
+        return -1;
+    }
+    *rc = 0;
+    return v;
+}
+
+
+/* settings from the options and the environment */
+static int
+setup(got_t *o)
+{
+    const char   *e;
+    struct stat   st;
+    size_t        l;
+    int           rc;
+
+    e = o->val[O_URL] ? o->val[O_URL] : getenv("OXMIGRATE_URL");
+    g.url = xstrdup(e && *e ? e : OXM_DEFAULT_URL);
+    l = strlen(g.url);
+    while (l > 0 && g.url[l - 1] == '/') {
+        g.url[--l] = '\0';
+    }
+
+    g.user = o->val[O_USER];
+    g.pass = o->val[O_PASS];
+
+    e = o->val[O_CRED] ? o->val[O_CRED] : getenv("OXMIGRATE_CREDENTIALS");
+    if (e && *e) {
+        if (stat(e, &st) != 0 || access(e, R_OK) != 0) {
+            return usage_error(EX_ILLEGAL_VALUE,
+                               "cannot read the credentials file %s: %s",
+                               e, strerror(errno ? errno : EACCES));
+        }
+        if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+            msg("warning: the credentials file %s is readable by others"
+                " (chmod 600 it)", e);
+        }
+        g.netrc = xstrdup(e);
+    }
+
+    if (o->val[O_TIMEOUT]) {
+        g.timeout = (long) num(o->val[O_TIMEOUT], "--responsetimeout", &rc);
+        if (rc) {
+            return rc;
+        }
+    }
+
+    e = getenv("OXMIGRATE_POLL_MS");
+    g.poll_ms = (e && atol(e) > 0) ? atol(e) : 1000;
+    g.csv = o->val[O_CSV] != NULL;
+    return 0;
+}
+
+
+/* ------------------------------------------------------------ jobs */
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        /* again */
+    }
+}
+
+
+static long long
+now_ms(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+    return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+static char *
+fmt_duration(long long ms)
+{
+    long long  s = (ms + 999) / 1000;
+
+    if (s >= 3600) {
+        return xasprintf("%lldh%02lldm%02llds", s / 3600, s / 60 % 60,
+                         s % 60);
+    }
+    if (s >= 60) {
+        return xasprintf("%lldm%02llds", s / 60, s % 60);
+    }
+    return xasprintf("%llds", s);
+}
+
+
+/* the failed schemas of a finished job, as OX's tools print them */
+static void
+print_failures(yajl_val job)
+{
+    yajl_val     schemas, s, tasks;
+    size_t       i, j;
+    int          head = 0;
+    const char  *name, *m;
+
+    schemas = jget(job, "schemas");
+    for (i = 0; i < jlen(schemas); i++) {
+        s = jat(schemas, i);
+        if (strcmp(jstr(s, "state") ? jstr(s, "state") : "", "failed")) {
+            continue;
+        }
+        name = jstr(s, "name");
+        tasks = jget(s, "failed_tasks");
+        if (jlen(tasks) > 0) {
+            if (!head) {
+                printf("The following update task(s) failed:\n");
+                head = 1;
+            }
+            for (j = 0; j < jlen(tasks); j++) {
+                char  *t = jtext(jat(tasks, j));
+                printf("%s (schema=%s)\n", t, name ? name : "?");
+                free(t);
+            }
+        } else {
+            m = jstr(s, "message");
+            printf("%s\n", m ? m : "failed");
+        }
+    }
+}
+
+
+enum { W_OX = 0, W_UPGRADE, W_WATCH };
+
+/*
+ * Follows job id until it is no longer running.  W_OX: "Processed N of M
+ * schemas." at every poll, as runallupdate; W_UPGRADE: that plus a line per
+ * finished schema; W_WATCH: one progress line with an ETA.  Returns the exit
+ * code of the job's end (done 0, failed 111, interrupted 113).
+ */
+static int
+follow(long long id, int style)
+{
+    resp_t       r;
+    char        *path, *line, *last = NULL, *eta, *cur;
+    const char  *state;
+    long long    total, processed, failed, started, left;
+    int          rc, tty, errors = 0;
+    size_t       i, seen = 0, n;
+    char       **done = NULL;
+    yajl_val     schemas, s;
+
+    tty = isatty(1);
+    path = xasprintf("jobs/%lld", id);
+
+    for ( ;; ) {
+        /*
+         * A job runs for hours: an API that is briefly away (a restart, a
+         * proxy's 502/503/504, a full thread pool) is asked again, quietly,
+         * for up to RETRIES polls in a row; then once more, loudly.
+         */
+        g.quiet = 1;
+        rc = api("GET", path, NULL, &r);
+        g.quiet = 0;
+        if (rc == EX_COMMUNICATION
+            || (rc == 0 && r.status >= 502 && r.status <= 504))
+        {
+            resp_free(&r);
+            if (++errors < OXM_RETRIES) {
+                if (errors == 1 && !g.json) {
+                    msg("job %lld: the admin API does not answer, asking"
+                        " again", id);
+                }
+                sleep_ms(g.poll_ms);
+                continue;
+            }
+            rc = call("GET", path, NULL, &r);
+
+        } else if (r.status < 200 || r.status > 299 || r.json == NULL) {
+            rc = fail(&r);
+            resp_free(&r);
+        }
+        if (rc) {
+            free(path);
+            return rc;
+        }
+        errors = 0;
+
+        state = jstr(r.json, "state");
+        state = state ? state : "?";
+        total = jint(r.json, "total", 0);
+        processed = jint(r.json, "processed", 0);
+        failed = jint(r.json, "failed", 0);
+        started = jint(r.json, "started", 0);
+        cur = jtext(jget(r.json, "current"));
+
+        if (g.json) {
+            /* only the final state */
+
+        } else if (style == W_WATCH) {
+            left = total - processed;
+            if (strcmp(state, "running") != 0) {
+                eta = xstrdup("");
+            } else if (processed > 0 && started > 0) {
+                char *d = fmt_duration((now_ms() - started) * left
+                                       / processed);
+                eta = xasprintf(", ETA %s, current %s", d, cur);
+                free(d);
+            } else {
+                eta = xasprintf(", ETA unknown, current %s", cur);
+            }
+            line = xasprintf("job %lld %s %s: %lld/%lld schemas, %lld failed,"
+                             " %lld left%s", id,
+                             jstr(r.json, "kind") ? jstr(r.json, "kind") : "",
+                             state, processed, total, failed, left, eta);
+            free(eta);
+            if (tty) {
+                printf("\r\033[K%s", line);
+                fflush(stdout);
+                free(line);
+            } else if (last == NULL || strcmp(last, line) != 0) {
+                printf("%s\n", line);
+                fflush(stdout);
+                free(last);
+                last = line;
+            } else {
+                free(line);
+            }
+
+        } else {
+            if (style == W_UPGRADE) {
+                schemas = jget(r.json, "schemas");
+                n = jlen(schemas);
+                if (done == NULL) {
+                    done = xmalloc(sizeof(char *) * (n + 1));
+                    memset(done, 0, sizeof(char *) * (n + 1));
+                    seen = n;
+                }
+                for (i = 0; i < n && i < seen; i++) {
+                    const char  *st;
+
+                    s = jat(schemas, i);
+                    st = jstr(s, "state");
+                    if (done[i] || st == NULL
+                        || (strcmp(st, "done") && strcmp(st, "failed")))
+                    {
+                        continue;
+                    }
+                    done[i] = xstrdup(st);
+                    if (strcmp(st, "done") == 0) {
+                        char *d = jtext(jget(s, "downtime_ms"));
+                        printf("Schema %s upgraded (downtime %s ms).\n",
+                               jstr(s, "name"), d);
+                        free(d);
+                    } else {
+                        printf("Schema %s failed: %s\n", jstr(s, "name"),
+                               jstr(s, "message") ? jstr(s, "message")
+                                                  : "failed");
+                    }
+                }
+            }
+            printf("Processed %lld of %lld schemas.\n", processed, total);
+            fflush(stdout);
+        }
+        free(cur);
+
+        if (strcmp(state, "running") != 0) {
+            break;
+        }
+        resp_free(&r);
+        sleep_ms(g.poll_ms);
+    }
+
+    if (tty && style == W_WATCH && !g.json) {
+        fputc('\n', stdout);
+    }
+    free(last);
+    free(path);
+    if (done) {
+        for (i = 0; i < seen; i++) {
+            free(done[i]);
+        }
+        free(done);
+    }
+
+    if (g.json) {
+        print_json(&r);
+    } else if (strcmp(state, "failed") == 0) {
+        print_failures(r.json);
+    }
+
+    if (strcmp(state, "done") == 0) {
+        rc = EX_OK;
+    } else if (strcmp(state, "interrupted") == 0) {
+        msg("job %lld was interrupted (its worker stopped);"
+            " resume it with: oxmigrate jobs resume %lld", id, id);
+        rc = EX_INTERRUPTED;
+    } else {
+        if (!g.json) {
+            msg("job %lld %s: %lld of %lld schemas failed", id, state,
+                jint(r.json, "failed", 0), jint(r.json, "total", 0));
+        }
+        rc = EX_FAILED;
+    }
+    resp_free(&r);
+    return rc;
+}
+
+
+/* ------------------------------------------------------------ commands */
+
+static int
+run_registerserver(const cmd_t *c, got_t *o)
+{
+    body_t   b;
+    char    *body;
+    resp_t   r;
+    int      rc;
+
+    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
+        return rc;
+    }
+    body_open(&b);
+    body_str(&b, "name", o->val[O_NAME]);
+    body = body_close(&b);
+    rc = call("POST", "servers", body, &r);
+    free(body);
+    if (rc == 0) {
+        if (g.json) {
+            print_json(&r);
+        } else {
+            printf("server %lld registered\n", jint(r.json, "id", 0));
+        }
+    }
+    resp_free(&r);
+    return rc;
+}
+
+
+static int
+run_listserver(const cmd_t *c, got_t *o)
+{
+    resp_t    r;
+    table_t   t;
+    yajl_val  a, s;
+    size_t    i;
+    int       rc;
+
+    if ((rc = no_args(o)) || (rc = call("GET", "servers", NULL, &r))) {
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+    } else {
+        table_init(&t, 2, "id", "name");
+        a = jget(r.json, "servers");
+        for (i = 0; i < jlen(a); i++) {
+            s = jat(a, i);
+            table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")));
+        }
+        table_print(&t, 1);
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+static int
+run_listdatabaseschema(const cmd_t *c, got_t *o)
+{
+    resp_t    r;
+    table_t   t;
+    yajl_val  a, s;
+    size_t    i;
+    int       rc;
+
+    if ((rc = no_args(o)) || (rc = call("GET", "schemas", NULL, &r))) {
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+    } else {
+        table_init(&t, 8, "id", "hostname", "scheme", "contexts", "enabled",
+                   "maintenance", "server", "status");
+        a = jget(r.json, "schemas");
+        for (i = 0; i < jlen(a); i++) {
+            s = jat(a, i);
+            table_row(&t, jtext(jget(s, "db_pool_id")),
+                      jtext(jget(s, "host")), jtext(jget(s, "name")),
+                      jtext(jget(s, "contexts")), jtext(jget(s, "enabled")),
+                      jtext(jget(s, "maintenance")),
+                      jtext(jget(s, "server_ids")), jtext(jget(s, "status")));
+        }
+        table_print(&t, 1);
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+/* disableschema, enableschema */
+static int
+run_schema_switch(const cmd_t *c, got_t *o)
+{
+    resp_t   r;
+    char    *path, *s;
+    int      rc, disable;
+
+    if ((rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o))) {
+        return rc;
+    }
+    disable = strcmp(c->name, "disableschema") == 0;
+    s = esc(o->val[O_SCHEMA]);
+    path = xasprintf("schemas/%s/%s", s, disable ? "disable" : "enable");
+    rc = call("POST", path, NULL, &r);
+    if (rc == 0) {
+        if (g.json) {
+            print_json(&r);
+        } else {
+            printf("schema %s %s (%lld contexts changed)\n",
+                   o->val[O_SCHEMA], disable ? "disabled" : "enabled",
+                   jint(r.json, "contexts", 0));
+        }
+    }
+    resp_free(&r);
+    free(path);
+    free(s);
+    return rc;
+}
+
+
+static int
+run_changeserver(const cmd_t *c, got_t *o)
+{
+    resp_t      r;
+    body_t      b;
+    char       *path, *s, *body;
+    long long   id;
+    int         rc;
+
+    if ((rc = need(o, O_SERVER_ID, "-s/--server-id"))
+        || (rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o)))
+    {
+        return rc;
+    }
+    id = num(o->val[O_SERVER_ID], "-s/--server-id", &rc);
+    if (rc) {
+        return rc;
+    }
+    body_open(&b);
+    body_int(&b, "server_id", id);
+    body = body_close(&b);
+    s = esc(o->val[O_SCHEMA]);
+    path = xasprintf("schemas/%s/changeserver", s);
+    rc = call("POST", path, body, &r);
+    if (rc == 0) {
+        if (g.json) {
+            print_json(&r);
+        } else {
+            printf("schema %s changed to server %lld (%lld contexts)\n",
+                   o->val[O_SCHEMA], jint(r.json, "server_id", id),
+                   jint(r.json, "contexts", 0));
+        }
+    }
+    resp_free(&r);
+    free(path);
+    free(s);
+    free(body);
+    return rc;
+}
+
+
+static int
+run_runupdate(const cmd_t *c, got_t *o)
+{
+    resp_t     r;
+    char      *path, *s;
+    int        rc;
+    yajl_val   f;
+    size_t     i;
+
+    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
+        return rc;
+    }
+    s = esc(o->val[O_NAME]);
+    path = xasprintf("schemas/%s/update", s);
+    rc = call("POST", path, NULL, &r);
+    if (rc == 0) {
+        f = jget(r.json, "failed");
+        if (g.json) {
+            print_json(&r);
+        } else if (jlen(f) > 0) {
+            printf("The following update task(s) failed:\n");
+            for (i = 0; i < jlen(f); i++) {
+                char *t = jtext(jat(f, i));
+                printf("%s (schema=%s)\n", t, o->val[O_NAME]);
+                free(t);
+            }
+        }
+        if (jlen(f) > 0) {
+            rc = EX_FAILED;
+        }
+    }
+    resp_free(&r);
+    free(path);
+    free(s);
+    return rc;
+}
+
+
+static int
+run_forceupdatetask(const cmd_t *c, got_t *o)
+{
+    resp_t     r;
+    char      *path, *s = NULL, *t;
+    int        rc, bad = 0;
+    yajl_val   a, e;
+    size_t     i;
+
+    if ((rc = need(o, O_TASK, "-t/--task")) || (rc = no_args(o))) {
+        return rc;
+    }
+    t = esc(o->val[O_TASK]);
+    if (o->val[O_NAME]) {
+        s = esc(o->val[O_NAME]);
+        path = xasprintf("schemas/%s/updatetasks/%s/force", s, t);
+    } else {
+        path = xasprintf("updatetasks/%s/force", t);
+    }
+    rc = call("POST", path, NULL, &r);
+    if (rc == 0) {
+        if (o->val[O_NAME]) {
+            if (!YAJL_IS_TRUE(jget(r.json, "successful"))) {
+                bad = 1;
+                if (!g.json) {
+                    printf("The following update task(s) failed:\n"
+                           "%s (schema=%s)\n", o->val[O_TASK],
+                           o->val[O_NAME]);
+                    if (jstr(r.json, "error")) {
+                        msg("%s", jstr(r.json, "error"));
+                    }
+                }
+            }
+        } else {
+            a = jget(r.json, "schemas");
+            for (i = 0; i < jlen(a); i++) {
+                e = jat(a, i);
+                if (YAJL_IS_TRUE(jget(e, "successful"))) {
+                    continue;
+                }
+                if (!bad && !g.json) {
+                    printf("The following update task(s) failed:\n");
+                }
+                bad = 1;
+                if (!g.json) {
+                    printf("%s (schema=%s)\n", o->val[O_TASK],
+                           jstr(e, "name") ? jstr(e, "name") : "?");
+                    if (jstr(e, "error")) {
+                        msg("%s: %s", jstr(e, "name"), jstr(e, "error"));
+                    }
+                }
+            }
+        }
+        if (g.json) {
+            print_json(&r);
+        }
+        rc = bad ? EX_FAILED : EX_OK;
+    }
+    resp_free(&r);
+    free(path);
+    free(s);
+    free(t);
+    return rc;
+}
+
+
+static int
+run_listupdatetasks(const cmd_t *c, got_t *o)
+{
+    resp_t       r;
+    table_t      t;
+    char        *path, *s;
+    const char  *state, *st;
+    int          rc, modes;
+    yajl_val     a, e;
+    size_t       i;
+
+    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
+        return rc;
+    }
+    modes = !!o->val[O_ALL] + !!o->val[O_EXECUTED] + !!o->val[O_PENDING]
+            + !!o->val[O_EXCLUDED];
+    if (modes > 1) {
+        return usage_error(EX_ILLEGAL_VALUE,
+                           "give only one of -a, -e, -g and -x");
+    }
+    state = o->val[O_EXECUTED] ? "executed"
+          : o->val[O_PENDING] ? "pending"
+          : o->val[O_EXCLUDED] ? "excluded" : "all";
+
+    s = esc(o->val[O_NAME]);
+    path = xasprintf("schemas/%s/updatetasks?state=%s", s, state);
+    rc = call("GET", path, NULL, &r);
+    free(path);
+    free(s);
+    if (rc) {
+        resp_free(&r);
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+        resp_free(&r);
+        return 0;
+    }
+
+    a = jget(r.json, "tasks");
+    if (o->val[O_EXECUTED]) {
+        table_init(&t, 3, "taskName", "successful", "lastModified");
+        for (i = 0; i < jlen(a); i++) {
+            e = jat(a, i);
+            table_row(&t, jtext(jget(e, "name")),
+                      jtext(jget(e, "successful")),
+                      fmt_time(jget(e, "last_modified")));
+        }
+    } else {
+        /* -a: the pending and excluded ones, as OX's -a */
+        table_init(&t, 2, "taskName", "state");
+        for (i = 0; i < jlen(a); i++) {
+            e = jat(a, i);
+            st = jstr(e, "state");
+            st = st ? st : "";
+            if (strcmp(st, "executed") == 0) {
+                continue;
+            }
+            table_row(&t, jtext(jget(e, "name")),
+                      strcmp(st, "excluded") == 0 && jstr(e, "excluded_by")
+                      ? xstrdup(jstr(e, "excluded_by")) : xstrdup(st));
+        }
+    }
+    table_print(&t, 1);
+    resp_free(&r);
+    return 0;
+}
+
+
+static int
+run_namespaces(const cmd_t *c, got_t *o)
+{
+    resp_t     r;
+    yajl_val   a, n, tasks;
+    size_t     i, j;
+    int        rc;
+    const char *nm;
+
+    if ((rc = no_args(o))
+        || (rc = call("GET", "updatetasks/namespaces", NULL, &r)))
+    {
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+    } else {
+        a = jget(r.json, "namespaces");
+        for (i = 0; i < jlen(a); i++) {
+            n = jat(a, i);
+            nm = jstr(n, "name");
+            printf("+- %s\n", nm ? nm : "?");
+            tasks = jget(n, "tasks");
+            for (j = 0; j < jlen(tasks); j++) {
+                char *t = jtext(jat(tasks, j));
+                printf("|--- %s\n", t);
+                free(t);
+            }
+        }
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+static int
+run_checkdatabase(const cmd_t *c, got_t *o)
+{
+    resp_t     r;
+    table_t    t;
+    yajl_val   a, s;
+    size_t     i;
+    int        rc;
+
+    if ((rc = no_args(o)) || (rc = call("GET", "databases/check", NULL, &r)))
+    {
+        return rc;
+    }
+    a = jget(r.json, "schemas");
+    if (g.json) {
+        print_json(&r);
+    } else if (jlen(a) == 0 && !g.csv) {
+        printf("Neither pending, blocking nor stale schemas found\n");
+    } else {
+        table_init(&t, 5, "id", "name", "hostname", "scheme", "status");
+        for (i = 0; i < jlen(a); i++) {
+            s = jat(a, i);
+            table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")),
+                      jtext(jget(s, "hostname")), jtext(jget(s, "scheme")),
+                      jtext(jget(s, "status")));
+        }
+        table_print(&t, 1);
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+static int
+run_unblockdatabase(const cmd_t *c, got_t *o)
+{
+    resp_t       r;
+    table_t      t;
+    body_t       b;
+    yajl_val     a, s;
+    size_t       i;
+    int          rc;
+    long long    id = -1;
+    char        *path, *body;
+    const char  *nm;
+
+    if ((rc = no_args(o))) {
+        return rc;
+    }
+    if (o->val[O_ID] && o->val[O_NAME]) {
+        return usage_error(EX_ILLEGAL_VALUE, "give either -i or -n, not both");
+    }
+    if (!o->val[O_ID] && !o->val[O_NAME]) {
+        return usage_error(EX_MISSING_OPTION, "missing option -i/--id or"
+                           " -n/--name");
+    }
+    if (o->val[O_ID]) {
+        id = num(o->val[O_ID], "-i/--id", &rc);
+        if (rc) {
+            return rc;
+        }
+    } else {
+        /* the API knows databases by id: find the name's id among the
+         * databases checkdatabase reports (only those have schemas to
+         * unblock) */
+        if ((rc = call("GET", "databases/check", NULL, &r))) {
+            return rc;
+        }
+        a = jget(r.json, "schemas");
+        for (i = 0; i < jlen(a); i++) {
+            s = jat(a, i);
+            nm = jstr(s, "name");
+            if (nm && strcmp(nm, o->val[O_NAME]) == 0) {
+                id = jint(s, "id", -1);
+                break;
+            }
+        }
+        resp_free(&r);
+        if (id < 0) {
+            char  *m = xasprintf("no database named '%s' has a pending,"
+                                 " blocked or stale schema (checkdatabase)",
+                                 o->val[O_NAME]);
+            msg("%s", m);
+            if (g.json) {
+                json_error("unknown_database", m);
+            }
+            free(m);
+            return EX_INVALID_DATA;
+        }
+    }
+
+    body_open(&b);
+    if (o->val[O_SCHEMA]) {
+        body_str(&b, "schema", o->val[O_SCHEMA]);
+    }
+    body = body_close(&b);
+    path = xasprintf("databases/%lld/unblock", id);
+    rc = call("POST", path, body, &r);
+    free(path);
+    free(body);
+    if (rc) {
+        resp_free(&r);
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+        resp_free(&r);
+        return 0;
+    }
+
+    if (!g.csv) {
+        printf("unblocked the following schemas from database %lld:\n", id);
+    }
+    table_init(&t, 4, "id", "name", "hostname", "scheme");
+    a = jget(r.json, "unblocked");
+    for (i = 0; i < jlen(a); i++) {
+        s = jat(a, i);
+        table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")),
+                  jtext(jget(s, "hostname")), jtext(jget(s, "scheme")));
+    }
+    table_print(&t, 1);
+
+    a = jget(r.json, "kept");
+    for (i = 0; i < jlen(a); i++) {
+        s = jat(a, i);
+        msg("kept %s: %s", jstr(s, "scheme") ? jstr(s, "scheme") : "?",
+            jstr(s, "status") ? jstr(s, "status") : "lock is live");
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+/* after a 202 {"job":N,...}: follow the job unless --no-wait */
+static int
+started(resp_t *r, got_t *o, int style, const char *verb)
+{
+    long long  id;
+
+    id = jint(r->json, "job", -1);
+    if (o->val[O_NO_WAIT]) {
+        if (g.json) {
+            print_json(r);
+        } else {
+            printf("job %lld started\n", id);
+        }
+        return EX_OK;
+    }
+    if (!g.json && style != W_WATCH) {
+        printf("Attempting to %s %lld schemas in total...\n", verb,
+               jint(r->json, "schemas", jint(r->json, "remaining", 0)));
+        fflush(stdout);
+    }
+    return follow(id, style);
+}
+
+
+static int
+ask_continue(long long id)
+{
+    char  line[64];
+    int   tty = isatty(0) && isatty(1);
+
+    printf("WARNING: The specified server is already registered with id"
+           " '%lld'.\n", id);
+    printf("         If that shouldn't be the case, type 'abort' to abort the"
+           " upgrade process, otherwise, type 'continue' to proceed.\n");
+    printf("         If you continue the already existing server will be used"
+           " to point the updated schemata after the update tasks"
+           " complete.\n");
+    fflush(stdout);
+
+    if (!tty) {
+        msg("no terminal to answer on: run again with --continue to use"
+            " server %lld", id);
+        return 0;
+    }
+    for ( ;; ) {
+        if (fgets(line, sizeof(line), stdin) == NULL) {
+            return 0;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, "continue") == 0) {
+            return 1;
+        }
+        if (strcmp(line, "abort") == 0) {
+            return 0;
+        }
+        printf("Type 'abort' or 'continue': ");
+        fflush(stdout);
+    }
+}
+
+
+static int
+run_upgradeschemata(const cmd_t *c, got_t *o)
+{
+    resp_t       r;
+    body_t       b;
+    char        *body, *p, *k, *tok, *save;
+    int          rc, cont;
+    long long    par = 0;
+    const char  *code;
+    table_t      t;
+    yajl_val     a, s;
+    size_t       i;
+
+    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
+        return rc;
+    }
+    if (o->val[O_PARALLEL]) {
+        par = num(o->val[O_PARALLEL], "--parallel", &rc);
+        if (rc) {
+            return rc;
+        }
+        if (par < 1 || par > 64) {
+            return usage_error(EX_ILLEGAL_VALUE,
+                               "--parallel must be 1 to 64");
+        }
+    }
+    cont = o->val[O_CONTINUE] != NULL;
+
+again:
+    body_open(&b);
+    body_str(&b, "server", o->val[O_NAME]);
+    if (cont) {
+        body_bool(&b, "continue", 1);
+    }
+    if (o->val[O_FORCE]) {
+        body_bool(&b, "force", 1);
+    }
+    if (o->val[O_SCHEMA]) {
+        body_str(&b, "resume_after", o->val[O_SCHEMA]);
+    }
+    if (o->val[O_SKIP]) {
+        body_key(&b, "skip");
+        yajl_gen_array_open(b.gen);
+        k = xstrdup(o->val[O_SKIP]);
+        for (tok = strtok_r(k, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save))
+        {
+            while (*tok == ' ') {
+                tok++;
+            }
+            p = tok + strlen(tok);
+            while (p > tok && p[-1] == ' ') {
+                *--p = '\0';
+            }
+            if (*tok) {
+                yajl_gen_string(b.gen, (const unsigned char *) tok,
+                                strlen(tok));
+            }
+        }
+        free(k);
+        yajl_gen_array_close(b.gen);
+    }
+    if (par) {
+        body_int(&b, "parallel", par);
+    }
+    if (o->val[O_DRY_RUN]) {
+        body_bool(&b, "dry_run", 1);
+    }
+    body = body_close(&b);
+
+    rc = api("POST", "upgrade", body, &r);
+    free(body);
+    if (rc) {
+        return rc;
+    }
+
+    code = jstr(jget(r.json, "error"), "code");
+    if (r.status == 409 && code && strcmp(code, "server_exists") == 0
+        && !cont)
+    {
+        if (g.json) {
+            print_json(&r);
+            resp_free(&r);
+            return EX_EXISTS;
+        }
+        if (ask_continue(jint(r.json, "id", -1))) {
+            cont = 1;
+            resp_free(&r);
+            goto again;
+        }
+        resp_free(&r);
+        return EX_EXISTS;
+    }
+
+    if (r.status < 200 || r.status > 299 || r.json == NULL) {
+        rc = fail(&r);
+        resp_free(&r);
+        return rc;
+    }
+
+    if (o->val[O_DRY_RUN]) {
+        if (g.json) {
+            print_json(&r);
+        } else {
+            s = jget(r.json, "server_id");
+            printf("Would upgrade onto server '%s' (%s): %s\n",
+                   jstr(r.json, "server") ? jstr(r.json, "server") : "?",
+                   s && YAJL_IS_INTEGER(s)
+                   ? (p = xasprintf("id %lld", YAJL_GET_INTEGER(s)))
+                   : (p = xstrdup("not registered yet")),
+                   jstr(r.json, "steps") ? jstr(r.json, "steps") : "");
+            free(p);
+            table_init(&t, 5, "id", "hostname", "scheme", "contexts",
+                       "pending");
+            a = jget(r.json, "schemas");
+            for (i = 0; i < jlen(a); i++) {
+                s = jat(a, i);
+                table_row(&t, jtext(jget(s, "db_pool_id")),
+                          jtext(jget(s, "host")), jtext(jget(s, "name")),
+                          jtext(jget(s, "contexts")),
+                          xasprintf("%zu", jlen(jget(s, "pending"))));
+            }
+            table_print(&t, 1);
+        }
+        resp_free(&r);
+        return EX_OK;
+    }
+
+    rc = started(&r, o, W_UPGRADE, "upgrade");
+    resp_free(&r);
+    return rc;
+}
+
+
+static int
+run_runallupdate(const cmd_t *c, got_t *o)
+{
+    resp_t   r;
+    body_t   b;
+    char    *body;
+    int      rc;
+
+    if ((rc = no_args(o))) {
+        return rc;
+    }
+    /* OX: without -e errors are only logged and the run goes on */
+    body_open(&b);
+    body_bool(&b, "stop_on_error", o->val[O_ERROR] != NULL);
+    body = body_close(&b);
+    rc = call("POST", "updates", body, &r);
+    free(body);
+    if (rc == 0) {
+        rc = started(&r, o, W_OX, "update");
+    }
+    resp_free(&r);
+    return rc;
+}
+
+
+static int
+run_jobs(const cmd_t *c, got_t *o)
+{
+    resp_t       r;
+    table_t      t;
+    yajl_val     a, s;
+    size_t       i;
+    int          rc;
+    long long    id = 0, limit = 0;
+    const char  *sub;
+    char        *path;
+
+    sub = o->nargs > 0 ? o->args[0] : "list";
+
+    if (strcmp(sub, "list") == 0) {
+        if (o->nargs > 1) {
+            return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
+                               o->args[1]);
+        }
+        if (o->val[O_LIMIT]) {
+            limit = num(o->val[O_LIMIT], "--limit", &rc);
+            if (rc) {
+                return rc;
+            }
+            if (limit < 1 || limit > 1000) {
+                return usage_error(EX_ILLEGAL_VALUE,
+                                   "--limit must be 1 to 1000");
+            }
+        }
+        path = limit ? xasprintf("jobs?limit=%lld", limit) : xstrdup("jobs");
+        rc = call("GET", path, NULL, &r);
+        free(path);
+        if (rc) {
+            resp_free(&r);
+            return rc;
+        }
+        if (g.json) {
+            print_json(&r);
+        } else {
+            table_init(&t, 9, "id", "kind", "state", "processed", "total",
+                       "failed", "user", "started", "finished");
+            a = jget(r.json, "jobs");
+            for (i = 0; i < jlen(a); i++) {
+                s = jat(a, i);
+                table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "kind")),
+                          jtext(jget(s, "state")),
+                          jtext(jget(s, "processed")),
+                          jtext(jget(s, "total")), jtext(jget(s, "failed")),
+                          jtext(jget(s, "user")),
+                          fmt_time(jget(s, "started")),
+                          fmt_time(jget(s, "finished")));
+            }
+            table_print(&t, 1);
+        }
+        resp_free(&r);
+        return 0;
+    }
+
+    if (strcmp(sub, "show") && strcmp(sub, "watch") && strcmp(sub, "resume"))
+    {
+        return usage_error(EX_ILLEGAL_VALUE, "unknown jobs command '%s'"
+                           " (list, show ID, watch ID, resume ID)", sub);
+    }
+    if (o->nargs < 2) {
+        return usage_error(EX_MISSING_OPTION, "jobs %s needs a job id", sub);
+    }
+    if (o->nargs > 2) {
+        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
+                           o->args[2]);
+    }
+    id = num(o->args[1], "ID", &rc);
+    if (rc) {
+        return rc;
+    }
+
+    if (strcmp(sub, "watch") == 0) {
+        return follow(id, W_WATCH);
+    }
+
+    if (strcmp(sub, "resume") == 0) {
+        path = xasprintf("jobs/%lld/resume", id);
+        rc = call("POST", path, NULL, &r);
+        free(path);
+        if (rc == 0) {
+            if (!g.json && !o->val[O_NO_WAIT]) {
+                printf("job %lld resumed, %lld schemas remaining\n", id,
+                       jint(r.json, "remaining", 0));
+            }
+            rc = started(&r, o, W_WATCH, "upgrade");
+        }
+        resp_free(&r);
+        return rc;
+    }
+
+    /* show */
+    path = xasprintf("jobs/%lld", id);
+    rc = call("GET", path, NULL, &r);
+    free(path);
+    if (rc) {
+        resp_free(&r);
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+    } else {
+        char *st = fmt_time(jget(r.json, "started"));
+        char *fi = fmt_time(jget(r.json, "finished"));
+        char *cu = jtext(jget(r.json, "current"));
+        char *sv = jtext(jget(r.json, "server_id"));
+
+        printf("job:       %lld\n", id);
+        printf("kind:      %s\n", jstr(r.json, "kind") ? jstr(r.json, "kind")
+                                                       : "-");
+        printf("state:     %s\n", jstr(r.json, "state")
+                                  ? jstr(r.json, "state") : "-");
+        printf("progress:  %lld of %lld schemas, %lld failed\n",
+               jint(r.json, "processed", 0), jint(r.json, "total", 0),
+               jint(r.json, "failed", 0));
+        printf("current:   %s\n", cu);
+        printf("server id: %s\n", sv);
+        printf("user:      %s\n", jstr(r.json, "user") ? jstr(r.json, "user")
+                                                       : "-");
+        printf("started:   %s\n", st);
+        printf("finished:  %s\n", fi);
+        printf("\n");
+        free(st);
+        free(fi);
+        free(cu);
+        free(sv);
+
+        table_init(&t, 5, "scheme", "state", "downtime_ms", "failed_tasks",
+                   "message");
+        a = jget(r.json, "schemas");
+        for (i = 0; i < jlen(a); i++) {
+            s = jat(a, i);
+            table_row(&t, jtext(jget(s, "name")), jtext(jget(s, "state")),
+                      jtext(jget(s, "downtime_ms")),
+                      jlen(jget(s, "failed_tasks"))
+                      ? jtext(jget(s, "failed_tasks")) : xstrdup("-"),
+                      jtext(jget(s, "message")));
+        }
+        table_print(&t, 1);
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+static int
+run_lookup(const cmd_t *c, got_t *o)
+{
+    resp_t       r;
+    char        *path, *l;
+    int          rc;
+    const char  *code;
+    yajl_val     v;
+    size_t       i;
+
+    if (o->nargs < 1) {
+        return usage_error(EX_MISSING_OPTION, "lookup needs a login");
+    }
+    if (o->nargs > 1) {
+        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
+                           o->args[1]);
+    }
+    l = esc(o->args[0]);
+    path = xasprintf("lookup?login=%s", l);
+    free(l);
+    rc = api("GET", path, NULL, &r);
+    free(path);
+    if (rc) {
+        return rc;
+    }
+
+    code = jstr(jget(r.json, "error"), "code");
+    if ((r.status == 404 || r.status == 405) && code
+        && (strcmp(code, "not_found") == 0
+            || strcmp(code, "method_not_allowed") == 0))
+    {
+        char  *m = xasprintf("the admin API at %s has no lookup endpoint"
+                             " (GET /lookup): it needs a newer oxmigrate"
+                             " module", g.url);
+        msg("%s", m);
+        if (g.json) {
+            json_error("unsupported", m);
+        }
+        free(m);
+        resp_free(&r);
+        return EX_UNSUPPORTED;
+    }
+    if (r.status < 200 || r.status > 299 || r.json == NULL) {
+        rc = fail(&r);
+        resp_free(&r);
+        return rc;
+    }
+    if (g.json) {
+        print_json(&r);
+    } else if (YAJL_IS_OBJECT(r.json)) {
+        for (i = 0; i < r.json->u.object.len; i++) {
+            v = r.json->u.object.values[i];
+            l = jtext(v);
+            printf("%s: %s\n", r.json->u.object.keys[i], l);
+            free(l);
+        }
+    }
+    resp_free(&r);
+    return 0;
+}
+
+
+/* ------------------------------------------------------------ the table */
+
+static const opt_t  o_name_server[] = {
+    { "name", 'n', 1, O_NAME, "the server's name (its SERVER_NAME)" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_schema[] = {
+    { "schema", 'm', 1, O_SCHEMA, "the database schema" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_changeserver[] = {
+    { "server-id", 's', 1, O_SERVER_ID, "the id of the new server" },
+    { "schema", 'm', 1, O_SCHEMA, "the database schema" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_name_schema[] = {
+    { "name", 'n', 1, O_NAME, "the schema's name" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_runallupdate[] = {
+    { "error", 'e', 0, O_ERROR, "stop at the first schema that fails" },
+    { "no-wait", 0, 0, O_NO_WAIT, "print the job id and return" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_listupdatetasks[] = {
+    { "name", 'n', 1, O_NAME, "the schema's name" },
+    { "all", 'a', 0, O_ALL, "pending and excluded tasks (default)" },
+    { "executed", 'e', 0, O_EXECUTED, "executed tasks" },
+    { "pending", 'g', 0, O_PENDING, "pending tasks" },
+    { "excluded", 'x', 0, O_EXCLUDED, "excluded tasks" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_force[] = {
+    { "task", 't', 1, O_TASK, "the update task's name" },
+    { "name", 'n', 1, O_NAME, "the schema (default: all schemas)" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_unblock[] = {
+    { "id", 'i', 1, O_ID, "the id of the database" },
+    { "name", 'n', 1, O_NAME, "the name of the database" },
+    { "schema", 0, 1, O_SCHEMA, "only this schema of the database" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_upgrade[] = {
+    { "name", 'n', 1, O_NAME, "the upgraded server's name (registered when missing)" },
+    { "force", 'f', 0, O_FORCE, "go on past schemas whose update fails" },
+    { "schema", 'm', 1, O_SCHEMA, "start after this schema (skipping it)" },
+    { "skip", 'k', 1, O_SKIP, "comma-separated schemas to leave out" },
+    { "continue", 0, 0, O_CONTINUE, "use an already registered server without asking" },
+    { "parallel", 0, 1, O_PARALLEL, "up to N schemas at once, one per database host (1-64)" },
+    { "dry-run", 0, 0, O_DRY_RUN, "print the plan, change nothing" },
+    { "no-wait", 0, 0, O_NO_WAIT, "print the job id and return" },
+    { NULL, 0, 0, 0, NULL }
+};
+static const opt_t  o_jobs[] = {
+    { "limit", 0, 1, O_LIMIT, "list: at most N jobs (default 50)" },
+    { "no-wait", 0, 0, O_NO_WAIT, "resume: return at once" },
+    { NULL, 0, 0, 0, NULL }
+};
+
+static const cmd_t  cmds[] = {
+    { "upgradeschemata", run_upgradeschemata, o_upgrade, 0, 0, NULL,
+      "register the server and upgrade every schema onto it (a job)" },
+    { "registerserver", run_registerserver, o_name_server, 0, 0, NULL,
+      "register a server" },
+    { "listserver", run_listserver, NULL, 1, 0, NULL,
+      "list the registered servers" },
+    { "listdatabaseschema", run_listdatabaseschema, NULL, 1, 0, NULL,
+      "list the database schemas" },
+    { "disableschema", run_schema_switch, o_schema, 0, 0, NULL,
+      "disable every context of a schema" },
+    { "changeserver", run_changeserver, o_changeserver, 0, 0, NULL,
+      "point a disabled schema's contexts to a server" },
+    { "runupdate", run_runupdate, o_name_schema, 0, 1, NULL,
+      "run the pending update tasks of a schema" },
+    { "enableschema", run_schema_switch, o_schema, 0, 0, NULL,
+      "enable the contexts disableschema disabled" },
+    { "runallupdate", run_runallupdate, o_runallupdate, 0, 1, NULL,
+      "run the pending update tasks of every schema (a job)" },
+    { "listUpdateTasks", run_listupdatetasks, o_listupdatetasks, 1, 0, NULL,
+      "list the executed, pending or excluded update tasks of a schema" },
+    { "forceupdatetask", run_forceupdatetask, o_force, 0, 1, NULL,
+      "(re-)run one update task" },
+    { "listupdatetasknamespaces", run_namespaces, NULL, 0, 0, NULL,
+      "list the update task namespaces" },
+    { "checkdatabase", run_checkdatabase, NULL, 1, 0, NULL,
+      "list pending, blocked and stale schemas" },
+    { "unblockdatabase", run_unblockdatabase, o_unblock, 1, 0, NULL,
+      "remove the dead update locks of a database" },
+    { "jobs", run_jobs, o_jobs, 1, 0, "[list | show ID | watch ID | resume ID]",
+      "the jobs of upgradeschemata and runallupdate" },
+    { "lookup", run_lookup, NULL, 0, 0, "LOGIN",
+      "where a login's context is routed" },
+    { NULL, NULL, NULL, 0, 0, NULL, NULL }
+};
+
+
+static const cmd_t *
+find_cmd(const char *name)
+{
+    const cmd_t  *c;
+
+    for (c = cmds; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            return c;
+        }
+    }
+    /* OX spells it listUpdateTasks; the seed also says listupdatetasks */
+    if (strcasecmp(name, "listupdatetasks") == 0) {
+        return find_cmd("listUpdateTasks");
+    }
+    return NULL;
+}
+
+
+static void
+print_opt(FILE *f, const opt_t *op)
+{
+    char  flag[64];
+
+    if (op->shrt) {
+        snprintf(flag, sizeof(flag), "-%c,--%s%s", op->shrt, op->lng,
+                 op->arg ? " <arg>" : "");
+    } else {
+        snprintf(flag, sizeof(flag), "--%s%s", op->lng,
+                 op->arg ? " <arg>" : "");
+    }
+    fprintf(f, "  %-28s %s\n", flag, op->help);
+}
+
+
+static int
+usage(const cmd_t *c, FILE *f)
+{
+    const opt_t  *op;
+
+    if (c == NULL) {
+        fprintf(f, "usage: oxmigrate COMMAND [OPTIONS]   (oxmigrate COMMAND"
+                   " --help)\n\nThe OX upgrade tools as a client of the"
+                   " oxmigrate admin API.\n\ncommands:\n");
+        for (c = cmds; c->name; c++) {
+            fprintf(f, "  %-26s %s\n", c->name, c->what);
+        }
+        fprintf(f, "\nThe API: --url, else $OXMIGRATE_URL, else %s.\n"
+                   "Credentials: -A/-P, or a netrc file (--credentials,"
+                   " $OXMIGRATE_CREDENTIALS;\n  recommended: -P shows in"
+                   " ps):  machine 127.0.0.1 login oxadminmaster password"
+                   " ...\nExit codes: 0 ok, 101 invalid credentials, 103"
+                   " invalid data (unknown name),\n  104 missing option, 105"
+                   " API unreachable, 106 storage error or conflict,\n  107"
+                   " remote error, 109 illegal option or value, 110 server"
+                   " exists (not continued),\n  111 failed (job or update"
+                   " tasks), 112 not supported by the API, 113 job"
+                   " interrupted.\n", OXM_DEFAULT_URL);
+        return 0;
+    }
+
+    fprintf(f, "usage: oxmigrate %s [OPTIONS]%s%s\n\n%s\n\n", c->name,
+            c->args ? " " : "", c->args ? c->args : "", c->what);
+    for (op = c->opts; op && op->lng; op++) {
+        print_opt(f, op);
+    }
+    for (op = common_opts; op->lng; op++) {
+        print_opt(f, op);
+    }
+    if (c->csv) {
+        print_opt(f, &csv_opt);
+    }
+    if (c->jmx) {
+        print_opt(f, &jmx_opts[0]);
+        print_opt(f, &jmx_opts[1]);
+    }
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const cmd_t  *c;
+    const char   *base;
+    got_t         o;
+    int           rc;
+
+    base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    g.prog = "oxmigrate";
+
+    /* run as a link named like a command, or "oxmigrate COMMAND ..." */
+    c = find_cmd(base);
+    if (c == NULL) {
+        if (argc < 2) {
+            usage(NULL, stderr);
+            return EX_MISSING_OPTION;
+        }
+        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0
+            || strcmp(argv[1], "help") == 0)
+        {
+            usage(NULL, stdout);
+            return EX_OK;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("oxmigrate %s\n", OXM_VERSION);
+            return EX_OK;
+        }
+        c = find_cmd(argv[1]);
+        if (c == NULL) {
+            int i;
+
+            for (i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0) {
+                    g.json = 1;
+                }
+            }
+            return usage_error(EX_ILLEGAL_VALUE, "unknown command '%s'",
+                               argv[1]);
+        }
+        argv++;
+        argc--;
+        g.prog = xasprintf("oxmigrate %s", c->name);
+    } else {
+        g.prog = c->name;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        msg("curl_global_init failed");
+        return EX_REMOTE;
+    }
+
+    rc = parse(c, argc, argv, &o);
+    if (rc) {
+        return rc;
+    }
+    rc = setup(&o);
+    if (rc) {
+        return rc;
+    }
+
+    g.curl = curl_easy_init();
+    if (g.curl == NULL) {
+        msg("curl_easy_init failed");
+        return EX_REMOTE;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = c->run(c, &o);
+    fflush(stdout);
+
+    curl_easy_cleanup(g.curl);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/perl
+# The Debian packages of `make deb` (debian/, scripts/deb.sh):
+#   - their files (dpkg-deb -c) and dependencies (the nginx ABI this
+#     system's nginx provides, the shared libraries);
+#   - unpacked into a scratch root, the package's own postinst (paths moved
+#     into that root) enables the module through modules-enabled, and
+#     `nginx -t` with Debian's layout (prefix /usr/share/nginx, its
+#     "modules" link, include modules-enabled/*.conf) loads it and accepts
+#     its directives; without the link it does not; prerm/postrm undo it;
+#   - the packaged module serves the admin API and the packaged CLI (also
+#     through a link named like the OX tool) talks to it.
+# Packages from $OXM_DEBS, else $(BUILD)/deb next to the module under test,
+# else build/deb (make deb; `make test` builds them).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use OxTest;
+use OxAdmin;
+
+my $root = OxTest::root();
+# $OXM_DEBS, else next to the module under test ($(BUILD)/deb), else build/deb
+my ($debs, $mod, $tools);
+for my $d (grep { defined } $ENV{OXM_DEBS},
+           ($ENV{OXM_MODULE} // '') =~ s{/[^/]*$}{/deb}r, "$root/build/deb") {
+    ($mod) = glob("$d/libnginx-mod-http-oxmigrate_*.deb");
+    ($tools) = glob("$d/oxmigrate-tools_*.deb");
+    $debs = $d;
+    last if $mod && $tools || defined $ENV{OXM_DEBS};
+}
+plan skip_all => "no packages in $debs (make deb)" unless $mod && $tools;
+
+my $tmp = OxTest::tmpdir();
+my $sr = "$tmp/root";               # the scratch root
+make_path("$sr/etc/nginx/modules-enabled", "$sr/etc/nginx/conf.d");
+
+sub run {
+    my ($cmd) = @_;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# ------------------------------------------------------------ contents
+
+my ($rc, $out) = run("dpkg-deb -c '$mod'");
+is($rc, 0, 'dpkg-deb -c of the module package');
+like($out, qr{ \./usr/lib/nginx/modules/ngx_http_oxmigrate_module\.so$}m, 'the .so in nginx\'s module dir');
+like($out, qr{ \./usr/share/nginx/modules-available/mod-http-oxmigrate\.conf$}m,
+     'the load file in modules-available (dh_nginx)');
+
+($rc, $out) = run("dpkg-deb -c '$tools'");
+like($out, qr{ \./usr/bin/oxmigrate$}m, 'tools: /usr/bin/oxmigrate');
+for my $t (qw(upgradeschemata registerserver listdatabaseschema disableschema
+              changeserver runupdate enableschema runallupdate listUpdateTasks
+              forceupdatetask listupdatetasknamespaces checkdatabase
+              unblockdatabase)) {
+    like($out, qr{ \./usr/lib/oxmigrate/bin/$t -> \.\./\.\./\.\./bin/oxmigrate$}m, "tools: link $t");
+}
+like($out, qr{ \./usr/share/oxmigrate/sql/oxmigrate\.sql$}m, 'tools: sql/oxmigrate.sql');
+like($out, qr{ \./usr/share/oxmigrate/sql/updatetasks/001_\S+\.sql$}m, 'tools: example update tasks');
+like($out, qr{ \./usr/share/oxmigrate/conf\.d/admin\.conf$}m, 'tools: example confs');
+like($out, qr{ \./usr/share/doc/oxmigrate-tools/cli\.md\.gz$}m, 'tools: docs/cli.md');
+
+(my $abi = `dpkg-query -W -f='\${Provides}' nginx`) =~ s/.*(nginx-abi-[\w.~+-]+).*/$1/s;
+like($abi, qr/^nginx-abi-/, "this system's nginx provides $abi");
+($rc, $out) = run("dpkg-deb -f '$mod' Depends");
+like($out, qr/(^|, )\Q$abi\E(,|$)/m, "the module depends on $abi (dh_nginx)");
+like($out, qr/libmariadb3/, '... and on libmariadb3');
+like($out, qr/libhiredis/, '... libhiredis');
+like($out, qr/libyajl2/, '... libyajl2 (shlibs)');
+($rc, $out) = run("dpkg-deb -f '$tools' Depends");
+like($out, qr/libcurl4/, 'the tools depend on libcurl4');
+
+# ------------------------------------------------------------ unpacked, enabled
+
+for my $d ($mod, $tools) {
+    ($rc, $out) = run("dpkg-deb -x '$d' '$sr'");
+    is($rc, 0, "unpacked " . ($d =~ s{.*/}{}r)) or diag $out;
+}
+($rc, $out) = run("dpkg-deb -e '$mod' '$tmp/control'");
+is($rc, 0, 'control files');
+
+# the package's maintainer scripts, with / moved to the scratch root
+sub script {
+    my ($name, @args) = @_;
+    my $text = OxTest::_slurp("$tmp/control/$name") // return (1, "no $name");
+    $text =~ s{/etc/nginx/}{$sr/etc/nginx/}g;
+    $text =~ s{/usr/share/nginx/}{$sr/usr/share/nginx/}g;
+    $text =~ s{dpkg-trigger --no-await nginx-reload}{true}g;
+    OxTest::_spew("$tmp/$name.sh", $text);
+    return run("sh '$tmp/$name.sh' " . join ' ', @args);
+}
+
+($rc, $out) = script('postinst', 'configure');
+is($rc, 0, 'postinst configure') or diag $out;
+my $link = "$sr/etc/nginx/modules-enabled/50-mod-http-oxmigrate.conf";
+ok(-l $link, 'modules-enabled/50-mod-http-oxmigrate.conf is a link');
+is(readlink($link), "$sr/usr/share/nginx/modules-available/mod-http-oxmigrate.conf",
+   '... to the load file');
+is(OxTest::_slurp($link), "load_module modules/ngx_http_oxmigrate_module.so;\n",
+   'which loads the module from nginx\'s modules dir');
+
+# Debian's layout: prefix /usr/share/nginx, modules -> ../../lib/nginx/modules
+symlink('../../lib/nginx/modules', "$sr/usr/share/nginx/modules") or die $!;
+my $port = OxTest::free_port();
+OxTest::_spew("$sr/etc/nginx/nginx.conf", <<"EOF");
+include $sr/etc/nginx/modules-enabled/*.conf;
+pid $tmp/nginx-t.pid;
+error_log $tmp/nginx-t.log;
+events { }
+http {
+    include $sr/etc/nginx/conf.d/*.conf;
+}
+EOF
+OxTest::_spew("$sr/etc/nginx/conf.d/oxmigrate.conf", <<"EOF");
+oxmigrate_db host=127.0.0.1 port=$ENV{OXM_MYSQL_PORT} user=root database=configdb;
+server {
+    listen 127.0.0.1:$port;
+    location /appsuite/api/ { oxmigrate on; oxmigrate_server oxserver-old; return 204; }
+    location /oxmigrate/v1/ { auth_basic "x"; auth_basic_user_file /dev/null; oxmigrate_admin on; }
+}
+EOF
+my $nginx_t = "/usr/sbin/nginx -p '$sr/usr/share/nginx/' -c '$sr/etc/nginx/nginx.conf' -t";
+($rc, $out) = run($nginx_t);
+is($rc, 0, 'nginx -t with the packaged module through modules-enabled') or diag $out;
+like($out, qr/syntax is ok/, '... syntax is ok');
+
+# the link is what loads it: prerm (remove) moves it aside
+($rc, $out) = script('prerm', 'remove');
+is($rc, 0, 'prerm remove');
+ok(!-e $link && -l "$link.removed", 'the link is set aside (.removed)');
+($rc, $out) = run($nginx_t);
+isnt($rc, 0, 'without it nginx -t fails');
+like($out, qr/unknown directive "oxmigrate_db"/, '... on the module\'s directive');
+($rc, $out) = script('postinst', 'configure', '0.1.0');
+ok(-l $link, 'a reinstall after remove enables it again');
+($rc, $out) = script('postrm', 'purge');
+ok(!-e $link && !-l "$link.removed", 'postrm purge removes it');
+script('postinst', 'configure');
+
+# ------------------------------------------------------------ the packaged CLI against the packaged module
+
+my $site = OxAdmin::site('deb', schemas => 2, contexts => 2);
+my $so = "$sr/usr/lib/nginx/modules/ngx_http_oxmigrate_module.so";
+my $ng = OxTest::nginx(OxAdmin::admin_conf($site), db => $site->{db}, no_load => 1,
+                       main => "load_module $so;\nthread_pool oxmigrate threads=4;");
+my $netrc = "$tmp/netrc";
+OxTest::_spew($netrc, "machine 127.0.0.1 login $OxAdmin::USER password $OxAdmin::PASS\n");
+chmod 0600, $netrc;
+local $ENV{OXMIGRATE_URL} = "http://127.0.0.1:" . $ng->port('A') . "/oxmigrate/v1";
+local $ENV{OXMIGRATE_CREDENTIALS} = $netrc;
+
+($rc, $out) = run("'$sr/usr/bin/oxmigrate' --help");
+is($rc, 0, 'packaged oxmigrate --help');
+($rc, $out) = run("'$sr/usr/bin/oxmigrate' checkdatabase");
+is($rc, 0, 'packaged oxmigrate checkdatabase against the packaged module') or diag $out;
+like($out, qr/^3 +oxdb +127\.0\.0\.1 +deb_1 +Needs update$/m, '... the seed\'s table');
+($rc, $out) = run("'$sr/usr/lib/oxmigrate/bin/disableschema' -m deb_1");
+is($rc, 0, 'the link disableschema -m') or diag $out;
+is($out, "schema deb_1 disabled (2 contexts changed)\n", '... disabled the schema');
+($rc, $out) = run("'$sr/usr/lib/oxmigrate/bin/enableschema' -m deb_1 -P wrong");
+is($rc, 101, '... and a wrong password is 101');
+
+done_testing();

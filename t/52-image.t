@@ -1,0 +1,105 @@
+#!/usr/bin/perl
+# The runtime image (Dockerfile, target runtime): configured only from the
+# environment, it balances logins with the packaged module against the
+# suite's MariaDB, serves the admin API, its packaged `oxmigrate` moves a
+# schema, and its access log goes to stdout.  A missing variable stops it.
+#
+# Needs Docker and the image:  docker build --target runtime -t oxmigrate .
+#                              OXM_IMAGE=oxmigrate t/run.sh MODULE t/52-image.t
+# (skipped without OXM_IMAGE).  The container shares the host's network.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use OxTest;
+use OxAdmin;
+
+my $image = $ENV{OXM_IMAGE};
+plan skip_all => 'OXM_IMAGE not set (docker build --target runtime -t oxmigrate .)'
+    unless $image;
+system("docker image inspect '$image' >/dev/null 2>&1") == 0
+    or plan skip_all => "no docker image $image";
+
+my $name = "oxm-image-test-$$";
+END { system("docker rm -f $name >/dev/null 2>&1") if $name }
+
+sub run {
+    my ($cmd) = @_;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# ------------------------------------------------------------ refuses a bad environment
+
+my ($rc, $out) = run("docker run --rm '$image'");
+is($rc, 64, 'no environment: exit 64');
+like($out, qr/OXM_ROLE is not set/, 'names the variable');
+($rc, $out) = run("docker run --rm -e OXM_ROLE=tertiary -e OXM_SERVERS=a"
+                  . " -e OXM_BACKENDS=127.0.0.1:1 -e OXM_DB_HOST=127.0.0.1"
+                  . " -e OXM_DB_USER=u '$image'");
+is($rc, 64, 'a wrong role: exit 64');
+($rc, $out) = run("docker run --rm -e OXM_ROLE=primary -e OXM_SERVERS=a"
+                  . " -e OXM_BACKENDS=127.0.0.1:1 -e OXM_DB_HOST=127.0.0.1"
+                  . " -e OXM_DB_USER=u '$image'");
+like($out, qr/OXM_REDIRECT_URL is not set/, 'a primary needs OXM_REDIRECT_URL');
+
+($rc, $out) = run("docker run --rm '$image' sh -c 'command -v cc gcc; dpkg -l nginx"
+                  . " libnginx-mod-http-oxmigrate oxmigrate-tools | grep ^ii | wc -l'");
+is($out, "3\n", 'Debian\'s nginx and both packages installed, no compiler');
+
+# ------------------------------------------------------------ a primary balancer
+
+my $site = OxAdmin::site('img', schemas => 2, contexts => 2);
+my ($s1) = @{ $site->{schemas} };
+my $backend = OxTest::echo_backend(name => 'old');
+my ($lb, $adm) = (OxTest::free_port(), OxTest::free_port());
+my $htpasswd = OxTest::_slurp(OxAdmin::htpasswd());
+chomp $htpasswd;
+
+my %env = (OXM_ROLE => 'primary', OXM_SERVERS => 'oxserver-old',
+           OXM_BACKENDS => '127.0.0.1:' . $backend->port,
+           OXM_REDIRECT_URL => 'https://upgrade.example.com/appsuite/',
+           OXM_DB_HOST => '127.0.0.1', OXM_DB_PORT => $ENV{OXM_MYSQL_PORT},
+           OXM_DB_USER => 'root', OXM_DB_NAME => $site->{db}->name,
+           OXM_LISTEN => "127.0.0.1:$lb", OXM_ADMIN_LISTEN => "127.0.0.1:$adm",
+           OXM_ADMIN_HTPASSWD => $htpasswd, OXM_THREADS => 4);
+my $envs = join ' ', map { "-e $_='$env{$_}'" } sort keys %env;
+($rc, $out) = run("docker run -d --name $name --network host $envs '$image'");
+is($rc, 0, 'the container starts') or diag $out;
+
+my $up = OxTest::wait_for(sub { OxTest::_port_open($lb) && OxTest::_port_open($adm) }, 30, 0.2);
+ok($up, 'it listens (balancer and admin API)')
+    or diag scalar `docker logs $name 2>&1`;
+
+my $r = OxTest::login(port => $lb, user => 'alice@ctx3.example.com');
+is($r->{status}, 200, 'a context on oxserver-old passes to the backend');
+
+# the packaged CLI inside the image moves schema 1 to oxserver-xyz (8)
+my $cli = "docker exec -e OXMIGRATE_URL=http://127.0.0.1:$adm/oxmigrate/v1 $name"
+        . " oxmigrate";
+my $auth = "-A $OxAdmin::USER -P $OxAdmin::PASS";
+($rc, $out) = run("$cli checkdatabase $auth");
+is($rc, 0, 'oxmigrate checkdatabase in the container') or diag $out;
+like($out, qr/^3 +oxdb +127\.0\.0\.1 +\Q$s1\E +Needs update$/m, '... the seed\'s table');
+for my $step ("disableschema -m $s1", "changeserver -s 8 -m $s1", "enableschema -m $s1") {
+    ($rc, $out) = run("$cli $step $auth");
+    is($rc, 0, "oxmigrate $step") or diag $out;
+}
+($rc, $out) = run("docker exec $name disableschema --help");
+like($out, qr/-m,--schema/, 'the OX tool names are on PATH');
+
+$r = OxTest::login(port => $lb, user => 'alice@ctx1.example.com');
+my $j = OxTest::json($r->{body}) // {};
+is($j->{code}, 'LGI-0016', 'a moved context: LGI-0016 from the balancer');
+is_deeply($j->{error_params}, ['https://upgrade.example.com/appsuite/'],
+          '... with OXM_REDIRECT_URL');
+
+my $logs = `docker logs $name 2>/dev/null`;
+like($logs, qr/"POST \/ajax\/login\?action=login HTTP\/1\.1" 200 cid=1 server=8 schema=\Q$s1\E decision=redirect/,
+     'the access log (oxmigrate format) on stdout');
+
+run("docker rm -f $name");
+done_testing();
