@@ -61,7 +61,11 @@
 #define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
 
 /* the schema-move maintenance reason of context.reason_id (ox-facts 5) */
-#define NGX_HTTP_OXMIGRATE_REASON_STR   "1431655765"
+/*
+ * context.reason_id of a schema move: oxmigrate_maintenance_reason (OX's
+ * SCHEMA_MOVE_MAINTENANCE_REASON), set per worker before any thread runs
+ */
+extern ngx_uint_t  ngx_http_oxmigrate_admin_reason;
 
 #define NGX_HTTP_OXMIGRATE_EXCLUDED_FILE                                      \
     "excluded via file 'excludedupdatetask.properties'"
@@ -270,9 +274,14 @@ ngx_int_t ngx_http_oxmigrate_admin_parse_jdbc(const char *url,
 /* the database host of a db_pool row; NGX_DECLINED: no such pool */
 ngx_int_t ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
     ngx_uint_t pool_id, ngx_http_oxmigrate_dbhost_t *h, char **name);
-/* INCR <prefix>epoch; NGX_DECLINED without Redis */
+/* INCR <prefix>epoch; NGX_DECLINED without Redis; *why on NGX_ERROR */
 ngx_int_t ngx_http_oxmigrate_admin_epoch_incr(
-    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log);
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len);
+/* tell the balancers: "change log", "redis epoch", "failed" (why), "ttl" */
+const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len);
 /* "started" before the handler runs, completed (or written) after it */
 void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
@@ -509,6 +518,8 @@ typedef struct {
     ngx_http_oxmigrate_schema_res_t       res;
     ngx_uint_t                            status;   /* registerserver */
     ngx_uint_t                            ox_failed;
+    const char                           *cache;    /* invalidation */
+    char                                  cache_why[160];
 } ngx_http_oxmigrate_step_t;
 
 struct ngx_http_oxmigrate_steps_s {

@@ -11,13 +11,17 @@
 
 
 
-static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op);
+static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st);
 
 
 static void
-ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op)
+ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st)
 {
-    (void) ngx_http_oxmigrate_admin_epoch_incr(op->omcf->redis, op->log);
+    st->cache = ngx_http_oxmigrate_admin_invalidate(st->m, op->omcf->redis,
+                                                    op->log, st->cache_why,
+                                                    sizeof(st->cache_why));
 }
 
 
@@ -221,8 +225,12 @@ ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "contexts");
     ngx_http_oxmigrate_admin_json_int(g, st->res.changed);
     ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation");
-    ngx_http_oxmigrate_admin_json_str(g, op->omcf->redis ? "redis epoch"
-                                                         : "ttl");
+    ngx_http_oxmigrate_admin_json_str(g, st->cache ? st->cache : "ttl");
+
+    if (st->cache_why[0]) {
+        ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation_error");
+        ngx_http_oxmigrate_admin_json_str(g, st->cache_why);
+    }
     ngx_http_oxmigrate_admin_step_json(g, st);
     yajl_gen_map_close(g);
 }
@@ -311,7 +319,7 @@ ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    ngx_http_oxmigrate_admin_epoch(op);
+    ngx_http_oxmigrate_admin_epoch(op, &st);
     ngx_http_oxmigrate_admin_schema_answer(op, &st, -1);
 }
 
@@ -411,7 +419,7 @@ ngx_http_oxmigrate_admin_schema_changeserver(
         return;
     }
 
-    ngx_http_oxmigrate_admin_epoch(op);
+    ngx_http_oxmigrate_admin_epoch(op, &st);
     ngx_http_oxmigrate_admin_schema_answer(op, &st, id);
 }
 

@@ -588,14 +588,72 @@ ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
 
 
 /*
+ * Tells the balancers that configdb changed, and says how (the answer's
+ * and the job's "cache_invalidation"):
+ *
+ *   "change log"  sql/changelog.sql is installed: its triggers recorded the
+ *                 change, every balancer drops exactly the entries it
+ *                 touches within a second; no global flush.
+ *   "redis epoch" INCR <prefix>epoch: every balancer drops every entry.
+ *   "failed"      the INCR failed after 3 tries (*why says why): cached
+ *                 decisions live until their ttl.
+ *   "ttl"         no Redis configured: until their ttl.
+ */
+
+const char *
+ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len)
+{
+    ngx_uint_t   i;
+    MYSQL_RES   *res;
+
+    why[0] = '\0';
+
+    if (m
+        && mysql_query(m, "SELECT 1 FROM information_schema.triggers"
+                          " WHERE trigger_schema = DATABASE()"
+                          " AND trigger_name = 'oxmigrate_cs2db_au'") == 0
+        && (res = mysql_store_result(m)) != NULL)
+    {
+        i = mysql_num_rows(res);
+        mysql_free_result(res);
+
+        if (i) {
+            return "change log";
+        }
+    }
+
+    if (rcf == NULL) {
+        return "ttl";
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (i) {
+            ngx_msleep(200);
+        }
+
+        if (ngx_http_oxmigrate_admin_epoch_incr(rcf, log, why, why_len)
+            == NGX_OK)
+        {
+            return "redis epoch";
+        }
+    }
+
+    return "failed";
+}
+
+
+/*
  * The routing module's freshness contract: every balancer worker polls
  * <prefix>epoch twice a second and drops its cached decisions when it
- * changes.  Called after the configdb change is committed.
+ * changes.  Called after the configdb change is committed.  Speaks to
+ * Redis as oxmigrate_redis does: TCP or unix:PATH, AUTH, SELECT.
  */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
-    ngx_log_t *log)
+    ngx_log_t *log, char *why, size_t why_len)
 {
     char            host[NGX_SOCKADDRLEN + 1], key[256];
     ngx_int_t       rc;
@@ -614,12 +672,20 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
     tv.tv_sec = 1;
     tv.tv_usec = 0;
 
-    rc_ctx = redisConnectWithTimeout(host, (int) rcf->port, tv);
+    if (ngx_strncmp(host, "unix:", 5) == 0) {
+        rc_ctx = redisConnectUnixWithTimeout(host + 5, tv);
+
+    } else {
+        rc_ctx = redisConnectWithTimeout(host, (int) rcf->port, tv);
+    }
+
     if (rc_ctx == NULL || rc_ctx->err) {
+        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui "
+                     "unreachable: %s%Z", host, rcf->port,
+                     rc_ctx ? rc_ctx->errstr : "no memory");
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "oxmigrate admin: Redis %s:%ui unreachable (%s), "
-                      "cached decisions expire by their ttl", host,
-                      rcf->port, rc_ctx ? rc_ctx->errstr : "no memory");
+                      "oxmigrate admin: %s, cached decisions expire by "
+                      "their ttl", why);
         if (rc_ctx) {
             redisFree(rc_ctx);
         }
@@ -629,6 +695,7 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
 
     redisSetTimeout(rc_ctx, tv);
     rc = NGX_OK;
+    reply = NULL;
 
     if (rcf->password.len) {
         reply = redisCommand(rc_ctx, "AUTH %b", rcf->password.data,
@@ -636,39 +703,44 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
             rc = NGX_ERROR;
         }
-
-        if (reply) {
-            freeReplyObject(reply);
-        }
     }
 
     if (rc == NGX_OK && rcf->db) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
         reply = redisCommand(rc_ctx, "SELECT %d", (int) rcf->db);
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
             rc = NGX_ERROR;
         }
-
-        if (reply) {
-            freeReplyObject(reply);
-        }
     }
 
     if (rc == NGX_OK) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
         reply = redisCommand(rc_ctx, "INCR %s", key);
         if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
             rc = NGX_ERROR;
         }
-
-        if (reply) {
-            freeReplyObject(reply);
-        }
     }
 
     if (rc != NGX_OK) {
+        /* the server's words (OOM, NOAUTH, ...), never the password */
+        ngx_snprintf((u_char *) why, why_len - 1, "INCR %s failed: %s%Z",
+                     key,
+                     rc_ctx->err ? rc_ctx->errstr
+                     : (reply && reply->type == REDIS_REPLY_ERROR
+                        && reply->str) ? reply->str : "unexpected reply");
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "oxmigrate admin: INCR %s failed: %s, cached "
-                      "decisions expire by their ttl", key,
-                      rc_ctx->err ? rc_ctx->errstr : "error reply");
+                      "oxmigrate admin: %s, cached decisions expire by "
+                      "their ttl", why);
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
     }
 
     redisFree(rc_ctx);

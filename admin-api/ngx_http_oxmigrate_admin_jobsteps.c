@@ -77,6 +77,31 @@ typedef struct {
 
 
 /*
+ * After a step that changes routing: the balancers learn it from the
+ * change log, or from an INCR of the epoch; a failed INCR (retried) is
+ * kept in run->st and becomes the schema's message when it is done.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_invalidate(ngx_http_oxmigrate_job_run_t *run)
+{
+    char         why[sizeof(run->st.cache_why)];
+    const char  *how;
+
+    how = ngx_http_oxmigrate_admin_invalidate(run->m, run->job->omcf->redis,
+                                              run->job->log, why,
+                                              sizeof(why));
+    run->st.cache = how;
+
+    if (why[0]) {
+        ngx_snprintf((u_char *) run->st.cache_why,
+                     sizeof(run->st.cache_why) - 1,
+                     "cache invalidation %s: %s%Z", how, why);
+    }
+}
+
+
+/*
  * The configdb connection broke (a client error: server gone, lost,
  * cannot connect): reconnect, every half second for up to
  * oxmigrate_update_lock_idle (a configdb restart), so the step can do its
@@ -375,8 +400,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                   ngx_http_oxmigrate_admin_now_ms(), job->id,
                   (uint64_t) run.js->seq);
 
-        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
-                                                   job->log);
+        ngx_http_oxmigrate_admin_job_invalidate(&run);
     }
 
     if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
@@ -394,14 +418,14 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
         ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
 
-        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
-                                                   job->log);
+        ngx_http_oxmigrate_admin_job_invalidate(&run);
     }
 
     if (ngx_http_oxmigrate_admin_job_exec(&run,
             "UPDATE oxmigrate_job_schema SET state = 'done',"
-            " failed_tasks = '[]', message = '', enabled_at = %R"
+            " failed_tasks = '[]', message = %s, enabled_at = %R"
             " WHERE job_id = %U AND seq = %U",
+            run.st.cache_why[0] ? run.st.cache_why : "",
             ena, job->id, (uint64_t) run.js->seq)
         >= 0 || run.m)
     {

@@ -47,8 +47,7 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
         "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
         " SUM(c.enabled = 1),"
-        " SUM(c.enabled = 0 AND c.reason_id = "
-            NGX_HTTP_OXMIGRATE_REASON_STR "),"
+        " SUM(c.enabled = 0 AND c.reason_id = %U),"
         " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
         " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
         " GROUP BY p.db_schema, p.write_db_pool_id"
@@ -56,18 +55,19 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
         " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
         " FROM contexts_per_dbschema s WHERE NOT EXISTS"
         " (SELECT 1 FROM context_server2db_pool q"
-        " WHERE q.db_schema = s.schemaname)");
+        " WHERE q.db_schema = s.schemaname)",
+        (uint64_t) ngx_http_oxmigrate_admin_reason);
 
     if (res == NULL && mysql_errno(m) == 1146) {
         /* a configdb without contexts_per_dbschema */
         res = ngx_http_oxmigrate_admin_select(m, op->pool,
             "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
             " SUM(c.enabled = 1),"
-            " SUM(c.enabled = 0 AND c.reason_id = "
-                NGX_HTTP_OXMIGRATE_REASON_STR "),"
+            " SUM(c.enabled = 0 AND c.reason_id = %U),"
             " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
             " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-            " GROUP BY p.db_schema, p.write_db_pool_id");
+            " GROUP BY p.db_schema, p.write_db_pool_id",
+            (uint64_t) ngx_http_oxmigrate_admin_reason);
     }
 
     if (res == NULL) {

@@ -788,6 +788,8 @@ ngx_http_oxmigrate_admin_access(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
     /* not thread-safe; must run before any thread calls mysql_init() */
     if (mysql_library_init(0, NULL, NULL) != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
@@ -796,6 +798,13 @@ ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_oxmigrate_admin_ox_init_process(cycle);
+
+    /* oxmigrate_maintenance_reason of this configuration, for the SQL */
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oxmigrate_module);
+    if (omcf) {
+        ngx_http_oxmigrate_admin_reason = omcf->maintenance_reason;
+    }
 
     return NGX_OK;
 }

@@ -12,6 +12,9 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
+ngx_uint_t  ngx_http_oxmigrate_admin_reason = NGX_HTTP_OXMIGRATE_SCHEMA_REASON;
+
+
 int64_t
 ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
     const char *name)
@@ -126,9 +129,10 @@ ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
 {
     res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
         "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
-        " SET c.enabled = 0, c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR
+        " SET c.enabled = 0, c.reason_id = %U"
         " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-        " AND c.enabled = 1", schema, schema);
+        " AND c.enabled = 1", (uint64_t) ngx_http_oxmigrate_admin_reason,
+        schema, schema);
 
     if (res->changed < 0) {
         res->db_errno = mysql_errno(m);
@@ -150,8 +154,8 @@ ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
         "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
         " SET c.enabled = 1, c.reason_id = NULL"
         " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-        " AND c.enabled = 0 AND c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR,
-        schema, schema);
+        " AND c.enabled = 0 AND c.reason_id = %U",
+        schema, schema, (uint64_t) ngx_http_oxmigrate_admin_reason);
 
     if (res->changed < 0) {
         res->db_errno = mysql_errno(m);

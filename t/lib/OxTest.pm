@@ -1007,13 +1007,16 @@ sub _new {
     my $dir = OxTest::tmpdir() . "/redis-$port";
     mkdir $dir or croak "$dir: $!";
     my $self = bless { port => $port, dir => $dir,
-                       password => $o{password} }, $class;
+                       password => $o{password}, unix => $o{unix} }, $class;
     push @CLEANUP, $self;
     $self->start;
     return $self;
 }
 
 sub port { $_[0]{port} }
+
+# unix => 1: the server also listens on this unix socket
+sub socket { "$_[0]{dir}/redis.sock" }
 
 sub start {
     my ($self) = @_;
@@ -1026,6 +1029,8 @@ sub start {
                    '--dir', $self->{dir}, '--daemonize', 'no',
                    '--logfile', $log);
         push @cmd, '--requirepass', $self->{password} if $self->{password};
+        push @cmd, '--unixsocket', $self->socket, '--unixsocketperm', '777'
+            if $self->{unix};
         $self->{pid} = OxTest::_spawn(\@cmd,
                                       stdout => "$self->{dir}/out.log");
         my $exited = 0;
