@@ -52,6 +52,7 @@
 
 #include <ngx_thread_pool.h>
 #include <mysql.h>
+#include <hiredis/hiredis.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -174,6 +175,7 @@ struct ngx_http_oxmigrate_admin_op_s {
     u_char                               *body;     /* NUL-terminated */
     size_t                                body_len;
     char                                 *q_state;  /* ?state= */
+    ngx_str_t                             q_args;   /* the query string */
     ngx_int_t                             q_limit;  /* ?limit=, 1..1000 */
 
     yajl_val                              json;     /* parsed body */
@@ -278,6 +280,9 @@ ngx_int_t ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
 ngx_int_t ngx_http_oxmigrate_admin_epoch_incr(
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
     size_t why_len);
+/* a blocking Redis connection as oxmigrate_redis says; NULL: *why */
+redisContext *ngx_http_oxmigrate_admin_redis(
+    ngx_http_oxmigrate_redis_conf_t *rcf, char *why, size_t why_len);
 /* tell the balancers: "change log", "redis epoch", "failed" (why), "ttl" */
 const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
@@ -300,6 +305,13 @@ void ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
+
+/* ngx_http_oxmigrate_admin_store.c: the router's lookup, for GET /lookup */
+ngx_int_t ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
+    const char *key, ngx_http_oxmigrate_info_t *info);
+
+/* ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
+void ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op);
 
 /* shared by handlers and jobs; return HTTP status, 0 = done */
 typedef struct {

@@ -655,80 +655,32 @@ ngx_int_t
 ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
     ngx_log_t *log, char *why, size_t why_len)
 {
-    char            host[NGX_SOCKADDRLEN + 1], key[256];
-    ngx_int_t       rc;
-    redisReply     *reply;
-    redisContext   *rc_ctx;
-    struct timeval  tv;
+    char           key[256];
+    ngx_int_t      rc;
+    redisReply    *reply;
+    redisContext  *rc_ctx;
 
     if (rcf == NULL) {
         return NGX_DECLINED;
     }
 
-    ngx_cpystrn((u_char *) host, rcf->host.data,
-                ngx_min(rcf->host.len + 1, sizeof(host)));
     ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vepoch%Z", &rcf->prefix);
 
-    tv.tv_sec = 1;
-    tv.tv_usec = 0;
-
-    if (ngx_strncmp(host, "unix:", 5) == 0) {
-        rc_ctx = redisConnectUnixWithTimeout(host + 5, tv);
-
-    } else {
-        rc_ctx = redisConnectWithTimeout(host, (int) rcf->port, tv);
-    }
-
-    if (rc_ctx == NULL || rc_ctx->err) {
-        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui "
-                     "unreachable: %s%Z", host, rcf->port,
-                     rc_ctx ? rc_ctx->errstr : "no memory");
+    rc_ctx = ngx_http_oxmigrate_admin_redis(rcf, why, why_len);
+    if (rc_ctx == NULL) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "oxmigrate admin: %s, cached decisions expire by "
                       "their ttl", why);
-        if (rc_ctx) {
-            redisFree(rc_ctx);
-        }
-
         return NGX_ERROR;
     }
 
-    redisSetTimeout(rc_ctx, tv);
     rc = NGX_OK;
-    reply = NULL;
 
-    if (rcf->password.len) {
-        reply = redisCommand(rc_ctx, "AUTH %b", rcf->password.data,
-                             rcf->password.len);
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            rc = NGX_ERROR;
-        }
-    }
+    reply = redisCommand(rc_ctx, "INCR %s", key);
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = NGX_ERROR;
 
-    if (rc == NGX_OK && rcf->db) {
-        if (reply) {
-            freeReplyObject(reply);
-        }
-
-        reply = redisCommand(rc_ctx, "SELECT %d", (int) rcf->db);
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            rc = NGX_ERROR;
-        }
-    }
-
-    if (rc == NGX_OK) {
-        if (reply) {
-            freeReplyObject(reply);
-        }
-
-        reply = redisCommand(rc_ctx, "INCR %s", key);
-        if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-            rc = NGX_ERROR;
-        }
-    }
-
-    if (rc != NGX_OK) {
-        /* the server's words (OOM, NOAUTH, ...), never the password */
+        /* the server's words (OOM, ...), never the password */
         ngx_snprintf((u_char *) why, why_len - 1, "INCR %s failed: %s%Z",
                      key,
                      rc_ctx->err ? rc_ctx->errstr
@@ -746,6 +698,90 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
     redisFree(rc_ctx);
 
     return rc;
+}
+
+
+/*
+ * A blocking connection to the routers' Redis (thread pool only), as
+ * oxmigrate_redis configures it: TCP or unix:PATH, AUTH, SELECT, 1 s
+ * timeouts.  NULL with *why set.
+ */
+
+redisContext *
+ngx_http_oxmigrate_admin_redis(ngx_http_oxmigrate_redis_conf_t *rcf,
+    char *why, size_t why_len)
+{
+    char            host[NGX_SOCKADDRLEN + 1];
+    ngx_int_t       rc;
+    redisReply     *reply;
+    redisContext   *c;
+    struct timeval  tv;
+
+    ngx_cpystrn((u_char *) host, rcf->host.data,
+                ngx_min(rcf->host.len + 1, sizeof(host)));
+
+    tv.tv_sec = 1;
+    tv.tv_usec = 0;
+
+    if (ngx_strncmp(host, "unix:", 5) == 0) {
+        c = redisConnectUnixWithTimeout(host + 5, tv);
+
+    } else {
+        c = redisConnectWithTimeout(host, (int) rcf->port, tv);
+    }
+
+    if (c == NULL || c->err) {
+        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui "
+                     "unreachable: %s%Z", host, rcf->port,
+                     c ? c->errstr : "no memory");
+        if (c) {
+            redisFree(c);
+        }
+
+        return NULL;
+    }
+
+    redisSetTimeout(c, tv);
+    rc = NGX_OK;
+    reply = NULL;
+
+    if (rcf->password.len) {
+        reply = redisCommand(c, "AUTH %b", rcf->password.data,
+                             rcf->password.len);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc == NGX_OK && rcf->db) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        reply = redisCommand(c, "SELECT %d", (int) rcf->db);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui: %s%Z",
+                     host, rcf->port,
+                     c->err ? c->errstr
+                     : (reply && reply->type == REDIS_REPLY_ERROR
+                        && reply->str) ? reply->str : "unexpected reply");
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
+    }
+
+    if (rc != NGX_OK) {
+        redisFree(c);
+        return NULL;
+    }
+
+    return c;
 }
 
 

@@ -253,6 +253,8 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
     ngx_cpystrn((u_char *) op->user, r->headers_in.user.data,
                 r->headers_in.user.len + 1);
 
+    op->q_args = r->args;
+
     if (ngx_http_arg(r, (u_char *) "state", 5, &v) == NGX_OK) {
         op->q_state = ngx_pnalloc(r->pool, v.len + 1);
         if (op->q_state == NULL) {

@@ -117,6 +117,9 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
     { NGX_HTTP_GET, "audit", NULL,
       ngx_http_oxmigrate_admin_audit_list, NULL },
 
+    { NGX_HTTP_GET, "lookup", NULL,
+      ngx_http_oxmigrate_admin_lookup, NULL },
+
     { 0, NULL, NULL, NULL, NULL }
 };
 

@@ -322,3 +322,61 @@ failed:
 
     return NGX_ERROR;
 }
+
+
+/*
+ * GET /lookup: what the router's lookup reads for a context part (the
+ * same joins); info's strings live in pool.  NGX_ERROR: see mysql_error().
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
+    const char *key, ngx_http_oxmigrate_info_t *info)
+{
+    MYSQL_ROW       row;
+    MYSQL_RES      *res;
+    unsigned long  *len;
+
+    ngx_memzero(info, sizeof(ngx_http_oxmigrate_info_t));
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+        "SELECT l.cid, c.enabled, c.reason_id, p.server_id, p.db_schema,"
+        " s.name FROM login2context l"
+        " JOIN context c ON c.cid = l.cid"
+        " JOIN context_server2db_pool p ON p.cid = l.cid"
+        " LEFT JOIN server s ON s.server_id = p.server_id"
+        " WHERE l.login_info = %s LIMIT 1", key);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row) {
+        len = mysql_fetch_lengths(res);
+
+        info->found = 1;
+        info->cid = ngx_atoi((u_char *) row[0], len[0]);
+        info->enabled = (row[1] && row[1][0] != '0');
+        info->reason_id = row[2] ? ngx_atoi((u_char *) row[2], len[2]) : 0;
+        info->server_id = ngx_atoi((u_char *) row[3], len[3]);
+        info->schema.len = len[4];
+        info->server.len = row[5] ? len[5] : 0;
+        info->server.data = ngx_pnalloc(pool, info->server.len + 1);
+
+        if (info->server.data && row[5]) {
+            ngx_memcpy(info->server.data, row[5], info->server.len);
+        }
+
+        if (info->schema.len) {
+            info->schema.data = ngx_pnalloc(pool, len[4]);
+            if (info->schema.data) {
+                ngx_memcpy(info->schema.data, row[4], len[4]);
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}

@@ -178,6 +178,18 @@ void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
     ngx_msec_t after);
 void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
     ngx_http_oxmigrate_change_t *changes, ngx_uint_t n, uint64_t start);
+typedef struct {
+    ngx_msec_t                  age;
+    ngx_msec_int_t              expires_in;  /* <= 0: past its ttl */
+    ngx_uint_t                  epoch;
+    ngx_uint_t                  zone_epoch;
+    uint64_t                    position;    /* of the change log */
+} ngx_http_oxmigrate_shm_peek_t;
+
+/* the entry of key as it is, nothing changed (GET /lookup) */
+ngx_int_t ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone,
+    ngx_str_t *key, u_char *buf, size_t *len,
+    ngx_http_oxmigrate_shm_peek_t *pk);
 void ngx_http_oxmigrate_shm_stats(ngx_shm_zone_t *shm_zone,
     ngx_uint_t *entries, ngx_uint_t *evictions, ngx_uint_t *invalidated);
 

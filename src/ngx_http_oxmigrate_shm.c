@@ -58,6 +58,7 @@ typedef struct {
     ngx_queue_t                  queue;     /* LRU, head most recent */
     ngx_msec_t                   expires;   /* ngx_current_msec based */
     ngx_msec_t                   keep;      /* expires + stale */
+    ngx_msec_t                   stored;
     ngx_uint_t                   epoch;
     uint32_t                     cid;       /* 0: a negative entry */
     uint32_t                     server_id;
@@ -436,6 +437,7 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 
         node->key = hash;
 
+        sn->stored = now;
         sn->expires = now + ttl;
         sn->keep = sn->expires + ngx_min(stale, NGX_HTTP_OXMIGRATE_SHM_TTL_MAX);
         sn->epoch = epoch;
@@ -899,4 +901,50 @@ ngx_http_oxmigrate_shm_stats(ngx_shm_zone_t *shm_zone, ngx_uint_t *entries,
     *evictions = ctx->sh->evictions;
     *invalidated = ctx->sh->invalidated;
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/*
+ * What the zone holds for key, for GET /lookup: changes nothing (no LRU
+ * move, no deletion).  NGX_OK with the value, its age, its epoch and the
+ * zone's, whether it expired; NGX_DECLINED: no entry.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
+    u_char *buf, size_t *len, ngx_http_oxmigrate_shm_peek_t *pk)
+{
+    ngx_int_t                       rc;
+    ngx_http_oxmigrate_shm_ctx_t   *ctx;
+    ngx_http_oxmigrate_shm_node_t  *sn;
+
+    if (shm_zone == NULL || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX) {
+        return NGX_DECLINED;
+    }
+
+    ctx = shm_zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    sn = ngx_http_oxmigrate_shm_lookup(ctx,
+                                       ngx_crc32_short(key->data, key->len),
+                                       key);
+    pk->zone_epoch = ctx->sh->epoch;
+    pk->position = ctx->sh->applied;
+
+    if (sn == NULL) {
+        rc = NGX_DECLINED;
+
+    } else {
+        ngx_memcpy(buf, sn->data + sn->key_len, sn->value_len);
+        *len = sn->value_len;
+        pk->age = ngx_current_msec - sn->stored;
+        pk->expires_in = (ngx_msec_int_t) (sn->expires - ngx_current_msec);
+        pk->epoch = sn->epoch;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
 }
