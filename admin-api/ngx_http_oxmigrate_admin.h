@@ -306,6 +306,11 @@ void ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
 
+/* ngx_http_oxmigrate_admin_routes.c: names and indexes for the metrics */
+const char *ngx_http_oxmigrate_admin_route_name(ngx_uint_t i);
+ngx_uint_t ngx_http_oxmigrate_admin_route_index(
+    ngx_http_oxmigrate_admin_route_t *rt);
+
 /* ngx_http_oxmigrate_admin_store.c: the router's lookup, for GET /lookup */
 ngx_int_t ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
     const char *key, ngx_http_oxmigrate_info_t *info);

@@ -570,6 +570,10 @@ ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r)
         rc = ngx_http_oxmigrate_admin_send(r, op->status, buf, len);
     }
 
+    ngx_http_oxmigrate_metrics_admin(
+        ngx_http_oxmigrate_admin_route_index(op->route),
+        op->gen ? op->status : NGX_HTTP_INTERNAL_SERVER_ERROR);
+
     ngx_http_finalize_request(r, rc);
 }
 
@@ -800,6 +804,9 @@ ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_oxmigrate_admin_ox_init_process(cycle);
+
+    ngx_http_oxmigrate_metrics_admin_names(
+                                      ngx_http_oxmigrate_admin_route_name);
 
     /* oxmigrate_maintenance_reason of this configuration, for the SQL */
     omcf = ngx_http_cycle_get_module_main_conf(cycle,

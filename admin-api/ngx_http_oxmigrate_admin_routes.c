@@ -260,3 +260,32 @@ ngx_http_oxmigrate_admin_route(ngx_http_request_t *r,
 
     return NULL;
 }
+
+
+/*
+ * For oxmigrate_metrics: the i-th endpoint's action (the OX tool it
+ * stands for, or its path for a reading call); NULL past the last.
+ */
+
+const char *
+ngx_http_oxmigrate_admin_route_name(ngx_uint_t i)
+{
+    ngx_http_oxmigrate_admin_route_t  *rt;
+
+    if (i >= sizeof(ngx_http_oxmigrate_admin_routes)
+             / sizeof(ngx_http_oxmigrate_admin_route_t) - 1)
+    {
+        return NULL;
+    }
+
+    rt = &ngx_http_oxmigrate_admin_routes[i];
+
+    return rt->action ? rt->action : rt->path;
+}
+
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_route_index(ngx_http_oxmigrate_admin_route_t *rt)
+{
+    return rt - ngx_http_oxmigrate_admin_routes;
+}

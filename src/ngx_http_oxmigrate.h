@@ -276,6 +276,12 @@ void ngx_http_oxmigrate_metrics_decision(ngx_uint_t kind,
     ngx_uint_t decision);
 /* a lookup answered by source after ms */
 void ngx_http_oxmigrate_metrics_lookup(ngx_uint_t source, ngx_msec_t ms);
+/* the admin API: its i-th endpoint's name (NULL past the last), a call */
+#define NGX_HTTP_OXMIGRATE_M_ROUTES        40
+typedef const char *(*ngx_http_oxmigrate_metrics_name_pt)(ngx_uint_t i);
+void ngx_http_oxmigrate_metrics_admin_names(
+    ngx_http_oxmigrate_metrics_name_pt name);
+void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 

@@ -28,6 +28,7 @@ typedef struct {
     ngx_atomic_t   errors[NGX_HTTP_OXMIGRATE_M_BACKENDS]
                          [NGX_HTTP_OXMIGRATE_M_KINDS];
     ngx_atomic_t   up[NGX_HTTP_OXMIGRATE_M_BACKENDS];   /* 0, 1, 2 unknown */
+    ngx_atomic_t   admin[NGX_HTTP_OXMIGRATE_M_ROUTES][4];  /* 2xx .. 5xx */
 } ngx_http_oxmigrate_metrics_sh_t;
 
 
@@ -70,6 +71,9 @@ static const char  *ngx_http_oxmigrate_metrics_error_kind[] = {
 
 /* this worker's pointer into the zone; NULL: no oxmigrate_metrics */
 static ngx_http_oxmigrate_metrics_sh_t  *ngx_http_oxmigrate_metrics_sh;
+
+/* the admin API's endpoint names (it registers them; src/ knows no API) */
+static ngx_http_oxmigrate_metrics_name_pt  ngx_http_oxmigrate_metrics_route;
 
 
 char *
@@ -184,6 +188,31 @@ ngx_http_oxmigrate_metrics_lookup(ngx_uint_t source, ngx_msec_t ms)
 
 
 void
+ngx_http_oxmigrate_metrics_admin_names(ngx_http_oxmigrate_metrics_name_pt name)
+{
+    ngx_http_oxmigrate_metrics_route = name;
+}
+
+
+void
+ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status)
+{
+    ngx_uint_t                        cls;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    cls = status / 100;
+
+    if (m == NULL || route >= NGX_HTTP_OXMIGRATE_M_ROUTES || cls < 2
+        || cls > 5)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->admin[route][cls - 2], 1);
+}
+
+
+void
 ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind)
 {
     ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
@@ -248,7 +277,8 @@ static u_char *
 ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
     ngx_http_oxmigrate_metrics_sh_t *m, ngx_http_oxmigrate_main_conf_t *omcf)
 {
-    ngx_uint_t  i, k, cum, entries, evictions, invalidated;
+    ngx_uint_t   i, k, cum, entries, evictions, invalidated;
+    const char  *name;
 
     oxm_printf("# HELP oxmigrate_build_info The module's version and the "
                "nginx it runs in.\n"
@@ -330,6 +360,28 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                "# TYPE oxmigrate_redis_up gauge\n");
     if (m->up[1] != 2) {
         oxm_printf("oxmigrate_redis_up %uA\n", m->up[1]);
+    }
+
+    if (ngx_http_oxmigrate_metrics_route) {
+        oxm_printf("# HELP oxmigrate_admin_requests_total Admin API calls, "
+                   "by action (the OX tool, or the endpoint) and status "
+                   "class.\n"
+                   "# TYPE oxmigrate_admin_requests_total counter\n");
+
+        for (i = 0; i < NGX_HTTP_OXMIGRATE_M_ROUTES; i++) {
+            name = ngx_http_oxmigrate_metrics_route(i);
+            if (name == NULL) {
+                break;
+            }
+
+            for (k = 0; k < 4; k++) {
+                if (m->admin[i][k]) {
+                    oxm_printf("oxmigrate_admin_requests_total{action=\"%s\","
+                               "status=\"%uixx\"} %uA\n",
+                               name, k + 2, m->admin[i][k]);
+                }
+            }
+        }
     }
 
     if (omcf->shm_zone) {

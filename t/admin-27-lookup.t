@@ -25,7 +25,8 @@ my $ng = OxAdmin::nginx($site, redis => $redis,
           . ' server { listen 127.0.0.1:%%PORT_R%%; location /ajax/ {'
           . ' oxmigrate on; oxmigrate_server oxserver-old;'
           . ' oxmigrate_redirect_url https://new.example.com/;'
-          . ' proxy_pass http://127.0.0.1:' . $echo->port . '; } }');
+          . ' proxy_pass http://127.0.0.1:' . $echo->port . '; }'
+          . ' location = /metrics { oxmigrate_metrics; } }');
 my $R = $ng->port('R');
 
 sub lookup {
@@ -81,6 +82,13 @@ like($j->{decision}{primary}, qr/give primary=/, 'without server names: says wha
 is(OxAdmin::api($ng, GET => 'lookup')->{status}, 400, 'no login=: 400');
 is(OxAdmin::api($ng, GET => 'lookup?login=a', auth => 0)->{status}, 401,
    'without credentials: 401');
+
+# the admin calls in oxmigrate_metrics
+my $m = OxTest::http(GET => '/metrics', port => $R)->{body};
+like($m, qr/^oxmigrate_admin_requests_total\{action="lookup",status="2xx"\} 7$/m,
+     'metrics: 7 lookups answered 2xx');
+like($m, qr/^oxmigrate_admin_requests_total\{action="lookup",status="4xx"\} 1$/m,
+     'metrics: 1 answered 4xx');
 
 $ng->stop;
 done_testing;
