@@ -311,6 +311,54 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
 
 
 /*
+ * A step's pool and configdb connection, and whether the job is still
+ * this driver's.  NGX_OK: go on; else step->rc is set, nothing to free.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_begin(ngx_http_oxmigrate_job_step_t *step,
+    ngx_http_oxmigrate_job_run_t *run)
+{
+    ngx_http_oxmigrate_job_t  *job;
+
+    job = step->job;
+
+    ngx_memzero(run, sizeof(ngx_http_oxmigrate_job_run_t));
+    run->job = job;
+    run->js = step->s;
+
+    run->pool = ngx_create_pool(16384, job->log);
+    if (run->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    run->m = step->m ? step->m
+                     : ngx_http_oxmigrate_admin_job_db(job, run->pool);
+    step->m = NULL;
+
+    if (run->m == NULL) {
+        ngx_destroy_pool(run->pool);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_beat(job, run->m, run->pool)
+        == NGX_DECLINED)
+    {
+        ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                      "oxmigrate admin: job %uL was resumed by another "
+                      "worker while this one waited for a thread: it "
+                      "stops here", job->id);
+        step->rc = NGX_DECLINED;
+        step->m = run->m;
+        ngx_destroy_pool(run->pool);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * One schema (thread): disable, update, changeserver, enable (an
  * upgrade) or the update alone (runallupdate).  step->rc: NGX_OK done,
  * NGX_ERROR failed, NGX_DECLINED the job is another driver's now.
@@ -334,33 +382,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     ngx_http_oxmigrate_admin_thread_init();
 
-    ngx_memzero(&run, sizeof(ngx_http_oxmigrate_job_run_t));
-    run.job = job;
-    run.js = step->s;
-
-    run.pool = ngx_create_pool(16384, job->log);
-    if (run.pool == NULL) {
-        return;
-    }
-
-    run.m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, run.pool);
-    step->m = NULL;
-
-    if (run.m == NULL) {
-        ngx_destroy_pool(run.pool);
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool)
-        == NGX_DECLINED)
-    {
-        ngx_log_error(NGX_LOG_WARN, job->log, 0,
-                      "oxmigrate admin: job %uL was resumed by another "
-                      "worker while this one waited for a thread: it "
-                      "stops here", job->id);
-        step->rc = NGX_DECLINED;
-        step->m = run.m;
-        ngx_destroy_pool(run.pool);
+    if (ngx_http_oxmigrate_admin_job_begin(step, &run) != NGX_OK) {
         return;
     }
 

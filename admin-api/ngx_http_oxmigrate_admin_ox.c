@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_oxmigrate_admin_ox_spawn(
     ngx_http_oxmigrate_ox_call_t *call, char **argv, pid_t *pid, int *fds);
 static void ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
     pid_t pid, int *fds, ngx_msec_t timeout);
+static ngx_int_t ngx_http_oxmigrate_admin_ox_result(
+    ngx_http_oxmigrate_ox_call_t *call, ngx_msec_t timeout);
 static void ngx_http_oxmigrate_admin_ox_read(ngx_http_oxmigrate_ox_call_t *call,
     int *fd, ngx_str_t *buf);
 
@@ -133,8 +135,6 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
 {
     int         fds[2];
     char      **argv;
-    size_t      len;
-    ngx_str_t  *said;
     pid_t       pid;
     ngx_uint_t  i;
     ngx_msec_t  timeout;
@@ -192,6 +192,19 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
     call->elapsed = ngx_http_oxmigrate_admin_now_ms() - start;
     call->out.data[call->out.len] = '\0';
     call->err.data[call->err.len] = '\0';
+
+    return ngx_http_oxmigrate_admin_ox_result(call, timeout);
+}
+
+
+/* how the tool ended, in call->error: NGX_OK, NGX_DECLINED, NGX_ERROR */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_result(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_msec_t timeout)
+{
+    size_t      len;
+    ngx_str_t  *said;
 
     if (call->timed_out) {
         ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
@@ -340,6 +353,39 @@ ngx_http_oxmigrate_admin_ox_read(ngx_http_oxmigrate_ox_call_t *call, int *fd,
 }
 
 
+/*
+ * Whether the running tool is to be killed now (1): its timeout, a fast
+ * shutdown of nginx, or its tick says so (a dead OX lock).
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_ox_due(ngx_http_oxmigrate_ox_call_t *call,
+    int64_t now, int64_t deadline, int64_t *next_tick)
+{
+    if (now >= deadline) {
+        call->timed_out = 1;
+        return 1;
+    }
+
+    if (ngx_terminate) {
+        call->aborted = 1;
+        call->abort_reason = "nginx is shutting down";
+        return 1;
+    }
+
+    if (*next_tick && now >= *next_tick) {
+        *next_tick = now + call->tick_ms;
+
+        if (call->tick(call) == NGX_ABORT) {
+            call->aborted = 1;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* reads both pipes until the tool is gone, kills it at the timeout */
 
 static void
@@ -424,22 +470,9 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
             continue;
         }
 
-        if (!killed && now >= deadline) {
-            call->timed_out = 1;
-            killed = 1;
-
-        } else if (!killed && ngx_terminate) {
-            call->aborted = 1;
-            call->abort_reason = "nginx is shutting down";
-            killed = 1;
-
-        } else if (!killed && next_tick && now >= next_tick) {
-            next_tick = now + call->tick_ms;
-
-            if (call->tick(call) == NGX_ABORT) {
-                call->aborted = 1;
-                killed = 1;
-            }
+        if (!killed) {
+            killed = ngx_http_oxmigrate_admin_ox_due(call, now, deadline,
+                                                     &next_tick);
         }
 
         if (killed == 1) {

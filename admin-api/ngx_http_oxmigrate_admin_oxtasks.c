@@ -43,6 +43,30 @@ ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
 
 
 /*
+ * A tool that exited with 0 but printed none of what it always prints
+ * (its table's header or its message) is not believed: 502.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
+{
+    if (ngx_strstr(call->out.data, one)
+        || (other && ngx_strstr(call->out.data, other)))
+    {
+        return NGX_OK;
+    }
+
+    ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                 "%s (new cluster) exited with code 0 but its output has "
+                 "no \"%s\"%Z", call->tool, one);
+    ngx_http_oxmigrate_admin_ox_fail(op, call);
+
+    return NGX_ERROR;
+}
+
+
+/*
  * The lines of a tool's table output, split in words: calls back with up
  * to "words" words, the last one holding the rest of the line.  Lines
  * before "after" (when given) and lines that do not start with a number
@@ -164,7 +188,12 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
                                      "checkdatabase",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
+        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
+               "id name hostname scheme status",
+               "Neither pending, blocking nor stale schemas found")
+           != NGX_OK)
+    {
         return;
     }
 
@@ -228,7 +257,11 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         call.args[3] = schema;
     }
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
+        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
+               "unblocked the following schemas from database", NULL)
+           != NGX_OK)
+    {
         return;
     }
 
@@ -600,7 +633,10 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     call.args[2] = "-a";
 
     if ((want_pend || want_excl)
-        && ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK)
+        && (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
+            || ngx_http_oxmigrate_admin_oxt_expect(op, &call, "taskName",
+                                                   NULL)
+               != NGX_OK))
     {
         return;
     }

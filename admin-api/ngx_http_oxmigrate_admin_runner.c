@@ -39,27 +39,21 @@ static ngx_int_t ngx_http_oxmigrate_admin_task_end(MYSQL *m,
 static ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
 static void *ngx_http_oxmigrate_admin_refresher(void *data);
+static MYSQL *ngx_http_oxmigrate_admin_runner_connect(
+    ngx_http_oxmigrate_update_t *u);
+static ngx_int_t ngx_http_oxmigrate_admin_runner_lock(
+    ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t now);
 
 
 /* the runner (thread) */
 
-ngx_int_t
-ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
-{
-    char                               err[512], **name;
-    MYSQL                             *m;
-    int64_t                            now, rc;
-    ngx_int_t                          ret;
-    ngx_uint_t                         i, n, ok, started;
-    ngx_http_oxmigrate_task_t         *t, **todo;
-    ngx_http_oxmigrate_refresher_t     rf;
-    ngx_http_oxmigrate_schema_state_t  st;
+/* the schema's database, with OX's updateTask; NULL: u->error says why */
 
-    u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
-    u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
-    if (u->executed == NULL || u->failed == NULL) {
-        return NGX_ERROR;
-    }
+static MYSQL *
+ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
+{
+    char    err[512];
+    MYSQL  *m;
 
     /*
      * A job lends the connection of the previous schema on this host: a
@@ -88,7 +82,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "schema %s on %s:%ud: %s%Z", u->schema, u->host->host,
                      u->host->port, err);
-        return NGX_ERROR;
+        return NULL;
     }
 
     if (ngx_http_oxmigrate_admin_exec(m, u->pool,
@@ -103,12 +97,29 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", u->schema)
         < 0)
     {
-        goto db_failed;
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "schema %s: %s%Z", u->schema, mysql_error(m));
+        mysql_close(m);
+        return NULL;
     }
 
-    /* acquire: the fixed uuid makes the INSERT atomic */
+    return m;
+}
 
-    now = ngx_http_oxmigrate_admin_now_ms();
+
+/*
+ * OX's LOCKED row: inserted (the fixed uuid makes it atomic), or taken
+ * over when its holder stopped refreshing.  NGX_OK: ours; NGX_BUSY: a live
+ * lock (UPD-0003); NGX_ERROR: u->error says why.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_runner_lock(ngx_http_oxmigrate_update_t *u,
+    MYSQL *m, int64_t now)
+{
+    int64_t  rc;
+
+    /* acquire: the fixed uuid makes the INSERT atomic */
 
     rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
              "INSERT INTO %I.updateTask"
@@ -118,7 +129,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
 
     if (rc < 0) {
         if (mysql_errno(m) != 1062) {
-            goto db_failed;
+            goto failed;
         }
 
         /* held: take it over only if its holder stopped refreshing */
@@ -130,11 +141,10 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
                  " AND lastModified < %D", u->schema, now,
                  now - (int64_t) u->alcf->lock_idle);
         if (rc < 0) {
-            goto db_failed;
+            goto failed;
         }
 
         if (rc == 0) {
-            mysql_close(m);
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                          "Update conflict detected. Another process is "
                          "currently updating schema %s.%Z", u->schema);
@@ -144,6 +154,47 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         ngx_log_error(NGX_LOG_WARN, u->log, 0,
                       "oxmigrate admin: took over the dead update lock "
                       "of schema %s", u->schema);
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                 "schema %s: %s%Z", u->schema, mysql_error(m));
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
+{
+    char                               err[512], **name;
+    MYSQL                             *m;
+    int64_t                            now, rc;
+    ngx_int_t                          ret;
+    ngx_uint_t                         i, n, ok, started;
+    ngx_http_oxmigrate_task_t         *t, **todo;
+    ngx_http_oxmigrate_refresher_t     rf;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
+    u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (u->executed == NULL || u->failed == NULL) {
+        return NGX_ERROR;
+    }
+
+    m = ngx_http_oxmigrate_admin_runner_connect(u);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    rc = ngx_http_oxmigrate_admin_runner_lock(u, m, now);
+    if (rc != NGX_OK) {
+        mysql_close(m);
+        return rc;
     }
 
     /* the refresher */
@@ -351,14 +402,6 @@ unlock:
     }
 
     return ret;
-
-db_failed:
-
-    ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                 "schema %s: %s%Z", u->schema, mysql_error(m));
-    mysql_close(m);
-
-    return NGX_ERROR;
 }
 
 

@@ -709,6 +709,46 @@ ngx_http_oxmigrate_admin_ox_executed(ngx_http_oxmigrate_update_t *u,
 
 
 /*
+ * Before runupdate: a live lock is UPD-0003 (NGX_BUSY: runupdate would do
+ * nothing); *since is the newest task row, so that the rows after it are
+ * what this run executed.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
+    int64_t *since)
+{
+    int64_t                       locked, now;
+    MYSQL_ROW                     row;
+    MYSQL_RES                    *res;
+    ngx_http_oxmigrate_update_t  *u;
+
+    u = w->u;
+    now = ngx_http_oxmigrate_admin_now_ms();
+    locked = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
+
+    if (locked > 0 && now - locked <= (int64_t) w->idle) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "Update conflict detected. Another process is "
+                     "currently updating schema %s.%Z", u->schema);
+        return NGX_BUSY;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
+              "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
+              " WHERE cid = 0 AND taskName NOT IN ('LOCKED', 'BACKGROUND')",
+              u->schema);
+    if (res) {
+        row = mysql_fetch_row(res);
+        *since = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+        mysql_free_result(res);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * runupdate -n SCHEMA (new cluster), OX's flags as documented (JMX
  * credentials are optional and not passed).  oxmigrate does not take OX's
  * LOCKED row: it reads it, before (a live lock: UPD-0003, runupdate would
@@ -720,9 +760,7 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
     ngx_http_oxmigrate_update_t *u)
 {
     char                           err[256];
-    int64_t                        locked, since, now;
-    MYSQL_ROW                      row;
-    MYSQL_RES                     *res;
+    int64_t                        since;
     ngx_int_t                      rc;
     ngx_http_oxmigrate_ox_call_t  *call;
     ngx_http_oxmigrate_ox_watch_t  w;
@@ -757,28 +795,11 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
         ngx_http_oxmigrate_admin_ox_wait_lock(&w);
     }
 
-    if (w.sm) {
-        now = ngx_http_oxmigrate_admin_now_ms();
-        locked = ngx_http_oxmigrate_admin_ox_locked(w.sm, u->pool, u->schema);
-
-        if (locked > 0 && now - locked <= (int64_t) w.idle) {
-            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                         "Update conflict detected. Another process is "
-                         "currently updating schema %s.%Z", u->schema);
-            rc = NGX_BUSY;
-            goto done;
-        }
-
-        res = ngx_http_oxmigrate_admin_select(w.sm, u->pool,
-                  "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
-                  " WHERE cid = 0 AND taskName NOT IN ('LOCKED',"
-                  " 'BACKGROUND')", u->schema);
-        if (res) {
-            row = mysql_fetch_row(res);
-            since = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
-                        : 0;
-            mysql_free_result(res);
-        }
+    if (w.sm
+        && ngx_http_oxmigrate_admin_ox_before(&w, &since) == NGX_BUSY)
+    {
+        rc = NGX_BUSY;
+        goto done;
     }
 
     call = ngx_http_oxmigrate_admin_ox_call(st, "runupdate",

@@ -201,16 +201,80 @@ ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
     return NGX_OK;
 }
 
+/*
+ * changeserver refused: up to 10 enabled contexts, in OX's words.
+ * NGX_DECLINED; NGX_ERROR when they were disabled meanwhile (the caller
+ * tries again, db_errno says deadlock) or the read failed.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_refused(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t enabled, ngx_http_oxmigrate_schema_res_t *res)
+{
+    u_char      *p, *last;
+    uint64_t    *cid;
+    MYSQL_ROW    row;
+    MYSQL_RES   *rs;
+    ngx_uint_t   i;
+
+    rs = ngx_http_oxmigrate_admin_select(m, pool,
+             "SELECT c.cid FROM context c"
+             " JOIN context_server2db_pool p ON p.cid = c.cid"
+             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
+             " AND c.enabled = 1 ORDER BY c.cid LIMIT 10", schema, schema);
+    if (rs == NULL) {
+        res->db_errno = mysql_errno(m);
+        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
+                     mysql_error(m));
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(rs))) {
+        cid = ngx_array_push(res->enabled);
+        if (cid) {
+            *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+        }
+    }
+
+    mysql_free_result(rs);
+
+    if (res->enabled->nelts == 0) {
+        /* disabled meanwhile: the caller tries again */
+        res->db_errno = 1213;
+        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
+                     "the contexts of schema '%s' changed during the "
+                     "move%Z", schema);
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) res->msg;
+    last = p + sizeof(res->msg) - 8;
+
+    p = ngx_slprintf(p, last, "The schema '%s' is not disabled. The "
+                     "following contexts are still enabled: [", schema);
+
+    cid = res->enabled->elts;
+    for (i = 0; i < res->enabled->nelts; i++) {
+        p = ngx_slprintf(p, last, "%s%uL", i ? ", " : "", cid[i]);
+    }
+
+    if (enabled > res->enabled->nelts) {
+        p = ngx_slprintf(p, last, ", ... (%uL in all)", enabled);
+    }
+
+    *p++ = ']';
+    *p = '\0';
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t server_id,
     ngx_http_oxmigrate_schema_res_t *res)
 {
-    u_char      *p, *last;
-    uint64_t    *cid, total, enabled;
-    MYSQL_ROW    row;
-    MYSQL_RES   *rs;
-    ngx_uint_t   i;
+    uint64_t  total, enabled;
 
     res->changed = 0;
     res->enabled = ngx_array_create(pool, 8, sizeof(uint64_t));
@@ -266,52 +330,7 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
         return NGX_DECLINED;
     }
 
-    rs = ngx_http_oxmigrate_admin_select(m, pool,
-             "SELECT c.cid FROM context c"
-             " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-             " AND c.enabled = 1 ORDER BY c.cid LIMIT 10", schema, schema);
-    if (rs == NULL) {
-        goto failed;
-    }
-
-    while ((row = mysql_fetch_row(rs))) {
-        cid = ngx_array_push(res->enabled);
-        if (cid) {
-            *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-        }
-    }
-
-    mysql_free_result(rs);
-
-    if (res->enabled->nelts == 0) {
-        /* disabled meanwhile: the caller tries again */
-        res->db_errno = 1213;
-        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
-                     "the contexts of schema '%s' changed during the "
-                     "move%Z", schema);
-        return NGX_ERROR;
-    }
-
-    p = (u_char *) res->msg;
-    last = p + sizeof(res->msg) - 8;
-
-    p = ngx_slprintf(p, last, "The schema '%s' is not disabled. The "
-                     "following contexts are still enabled: [", schema);
-
-    cid = res->enabled->elts;
-    for (i = 0; i < res->enabled->nelts; i++) {
-        p = ngx_slprintf(p, last, "%s%uL", i ? ", " : "", cid[i]);
-    }
-
-    if (enabled > res->enabled->nelts) {
-        p = ngx_slprintf(p, last, ", ... (%uL in all)", enabled);
-    }
-
-    *p++ = ']';
-    *p = '\0';
-
-    return NGX_DECLINED;
+    return ngx_http_oxmigrate_admin_refused(m, pool, schema, enabled, res);
 
 failed:
 

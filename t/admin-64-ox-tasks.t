@@ -135,6 +135,24 @@ is(OxAdmin::schema_sql($s[2], "SELECT COUNT(*) FROM updateTask WHERE"
 $r = api(POST => 'databases/3/unblock', json => { schema => '--all' });
 is($r->{status}, 400, 'a schema that is no safe argument: 400');
 
+# ------------------------------------------------ garbage
+
+$ox->behave('new', 'checkdatabase', { stdout => "Exception in thread main\n",
+                                      exit => 0 });
+$r = api(GET => 'databases/check');
+is($r->{status}, 502, 'checkdatabase printing garbage with exit 0: 502');
+like($r->{json}{error}{message}, qr/^checkdatabase \(new cluster\) exited with code 0 but its output has no/,
+     'not taken for "nothing to report"');
+$ox->behave('new', 'checkdatabase', undef);
+$ox->behave('new', 'unblockdatabase', { stdout => "", exit => 0 });
+is(api(POST => 'databases/3/unblock')->{status}, 502,
+   'unblockdatabase printing nothing: 502');
+$ox->behave('new', 'unblockdatabase', undef);
+$ox->behave('new', 'listUpdateTasks', { stdout => "?\n", exit => 0 });
+is(api(GET => "schemas/$s[0]/updatetasks")->{status}, 502,
+   'listUpdateTasks without its header: 502');
+$ox->behave('new', 'listUpdateTasks', undef);
+
 # ------------------------------------------------ POST /updates
 
 $ox->tasks([ { name => 't.A' }, { name => 't.New' },
