@@ -101,5 +101,24 @@ my $logs = `docker logs $name 2>/dev/null`;
 like($logs, qr/"POST \/ajax\/login\?action=login HTTP\/1\.1" 200 cid=1 server=8 schema=\Q$s1\E decision=redirect/,
      'the access log (oxmigrate format) on stdout');
 
+# the same image as the secondary balancer: no redirect, CTX-0012
+my $name2 = "$name-2";
+my $lb2 = OxTest::free_port();
+my %env2 = (%env, OXM_ROLE => 'secondary', OXM_SERVERS => 'oxserver-xyz',
+            OXM_LISTEN => "127.0.0.1:$lb2");
+delete @env2{qw(OXM_REDIRECT_URL OXM_ADMIN_LISTEN OXM_ADMIN_HTPASSWD)};
+$envs = join ' ', map { "-e $_='$env2{$_}'" } sort keys %env2;
+($rc, $out) = run("docker run -d --name $name2 --network host $envs '$image'");
+is($rc, 0, 'a secondary starts');
+ok(OxTest::wait_for(sub { OxTest::_port_open($lb2) }, 30, 0.2), '... and listens')
+    or diag scalar `docker logs $name2 2>&1`;
+$r = OxTest::login(port => $lb2, user => 'alice@ctx1.example.com');
+is($r->{status}, 200, 'the moved context passes to its backend there');
+like($r->{body}, qr/^name=alice%40ctx1\.example\.com&/, '... the echo backend got its body');
+$j = OxTest::json(OxTest::login(port => $lb2, user => 'alice@ctx3.example.com')->{body}) // {};
+is($j->{code}, 'CTX-0012', 'a context still on oxserver-old: CTX-0012, no redirect');
+is_deeply($j->{error_params}, [3, 2], '... [cid, server_id]');
+run("docker rm -f $name2");
+
 run("docker rm -f $name");
 done_testing();
