@@ -420,6 +420,9 @@ api(const char *method, const char *path, const char *body, resp_t *r)
     curl_easy_setopt(g.curl, CURLOPT_USERAGENT, "oxmigrate/" OXM_VERSION);
     curl_easy_setopt(g.curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(g.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* $http_proxy is honoured, but never for the loopback API */
+    curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")
+                     ? getenv("no_proxy") : "127.0.0.1,localhost,::1");
 
     if (g.user) {
         curl_easy_setopt(g.curl, CURLOPT_USERNAME, g.user);

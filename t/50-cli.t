@@ -237,6 +237,10 @@ $r = cli(['listdatabaseschema', '-A', $OxAdmin::USER, '-P', $OxAdmin::PASS],
          env => { OXMIGRATE_CREDENTIALS => undef });
 is($r->{rc}, 0, '-A/-P: 0');
 
+$r = cli(['listdatabaseschema'], env => { http_proxy => "http://127.0.0.1:$dead",
+                                          no_proxy => undef, NO_PROXY => undef });
+is($r->{rc}, 0, 'a $http_proxy is not used for the loopback API');
+
 $r = cli(['listdatabaseschema', '-P', 'wrong']);
 is($r->{rc}, 101, '-P overrides the credentials file');
 
