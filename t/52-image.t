@@ -4,6 +4,8 @@
 # suite's MariaDB, serves the admin API, its packaged `oxmigrate` moves a
 # schema, and its access log goes to stdout.  A missing variable stops it.
 #
+# With Redis (OXM_REDIS_HOST), whose epoch the admin API bumps.
+#
 # Needs Docker and the image:  docker build --target runtime -t oxmigrate .
 #                              OXM_IMAGE=oxmigrate t/run.sh MODULE t/52-image.t
 # (skipped without OXM_IMAGE).  The container shares the host's network.
@@ -59,7 +61,9 @@ my ($lb, $adm) = (OxTest::free_port(), OxTest::free_port());
 my $htpasswd = OxTest::_slurp(OxAdmin::htpasswd());
 chomp $htpasswd;
 
+my $redis = OxTest::redis();
 my %env = (OXM_ROLE => 'primary', OXM_SERVERS => 'oxserver-old',
+           OXM_REDIS_HOST => '127.0.0.1', OXM_REDIS_PORT => $redis->port,
            OXM_BACKENDS => '127.0.0.1:' . $backend->port,
            OXM_REDIRECT_URL => 'https://upgrade.example.com/appsuite/',
            OXM_DB_HOST => '127.0.0.1', OXM_DB_PORT => $ENV{OXM_MYSQL_PORT},
@@ -88,6 +92,8 @@ for my $step ("disableschema -m $s1", "changeserver -s 8 -m $s1", "enableschema 
     ($rc, $out) = run("$cli $step $auth");
     is($rc, 0, "oxmigrate $step") or diag $out;
 }
+is($redis->cmd('GET', 'oxmigrate:epoch'), 3,
+   'each routing change bumped the epoch in OXM_REDIS_HOST (3 steps)');
 ($rc, $out) = run("docker exec $name disableschema --help");
 like($out, qr/-m,--schema/, 'the OX tool names are on PATH');
 
