@@ -9,9 +9,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 module=${1:-build/ngx_http_oxmigrate_module.so}
 f=cli/oxmigrate.c
-orig=$(mktemp)
+# the failing runs keep their temporary directories: keep them here
+work=$(mktemp -d)
+export TMPDIR=$work
+orig=$work/oxmigrate.c.orig
 cp "$f" "$orig"
-trap 'cp "$orig" "$f"; rm -f "$orig"' EXIT
+trap 'cp "$orig" "$f"; rm -rf "$work"' EXIT
 survived=0
 
 mut() {
