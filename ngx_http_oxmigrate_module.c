@@ -14,64 +14,15 @@
  */
 
 
-#include "ngx_http_oxmigrate.h"
+#include "ngx_http_oxmigrate_router.h"
 #include "oxm_login.h"
 
 
 #define NGX_HTTP_OXMIGRATE_LOGIN_MAX  4096
 #define NGX_HTTP_OXMIGRATE_READ_SIZE  4096    /* a temp file, per read */
 
-
-typedef enum {
-    NGX_HTTP_OXMIGRATE_PASS = 0,
-    NGX_HTTP_OXMIGRATE_REDIRECT,
-    NGX_HTTP_OXMIGRATE_CTX0012,
-    NGX_HTTP_OXMIGRATE_MAINTENANCE,
-    NGX_HTTP_OXMIGRATE_UNKNOWN,
-    NGX_HTTP_OXMIGRATE_ERROR
-} ngx_http_oxmigrate_decision_e;
-
-
-typedef enum {
-    NGX_HTTP_OXMIGRATE_STATE_BODY = 0,    /* reading the request body */
-    NGX_HTTP_OXMIGRATE_STATE_BODY_DONE,
-    NGX_HTTP_OXMIGRATE_STATE_LOOKUP,      /* waiting for Redis/MariaDB */
-    NGX_HTTP_OXMIGRATE_STATE_DONE
-} ngx_http_oxmigrate_state_e;
-
-
-#define NGX_HTTP_OXMIGRATE_ON_ERROR_PASS  0
-#define NGX_HTTP_OXMIGRATE_ON_ERROR_FAIL  1
-
-
-typedef struct {
-    ngx_flag_t                    enable;
-    ngx_array_t                  *servers;        /* ngx_str_t */
-    ngx_http_complex_value_t     *redirect_url;
-    ngx_uint_t                    redirect_status;
-    ngx_flag_t                    redirect_json;
-    ngx_flag_t                    maintenance;
-    ngx_uint_t                    on_error;
-    ngx_array_t                  *actions;        /* ngx_str_t */
-    time_t                        retry_after;
-} ngx_http_oxmigrate_loc_conf_t;
-
-
-typedef struct {
-    ngx_http_request_t           *request;
-    ngx_http_oxmigrate_state_e    state;
-    ngx_http_oxmigrate_decision_e decision;
-    ngx_http_oxmigrate_source_e   source;
-    ngx_str_t                     field;          /* "name" or "login" */
-    ngx_str_t                     key;            /* context part */
-    ngx_http_oxmigrate_waiter_t  *waiter;
-    ngx_uint_t                    found;
-    ngx_uint_t                    cid;
-    ngx_uint_t                    server_id;
-    ngx_str_t                     schema;
-    unsigned                      json_client:1;  /* action=login */
-    unsigned                      suspended:1;
-} ngx_http_oxmigrate_ctx_t;
+/* ngx_http_oxmigrate_start_share(): out of memory */
+#define NGX_HTTP_OXMIGRATE_FAILED     ((ngx_http_oxmigrate_ctx_t *) -1)
 
 
 static ngx_int_t ngx_http_oxmigrate_handler(ngx_http_request_t *r);
@@ -80,19 +31,21 @@ static ngx_int_t ngx_http_oxmigrate_start(ngx_http_request_t *r,
 static void ngx_http_oxmigrate_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_body_login(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *out, size_t *out_len);
+static ngx_uint_t ngx_http_oxmigrate_login_action(ngx_http_request_t *r,
+    ngx_http_oxmigrate_loc_conf_t *olcf, u_char *action, size_t *n);
+static ngx_http_oxmigrate_ctx_t *ngx_http_oxmigrate_new_ctx(
+    ngx_http_request_t *r, ngx_http_oxmigrate_kind_e kind);
+static ngx_int_t ngx_http_oxmigrate_start_login(ngx_http_request_t *r,
+    u_char *action, size_t n);
+static ngx_http_oxmigrate_ctx_t *ngx_http_oxmigrate_start_share(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_oxmigrate_start_basic(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len);
+static ngx_int_t ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx);
 static void ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w);
 static void ngx_http_oxmigrate_cleanup(void *data);
-static void ngx_http_oxmigrate_decide(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx, ngx_int_t rc,
-    ngx_http_oxmigrate_info_t *info);
-static ngx_int_t ngx_http_oxmigrate_respond(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx);
-static ngx_int_t ngx_http_oxmigrate_send(ngx_http_request_t *r,
-    ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status);
-static ngx_int_t ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx);
 
 static ngx_int_t ngx_http_oxmigrate_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oxmigrate_variable(ngx_http_request_t *r,
@@ -125,6 +78,14 @@ static ngx_conf_enum_t  ngx_http_oxmigrate_redirect_statuses[] = {
 };
 
 
+static ngx_conf_bitmask_t  ngx_http_oxmigrate_identify[] = {
+    { ngx_string("login"), NGX_HTTP_OXMIGRATE_ID_LOGIN },
+    { ngx_string("basic"), NGX_HTTP_OXMIGRATE_ID_BASIC },
+    { ngx_string("share"), NGX_HTTP_OXMIGRATE_ID_SHARE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_oxmigrate_commands[] = {
 
     { ngx_string("oxmigrate_db"),
@@ -146,6 +107,20 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       ngx_http_oxmigrate_conf_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("oxmigrate_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oxmigrate_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_maintenance_reason"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, maintenance_reason),
       NULL },
 
     { ngx_string("oxmigrate"),
@@ -210,6 +185,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oxmigrate_loc_conf_t, retry_after),
       NULL },
+
+    { ngx_string("oxmigrate_identify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_loc_conf_t, identify),
+      &ngx_http_oxmigrate_identify },
 
       ngx_null_command
 };
@@ -290,7 +272,8 @@ static ngx_str_t  ngx_http_oxmigrate_sources[] = {
     ngx_null_string,
     ngx_string("shm"),
     ngx_string("redis"),
-    ngx_string("db")
+    ngx_string("db"),
+    ngx_string("stale")
 };
 
 
@@ -336,48 +319,196 @@ ngx_http_oxmigrate_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * What names the context (oxmigrate_identify): a login action, else a
+ * share link's token, else an HTTP Basic user.  Anything else passes
+ * untouched, its body unread.
+ */
+
 static ngx_int_t
 ngx_http_oxmigrate_start(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
 {
-    u_char                          login[NGX_HTTP_OXMIGRATE_LOGIN_MAX];
     u_char                          action[64];
-    size_t                          len, n;
-    ngx_int_t                       rc;
-    ngx_str_t                      *a, type;
-    ngx_uint_t                      i;
+    size_t                          n;
     ngx_http_oxmigrate_loc_conf_t  *olcf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST))) {
-        return NGX_DECLINED;
-    }
-
-    if (oxm_form_field(r->args.data, r->args.len, "action", 6,
-                       action, sizeof(action), &n)
-        != OXM_LOGIN_OK)
-    {
-        return NGX_DECLINED;
-    }
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
 
-    a = olcf->actions->elts;
-    for (i = 0; i < olcf->actions->nelts; i++) {
-        if (a[i].len == n && ngx_strncmp(a[i].data, action, n) == 0) {
-            break;
+    if ((olcf->identify & NGX_HTTP_OXMIGRATE_ID_LOGIN)
+        && ngx_http_oxmigrate_login_action(r, olcf, action, &n))
+    {
+        return ngx_http_oxmigrate_start_login(r, action, n);
+    }
+
+    if (olcf->identify & NGX_HTTP_OXMIGRATE_ID_SHARE) {
+        ctx = ngx_http_oxmigrate_start_share(r);
+
+        if (ctx) {
+            return (ctx == NGX_HTTP_OXMIGRATE_FAILED)
+                   ? NGX_ERROR : ngx_http_oxmigrate_lookup_key(r, ctx);
         }
     }
 
-    if (i == olcf->actions->nelts) {
+    if ((olcf->identify & NGX_HTTP_OXMIGRATE_ID_BASIC)
+        && r->headers_in.authorization)
+    {
+        return ngx_http_oxmigrate_start_basic(r);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* 1 when the request is a login: its "action" is a login action */
+
+static ngx_uint_t
+ngx_http_oxmigrate_login_action(ngx_http_request_t *r,
+    ngx_http_oxmigrate_loc_conf_t *olcf, u_char *action, size_t *n)
+{
+    ngx_str_t   *a;
+    ngx_uint_t   i;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST))) {
+        return 0;
+    }
+
+    if (oxm_form_field(r->args.data, r->args.len, "action", 6,
+                       action, 64, n)
+        != OXM_LOGIN_OK)
+    {
+        return 0;
+    }
+
+    a = olcf->actions->elts;
+    for (i = 0; i < olcf->actions->nelts; i++) {
+        if (a[i].len == *n && ngx_strncmp(a[i].data, action, *n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_http_oxmigrate_ctx_t *
+ngx_http_oxmigrate_new_ctx(ngx_http_request_t *r,
+    ngx_http_oxmigrate_kind_e kind)
+{
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->kind = kind;
+    ngx_http_set_ctx(r, ctx, ngx_http_oxmigrate_module);
+
+    return ctx;
+}
+
+
+/*
+ * A share link: the token's cid is looked up by cid, under its own key
+ * kind.  NULL: not a share link; NGX_HTTP_OXMIGRATE_FAILED: no memory.
+ * A path that is not a token is "unknown" (it passes).
+ */
+
+static ngx_http_oxmigrate_ctx_t *
+ngx_http_oxmigrate_start_share(ngx_http_request_t *r)
+{
+    int                        rc;
+    unsigned long              cid;
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    rc = oxm_share_cid(r->uri.data, r->uri.len, &cid);
+
+    if (rc == OXM_LOGIN_NOT_FOUND) {
+        return NULL;
+    }
+
+    ctx = ngx_http_oxmigrate_new_ctx(r, NGX_HTTP_OXMIGRATE_KIND_SHARE);
+    if (ctx == NULL) {
+        return NGX_HTTP_OXMIGRATE_FAILED;
+    }
+
+    if (rc != OXM_LOGIN_OK) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oxmigrate: share path without a valid token");
+        return ctx;     /* ctx->key empty: unknown */
+    }
+
+    ctx->key.data = ngx_pnalloc(r->pool, NGX_HTTP_OXMIGRATE_CID_KEY_LEN
+                                         + NGX_INT_T_LEN);
+    if (ctx->key.data == NULL) {
+        return NGX_HTTP_OXMIGRATE_FAILED;
+    }
+
+    ctx->key.len = ngx_sprintf(ngx_cpymem(ctx->key.data,
+                                          NGX_HTTP_OXMIGRATE_CID_KEY,
+                                          NGX_HTTP_OXMIGRATE_CID_KEY_LEN),
+                               "%ul", cid)
+                   - ctx->key.data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oxmigrate: share link of context %ul", cid);
+
+    return ctx;
+}
+
+
+/*
+ * HTTP Basic (DAV, ActiveSync): the user name before the colon names the
+ * context like a login name.  The password is never decoded into memory;
+ * the body is never read.  Another scheme (Bearer, ...) passes untouched.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_start_basic(ngx_http_request_t *r)
+{
+    u_char                     user[NGX_HTTP_OXMIGRATE_LOGIN_MAX];
+    int                        rc;
+    size_t                     len;
+    ngx_str_t                 *v;
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    v = &r->headers_in.authorization->value;
+
+    rc = oxm_basic_user(v->data, v->len, user, sizeof(user), &len);
+
+    if (rc == OXM_LOGIN_NOT_FOUND) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_ctx_t));
+    ctx = ngx_http_oxmigrate_new_ctx(r, NGX_HTTP_OXMIGRATE_KIND_BASIC);
     if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->request = r;
-    ngx_http_set_ctx(r, ctx, ngx_http_oxmigrate_module);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oxmigrate: basic credentials: %s",
+                   rc == OXM_LOGIN_OK ? "a user name" : "malformed");
+
+    return ngx_http_oxmigrate_resolve(r, ctx, user,
+                                      rc == OXM_LOGIN_OK ? len : 0);
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_start_login(ngx_http_request_t *r, u_char *action,
+    size_t n)
+{
+    u_char                     login[NGX_HTTP_OXMIGRATE_LOGIN_MAX];
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_str_t                  type;
+    ngx_http_oxmigrate_ctx_t  *ctx;
+
+    ctx = ngx_http_oxmigrate_new_ctx(r, NGX_HTTP_OXMIGRATE_KIND_LOGIN);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
 
     /* the App Suite UI's JSON login names the user "name", forms "login" */
 
@@ -563,18 +694,11 @@ static ngx_int_t
 ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len)
 {
-    size_t                           klen;
-    ngx_int_t                        rc;
-    const u_char                    *key;
-    ngx_pool_cleanup_t              *cln;
-    ngx_http_oxmigrate_waiter_t     *w;
-    ngx_http_oxmigrate_main_conf_t  *omcf;
-
-    ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
-    ctx->decision = NGX_HTTP_OXMIGRATE_UNKNOWN;
+    size_t         klen;
+    const u_char  *key;
 
     if (len == 0) {
-        return ngx_http_oxmigrate_respond(r, ctx);
+        return ngx_http_oxmigrate_lookup_key(r, ctx);
     }
 
     oxm_login_context(login, len, &key, &klen);
@@ -601,6 +725,30 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
         || !oxm_utf8_valid(ctx->key.data, ctx->key.len))
     {
         ctx->key.len = 0;
+    }
+
+    return ngx_http_oxmigrate_lookup_key(r, ctx);
+}
+
+
+/*
+ * Looks ctx->key up (shm, Redis, configdb) and answers, at once or when
+ * the lookup ends.  An empty key is "unknown": answered at once.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx)
+{
+    ngx_int_t                        rc;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_oxmigrate_waiter_t     *w;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
+    ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
+    ctx->decision = NGX_HTTP_OXMIGRATE_UNKNOWN;
+
+    if (ctx->key.len == 0) {
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
@@ -614,10 +762,13 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
 
+    ctx->lookup_start = ngx_current_msec;
+
     rc = ngx_http_oxmigrate_lookup(omcf, &ctx->key, w);
 
     if (rc == NGX_OK) {
         ctx->source = w->source;
+        ngx_http_oxmigrate_metrics_lookup(w->source, 0);
         ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
@@ -667,6 +818,11 @@ ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w)
     ctx->waiter = NULL;
     ctx->source = w->source;
 
+    if (w->rc == NGX_OK) {
+        ngx_http_oxmigrate_metrics_lookup(w->source,
+                                          ngx_current_msec - ctx->lookup_start);
+    }
+
     ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
 
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
@@ -689,244 +845,6 @@ ngx_http_oxmigrate_cleanup(void *data)
         ngx_http_oxmigrate_lookup_cancel(ctx->waiter);
         ctx->waiter = NULL;
     }
-}
-
-
-/* the decision table of the login routing issue */
-
-static void
-ngx_http_oxmigrate_decide(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx,
-    ngx_int_t rc, ngx_http_oxmigrate_info_t *info)
-{
-    ngx_str_t                      *name;
-    ngx_uint_t                      i;
-    ngx_http_oxmigrate_loc_conf_t  *olcf;
-
-    if (rc != NGX_OK) {
-        ctx->decision = NGX_HTTP_OXMIGRATE_ERROR;
-        return;
-    }
-
-    if (!info->found) {
-        ctx->decision = NGX_HTTP_OXMIGRATE_UNKNOWN;
-        return;
-    }
-
-    ctx->found = 1;
-    ctx->cid = info->cid;
-    ctx->server_id = info->server_id;
-
-    ctx->schema.data = ngx_pnalloc(r->pool, info->schema.len);
-    if (ctx->schema.data) {
-        ngx_memcpy(ctx->schema.data, info->schema.data, info->schema.len);
-        ctx->schema.len = info->schema.len;
-    }
-
-    if (!info->enabled) {
-        /* only the schema move is ours; other reasons the node explains */
-        ctx->decision = (info->reason_id == NGX_HTTP_OXMIGRATE_SCHEMA_REASON)
-                        ? NGX_HTTP_OXMIGRATE_MAINTENANCE
-                        : NGX_HTTP_OXMIGRATE_PASS;
-        return;
-    }
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
-
-    name = olcf->servers->elts;
-    for (i = 0; i < olcf->servers->nelts; i++) {
-        if (name[i].len == info->server.len
-            && ngx_strncmp(name[i].data, info->server.data, name[i].len) == 0)
-        {
-            ctx->decision = NGX_HTTP_OXMIGRATE_PASS;
-            return;
-        }
-    }
-
-    /*
-     * The context lives on another server.  The primary balancer sends the
-     * user over (as migrationRedirectURL does on the old nodes); the
-     * secondary never redirects, which could loop, and answers CTX-0012.
-     */
-
-    ctx->decision = olcf->redirect_url ? NGX_HTTP_OXMIGRATE_REDIRECT
-                                       : NGX_HTTP_OXMIGRATE_CTX0012;
-}
-
-
-static ngx_int_t
-ngx_http_oxmigrate_respond(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx)
-{
-    u_char                          params[2 * NGX_INT_T_LEN + 4];
-    u_char                          desc[128];
-    ngx_table_elt_t                *h;
-    ngx_http_oxmigrate_oxerror_t    err;
-    ngx_http_oxmigrate_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
-
-    switch (ctx->decision) {
-
-    case NGX_HTTP_OXMIGRATE_REDIRECT:
-        return ngx_http_oxmigrate_redirect(r, ctx);
-
-    case NGX_HTTP_OXMIGRATE_CTX0012:
-        err.code = "CTX-0012";
-        err.category = "ERROR";
-        err.category_num = 8;
-        ngx_str_set(&err.error, "An error occurred inside the server which "
-                    "prevented it from fulfilling the request.");
-        err.error_desc.data = desc;
-        err.error_desc.len = ngx_snprintf(desc, sizeof(desc),
-                                 "The context %ui is located in server with "
-                                 "id %ui", ctx->cid, ctx->server_id)
-                             - desc;
-        err.params.data = params;
-        err.params.len = ngx_sprintf(params, "[%ui,%ui]", ctx->cid,
-                                     ctx->server_id)
-                         - params;
-
-        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
-
-    case NGX_HTTP_OXMIGRATE_MAINTENANCE:
-        if (!olcf->maintenance) {
-            return NGX_DECLINED;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (h->value.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%T", olcf->retry_after)
-                       - h->value.data;
-
-        err.code = "CTX-0007";
-        err.category = "TRY_AGAIN";
-        err.category_num = 4;
-        ngx_str_set(&err.error, "The server is currently down for "
-                    "maintenance. Please try again later.");
-        ngx_str_set(&err.error_desc, "Updating database ... Try again later.");
-        ngx_str_set(&err.params, "[]");
-
-        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
-
-    case NGX_HTTP_OXMIGRATE_ERROR:
-        if (olcf->on_error == NGX_HTTP_OXMIGRATE_ON_ERROR_PASS) {
-            return NGX_DECLINED;
-        }
-
-        err.code = "LGI-0005";
-        err.category = "SERVICE_DOWN";
-        err.category_num = 5;
-        ngx_str_set(&err.error, "Login not possible at the moment. "
-                    "Please try again later.");
-        ngx_str_set(&err.error_desc, "Login not possible at the moment.");
-        ngx_str_set(&err.params, "[]");
-
-        return ngx_http_oxmigrate_send(r, &err,
-                                       NGX_HTTP_SERVICE_UNAVAILABLE);
-
-    default: /* pass, unknown */
-        return NGX_DECLINED;
-    }
-}
-
-
-/* answers from the access phase and ends the request there */
-
-static ngx_int_t
-ngx_http_oxmigrate_send(ngx_http_request_t *r,
-    ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status)
-{
-    ngx_http_finalize_request(r, ngx_http_oxmigrate_send_oxerror(r, err,
-                                                                 status));
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx)
-{
-    u_char                         *p;
-    ngx_str_t                       url;
-    ngx_table_elt_t                *location;
-    ngx_http_oxmigrate_oxerror_t    err;
-    ngx_http_oxmigrate_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
-
-    if (ngx_http_complex_value(r, olcf->redirect_url, &url) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /*
-     * A variable such as $uri is decoded: "%0d%0a" in the path would split
-     * the Location header.  A URL with any control byte is refused, in the
-     * JSON answer too (a browser would not follow it anyway).
-     */
-
-    for (p = url.data; p < url.data + url.len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "oxmigrate: \"oxmigrate_redirect_url\" gave a URL "
-                          "with the control byte 0x%02xui at offset %uz, "
-                          "refused (use $request_uri, never $uri)",
-                          (ngx_uint_t) *p, (size_t) (p - url.data));
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (ctx->json_client && olcf->redirect_json) {
-
-        /*
-         * The App Suite UI follows LGI-0016 like a 302 when it carries
-         * exactly one parameter, the bare URL.
-         */
-
-        err.code = "LGI-0016";
-        err.category = "USER_INPUT";
-        err.category_num = 1;
-        err.error = url;
-        err.error_desc = url;
-
-        err.params.len = sizeof("[\"\"]") - 1
-                         + ngx_http_oxmigrate_json_escape(NULL, url.data,
-                                                          url.len);
-        err.params.data = ngx_pnalloc(r->pool, err.params.len);
-        if (err.params.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(err.params.data, "[\"", 2);
-        p += ngx_http_oxmigrate_json_escape(p, url.data, url.len);
-        ngx_memcpy(p, "\"]", 2);
-
-        return ngx_http_oxmigrate_send(r, &err, NGX_HTTP_OK);
-    }
-
-    ngx_http_clear_location(r);
-
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_ERROR;
-    }
-
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-    location->value = url;
-
-    r->headers_out.location = location;
-
-    return olcf->redirect_status;
 }
 
 
@@ -1035,6 +953,8 @@ ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf)
 
     omcf->cache_ttl = NGX_CONF_UNSET_MSEC;
     omcf->negative_ttl = NGX_CONF_UNSET_MSEC;
+    omcf->cache_stale = NGX_CONF_UNSET_MSEC;
+    omcf->maintenance_reason = NGX_CONF_UNSET_UINT;
 
     return omcf;
 }
@@ -1047,6 +967,9 @@ ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(omcf->cache_ttl, 10000);
     ngx_conf_init_msec_value(omcf->negative_ttl, 2000);
+    ngx_conf_init_msec_value(omcf->cache_stale, 0);
+    ngx_conf_init_uint_value(omcf->maintenance_reason,
+                             NGX_HTTP_OXMIGRATE_SCHEMA_REASON);
 
     return NGX_CONF_OK;
 }
@@ -1096,6 +1019,9 @@ ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_OXMIGRATE_ON_ERROR_PASS);
     ngx_conf_merge_ptr_value(conf->actions, prev->actions, NULL);
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 30);
+    ngx_conf_merge_bitmask_value(conf->identify, prev->identify,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_OXMIGRATE_ID_LOGIN));
 
     if (conf->actions == NULL) {
         conf->actions = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
@@ -1172,6 +1098,8 @@ ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_oxmigrate_metrics_init_worker(omcf);
+
     if (omcf->db
         && ngx_http_oxmigrate_db_init_worker(cycle, omcf->db) != NGX_OK)
     {
@@ -1184,7 +1112,7 @@ ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_oxmigrate_changes_init_worker(cycle, omcf);
 }
 
 

@@ -3,19 +3,36 @@
  * oxmigrate admin REST API: shared declarations of admin-api/.
  *
  * Layout (one concern per file):
- *   ngx_http_oxmigrate_admin_module.c    directives, routing, auth, request
- *                                        body, thread-pool plumbing, answers
+ *   ngx_http_oxmigrate_admin_module.c    the module, auth, request body,
+ *                                        thread-pool plumbing, answers
+ *   ngx_http_oxmigrate_admin_conf.c      location conf, task directives
+ *   ngx_http_oxmigrate_admin_routes.c    the endpoints and the routing
  *   ngx_http_oxmigrate_admin_json.c      yajl: body validation, output
  *   ngx_http_oxmigrate_admin_db.c        blocking MariaDB/hiredis helpers,
- *                                        SQL building, JDBC URLs, audit
- *   ngx_http_oxmigrate_admin_configdb.c  servers, schemas, disable, enable,
- *                                        changeserver, audit list
+ *                                        SQL building, JDBC URLs
+ *   ngx_http_oxmigrate_admin_audit.c     the audit: "started", completed
+ *   ngx_http_oxmigrate_admin_configdb.c  servers, disable, enable,
+ *                                        changeserver: the endpoints
+ *   ngx_http_oxmigrate_admin_store.c     their SQL on configdb (no HTTP)
+ *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
+ *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
+ *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
- *                                        the runner with OX's LOCKED row
+ *                                        a schema's updateTask state
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
- *                                        force, namespaces, check, unblock
- *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs and their
- *                                        driver on the event loop
+ *                                        force, namespaces
+ *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
+ *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
+ *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
+ *                                        a queue per database host
+ *   ngx_http_oxmigrate_admin_jobsteps.c  a job's steps (thread)
+ *   ngx_http_oxmigrate_admin_job.h       what the job files share
+ *   ngx_http_oxmigrate_admin_steps.c     the steps as one interface: OX
+ *                                        tools or SQL
+ *   ngx_http_oxmigrate_admin_ox.c        the OX connector: running a tool
+ *                                        (spawn, output, timeout, reap)
+ *   ngx_http_oxmigrate_admin_oxconf.c    the OX connector's directives
+ *   ngx_http_oxmigrate_admin_oxtasks.c   update-task endpoints by OX tools
  *
  * Threading rule: every function marked "thread" runs on an nginx thread
  * pool and may block; it never touches a request, r->pool or an event.
@@ -35,6 +52,7 @@
 
 #include <ngx_thread_pool.h>
 #include <mysql.h>
+#include <hiredis/hiredis.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -42,6 +60,13 @@
 /* OX's lock rows in updateTask (ox-facts 6) */
 #define NGX_HTTP_OXMIGRATE_LOCKED_UUID  "8d8b93e559794baca39daef8f87087a1"
 #define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
+
+/* the schema-move maintenance reason of context.reason_id (ox-facts 5) */
+/*
+ * context.reason_id of a schema move: oxmigrate_maintenance_reason (OX's
+ * SCHEMA_MOVE_MAINTENANCE_REASON), set per worker before any thread runs
+ */
+extern ngx_uint_t  ngx_http_oxmigrate_admin_reason;
 
 #define NGX_HTTP_OXMIGRATE_EXCLUDED_FILE                                      \
     "excluded via file 'excludedupdatetask.properties'"
@@ -58,6 +83,16 @@ typedef struct {
 } ngx_http_oxmigrate_task_t;
 
 
+/* oxmigrate_ox_tools old|new DIR [via=COMMAND] */
+typedef struct {
+    ngx_str_t                   dir;       /* no trailing slash */
+    ngx_array_t                *via;       /* char *, the wrapper's words */
+} ngx_http_oxmigrate_ox_tools_t;
+
+#define NGX_HTTP_OXMIGRATE_OX_OLD  0
+#define NGX_HTTP_OXMIGRATE_OX_NEW  1
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   thread_pool_name;
@@ -68,6 +103,13 @@ typedef struct {
     ngx_array_t                *tasks;          /* ngx_http_oxmigrate_task_t */
     ngx_array_t                *excluded_tasks; /* ngx_str_t */
     ngx_array_t                *excluded_ns;    /* ngx_str_t */
+
+    /* the OX connector (ngx_http_oxmigrate_admin_ox.c) */
+    ngx_http_oxmigrate_ox_tools_t  *ox[2];      /* old, new; NULL: SQL */
+    ngx_str_t                   ox_user;        /* -A */
+    ngx_str_t                   ox_pass;        /* -P, never logged */
+    ngx_msec_t                  ox_timeout;     /* runupdate & co */
+    ngx_msec_t                  ox_quick_timeout;  /* the schema tools */
 } ngx_http_oxmigrate_admin_loc_conf_t;
 
 
@@ -133,6 +175,7 @@ struct ngx_http_oxmigrate_admin_op_s {
     u_char                               *body;     /* NUL-terminated */
     size_t                                body_len;
     char                                 *q_state;  /* ?state= */
+    ngx_str_t                             q_args;   /* the query string */
     ngx_int_t                             q_limit;  /* ?limit=, 1..1000 */
 
     yajl_val                              json;     /* parsed body */
@@ -144,6 +187,7 @@ struct ngx_http_oxmigrate_admin_op_s {
     char                                  preset_msg[128];
 
     void                                 *job;      /* start after reply */
+    uint64_t                              audit_id; /* its "started" row */
 
     unsigned                              preset:1;  /* error known */
     unsigned                              no_audit:1;
@@ -232,9 +276,19 @@ ngx_int_t ngx_http_oxmigrate_admin_parse_jdbc(const char *url,
 /* the database host of a db_pool row; NGX_DECLINED: no such pool */
 ngx_int_t ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
     ngx_uint_t pool_id, ngx_http_oxmigrate_dbhost_t *h, char **name);
-/* INCR <prefix>epoch; NGX_DECLINED without Redis */
+/* INCR <prefix>epoch; NGX_DECLINED without Redis; *why on NGX_ERROR */
 ngx_int_t ngx_http_oxmigrate_admin_epoch_incr(
-    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log);
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len);
+/* a blocking Redis connection as oxmigrate_redis says; NULL: *why */
+redisContext *ngx_http_oxmigrate_admin_redis(
+    ngx_http_oxmigrate_redis_conf_t *rcf, char *why, size_t why_len);
+/* tell the balancers: "change log", "redis epoch", "failed" (why), "ttl" */
+const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len);
+/* "started" before the handler runs, completed (or written) after it */
+void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
 /* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
 int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
@@ -252,25 +306,44 @@ void ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
 
+/* ngx_http_oxmigrate_admin_routes.c: names and indexes for the metrics */
+const char *ngx_http_oxmigrate_admin_route_name(ngx_uint_t i);
+ngx_uint_t ngx_http_oxmigrate_admin_route_index(
+    ngx_http_oxmigrate_admin_route_t *rt);
+
+/* ngx_http_oxmigrate_admin_store.c: the router's lookup, for GET /lookup */
+ngx_int_t ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
+    const char *key, ngx_http_oxmigrate_info_t *info);
+
+/* ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
+void ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op);
+
 /* shared by handlers and jobs; return HTTP status, 0 = done */
 typedef struct {
     int64_t                     changed;   /* contexts changed */
     char                        msg[512];
     ngx_array_t                *enabled;   /* changeserver: cids, uint64 */
+    ngx_uint_t                  empty;     /* changeserver: no contexts */
+    unsigned int                db_errno;  /* MariaDB's error, 0: none */
 } ngx_http_oxmigrate_schema_res_t;
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
-ngx_uint_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
+/* ngx_http_oxmigrate_admin_store.c: NGX_OK, NGX_DECLINED (changeserver
+ * refused: res->empty or res->enabled), NGX_ERROR (res->msg, db_errno) */
+ngx_int_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
-ngx_uint_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
+ngx_int_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
-ngx_uint_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
+ngx_int_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
     ngx_pool_t *pool, const char *schema, uint64_t server_id,
     ngx_http_oxmigrate_schema_res_t *res);
 /* registerserver; returns the id, 0 on error (msg set) */
 uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
     const char *name, char *msg, size_t len);
+/* the schema's contexts and how many of them are enabled */
+ngx_int_t ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *total, uint64_t *enabled);
 /* server id by name, 0: none; -1 on error */
 int64_t ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
     const char *name);
@@ -384,6 +457,146 @@ void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_start(void *job);
 /* event loop: free a prepared job that will not run */
 void ngx_http_oxmigrate_admin_job_free(void *job);
+
+
+/* ngx_http_oxmigrate_admin_ox.c: the OX command-line tools */
+
+typedef struct ngx_http_oxmigrate_ox_call_s  ngx_http_oxmigrate_ox_call_t;
+
+/* called every tick_ms while the tool runs; NGX_ABORT kills it */
+typedef ngx_int_t (*ngx_http_oxmigrate_ox_tick_pt)(
+    ngx_http_oxmigrate_ox_call_t *call);
+
+struct ngx_http_oxmigrate_ox_call_s {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    const char                           *tool;     /* "disableschema" */
+    ngx_uint_t                            cluster;  /* OX_OLD, OX_NEW */
+    ngx_uint_t                            creds;    /* -A user -P pass */
+    ngx_uint_t                            quick;    /* the short timeout */
+    const char                           *args[9];  /* flag, value, NULL */
+
+    ngx_http_oxmigrate_ox_tick_pt         tick;
+    ngx_msec_t                            tick_ms;
+    void                                 *data;
+    const char                           *abort_reason;
+
+    /* what it did */
+    char                                **argv;     /* password masked */
+    int                                   exit_code;  /* -1: none */
+    int                                   signo;
+    ngx_msec_t                            elapsed;
+    ngx_str_t                             out;      /* NUL-terminated */
+    ngx_str_t                             err;
+    char                                  error[512];
+
+    unsigned                              timed_out:1;
+    unsigned                              aborted:1;
+    unsigned                              not_started:1;
+    unsigned                              truncated:1;
+};
+
+char *ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_oxmigrate_admin_ox_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *prev,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf);
+void ngx_http_oxmigrate_admin_ox_init_process(ngx_cycle_t *cycle);
+/* a name that may become an argument: [A-Za-z0-9_.:@%+=,/-], no "-" first */
+ngx_uint_t ngx_http_oxmigrate_admin_ox_safe(const u_char *s, size_t len);
+void ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *tool, ngx_uint_t cluster);
+/* thread: NGX_OK exit 0, NGX_DECLINED failed, NGX_ERROR not run/killed */
+ngx_int_t ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call);
+void ngx_http_oxmigrate_admin_ox_json(yajl_gen g,
+    ngx_http_oxmigrate_ox_call_t *call);
+void ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call);
+
+
+/* ngx_http_oxmigrate_admin_steps.c: OX tools or SQL (thread) */
+
+typedef struct ngx_http_oxmigrate_steps_s  ngx_http_oxmigrate_steps_t;
+
+typedef struct {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    MYSQL                                *m;        /* configdb */
+    const char                           *schema;
+    ngx_http_oxmigrate_steps_t           *steps;
+    ngx_http_oxmigrate_ox_call_t         *call;     /* the last tool run */
+    ngx_http_oxmigrate_schema_res_t       res;
+    ngx_uint_t                            status;   /* registerserver */
+    ngx_uint_t                            ox_failed;
+    const char                           *cache;    /* invalidation */
+    char                                  cache_why[160];
+} ngx_http_oxmigrate_step_t;
+
+struct ngx_http_oxmigrate_steps_s {
+    const char                 *name;       /* "ox tools", "sql" */
+    const char                 *ox_caches;  /* what the OX nodes' caches saw */
+    ngx_uint_t                (*disable)(ngx_http_oxmigrate_step_t *st);
+    ngx_uint_t                (*enable)(ngx_http_oxmigrate_step_t *st);
+    ngx_uint_t                (*changeserver)(ngx_http_oxmigrate_step_t *st,
+                                   uint64_t server_id);
+    ngx_int_t                 (*update)(ngx_http_oxmigrate_step_t *st,
+                                   ngx_http_oxmigrate_update_t *u);
+    int64_t                   (*registerserver)(ngx_http_oxmigrate_step_t *st,
+                                   const char *name);
+};
+
+/* configdb.c: a failed step's answer; "ox_caches" and "ox" of a step */
+void ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st, ngx_uint_t status);
+void ngx_http_oxmigrate_admin_step_json(yajl_gen g,
+    ngx_http_oxmigrate_step_t *st);
+ngx_http_oxmigrate_steps_t *ngx_http_oxmigrate_admin_steps(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+void ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, MYSQL *m, const char *schema);
+
+
+/* ngx_http_oxmigrate_admin_oxtasks.c: update-task endpoints by OX tools */
+
+void ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h);
+void ngx_http_oxmigrate_admin_ox_task_force_all(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
+    ngx_uint_t want_pend, ngx_uint_t want_excl);
+void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_conf.c and the handler it installs */
+
+char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_oxmigrate_admin_routes.c (event loop) */
+
+/* the endpoint of the request, its path parameters in op->arg; NULL:
+ * *status is 404 or 405 */
+ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
+    ngx_http_request_t *r, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t *status);
 
 
 /* ngx_http_oxmigrate_admin_module.c */

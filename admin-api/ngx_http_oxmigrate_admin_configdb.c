@@ -9,27 +9,19 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
-#define NGX_HTTP_OXMIGRATE_REASON_STR  "1431655765"
 
 
-/* a row of GET /schemas; ref first, so that it sorts as a schema_ref */
-typedef struct {
-    ngx_http_oxmigrate_schema_ref_t   ref;
-    uint64_t                          enabled;
-    uint64_t                          maintenance;
-    char                             *server_ids;   /* "1,8" */
-    char                             *host;
-    const char                       *status;
-} ngx_http_oxmigrate_schema_row_t;
-
-
-static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op);
+static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st);
 
 
 static void
-ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op)
+ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st)
 {
-    (void) ngx_http_oxmigrate_admin_epoch_incr(op->omcf->redis, op->log);
+    st->cache = ngx_http_oxmigrate_admin_invalidate(st->m, op->omcf->redis,
+                                                    op->log, st->cache_why,
+                                                    sizeof(st->cache_why));
 }
 
 
@@ -70,70 +62,8 @@ ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-int64_t
-ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
-    const char *name)
-{
-    int64_t     id;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT server_id FROM server WHERE name = %s", name);
-    if (res == NULL) {
-        return -1;
-    }
-
-    row = mysql_fetch_row(res);
-    id = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
-
-    mysql_free_result(res);
-
-    return id;
-}
 
 
-/*
- * registerserver: the id comes from configdb_sequence the way the OX
- * tools take it, so ids never collide with ones OX hands out.
- */
-
-uint64_t
-ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
-    const char *name, char *msg, size_t len)
-{
-    int64_t     rc;
-    uint64_t    id;
-
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
-            "UPDATE configdb_sequence SET id = LAST_INSERT_ID(id + 1)")
-        != 1)
-    {
-        ngx_snprintf((u_char *) msg, len - 1, "configdb_sequence: %s%Z",
-                     mysql_errno(m) ? mysql_error(m) : "no row");
-        return 0;
-    }
-
-    id = mysql_insert_id(m);
-
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
-             "INSERT INTO server (server_id, name, uuid)"
-             " VALUES (%U, %s, UNHEX(REPLACE(UUID(), '-', '')))", id, name);
-
-    if (rc < 0 && mysql_errno(m) == 1054) {
-        /* 7.x configdb: no server.uuid column */
-        rc = ngx_http_oxmigrate_admin_exec(m, pool,
-                 "INSERT INTO server (server_id, name) VALUES (%U, %s)",
-                 id, name);
-    }
-
-    if (rc < 0) {
-        ngx_snprintf((u_char *) msg, len - 1, "%s%Z", mysql_error(m));
-        return 0;
-    }
-
-    return id;
-}
 
 
 /* POST /servers {"name":...} */
@@ -141,10 +71,11 @@ ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
 void
 ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char       *name, msg[512];
-    MYSQL      *m;
-    int64_t     id;
-    yajl_gen    g;
+    char                       *name;
+    MYSQL                      *m;
+    int64_t                     id;
+    yajl_gen                    g;
+    ngx_http_oxmigrate_step_t   st;
 
     name = ngx_http_oxmigrate_admin_body_str(op, "name");
     if (name == NULL) {
@@ -162,14 +93,28 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
     id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
 
     if (id == 0) {
-        id = ngx_http_oxmigrate_admin_register(m, op->pool, name, msg,
-                                               sizeof(msg));
-        if (id == 0) {
-            if (mysql_errno(m) != 1062) {
-                ngx_http_oxmigrate_admin_db_error(op, m);
-                return;
-            }
+        if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+            && !ngx_http_oxmigrate_admin_ox_safe((u_char *) name,
+                                                 ngx_strlen(name)))
+        {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                           "invalid_argument", "a server name consists of "
+                           "letters, digits and _.-:@%%+=,/ (not starting "
+                           "with \"-\")");
+            return;
+        }
 
+        ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log,
+                                           m, NULL);
+
+        id = st.steps->registerserver(&st, name);
+
+        if (id == 0 && st.status != NGX_HTTP_CONFLICT) {
+            ngx_http_oxmigrate_admin_step_error(op, &st, st.status);
+            return;
+        }
+
+        if (id == 0) {
             /* registered concurrently under the same name */
             id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
 
@@ -178,7 +123,7 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
                 ngx_http_oxmigrate_admin_error(op,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "db_error", "registerserver: %s",
-                                       msg);
+                                       st.res.msg);
                 return;
             }
 
@@ -195,6 +140,9 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
             ngx_http_oxmigrate_admin_json_str(g, name);
             ngx_http_oxmigrate_admin_json_str(g, "message");
             ngx_http_oxmigrate_admin_json_str(g, "registered");
+            if (st.call) {
+                ngx_http_oxmigrate_admin_ox_json(g, st.call);
+            }
             yajl_gen_map_close(g);
             return;
         }
@@ -220,434 +168,14 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-/* GET /schemas (listdatabaseschema, with state) */
 
-void
-ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char                              *p, *host, *pname, err[256];
-    MYSQL                             *m, *sm;
-    int64_t                            now;
-    yajl_gen                           g;
-    uint64_t                           pool_id;
-    MYSQL_ROW                          row;
-    MYSQL_RES                         *res;
-    ngx_uint_t                         i, j;
-    ngx_array_t                        rows;
-    unsigned long                     *lens;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_schema_row_t   *s;
-    ngx_http_oxmigrate_schema_state_t  st;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
-        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-        " SUM(c.enabled = 1),"
-        " SUM(c.enabled = 0 AND c.reason_id = "
-            NGX_HTTP_OXMIGRATE_REASON_STR "),"
-        " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-        " GROUP BY p.db_schema, p.write_db_pool_id"
-        " UNION ALL"
-        " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
-        " FROM contexts_per_dbschema s WHERE NOT EXISTS"
-        " (SELECT 1 FROM context_server2db_pool q"
-        " WHERE q.db_schema = s.schemaname)");
 
-    if (res == NULL && mysql_errno(m) == 1146) {
-        /* a configdb without contexts_per_dbschema */
-        res = ngx_http_oxmigrate_admin_select(m, op->pool,
-            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-            " SUM(c.enabled = 1),"
-            " SUM(c.enabled = 0 AND c.reason_id = "
-                NGX_HTTP_OXMIGRATE_REASON_STR "),"
-            " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-            " GROUP BY p.db_schema, p.write_db_pool_id");
-    }
 
-    if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
 
-    if (ngx_array_init(&rows, op->pool, 64,
-                       sizeof(ngx_http_oxmigrate_schema_row_t))
-        != NGX_OK)
-    {
-        mysql_free_result(res);
-        return;
-    }
 
-    while ((row = mysql_fetch_row(res))) {
-        lens = mysql_fetch_lengths(res);
 
-        s = ngx_array_push(&rows);
-        if (s == NULL) {
-            mysql_free_result(res);
-            return;
-        }
-
-        s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
-                                                       lens[0]);
-        s->ref.pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
-        s->ref.contexts = ngx_atoof((u_char *) row[2], lens[2]);
-        s->ref.not_on = 0;
-        s->enabled = row[3] ? ngx_atoof((u_char *) row[3],
-                                        ngx_strlen(row[3])) : 0;
-        s->maintenance = row[4] ? ngx_atoof((u_char *) row[4],
-                                            ngx_strlen(row[4])) : 0;
-        s->server_ids = ngx_http_oxmigrate_admin_strndup(op->pool, row[5],
-                                                         lens[5]);
-        s->host = NULL;
-        s->status = "unknown";
-    }
-
-    mysql_free_result(res);
-
-    s = rows.elts;
-    qsort(s, rows.nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
-          ngx_http_oxmigrate_admin_schema_order);
-
-    /* the update state: one connection per database (pool), not schema */
-
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    for (i = 0; i < rows.nelts; i = j) {
-        pool_id = s[i].ref.pool_id;
-
-        for (j = i; j < rows.nelts && s[j].ref.pool_id == pool_id; j++) {
-            /* void */
-        }
-
-        sm = NULL;
-        host = NULL;
-
-        if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
-            == NGX_OK)
-        {
-            host = ngx_http_oxmigrate_admin_host_port(op->pool, &h);
-
-            sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                  sizeof(err));
-            if (sm == NULL) {
-                ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                              "oxmigrate admin: database %uL: %s",
-                              pool_id, err);
-            }
-        }
-
-        for ( /* void */ ; i < j; i++) {
-            s[i].host = host;
-
-            if (sm == NULL
-                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, s[i].ref.name, &st)
-                   != NGX_OK)
-            {
-                continue;
-            }
-
-            if (st.locked) {
-                s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
-                              ? "stale" : "blocked";
-
-            } else if (st.pending || st.missing) {
-                s[i].status = "needs update";
-
-            } else {
-                s[i].status = "ok";
-            }
-        }
-
-        if (sm) {
-            mysql_close(sm);
-        }
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-
-    for (i = 0; i < rows.nelts; i++) {
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].ref.name);
-        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.pool_id);
-        ngx_http_oxmigrate_admin_json_str(g, "host");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].host);
-        ngx_http_oxmigrate_admin_json_str(g, "contexts");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.contexts);
-        ngx_http_oxmigrate_admin_json_str(g, "enabled");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].enabled);
-        ngx_http_oxmigrate_admin_json_str(g, "maintenance");
-        ngx_http_oxmigrate_admin_json_int(g, s[i].maintenance);
-        ngx_http_oxmigrate_admin_json_str(g, "server_ids");
-        yajl_gen_array_open(g);
-
-        for (p = s[i].server_ids; p && *p; /* void */) {
-            ngx_http_oxmigrate_admin_json_int(g,
-                                     ngx_atoof((u_char *) p, strcspn(p, ",")));
-            p += strcspn(p, ",");
-            if (*p == ',') {
-                p++;
-            }
-        }
-
-        yajl_gen_array_close(g);
-        ngx_http_oxmigrate_admin_json_str(g, "status");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].status);
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-}
-
-
-/*
- * 1: known schema, 0: unknown, -1: error.
- *
- * Schema names match byte for byte everywhere.  configdb's collation
- * ignores case and trailing spaces, database names on the schema's host do
- * not: "OXDATABASE_5" must not pass for oxdatabase_5 and then run update
- * tasks in some other database.  The plain "=" keeps the index on
- * db_schema, the BINARY one makes the match exact.
- */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
-    const char *schema)
-{
-    ngx_int_t   rc;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT 1 FROM context_server2db_pool WHERE db_schema = %s"
-              " AND BINARY db_schema = %s LIMIT 1", schema, schema);
-    if (res == NULL) {
-        return -1;
-    }
-
-    rc = mysql_num_rows(res) ? 1 : 0;
-    mysql_free_result(res);
-
-    if (rc) {
-        return 1;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT 1 FROM contexts_per_dbschema WHERE schemaname = %s"
-              " AND BINARY schemaname = %s LIMIT 1", schema, schema);
-    if (res == NULL) {
-        return mysql_errno(m) == 1146 ? 0 : -1;
-    }
-
-    rc = mysql_num_rows(res) ? 1 : 0;
-    mysql_free_result(res);
-
-    return rc;
-}
-
-
-ngx_uint_t
-ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_http_oxmigrate_schema_res_t *res)
-{
-    res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
-        "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
-        " SET c.enabled = 0, c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR
-        " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-        " AND c.enabled = 1", schema, schema);
-
-    if (res->changed < 0) {
-        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
-                     mysql_error(m));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return 0;
-}
-
-
-/* only contexts disabled for the schema move: other reasons stay */
-
-ngx_uint_t
-ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_http_oxmigrate_schema_res_t *res)
-{
-    res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
-        "UPDATE context c JOIN context_server2db_pool p ON p.cid = c.cid"
-        " SET c.enabled = 1, c.reason_id = NULL"
-        " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-        " AND c.enabled = 0 AND c.reason_id = " NGX_HTTP_OXMIGRATE_REASON_STR,
-        schema, schema);
-
-    if (res->changed < 0) {
-        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
-                     mysql_error(m));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return 0;
-}
-
-
-/*
- * changeserver.  The move and the check for enabled contexts are one
- * transaction, and the move comes first: it locks the schema's
- * context_server2db_pool rows, which every enable or disable (an UPDATE
- * joined with them) must lock too, so no enable can slip in between the
- * check and the commit, and the check (a plain read after the move) sees
- * every enable committed before.  Cheaper than locking all rows with a
- * SELECT ... FOR UPDATE first; a refused move is rolled back.
- */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, uint64_t *total, uint64_t *enabled)
-{
-    MYSQL_ROW   row;
-    MYSQL_RES  *rs;
-
-    rs = ngx_http_oxmigrate_admin_select(m, pool,
-             "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
-             " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s",
-             schema, schema);
-    if (rs == NULL) {
-        return NGX_ERROR;
-    }
-
-    row = mysql_fetch_row(rs);
-    *total = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
-    *enabled = row ? ngx_atoof((u_char *) row[1], ngx_strlen(row[1])) : 0;
-    mysql_free_result(rs);
-
-    return NGX_OK;
-}
-
-
-ngx_uint_t
-ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, uint64_t server_id,
-    ngx_http_oxmigrate_schema_res_t *res)
-{
-    u_char      *p, *last;
-    uint64_t    *cid, total, enabled;
-    MYSQL_ROW    row;
-    MYSQL_RES   *rs;
-    ngx_uint_t   i;
-
-    res->changed = 0;
-    res->enabled = ngx_array_create(pool, 8, sizeof(uint64_t));
-    if (res->enabled == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* a plain look first: a refused call should not move and roll back */
-    if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
-                                               &enabled)
-        != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (total && enabled == 0) {
-        if (mysql_query(m, "START TRANSACTION") != 0) {
-            goto failed;
-        }
-
-        res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
-                           "UPDATE context_server2db_pool SET server_id = %U"
-                           " WHERE db_schema = %s"
-                           " AND BINARY db_schema = %s",
-                           server_id, schema, schema);
-        if (res->changed < 0) {
-            goto failed;
-        }
-
-        if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
-                                                   &enabled)
-            != NGX_OK)
-        {
-            goto failed;
-        }
-
-        if (total && enabled == 0) {
-            if (mysql_commit(m) != 0) {
-                goto failed;
-            }
-
-            return 0;
-        }
-
-        res->changed = 0;
-        (void) mysql_query(m, "ROLLBACK");
-    }
-
-    if (total == 0) {
-        ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1,
-                     "The schema '%s' contains no contexts.%Z", schema);
-        return NGX_HTTP_CONFLICT;
-    }
-
-    rs = ngx_http_oxmigrate_admin_select(m, pool,
-             "SELECT c.cid FROM context c"
-             " JOIN context_server2db_pool p ON p.cid = c.cid"
-             " WHERE p.db_schema = %s AND BINARY p.db_schema = %s"
-             " AND c.enabled = 1 ORDER BY c.cid LIMIT 10", schema, schema);
-    if (rs == NULL) {
-        goto failed;
-    }
-
-    while ((row = mysql_fetch_row(rs))) {
-        cid = ngx_array_push(res->enabled);
-        if (cid) {
-            *cid = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-        }
-    }
-
-    mysql_free_result(rs);
-
-    p = (u_char *) res->msg;
-    last = p + sizeof(res->msg) - 8;
-
-    p = ngx_slprintf(p, last, "The schema '%s' is not disabled. The "
-                     "following contexts are still enabled: [", schema);
-
-    cid = res->enabled->elts;
-    for (i = 0; i < res->enabled->nelts; i++) {
-        p = ngx_slprintf(p, last, "%s%uL", i ? ", " : "", cid[i]);
-    }
-
-    if (enabled > res->enabled->nelts) {
-        p = ngx_slprintf(p, last, ", ... (%uL in all)", enabled);
-    }
-
-    *p++ = ']';
-    *p = '\0';
-
-    return NGX_HTTP_CONFLICT;
-
-failed:
-
-    ngx_snprintf((u_char *) res->msg, sizeof(res->msg) - 1, "%s%Z",
-                 mysql_error(m));
-    (void) mysql_query(m, "ROLLBACK");
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
 
 
 static ngx_int_t
@@ -676,7 +204,7 @@ ngx_http_oxmigrate_admin_known_schema(ngx_http_oxmigrate_admin_op_t *op,
 
 static void
 ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
-    int64_t changed, int64_t server_id)
+    ngx_http_oxmigrate_step_t *st, int64_t server_id)
 {
     yajl_gen  g;
 
@@ -695,36 +223,104 @@ ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     ngx_http_oxmigrate_admin_json_str(g, "contexts");
-    ngx_http_oxmigrate_admin_json_int(g, changed);
+    ngx_http_oxmigrate_admin_json_int(g, st->res.changed);
     ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation");
-    ngx_http_oxmigrate_admin_json_str(g, op->omcf->redis ? "redis epoch"
-                                                         : "ttl");
+    ngx_http_oxmigrate_admin_json_str(g, st->cache ? st->cache : "ttl");
+
+    if (st->cache_why[0]) {
+        ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation_error");
+        ngx_http_oxmigrate_admin_json_str(g, st->cache_why);
+    }
+    ngx_http_oxmigrate_admin_step_json(g, st);
     yajl_gen_map_close(g);
 }
 
 
-/* disableschema and enableschema: the same call around another UPDATE */
+/* a failed step: 409 and 500 as always, a failed tool with its words */
+
+void
+ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st, ngx_uint_t status)
+{
+    uint64_t    *cid;
+    ngx_uint_t   i;
+
+    if (st->ox_failed && st->call) {
+        ngx_http_oxmigrate_admin_ox_fail(op, st->call);
+        return;
+    }
+
+    if (status != NGX_HTTP_CONFLICT) {
+        ngx_http_oxmigrate_admin_error(op, status, "db_error", "%s",
+                                       st->res.msg);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                   st->res.empty ? "schema_empty" : "schema_not_disabled",
+                   "%s", st->res.msg);
+
+    if (op->gen && st->res.enabled && st->res.enabled->nelts) {
+        ngx_http_oxmigrate_admin_json_str(op->gen, "enabled_contexts");
+        yajl_gen_array_open(op->gen);
+
+        cid = st->res.enabled->elts;
+        for (i = 0; i < st->res.enabled->nelts; i++) {
+            ngx_http_oxmigrate_admin_json_int(op->gen, cid[i]);
+        }
+
+        yajl_gen_array_close(op->gen);
+    }
+
+    if (op->gen) {
+        ngx_http_oxmigrate_admin_step_json(op->gen, st);
+    }
+
+    ngx_http_oxmigrate_admin_error_close(op);
+}
+
+
+/* "ox_caches" and, when a tool ran, "ox":{...} */
+
+void
+ngx_http_oxmigrate_admin_step_json(yajl_gen g, ngx_http_oxmigrate_step_t *st)
+{
+    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+    ngx_http_oxmigrate_admin_json_str(g, st->steps->ox_caches);
+
+    if (st->call) {
+        ngx_http_oxmigrate_admin_ox_json(g, st->call);
+    }
+}
+
+
+/* disableschema and enableschema: the same call, another step */
 
 static void
 ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t (*toggle)(MYSQL *m, ngx_pool_t *pool, const char *schema,
-                         ngx_http_oxmigrate_schema_res_t *res))
+    ngx_uint_t enable)
 {
-    MYSQL                            *m;
-    ngx_http_oxmigrate_schema_res_t   res;
+    MYSQL                      *m;
+    ngx_uint_t                  status;
+    ngx_http_oxmigrate_step_t   st;
 
     m = ngx_http_oxmigrate_admin_configdb(op);
     if (m == NULL || ngx_http_oxmigrate_admin_known_schema(op, m) != NGX_OK) {
         return;
     }
 
-    if (toggle(m, op->pool, op->arg[0], &res) != 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
+
+    status = enable ? st.steps->enable(&st) : st.steps->disable(&st);
+
+    if (status) {
+        ngx_http_oxmigrate_admin_step_error(op, &st, status);
         return;
     }
 
-    ngx_http_oxmigrate_admin_epoch(op);
-    ngx_http_oxmigrate_admin_schema_answer(op, res.changed, -1);
+    ngx_http_oxmigrate_admin_epoch(op, &st);
+    ngx_http_oxmigrate_admin_schema_answer(op, &st, -1);
 }
 
 
@@ -733,8 +329,7 @@ ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op,
-                                         ngx_http_oxmigrate_admin_do_disable);
+    ngx_http_oxmigrate_admin_schema_toggle(op, 0);
 }
 
 
@@ -743,8 +338,7 @@ ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op,
-                                         ngx_http_oxmigrate_admin_do_enable);
+    ngx_http_oxmigrate_admin_schema_toggle(op, 1);
 }
 
 
@@ -754,14 +348,13 @@ void
 ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                             *name;
-    MYSQL                            *m;
-    int64_t                           id;
-    yajl_val                          v;
-    uint64_t                         *cid;
-    MYSQL_RES                        *rs;
-    ngx_uint_t                        status, i;
-    ngx_http_oxmigrate_schema_res_t   res;
+    char                       *name;
+    MYSQL                      *m;
+    int64_t                     id;
+    yajl_val                    v;
+    MYSQL_RES                  *rs;
+    ngx_uint_t                  status;
+    ngx_http_oxmigrate_step_t   st;
 
     v = ngx_http_oxmigrate_admin_body_get(op, "server_id");
     name = ngx_http_oxmigrate_admin_body_str(op, "server");
@@ -816,108 +409,18 @@ ngx_http_oxmigrate_admin_schema_changeserver(
         return;
     }
 
-    status = ngx_http_oxmigrate_admin_do_changeserver(m, op->pool, op->arg[0],
-                                                      id, &res);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
 
-    if (status == NGX_HTTP_CONFLICT) {
-        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                       res.enabled->nelts ? "schema_not_disabled"
-                                          : "schema_empty", "%s", res.msg);
-        if (op->gen && res.enabled->nelts) {
-            ngx_http_oxmigrate_admin_json_str(op->gen, "enabled_contexts");
-            yajl_gen_array_open(op->gen);
-
-            cid = res.enabled->elts;
-            for (i = 0; i < res.enabled->nelts; i++) {
-                ngx_http_oxmigrate_admin_json_int(op->gen, cid[i]);
-            }
-
-            yajl_gen_array_close(op->gen);
-        }
-
-        ngx_http_oxmigrate_admin_error_close(op);
-        return;
-    }
+    status = st.steps->changeserver(&st, id);
 
     if (status) {
-        ngx_http_oxmigrate_admin_error(op, status, "db_error", "%s", res.msg);
+        ngx_http_oxmigrate_admin_step_error(op, &st, status);
         return;
     }
 
-    ngx_http_oxmigrate_admin_epoch(op);
-    ngx_http_oxmigrate_admin_schema_answer(op, res.changed, id);
+    ngx_http_oxmigrate_admin_epoch(op, &st);
+    ngx_http_oxmigrate_admin_schema_answer(op, &st, id);
 }
 
 
-/* GET /audit?limit=N */
-
-void
-ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
-{
-    time_t      t;
-    int64_t     ts;
-    u_char      iso[64];
-    yajl_gen    g;
-    yajl_val    v;
-    ngx_tm_t    tm;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT id, ts, user, action, arguments, status, result"
-              " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
-              (uint64_t) op->q_limit);
-    if (res == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply_list(op, res, "audit");
-    if (g == NULL) {
-        return;
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        ts = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));
-        t = ts / 1000;
-        ngx_libc_gmtime(t, &tm);
-        ngx_sprintf(iso, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ%Z",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ts % 1000));
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "id");
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
-                                                      ngx_strlen(row[0])));
-        ngx_http_oxmigrate_admin_json_str(g, "time");
-        ngx_http_oxmigrate_admin_json_str(g, (char *) iso);
-        ngx_http_oxmigrate_admin_json_str(g, "user");
-        ngx_http_oxmigrate_admin_json_str(g, row[2]);
-        ngx_http_oxmigrate_admin_json_str(g, "action");
-        ngx_http_oxmigrate_admin_json_str(g, row[3]);
-
-        ngx_http_oxmigrate_admin_json_str(g, "arguments");
-        v = yajl_tree_parse(row[4], NULL, 0);
-        ngx_http_oxmigrate_admin_json_tree(g, v, row[4]);
-        if (v) {
-            yajl_tree_free(v);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "status");
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoi((u_char *) row[5],
-                                                      ngx_strlen(row[5])));
-
-        ngx_http_oxmigrate_admin_json_str(g, "result");
-        v = yajl_tree_parse(row[6], NULL, 0);
-        ngx_http_oxmigrate_admin_json_tree(g, v, row[6]);
-        if (v) {
-            yajl_tree_free(v);
-        }
-
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    mysql_free_result(res);
-}

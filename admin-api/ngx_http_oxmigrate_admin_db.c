@@ -15,7 +15,6 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_OXMIGRATE_AUDIT_MAX  4000
 
 
 static __thread ngx_uint_t  ngx_http_oxmigrate_admin_thread_ready;
@@ -589,87 +588,111 @@ ngx_http_oxmigrate_admin_pool_host(ngx_pool_t *pool, MYSQL *m,
 
 
 /*
+ * Tells the balancers that configdb changed, and says how (the answer's
+ * and the job's "cache_invalidation"):
+ *
+ *   "change log"  sql/changelog.sql is installed: its triggers recorded the
+ *                 change, every balancer drops exactly the entries it
+ *                 touches within a second; no global flush.
+ *   "redis epoch" INCR <prefix>epoch: every balancer drops every entry.
+ *   "failed"      the INCR failed after 3 tries (*why says why): cached
+ *                 decisions live until their ttl.
+ *   "ttl"         no Redis configured: until their ttl.
+ */
+
+const char *
+ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
+    size_t why_len)
+{
+    ngx_uint_t   i;
+    MYSQL_RES   *res;
+
+    why[0] = '\0';
+
+    if (m
+        && mysql_query(m, "SELECT 1 FROM information_schema.triggers"
+                          " WHERE trigger_schema = DATABASE()"
+                          " AND trigger_name = 'oxmigrate_cs2db_au'") == 0
+        && (res = mysql_store_result(m)) != NULL)
+    {
+        i = mysql_num_rows(res);
+        mysql_free_result(res);
+
+        if (i) {
+            return "change log";
+        }
+    }
+
+    if (rcf == NULL) {
+        return "ttl";
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (i) {
+            ngx_msleep(200);
+        }
+
+        if (ngx_http_oxmigrate_admin_epoch_incr(rcf, log, why, why_len)
+            == NGX_OK)
+        {
+            return "redis epoch";
+        }
+    }
+
+    return "failed";
+}
+
+
+/*
  * The routing module's freshness contract: every balancer worker polls
  * <prefix>epoch twice a second and drops its cached decisions when it
- * changes.  Called after the configdb change is committed.
+ * changes.  Called after the configdb change is committed.  Speaks to
+ * Redis as oxmigrate_redis does: TCP or unix:PATH, AUTH, SELECT.
  */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
-    ngx_log_t *log)
+    ngx_log_t *log, char *why, size_t why_len)
 {
-    char            host[NGX_SOCKADDRLEN + 1], key[256];
-    ngx_int_t       rc;
-    redisReply     *reply;
-    redisContext   *rc_ctx;
-    struct timeval  tv;
+    char           key[256];
+    ngx_int_t      rc;
+    redisReply    *reply;
+    redisContext  *rc_ctx;
 
     if (rcf == NULL) {
         return NGX_DECLINED;
     }
 
-    ngx_cpystrn((u_char *) host, rcf->host.data,
-                ngx_min(rcf->host.len + 1, sizeof(host)));
     ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vepoch%Z", &rcf->prefix);
 
-    tv.tv_sec = 1;
-    tv.tv_usec = 0;
-
-    rc_ctx = redisConnectWithTimeout(host, (int) rcf->port, tv);
-    if (rc_ctx == NULL || rc_ctx->err) {
+    rc_ctx = ngx_http_oxmigrate_admin_redis(rcf, why, why_len);
+    if (rc_ctx == NULL) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "oxmigrate admin: Redis %s:%ui unreachable (%s), "
-                      "cached decisions expire by their ttl", host,
-                      rcf->port, rc_ctx ? rc_ctx->errstr : "no memory");
-        if (rc_ctx) {
-            redisFree(rc_ctx);
-        }
-
+                      "oxmigrate admin: %s, cached decisions expire by "
+                      "their ttl", why);
         return NGX_ERROR;
     }
 
-    redisSetTimeout(rc_ctx, tv);
     rc = NGX_OK;
 
-    if (rcf->password.len) {
-        reply = redisCommand(rc_ctx, "AUTH %b", rcf->password.data,
-                             rcf->password.len);
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            rc = NGX_ERROR;
-        }
+    reply = redisCommand(rc_ctx, "INCR %s", key);
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = NGX_ERROR;
 
-        if (reply) {
-            freeReplyObject(reply);
-        }
-    }
-
-    if (rc == NGX_OK && rcf->db) {
-        reply = redisCommand(rc_ctx, "SELECT %d", (int) rcf->db);
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            rc = NGX_ERROR;
-        }
-
-        if (reply) {
-            freeReplyObject(reply);
-        }
-    }
-
-    if (rc == NGX_OK) {
-        reply = redisCommand(rc_ctx, "INCR %s", key);
-        if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-            rc = NGX_ERROR;
-        }
-
-        if (reply) {
-            freeReplyObject(reply);
-        }
-    }
-
-    if (rc != NGX_OK) {
+        /* the server's words (OOM, ...), never the password */
+        ngx_snprintf((u_char *) why, why_len - 1, "INCR %s failed: %s%Z",
+                     key,
+                     rc_ctx->err ? rc_ctx->errstr
+                     : (reply && reply->type == REDIS_REPLY_ERROR
+                        && reply->str) ? reply->str : "unexpected reply");
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "oxmigrate admin: INCR %s failed: %s, cached "
-                      "decisions expire by their ttl", key,
-                      rc_ctx->err ? rc_ctx->errstr : "error reply");
+                      "oxmigrate admin: %s, cached decisions expire by "
+                      "their ttl", why);
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
     }
 
     redisFree(rc_ctx);
@@ -678,94 +701,87 @@ ngx_http_oxmigrate_admin_epoch_incr(ngx_http_oxmigrate_redis_conf_t *rcf,
 }
 
 
-/* the audit row of a mutating call, written after the call (thread) */
+/*
+ * A blocking connection to the routers' Redis (thread pool only), as
+ * oxmigrate_redis configures it: TCP or unix:PATH, AUTH, SELECT, 1 s
+ * timeouts.  NULL with *why set.
+ */
 
-void
-ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
+redisContext *
+ngx_http_oxmigrate_admin_redis(ngx_http_oxmigrate_redis_conf_t *rcf,
+    char *why, size_t why_len)
 {
-    size_t                len, blen;
-    MYSQL                *m;
-    yajl_gen              g, keep;
-    ngx_uint_t            i, status;
-    ngx_str_t             args, result;
-    const unsigned char  *buf;
+    char            host[NGX_SOCKADDRLEN + 1];
+    ngx_int_t       rc;
+    redisReply     *reply;
+    redisContext   *c;
+    struct timeval  tv;
 
-    if (op->db == NULL) {
-        /* connecting must not replace the answer already made */
-        keep = op->gen;
-        status = op->status;
-        op->gen = NULL;
+    ngx_cpystrn((u_char *) host, rcf->host.data,
+                ngx_min(rcf->host.len + 1, sizeof(host)));
 
-        m = ngx_http_oxmigrate_admin_configdb(op);
+    tv.tv_sec = 1;
+    tv.tv_usec = 0;
 
-        if (op->gen) {
-            yajl_gen_free(op->gen);
-        }
-
-        op->gen = keep;
-        op->status = status;
-
-        if (m == NULL) {
-            ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                          "oxmigrate admin: audit of \"%s\" by \"%s\" "
-                          "not written: configdb unavailable",
-                          op->route->action, op->user);
-            return;
-        }
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "params");
-    yajl_gen_array_open(g);
-    for (i = 0; i < 2 && op->arg[i]; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, op->arg[i]);
-    }
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "body");
-    blen = ngx_min(op->body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    if (op->body) {
-        ngx_http_oxmigrate_admin_json_strn(g, op->body, blen);
+    if (ngx_strncmp(host, "unix:", 5) == 0) {
+        c = redisConnectUnixWithTimeout(host + 5, tv);
 
     } else {
-        yajl_gen_null(g);
+        c = redisConnectWithTimeout(host, (int) rcf->port, tv);
     }
 
-    yajl_gen_map_close(g);
+    if (c == NULL || c->err) {
+        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui "
+                     "unreachable: %s%Z", host, rcf->port,
+                     c ? c->errstr : "no memory");
+        if (c) {
+            redisFree(c);
+        }
 
-    yajl_gen_get_buf(g, &buf, &len);
-    args.data = (u_char *) buf;
-    args.len = len;
-
-    ngx_str_set(&result, "");
-
-    if (op->gen
-        && yajl_gen_get_buf(op->gen, &buf, &len) == yajl_gen_status_ok)
-    {
-        result.data = (u_char *) buf;
-        result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
+        return NULL;
     }
 
-    if (ngx_http_oxmigrate_admin_exec(op->db, op->pool,
-            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
-            " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
-            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
-            &args, (uint64_t) op->status, &result)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "oxmigrate admin: audit insert failed: %s",
-                      mysql_error(op->db));
+    redisSetTimeout(c, tv);
+    rc = NGX_OK;
+    reply = NULL;
+
+    if (rcf->password.len) {
+        reply = redisCommand(c, "AUTH %b", rcf->password.data,
+                             rcf->password.len);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
     }
 
-    yajl_gen_free(g);
+    if (rc == NGX_OK && rcf->db) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        reply = redisCommand(c, "SELECT %d", (int) rcf->db);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        ngx_snprintf((u_char *) why, why_len - 1, "Redis %s:%ui: %s%Z",
+                     host, rcf->port,
+                     c->err ? c->errstr
+                     : (reply && reply->type == REDIS_REPLY_ERROR
+                        && reply->str) ? reply->str : "unexpected reply");
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
+    }
+
+    if (rc != NGX_OK) {
+        redisFree(c);
+        return NULL;
+    }
+
+    return c;
 }
 
 

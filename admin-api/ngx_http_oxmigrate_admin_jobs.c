@@ -1,6 +1,8 @@
 
 /*
- * oxmigrate admin API: jobs (upgradeschemata, runallupdate).
+ * oxmigrate admin API: jobs (upgradeschemata, runallupdate), the
+ * endpoints.  The driver is ngx_http_oxmigrate_admin_jobdriver.c, the
+ * steps ngx_http_oxmigrate_admin_jobsteps.c.
  *
  * A job lives in configdb (oxmigrate_job, oxmigrate_job_schema), so every
  * worker of every balancer answers GET /jobs.  The worker that created or
@@ -17,88 +19,18 @@
  */
 
 
-#include "ngx_http_oxmigrate_admin.h"
+#include "ngx_http_oxmigrate_admin_job.h"
 
 
-#define NGX_HTTP_OXMIGRATE_JOB_UPGRADE   0
-#define NGX_HTTP_OXMIGRATE_JOB_UPDATES   1
-
-#define NGX_HTTP_OXMIGRATE_S_PENDING     0
-#define NGX_HTTP_OXMIGRATE_S_RUNNING     1
-#define NGX_HTTP_OXMIGRATE_S_DONE        2
-#define NGX_HTTP_OXMIGRATE_S_FAILED      3
-
-
-typedef struct {
-    char                                 *name;
-    uint64_t                              pool_id;
-    char                                 *host;     /* "host:port" */
-    ngx_uint_t                            seq;
-    ngx_uint_t                            state;
-} ngx_http_oxmigrate_job_schema_t;
-
-
-typedef struct {
-    ngx_pool_t                           *pool;
-    ngx_log_t                            *log;
-    uint64_t                              id;
-    ngx_uint_t                            kind;
-    uint64_t                              server_id;
-    ngx_uint_t                            force;     /* go on past failures */
-    ngx_uint_t                            parallel;
-    ngx_array_t                           schemas;
-    ngx_array_t                           conns;     /* idle configdb */
-    ngx_array_t                           hconns;    /* idle, per host */
-    ngx_uint_t                            running;
-    ngx_uint_t                            stop;
-    ngx_uint_t                            failed;
-    ngx_uint_t                            interrupted;
-    ngx_uint_t                            lost;      /* taken over */
-    uint64_t                              claim;
-    ngx_event_t                           keepalive;
-    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
-    ngx_http_oxmigrate_main_conf_t       *omcf;
-} ngx_http_oxmigrate_job_t;
-
-
-typedef struct {
-    ngx_http_oxmigrate_job_t             *job;
-    ngx_http_oxmigrate_job_schema_t      *s;
-    MYSQL                                *m;     /* lent by the job */
-    MYSQL                                *sm;    /* the host's, lent */
-    ngx_int_t                             rc;
-} ngx_http_oxmigrate_job_step_t;
-
-
-/* the idle connection to a database host (never two steps on one host) */
-typedef struct {
-    char                                 *host;
-    MYSQL                                *m;
-} ngx_http_oxmigrate_job_hconn_t;
-
-
-static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t kind, uint64_t id);
-static void ngx_http_oxmigrate_admin_job_schedule(
-    ngx_http_oxmigrate_job_t *job);
-static void ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log);
-static void ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev);
-static void ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log);
-static void ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev);
-static MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
-    ngx_pool_t *pool);
-static char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
 static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
     ngx_array_t *plan);
 static ngx_int_t ngx_http_oxmigrate_admin_job_schemas(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
     ngx_array_t *plan);
-static void ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_ROW row, unsigned long *lens, ngx_uint_t full);
 
 
-static char *
+char *
 ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
 {
     char  host[256], *p;
@@ -126,7 +58,7 @@ ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
  * and stops instead of driving the job a second time.
  */
 
-static uint64_t
+uint64_t
 ngx_http_oxmigrate_admin_job_claim(void)
 {
     return ((uint64_t) ngx_http_oxmigrate_admin_now_ms() << 16)
@@ -134,7 +66,7 @@ ngx_http_oxmigrate_admin_job_claim(void)
 }
 
 
-static ngx_http_oxmigrate_job_t *
+ngx_http_oxmigrate_job_t *
 ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t kind, uint64_t id)
 {
@@ -153,8 +85,8 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
                           sizeof(ngx_http_oxmigrate_job_schema_t))
            != NGX_OK
         || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK
-        || ngx_array_init(&job->hconns, pool, 4,
-                          sizeof(ngx_http_oxmigrate_job_hconn_t))
+        || ngx_array_init(&job->hosts, pool, 4,
+                          sizeof(ngx_http_oxmigrate_job_host_t))
            != NGX_OK)
     {
         ngx_destroy_pool(pool);
@@ -174,30 +106,6 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-void
-ngx_http_oxmigrate_admin_job_free(void *data)
-{
-    ngx_http_oxmigrate_job_t  *job = data;
-
-    if (job->keepalive.timer_set) {
-        ngx_del_timer(&job->keepalive);
-    }
-
-    ngx_destroy_pool(job->pool);
-}
-
-
-/*
- * A timer that is not cancelable keeps a worker that is told to quit (on
- * reload) alive until the running steps are done, so the job is recorded
- * "interrupted" at once instead of after the idle time.
- */
-
-static void
-ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
-{
-    ngx_add_timer(ev, 1000);
-}
 
 
 /*
@@ -319,10 +227,10 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, started, heartbeat)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %D, %D)",
+            " user, owner, claim, ox_caches, started, heartbeat)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            now, now)
+            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now)
         < 0)
     {
         return 0;
@@ -373,7 +281,7 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
  * NGX_ERROR: answered (409 job_running, or 500).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m, uint64_t except)
 {
@@ -430,7 +338,7 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     "LEFT(CONCAT('oxmigrate.upgrade.', DATABASE()), 64)"
 
 
-static void
+void
 ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
     void (*start)(ngx_http_oxmigrate_admin_op_t *op))
 {
@@ -534,24 +442,241 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-static void
-ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
+/*
+ * The plan of an upgrade: every schema with contexts, in the documented
+ * order, that still has contexts on other servers than the target (a
+ * schema fully on the target was upgraded before: "continue" goes on from
+ * there), after resume_after (-m), without skip (-k).  Both name known
+ * schemas (404).  NGX_ERROR: answered.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, int64_t sid, ngx_array_t *plan)
 {
-    char                              *server, *after, err[256], msg[512];
-    MYSQL                             *m, *sm;
-    int64_t                            sid;
+    char                             *after;
+    yajl_val                          skip;
+    ngx_int_t                         idx;
+    ngx_uint_t                        i, k;
+    ngx_http_oxmigrate_schema_ref_t  *s, *ps;
+
+    after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
+    skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
+
+    s = all->elts;
+
+    /* resume_after (-m) and skip (-k) name known schemas */
+
+    idx = -1;
+
+    if (after) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, after) == 0) {
+                idx = i;
+                break;
+            }
+        }
+
+        if (idx < 0) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "resume_after: schema '%s' not "
+                                           "found", after);
+            return NGX_ERROR;
+        }
+    }
+
+    for (k = 0; skip && k < skip->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "skip: schema '%s' not found",
+                                           skip->u.array.values[k]->u.string);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_array_init(plan, op->pool, all->nelts + 1,
+                       sizeof(ngx_http_oxmigrate_schema_ref_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < all->nelts; i++) {
+        if ((ngx_int_t) i <= idx || s[i].contexts == 0
+            || (sid > 0 && s[i].not_on == 0))
+        {
+            continue;
+        }
+
+        for (k = 0; skip && k < skip->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (skip && k < skip->u.array.len) {
+            continue;
+        }
+
+        ps = ngx_array_push(plan);
+        if (ps == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ps = s[i];
+    }
+
+    return NGX_OK;
+}
+
+
+/* dry_run: the plan with each schema's pending tasks; changes nothing */
+
+static void
+ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan_a,
+    char *server, int64_t sid)
+{
+    char                              *pname, err[256];
+    MYSQL                             *sm;
     yajl_gen                           g;
-    yajl_val                           v, skip;
-    uint64_t                           id, pool_id;
-    ngx_int_t                          idx;
-    ngx_uint_t                         i, j, k, dry, force, cont, parallel;
-    ngx_array_t                       *all, plan;
-    ngx_http_oxmigrate_job_t          *job;
+    uint64_t                           pool_id;
+    ngx_uint_t                         i, j;
     ngx_http_oxmigrate_task_t         *t;
     ngx_http_oxmigrate_dbhost_t        h;
     ngx_http_oxmigrate_job_schema_t   *js;
-    ngx_http_oxmigrate_schema_ref_t   *s, *ps;
+    ngx_http_oxmigrate_schema_ref_t   *ps;
     ngx_http_oxmigrate_schema_state_t  st;
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "dry_run");
+    ngx_http_oxmigrate_admin_json_bool(g, 1);
+    ngx_http_oxmigrate_admin_json_str(g, "server");
+    ngx_http_oxmigrate_admin_json_str(g, server);
+    ngx_http_oxmigrate_admin_json_str(g, "server_id");
+    if (sid > 0) {
+        ngx_http_oxmigrate_admin_json_int(g, sid);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "steps");
+    ngx_http_oxmigrate_admin_json_str(g,
+                  op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+                  ? "disableschema (old), runupdate (new), "
+                    "changeserver (old), enableschema (old)"
+                  : "disable, update, changeserver, enable");
+    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
+    ngx_http_oxmigrate_admin_json_str(g,
+                  ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    js = job->schemas.elts;
+    ps = plan_a->elts;
+    sm = NULL;
+    pool_id = (uint64_t) -1;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        if (js[i].pool_id != pool_id) {
+            if (sm) {
+                mysql_close(sm);
+                sm = NULL;
+            }
+
+            pool_id = js[i].pool_id;
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
+                                                   &h, &pname)
+                == NGX_OK)
+            {
+                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                      sizeof(err));
+            }
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
+        ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
+        ngx_http_oxmigrate_admin_json_str(g, "host");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].host);
+        ngx_http_oxmigrate_admin_json_str(g, "contexts");
+        ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "pending");
+
+        if (sm == NULL
+            || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
+                                       op->pool, js[i].name, &st)
+               != NGX_OK)
+        {
+            yajl_gen_null(g);
+
+        } else {
+            yajl_gen_array_open(g);
+
+            t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+            for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
+                if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
+                    == NULL
+                    && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
+                                                         op->pool)
+                       == NULL)
+                {
+                    ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
+                                                       t[j].name.len);
+                }
+            }
+
+            yajl_gen_array_close(g);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    ngx_http_oxmigrate_admin_job_free(job);
+    return;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                       *server;
+    MYSQL                      *m;
+    int64_t                     sid;
+    yajl_val                    v;
+    uint64_t                    id;
+    ngx_uint_t                  dry, force, cont, parallel;
+    ngx_array_t                *all, plan;
+    ngx_http_oxmigrate_job_t   *job;
+    ngx_http_oxmigrate_step_t   rs;
 
     server = ngx_http_oxmigrate_admin_body_str(op, "server");
     if (server == NULL) {
@@ -561,11 +686,20 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+        && !ngx_http_oxmigrate_admin_ox_safe((u_char *) server,
+                                             ngx_strlen(server)))
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                       "invalid_argument", "a server name consists of "
+                       "letters, digits and _.-:@%%+=,/ (not starting "
+                       "with \"-\")");
+        return;
+    }
+
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
-    after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
-    skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
 
     v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
     parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
@@ -621,85 +755,10 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    s = all->elts;
-
-    /* resume_after (-m) and skip (-k) name known schemas */
-
-    idx = -1;
-
-    if (after) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, after) == 0) {
-                idx = i;
-                break;
-            }
-        }
-
-        if (idx < 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "resume_after: schema '%s' not "
-                                           "found", after);
-            return;
-        }
-    }
-
-    for (k = 0; skip && k < skip->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "skip: schema '%s' not found",
-                                           skip->u.array.values[k]->u.string);
-            return;
-        }
-    }
-
-    /*
-     * The plan: every schema with contexts, in the documented order, that
-     * still has contexts on other servers than the target (a schema fully
-     * on the target was upgraded before: "continue" goes on from there).
-     */
-
-    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
-                       sizeof(ngx_http_oxmigrate_schema_ref_t))
+    if (ngx_http_oxmigrate_admin_upgrade_plan(op, all, sid, &plan)
         != NGX_OK)
     {
         return;
-    }
-
-    for (i = 0; i < all->nelts; i++) {
-        if ((ngx_int_t) i <= idx || s[i].contexts == 0
-            || (sid > 0 && s[i].not_on == 0))
-        {
-            continue;
-        }
-
-        for (k = 0; skip && k < skip->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (skip && k < skip->u.array.len) {
-            continue;
-        }
-
-        ps = ngx_array_push(&plan);
-        if (ps == NULL) {
-            return;
-        }
-
-        *ps = s[i];
     }
 
     job = ngx_http_oxmigrate_admin_job_plan(op, m,
@@ -710,112 +769,22 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (dry) {
-        g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-        if (g == NULL) {
-            ngx_http_oxmigrate_admin_job_free(job);
-            return;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "dry_run");
-        ngx_http_oxmigrate_admin_json_bool(g, 1);
-        ngx_http_oxmigrate_admin_json_str(g, "server");
-        ngx_http_oxmigrate_admin_json_str(g, server);
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        if (sid > 0) {
-            ngx_http_oxmigrate_admin_json_int(g, sid);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "steps");
-        ngx_http_oxmigrate_admin_json_str(g, "disable, update, changeserver,"
-                                             " enable");
-        ngx_http_oxmigrate_admin_json_str(g, "schemas");
-        yajl_gen_array_open(g);
-
-        js = job->schemas.elts;
-        ps = plan.elts;
-        sm = NULL;
-        pool_id = (uint64_t) -1;
-
-        for (i = 0; i < job->schemas.nelts; i++) {
-            if (js[i].pool_id != pool_id) {
-                if (sm) {
-                    mysql_close(sm);
-                    sm = NULL;
-                }
-
-                pool_id = js[i].pool_id;
-
-                if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
-                                                       &h, &server)
-                    == NGX_OK)
-                {
-                    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                          sizeof(err));
-                }
-            }
-
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_str(g, js[i].name);
-            ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
-            ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
-            ngx_http_oxmigrate_admin_json_str(g, "host");
-            ngx_http_oxmigrate_admin_json_str(g, js[i].host);
-            ngx_http_oxmigrate_admin_json_str(g, "contexts");
-            ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
-            ngx_http_oxmigrate_admin_json_str(g, "pending");
-
-            if (sm == NULL
-                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, js[i].name, &st)
-                   != NGX_OK)
-            {
-                yajl_gen_null(g);
-
-            } else {
-                yajl_gen_array_open(g);
-
-                t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-                for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
-                    if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
-                        == NULL
-                        && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
-                                                             op->pool)
-                           == NULL)
-                    {
-                        ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
-                                                           t[j].name.len);
-                    }
-                }
-
-                yajl_gen_array_close(g);
-            }
-
-            yajl_gen_map_close(g);
-        }
-
-        if (sm) {
-            mysql_close(sm);
-        }
-
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-
-        ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_upgrade_dry(op, m, job, &plan, server, sid);
         return;
     }
 
     if (sid == 0) {
-        id = ngx_http_oxmigrate_admin_register(m, op->pool, server, msg,
-                                               sizeof(msg));
+        ngx_http_oxmigrate_admin_step_init(&rs, op->alcf, op->pool, op->log,
+                                           m, NULL);
+
+        id = rs.steps->registerserver(&rs, server);
         if (id == 0) {
             ngx_http_oxmigrate_admin_job_free(job);
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                           "db_error", "registerserver: %s",
-                                           msg);
+            if (rs.status == NGX_HTTP_CONFLICT) {
+                rs.status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_oxmigrate_admin_step_error(op, &rs, rs.status);
             return;
         }
 
@@ -877,1014 +846,5 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-/* the driver (event loop) */
 
-void
-ngx_http_oxmigrate_admin_job_start(void *data)
-{
-    ngx_http_oxmigrate_job_t  *job = data;
 
-    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
-                  "oxmigrate admin: job %uL starts, %ui schemas, parallel %ui",
-                  job->id, job->schemas.nelts, job->parallel);
-
-    job->keepalive.handler = ngx_http_oxmigrate_admin_job_keepalive;
-    job->keepalive.data = job;
-    job->keepalive.log = job->log;
-    ngx_add_timer(&job->keepalive, 1000);
-
-    ngx_http_oxmigrate_admin_job_schedule(job);
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
-{
-    ngx_uint_t                        i, k, busy, pending;
-    ngx_http_oxmigrate_job_step_t    *step;
-    ngx_http_oxmigrate_job_hconn_t   *hc;
-    ngx_http_oxmigrate_job_schema_t  *js;
-
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        /* reload or stop: leave the rest to a resume */
-        job->stop = 1;
-        job->interrupted = 1;
-    }
-
-    js = job->schemas.elts;
-    pending = 0;
-
-    for (i = 0; i < job->schemas.nelts; i++) {
-
-        if (js[i].state != NGX_HTTP_OXMIGRATE_S_PENDING) {
-            continue;
-        }
-
-        pending++;
-
-        if (job->stop || job->running >= job->parallel) {
-            continue;
-        }
-
-        busy = 0;
-        for (k = 0; k < job->schemas.nelts; k++) {
-            if (js[k].state == NGX_HTTP_OXMIGRATE_S_RUNNING
-                && ngx_strcmp(js[k].host, js[i].host) == 0)
-            {
-                busy = 1;
-                break;
-            }
-        }
-
-        if (busy) {
-            continue;
-        }
-
-        step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
-        if (step == NULL) {
-            job->stop = 1;
-            job->interrupted = 1;
-            continue;
-        }
-
-        step->job = job;
-        step->s = &js[i];
-
-        /* configdb connections go from step to step (never two at once) */
-        if (job->conns.nelts) {
-            job->conns.nelts--;
-            step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
-        }
-
-        hc = job->hconns.elts;
-        for (k = 0; k < job->hconns.nelts; k++) {
-            if (ngx_strcmp(hc[k].host, js[i].host) == 0) {
-                step->sm = hc[k].m;
-                hc[k].m = NULL;
-                break;
-            }
-        }
-
-        if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
-                                  ngx_http_oxmigrate_admin_job_step,
-                                  ngx_http_oxmigrate_admin_job_step_done, step)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                          "oxmigrate admin: job %uL: cannot post a step",
-                          job->id);
-
-            if (step->m) {
-                job->conns.nelts++;
-            }
-
-            if (step->sm) {
-                hc[k].m = step->sm;
-            }
-
-            job->stop = 1;
-            job->interrupted = 1;
-            continue;
-        }
-
-        js[i].state = NGX_HTTP_OXMIGRATE_S_RUNNING;
-        job->running++;
-        pending--;
-    }
-
-    if (job->running) {
-        return;
-    }
-
-    if (pending && !job->stop) {
-        /* cannot happen: nothing runs, so no host is busy */
-        job->stop = 1;
-        job->interrupted = 1;
-    }
-
-    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
-                                      ngx_http_oxmigrate_admin_job_finish,
-                                      ngx_http_oxmigrate_admin_job_finish_done,
-                                      job)
-        != NGX_OK)
-    {
-        /* the heartbeat goes stale: the job shows "interrupted" */
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: cannot post its end",
-                      job->id);
-        ngx_http_oxmigrate_admin_job_free(job);
-    }
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
-{
-    ngx_http_oxmigrate_job_step_t  *step = ev->data;
-
-    ngx_http_oxmigrate_job_t  *job = step->job;
-
-    MYSQL                           **m;
-    ngx_uint_t                        k;
-    ngx_http_oxmigrate_job_hconn_t   *hc;
-
-    job->running--;
-
-    if (step->m) {
-        m = ngx_array_push(&job->conns);
-        if (m) {
-            *m = step->m;
-        }
-    }
-
-    if (step->sm) {
-        hc = job->hconns.elts;
-        for (k = 0; k < job->hconns.nelts; k++) {
-            if (ngx_strcmp(hc[k].host, step->s->host) == 0) {
-                break;
-            }
-        }
-
-        if (k == job->hconns.nelts) {
-            hc = ngx_array_push(&job->hconns);
-            if (hc) {
-                hc->host = step->s->host;
-                hc->m = NULL;
-                k = 0;
-            }
-
-        } else {
-            hc = &hc[k];
-        }
-
-        /* without memory the connection leaks; the job goes on */
-        if (hc) {
-            hc->m = step->sm;
-        }
-    }
-
-    if (step->rc == NGX_OK) {
-        step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
-
-    } else if (step->rc == NGX_DECLINED) {
-        /* the job is another driver's now: leave everything to it */
-        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
-        job->stop = 1;
-        job->lost = 1;
-
-    } else {
-        step->s->state = NGX_HTTP_OXMIGRATE_S_FAILED;
-        job->failed = 1;
-
-        if (!job->force) {
-            job->stop = 1;
-        }
-    }
-
-    ngx_http_oxmigrate_admin_job_schedule(job);
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev)
-{
-    ngx_http_oxmigrate_job_t  *job = ev->data;
-
-    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
-                  "oxmigrate admin: job %uL ends: %s", job->id,
-                  job->lost ? "taken over by another worker"
-                  : job->interrupted ? "interrupted"
-                  : job->failed ? "failed" : "done");
-
-    ngx_http_oxmigrate_admin_job_free(job);
-}
-
-
-/* thread side of the job */
-
-static MYSQL *
-ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
-    ngx_pool_t *pool)
-{
-    char    err[256];
-    MYSQL  *m;
-
-    m = ngx_http_oxmigrate_admin_configdb_connect(job->omcf->db, pool, err,
-                                                  sizeof(err));
-    if (m == NULL) {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: configdb: %s", job->id, err);
-    }
-
-    return m;
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_t *job, MYSQL *m,
-    ngx_pool_t *pool, ngx_http_oxmigrate_job_schema_t *js, const char *state,
-    ngx_array_t *failed, const char *msg)
-{
-    size_t                len;
-    yajl_gen              g;
-    ngx_str_t             ft;
-    ngx_uint_t            i;
-    const unsigned char  *buf;
-
-    g = NULL;
-    ngx_str_set(&ft, "[]");
-
-    if (failed && failed->nelts) {
-        g = yajl_gen_alloc(NULL);
-        if (g) {
-            yajl_gen_array_open(g);
-            for (i = 0; i < failed->nelts; i++) {
-                ngx_http_oxmigrate_admin_json_str(g,
-                                               ((char **) failed->elts)[i]);
-            }
-            yajl_gen_array_close(g);
-            yajl_gen_get_buf(g, &buf, &len);
-            ft.data = (u_char *) buf;
-            ft.len = len;
-        }
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
-            "UPDATE oxmigrate_job_schema SET state = %s,"
-            " failed_tasks = %V, message = %s"
-            " WHERE job_id = %U AND seq = %U",
-            state, &ft, msg ? msg : "", job->id, (uint64_t) js->seq)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: %s", job->id, mysql_error(m));
-    }
-
-    if (g) {
-        yajl_gen_free(g);
-    }
-}
-
-
-/* the heartbeat; NGX_DECLINED: another driver claimed the job */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
-    ngx_pool_t *pool)
-{
-    int64_t     rc;
-    MYSQL_RES  *res;
-
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
-             "UPDATE oxmigrate_job SET heartbeat = %D"
-             " WHERE id = %U AND claim = %U",
-             ngx_http_oxmigrate_admin_now_ms(), job->id, job->claim);
-
-    if (rc != 0) {
-        return rc < 0 ? NGX_ERROR : NGX_OK;
-    }
-
-    /* no row changed: lost, or a beat within the same millisecond */
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT 1 FROM oxmigrate_job WHERE id = %U AND claim = %U",
-              job->id, job->claim);
-    if (res == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = mysql_num_rows(res);
-    mysql_free_result(res);
-
-    return rc ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* one schema: disable, update, changeserver, enable (thread) */
-
-static void
-ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
-{
-    ngx_http_oxmigrate_job_step_t  *step = data;
-
-    char                             *pname, *msg, ena[32];
-    MYSQL                            *m;
-    ngx_int_t                         rc;
-    ngx_uint_t                        status, upgrade;
-    ngx_pool_t                       *pool;
-    ngx_http_oxmigrate_job_t         *job;
-    ngx_http_oxmigrate_dbhost_t       h;
-    ngx_http_oxmigrate_update_t       u;
-    ngx_http_oxmigrate_job_schema_t  *js;
-    ngx_http_oxmigrate_schema_res_t   res;
-
-    job = step->job;
-    js = step->s;
-    step->rc = NGX_ERROR;
-    upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
-    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
-
-    ngx_http_oxmigrate_admin_thread_init();
-
-    pool = ngx_create_pool(16384, job->log);
-    if (pool == NULL) {
-        return;
-    }
-
-    m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, pool);
-    step->m = NULL;
-
-    if (m == NULL) {
-        ngx_destroy_pool(pool);
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_job_beat(job, m, pool) == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_WARN, job->log, 0,
-                      "oxmigrate admin: job %uL was resumed by another "
-                      "worker while this one waited for a thread: it "
-                      "stops here", job->id);
-        step->rc = NGX_DECLINED;
-        step->m = m;
-        ngx_destroy_pool(pool);
-        return;
-    }
-
-    (void) ngx_http_oxmigrate_admin_exec(m, pool,
-              "UPDATE oxmigrate_job_schema SET state = 'running'"
-              " WHERE job_id = %U AND seq = %U", job->id, (uint64_t) js->seq);
-
-    if (ngx_http_oxmigrate_admin_pool_host(pool, m, js->pool_id, &h, &pname)
-        != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed", NULL,
-                                          "its db_pool is unknown");
-        goto done;
-    }
-
-    if (upgrade) {
-        if (ngx_http_oxmigrate_admin_do_disable(m, pool, js->name, &res)) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
-            goto done;
-        }
-
-        /* the first disable counts: a resumed schema keeps its start */
-        (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                  "UPDATE oxmigrate_job_schema"
-                  " SET disabled_at = COALESCE(disabled_at, %D)"
-                  " WHERE job_id = %U AND seq = %U",
-                  ngx_http_oxmigrate_admin_now_ms(), job->id,
-                  (uint64_t) js->seq);
-
-        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
-                                                   job->log);
-    }
-
-    ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
-    u.alcf = job->alcf;
-    u.configdb = job->omcf->db;
-    u.pool = pool;
-    u.log = job->log;
-    u.host = &h;
-    u.schema = js->name;
-    u.job_id = job->id;
-    u.job_claim = job->claim;
-    u.conn = step->sm;
-    u.keep = 1;
-    step->sm = NULL;
-
-    rc = ngx_http_oxmigrate_admin_update_run(&u);
-    step->sm = u.conn;
-
-    if (rc != NGX_OK || u.failed->nelts) {
-        msg = (rc == NGX_OK) ? "update tasks failed" : u.error;
-
-        /* without force the schema stays disabled on its old server */
-        ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                          rc == NGX_OK ? u.failed : NULL,
-                                          msg);
-        goto done;
-    }
-
-    if (upgrade) {
-        status = ngx_http_oxmigrate_admin_do_changeserver(m, pool, js->name,
-                                                          job->server_id,
-                                                          &res);
-        if (status) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
-            goto done;
-        }
-
-        if (ngx_http_oxmigrate_admin_do_enable(m, pool, js->name, &res)) {
-            ngx_http_oxmigrate_admin_job_mark(job, m, pool, js, "failed",
-                                              NULL, res.msg);
-            goto done;
-        }
-
-        ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
-
-        (void) ngx_http_oxmigrate_admin_epoch_incr(job->omcf->redis,
-                                                   job->log);
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
-            "UPDATE oxmigrate_job_schema SET state = 'done',"
-            " failed_tasks = '[]', message = '', enabled_at = %R"
-            " WHERE job_id = %U AND seq = %U",
-            ena, job->id, (uint64_t) js->seq)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "oxmigrate admin: job %uL: %s", job->id,
-                      mysql_error(m));
-    }
-
-    step->rc = NGX_OK;
-
-done:
-
-    (void) ngx_http_oxmigrate_admin_job_beat(job, m, pool);
-
-    /* a client error (2xxx: gone, lost, ...) may have broken it */
-    if (mysql_errno(m) >= 2000 && mysql_errno(m) < 3000) {
-        mysql_close(m);
-
-    } else {
-        step->m = m;
-    }
-
-    ngx_destroy_pool(pool);
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
-{
-    ngx_http_oxmigrate_job_t  *job = data;
-
-    char                             fin[32];
-    MYSQL                           *m, **conns;
-    int64_t                          now;
-    ngx_uint_t                       i;
-    ngx_pool_t                      *pool;
-    ngx_http_oxmigrate_job_hconn_t  *hc;
-
-    ngx_http_oxmigrate_admin_thread_init();
-
-    pool = ngx_create_pool(4096, job->log);
-    if (pool == NULL) {
-        return;
-    }
-
-    /* nothing runs now: the idle connections are ours */
-    m = NULL;
-    conns = job->conns.elts;
-
-    for (i = 0; i < job->conns.nelts; i++) {
-        if (m == NULL) {
-            m = conns[i];
-
-        } else {
-            mysql_close(conns[i]);
-        }
-    }
-
-    job->conns.nelts = 0;
-
-    hc = job->hconns.elts;
-    for (i = 0; i < job->hconns.nelts; i++) {
-        if (hc[i].m) {
-            mysql_close(hc[i].m);
-            hc[i].m = NULL;
-        }
-    }
-
-    if (m == NULL) {
-        m = ngx_http_oxmigrate_admin_job_db(job, pool);
-    }
-
-    if (m) {
-        now = ngx_http_oxmigrate_admin_now_ms();
-        ngx_sprintf((u_char *) fin, "%L%Z", now);
-
-        /* never over a driver that took the job over */
-        (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                  "UPDATE oxmigrate_job SET state = %s, finished = %R,"
-                  " heartbeat = %D WHERE id = %U AND claim = %U",
-                  job->interrupted ? "interrupted"
-                  : job->failed ? "failed" : "done",
-                  job->interrupted ? "NULL" : fin, now, job->id, job->claim);
-
-        mysql_close(m);
-    }
-
-    ngx_destroy_pool(pool);
-}
-
-
-/* GET /jobs, GET /jobs/{id} */
-
-#define NGX_HTTP_OXMIGRATE_JOB_COLUMNS                                        \
-    "SELECT j.id, j.kind, j.state, j.heartbeat, j.started, j.finished,"      \
-    " j.server_id, j.user, j.owner,"                                          \
-    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id),"   \
-    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
-    "  AND s.state IN ('done', 'failed')),"                                   \
-    " (SELECT GROUP_CONCAT(s.name ORDER BY s.seq SEPARATOR ', ')"             \
-    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
-    "  AND s.state = 'running'),"                                             \
-    " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
-    "  AND s.state = 'failed')"                                               \
-    " FROM oxmigrate_job j"
-
-
-static const char *
-ngx_http_oxmigrate_admin_job_state(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_ROW row)
-{
-    int64_t  beat;
-
-    if (ngx_strcmp(row[2], "running") == 0) {
-        beat = ngx_atoof((u_char *) row[3], ngx_strlen(row[3]));
-
-        if (ngx_http_oxmigrate_admin_now_ms() - beat
-            > (int64_t) op->alcf->lock_idle)
-        {
-            return "interrupted";
-        }
-    }
-
-    return row[2];
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
-{
-    int64_t     dis, ena;
-    yajl_gen    g;
-    yajl_val    v;
-    MYSQL_ROW   sr;
-    MYSQL_RES  *res;
-
-    g = op->gen;
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "id");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
-                                                  lens[0]));
-    ngx_http_oxmigrate_admin_json_str(g, "kind");
-    ngx_http_oxmigrate_admin_json_str(g, row[1]);
-    ngx_http_oxmigrate_admin_json_str(g, "state");
-    ngx_http_oxmigrate_admin_json_str(g,
-                                ngx_http_oxmigrate_admin_job_state(op, row));
-    ngx_http_oxmigrate_admin_json_str(g, "total");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[9],
-                                                  lens[9]));
-    ngx_http_oxmigrate_admin_json_str(g, "processed");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[10],
-                                                  lens[10]));
-    ngx_http_oxmigrate_admin_json_str(g, "failed");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[12],
-                                                  lens[12]));
-    ngx_http_oxmigrate_admin_json_str(g, "current");
-    ngx_http_oxmigrate_admin_json_str(g, row[11]);
-    ngx_http_oxmigrate_admin_json_str(g, "started");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[4],
-                                                  lens[4]));
-    ngx_http_oxmigrate_admin_json_str(g, "finished");
-    if (row[5]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[5],
-                                                      lens[5]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "heartbeat");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[3],
-                                                  lens[3]));
-    ngx_http_oxmigrate_admin_json_str(g, "server_id");
-    if (row[6]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[6],
-                                                      lens[6]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "user");
-    ngx_http_oxmigrate_admin_json_str(g, row[7]);
-    ngx_http_oxmigrate_admin_json_str(g, "owner");
-    ngx_http_oxmigrate_admin_json_str(g, row[8]);
-
-    if (full) {
-        res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
-                  "SELECT name, state, failed_tasks, disabled_at,"
-                  " enabled_at, message FROM oxmigrate_job_schema"
-                  " WHERE job_id = %R ORDER BY seq", row[0]);
-
-        ngx_http_oxmigrate_admin_json_str(g, "schemas");
-        yajl_gen_array_open(g);
-
-        while (res && (sr = mysql_fetch_row(res))) {
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_str(g, sr[0]);
-            ngx_http_oxmigrate_admin_json_str(g, "state");
-            ngx_http_oxmigrate_admin_json_str(g, sr[1]);
-
-            ngx_http_oxmigrate_admin_json_str(g, "failed_tasks");
-            v = sr[2] ? yajl_tree_parse(sr[2], NULL, 0) : NULL;
-            if (v && YAJL_IS_ARRAY(v)) {
-                ngx_http_oxmigrate_admin_json_tree(g, v, "");
-            } else {
-                yajl_gen_array_open(g);
-                yajl_gen_array_close(g);
-            }
-
-            if (v) {
-                yajl_tree_free(v);
-            }
-
-            dis = sr[3] ? ngx_atoof((u_char *) sr[3], ngx_strlen(sr[3])) : 0;
-            ena = sr[4] ? ngx_atoof((u_char *) sr[4], ngx_strlen(sr[4])) : 0;
-
-            ngx_http_oxmigrate_admin_json_str(g, "downtime_ms");
-            if (dis > 0 && ena >= dis) {
-                ngx_http_oxmigrate_admin_json_int(g, ena - dis);
-            } else {
-                yajl_gen_null(g);
-            }
-
-            ngx_http_oxmigrate_admin_json_str(g, "message");
-            ngx_http_oxmigrate_admin_json_str(g, (sr[5] && sr[5][0])
-                                                 ? sr[5] : NULL);
-            yajl_gen_map_close(g);
-        }
-
-        yajl_gen_array_close(g);
-
-        if (res) {
-            mysql_free_result(res);
-        }
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-void
-ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
-{
-    yajl_gen    g;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              NGX_HTTP_OXMIGRATE_JOB_COLUMNS " ORDER BY j.id DESC LIMIT %U",
-              (uint64_t) op->q_limit);
-    if (res == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply_list(op, res, "jobs");
-    if (g == NULL) {
-        return;
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
-                                          0);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    mysql_free_result(res);
-}
-
-
-/* the {id} of jobs/{id}; NGX_ERROR: not a number, answered 404 */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op)
-{
-    ngx_int_t  id;
-
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
-    if (id == NGX_ERROR) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job '%s' not found", op->arg[0]);
-    }
-
-    return id;
-}
-
-
-void
-ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
-{
-    ngx_int_t   id;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    id = ngx_http_oxmigrate_admin_job_id(op);
-    if (id == NGX_ERROR) {
-        return;
-    }
-
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              NGX_HTTP_OXMIGRATE_JOB_COLUMNS " WHERE j.id = %U",
-              (uint64_t) id);
-    if (res == NULL) {
-        return;
-    }
-
-    row = mysql_fetch_row(res);
-    if (row == NULL) {
-        mysql_free_result(res);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK)) {
-        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
-                                          1);
-    }
-
-    mysql_free_result(res);
-}
-
-
-/* POST /jobs/{id}/resume */
-
-static void ngx_http_oxmigrate_admin_job_resume_locked(
-    ngx_http_oxmigrate_admin_op_t *op);
-
-
-void
-ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
-{
-    /* a resumed job starts again: the same one-job-at-a-time guard */
-    ngx_http_oxmigrate_admin_job_locked(op,
-                                   ngx_http_oxmigrate_admin_job_resume_locked);
-}
-
-
-static void
-ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char                             *owner;
-    MYSQL                            *m;
-    int64_t                           now, stale, rc;
-    uint64_t                          claim;
-    yajl_gen                          g;
-    yajl_val                          opts, v;
-    ngx_int_t                         id;
-    MYSQL_ROW                         row;
-    MYSQL_RES                        *res;
-    ngx_uint_t                        kind, remaining, resumable;
-    unsigned long                    *lens;
-    ngx_http_oxmigrate_job_t         *job;
-    ngx_http_oxmigrate_job_schema_t  *js;
-
-    id = ngx_http_oxmigrate_admin_job_id(op);
-    if (id == NGX_ERROR) {
-        return;
-    }
-
-    m = op->db;
-
-    now = ngx_http_oxmigrate_admin_now_ms();
-    stale = now - (int64_t) op->alcf->lock_idle;
-
-    /*
-     * An unknown job and one that cannot be resumed are answered as such
-     * before another running job is: they would not start either way.
-     */
-
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT kind, state, options, server_id,"
-              " state = 'interrupted'"
-              " OR (state = 'running' AND heartbeat < %D)"
-              " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) id);
-    if (res == NULL) {
-        return;
-    }
-
-    row = mysql_fetch_row(res);
-    if (row == NULL) {
-        mysql_free_result(res);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
-        return;
-    }
-
-    resumable = (row[4] && row[4][0] == '1');
-
-    rc = 0;
-    claim = ngx_http_oxmigrate_admin_job_claim();
-
-    if (resumable) {
-        if (ngx_http_oxmigrate_admin_job_none_running(op, m, (uint64_t) id)
-            != NGX_OK)
-        {
-            mysql_free_result(res);
-            return;
-        }
-
-        /*
-         * The claim: only one worker anywhere takes a dead job over (also
-         * one of an older configuration, whose resume did not take the
-         * start lock).
-         */
-
-        owner = ngx_http_oxmigrate_admin_owner(op->pool);
-
-        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-                 "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-                 " owner = %s, claim = %U, finished = NULL WHERE id = %U"
-                 " AND ((state = 'running' AND heartbeat < %D)"
-                 " OR state = 'interrupted')",
-                 now, owner ? owner : "?", claim, (uint64_t) id, stale);
-        if (rc < 0) {
-            mysql_free_result(res);
-            ngx_http_oxmigrate_admin_db_error(op, m);
-            return;
-        }
-    }
-
-    if (rc == 0) {
-        /* a resumable job that the UPDATE missed was taken over: it runs */
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                   "job_not_resumable",
-                   "job %i is %s; only an interrupted job can be resumed",
-                   id, (resumable || ngx_strcmp(row[1], "running") == 0)
-                       ? "still running" : row[1]);
-        mysql_free_result(res);
-        return;
-    }
-
-    kind = (ngx_strcmp(row[0], "upgrade") == 0)
-           ? NGX_HTTP_OXMIGRATE_JOB_UPGRADE : NGX_HTTP_OXMIGRATE_JOB_UPDATES;
-
-    job = ngx_http_oxmigrate_admin_job_new(op, kind, id);
-    if (job == NULL) {
-        mysql_free_result(res);
-        return;
-    }
-
-    job->claim = claim;
-
-    lens = mysql_fetch_lengths(res);
-    job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
-
-    opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
-    mysql_free_result(res);
-
-    if (opts && YAJL_IS_OBJECT(opts)) {
-        const char  *pforce[] = { "force", NULL };
-        const char  *pstop[] = { "stop_on_error", NULL };
-        const char  *ppar[] = { "parallel", NULL };
-
-        if (kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
-            v = yajl_tree_get(opts, pforce, yajl_t_true);
-            job->force = (v != NULL);
-
-            v = yajl_tree_get(opts, ppar, yajl_t_number);
-            if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
-                job->parallel = YAJL_GET_INTEGER(v);
-            }
-
-        } else {
-            v = yajl_tree_get(opts, pstop, yajl_t_false);
-            job->force = (v != NULL);
-        }
-    }
-
-    if (opts) {
-        yajl_tree_free(opts);
-    }
-
-    /* schemas that were running when the worker died run again */
-
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
-            "UPDATE oxmigrate_job_schema SET state = 'pending'"
-            " WHERE job_id = %U AND state = 'running'", (uint64_t) id)
-        < 0)
-    {
-        goto failed;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT seq, name, db_pool_id, host, state"
-              " FROM oxmigrate_job_schema WHERE job_id = %U ORDER BY seq",
-              (uint64_t) id);
-    if (res == NULL) {
-        goto failed;
-    }
-
-    remaining = 0;
-
-    while ((row = mysql_fetch_row(res))) {
-        lens = mysql_fetch_lengths(res);
-
-        js = ngx_array_push(&job->schemas);
-        if (js == NULL) {
-            mysql_free_result(res);
-            goto failed;
-        }
-
-        js->seq = ngx_atoi((u_char *) row[0], lens[0]);
-        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, row[1],
-                                                    lens[1]);
-        js->host = ngx_http_oxmigrate_admin_strndup(job->pool, row[3],
-                                                    lens[3]);
-        if (js->name == NULL || js->host == NULL) {
-            mysql_free_result(res);
-            goto failed;
-        }
-
-        js->pool_id = ngx_atoof((u_char *) row[2], lens[2]);
-
-        if (ngx_strcmp(row[4], "done") == 0) {
-            js->state = NGX_HTTP_OXMIGRATE_S_DONE;
-
-        } else if (ngx_strcmp(row[4], "failed") == 0) {
-            js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
-            job->failed = 1;
-
-        } else {
-            js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
-            remaining++;
-        }
-    }
-
-    mysql_free_result(res);
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-    if (g == NULL) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "resumed");
-    ngx_http_oxmigrate_admin_json_bool(g, 1);
-    ngx_http_oxmigrate_admin_json_str(g, "remaining");
-    ngx_http_oxmigrate_admin_json_int(g, remaining);
-    yajl_gen_map_close(g);
-
-    op->job = job;
-    return;
-
-failed:
-
-    ngx_http_oxmigrate_admin_job_free(job);
-    ngx_http_oxmigrate_admin_db_error(op, m);
-}

@@ -14,29 +14,27 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
-static ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
 static void ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
     ngx_http_oxmigrate_admin_op_t *op, ngx_int_t *rc);
 static void ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log);
 static void ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_wait_handler(ngx_http_request_t *r);
+static void ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r);
 static void ngx_http_oxmigrate_admin_cleanup(void *data);
 static ngx_int_t ngx_http_oxmigrate_admin_send(ngx_http_request_t *r,
     ngx_uint_t status, const u_char *body, size_t len);
 static ngx_int_t ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *msg);
-static ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
-    ngx_http_request_t *r, ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t *status);
 
-static char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf,
+char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
+char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
+void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_oxmigrate_admin_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oxmigrate_admin_access(ngx_http_request_t *r);
@@ -53,122 +51,11 @@ typedef struct {
     off_t                           received;
     ngx_uint_t                      done;
     ngx_uint_t                      too_large;
+    ngx_event_t                     keepalive;  /* while a thread works */
 } ngx_http_oxmigrate_admin_ctx_t;
 
 
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
-
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_none[] = {
-    { NULL, 0, 0 }
-};
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_server[] = {
-    { "name", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { NULL, 0, 0 }
-};
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_change[] = {
-    { "server_id", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { NULL, 0, 0 }
-};
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_unblock[] = {
-    { "schema", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
-    { NULL, 0, 0 }
-};
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
-    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { "continue", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "resume_after", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
-    { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
-    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
-    { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { NULL, 0, 0 }
-};
-
-static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
-    { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { NULL, 0, 0 }
-};
-
-
-/* "*" matches one path segment; the first two become op->arg[0..1] */
-static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
-
-    { NGX_HTTP_GET, "servers", NULL,
-      ngx_http_oxmigrate_admin_servers_list, NULL },
-
-    { NGX_HTTP_POST, "servers", "registerserver",
-      ngx_http_oxmigrate_admin_servers_add,
-      ngx_http_oxmigrate_admin_f_server },
-
-    { NGX_HTTP_GET, "schemas", NULL,
-      ngx_http_oxmigrate_admin_schemas_list, NULL },
-
-    { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
-      ngx_http_oxmigrate_admin_schema_disable,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_POST, "schemas/*/enable", "enableschema",
-      ngx_http_oxmigrate_admin_schema_enable,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_POST, "schemas/*/changeserver", "changeserver",
-      ngx_http_oxmigrate_admin_schema_changeserver,
-      ngx_http_oxmigrate_admin_f_change },
-
-    { NGX_HTTP_POST, "schemas/*/update", "runupdate",
-      ngx_http_oxmigrate_admin_schema_update,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_GET, "schemas/*/updatetasks", NULL,
-      ngx_http_oxmigrate_admin_tasks_list, NULL },
-
-    { NGX_HTTP_POST, "schemas/*/updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_GET, "updatetasks/namespaces", NULL,
-      ngx_http_oxmigrate_admin_namespaces, NULL },
-
-    { NGX_HTTP_POST, "updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force_all,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_GET, "databases/check", NULL,
-      ngx_http_oxmigrate_admin_db_check, NULL },
-
-    { NGX_HTTP_POST, "databases/*/unblock", "unblockdatabase",
-      ngx_http_oxmigrate_admin_db_unblock,
-      ngx_http_oxmigrate_admin_f_unblock },
-
-    { NGX_HTTP_POST, "upgrade", "upgradeschemata",
-      ngx_http_oxmigrate_admin_upgrade,
-      ngx_http_oxmigrate_admin_f_upgrade },
-
-    { NGX_HTTP_POST, "updates", "runallupdate",
-      ngx_http_oxmigrate_admin_updates,
-      ngx_http_oxmigrate_admin_f_updates },
-
-    { NGX_HTTP_GET, "jobs", NULL,
-      ngx_http_oxmigrate_admin_jobs_list, NULL },
-
-    { NGX_HTTP_GET, "jobs/*", NULL,
-      ngx_http_oxmigrate_admin_job_get, NULL },
-
-    { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
-      ngx_http_oxmigrate_admin_job_resume,
-      ngx_http_oxmigrate_admin_f_none },
-
-    { NGX_HTTP_GET, "audit", NULL,
-      ngx_http_oxmigrate_admin_audit_list, NULL },
-
-    { 0, NULL, NULL, NULL, NULL }
-};
 
 
 static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
@@ -229,6 +116,27 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_idle),
       NULL },
 
+    { ngx_string("oxmigrate_ox_tools"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_oxmigrate_admin_ox_tools,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_ox_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_ox_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oxmigrate_ox_tools_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_oxmigrate_admin_ox_timeout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -264,7 +172,7 @@ ngx_module_t  ngx_http_oxmigrate_admin_module = {
 };
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t                             rc;
@@ -344,6 +252,8 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
 
     ngx_cpystrn((u_char *) op->user, r->headers_in.user.data,
                 r->headers_in.user.len + 1);
+
+    op->q_args = r->args;
 
     if (ngx_http_arg(r, (u_char *) "state", 5, &v) == NGX_OK) {
         op->q_state = ngx_pnalloc(r->pool, v.len + 1);
@@ -520,7 +430,25 @@ ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
     r->main->blocked++;
     r->write_event_handler = ngx_http_oxmigrate_admin_wait_handler;
 
+    /*
+     * A timer that is not cancelable keeps a worker that is told to quit
+     * gracefully (reload, -s quit) alive until the call is answered: a
+     * request waiting for a thread has no timer of its own, and the worker
+     * would exit under it ("open socket left").
+     */
+    ctx->keepalive.handler = ngx_http_oxmigrate_admin_keepalive;
+    ctx->keepalive.data = r;
+    ctx->keepalive.log = r->connection->log;
+    ngx_add_timer(&ctx->keepalive, 1000);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
 }
 
 
@@ -544,10 +472,14 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
                                        op->preset_code, "%s", op->preset_msg);
 
     } else if (ngx_http_oxmigrate_admin_body_parse(op) == NGX_OK) {
+        if (op->route->action) {
+            ngx_http_oxmigrate_admin_audit_start(op);
+        }
+
         op->route->handler(op);
     }
 
-    if (op->route->action && !op->no_audit) {
+    if (op->route->action) {
         ngx_http_oxmigrate_admin_audit(op);
     }
 
@@ -583,6 +515,10 @@ ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev)
 
     r->main->blocked--;
     ctx->done = 1;
+
+    if (ctx->keepalive.timer_set) {
+        ngx_del_timer(&ctx->keepalive);
+    }
 
     /* the request may be freed below; the job outlives it */
     job = ctx->op->job;
@@ -633,6 +569,10 @@ ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r)
     } else {
         rc = ngx_http_oxmigrate_admin_send(r, op->status, buf, len);
     }
+
+    ngx_http_oxmigrate_metrics_admin(
+        ngx_http_oxmigrate_admin_route_index(op->route),
+        op->gen ? op->status : NGX_HTTP_INTERNAL_SERVER_ERROR);
 
     ngx_http_finalize_request(r, rc);
 }
@@ -714,144 +654,6 @@ ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen_free(g);
 
     return rc;
-}
-
-
-/*
- * The path below the location: "/oxmigrate/v1/schemas/x/disable" in
- * "location /oxmigrate/v1/" is "schemas/x/disable".  nginx has already
- * percent-decoded r->uri, so a schema name arrives as plain data.
- */
-
-static ngx_http_oxmigrate_admin_route_t *
-ngx_http_oxmigrate_admin_route(ngx_http_request_t *r,
-    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t *status)
-{
-    u_char                            *p, *end, *seg, *segs[8];
-    size_t                             lens[8];
-    ngx_uint_t                         n, i, a, path_ok;
-    const char                        *q, *qe;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_oxmigrate_admin_route_t  *rt;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    p = r->uri.data;
-    end = r->uri.data + r->uri.len;
-
-    if (!clcf->regex && clcf->name.len <= r->uri.len
-        && ngx_strncmp(p, clcf->name.data, clcf->name.len) == 0)
-    {
-        p += clcf->name.len;
-    }
-
-    while (p < end && *p == '/') {
-        p++;
-    }
-
-    if (end > p && end[-1] == '/') {
-        end--;
-    }
-
-    /* split into segments */
-
-    n = 0;
-
-    while (p < end) {
-        if (n == 8) {
-            *status = NGX_HTTP_NOT_FOUND;
-            return NULL;
-        }
-
-        seg = p;
-        while (p < end && *p != '/') {
-            p++;
-        }
-
-        segs[n] = seg;
-        lens[n] = p - seg;
-        n++;
-
-        if (p < end) {
-            p++;
-        }
-    }
-
-    path_ok = 0;
-
-    for (rt = ngx_http_oxmigrate_admin_routes; rt->path; rt++) {
-
-        q = rt->path;
-        a = 0;
-
-        for (i = 0; i < n; i++) {
-            if (*q == '\0') {
-                break;
-            }
-
-            qe = q;
-            while (*qe && *qe != '/') {
-                qe++;
-            }
-
-            if (qe - q == 1 && *q == '*') {
-                if (lens[i] == 0) {
-                    break;
-                }
-
-            } else if ((size_t) (qe - q) != lens[i]
-                       || ngx_strncmp(q, segs[i], lens[i]) != 0)
-            {
-                break;
-            }
-
-            q = (*qe == '/') ? qe + 1 : qe;
-        }
-
-        if (i != n || *q != '\0') {
-            continue;
-        }
-
-        path_ok = 1;
-
-        if (rt->method != r->method) {
-            continue;
-        }
-
-        /* capture the "*" segments */
-
-        q = rt->path;
-
-        for (i = 0; i < n; i++) {
-            if (q[0] == '*' && (q[1] == '/' || q[1] == '\0')) {
-                if (a < 2) {
-                    op->arg[a] = ngx_pnalloc(r->pool, lens[i] + 1);
-                    if (op->arg[a] == NULL) {
-                        *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                        return NULL;
-                    }
-
-                    ngx_memcpy(op->arg[a], segs[i], lens[i]);
-                    op->arg[a][lens[i]] = '\0';
-                    a++;
-                }
-            }
-
-            while (*q && *q != '/') {
-                q++;
-            }
-
-            if (*q == '/') {
-                q++;
-            }
-        }
-
-        return rt;
-    }
-
-    *status = path_ok ? NGX_HTTP_NOT_ALLOWED : NGX_HTTP_NOT_FOUND;
-
-    return NULL;
 }
 
 
@@ -989,145 +791,28 @@ ngx_http_oxmigrate_admin_access(ngx_http_request_t *r)
 }
 
 
-static char *
-ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
-
-    ngx_str_t  *value;
-
-    if (alcf->tasks != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    return ngx_http_oxmigrate_admin_load_tasks(cf, &value[1], &alcf->tasks);
-}
-
-
-static char *
-ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
-
-    ngx_str_t  *value;
-
-    if (alcf->excluded_tasks != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    return ngx_http_oxmigrate_admin_load_excluded(cf, &value[1],
-                                                  &alcf->excluded_tasks);
-}
-
-
-static void *
-ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
-{
-    ngx_http_oxmigrate_admin_loc_conf_t  *conf;
-
-    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_admin_loc_conf_t));
-    if (conf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     conf->thread_pool_name = { 0, NULL };
-     *     conf->thread_pool = NULL;
-     */
-
-    conf->enable = NGX_CONF_UNSET;
-    conf->max_body = NGX_CONF_UNSET_SIZE;
-    conf->lock_refresh = NGX_CONF_UNSET_MSEC;
-    conf->lock_idle = NGX_CONF_UNSET_MSEC;
-    conf->tasks = NGX_CONF_UNSET_PTR;
-    conf->excluded_tasks = NGX_CONF_UNSET_PTR;
-    conf->excluded_ns = NGX_CONF_UNSET_PTR;
-
-    return conf;
-}
-
-
-static char *
-ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child)
-{
-    ngx_http_oxmigrate_admin_loc_conf_t *prev = parent;
-    ngx_http_oxmigrate_admin_loc_conf_t *conf = child;
-
-    ngx_http_core_loc_conf_t        *clcf;
-    ngx_http_oxmigrate_main_conf_t  *omcf;
-
-    ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
-                             "");
-    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
-    ngx_conf_merge_msec_value(conf->lock_refresh, prev->lock_refresh, 20000);
-    ngx_conf_merge_msec_value(conf->lock_idle, prev->lock_idle, 60000);
-    ngx_conf_merge_ptr_value(conf->tasks, prev->tasks, NULL);
-    ngx_conf_merge_ptr_value(conf->excluded_tasks, prev->excluded_tasks,
-                             NULL);
-    ngx_conf_merge_ptr_value(conf->excluded_ns, prev->excluded_ns, NULL);
-
-    if (!conf->enable) {
-        return NGX_CONF_OK;
-    }
-
-    if (conf->lock_refresh >= conf->lock_idle) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oxmigrate_update_lock_refresh must be lower "
-                           "than oxmigrate_update_lock_idle");
-        return NGX_CONF_ERROR;
-    }
-
-    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oxmigrate_module);
-    if (omcf == NULL || omcf->db == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oxmigrate_admin\" needs \"oxmigrate_db\"");
-        return NGX_CONF_ERROR;
-    }
-
-    /* "default" is nginx's own default pool: 32 threads */
-    conf->thread_pool = ngx_thread_pool_add(cf,
-                                 conf->thread_pool_name.len
-                                 ? &conf->thread_pool_name : NULL);
-    if (conf->thread_pool == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_oxmigrate_admin_handler;
-
-    /*
-     * The body limit is oxmigrate_admin_max_body, answered with a JSON 400:
-     * nginx's own check would answer an HTML 413 before our handler runs.
-     */
-    clcf->client_max_body_size = 0;
-
-    /* a body within the limit stays in memory: no temp file to read back */
-    if (clcf->client_body_buffer_size < conf->max_body) {
-        clcf->client_body_buffer_size = conf->max_body;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 static ngx_int_t
 ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_oxmigrate_main_conf_t  *omcf;
+
     /* not thread-safe; must run before any thread calls mysql_init() */
     if (mysql_library_init(0, NULL, NULL) != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "oxmigrate admin: mysql_library_init() failed");
         return NGX_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init_process(cycle);
+
+    ngx_http_oxmigrate_metrics_admin_names(
+                                      ngx_http_oxmigrate_admin_route_name);
+
+    /* oxmigrate_maintenance_reason of this configuration, for the SQL */
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oxmigrate_module);
+    if (omcf) {
+        ngx_http_oxmigrate_admin_reason = omcf->maintenance_reason;
     }
 
     return NGX_OK;

@@ -232,6 +232,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL                        *m;
     yajl_gen                      g;
     ngx_int_t                     rc;
+    ngx_http_oxmigrate_step_t     st;
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
@@ -250,11 +251,24 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     u.host = &h;
     u.schema = op->arg[0];
 
-    rc = ngx_http_oxmigrate_admin_update_run(&u);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
+                                       op->arg[0]);
+
+    rc = st.steps->update(&st, &u);
 
     if (rc == NGX_BUSY) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "UPD-0003",
-                                       "%s", u.error);
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                                            "UPD-0003", "%s", u.error);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_step_json(op->gen, &st);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    if (rc != NGX_OK && st.ox_failed) {
+        ngx_http_oxmigrate_admin_ox_fail(op, st.call);
         return;
     }
 
@@ -265,6 +279,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         if (op->gen) {
             ngx_http_oxmigrate_admin_names(op->gen, "executed", u.executed);
             ngx_http_oxmigrate_admin_names(op->gen, "failed", u.failed);
+            ngx_http_oxmigrate_admin_step_json(op->gen, &st);
         }
 
         ngx_http_oxmigrate_admin_error_close(op);
@@ -281,6 +296,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_names(g, "executed", u.executed);
     ngx_http_oxmigrate_admin_names(g, "failed", u.failed);
+    ngx_http_oxmigrate_admin_step_json(g, &st);
     yajl_gen_map_close(g);
 }
 
@@ -320,6 +336,12 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
     if (m == NULL
         || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
     {
+        return;
+    }
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want_exec, want_pend,
+                                               want_excl);
         return;
     }
 
@@ -479,6 +501,17 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        m = ngx_http_oxmigrate_admin_configdb(op);
+        if (m && ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h)
+                 == NGX_OK)
+        {
+            ngx_http_oxmigrate_admin_ox_task_force(op, &h);
+        }
+
+        return;
+    }
+
     task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[1]);
     if (task == NULL) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
@@ -535,6 +568,11 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_update_t       u;
     ngx_http_oxmigrate_schema_ref_t  *s;
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_task_force_all(op);
+        return;
+    }
 
     task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[0]);
     if (task == NULL) {
@@ -608,6 +646,11 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     ngx_uint_t                  i, j, n, seen;
     ngx_http_oxmigrate_task_t  *t, ns;
 
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_namespaces(op);
+        return;
+    }
+
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
@@ -670,365 +713,3 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-/*
- * Walks every schema of every database (one connection per database) and
- * calls back with its updateTask state.  Used by check and unblock.
- */
-
-typedef void (*ngx_http_oxmigrate_admin_walk_pt)(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *sm, uint64_t pool_id,
-    ngx_http_oxmigrate_dbhost_t *h, const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data);
-
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_array_t *all, int64_t only_pool, const char *only_schema,
-    ngx_http_oxmigrate_admin_walk_pt cb, void *data)
-{
-    char                              *pname, err[256];
-    MYSQL                             *m, *sm;
-    uint64_t                           pool_id;
-    ngx_uint_t                         i;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_schema_ref_t   *s;
-    ngx_http_oxmigrate_schema_state_t  st;
-
-    m = op->db;
-    s = all->elts;
-    sm = NULL;
-    pool_id = (uint64_t) -1;
-
-    for (i = 0; i < all->nelts; i++) {
-
-        if (only_pool >= 0 && s[i].pool_id != (uint64_t) only_pool) {
-            continue;
-        }
-
-        if (only_schema && ngx_strcmp(only_schema, s[i].name) != 0) {
-            continue;
-        }
-
-        if (s[i].pool_id != pool_id) {
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
-
-            pool_id = s[i].pool_id;
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
-                                                   &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-                if (sm == NULL) {
-                    ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                                  "oxmigrate admin: database %uL: %s",
-                                  pool_id, err);
-                }
-            }
-        }
-
-        if (sm == NULL) {
-            continue;
-        }
-
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                                  s[i].name, &st)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                          "oxmigrate admin: schema %s: %s", s[i].name,
-                          mysql_error(sm));
-            continue;
-        }
-
-        cb(op, sm, pool_id, &h, pname, s[i].name, &st, data);
-    }
-
-    if (sm) {
-        mysql_close(sm);
-    }
-
-    return NGX_OK;
-}
-
-
-typedef struct {
-    char                       *pname;
-    int64_t                     now;
-    yajl_gen                    g;
-    ngx_uint_t                  count;
-    ngx_array_t                *kept;
-} ngx_http_oxmigrate_admin_walk_ctx_t;
-
-
-static void
-ngx_http_oxmigrate_admin_row(yajl_gen g, uint64_t pool_id, const char *pname,
-    ngx_http_oxmigrate_dbhost_t *h, const char *schema, const char *status)
-{
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "id");
-    ngx_http_oxmigrate_admin_json_int(g, pool_id);
-    ngx_http_oxmigrate_admin_json_str(g, "name");
-    ngx_http_oxmigrate_admin_json_str(g, pname);
-    ngx_http_oxmigrate_admin_json_str(g, "hostname");
-    ngx_http_oxmigrate_admin_json_str(g, h->host);
-    ngx_http_oxmigrate_admin_json_str(g, "scheme");
-    ngx_http_oxmigrate_admin_json_str(g, schema);
-
-    if (status) {
-        ngx_http_oxmigrate_admin_json_str(g, "status");
-        ngx_http_oxmigrate_admin_json_str(g, status);
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-static const char *
-ngx_http_oxmigrate_admin_check_status(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_schema_state_t *st, int64_t now)
-{
-    if (st->locked) {
-        return (now - st->locked > (int64_t) op->alcf->lock_idle)
-               ? "Blocking updates running for too long"
-               : "Blocking updates running";
-    }
-
-    if (st->pending || st->missing) {
-        return "Needs update";
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
-    const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data)
-{
-    const char                           *status;
-    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
-
-    status = ngx_http_oxmigrate_admin_check_status(op, st, ctx->now);
-    if (status == NULL) {
-        return;
-    }
-
-    ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h, schema, status);
-    ctx->count++;
-}
-
-
-/* GET /databases/check (checkdatabase) */
-
-void
-ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
-{
-    yajl_gen                              g;
-    ngx_array_t                          *all;
-    ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
-
-    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
-    ctx.g = g;
-    ctx.now = ngx_http_oxmigrate_admin_now_ms();
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-
-    (void) ngx_http_oxmigrate_admin_walk(op, all, -1, NULL,
-                                         ngx_http_oxmigrate_admin_check_cb,
-                                         &ctx);
-
-    yajl_gen_array_close(g);
-
-    if (ctx.count == 0) {
-        ngx_http_oxmigrate_admin_json_str(g, "message");
-        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
-                                             "stale schemas found");
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-typedef struct {
-    const char                 *schema;
-    const char                 *host;
-    const char                 *status;
-} ngx_http_oxmigrate_admin_kept_t;
-
-
-static void
-ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
-    const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data)
-{
-    int64_t                               rc;
-    ngx_http_oxmigrate_admin_kept_t      *k;
-    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
-
-    if (st->locked == 0) {
-        return;
-    }
-
-    if (ctx->now - st->locked > (int64_t) op->alcf->lock_idle) {
-
-        /* conditional: a holder that refreshes right now keeps its lock */
-
-        rc = ngx_http_oxmigrate_admin_exec(sm, op->pool,
-                 "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 schema, st->locked);
-
-        if (rc == 1) {
-            ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h,
-                                         schema, NULL);
-            ctx->count++;
-            return;
-        }
-    }
-
-    k = ngx_array_push(ctx->kept);
-    if (k == NULL) {
-        return;
-    }
-
-    k->schema = schema;
-    k->host = h->host;
-    k->status = "Blocking updates running";
-}
-
-
-/* POST /databases/{id}/unblock {"schema":optional} (unblockdatabase) */
-
-void
-ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char                                 *schema;
-    MYSQL                                *m;
-    yajl_gen                              g;
-    ngx_int_t                             id, rc;
-    ngx_uint_t                            i, found;
-    ngx_array_t                          *all;
-    ngx_http_oxmigrate_dbhost_t           h;
-    ngx_http_oxmigrate_admin_kept_t      *k;
-    ngx_http_oxmigrate_schema_ref_t      *s;
-    ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
-
-    ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
-
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
-    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
-    rc = (id == NGX_ERROR) ? NGX_DECLINED
-         : ngx_http_oxmigrate_admin_pool_host(op->pool, m, id, &h, &ctx.pname);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                       "unknown_database",
-                                       "database '%s' not found", op->arg[0]);
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
-        return;
-    }
-
-    if (schema) {
-        found = 0;
-        s = all->elts;
-
-        for (i = 0; i < all->nelts; i++) {
-            if (s[i].pool_id == (uint64_t) id
-                && ngx_strcmp(s[i].name, schema) == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "schema '%s' not found in "
-                                           "database %i", schema, id);
-            return;
-        }
-    }
-
-    ctx.kept = ngx_array_create(op->pool, 4,
-                                sizeof(ngx_http_oxmigrate_admin_kept_t));
-    if (ctx.kept == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    ctx.g = g;
-    ctx.now = ngx_http_oxmigrate_admin_now_ms();
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "database");
-    ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
-    yajl_gen_array_open(g);
-
-    (void) ngx_http_oxmigrate_admin_walk(op, all, id, schema,
-                                         ngx_http_oxmigrate_admin_unblock_cb,
-                                         &ctx);
-
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "kept");
-    yajl_gen_array_open(g);
-
-    k = ctx.kept->elts;
-    for (i = 0; i < ctx.kept->nelts; i++) {
-        ngx_http_oxmigrate_admin_row(g, id, ctx.pname, &h, k[i].schema,
-                                     k[i].status);
-    }
-
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "message");
-    if (ctx.count) {
-        ngx_http_oxmigrate_admin_json_str(g, "unblocked the following "
-                                             "schemas from database");
-    } else {
-        ngx_http_oxmigrate_admin_json_str(g, "no stale schemas found");
-    }
-
-    yajl_gen_map_close(g);
-}

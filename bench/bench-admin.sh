@@ -12,11 +12,27 @@
 #   api     POST /oxmigrate/v1/upgrade on nginx with the module, Redis for
 #           the cache invalidation, until the job is done
 #
-# Prints both times, the ratio (target: at most 1.5) and the per-schema
-# downtime (disable to enable) of the job: median and p99.
+#   ox      the same job with the OX connector (oxmigrate_ox_tools) and the
+#           stand-in tools of the tests (t/oxtools/oxtool: Perl, a mariadb
+#           client per statement), 4 processes per schema
+#
+# Prints the times, the ratio api / floor (target: at most 1.5), the
+# connector's cost per schema (ox - api), the per-schema downtime
+# (disable to enable) of the job (median, p99), the nginx worker's CPU per
+# schema and the longest event-loop stall (the slowest answer of a
+# "location = /ping" polled every 20 ms on a keep-alive connection while
+# the job runs).
 #
 #   bench/bench-admin.sh MODULE_SO     (BENCH_SCHEMAS=100 BENCH_CONTEXTS=1000
-#                                       BENCH_ROWS=300 BENCH_PARALLEL=1)
+#                                       BENCH_ROWS=300 BENCH_PARALLEL=1
+#                                       BENCH_HOSTS=1 BENCH_OX=1
+#                                       BENCH_TASKS=sql/updatetasks)
+#
+# The scale case (make bench-admin-scale): 5000 schemas of 2 contexts on 4
+# database hosts (4 db_pools on 127.0.0.1-4 of one MariaDB), parallel 4,
+# no update task rows, no floor and no ox run:
+#   BENCH_SCHEMAS=5000 BENCH_CONTEXTS=2 BENCH_ROWS=0 BENCH_PARALLEL=4
+#   BENCH_HOSTS=4 BENCH_OX=0 BENCH_FLOOR=0 bench/bench-admin.sh MODULE_SO
 set -euo pipefail
 # mariadbd lives in /usr/sbin, not on a normal user's PATH
 PATH="$PATH:/usr/sbin:/sbin"
@@ -27,6 +43,10 @@ nschemas=${BENCH_SCHEMAS:-100}
 nctx=${BENCH_CONTEXTS:-1000}
 nrows=${BENCH_ROWS:-300}
 parallel=${BENCH_PARALLEL:-1}
+nhosts=${BENCH_HOSTS:-1}
+run_ox=${BENCH_OX:-1}
+run_floor=${BENCH_FLOOR:-1}
+tasks_dir=${BENCH_TASKS:-$root/sql/updatetasks}
 
 tmp=$(mktemp -d /tmp/oxm-bench-admin.XXXXXX)
 user_opt=()
@@ -39,6 +59,7 @@ free_port() {
 
 cleanup() {
     [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
+    [ -f "$tmp/nginx-ox.pid" ] && kill "$(cat "$tmp/nginx-ox.pid")" 2>/dev/null
     [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null
     [ -f "$tmp/db.pid" ] && kill "$(cat "$tmp/db.pid")" 2>/dev/null
     sleep 1
@@ -49,22 +70,27 @@ trap cleanup EXIT
 db_port=$(free_port)
 redis_port=$(free_port)
 api_port=$(free_port)
+ox_port=$(free_port)
+binds=$(seq -s, -f '127.0.0.%g' 1 "$nhosts")
 sql() { mariadb --no-defaults -S "$tmp/db.sock" -uroot "$@"; }
 
 echo "bench-admin: MariaDB, Redis, nginx in $tmp"
 mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
     --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
 mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --socket="$tmp/db.sock" --port="$db_port" --bind-address=127.0.0.1 \
+    --socket="$tmp/db.sock" --port="$db_port" --bind-address="$binds" \
     --skip-name-resolve --pid-file="$tmp/db.pid" --skip-log-bin \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
-    --max-connections=500 >"$tmp/db.log" 2>&1 &
+    --max-connections=500 --table-open-cache=20000 \
+    --table-definition-cache=20000 >"$tmp/db.log" 2>&1 &
 for _ in $(seq 1 100); do
     sql -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 0.1
 done
-sql -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
-        GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
+for h in ${binds//,/ }; do
+    sql -e "CREATE USER IF NOT EXISTS 'root'@'$h' IDENTIFIED BY '';
+            GRANT ALL ON *.* TO 'root'@'$h' WITH GRANT OPTION;"
+done
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
     --appendonly no --daemonize yes --pidfile "$tmp/redis.pid" \
@@ -82,16 +108,21 @@ make_set() {
 INSERT INTO server (server_id, name, uuid) VALUES
     (2, 'oxserver-old', UNHEX(REPLACE(UUID(), '-', ''))),
     (8, 'oxserver-xyz', UNHEX(REPLACE(UUID(), '-', '')));
-INSERT INTO db_pool VALUES (3, 'jdbc:mysql://127.0.0.1:$db_port/',
-    'com.mysql.jdbc.Driver', 'root', '', 0, 100, 0, 'oxdb');
+INSERT INTO db_pool SELECT 2 + seq,
+    CONCAT('jdbc:mysql://127.0.0.', seq, ':$db_port/'),
+    'com.mysql.jdbc.Driver', 'root', '', 0, 100, 0, CONCAT('oxdb', seq)
+    FROM seq_1_to_$nhosts;
 INSERT INTO context (cid, name, enabled)
     SELECT seq, CONCAT('ctx', seq), 1 FROM seq_1_to_$((nschemas * nctx));
 INSERT INTO context_server2db_pool
     (server_id, cid, read_db_pool_id, write_db_pool_id, db_schema)
-    SELECT 2, seq, 3, 3, CONCAT('${set}_', (seq - 1) DIV $nctx + 1)
+    SELECT 2, seq, 3 + ((seq - 1) DIV $nctx) MOD $nhosts,
+    3 + ((seq - 1) DIV $nctx) MOD $nhosts,
+    CONCAT('${set}_', (seq - 1) DIV $nctx + 1)
     FROM seq_1_to_$((nschemas * nctx));
 INSERT INTO contexts_per_dbschema
-    SELECT 3, CONCAT('${set}_', seq), $nctx, 0 FROM seq_1_to_$nschemas;
+    SELECT 3 + (seq - 1) MOD $nhosts, CONCAT('${set}_', seq), $nctx, 0
+    FROM seq_1_to_$nschemas;
 EOF
     for i in $(seq 1 "$nschemas"); do
         cat <<EOF
@@ -115,6 +146,8 @@ CREATE TABLE updateTask (cid INT UNSIGNED NOT NULL,
     lastModified BIGINT NOT NULL, uuid BINARY(16) NOT NULL,
     PRIMARY KEY (cid, uuid), INDEX full (cid, taskName(191)))
     ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+EOF
+        [ "$nrows" -gt 0 ] && cat <<EOF
 INSERT INTO calendar_attendee SELECT 1, seq, seq, seq, seq,
     CONCAT('mailto:u', seq, '@example.com') FROM seq_1_to_$nrows;
 INSERT INTO prg_contacts SELECT 1, seq, 6, CONCAT('User ', seq),
@@ -122,15 +155,20 @@ INSERT INTO prg_contacts SELECT 1, seq, 6, CONCAT('User ', seq),
 INSERT INTO resource SELECT 1, seq, CONCAT('room', seq),
     CONCAT('Room ', seq) FROM seq_1_to_$nrows;
 EOF
+        true
     done | sql
 }
 
-echo "bench-admin: building 2 x $nschemas schemas of $nctx contexts"
-make_set floor
-make_set api
+sets="api"
+[ "$run_floor" = 1 ] && sets="floor $sets"
+[ "$run_ox" = 1 ] && sets="$sets ox"
+echo "bench-admin: building $nschemas schemas of $nctx contexts for: $sets"
+for set in $sets; do make_set "$set"; done
 
 # ---------------------------------------------------------------- floor
 
+floor_ms=0
+if [ "$run_floor" = 1 ]; then
 {
     for i in $(seq 1 "$nschemas"); do
         s=floor_$i
@@ -140,7 +178,7 @@ UPDATE cdb_floor.context c JOIN cdb_floor.context_server2db_pool p
     WHERE p.db_schema = '$s' AND c.enabled = 1;
 USE $s;
 EOF
-        for t in "$root"/sql/updatetasks/*.sql; do
+        for t in "$tasks_dir"/*.sql; do
             cat "$t"
             echo
         done
@@ -160,72 +198,173 @@ t0=$(date +%s%N)
 sql <"$tmp/floor.sql" >/dev/null
 t1=$(date +%s%N)
 floor_ms=$(( (t1 - t0) / 1000000 ))
+fi
 
 # ---------------------------------------------------------------- api
 
 htpasswd -bBc -C 5 "$tmp/htpasswd" bench bench >/dev/null 2>&1
 mkdir -p "$tmp/logs"
-cat >"$tmp/nginx.conf" <<EOF
+
+# nginx_conf NAME PORT DATABASE EXTRA: one nginx per run (oxmigrate_db is
+# per http block); /ping is answered by the event loop itself
+nginx_conf() {
+    cat <<EOF
 load_module $module;
 $( [ "$(id -u)" -eq 0 ] && echo 'user root root;' )
 worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log notice;
+pid $tmp/$1.pid;
+error_log $tmp/logs/$1-error.log notice;
 thread_pool oxmigrate threads=8;
 events { worker_connections 1024; }
 http {
     access_log off;
-    client_body_temp_path $tmp/logs/body;
+    client_body_temp_path $tmp/logs/body-$1;
     oxmigrate_db host=127.0.0.1 port=$db_port user=root password=
-                 database=cdb_api;
+                 database=$3;
     oxmigrate_redis host=127.0.0.1 port=$redis_port;
     server {
-        listen 127.0.0.1:$api_port;
+        listen 127.0.0.1:$2;
+        location = /ping { return 200 "pong\n"; }
         location /oxmigrate/v1/ {
             auth_basic "oxmigrate";
             auth_basic_user_file $tmp/htpasswd;
             oxmigrate_admin on;
             oxmigrate_thread_pool oxmigrate;
-            oxmigrate_update_tasks $root/sql/updatetasks;
+            oxmigrate_update_tasks $tasks_dir;
+            $4
         }
     }
 }
 EOF
+}
+
+# CPU seconds (user + system) of a process, from /proc
+cpu_of() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' \
+        "/proc/$1/stat"
+}
+
+# run_job NAME PORT: POST /upgrade until done; writes $tmp/NAME.out:
+# "wall_ms cpu_s stall_ms" and $tmp/NAME-job.json
+run_job() {
+    local name=$1 port=$2 api job state t0 t1 worker cpu0 cpu1 poller
+    api="http://127.0.0.1:$port/oxmigrate/v1"
+    worker=$(pgrep -P "$(cat "$tmp/$name.pid")" | head -1)
+    perl -MIO::Socket::INET -MTime::HiRes=time,sleep -e '
+        my ($port, $out) = @ARGV;
+        my ($s, $n) = (undef, 0);
+        my $max = 0; my $stop = 0;
+        $SIG{TERM} = sub { $stop = 1 };
+        $SIG{PIPE} = "IGNORE";
+        while (!$stop) {
+            # a new connection before nginx closes it (keepalive_requests),
+            # outside the measured time
+            if (!$s || ++$n % 500 == 0) {
+                $s = IO::Socket::INET->new("127.0.0.1:$port") or die;
+            }
+            my $t = time;
+            print $s "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
+            my $buf = "";
+            while ($buf !~ /pong\n/) {
+                sysread($s, $buf, 4096, length $buf) or do { undef $s; last };
+            }
+            next unless $s;
+            my $d = time - $t; $max = $d if $d > $max;
+            open my $fh, ">", $out; printf $fh "%.1f\n", $max * 1000; close $fh;
+            sleep 0.02;
+        }' "$port" "$tmp/$name.stall" &
+    poller=$!
+    cpu0=$(cpu_of "$worker")
+    echo "bench-admin: POST /upgrade ($name, parallel $parallel)"
+    t0=$(date +%s%N)
+    job=$(curl -sf -u bench:bench -X POST "$api/upgrade" \
+          -d "{\"server\":\"oxserver-xyz\",\"continue\":true,\"parallel\":$parallel}" \
+          | perl -MJSON::PP -e 'print decode_json(join "", <>)->{job}')
+    state=running
+    while [ "$state" = running ]; do
+        sleep 0.05
+        state=$(curl -sf -u bench:bench "$api/jobs/$job" \
+                | perl -MJSON::PP -e 'print decode_json(join "", <>)->{state}')
+    done
+    t1=$(date +%s%N)
+    cpu1=$(cpu_of "$worker")
+    kill "$poller" 2>/dev/null || true
+    wait "$poller" 2>/dev/null || true
+    curl -sf -u bench:bench "$api/jobs/$job" >"$tmp/$name-job.json"
+    echo "$(( (t1 - t0) / 1000000 )) $(echo "$cpu1 - $cpu0" | bc) $(cat "$tmp/$name.stall")" \
+        >"$tmp/$name.out"
+}
+
+nginx_conf nginx "$api_port" cdb_api "" >"$tmp/nginx.conf"
 /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log"
-api="http://127.0.0.1:$api_port/oxmigrate/v1"
+sleep 0.5
+run_job nginx "$api_port"
 
-echo "bench-admin: POST /upgrade (parallel $parallel)"
-t0=$(date +%s%N)
-job=$(curl -sf -u bench:bench -X POST "$api/upgrade" \
-      -d "{\"server\":\"oxserver-xyz\",\"continue\":true,\"parallel\":$parallel}" \
-      | perl -MJSON::PP -e 'print decode_json(join "", <>)->{job}')
-state=running
-while [ "$state" = running ]; do
-    sleep 0.05
-    state=$(curl -sf -u bench:bench "$api/jobs/$job" \
-            | perl -MJSON::PP -e 'print decode_json(join "", <>)->{state}')
-done
-t1=$(date +%s%N)
-api_ms=$(( (t1 - t0) / 1000000 ))
+# ---------------------------------------------------------------- ox
 
-curl -sf -u bench:bench "$api/jobs/$job" >"$tmp/job.json"
+if [ "$run_ox" = 1 ]; then
+    for c in old new; do
+        mkdir -p "$tmp/ox/$c"
+        for t in registerserver disableschema enableschema changeserver \
+                 runupdate; do
+            ln -s "$root/t/oxtools/oxtool" "$tmp/ox/$c/$t"
+        done
+        printf '{"cluster":"%s","socket":"%s","configdb":"cdb_ox","log":"%s","user":"bench","pass":"bench","refresh_ms":20000,"idle_ms":60000}' \
+            "$c" "$tmp/db.sock" "$tmp/ox/calls.log" >"$tmp/ox/$c/oxtool.json"
+    done
+    perl -MJSON::PP -e '
+        my @t;
+        for my $f (sort glob("$ARGV[0]/*.sql")) {
+            open my $fh, "<", $f or die; local $/; my $sql = <$fh>;
+            my ($n) = $sql =~ /^-- task: *(\S+)/m;
+            push @t, { name => $n // $f, sql => $sql };
+        }
+        print encode_json(\@t)' "$tasks_dir" >"$tmp/ox/new/tasks.json"
+    echo "bench:bench" >"$tmp/ox/cred"
+    chmod 600 "$tmp/ox/cred"
+    nginx_conf nginx-ox "$ox_port" cdb_ox "oxmigrate_ox_tools old $tmp/ox/old;
+            oxmigrate_ox_tools new $tmp/ox/new;
+            oxmigrate_ox_credentials $tmp/ox/cred;" >"$tmp/nginx-ox.conf"
+    /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-ox.conf" \
+        -e "$tmp/logs/nginx-ox-error.log"
+    sleep 0.5
+    run_job nginx-ox "$ox_port"
+else
+    echo "0 0 0" >"$tmp/nginx-ox.out"
+    echo '{}' >"$tmp/nginx-ox-job.json"
+fi
 
 perl -MJSON::PP -e '
-    my ($floor, $api, $file, $n, $c) = @ARGV;
-    open my $fh, "<", $file or die;
-    my $j = decode_json(join "", <$fh>);
+    my ($floor, $apif, $oxf, $file, $oxfile, $n, $c, $par, $hosts) = @ARGV;
+    my ($api, $cpu, $stall) = split " ", do { open my $f, "<", $apif; <$f> };
+    my ($ox, $oxcpu, $oxstall) = split " ", do { open my $f, "<", $oxf; <$f> };
+    my $j = decode_json(do { open my $fh, "<", $file or die; local $/; <$fh> });
     my @d = sort { $a <=> $b } map { $_->{downtime_ms} // () }
             @{ $j->{schemas} };
     my $pct = sub { @d ? $d[int(($#d) * $_[0] + 0.5)] : 0 };
     my $jobms = $j->{finished} - $j->{started};
-    printf "\n%-44s %10s\n", "$n schemas x $c contexts, 3 update tasks", "seconds";
-    printf "%-44s %10.2f\n", "floor: the same SQL through mariadb", $floor / 1000;
-    printf "%-44s %10.2f\n", "POST /upgrade until GET /jobs says $j->{state}", $api / 1000;
-    printf "%-44s %10.2f\n", "  the job itself (started to finished)", $jobms / 1000;
-    printf "%-44s %10.2f  (target <= 1.50)\n", "ratio api / floor", $api / $floor;
+    printf "\n%-48s %10s\n", "$n schemas x $c contexts, $hosts host(s), parallel $par", "seconds";
+    printf "%-48s %10.2f\n", "floor: the same SQL through mariadb", $floor / 1000
+        if $floor;
+    printf "%-48s %10.2f\n", "SQL steps: POST /upgrade until $j->{state}", $api / 1000;
+    printf "%-48s %10.2f\n", "  the job itself (started to finished)", $jobms / 1000;
+    printf "%-48s %10.2f  (target <= 1.50)\n", "ratio api / floor", $api / $floor
+        if $floor;
     printf "per-schema downtime: median %d ms, p99 %d ms, max %d ms (%d schemas)\n",
            $pct->(0.5), $pct->(0.99), $d[-1] // 0, scalar @d;
-' "$floor_ms" "$api_ms" "$tmp/job.json" "$nschemas" "$nctx"
+    printf "nginx worker CPU: %.2f s, %.3f ms per schema; longest /ping: %.1f ms\n",
+           $cpu, $cpu * 1000 / $n, $stall;
+    if ($ox) {
+        my $oj = decode_json(do { open my $fh, "<", $oxfile or die; local $/; <$fh> });
+        printf "%-48s %10.2f  (%s)\n", "OX tools (stand-ins): POST /upgrade until done",
+               $ox / 1000, $oj->{state};
+        printf "connector cost: %.1f ms per schema more than the SQL steps"
+               . " (4 tool processes)\n", ($ox - $api) / $n;
+        printf "nginx worker CPU with the tools: %.3f ms per schema; longest /ping: %.1f ms\n",
+               $oxcpu * 1000 / $n, $oxstall;
+    }
+' "$floor_ms" "$tmp/nginx.out" "$tmp/nginx-ox.out" "$tmp/nginx-job.json" \
+  "$tmp/nginx-ox-job.json" "$nschemas" "$nctx" "$parallel" "$nhosts"
 
-grep -E '\[(alert|emerg|crit)\]' "$tmp/logs/error.log" && exit 1
+grep -E '\[(alert|emerg|crit)\]' "$tmp"/logs/*error.log && exit 1
 exit 0

@@ -423,11 +423,198 @@ fuzz_utf8(const uint8_t *data, size_t size)
 }
 
 
+/* a strict base64 decoder written for clarity; -1 on anything odd */
+
+static long
+ref_b64(const unsigned char *p, size_t n, unsigned char *out)
+{
+    size_t         i, pad;
+    long           len;
+    unsigned long  acc;
+    int            v, bits;
+
+    for (pad = 0; pad < n && pad < 3 && p[n - 1 - pad] == '='; pad++) {
+        /* void */
+    }
+
+    if (pad > 2) {
+        return -1;
+    }
+
+    n -= pad;
+
+    if (n % 4 == 1 || (pad == 1 && n % 4 != 3) || (pad == 2 && n % 4 != 2)) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        v = -1;
+
+        if (p[i] >= 'A' && p[i] <= 'Z') v = p[i] - 'A';
+        else if (p[i] >= 'a' && p[i] <= 'z') v = p[i] - 'a' + 26;
+        else if (p[i] >= '0' && p[i] <= '9') v = p[i] - '0' + 52;
+        else if (p[i] == '+') v = 62;
+        else if (p[i] == '/') v = 63;
+
+        if (v < 0) {
+            return -1;
+        }
+
+        acc = (acc << 6) | (unsigned long) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[len++] = (unsigned char) (acc >> bits);
+        }
+    }
+
+    return len;
+}
+
+
+static void
+fuzz_basic(const uint8_t *data, size_t size)
+{
+    int             rc;
+    long            n;
+    size_t          cap, out_len, i, s, e, user;
+    unsigned char  *value, *out, *ref;
+
+    if (size < 1) {
+        return;
+    }
+
+    cap = data[0];
+    value = xmalloc(size + 5);
+    memcpy(value, "Basic", 5);
+    memcpy(value + 5, data + 1, size - 1);
+    out = xmalloc(cap);
+
+    out_len = (size_t) -1;
+    rc = oxm_basic_user(value, size + 4, out, cap, &out_len);
+
+    CHECK(rc == OXM_LOGIN_OK || rc == OXM_LOGIN_NOT_FOUND
+          || rc == OXM_LOGIN_MALFORMED || rc == OXM_LOGIN_TOO_LONG);
+    CHECK(out_len <= cap);
+    CHECK(rc == OXM_LOGIN_OK || out_len == 0);
+    CHECK(rc != OXM_LOGIN_OK || memchr(out, ':', out_len) == NULL);
+
+    /* the reference: "Basic" + spaces, base64, trailing blanks */
+
+    if (size + 4 >= 6 && value[5] == ' ') {
+        for (s = 6; s < size + 4 && value[s] == ' '; s++) { /* void */ }
+        for (e = size + 4; e > s && (value[e - 1] == ' '
+                                     || value[e - 1] == '\t'); e--)
+        {
+            /* void */
+        }
+
+        ref = xmalloc(e - s + 1);
+        n = ref_b64(value + s, e - s, ref);
+
+        if (n < 0) {
+            CHECK(rc != OXM_LOGIN_OK);
+
+        } else {
+            for (user = 0; user < (size_t) n && ref[user] != ':'; user++) {
+                /* void */
+            }
+
+            if (user == (size_t) n) {
+                /* no ':': malformed, or too long before that is known */
+                CHECK(rc == OXM_LOGIN_MALFORMED
+                      || (rc == OXM_LOGIN_TOO_LONG && user > cap));
+
+            } else if (user > cap) {
+                CHECK(rc == OXM_LOGIN_TOO_LONG);
+
+            } else {
+                CHECK(rc == OXM_LOGIN_OK && out_len == user);
+                CHECK(memcmp(out, ref, user) == 0);
+            }
+        }
+
+        free(ref);
+
+    } else {
+        CHECK(rc == OXM_LOGIN_NOT_FOUND);
+    }
+
+    free(out);
+    free(value);
+}
+
+
+static void
+fuzz_share(const uint8_t *data, size_t size)
+{
+    int             rc;
+    size_t          i, t, len;
+    unsigned long   cid, want;
+    unsigned char  *path;
+    char            a[9], b[8];
+
+    path = xmalloc(size);
+    memcpy(path, data, size);
+
+    cid = 0;
+    rc = oxm_share_cid(path, size, &cid);
+
+    CHECK(rc == OXM_LOGIN_OK || rc == OXM_LOGIN_NOT_FOUND
+          || rc == OXM_LOGIN_MALFORMED);
+
+    /* the reference: the first "/share/", the segment after it */
+
+    for (t = 0; t + 7 <= size; t++) {
+        if (memcmp(path + t, "/share/", 7) == 0) {
+            break;
+        }
+    }
+
+    if (t + 7 > size) {
+        CHECK(rc == OXM_LOGIN_NOT_FOUND);
+
+    } else {
+        t += 7;
+        for (len = 0; t + len < size && path[t + len] != '/'; len++) {
+            /* void */
+        }
+
+        for (i = 0; i < 48 && i < len && ref_hex(path[t + i]) >= 0; i++) {
+            /* void */
+        }
+
+        if (i < 48) {
+            CHECK(rc == OXM_LOGIN_MALFORMED);
+
+        } else {
+            memcpy(a, path + t, 8);
+            a[8] = '\0';
+            memcpy(b, path + t + 16, 7);
+            b[7] = '\0';
+            want = strtoul(a, NULL, 16) ^ strtoul(b, NULL, 16);
+
+            CHECK(want == 0 ? rc == OXM_LOGIN_MALFORMED
+                            : (rc == OXM_LOGIN_OK && cid == want));
+        }
+    }
+
+    free(path);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_form(data, size);
     fuzz_split(data, size);
+    fuzz_basic(data, size);
+    fuzz_share(data, size);
     fuzz_context(data, size);
     fuzz_utf8(data, size);
 

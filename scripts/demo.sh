@@ -24,7 +24,12 @@
 # changeserver, runupdate and enableschema of one schema through the admin
 # API, users logging in through both balancers in between, and
 # upgradeschemata (POST /upgrade) for the rest.  Every request and every
-# answer is printed.  The API bumps the Redis epoch after each routing
+# answer is printed.  The admin API runs with the OX connector on
+# (oxmigrate_ox_tools, docs/admin-api.md): each step calls the OX
+# command-line tool of a node of the old or the new cluster, here the
+# stand-ins of the tests (t/oxtools/oxtool in demo-run/ox/, reached through
+# a fake "ssh" as a site would), and the walk prints every tool call
+# (demo-run/ox/calls.log, password masked).  The API bumps the Redis epoch after each routing
 # change itself (the freshness contract): the steps of the walk write
 # neither the configdb nor Redis (only its reset loads fresh data before
 # them).  Everything stays up afterwards to play with; the
@@ -271,6 +276,72 @@ site_conf() {
     printf '%s\n' "$out"
 }
 
+# The OX command-line tools of a node of each cluster: the stand-ins of
+# the tests (t/oxtools/oxtool, named like each tool), acting on the demo's
+# configdb; their update tasks are sql/updatetasks/ (OX's real ones are
+# Java code in the upgraded node).  The balancer reaches them through
+# demo-run/ox/ssh, which drops ssh's options and host and runs the rest
+# (a real site: ssh -o BatchMode=yes oxadmin@ox-old-1 ...).
+start_oxtools() {
+    local c t ox=$run/ox
+    mkdir -p "$ox/old" "$ox/new"
+    for c in old new; do
+        for t in registerserver listdatabaseschema disableschema enableschema \
+                 changeserver runupdate forceupdatetask listUpdateTasks \
+                 listupdatetasknamespaces checkdatabase unblockdatabase; do
+            ln -sf "$root/t/oxtools/oxtool" "$ox/$c/$t"
+        done
+        OX_CLUSTER=$c OX_SOCK="$run/mysqld.sock" OX_LOG="$ox/calls.log" \
+        OX_USER=$ADMIN_USER OX_PASS=$ADMIN_PASS perl -MJSON::PP -e '
+            print JSON::PP->new->canonical->encode({
+                cluster => $ENV{OX_CLUSTER}, socket => $ENV{OX_SOCK},
+                configdb => "configdb", log => $ENV{OX_LOG},
+                user => $ENV{OX_USER}, pass => $ENV{OX_PASS},
+                refresh_ms => 20000, idle_ms => 60000,
+                excluded_ns => ["groupware.utf8mb4"] })' >"$ox/$c/oxtool.json"
+    done
+    perl -MJSON::PP -e '
+        my @t;
+        for my $f (sort glob("$ARGV[0]/*.sql")) {
+            open my $fh, "<", $f or die "$f: $!";
+            local $/; my $sql = <$fh>;
+            my ($name) = $sql =~ /^-- task: *(\S+)/m;
+            my ($ns) = $sql =~ /^-- namespace: *(\S+)/m;
+            push @t, { name => $name, sql => $sql, ($ns ? (namespace => $ns) : ()) };
+        }
+        print JSON::PP->new->canonical->encode(\@t)' \
+        "$root/sql/updatetasks" >"$ox/new/tasks.json"
+    printf '%s:%s\n' "$ADMIN_USER" "$ADMIN_PASS" >"$ox/credentials"
+    chmod 600 "$ox/credentials"
+    printf '%s\n' '#!/bin/sh' \
+        '# demo stand-in for "ssh -o OPT ... user@host COMMAND ARGS"' \
+        'while [ $# -gt 0 ]; do' \
+        '    case $1 in -o|-i|-p|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac' \
+        'done' \
+        'exec "$@"' >"$ox/ssh"
+    chmod 755 "$ox/ssh"
+    {
+        echo "        oxmigrate_ox_tools old $ox/old \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-old-1\";"
+        echo "        oxmigrate_ox_tools new $ox/new \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-xyz-1\";"
+        echo "        oxmigrate_ox_credentials $ox/credentials;"
+        echo "        oxmigrate_ox_tools_timeout 10m quick=1m;"
+    } >"$ox/directives"
+}
+
+# the OX tools called since the last time (demo-run/ox/calls.log)
+oxcalls() {
+    local log=$run/ox/calls.log seen=${OX_SEEN:-0}
+    [ -f "$log" ] || return 0
+    perl -MJSON::PP -ne '
+        next if $. <= '"$seen"';
+        my $c = decode_json($_); my @a = @{ $c->{argv} };
+        for my $i (0 .. $#a - 1) { $a[$i + 1] = "********" if $a[$i] eq "-P" }
+        printf "    OX %s cluster: %s %s -> exit %d (%d ms)\n", $c->{cluster},
+               $c->{tool}, join(" ", @a), $c->{exit}, $c->{end} - $c->{start}' \
+        "$log"
+    OX_SEEN=$(wc -l <"$log")
+}
+
 # the primary also serves the admin API (conf.d/admin.conf), with its
 # thread pool and an htpasswd of bcrypt hashes
 start_balancer() {
@@ -288,14 +359,18 @@ start_balancer() {
         echo "    # conf.d/$name.conf, site values replaced:"
         site_conf "$name" "$port" | sed 's/^/    /'
         if [ "$name" = primary ]; then
-            echo "    # conf.d/admin.conf, site values replaced:"
-            site_conf "$name" "$port" admin | sed 's/^/    /'
+            echo "    # conf.d/admin.conf, site values replaced, the OX connector"
+            echo "    # on (stand-in tools of t/oxtools, reached by a fake ssh):"
+            site_conf "$name" "$port" admin | sed 's/^/    /' \
+                | sed "/^ *oxmigrate_update_lock_idle /r $run/ox/directives"
         fi
         echo "}"
     } >"$dir/nginx.conf"
     if [ "$name" = primary ]; then
         grep -q '^ *oxmigrate_thread_pool oxmigrate;' "$dir/nginx.conf" \
             || die "conf.d/admin.conf: no oxmigrate_thread_pool line to enable"
+        grep -q '^ *oxmigrate_ox_tools old' "$dir/nginx.conf" \
+            || die "conf.d/admin.conf: no oxmigrate_update_lock_idle line"
     fi
     start_nginx "$dir"
     wait_port "$port"
@@ -334,6 +409,7 @@ EOF
     load_configdb;  note "configdb: sql/configdb.sql + sql/oxmigrate.sql + sql/demo.sql"
                     note "schema databases oxdatabase_5, oxdatabase_6 (scripts/demo/schema.sql)"
     start_redis;    note "Redis                    127.0.0.1:$REDIS_PORT"
+    start_oxtools;  note "OX tools of a node per cluster (stand-ins): demo-run/ox/{old,new}"
     start_clusters; note "old OX cluster (stand-in) 127.0.0.1:$OLD_PORT"
                     note "new OX cluster (stand-in) 127.0.0.1:$NEW_PORT"
     start_balancer secondary "$SECONDARY_PORT"
@@ -416,6 +492,8 @@ follow() {
 # them as the freshness contract says for changes made behind the API's back
 reset_data() {
     load_configdb
+    rm -f "$run/ox/calls.log" "$run/ox/old/cache.json" "$run/ox/new/cache.json"
+    OX_SEEN=0
     local f
     # each walk shows its own balancer logs
     for f in "$run"/primary/*.log "$run"/secondary/*.log; do
@@ -450,6 +528,7 @@ walk() {
 
     say "Step 3, registerserver -n oxserver-xyz: POST /servers"
     api POST servers '{"name":"oxserver-xyz"}'
+    oxcalls
     local xyz
     xyz=$(field '$j->{id}')
     if [ "$STATUS" = 409 ]; then
@@ -462,6 +541,9 @@ walk() {
 
     say "Step 4, disableschema -m oxdatabase_5"
     api POST schemas/oxdatabase_5/disable
+    oxcalls
+    note "-> OX's own disableschema ran on a node of the OLD cluster: its nodes"
+    note "   dropped the contexts from their caches and closed their sessions"
     follow
     say "alice during the upgrade of her schema, on both balancers"
     login primary login alice@ctx1.example.com
@@ -470,20 +552,24 @@ walk() {
 
     say "Step 5, changeserver -s $xyz -m oxdatabase_5"
     api POST schemas/oxdatabase_5/changeserver "{\"server_id\":$xyz}"
+    oxcalls
     follow
     login primary login alice@ctx1.example.com
     login secondary login alice@ctx1.example.com
     note "-> still maintenance: the schema stays disabled until its update ran"
 
-    say "Step 6, runupdate -n oxdatabase_5: the update tasks run in oxdatabase_5"
-    note "(sql/updatetasks/, under OX's LOCKED row in its updateTask table)"
+    say "Step 6, runupdate -n oxdatabase_5 on a node of the NEW cluster"
+    note "(OX runs its update tasks under its LOCKED row; the stand-in's tasks"
+    note " are sql/updatetasks/)"
     api POST schemas/oxdatabase_5/update
+    oxcalls
     api GET 'schemas/oxdatabase_5/updatetasks?state=all'
+    oxcalls
     note "-> two tasks executed; the utf8mb4 one is excluded by its namespace"
-    note "   (oxmigrate_excluded_namespaces in conf.d/admin.conf)"
 
     say "Step 7, enableschema -m oxdatabase_5"
     api POST schemas/oxdatabase_5/enable
+    oxcalls
     follow
     say "alice after enableschema: the primary sends her over"
     login primary login alice@ctx1.example.com
@@ -534,6 +620,8 @@ walk() {
     done
     api GET "jobs/$job"
     note "-> downtime_ms: how long bob's schema was disabled"
+    note "   The OX tools the job ran, in order:"
+    oxcalls
     follow
 
     say "bob after the job"
@@ -544,6 +632,7 @@ walk() {
 
     say "checkdatabase: GET /databases/check, and GET /schemas"
     api GET databases/check
+    oxcalls
     api GET schemas
     note "-> every schema on oxserver-xyz, enabled, updated"
 
@@ -555,8 +644,9 @@ walk() {
     sed 's/^/    secondary: /' "$run/secondary/oxmigrate-secondary.log"
 
     say "Every step above went through the admin API: no SQL UPDATE, no redis-cli"
-    note "INCR. The API changed the configdb and bumped the Redis epoch itself after"
-    note "every disable, changeserver and enable (also inside the job)."
+    note "INCR. The API ran OX's tools (which changed the configdb and OX's caches)"
+    note "and bumped the Redis epoch itself after every disable, changeserver and"
+    note "enable (also inside the job). Every tool call: demo-run/ox/calls.log"
 
     say "Still running; try it yourself:"
     note "API=$API  AUTH=\"$AUTH\""

@@ -45,6 +45,13 @@ ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS claim BIGINT UNSIGNED NOT NULL DEFAULT 0
     AFTER owner;
 
+-- What the OX nodes' caches saw of the job's steps: "invalidated by OX"
+-- (oxmigrate_ox_tools ran OX's own tools) or "not invalidated" (plain SQL
+-- on configdb).
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS ox_caches VARCHAR(32) NOT NULL
+    DEFAULT 'not invalidated' AFTER claim;
+
 -- The schemas of a job, in the order they run (seq).
 CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     job_id BIGINT UNSIGNED NOT NULL,

@@ -19,6 +19,8 @@
 #include <ngx_http.h>
 
 
+#define NGX_HTTP_OXMIGRATE_VERSION         "0.10.0"
+
 /* context.reason_id of a context disabled by disableschema (ox-facts 5) */
 #define NGX_HTTP_OXMIGRATE_SCHEMA_REASON   1431655765
 
@@ -28,10 +30,31 @@
 /* upper bound of a context part we look up (login_info is VARCHAR(255)) */
 #define NGX_HTTP_OXMIGRATE_KEY_MAX         1024
 
+/*
+ * A lookup by context id (a share link names no login) has a key of its
+ * own kind: "\xffcid:<cid>".  A context part is valid UTF-8, which never
+ * holds the byte 0xff, so the two kinds cannot collide in shared memory or
+ * in the in-flight tree; Redis stores it as "<prefix>v<epoch>#cid:<cid>"
+ * and MariaDB gets a query by cid.
+ */
+#define NGX_HTTP_OXMIGRATE_CID_KEY         "\xff" "cid:"
+#define NGX_HTTP_OXMIGRATE_CID_KEY_LEN     (sizeof(NGX_HTTP_OXMIGRATE_CID_KEY) - 1)
+#define ngx_http_oxmigrate_is_cid_key(key)                                    \
+    ((key)->len > NGX_HTTP_OXMIGRATE_CID_KEY_LEN && (key)->data[0] == 0xff)
+
+
+/* one configdb server: the primary, a replica or a Galera node */
+typedef struct {
+    ngx_str_t                   host;      /* numeric address, resolved */
+    ngx_uint_t                  port;
+    ngx_str_t                   socket;    /* unix socket path, or empty */
+} ngx_http_oxmigrate_db_server_t;
+
 
 typedef struct {
     ngx_str_t                   host;      /* numeric address, resolved */
     ngx_uint_t                  port;
+    ngx_array_t                *servers;   /* db_server_t, host= first */
     ngx_str_t                   user;
     ngx_str_t                   password;
     ngx_str_t                   database;
@@ -59,6 +82,9 @@ typedef struct {
     ngx_shm_zone_t                   *shm_zone; /* NULL: no shm cache */
     ngx_msec_t                        cache_ttl;
     ngx_msec_t                        negative_ttl;
+    ngx_msec_t                        cache_stale;  /* 0: off */
+    ngx_uint_t                        maintenance_reason;
+    ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
 } ngx_http_oxmigrate_main_conf_t;
 
 
@@ -71,6 +97,8 @@ typedef struct {
     ngx_uint_t                  reason_id; /* 0 when NULL */
     ngx_str_t                   schema;    /* db_schema */
     ngx_str_t                   server;    /* server.name, may be empty */
+    uint64_t                    pos;       /* the server's change log, */
+    ngx_uint_t                  pos_set;   /* not serialized            */
 } ngx_http_oxmigrate_info_t;
 
 
@@ -105,6 +133,15 @@ ngx_int_t ngx_http_oxmigrate_info_parse(ngx_str_t *value,
 
 /* ngx_http_oxmigrate_shm.c: shared-memory cache, rbtree + LRU in a slab */
 
+/* one row of the configdb change log (sql/changelog.sql), as applied */
+typedef struct {
+    uint64_t                    id;
+    uint32_t                    cid;        /* 0: none */
+    uint32_t                    server_id;  /* 0: none */
+    uint32_t                    key_hash;   /* crc32 of the normalised */
+    uint32_t                    key_hash_set; /* login_info, when set  */
+} ngx_http_oxmigrate_change_t;
+
 /* adds the zone of oxmigrate_cache; NULL: error, already logged */
 ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
@@ -114,9 +151,47 @@ ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
  */
 ngx_int_t ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, u_char *buf, size_t *len);
-/* Store value for ttl ms; evicts least recently used entries when full. */
+/* the same, past the ttl within stale=, for when configdb fails */
+ngx_int_t ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone,
+    ngx_str_t *key, ngx_uint_t epoch, u_char *buf, size_t *len);
+/*
+ * Store value (info parsed from it) for ttl ms, kept stale ms more for
+ * get_stale; evicts least recently used entries when full.  Not stored
+ * when the epoch is no longer the zone's, or when a change applied after
+ * position pos (the lookup's start) touches it.
+ */
 void ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
-    ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl);
+    ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
+    ngx_http_oxmigrate_info_t *info, uint64_t pos);
+/* the zone's epoch, after reporting what this worker saw and when */
+ngx_uint_t ngx_http_oxmigrate_shm_epoch(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t seen, ngx_msec_t seen_at);
+/* the change-log position applied to the zone; *ready: one is known */
+uint64_t ngx_http_oxmigrate_shm_position(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t *ready);
+/* 1 when no change applied after pos touches key or info's cid/server */
+ngx_uint_t ngx_http_oxmigrate_shm_fresh(ngx_shm_zone_t *shm_zone,
+    uint64_t pos, ngx_str_t *key, ngx_http_oxmigrate_info_t *info);
+ngx_int_t ngx_http_oxmigrate_shm_poll_due(ngx_shm_zone_t *shm_zone,
+    ngx_msec_t busy, uint64_t *from, ngx_uint_t *ready);
+void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
+    ngx_msec_t after);
+void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
+    ngx_http_oxmigrate_change_t *changes, ngx_uint_t n, uint64_t start);
+typedef struct {
+    ngx_msec_t                  age;
+    ngx_msec_int_t              expires_in;  /* <= 0: past its ttl */
+    ngx_uint_t                  epoch;
+    ngx_uint_t                  zone_epoch;
+    uint64_t                    position;    /* of the change log */
+} ngx_http_oxmigrate_shm_peek_t;
+
+/* the entry of key as it is, nothing changed (GET /lookup) */
+ngx_int_t ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone,
+    ngx_str_t *key, u_char *buf, size_t *len,
+    ngx_http_oxmigrate_shm_peek_t *pk);
+void ngx_http_oxmigrate_shm_stats(ngx_shm_zone_t *shm_zone,
+    ngx_uint_t *entries, ngx_uint_t *evictions, ngx_uint_t *invalidated);
 
 
 /* ngx_http_oxmigrate_redis.c: hiredis async on nginx's event loop */
@@ -131,8 +206,11 @@ typedef void (*ngx_http_oxmigrate_redis_get_pt)(void *data, ngx_int_t rc,
 ngx_int_t ngx_http_oxmigrate_redis_init_worker(ngx_cycle_t *cycle,
     ngx_http_oxmigrate_redis_conf_t *rcf);
 void ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle);
-/* the invalidation epoch last read from Redis; 0 before the first read */
-ngx_uint_t ngx_http_oxmigrate_redis_epoch(void);
+/*
+ * The invalidation epoch last read from Redis (0 before the first read),
+ * and *at, when the poll that read it was sent.
+ */
+ngx_uint_t ngx_http_oxmigrate_redis_epoch(ngx_msec_t *at);
 /*
  * GET <prefix>v<epoch>:<key>.  NGX_DECLINED at once (handler not called)
  * when Redis is not connected; otherwise NGX_OK and handler called later.
@@ -157,9 +235,61 @@ typedef void (*ngx_http_oxmigrate_db_handler_pt)(void *data, ngx_int_t rc,
 ngx_int_t ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
     ngx_http_oxmigrate_db_conf_t *dcf);
 void ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle);
-/* NGX_OK: handler will be called; NGX_ERROR: it will not */
-ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
+/*
+ * NGX_OK: handler will be called; NGX_ERROR: it will not.  min_pos: the
+ * change-log position the answer must have reached (a server that is
+ * behind it is skipped for a second and the next one asked).
+ */
+ngx_int_t ngx_http_oxmigrate_db_lookup(ngx_str_t *key, uint64_t min_pos,
     ngx_http_oxmigrate_db_handler_pt handler, void *data);
+/* the change log exists: lookups ask for the server's position too */
+void ngx_http_oxmigrate_db_changelog(ngx_uint_t present);
+
+/* one row of a statement's result: its columns (NULL as empty) */
+typedef void (*ngx_http_oxmigrate_db_row_pt)(void *data, ngx_str_t *cols,
+    ngx_uint_t n);
+
+/* another statement: rows to row_handler, then handler (info NULL) */
+ngx_int_t ngx_http_oxmigrate_db_query(ngx_str_t *sql,
+    ngx_http_oxmigrate_db_row_pt row_handler,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data);
+
+
+/* ngx_http_oxmigrate_metrics.c: Prometheus counters in shared memory */
+
+#define NGX_HTTP_OXMIGRATE_M_BACKENDS      2
+#define NGX_HTTP_OXMIGRATE_M_CONFIGDB      0
+#define NGX_HTTP_OXMIGRATE_M_REDIS         1
+#define NGX_HTTP_OXMIGRATE_M_KINDS         4
+#define NGX_HTTP_OXMIGRATE_M_CONNECT       0
+#define NGX_HTTP_OXMIGRATE_M_QUERY         1
+#define NGX_HTTP_OXMIGRATE_M_TIMEOUT       2
+#define NGX_HTTP_OXMIGRATE_M_POOL          3
+#define NGX_HTTP_OXMIGRATE_M_UP            (-1)
+
+char *ngx_http_oxmigrate_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_oxmigrate_metrics_init_worker(
+    ngx_http_oxmigrate_main_conf_t *omcf);
+/* a decision (ngx_http_oxmigrate_decision_e) for a request of this kind */
+void ngx_http_oxmigrate_metrics_decision(ngx_uint_t kind,
+    ngx_uint_t decision);
+/* a lookup answered by source after ms */
+void ngx_http_oxmigrate_metrics_lookup(ngx_uint_t source, ngx_msec_t ms);
+/* the admin API: its i-th endpoint's name (NULL past the last), a call */
+#define NGX_HTTP_OXMIGRATE_M_ROUTES        40
+typedef const char *(*ngx_http_oxmigrate_metrics_name_pt)(ngx_uint_t i);
+void ngx_http_oxmigrate_metrics_admin_names(
+    ngx_http_oxmigrate_metrics_name_pt name);
+void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
+/* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
+void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
+
+
+/* ngx_http_oxmigrate_changes.c: the configdb change log, polled */
+
+ngx_int_t ngx_http_oxmigrate_changes_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_main_conf_t *omcf);
 
 
 /* ngx_http_oxmigrate_lookup.c: shm -> Redis -> MariaDB, misses coalesced */
@@ -168,7 +298,8 @@ typedef enum {
     NGX_HTTP_OXMIGRATE_SRC_NONE = 0,
     NGX_HTTP_OXMIGRATE_SRC_SHM,
     NGX_HTTP_OXMIGRATE_SRC_REDIS,
-    NGX_HTTP_OXMIGRATE_SRC_DB
+    NGX_HTTP_OXMIGRATE_SRC_DB,
+    NGX_HTTP_OXMIGRATE_SRC_STALE        /* configdb failed: last known */
 } ngx_http_oxmigrate_source_e;
 
 typedef struct ngx_http_oxmigrate_waiter_s  ngx_http_oxmigrate_waiter_t;
@@ -212,6 +343,9 @@ typedef struct {
 /* HTTP 200 application/json; charset=UTF-8 with the OX error object */
 ngx_int_t ngx_http_oxmigrate_send_oxerror(ngx_http_request_t *r,
     ngx_http_oxmigrate_oxerror_t *err, ngx_uint_t status);
+/* status, Content-Type (type_len: the media type's length) and one buffer */
+ngx_int_t ngx_http_oxmigrate_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, size_t type_len, ngx_buf_t *b);
 /* JSON string escaping: returns bytes written; dst NULL counts only */
 size_t ngx_http_oxmigrate_json_escape(u_char *dst, u_char *src, size_t len);
 

@@ -18,7 +18,8 @@ typedef enum {
     NGX_HTTP_OXMIGRATE_PARAM_NUMBER,
     NGX_HTTP_OXMIGRATE_PARAM_MSEC,       /* > 0 */
     NGX_HTTP_OXMIGRATE_PARAM_SEC,        /* > 0 */
-    NGX_HTTP_OXMIGRATE_PARAM_ZONE        /* NAME:SIZE */
+    NGX_HTTP_OXMIGRATE_PARAM_ZONE,       /* NAME:SIZE */
+    NGX_HTTP_OXMIGRATE_PARAM_SERVER      /* HOST[:PORT] | unix:PATH, repeats */
 } ngx_http_oxmigrate_param_type_e;
 
 
@@ -40,6 +41,7 @@ typedef struct {
 typedef struct {
     ngx_msec_t                        ttl;
     ngx_msec_t                        negative_ttl;
+    ngx_msec_t                        stale;
     ngx_http_oxmigrate_zone_param_t   zone;
 } ngx_http_oxmigrate_cache_params_t;
 
@@ -68,6 +70,8 @@ static ngx_http_oxmigrate_param_t  ngx_http_oxmigrate_db_params[] = {
                                 timeout, 0),
     ngx_http_oxmigrate_db_param("pool", NGX_HTTP_OXMIGRATE_PARAM_NUMBER,
                                 pool, 1024),
+    ngx_http_oxmigrate_db_param("server", NGX_HTTP_OXMIGRATE_PARAM_SERVER,
+                                servers, 0),
     { ngx_null_string, 0, 0, 0, 0 }
 };
 
@@ -106,6 +110,8 @@ static ngx_http_oxmigrate_param_t  ngx_http_oxmigrate_cache_params[] = {
     ngx_http_oxmigrate_cache_param("negative_ttl",
                                    NGX_HTTP_OXMIGRATE_PARAM_MSEC,
                                    negative_ttl),
+    ngx_http_oxmigrate_cache_param("stale", NGX_HTTP_OXMIGRATE_PARAM_MSEC,
+                                   stale),
     { ngx_null_string, 0, 0, 0, 0 }
 };
 
@@ -158,6 +164,64 @@ ngx_http_oxmigrate_resolve_host(ngx_conf_t *cf, ngx_str_t *host,
                           NGX_SOCKADDR_STRLEN, 0);
 
     return ngx_http_oxmigrate_cstr(cf, addr, &s);
+}
+
+
+/* server=HOST[:PORT] or server=unix:PATH: one more configdb server */
+
+static ngx_int_t
+ngx_http_oxmigrate_parse_server(ngx_conf_t *cf, ngx_str_t *v,
+    ngx_array_t **servers)
+{
+    u_char                          *colon;
+    ngx_int_t                        port;
+    ngx_str_t                        host, path;
+    ngx_http_oxmigrate_db_server_t  *s;
+
+    if (*servers == NULL) {
+        *servers = ngx_array_create(cf->pool, 2,
+                                    sizeof(ngx_http_oxmigrate_db_server_t));
+        if (*servers == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    s = ngx_array_push(*servers);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(s, sizeof(ngx_http_oxmigrate_db_server_t));
+    s->port = 3306;
+
+    if (v->len > 5 && ngx_strncmp(v->data, "unix:", 5) == 0) {
+        path.data = v->data + 5;
+        path.len = v->len - 5;
+        return ngx_http_oxmigrate_cstr(cf, &s->socket, &path);
+    }
+
+    host = *v;
+    colon = NULL;
+
+    if (host.len && host.data[0] != '[') {
+        colon = ngx_strlchr(host.data, host.data + host.len, ':');
+    }
+
+    if (colon) {
+        port = ngx_atoi(colon + 1, host.data + host.len - colon - 1);
+        if (port < 1 || port > 65535) {
+            return NGX_ERROR;
+        }
+
+        s->port = port;
+        host.len = colon - host.data;
+    }
+
+    if (host.len == 0) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oxmigrate_resolve_host(cf, &host, &s->host);
 }
 
 
@@ -222,6 +286,10 @@ ngx_http_oxmigrate_parse_value(ngx_conf_t *cf, ngx_http_oxmigrate_param_t *p,
         *(time_t *) (conf + p->offset) = n;
         return NGX_OK;
 
+    case NGX_HTTP_OXMIGRATE_PARAM_SERVER:
+        return ngx_http_oxmigrate_parse_server(cf, v,
+                                     (ngx_array_t **) (conf + p->offset));
+
     default: /* NGX_HTTP_OXMIGRATE_PARAM_ZONE */
         colon = ngx_strlchr(v->data, v->data + v->len, ':');
         if (colon == NULL || colon == v->data) {
@@ -273,7 +341,9 @@ ngx_http_oxmigrate_parse_params(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        if (seen & (1 << (p - params))) {
+        if ((seen & (1 << (p - params)))
+            && p->type != NGX_HTTP_OXMIGRATE_PARAM_SERVER)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
@@ -300,9 +370,11 @@ ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_oxmigrate_main_conf_t *omcf = conf;
 
-    char                          *rv;
-    ngx_str_t                      empty = ngx_string("");
-    ngx_http_oxmigrate_db_conf_t  *dcf;
+    char                            *rv;
+    ngx_str_t                        empty = ngx_string("");
+    ngx_array_t                     *extra;
+    ngx_http_oxmigrate_db_conf_t    *dcf;
+    ngx_http_oxmigrate_db_server_t  *s;
 
     if (omcf->db) {
         return "is duplicate";
@@ -334,6 +406,35 @@ ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         && ngx_http_oxmigrate_cstr(cf, &dcf->password, &empty) != NGX_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    /* host= (or socket=) first, then every server= in their order */
+
+    extra = dcf->servers;
+
+    dcf->servers = ngx_array_create(cf->pool, 1 + (extra ? extra->nelts : 0),
+                                    sizeof(ngx_http_oxmigrate_db_server_t));
+    if (dcf->servers == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = ngx_array_push(dcf->servers);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s->host = dcf->host;
+    s->port = dcf->port;
+    s->socket = dcf->socket;
+
+    if (extra) {
+        s = ngx_array_push_n(dcf->servers, extra->nelts);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(s, extra->elts,
+                   extra->nelts * sizeof(ngx_http_oxmigrate_db_server_t));
     }
 
     omcf->db = dcf;
@@ -397,6 +498,7 @@ ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cp.ttl = NGX_CONF_UNSET_MSEC;
     cp.negative_ttl = NGX_CONF_UNSET_MSEC;
+    cp.stale = NGX_CONF_UNSET_MSEC;
 
     rv = ngx_http_oxmigrate_parse_params(cf, ngx_http_oxmigrate_cache_params,
                                          &cp);
@@ -410,6 +512,7 @@ ngx_http_oxmigrate_conf_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     omcf->cache_ttl = cp.ttl;
     omcf->negative_ttl = cp.negative_ttl;
+    omcf->cache_stale = cp.stale;
 
     omcf->shm_zone = ngx_http_oxmigrate_shm_add(cf, &cp.zone.name,
                                                 cp.zone.size);

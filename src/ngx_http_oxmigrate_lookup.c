@@ -18,6 +18,8 @@ typedef struct {
     ngx_str_node_t                   sn;        /* key; in the in-flight tree */
     ngx_queue_t                      waiters;
     ngx_uint_t                       epoch;
+    uint64_t                         pos;       /* change log at the start */
+    ngx_uint_t                       pos_ready;
     ngx_uint_t                       in_tree;
     ngx_http_oxmigrate_main_conf_t  *omcf;
 } ngx_http_oxmigrate_op_t;
@@ -30,6 +32,11 @@ static void ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
 static ngx_int_t ngx_http_oxmigrate_lookup_db(ngx_http_oxmigrate_op_t *op);
 static void ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op,
     ngx_int_t rc, ngx_str_t *value, ngx_http_oxmigrate_source_e source);
+static ngx_uint_t ngx_http_oxmigrate_lookup_epoch(
+    ngx_http_oxmigrate_main_conf_t *omcf);
+static ngx_int_t ngx_http_oxmigrate_lookup_stale(
+    ngx_http_oxmigrate_main_conf_t *omcf, ngx_str_t *key, ngx_uint_t epoch,
+    ngx_http_oxmigrate_waiter_t *w);
 
 
 /* wall clock: the Redis copies are shared by all balancers */
@@ -58,7 +65,7 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
     ngx_uint_t                epoch;
     ngx_http_oxmigrate_op_t  *op;
 
-    epoch = omcf->redis ? ngx_http_oxmigrate_redis_epoch() : 0;
+    epoch = ngx_http_oxmigrate_lookup_epoch(omcf);
 
     if (omcf->shm_zone
         && ngx_http_oxmigrate_shm_get(omcf->shm_zone, key, epoch, w->value,
@@ -116,7 +123,14 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
 
     op->epoch = epoch;
     op->omcf = omcf;
+    op->pos = 0;
+    op->pos_ready = 0;
     ngx_queue_init(&op->waiters);
+
+    if (omcf->shm_zone) {
+        op->pos = ngx_http_oxmigrate_shm_position(omcf->shm_zone,
+                                                  &op->pos_ready);
+    }
 
     if (omcf->redis) {
         rc = ngx_http_oxmigrate_redis_get(&op->sn.str, epoch,
@@ -129,13 +143,13 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
     if (rc != NGX_OK) {
         /* no Redis, or it is down: straight to the configdb */
 
-        if (ngx_http_oxmigrate_db_lookup(&op->sn.str,
+        if (ngx_http_oxmigrate_db_lookup(&op->sn.str, op->pos,
                                          ngx_http_oxmigrate_lookup_db_done,
                                          op)
             != NGX_OK)
         {
             ngx_free(op);
-            return NGX_ERROR;
+            return ngx_http_oxmigrate_lookup_stale(omcf, key, epoch, w);
         }
     }
 
@@ -165,16 +179,20 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
 {
     ngx_http_oxmigrate_op_t *op = data;
 
-    u_char                     *p, *last;
+    u_char                     *p, *last, *slash;
+    uint64_t                    pos;
     ngx_msec_t                  ttl;
     ngx_str_t                   info_value;
     ngx_msec_int_t              left;
     ngx_http_oxmigrate_info_t   info;
 
     /*
-     * A Redis value is "<expiry in unix ms> <info>": an entry copied into
-     * shared memory must not outlive its Redis original, or a negative
-     * entry would be served for negative_ttl twice over.
+     * A Redis value is "<expiry in unix ms>[/<position>] <info>": an entry
+     * copied into shared memory must not outlive its Redis original, or a
+     * negative entry would be served for negative_ttl twice over; the
+     * change-log position says what it is fresh as of (a copy written
+     * before a change that touches it, by any balancer, or brought back by
+     * a Redis restart, is a miss).
      */
 
     if (rc != NGX_OK || value->len > NGX_HTTP_OXMIGRATE_VALUE_MAX) {
@@ -192,7 +210,19 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
         goto db;
     }
 
-    left = (ngx_msec_int_t) (ngx_atotm(value->data, p - value->data)
+    slash = ngx_strlchr(value->data, p, '/');
+    pos = 0;
+
+    if (slash) {
+        pos = (uint64_t) ngx_atoof(slash + 1, p - slash - 1);
+
+        if ((off_t) pos == NGX_ERROR) {
+            goto db;
+        }
+    }
+
+    left = (ngx_msec_int_t) (ngx_atotm(value->data,
+                                       (slash ? slash : p) - value->data)
                              - ngx_http_oxmigrate_unix_ms());
 
     info_value.data = p + 1;
@@ -205,11 +235,21 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
     }
 
     if (op->omcf->shm_zone) {
+        if (!ngx_http_oxmigrate_shm_fresh(op->omcf->shm_zone, pos,
+                                          &op->sn.str, &info))
+        {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                           "oxmigrate lookup: redis copy of \"%V\" as of "
+                           "%uL is stale", &op->sn.str, pos);
+            goto db;
+        }
+
         ttl = info.found ? op->omcf->cache_ttl : op->omcf->negative_ttl;
 
         ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
                                    op->epoch, &info_value,
-                                   ngx_min(ttl, (ngx_msec_t) left));
+                                   ngx_min(ttl, (ngx_msec_t) left),
+                                   op->omcf->cache_stale, &info, pos);
     }
 
     ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &info_value,
@@ -228,7 +268,7 @@ db:
 static ngx_int_t
 ngx_http_oxmigrate_lookup_db(ngx_http_oxmigrate_op_t *op)
 {
-    return ngx_http_oxmigrate_db_lookup(&op->sn.str,
+    return ngx_http_oxmigrate_db_lookup(&op->sn.str, op->pos,
                                         ngx_http_oxmigrate_lookup_db_done, op);
 }
 
@@ -240,23 +280,37 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
     ngx_http_oxmigrate_op_t *op = data;
 
     size_t                            n;
-    u_char                            stamp[NGX_TIME_T_LEN + 1];
-    u_char                            buf[NGX_TIME_T_LEN + 1
+    u_char                            stamp[NGX_TIME_T_LEN + NGX_INT64_LEN
+                                            + 2];
+    u_char                            buf[NGX_TIME_T_LEN + NGX_INT64_LEN + 2
                                           + NGX_HTTP_OXMIGRATE_VALUE_MAX];
     time_t                            ttl;
     ngx_str_t                         value, stamped;
     ngx_http_oxmigrate_main_conf_t   *omcf;
 
+    omcf = op->omcf;
+
     if (rc != NGX_OK) {
+        if (omcf->cache_stale
+            && ngx_http_oxmigrate_shm_get_stale(omcf->shm_zone, &op->sn.str,
+                                                op->epoch, buf, &n)
+               == NGX_OK)
+        {
+            value.data = buf;
+            value.len = n;
+
+            ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &value,
+                                             NGX_HTTP_OXMIGRATE_SRC_STALE);
+            return;
+        }
+
         ngx_http_oxmigrate_lookup_finish(op, NGX_ERROR, NULL,
                                          NGX_HTTP_OXMIGRATE_SRC_NONE);
         return;
     }
 
-    omcf = op->omcf;
-
     /* room in front for the expiry stamp of the Redis copy */
-    value.data = buf + NGX_TIME_T_LEN + 1;
+    value.data = buf + NGX_TIME_T_LEN + NGX_INT64_LEN + 2;
     value.len = ngx_http_oxmigrate_info_serialize(info, value.data);
 
     /*
@@ -265,19 +319,38 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
      * outlive it.
      */
 
+    /*
+     * Fresh as of the server's change-log position when it said it (it is
+     * never behind op->pos: mysql.c asks another server then), else as of
+     * the lookup's start.
+     */
+
+    if (info->pos_set) {
+        op->pos = info->pos;
+    }
+
     if (omcf->shm_zone) {
         ngx_http_oxmigrate_shm_set(omcf->shm_zone, &op->sn.str, op->epoch,
                                    &value, info->found ? omcf->cache_ttl
-                                                       : omcf->negative_ttl);
+                                                       : omcf->negative_ttl,
+                                   omcf->cache_stale, info, op->pos);
     }
 
     if (omcf->redis) {
         ttl = info->found ? omcf->redis->ttl
                           : (time_t) (omcf->negative_ttl + 999) / 1000;
 
-        n = ngx_sprintf(stamp, "%M ", ngx_http_oxmigrate_unix_ms()
-                                      + (ngx_msec_t) ttl * 1000)
-            - stamp;
+        if (op->pos_ready) {
+            n = ngx_sprintf(stamp, "%M/%uL ", ngx_http_oxmigrate_unix_ms()
+                                             + (ngx_msec_t) ttl * 1000,
+                            op->pos)
+                - stamp;
+
+        } else {
+            n = ngx_sprintf(stamp, "%M ", ngx_http_oxmigrate_unix_ms()
+                                          + (ngx_msec_t) ttl * 1000)
+                - stamp;
+        }
 
         stamped.data = value.data - n;
         stamped.len = n + value.len;
@@ -342,4 +415,70 @@ ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op, ngx_int_t rc,
     }
 
     ngx_free(op);
+}
+
+
+/*
+ * The epoch lookups use: with a shared zone, the zone's (this worker's
+ * latest Redis observation is reported to it when it changed); without
+ * one, this worker's own.
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_lookup_epoch(ngx_http_oxmigrate_main_conf_t *omcf)
+{
+    ngx_msec_t         at;
+    ngx_uint_t         seen;
+
+    static ngx_msec_t  reported_at;
+
+    if (omcf->redis == NULL) {
+        return 0;
+    }
+
+    seen = ngx_http_oxmigrate_redis_epoch(&at);
+
+    if (omcf->shm_zone == NULL) {
+        return seen;
+    }
+
+    if (at != reported_at) {
+        reported_at = at;
+        (void) ngx_http_oxmigrate_shm_epoch(omcf->shm_zone, seen, at);
+    }
+
+    return seen;
+}
+
+
+/*
+ * configdb could not even be asked: the last known entry of the key, when
+ * stale= allows it (answered at once, like a shared-memory hit).
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_lookup_stale(ngx_http_oxmigrate_main_conf_t *omcf,
+    ngx_str_t *key, ngx_uint_t epoch, ngx_http_oxmigrate_waiter_t *w)
+{
+    ngx_str_t  value;
+
+    if (!omcf->cache_stale
+        || ngx_http_oxmigrate_shm_get_stale(omcf->shm_zone, key, epoch,
+                                            w->value, &w->value_len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    value.data = w->value;
+    value.len = w->value_len;
+
+    if (ngx_http_oxmigrate_info_parse(&value, &w->info) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    w->rc = NGX_OK;
+    w->source = NGX_HTTP_OXMIGRATE_SRC_STALE;
+
+    return NGX_OK;
 }

@@ -9,6 +9,15 @@
  * ngx_connection_t only to receive events, and give it back without
  * closing it.  A connection that missed its timeout is dropped, never
  * reused: its protocol state is unknown.
+ *
+ * Several servers (host=, then each server=: a replica first, the primary
+ * after it, or Galera nodes): new connections go to the first server that
+ * is not marked down.  A server whose connect fails or times out is marked
+ * down for NGX_HTTP_OXMIGRATE_DB_DOWN and the lookup is asked again on the
+ * next one.  With the change log installed every lookup also reads the
+ * server's change-log position: a server behind the position this balancer
+ * has already applied (a lagging replica) is skipped like a down one, for
+ * NGX_HTTP_OXMIGRATE_DB_BEHIND, so a decision never goes back in time.
  */
 
 
@@ -18,7 +27,9 @@
 #include <errmsg.h>
 
 
-#define NGX_HTTP_OXMIGRATE_QUERY_MAX  (2 * NGX_HTTP_OXMIGRATE_KEY_MAX + 512)
+#define NGX_HTTP_OXMIGRATE_QUERY_MAX  (2 * NGX_HTTP_OXMIGRATE_KEY_MAX + 768)
+#define NGX_HTTP_OXMIGRATE_DB_DOWN    5000     /* ms */
+#define NGX_HTTP_OXMIGRATE_DB_BEHIND  1000     /* ms */
 
 
 typedef enum {
@@ -35,6 +46,9 @@ typedef struct ngx_http_oxmigrate_db_conn_s  ngx_http_oxmigrate_db_conn_t;
 typedef struct {
     ngx_queue_t                        queue;    /* waiting for a connection */
     ngx_event_t                        event;    /* queue timeout; deferral */
+    ngx_http_oxmigrate_db_row_pt       row_handler;  /* NULL: a lookup */
+    ngx_uint_t                         tries;        /* servers asked */
+    uint64_t                           min_pos;
     ngx_http_oxmigrate_db_handler_pt   handler;
     void                              *data;
     ngx_int_t                          rc;
@@ -51,6 +65,7 @@ struct ngx_http_oxmigrate_db_conn_s {
     ngx_connection_t                  *connection;
     ngx_http_oxmigrate_db_state_e      state;
     int                                waiting;  /* MYSQL_WAIT_* */
+    ngx_uint_t                         server;   /* index in servers */
     ngx_http_oxmigrate_db_req_t       *req;
 };
 
@@ -74,6 +89,16 @@ static void ngx_http_oxmigrate_db_deferred(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev);
 static void ngx_http_oxmigrate_db_dispatch(void);
 static void ngx_http_oxmigrate_db_query_idle(ngx_http_oxmigrate_db_req_t *req);
+static ngx_http_oxmigrate_db_req_t *ngx_http_oxmigrate_db_req_new(
+    ngx_http_oxmigrate_db_handler_pt handler, void *data);
+static ngx_int_t ngx_http_oxmigrate_db_start(ngx_http_oxmigrate_db_req_t *req);
+static ngx_uint_t ngx_http_oxmigrate_db_pick(void);
+static void ngx_http_oxmigrate_db_mark(ngx_uint_t server, ngx_msec_t ms,
+    const char *why);
+static ngx_int_t ngx_http_oxmigrate_db_retry(ngx_http_oxmigrate_db_req_t *req);
+static void ngx_http_oxmigrate_db_leave_worse(void);
+static void ngx_http_oxmigrate_db_rows(ngx_http_oxmigrate_db_req_t *req,
+    MYSQL_RES *res);
 
 
 static ngx_http_oxmigrate_db_conf_t  *ngx_http_oxmigrate_dcf;
@@ -81,6 +106,8 @@ static ngx_queue_t                    ngx_http_oxmigrate_db_idle;
 static ngx_queue_t                    ngx_http_oxmigrate_db_busy;
 static ngx_queue_t                    ngx_http_oxmigrate_db_pending;
 static ngx_uint_t                     ngx_http_oxmigrate_db_nconns;
+static ngx_msec_t                    *ngx_http_oxmigrate_db_down_until;
+static ngx_uint_t                     ngx_http_oxmigrate_db_positions;
 
 
 /*
@@ -98,6 +125,38 @@ static const char  ngx_http_oxmigrate_db_select[] =
     " LEFT JOIN server s ON s.server_id = p.server_id"
     " WHERE l.login_info = _utf8mb4 X'";
 
+/*
+ * With the change log: one row always, the server's change-log position
+ * last, the context's columns NULL when the name is unknown.
+ */
+
+static const char  ngx_http_oxmigrate_db_select_pos[] =
+    "SELECT l.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name,"
+    " x.pos"
+    " FROM (SELECT COALESCE(MAX(id), 0) AS pos FROM oxmigrate_change) x"
+    " LEFT JOIN (login2context l"
+    " JOIN context c ON c.cid = l.cid"
+    " JOIN context_server2db_pool p ON p.cid = l.cid"
+    " LEFT JOIN server s ON s.server_id = p.server_id)"
+    " ON l.login_info = _utf8mb4 X'";
+
+static const char  ngx_http_oxmigrate_db_select_cid_pos[] =
+    "SELECT c.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name,"
+    " x.pos"
+    " FROM (SELECT COALESCE(MAX(id), 0) AS pos FROM oxmigrate_change) x"
+    " LEFT JOIN (context c"
+    " JOIN context_server2db_pool p ON p.cid = c.cid"
+    " LEFT JOIN server s ON s.server_id = p.server_id)"
+    " ON c.cid = ";
+
+/* the same answer for a context id (a share link): the cid is digits */
+static const char  ngx_http_oxmigrate_db_select_cid[] =
+    "SELECT c.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name"
+    " FROM context c"
+    " JOIN context_server2db_pool p ON p.cid = c.cid"
+    " LEFT JOIN server s ON s.server_id = p.server_id"
+    " WHERE c.cid = ";
+
 
 ngx_int_t
 ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
@@ -109,6 +168,13 @@ ngx_http_oxmigrate_db_init_worker(ngx_cycle_t *cycle,
     ngx_queue_init(&ngx_http_oxmigrate_db_busy);
     ngx_queue_init(&ngx_http_oxmigrate_db_pending);
     ngx_http_oxmigrate_db_nconns = 0;
+
+    ngx_http_oxmigrate_db_down_until = ngx_pcalloc(cycle->pool,
+                                           dcf->servers->nelts
+                                           * sizeof(ngx_msec_t));
+    if (ngx_http_oxmigrate_db_down_until == NULL) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -144,11 +210,20 @@ ngx_http_oxmigrate_db_exit_worker(ngx_cycle_t *cycle)
 }
 
 
+void
+ngx_http_oxmigrate_db_changelog(ngx_uint_t present)
+{
+    ngx_http_oxmigrate_db_positions = present;
+}
+
+
 ngx_int_t
-ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
+ngx_http_oxmigrate_db_lookup(ngx_str_t *key, uint64_t min_pos,
     ngx_http_oxmigrate_db_handler_pt handler, void *data)
 {
     u_char                       *p;
+    ngx_int_t                     cid;
+    ngx_uint_t                    pos;
     ngx_http_oxmigrate_db_req_t  *req;
 
     if (ngx_http_oxmigrate_dcf == NULL
@@ -157,9 +232,85 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
         return NGX_ERROR;
     }
 
-    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    req = ngx_http_oxmigrate_db_req_new(handler, data);
     if (req == NULL) {
         return NGX_ERROR;
+    }
+
+    req->min_pos = min_pos;
+
+    pos = ngx_http_oxmigrate_db_positions;
+
+    if (ngx_http_oxmigrate_is_cid_key(key)) {
+        cid = ngx_atoi(key->data + NGX_HTTP_OXMIGRATE_CID_KEY_LEN,
+                       key->len - NGX_HTTP_OXMIGRATE_CID_KEY_LEN);
+        if (cid == NGX_ERROR) {
+            ngx_free(req);
+            return NGX_ERROR;
+        }
+
+        p = pos ? ngx_cpymem(req->query, ngx_http_oxmigrate_db_select_cid_pos,
+                             sizeof(ngx_http_oxmigrate_db_select_cid_pos) - 1)
+                : ngx_cpymem(req->query, ngx_http_oxmigrate_db_select_cid,
+                             sizeof(ngx_http_oxmigrate_db_select_cid) - 1);
+        p = ngx_sprintf(p, "%i LIMIT 1", cid);
+
+    } else {
+        p = pos ? ngx_cpymem(req->query, ngx_http_oxmigrate_db_select_pos,
+                             sizeof(ngx_http_oxmigrate_db_select_pos) - 1)
+                : ngx_cpymem(req->query, ngx_http_oxmigrate_db_select,
+                             sizeof(ngx_http_oxmigrate_db_select) - 1);
+        p = ngx_hex_dump(p, key->data, key->len);
+        p = ngx_cpymem(p, "' LIMIT 1", sizeof("' LIMIT 1") - 1);
+    }
+    req->query_len = p - req->query;
+
+    return ngx_http_oxmigrate_db_start(req);
+}
+
+
+/*
+ * Any other statement (the change-log poll): row_handler gets each row's
+ * columns (NULL columns empty), then handler is called once with NGX_OK or
+ * NGX_ERROR (info NULL).  Same pool, same timeouts as a lookup.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_db_query(ngx_str_t *sql,
+    ngx_http_oxmigrate_db_row_pt row_handler,
+    ngx_http_oxmigrate_db_handler_pt handler, void *data)
+{
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    if (ngx_http_oxmigrate_dcf == NULL
+        || sql->len > NGX_HTTP_OXMIGRATE_QUERY_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    req = ngx_http_oxmigrate_db_req_new(handler, data);
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->row_handler = row_handler;
+
+    ngx_memcpy(req->query, sql->data, sql->len);
+    req->query_len = sql->len;
+
+    return ngx_http_oxmigrate_db_start(req);
+}
+
+
+static ngx_http_oxmigrate_db_req_t *
+ngx_http_oxmigrate_db_req_new(ngx_http_oxmigrate_db_handler_pt handler,
+    void *data)
+{
+    ngx_http_oxmigrate_db_req_t  *req;
+
+    req = ngx_calloc(sizeof(ngx_http_oxmigrate_db_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NULL;
     }
 
     req->handler = handler;
@@ -167,11 +318,16 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
     req->event.data = req;
     req->event.log = ngx_cycle->log;
 
-    p = ngx_cpymem(req->query, ngx_http_oxmigrate_db_select,
-                   sizeof(ngx_http_oxmigrate_db_select) - 1);
-    p = ngx_hex_dump(p, key->data, key->len);
-    p = ngx_cpymem(p, "' LIMIT 1", sizeof("' LIMIT 1") - 1);
-    req->query_len = p - req->query;
+    return req;
+}
+
+
+/* an idle connection, a new one, or a place in the queue */
+
+static ngx_int_t
+ngx_http_oxmigrate_db_start(ngx_http_oxmigrate_db_req_t *req)
+{
+    ngx_http_oxmigrate_db_leave_worse();
 
     if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
         ngx_http_oxmigrate_db_query_idle(req);
@@ -197,6 +353,8 @@ ngx_http_oxmigrate_db_lookup(ngx_str_t *key,
 
     return NGX_OK;
 }
+
+
 
 
 static ngx_int_t
@@ -225,6 +383,7 @@ ngx_http_oxmigrate_db_connect(ngx_http_oxmigrate_db_req_t *req)
 
     dc->state = NGX_HTTP_OXMIGRATE_DB_CONNECT;
     dc->req = req;
+    dc->server = ngx_http_oxmigrate_db_pick();
 
     ngx_queue_insert_tail(&ngx_http_oxmigrate_db_busy, &dc->queue);
     ngx_http_oxmigrate_db_nconns++;
@@ -243,12 +402,14 @@ ngx_http_oxmigrate_db_connect(ngx_http_oxmigrate_db_req_t *req)
 static void
 ngx_http_oxmigrate_db_run(ngx_http_oxmigrate_db_conn_t *dc, int ready)
 {
-    int                            status, err;
-    MYSQL                         *ret;
-    MYSQL_RES                     *res;
-    ngx_http_oxmigrate_db_conf_t  *dcf;
+    int                              status, err;
+    MYSQL                           *ret;
+    MYSQL_RES                       *res;
+    ngx_http_oxmigrate_db_conf_t    *dcf;
+    ngx_http_oxmigrate_db_server_t  *srv;
 
     dcf = ngx_http_oxmigrate_dcf;
+    srv = (ngx_http_oxmigrate_db_server_t *) dcf->servers->elts + dc->server;
 
     for ( ;; ) {
 
@@ -260,12 +421,12 @@ ngx_http_oxmigrate_db_run(ngx_http_oxmigrate_db_conn_t *dc, int ready)
 
             } else {
                 status = mysql_real_connect_start(&ret, dc->mysql,
-                             dcf->host.len ? (char *) dcf->host.data : NULL,
+                             srv->host.len ? (char *) srv->host.data : NULL,
                              (char *) dcf->user.data,
                              (char *) dcf->password.data,
                              (char *) dcf->database.data,
-                             dcf->port,
-                             dcf->socket.len ? (char *) dcf->socket.data
+                             srv->port,
+                             srv->socket.len ? (char *) srv->socket.data
                                              : NULL,
                              0);
             }
@@ -471,7 +632,51 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
 
     req = dc->req;
 
+    if (req->row_handler) {
+        ngx_http_oxmigrate_db_rows(req, res);
+        mysql_free_result(res);
+        ngx_http_oxmigrate_db_release(dc);
+        ngx_http_oxmigrate_db_complete(req, NGX_OK);
+        return;
+    }
+
     row = mysql_fetch_row(res);
+
+    req->info.pos_set = 0;
+
+    if (row && mysql_num_fields(res) > 6) {
+        lengths = mysql_fetch_lengths(res);
+        req->info.pos = row[6] ? (uint64_t) ngx_atoof((u_char *) row[6],
+                                                      lengths[6])
+                               : 0;
+        req->info.pos_set = 1;
+
+        if (req->info.pos < req->min_pos
+            && req->tries + 1 < ngx_http_oxmigrate_dcf->servers->nelts)
+        {
+            /*
+             * A replica behind what this balancer applied: ask the next
+             * server.  With no other one left the answer is used (it is the
+             * freshest there is; the cache does not keep it when a change
+             * after its position touches it).
+             */
+            mysql_free_result(res);
+            ngx_http_oxmigrate_db_mark(dc->server,
+                                       NGX_HTTP_OXMIGRATE_DB_BEHIND,
+                                       "behind the change log");
+            ngx_http_oxmigrate_db_release(dc);
+
+            if (ngx_http_oxmigrate_db_retry(req) != NGX_OK) {
+                ngx_http_oxmigrate_db_complete(req, NGX_ERROR);
+            }
+
+            return;
+        }
+
+        if (row[0] == NULL) {
+            row = NULL;     /* the name is unknown */
+        }
+    }
 
     if (row == NULL) {
         req->info.found = 0;
@@ -507,8 +712,36 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
     /* a stored result is all in memory: freeing it never waits */
     mysql_free_result(res);
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+                                       NGX_HTTP_OXMIGRATE_M_UP);
+
     ngx_http_oxmigrate_db_release(dc);
     ngx_http_oxmigrate_db_complete(req, NGX_OK);
+}
+
+
+/* every row of a stored result to the row handler (all in memory) */
+
+static void
+ngx_http_oxmigrate_db_rows(ngx_http_oxmigrate_db_req_t *req, MYSQL_RES *res)
+{
+    ngx_uint_t      i, n;
+    ngx_str_t       cols[8];
+    MYSQL_ROW       row;
+    unsigned long  *lengths;
+
+    n = ngx_min(mysql_num_fields(res), 8);
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        lengths = mysql_fetch_lengths(res);
+
+        for (i = 0; i < n; i++) {
+            cols[i].data = (u_char *) (row[i] ? row[i] : "");
+            cols[i].len = row[i] ? lengths[i] : 0;
+        }
+
+        req->row_handler(req->data, cols, n);
+    }
 }
 
 
@@ -523,12 +756,27 @@ ngx_http_oxmigrate_db_fail(ngx_http_oxmigrate_db_conn_t *dc, const char *what)
                       what, mysql_error(dc->mysql));
     }
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+        what == NULL ? NGX_HTTP_OXMIGRATE_M_TIMEOUT
+        : (what[0] == 'c' ? NGX_HTTP_OXMIGRATE_M_CONNECT
+                          : NGX_HTTP_OXMIGRATE_M_QUERY));
+
     req = dc->req;
     dc->req = NULL;
 
+    /* connect failed, or no answer in time: that server is down a while */
+
+    if (what == NULL || what[0] == 'c') {
+        ngx_http_oxmigrate_db_mark(dc->server, NGX_HTTP_OXMIGRATE_DB_DOWN,
+                                   what ? "connect failed" : "timed out");
+    }
+
     ngx_http_oxmigrate_db_close(dc);
 
-    if (req) {
+    if (req
+        && ((what != NULL && what[0] != 'c')
+            || ngx_http_oxmigrate_db_retry(req) != NGX_OK))
+    {
         ngx_http_oxmigrate_db_complete(req, NGX_ERROR);
     }
 
@@ -556,6 +804,15 @@ ngx_http_oxmigrate_db_release(ngx_http_oxmigrate_db_conn_t *dc)
 
     if (ngx_terminate || ngx_exiting) {
         ngx_http_oxmigrate_db_close(dc);
+        return;
+    }
+
+    if ((ngx_msec_int_t) (ngx_http_oxmigrate_db_down_until[dc->server]
+                          - ngx_current_msec) > 0)
+    {
+        /* its server is skipped now: the next query connects elsewhere */
+        ngx_http_oxmigrate_db_close(dc);
+        ngx_http_oxmigrate_db_dispatch();
         return;
     }
 
@@ -729,9 +986,149 @@ ngx_http_oxmigrate_db_queue_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                   "oxmigrate: no configdb connection free in time");
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_CONFIGDB,
+                                       NGX_HTTP_OXMIGRATE_M_POOL);
+
     ngx_queue_remove(&req->queue);
 
     req->handler(req->data, NGX_ERROR, &req->info);
 
     ngx_free(req);
+}
+
+
+/* the first server not marked down (or the one back soonest) */
+
+static ngx_uint_t
+ngx_http_oxmigrate_db_pick(void)
+{
+    ngx_uint_t   i, best;
+    ngx_msec_t  *down;
+
+    down = ngx_http_oxmigrate_db_down_until;
+    best = 0;
+
+    for (i = 0; i < ngx_http_oxmigrate_dcf->servers->nelts; i++) {
+        if ((ngx_msec_int_t) (down[i] - ngx_current_msec) <= 0) {
+            return i;
+        }
+
+        if ((ngx_msec_int_t) (down[i] - down[best]) < 0) {
+            best = i;
+        }
+    }
+
+    return best;
+}
+
+
+/*
+ * Marks a server down for ms (with one server there is nothing to fail
+ * over to: it is never marked); its idle connections are closed, so the
+ * next lookups connect to the next server.
+ */
+
+static void
+ngx_http_oxmigrate_db_mark(ngx_uint_t server, ngx_msec_t ms, const char *why)
+{
+    ngx_queue_t                     *q, *next;
+    ngx_http_oxmigrate_db_conn_t    *dc;
+    ngx_http_oxmigrate_db_server_t  *srv;
+
+    if (ngx_http_oxmigrate_dcf->servers->nelts < 2) {
+        return;
+    }
+
+    srv = (ngx_http_oxmigrate_db_server_t *)
+              ngx_http_oxmigrate_dcf->servers->elts + server;
+
+    if ((ngx_msec_int_t) (ngx_http_oxmigrate_db_down_until[server]
+                          - ngx_current_msec) <= 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "oxmigrate: configdb server %s:%ui %s, "
+                      "skipped for %M ms",
+                      srv->socket.len ? srv->socket.data : srv->host.data,
+                      srv->port, why, ms);
+    }
+
+    ngx_http_oxmigrate_db_down_until[server] = ngx_current_msec + ms;
+
+    for (q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
+         q != ngx_queue_sentinel(&ngx_http_oxmigrate_db_idle);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+
+        if (dc->server == server) {
+            ngx_http_oxmigrate_db_close(dc);
+        }
+    }
+}
+
+
+/* the same request once more, on another server, while there is one */
+
+static ngx_int_t
+ngx_http_oxmigrate_db_retry(ngx_http_oxmigrate_db_req_t *req)
+{
+    if (++req->tries >= ngx_http_oxmigrate_dcf->servers->nelts) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "oxmigrate: configdb lookup asked again (try %ui)",
+                   req->tries + 1);
+
+    /* as db_start(), but req stays the caller's when this fails */
+
+    ngx_http_oxmigrate_db_leave_worse();
+
+    if (!ngx_queue_empty(&ngx_http_oxmigrate_db_idle)) {
+        ngx_http_oxmigrate_db_query_idle(req);
+        return NGX_OK;
+    }
+
+    if (ngx_http_oxmigrate_db_nconns < ngx_http_oxmigrate_dcf->pool) {
+        return ngx_http_oxmigrate_db_connect(req);
+    }
+
+    ngx_queue_insert_tail(&ngx_http_oxmigrate_db_pending, &req->queue);
+
+    req->event.handler = ngx_http_oxmigrate_db_queue_timeout;
+    ngx_add_timer(&req->event, ngx_http_oxmigrate_dcf->connect_timeout
+                               + ngx_http_oxmigrate_dcf->timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * After a failover the idle connections lead to a less preferred server;
+ * once the preferred one is no longer marked, they are closed as they come
+ * up for a query, so new ones go back to it.
+ */
+
+static void
+ngx_http_oxmigrate_db_leave_worse(void)
+{
+    ngx_uint_t                     best;
+    ngx_queue_t                   *q;
+    ngx_http_oxmigrate_db_conn_t  *dc;
+
+    if (ngx_http_oxmigrate_dcf->servers->nelts < 2
+        || ngx_queue_empty(&ngx_http_oxmigrate_db_idle))
+    {
+        return;
+    }
+
+    best = ngx_http_oxmigrate_db_pick();
+
+    q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
+    dc = ngx_queue_data(q, ngx_http_oxmigrate_db_conn_t, queue);
+
+    if (dc->server > best) {
+        ngx_http_oxmigrate_db_close(dc);
+    }
 }

@@ -89,9 +89,8 @@ ngx_http_oxmigrate_send_oxerror(ngx_http_request_t *r,
 {
     size_t        len;
     u_char       *p;
-    ngx_int_t     rc;
+    ngx_str_t     type = ngx_string("application/json; charset=UTF-8");
     ngx_buf_t    *b;
-    ngx_chain_t   out;
 
     if (ngx_http_oxmigrate_error_random == 0) {
         ngx_http_oxmigrate_error_random = (ngx_uint_t) ngx_random() + 1;
@@ -126,17 +125,31 @@ ngx_http_oxmigrate_send_oxerror(ngx_http_request_t *r,
     p = ngx_cpymem(p, "\"}" CRLF, sizeof("\"}" CRLF) - 1);
 
     b->last = p;
+
+    return ngx_http_oxmigrate_send_buf(r, status, &type,
+                                       sizeof("application/json") - 1, b);
+}
+
+
+/* status, Content-Type and one buffer: a whole answer, any body dropped */
+
+ngx_int_t
+ngx_http_oxmigrate_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, size_t type_len, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "application/json; charset=UTF-8");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type_len;
     r->headers_out.content_type_lowcase = NULL;
 
-    /* a GET login may carry a body nobody read: drop it before answering */
+    /* a request may carry a body nobody read: drop it before answering */
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

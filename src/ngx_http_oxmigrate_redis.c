@@ -111,6 +111,8 @@ static char                             *ngx_http_oxmigrate_redis_host;
 static redisAsyncContext                *ngx_http_oxmigrate_redis_ac;
 static ngx_http_oxmigrate_redis_state_e  ngx_http_oxmigrate_redis_state;
 static ngx_uint_t                        ngx_http_oxmigrate_redis_epoch_value;
+static ngx_msec_t                        ngx_http_oxmigrate_redis_epoch_at;
+static ngx_msec_t                        ngx_http_oxmigrate_redis_poll_sent;
 
 /* a context generation, so a deferred drop hits the context it was for */
 static ngx_uint_t                        ngx_http_oxmigrate_redis_gen;
@@ -234,8 +236,10 @@ ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle)
 
 
 ngx_uint_t
-ngx_http_oxmigrate_redis_epoch(void)
+ngx_http_oxmigrate_redis_epoch(ngx_msec_t *at)
 {
+    *at = ngx_http_oxmigrate_redis_epoch_at;
+
     return ngx_http_oxmigrate_redis_epoch_value;
 }
 
@@ -309,7 +313,10 @@ ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
 }
 
 
-/* <prefix>v<epoch>:<key>; 0 when it does not fit */
+/*
+ * <prefix>v<epoch>:<key>, or <prefix>v<epoch>#cid:<cid> for a lookup by
+ * context id; 0 when it does not fit
+ */
 
 static size_t
 ngx_http_oxmigrate_redis_key(u_char *buf, ngx_str_t *key, ngx_uint_t epoch)
@@ -328,7 +335,13 @@ ngx_http_oxmigrate_redis_key(u_char *buf, ngx_str_t *key, ngx_uint_t epoch)
         return 0;
     }
 
-    p = ngx_sprintf(buf, "%Vv%ui:%V", prefix, epoch, key);
+    if (ngx_http_oxmigrate_is_cid_key(key)) {
+        p = ngx_sprintf(buf, "%Vv%ui#%*s", prefix, epoch, key->len - 1,
+                        key->data + 1);
+
+    } else {
+        p = ngx_sprintf(buf, "%Vv%ui:%V", prefix, epoch, key);
+    }
 
     return p - buf;
 }
@@ -570,6 +583,9 @@ ngx_http_oxmigrate_redis_connected(void)
 
     ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTED;
 
+    ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
+                                       NGX_HTTP_OXMIGRATE_M_UP);
+
     level = ngx_http_oxmigrate_redis_reported ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
     ngx_log_error(level, ngx_http_oxmigrate_redis_log, 0,
@@ -595,6 +611,12 @@ ngx_http_oxmigrate_redis_mark_down(ngx_uint_t level, const char *reason)
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
     rcf = ngx_http_oxmigrate_redis_conf;
+
+    if (reason != NULL && !ngx_http_oxmigrate_redis_exiting) {
+        ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
+            ngx_strstr(reason, "timed out") ? NGX_HTTP_OXMIGRATE_M_TIMEOUT
+                                            : NGX_HTTP_OXMIGRATE_M_CONNECT);
+    }
 
     if (reason == NULL || ngx_http_oxmigrate_redis_exiting) {
         /* shutdown */
@@ -821,6 +843,7 @@ ngx_http_oxmigrate_redis_poll_handler(ngx_event_t *ev)
     }
 
     ngx_http_oxmigrate_redis_polling = 1;
+    ngx_http_oxmigrate_redis_poll_sent = ngx_current_msec;
 }
 
 
@@ -891,6 +914,11 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
                       "oxmigrate redis: epoch %ui -> %ui",
                       ngx_http_oxmigrate_redis_epoch_value, epoch);
         ngx_http_oxmigrate_redis_epoch_value = epoch;
+
+        /* when this was true: a newer observation wins in the shared zone */
+        ngx_http_oxmigrate_redis_epoch_at =
+                                ngx_http_oxmigrate_redis_poll_sent
+                                ? ngx_http_oxmigrate_redis_poll_sent : 1;
     }
 
     if (ngx_http_oxmigrate_redis_state == NGX_HTTP_OXMIGRATE_REDIS_CONNECTING

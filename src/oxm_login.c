@@ -414,3 +414,206 @@ oxm_utf8_valid(const unsigned char *p, size_t len)
 
     return 1;
 }
+
+
+/* the value of a base64 digit (RFC 4648, standard alphabet), or -1 */
+
+static int
+oxm_b64(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+
+    if (c == '+') {
+        return 62;
+    }
+
+    if (c == '/') {
+        return 63;
+    }
+
+    return -1;
+}
+
+
+int
+oxm_basic_user(const unsigned char *value, size_t len, unsigned char *out,
+    size_t out_cap, size_t *out_len)
+{
+    int                   d, colon;
+    size_t                n, pad;
+    unsigned int          acc, bits;
+    unsigned char         c;
+    const unsigned char  *p, *last;
+
+    *out_len = 0;
+
+    p = value;
+    last = value + len;
+
+    /* the scheme is case-insensitive, then one or more spaces */
+
+    if (len < 6
+        || (p[0] | 0x20) != 'b' || (p[1] | 0x20) != 'a'
+        || (p[2] | 0x20) != 's' || (p[3] | 0x20) != 'i'
+        || (p[4] | 0x20) != 'c' || p[5] != ' ')
+    {
+        return OXM_LOGIN_NOT_FOUND;
+    }
+
+    for (p += 6; p < last && *p == ' '; p++) { /* void */ }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    /*
+     * Decoded byte by byte; only the bytes before the first ':' are kept:
+     * the password is checked for valid base64 but never stored anywhere.
+     */
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+    pad = 0;
+    colon = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '=') {
+            pad++;
+            continue;
+        }
+
+        d = oxm_b64(*p);
+
+        if (d < 0 || pad) {
+            return OXM_LOGIN_MALFORMED;
+        }
+
+        acc = (acc << 6 | (unsigned int) d) & 0xffffff;
+        bits += 6;
+
+        if (bits < 8) {
+            continue;
+        }
+
+        bits -= 8;
+        c = (unsigned char) (acc >> bits);
+
+        if (colon) {
+            continue;
+        }
+
+        if (c == ':') {
+            colon = 1;
+            continue;
+        }
+
+        if (n == out_cap) {
+            return OXM_LOGIN_TOO_LONG;
+        }
+
+        out[n++] = c;
+    }
+
+    /*
+     * Left-over bits: 0, 4 (2 chars of the last quantum) or 2 (3 chars);
+     * 6 is never valid.  Padding is optional, but when present it must
+     * complete the quantum: "==" after 2 chars, "=" after 3.
+     */
+
+    if (bits == 6 || (pad == 1 && bits != 2) || (pad == 2 && bits != 4)
+        || pad > 2)
+    {
+        return OXM_LOGIN_MALFORMED;
+    }
+
+    if (!colon) {
+        return OXM_LOGIN_MALFORMED;
+    }
+
+    *out_len = n;
+
+    return OXM_LOGIN_OK;
+}
+
+
+/* the value of n hex digits, or -1 when one is not a hex digit */
+
+static long
+oxm_hexnum(const unsigned char *p, size_t n)
+{
+    int     d;
+    long    v;
+    size_t  i;
+
+    v = 0;
+
+    for (i = 0; i < n; i++) {
+        d = oxm_hex(p[i]);
+
+        if (d < 0) {
+            return -1;
+        }
+
+        v = v << 4 | d;
+    }
+
+    return v;
+}
+
+
+int
+oxm_share_cid(const unsigned char *path, size_t len, unsigned long *cid)
+{
+    long                  a, b;
+    size_t                i, tlen;
+    const unsigned char  *t, *last;
+
+    last = path + len;
+
+    for (t = path; t + 7 <= last; t++) {
+        if (t[0] == '/' && t[1] == 's' && t[2] == 'h' && t[3] == 'a'
+            && t[4] == 'r' && t[5] == 'e' && t[6] == '/')
+        {
+            break;
+        }
+    }
+
+    if (t + 7 > last) {
+        return OXM_LOGIN_NOT_FOUND;
+    }
+
+    t += 7;
+
+    for (tlen = 0; t + tlen < last && t[tlen] != '/'; tlen++) { /* void */ }
+
+    if (tlen < OXM_SHARE_TOKEN_HEX) {
+        return OXM_LOGIN_MALFORMED;
+    }
+
+    for (i = 0; i < OXM_SHARE_TOKEN_HEX; i++) {
+        if (oxm_hex(t[i]) < 0) {
+            return OXM_LOGIN_MALFORMED;
+        }
+    }
+
+    /* ox-facts 8: cid = int(t[0:8], 16) XOR int(t[16:23], 16) */
+
+    a = oxm_hexnum(t, 8);
+    b = oxm_hexnum(t + 16, 7);
+
+    *cid = (unsigned long) (a ^ b);
+
+    return *cid ? OXM_LOGIN_OK : OXM_LOGIN_MALFORMED;
+}

@@ -65,6 +65,26 @@ int oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len);
 size_t oxm_login_key_normalize(unsigned char *key, size_t len);
 
 /*
+ * The user name of an "Authorization: Basic ..." header value (RFC 7617):
+ * the base64 credentials decoded up to the first ':'.  The password is
+ * validated as base64 but never written anywhere.  OXM_LOGIN_NOT_FOUND:
+ * another scheme; OXM_LOGIN_MALFORMED: bad base64 or no ':'.
+ */
+int oxm_basic_user(const unsigned char *value, size_t len,
+    unsigned char *out, size_t out_cap, size_t *out_len);
+
+/* the hex digits a share token starts with (ox-facts 8) */
+#define OXM_SHARE_TOKEN_HEX  48
+
+/*
+ * The context id of a share link: the first path segment after "/share/"
+ * is the token; cid = int(t[0:8], 16) XOR int(t[16:23], 16).
+ * OXM_LOGIN_NOT_FOUND: no "/share/"; OXM_LOGIN_MALFORMED: not a token (too
+ * short, not hex, cid 0).
+ */
+int oxm_share_cid(const unsigned char *path, size_t len, unsigned long *cid);
+
+/*
  * The context part of a login name: after its last '@', or the literal
  * "defaultcontext" when there is no '@' (ox-facts 1).
  */

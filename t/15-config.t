@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use MIME::Base64 ();
 use Test::More;
 use OxTest qw(login oxerror_ok pass_ok redirect_ok);
 
@@ -328,17 +329,19 @@ sub site_conf {
     $n += $t =~ s{server 10\.20\.1\.11:8009;\s*server 10\.20\.1\.12:8009;}
                  {server 127.0.0.1:%%PORT_OLD%%;};
     $n += $t =~ s{server 10\.20\.2\.21:8009;}{server 127.0.0.1:%%PORT_NEW%%;};
+    $n += $t =~ s{127\.0\.0\.1:8421}{127.0.0.1:%%PORT_MIS%%}g;
+    $n += $t =~ s{https://upgrade\.example\.com;}{%%SECONDARY%%;}g;
     $n += $t =~ s{listen 80;}{listen 127.0.0.1:%%PORT_LB%%;};
     $n += $t =~ s{/var/log/nginx/}{%%TMP%%/}g;
     $n += $t =~ s{https://upgrade\.example\.com/appsuite/}{%%SECONDARY%%/appsuite/}g;
     return ($t, $n);
 }
 my ($sec, $ns) = site_conf('secondary.conf');
-is($ns, 5, 'secondary.conf: the site values found');
+is($ns, 7, 'secondary.conf: the site values found');
 my $ngs = OxTest::nginx($sec . OxTest::standins(), db => $db,
                         redis => $redis);
 my ($pri, $np) = site_conf('primary.conf');
-is($np, 6, 'primary.conf: the site values found');
+is($np, 9, 'primary.conf: the site values found');
 my $secondary_url = 'http://127.0.0.1:' . $ngs->port('LB');
 my $ngp = OxTest::nginx($pri . OxTest::standins(), db => $db,
                         redis => $redis,
@@ -374,6 +377,35 @@ for my $path ('/appsuite/api/login', '/ajax/login') {
 pass_ok(OxTest::http(PUT => '/appsuite/api/infostore?action=upload', port => $P,
                      body => 'u' x 500_000),
         'old cluster', 'primary.conf: a 500 kB upload to the API passes');
+# DAV / ActiveSync by their Basic user, share links by their token
+sub basic_get {
+    my ($port, $method, $path, $user) = @_;
+    return OxTest::http($method => $path, port => $port, headers => {
+        Authorization => 'Basic ' . MIME::Base64::encode_base64("$user:pw", '') });
+}
+for my $path ('/servlet/dav/caldav/', '/Microsoft-Server-ActiveSync?Cmd=Ping',
+              '/servlet/webdav.infostore/', '/infostore/x', '/drive/x') {
+    pass_ok(basic_get($P, 'PROPFIND', $path, 'd@ctx4.example.com'), 'new cluster',
+            "primary.conf $path: moved context routed to the new cluster");
+    pass_ok(basic_get($P, 'PROPFIND', $path, 'a@ctx1.example.com'), 'old cluster',
+            "primary.conf $path: ctx1 stays");
+    pass_ok(basic_get($S, 'PROPFIND', $path, 'd@ctx4.example.com'), 'new cluster',
+            "secondary.conf $path: moved context passes");
+    is(basic_get($S, 'PROPFIND', $path, 'a@ctx1.example.com')->{status}, 421,
+       "secondary.conf $path: ctx1 gets 421");
+}
+my $tok4 = sprintf('%08x', 4 ^ 0x1234567) . 'abcdef01' . '1234567' . ('0' x 25);
+my $tok1 = sprintf('%08x', 1 ^ 0x1234567) . 'abcdef01' . '1234567' . ('0' x 25);
+for my $pre ('/appsuite/api/share/', '/ajax/share/') {
+    redirect_ok(OxTest::http(GET => "$pre$tok4/f?x=1", port => $P), 302,
+                "$secondary_url$pre$tok4/f", "primary.conf $pre: moved share 302");
+    pass_ok(OxTest::http(GET => "$pre$tok1", port => $P), 'old cluster',
+            "primary.conf $pre: ctx1 share stays");
+    pass_ok(OxTest::http(GET => "$pre$tok4", port => $S), 'new cluster',
+            "secondary.conf $pre: moved share passes");
+    is(OxTest::http(GET => "$pre$tok1", port => $S)->{status}, 421,
+       "secondary.conf $pre: ctx1 share gets 421");
+}
 pass_ok(OxTest::http(GET => '/appsuite/', port => $P), 'old cluster',
         'primary.conf: the UI from the old cluster');
 pass_ok(OxTest::http(GET => '/appsuite/', port => $S), 'new cluster',

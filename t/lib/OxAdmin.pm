@@ -7,13 +7,19 @@ package OxAdmin;
 #       oxserver-xyz (8), one database (db_pool 3) on the suite's MariaDB
 #       and $site->{schemas} user schemas (real databases with a few OX
 #       tables the example update tasks touch); contexts numbered from 1,
-#       login2context "ctxN.example.com".
+#       login2context "ctxN.example.com".  db => OxTest::DB: configdb
+#       there (e.g. on a private MariaDB), the schemas stay on the suite's.
 #   my $ng = OxAdmin::nginx($site, extra => '...', tasks => $dir, ...);
 #       nginx with the admin location on %%PORT_A%%, auth_basic with a
 #       bcrypt htpasswd ($OxAdmin::USER / $OxAdmin::PASS)
 #   my $r = OxAdmin::api($ng, POST => 'schemas/x/disable', json => {...});
 #       $r->{status}, $r->{json}
 #   OxAdmin::wait_job($ng, $id)  -> the job once it is no longer running
+#   my $ox = OxAdmin::oxtools($site, tasks => [{name => 't.A'}, ...]);
+#       the stand-in OX tools (t/oxtools/oxtool) of an old and a new
+#       cluster; OxAdmin::nginx($site, ox => $ox) configures them
+#       (oxmigrate_ox_tools, _credentials, _timeout).  $ox->calls: every
+#       call, in order; $ox->cache('old'): that cluster's node cache
 
 use strict;
 use warnings;
@@ -59,7 +65,7 @@ sub site {
     my ($name, %o) = @_;
     my $nschemas = $o{schemas} // 2;
     my $nctx = $o{contexts} // 3;
-    my $db = OxTest::db($name);
+    my $db = $o{db} // OxTest::db($name);
     my $port = $ENV{OXM_MYSQL_PORT};
     my $prefix = $o{prefix} // $name;
     croak "schema prefix too long" if length($prefix) > 24;
@@ -174,6 +180,7 @@ EOF
 
 sub nginx {
     my ($site, %o) = @_;
+    $o{extra} = ($o{extra} // '') . $o{ox}->directives(%o) if $o{ox};
     my $conf = admin_conf($site, %o);
     return OxTest::nginx($conf, db => $site->{db},
                          workers => $o{workers} // 1,
@@ -217,6 +224,116 @@ sub wait_job {
     }, $timeout // 60, 0.2);
     return $job;
 }
+
+# The stand-in OX tools of both clusters: DIR/old and DIR/new hold a
+# symlink named like each real tool, oxtool.json, tasks.json (the update
+# tasks of the new version), behave.json (set by ->behave) and cache.json.
+our @OX_TOOLS = qw(registerserver listdatabaseschema disableschema
+                   enableschema changeserver runupdate runallupdate
+                   forceupdatetask listUpdateTasks listupdatetasknamespaces
+                   checkdatabase unblockdatabase);
+
+sub oxtools {
+    my ($site, %o) = @_;
+    my $base = OxTest::tmpdir() . '/ox-' . OxTest::free_port();
+    my $J = JSON::PP->new->utf8->canonical;
+    mkdir $base or croak "$base: $!";
+    my $self = bless { base => $base, log => "$base/calls.log",
+                       cred => "$base/credentials", J => $J }, 'OxAdmin::Tools';
+    for my $c (qw(old new)) {
+        mkdir "$base/$c" or croak "$base/$c: $!";
+        for my $t (@OX_TOOLS) {
+            symlink OxTest::root() . '/t/oxtools/oxtool', "$base/$c/$t"
+                or croak "symlink: $!";
+        }
+        $self->_write("$c/oxtool.json", {
+            cluster => $c, socket => $ENV{OXM_MYSQL_SOCKET},
+            configdb => $site->{db}->name, log => $self->{log},
+            user => $o{user} // $USER, pass => $o{pass} // $PASS,
+            refresh_ms => $o{refresh_ms} // 1000,
+            idle_ms => $o{idle_ms} // 3000,
+            excluded_tasks => $o{excluded_tasks} // [],
+            excluded_ns => $o{excluded_ns} // [] });
+        $self->_write("$c/tasks.json", $o{tasks} // []);
+    }
+    open my $fh, '>', $self->{cred} or croak "$self->{cred}: $!";
+    print $fh (($o{user} // $USER) . ':' . ($o{pass} // $PASS) . "\n");
+    close $fh;
+    chmod 0600, $self->{cred};
+    return $self;
+}
+
+package OxAdmin::Tools;
+
+use strict;
+use warnings;
+
+sub dir { "$_[0]{base}/$_[1]" }
+
+sub _write {
+    my ($self, $file, $data) = @_;
+    my $tmp = "$self->{base}/$file.tmp";
+    open my $fh, '>', $tmp or die "$tmp: $!";
+    print $fh $self->{J}->encode($data);
+    close $fh;
+    rename $tmp, "$self->{base}/$file" or die "rename: $!";
+}
+
+# the directives; nginx(ox => $ox, via_old => CMD, via_new => CMD,
+# ox_timeout => '60s', ox_quick => '10s')
+sub directives {
+    my ($self, %o) = @_;
+    my $via_old = $o{via_old} ? qq{ "via=$o{via_old}"} : '';
+    my $via_new = $o{via_new} ? qq{ "via=$o{via_new}"} : '';
+    my $t = $o{ox_timeout} // '60s';
+    my $q = $o{ox_quick} // '20s';
+    return "\n            oxmigrate_ox_tools old $self->{base}/old$via_old;"
+         . "\n            oxmigrate_ox_tools new $self->{base}/new$via_new;"
+         . "\n            oxmigrate_ox_credentials $self->{cred};"
+         . "\n            oxmigrate_ox_tools_timeout $t quick=$q;\n";
+}
+
+# every call so far: {cluster, tool, argv, pid, start, end, exit}
+sub calls {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return [];
+    my @c = map { $self->{J}->decode($_) } grep { /\S/ } <$fh>;
+    close $fh;
+    return \@c;
+}
+
+# "cluster:tool arg arg" per call (the password shown as given)
+sub trace {
+    my ($self) = @_;
+    return [ map { "$_->{cluster}:$_->{tool} @{ $_->{argv} }" }
+             @{ $self->calls } ];
+}
+
+sub clear_log { unlink $_[0]{log} }
+
+sub behave {
+    my ($self, $cluster, $tool, $what) = @_;
+    my $f = "$self->{base}/$cluster/behave.json";
+    my $b = -f $f ? $self->{J}->decode(OxTest::_slurp($f)) : {};
+    if ($what) { $b->{$tool} = $what } else { delete $b->{$tool} }
+    $self->_write("$cluster/behave.json", $b);
+}
+
+sub tasks { my ($self, $tasks) = @_; $self->_write("new/tasks.json", $tasks) }
+
+sub cache {
+    my ($self, $cluster) = @_;
+    my $f = "$self->{base}/$cluster/cache.json";
+    return {} unless -s $f;
+    return $self->{J}->decode(OxTest::_slurp($f));
+}
+
+sub set_cache {
+    my ($self, $cluster, $cache) = @_;
+    $self->_write("$cluster/cache.json", $cache);
+}
+
+package OxAdmin;
 
 sub schema_sql {
     my ($schema, $sql) = @_;

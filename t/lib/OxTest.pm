@@ -245,8 +245,11 @@ sub db {
 
 # A separate MariaDB only this test file uses: it can be stopped, killed,
 # frozen.  Takes a few seconds (mariadb-install-db).
+# args => [...]: mariadbd options instead of --skip-log-bin (a replication
+# primary: --log-bin --server-id=1; a replica: --server-id=2)
 sub mariadb_private {
-    return OxTest::MariaDB->_new_private;
+    my (%o) = @_;
+    return OxTest::MariaDB->_new_private(%o);
 }
 
 
@@ -662,12 +665,13 @@ sub _attach {
 }
 
 sub _new_private {
-    my ($class) = @_;
+    my ($class, %o) = @_;
     my $dir = OxTest::tmpdir() . '/mariadb-' . OxTest::free_port();
     mkdir $dir or croak "$dir: $!";
     my $self = bless {
         dir => $dir, socket => "$dir/mysqld.sock",
         port => OxTest::free_port(), dbs => [], private => 1,
+        args => $o{args} // ['--skip-log-bin'],
     }, $class;
     my @user = $> == 0 ? ('--user=root') : ();
     my $log = "$dir/install-db.log";
@@ -691,6 +695,22 @@ sub _new_private {
 sub port   { $_[0]{port} }
 sub socket { $_[0]{socket} }
 sub pid    { $_[0]{pid} }
+
+# Makes this private server a replica of $primary (GTID, from its start),
+# and waits until the replication threads run.
+sub replicate_from {
+    my ($self, $primary) = @_;
+    $self->do("CHANGE MASTER TO MASTER_HOST='127.0.0.1', "
+              . "MASTER_PORT=$primary->{port}, MASTER_USER='root', "
+              . "MASTER_PASSWORD='', MASTER_USE_GTID=current_pos, "
+              . "MASTER_CONNECT_RETRY=1");
+    $self->do('START SLAVE');
+    OxTest::wait_for(sub {
+        my $r = $self->sql('SHOW SLAVE STATUS');
+        $r && @$r && grep { defined && $_ eq 'Yes' } @{ $r->[0] };
+    }, 15) or croak 'replication did not start';
+    return $self;
+}
 
 # Starts the private server (again, same port and data); waits until ready.
 # The first start takes another port when someone else grabbed this one.
@@ -724,7 +744,7 @@ sub _start_once {
         "--pid-file=$dir/mysqld.pid", "--log-error=$dir/mysqld.err",
         '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M',
         '--innodb-log-buffer-size=1M', '--innodb-flush-log-at-trx-commit=2',
-        '--skip-log-bin', '--performance-schema=OFF',
+        @{ $self->{args} }, '--performance-schema=OFF',
         '--character-set-server=utf8mb4',
         '--collation-server=utf8mb4_unicode_ci',
     ], stdout => "$dir/mysqld.out");
@@ -987,13 +1007,16 @@ sub _new {
     my $dir = OxTest::tmpdir() . "/redis-$port";
     mkdir $dir or croak "$dir: $!";
     my $self = bless { port => $port, dir => $dir,
-                       password => $o{password} }, $class;
+                       password => $o{password}, unix => $o{unix} }, $class;
     push @CLEANUP, $self;
     $self->start;
     return $self;
 }
 
 sub port { $_[0]{port} }
+
+# unix => 1: the server also listens on this unix socket
+sub socket { "$_[0]{dir}/redis.sock" }
 
 sub start {
     my ($self) = @_;
@@ -1006,6 +1029,8 @@ sub start {
                    '--dir', $self->{dir}, '--daemonize', 'no',
                    '--logfile', $log);
         push @cmd, '--requirepass', $self->{password} if $self->{password};
+        push @cmd, '--unixsocket', $self->socket, '--unixsocketperm', '777'
+            if $self->{unix};
         $self->{pid} = OxTest::_spawn(\@cmd,
                                       stdout => "$self->{dir}/out.log");
         my $exited = 0;

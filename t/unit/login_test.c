@@ -442,6 +442,96 @@ test_normalize(void)
 }
 
 
+#define BASIC(value, expect_rc, expect)                                       \
+    do {                                                                      \
+        unsigned char  o[64];                                                 \
+        size_t         n = 99;                                                \
+        int            rc;                                                    \
+        memset(o, 0xa5, sizeof(o));                                           \
+        rc = oxm_basic_user((const unsigned char *) value,                    \
+                            sizeof(value) - 1, o, 16, &n);                    \
+        CHECK(rc == expect_rc);                                               \
+        CHECK(rc != OXM_LOGIN_OK || (n == sizeof(expect) - 1                  \
+                                     && memcmp(o, expect, n) == 0));          \
+        CHECK(rc == OXM_LOGIN_OK || n == 0);                                  \
+        CHECK(o[16] == 0xa5);                                                 \
+    } while (0)
+
+
+static void
+test_basic(void)
+{
+    /* alice@ctx5.example.com:secret */
+    BASIC("Basic YWxpY2VAY3R4NTpzZWNyZXQ=", OXM_LOGIN_OK, "alice@ctx5");
+    BASIC("basic YWxpY2VAY3R4NTpzZWNyZXQ=", OXM_LOGIN_OK, "alice@ctx5");
+    BASIC("BASIC   YWxpY2VAY3R4NTpzZWNyZXQ=  ", OXM_LOGIN_OK, "alice@ctx5");
+    BASIC("Basic YWxpY2VAY3R4NTpzZWNyZXQ", OXM_LOGIN_OK, "alice@ctx5");
+    BASIC("Basic YTpi", OXM_LOGIN_OK, "a");                 /* a:b */
+    BASIC("Basic OnB3", OXM_LOGIN_OK, "");                  /* :pw */
+    BASIC("Basic YTo=", OXM_LOGIN_OK, "a");                 /* a: */
+    BASIC("Basic YTpiOmM=", OXM_LOGIN_OK, "a");             /* a:b:c */
+    /* the password may be anything, it is never kept */
+    BASIC("Basic dTpw/w==", OXM_LOGIN_OK, "u");             /* u:p\xff */
+    /* a user name longer than out */
+    BASIC("Basic YWFhYWFhYWFhYWFhYWFhYWFhOng=", OXM_LOGIN_TOO_LONG, "");
+
+    BASIC("Bearer YWxpY2U6eA==", OXM_LOGIN_NOT_FOUND, "");
+    BASIC("Digest username=\"a\"", OXM_LOGIN_NOT_FOUND, "");
+    BASIC("Basic", OXM_LOGIN_NOT_FOUND, "");
+    BASIC("Basicx YTpi", OXM_LOGIN_NOT_FOUND, "");
+    BASIC("", OXM_LOGIN_NOT_FOUND, "");
+
+    BASIC("Basic ", OXM_LOGIN_MALFORMED, "");               /* no ':' */
+    BASIC("Basic YWxpY2U=", OXM_LOGIN_MALFORMED, "");       /* alice */
+    BASIC("Basic YTpi!", OXM_LOGIN_MALFORMED, "");
+    BASIC("Basic YT pi", OXM_LOGIN_MALFORMED, "");
+    BASIC("Basic YTpi=", OXM_LOGIN_MALFORMED, "");          /* bad pad */
+    BASIC("Basic YTo==", OXM_LOGIN_MALFORMED, "");
+    BASIC("Basic YT=pi", OXM_LOGIN_MALFORMED, "");
+    BASIC("Basic YTpiY", OXM_LOGIN_MALFORMED, "");          /* 1 char left */
+    BASIC("Basic YTpi-_", OXM_LOGIN_MALFORMED, "");         /* url alphabet */
+}
+
+
+#define SHARE(path, expect_rc, expect)                                        \
+    do {                                                                      \
+        unsigned long  cid = 0;                                               \
+        int            rc;                                                    \
+        rc = oxm_share_cid((const unsigned char *) path, sizeof(path) - 1,    \
+                           &cid);                                             \
+        CHECK(rc == expect_rc);                                               \
+        CHECK(rc != OXM_LOGIN_OK || cid == (unsigned long) (expect));         \
+    } while (0)
+
+
+static void
+test_share(void)
+{
+    /* t[0:8] = 00000005, t[16:23] = 0000000: cid 5 */
+    SHARE("/ajax/share/00000005000000030000000000000000000000000000000000",
+          OXM_LOGIN_OK, 5);
+    /* XOR: 0x1234567f ^ 0x1234560 = 0x1317311f */
+    SHARE("/appsuite/api/share/1234567fdeadbeef1234560aaaaaaaaaaaaaaaaaaaaaaaaa"
+          "/some/file.txt", OXM_LOGIN_OK, 0x1234567fUL ^ 0x1234560UL);
+    SHARE("/ajax/share/1234567FDEADBEEF1234560AAAAAAAAAAAAAAAAAAAAAAAAA",
+          OXM_LOGIN_OK, 0x1234567fUL ^ 0x1234560UL);
+    /* t[16:23] is 7 digits: the 8th (t[23]) does not count */
+    SHARE("/ajax/share/000000ff0000000000000001000000000000000000000000",
+          OXM_LOGIN_OK, 0xff);
+    SHARE("/ajax/share/0000000000000000000000000000000000000000000000", 
+          OXM_LOGIN_MALFORMED, 0);                          /* cid 0 */
+    SHARE("/ajax/share/00000005000000030000000000000000000000000000000",
+          OXM_LOGIN_MALFORMED, 0);                          /* 47 chars */
+    SHARE("/ajax/share/0000000500000003000000000000000000000000000000zz",
+          OXM_LOGIN_MALFORMED, 0);
+    SHARE("/ajax/share/", OXM_LOGIN_MALFORMED, 0);
+    SHARE("/ajax/share", OXM_LOGIN_NOT_FOUND, 0);
+    SHARE("/ajax/shared/00000005000000030000000000000000000000000000000000",
+          OXM_LOGIN_NOT_FOUND, 0);
+    SHARE("/ajax/login", OXM_LOGIN_NOT_FOUND, 0);
+}
+
+
 int
 main(void)
 {
@@ -450,6 +540,8 @@ main(void)
     test_context();
     test_utf8();
     test_normalize();
+    test_basic();
+    test_share();
 
     printf("%u passed, %u failed\n", passed, failed);
 

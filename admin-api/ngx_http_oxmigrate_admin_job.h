@@ -1,0 +1,120 @@
+
+/*
+ * oxmigrate admin API: what the three job files share.
+ *
+ *   ngx_http_oxmigrate_admin_jobs.c       the endpoints (thread): POST
+ *                                         /upgrade, /updates; a job is
+ *                                         planned and prepared there
+ *   ngx_http_oxmigrate_admin_jobview.c    GET /jobs, GET /jobs/{id}, POST
+ *                                         /jobs/{id}/resume
+ *   ngx_http_oxmigrate_admin_jobdriver.c  the driver (event loop): which
+ *                                         schema runs next, when a step
+ *                                         is done, the end
+ *   ngx_http_oxmigrate_admin_jobsteps.c   the steps (thread): one schema's
+ *                                         disable, update, changeserver,
+ *                                         enable; the job's final state
+ */
+
+
+#ifndef _NGX_HTTP_OXMIGRATE_ADMIN_JOB_H_INCLUDED_
+#define _NGX_HTTP_OXMIGRATE_ADMIN_JOB_H_INCLUDED_
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+#define NGX_HTTP_OXMIGRATE_JOB_UPGRADE   0
+#define NGX_HTTP_OXMIGRATE_JOB_UPDATES   1
+
+#define NGX_HTTP_OXMIGRATE_S_PENDING     0
+#define NGX_HTTP_OXMIGRATE_S_RUNNING     1
+#define NGX_HTTP_OXMIGRATE_S_DONE        2
+#define NGX_HTTP_OXMIGRATE_S_FAILED      3
+
+
+typedef struct {
+    char                                 *name;
+    uint64_t                              pool_id;
+    char                                 *host;     /* "host:port" */
+    ngx_uint_t                            seq;
+    ngx_uint_t                            state;
+    ngx_uint_t                            hidx;     /* in job->hosts */
+} ngx_http_oxmigrate_job_schema_t;
+
+
+/*
+ * A database host of a job: its pending schemas in run order and whether
+ * a step runs there (never two at once on one host).  The driver picks
+ * the next schema in O(hosts), not O(schemas).
+ */
+typedef struct {
+    char                                 *host;     /* "host:port" */
+    ngx_uint_t                           *queue;    /* into job->schemas */
+    ngx_uint_t                            n;
+    ngx_uint_t                            next;     /* queue[next] is next */
+    ngx_uint_t                            busy;
+    MYSQL                                *m;        /* idle, lent to steps */
+} ngx_http_oxmigrate_job_host_t;
+
+
+typedef struct {
+    ngx_pool_t                           *pool;
+    ngx_log_t                            *log;
+    uint64_t                              id;
+    ngx_uint_t                            kind;
+    uint64_t                              server_id;
+    ngx_uint_t                            force;     /* go on past failures */
+    ngx_uint_t                            parallel;
+    ngx_array_t                           schemas;
+    ngx_array_t                           conns;     /* idle configdb */
+    ngx_array_t                           hosts;     /* job_host_t */
+    ngx_uint_t                            pending;
+    ngx_uint_t                            running;
+    ngx_uint_t                            stop;
+    ngx_uint_t                            failed;
+    ngx_uint_t                            interrupted;
+    ngx_uint_t                            lost;      /* taken over */
+    uint64_t                              claim;
+    ngx_event_t                           keepalive;
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_http_oxmigrate_main_conf_t       *omcf;
+} ngx_http_oxmigrate_job_t;
+
+
+typedef struct {
+    ngx_http_oxmigrate_job_t             *job;
+    ngx_http_oxmigrate_job_schema_t      *s;
+    MYSQL                                *m;     /* lent by the job */
+    MYSQL                                *sm;    /* the host's, lent */
+    ngx_int_t                             rc;
+} ngx_http_oxmigrate_job_step_t;
+
+
+/* ngx_http_oxmigrate_admin_jobs.c (thread) */
+
+/* a job of kind in its own pool (not started), its driver's claim */
+ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t kind, uint64_t id);
+/* NGX_OK: no job but "except" runs; NGX_ERROR: answered (409, 500) */
+ngx_int_t ngx_http_oxmigrate_admin_job_none_running(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, uint64_t except);
+/* "host:pid" of this worker; a new driver's claim */
+char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
+uint64_t ngx_http_oxmigrate_admin_job_claim(void);
+/* start() under the start lock (GET_LOCK on configdb) */
+void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
+    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+
+
+/* ngx_http_oxmigrate_admin_jobview.c: the job id of the path; answers 404 */
+
+ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_jobsteps.c (thread) */
+
+void ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log);
+void ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_OXMIGRATE_ADMIN_JOB_H_INCLUDED_ */

@@ -1,0 +1,329 @@
+
+/*
+ * oxmigrate admin API: the job driver (event loop).  The worker that
+ * created or resumed a job posts one thread-pool step per schema
+ * (ngx_http_oxmigrate_admin_jobsteps.c), at most "parallel" at once and
+ * never two on one database host, and picks the next one when a step
+ * completes: from a queue per host, in O(hosts) per step, whatever the
+ * number of schemas.  Nothing here blocks.
+ */
+
+
+#include "ngx_http_oxmigrate_admin_job.h"
+
+
+static ngx_int_t ngx_http_oxmigrate_admin_job_hosts(
+    ngx_http_oxmigrate_job_t *job);
+static void ngx_http_oxmigrate_admin_job_schedule(
+    ngx_http_oxmigrate_job_t *job);
+static void ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev);
+
+
+void
+ngx_http_oxmigrate_admin_job_free(void *data)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    if (job->keepalive.timer_set) {
+        ngx_del_timer(&job->keepalive);
+    }
+
+    ngx_destroy_pool(job->pool);
+}
+
+
+/*
+ * A timer that is not cancelable keeps a worker that is told to quit (on
+ * reload) alive until the running steps are done, so the job is recorded
+ * "interrupted" at once instead of after the idle time.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_start(void *data)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
+                  "oxmigrate admin: job %uL starts, %ui schemas, parallel %ui",
+                  job->id, job->schemas.nelts, job->parallel);
+
+    job->keepalive.handler = ngx_http_oxmigrate_admin_job_keepalive;
+    job->keepalive.data = job;
+    job->keepalive.log = job->log;
+    ngx_add_timer(&job->keepalive, 1000);
+
+    if (ngx_http_oxmigrate_admin_job_hosts(job) != NGX_OK) {
+        job->stop = 1;
+        job->interrupted = 1;
+    }
+
+    ngx_http_oxmigrate_admin_job_schedule(job);
+}
+
+
+/*
+ * The hosts of the pending schemas and a queue per host, in run order
+ * (the schemas are in run order already).  Schemas of one host mostly
+ * follow each other (they are ordered by database), so the host of the
+ * previous schema is tried first.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_uint_t                        i, k, last;
+    ngx_http_oxmigrate_job_host_t    *h;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    js = job->schemas.elts;
+    last = 0;
+    job->pending = 0;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        h = job->hosts.elts;
+
+        if (job->hosts.nelts && ngx_strcmp(h[last].host, js[i].host) == 0) {
+            k = last;
+
+        } else {
+            for (k = 0; k < job->hosts.nelts; k++) {
+                if (ngx_strcmp(h[k].host, js[i].host) == 0) {
+                    break;
+                }
+            }
+
+            if (k == job->hosts.nelts) {
+                h = ngx_array_push(&job->hosts);
+                if (h == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_memzero(h, sizeof(ngx_http_oxmigrate_job_host_t));
+                h->host = js[i].host;
+            }
+        }
+
+        last = k;
+        js[i].hidx = k;
+
+        if (js[i].state == NGX_HTTP_OXMIGRATE_S_PENDING) {
+            ((ngx_http_oxmigrate_job_host_t *) job->hosts.elts)[k].n++;
+            job->pending++;
+        }
+    }
+
+    h = job->hosts.elts;
+
+    for (k = 0; k < job->hosts.nelts; k++) {
+        h[k].queue = ngx_palloc(job->pool, (h[k].n + 1) * sizeof(ngx_uint_t));
+        if (h[k].queue == NULL) {
+            return NGX_ERROR;
+        }
+
+        h[k].n = 0;
+    }
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        if (js[i].state == NGX_HTTP_OXMIGRATE_S_PENDING) {
+            h[js[i].hidx].queue[h[js[i].hidx].n++] = i;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the free host whose next schema comes first: O(hosts) */
+
+static ngx_http_oxmigrate_job_host_t *
+ngx_http_oxmigrate_admin_job_next(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_uint_t                      k;
+    ngx_http_oxmigrate_job_host_t  *h, *best;
+
+    h = job->hosts.elts;
+    best = NULL;
+
+    for (k = 0; k < job->hosts.nelts; k++) {
+        if (h[k].busy || h[k].next == h[k].n) {
+            continue;
+        }
+
+        if (best == NULL || h[k].queue[h[k].next] < best->queue[best->next]) {
+            best = &h[k];
+        }
+    }
+
+    return best;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_job_host_t    *h;
+    ngx_http_oxmigrate_job_step_t    *step;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        /* reload or stop: leave the rest to a resume */
+        job->stop = 1;
+        job->interrupted = 1;
+    }
+
+    js = job->schemas.elts;
+
+    while (!job->stop && job->running < job->parallel) {
+
+        h = ngx_http_oxmigrate_admin_job_next(job);
+        if (h == NULL) {
+            break;
+        }
+
+        i = h->queue[h->next];
+
+        step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
+        if (step == NULL) {
+            job->stop = 1;
+            job->interrupted = 1;
+            break;
+        }
+
+        step->job = job;
+        step->s = &js[i];
+
+        /* configdb connections go from step to step (never two at once) */
+        if (job->conns.nelts) {
+            job->conns.nelts--;
+            step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
+        }
+
+        step->sm = h->m;
+        h->m = NULL;
+
+        if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+                                  ngx_http_oxmigrate_admin_job_step,
+                                  ngx_http_oxmigrate_admin_job_step_done, step)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                          "oxmigrate admin: job %uL: cannot post a step",
+                          job->id);
+
+            if (step->m) {
+                job->conns.nelts++;
+            }
+
+            h->m = step->sm;
+            job->stop = 1;
+            job->interrupted = 1;
+            break;
+        }
+
+        h->next++;
+        h->busy = 1;
+        js[i].state = NGX_HTTP_OXMIGRATE_S_RUNNING;
+        job->running++;
+        job->pending--;
+    }
+
+    if (job->running) {
+        return;
+    }
+
+    if (job->pending && !job->stop) {
+        /* cannot happen: nothing runs, so no host is busy */
+        job->stop = 1;
+        job->interrupted = 1;
+    }
+
+    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+                                      ngx_http_oxmigrate_admin_job_finish,
+                                      ngx_http_oxmigrate_admin_job_finish_done,
+                                      job)
+        != NGX_OK)
+    {
+        /* the heartbeat goes stale: the job shows "interrupted" */
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: cannot post its end",
+                      job->id);
+        ngx_http_oxmigrate_admin_job_free(job);
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_job_step_t  *step = ev->data;
+
+    ngx_http_oxmigrate_job_t  *job = step->job;
+
+    MYSQL                          **m;
+    ngx_http_oxmigrate_job_host_t   *h;
+
+    job->running--;
+
+    if (step->m) {
+        m = ngx_array_push(&job->conns);
+        if (m) {
+            *m = step->m;
+        }
+    }
+
+    h = &((ngx_http_oxmigrate_job_host_t *) job->hosts.elts)[step->s->hidx];
+    h->busy = 0;
+    h->m = step->sm;
+
+    if (step->rc == NGX_OK) {
+        step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
+
+    } else if (step->rc == NGX_ABORT) {
+        /* configdb stayed away: where the schema is, a resume finds out */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+        job->pending++;
+        job->stop = 1;
+        job->interrupted = 1;
+
+    } else if (step->rc == NGX_DECLINED) {
+        /* the job is another driver's now: leave everything to it */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+        job->pending++;
+        job->stop = 1;
+        job->lost = 1;
+
+    } else {
+        step->s->state = NGX_HTTP_OXMIGRATE_S_FAILED;
+        job->failed = 1;
+
+        if (!job->force) {
+            job->stop = 1;
+        }
+    }
+
+    ngx_http_oxmigrate_admin_job_schedule(job);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_job_t  *job = ev->data;
+
+    ngx_log_error(NGX_LOG_NOTICE, job->log, 0,
+                  "oxmigrate admin: job %uL ends: %s", job->id,
+                  job->lost ? "taken over by another worker"
+                  : job->interrupted ? "interrupted"
+                  : job->failed ? "failed" : "done");
+
+    ngx_http_oxmigrate_admin_job_free(job);
+}

@@ -1,0 +1,520 @@
+
+/*
+ * oxmigrate admin API: the steps of a job (thread pool).  One step is one
+ * schema: disable, update, changeserver, enable for an upgrade, update for
+ * runallupdate, through the steps interface (OX tools or SQL).  Every
+ * state change is written to configdb by the step itself, conditional on
+ * the job's claim; the job's heartbeat is refreshed at every step.
+ */
+
+
+#include "ngx_http_oxmigrate_admin_job.h"
+
+
+static MYSQL *
+ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool)
+{
+    char    err[256];
+    MYSQL  *m;
+
+    m = ngx_http_oxmigrate_admin_configdb_connect(job->omcf->db, pool, err,
+                                                  sizeof(err));
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "oxmigrate admin: job %uL: configdb: %s", job->id, err);
+    }
+
+    return m;
+}
+
+
+
+
+/* the heartbeat; NGX_DECLINED: another driver claimed the job */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
+    ngx_pool_t *pool)
+{
+    int64_t     rc;
+    MYSQL_RES  *res;
+
+    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+             "UPDATE oxmigrate_job SET heartbeat = %D"
+             " WHERE id = %U AND claim = %U",
+             ngx_http_oxmigrate_admin_now_ms(), job->id, job->claim);
+
+    if (rc != 0) {
+        return rc < 0 ? NGX_ERROR : NGX_OK;
+    }
+
+    /* no row changed: lost, or a beat within the same millisecond */
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT 1 FROM oxmigrate_job WHERE id = %U AND claim = %U",
+              job->id, job->claim);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mysql_num_rows(res);
+    mysql_free_result(res);
+
+    return rc ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* one schema's step, as its helpers see it */
+
+typedef struct {
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_pool_t                       *pool;
+    MYSQL                            *m;      /* configdb; NULL: gone */
+    ngx_http_oxmigrate_step_t         st;
+} ngx_http_oxmigrate_job_run_t;
+
+
+/*
+ * After a step that changes routing: the balancers learn it from the
+ * change log, or from an INCR of the epoch; a failed INCR (retried) is
+ * kept in run->st and becomes the schema's message when it is done.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_invalidate(ngx_http_oxmigrate_job_run_t *run)
+{
+    char         why[sizeof(run->st.cache_why)];
+    const char  *how;
+
+    how = ngx_http_oxmigrate_admin_invalidate(run->m, run->job->omcf->redis,
+                                              run->job->log, why,
+                                              sizeof(why));
+    run->st.cache = how;
+
+    if (why[0]) {
+        ngx_snprintf((u_char *) run->st.cache_why,
+                     sizeof(run->st.cache_why) - 1,
+                     "cache invalidation %s: %s%Z", how, why);
+    }
+}
+
+
+/*
+ * The configdb connection broke (a client error: server gone, lost,
+ * cannot connect): reconnect, every half second for up to
+ * oxmigrate_update_lock_idle (a configdb restart), so the step can do its
+ * (idempotent) statement again.  1: reconnected; 0: not a broken
+ * connection, or it stayed broken (then run->m is NULL: the schema stays
+ * where it is, the job's heartbeat goes stale and it can be resumed).
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
+{
+    char          err[256];
+    int64_t       end;
+    unsigned int  e;
+
+    e = mysql_errno(run->m);
+    if (e < 2000 || e >= 3000) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, run->job->log, 0,
+                  "oxmigrate admin: job %uL, schema %s: configdb: %s, "
+                  "reconnecting", run->job->id, run->js->name,
+                  mysql_error(run->m));
+
+    mysql_close(run->m);
+    run->m = NULL;
+    run->st.m = NULL;
+
+    end = ngx_http_oxmigrate_admin_now_ms() + run->job->alcf->lock_idle;
+
+    while (!ngx_terminate) {
+        run->m = ngx_http_oxmigrate_admin_configdb_connect(run->job->omcf->db,
+                                                           run->pool, err,
+                                                           sizeof(err));
+        if (run->m) {
+            run->st.m = run->m;
+            return 1;
+        }
+
+        if (ngx_http_oxmigrate_admin_now_ms() >= end) {
+            break;
+        }
+
+        ngx_msleep(500);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
+                  "oxmigrate admin: job %uL, schema %s: configdb stayed "
+                  "unavailable (%s): the schema stays as it is until the "
+                  "job is resumed", run->job->id, run->js->name, err);
+    return 0;
+}
+
+
+/* a bookkeeping statement on configdb, again after a reconnect */
+
+static int64_t
+ngx_http_oxmigrate_admin_job_exec(ngx_http_oxmigrate_job_run_t *run,
+    const char *fmt, ...)
+{
+    char     *sql;
+    va_list   args;
+
+    while (run->m) {
+        va_start(args, fmt);
+        sql = ngx_http_oxmigrate_admin_vsql(run->m, run->pool, fmt, args);
+        va_end(args);
+
+        if (sql == NULL) {
+            return -1;
+        }
+
+        if (mysql_real_query(run->m, sql, ngx_strlen(sql)) == 0) {
+            return (int64_t) mysql_affected_rows(run->m);
+        }
+
+        if (!ngx_http_oxmigrate_admin_job_again(run)) {
+            if (run->m) {
+                ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
+                              "oxmigrate admin: job %uL: %s", run->job->id,
+                              mysql_error(run->m));
+            }
+
+            return -1;
+        }
+    }
+
+    return -1;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
+    const char *state, ngx_array_t *failed, const char *msg)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_str_t             ft;
+    ngx_uint_t            i;
+    const unsigned char  *buf;
+
+    g = NULL;
+    ngx_str_set(&ft, "[]");
+
+    if (failed && failed->nelts) {
+        g = yajl_gen_alloc(NULL);
+        if (g) {
+            yajl_gen_array_open(g);
+            for (i = 0; i < failed->nelts; i++) {
+                ngx_http_oxmigrate_admin_json_str(g,
+                                               ((char **) failed->elts)[i]);
+            }
+            yajl_gen_array_close(g);
+            yajl_gen_get_buf(g, &buf, &len);
+            ft.data = (u_char *) buf;
+            ft.len = len;
+        }
+    }
+
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job_schema SET state = %s,"
+              " failed_tasks = %V, message = %s"
+              " WHERE job_id = %U AND seq = %U",
+              state, &ft, msg ? msg : "", run->job->id,
+              (uint64_t) run->js->seq);
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+/* disable, enable or changeserver, again after a reconnect; 0: done */
+
+#define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
+#define NGX_HTTP_OXMIGRATE_DO_ENABLE        1
+#define NGX_HTTP_OXMIGRATE_DO_CHANGESERVER  2
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
+    ngx_uint_t what)
+{
+    ngx_uint_t                   status;
+    ngx_http_oxmigrate_steps_t  *steps;
+
+    steps = run->st.steps;
+
+    do {
+        status = (what == NGX_HTTP_OXMIGRATE_DO_DISABLE)
+                 ? steps->disable(&run->st)
+                 : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE)
+                 ? steps->enable(&run->st)
+                 : steps->changeserver(&run->st, run->job->server_id);
+
+    } while (status == NGX_HTTP_INTERNAL_SERVER_ERROR
+             && ngx_http_oxmigrate_admin_job_again(run));
+
+    if (status) {
+        ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
+                                          run->st.res.msg);
+    }
+
+    return status;
+}
+
+
+/* the update of a schema; NGX_OK: every task succeeded */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_dbhost_t *h)
+{
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_job_t     *job;
+    ngx_http_oxmigrate_update_t   u;
+
+    job = run->job;
+
+    ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
+    u.alcf = job->alcf;
+    u.configdb = job->omcf->db;
+    u.pool = run->pool;
+    u.log = job->log;
+    u.host = h;
+    u.schema = run->js->name;
+    u.job_id = job->id;
+    u.job_claim = job->claim;
+    u.conn = step->sm;
+    u.keep = 1;
+    step->sm = NULL;
+
+    rc = run->st.steps->update(&run->st, &u);
+    step->sm = u.conn;
+
+    if (rc == NGX_OK && u.failed->nelts == 0) {
+        return NGX_OK;
+    }
+
+    /* without force the schema stays disabled on its old server */
+    ngx_http_oxmigrate_admin_job_mark(run, "failed",
+                                      rc == NGX_OK ? u.failed : NULL,
+                                      rc == NGX_OK ? "update tasks failed"
+                                                   : u.error);
+    return NGX_ERROR;
+}
+
+
+/*
+ * One schema (thread): disable, update, changeserver, enable (an
+ * upgrade) or the update alone (runallupdate).  step->rc: NGX_OK done,
+ * NGX_ERROR failed, NGX_DECLINED the job is another driver's now.
+ */
+
+void
+ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_step_t  *step = data;
+
+    char                          *pname, ena[32];
+    ngx_uint_t                     upgrade;
+    ngx_http_oxmigrate_job_t      *job;
+    ngx_http_oxmigrate_dbhost_t    h;
+    ngx_http_oxmigrate_job_run_t   run;
+
+    job = step->job;
+    step->rc = NGX_ERROR;
+    upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
+    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    ngx_memzero(&run, sizeof(ngx_http_oxmigrate_job_run_t));
+    run.job = job;
+    run.js = step->s;
+
+    run.pool = ngx_create_pool(16384, job->log);
+    if (run.pool == NULL) {
+        return;
+    }
+
+    run.m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, run.pool);
+    step->m = NULL;
+
+    if (run.m == NULL) {
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool)
+        == NGX_DECLINED)
+    {
+        ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                      "oxmigrate admin: job %uL was resumed by another "
+                      "worker while this one waited for a thread: it "
+                      "stops here", job->id);
+        step->rc = NGX_DECLINED;
+        step->m = run.m;
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    (void) ngx_http_oxmigrate_admin_job_exec(&run,
+              "UPDATE oxmigrate_job_schema SET state = 'running'"
+              " WHERE job_id = %U AND seq = %U", job->id,
+              (uint64_t) run.js->seq);
+
+    if (run.m == NULL) {
+        goto done;
+    }
+
+    if (ngx_http_oxmigrate_admin_pool_host(run.pool, run.m, run.js->pool_id,
+                                           &h, &pname)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_job_mark(&run, "failed", NULL,
+                                          "its db_pool is unknown");
+        goto done;
+    }
+
+    ngx_http_oxmigrate_admin_step_init(&run.st, job->alcf, run.pool, job->log,
+                                       run.m, run.js->name);
+
+    if (upgrade) {
+        if (ngx_http_oxmigrate_admin_job_do(&run,
+                                            NGX_HTTP_OXMIGRATE_DO_DISABLE))
+        {
+            goto done;
+        }
+
+        /* the first disable counts: a resumed schema keeps its start */
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job_schema"
+                  " SET disabled_at = COALESCE(disabled_at, %D)"
+                  " WHERE job_id = %U AND seq = %U",
+                  ngx_http_oxmigrate_admin_now_ms(), job->id,
+                  (uint64_t) run.js->seq);
+
+        ngx_http_oxmigrate_admin_job_invalidate(&run);
+    }
+
+    if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
+        goto done;
+    }
+
+    if (upgrade) {
+        if (ngx_http_oxmigrate_admin_job_do(&run,
+                                       NGX_HTTP_OXMIGRATE_DO_CHANGESERVER)
+            || ngx_http_oxmigrate_admin_job_do(&run,
+                                       NGX_HTTP_OXMIGRATE_DO_ENABLE))
+        {
+            goto done;
+        }
+
+        ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
+
+        ngx_http_oxmigrate_admin_job_invalidate(&run);
+    }
+
+    if (ngx_http_oxmigrate_admin_job_exec(&run,
+            "UPDATE oxmigrate_job_schema SET state = 'done',"
+            " failed_tasks = '[]', message = %s, enabled_at = %R"
+            " WHERE job_id = %U AND seq = %U",
+            run.st.cache_why[0] ? run.st.cache_why : "",
+            ena, job->id, (uint64_t) run.js->seq)
+        >= 0 || run.m)
+    {
+        /* done; a write that failed for good is logged */
+        step->rc = NGX_OK;
+    }
+
+done:
+
+    if (run.m == NULL) {
+        /* configdb stayed away: the job stops, to be resumed */
+        step->rc = NGX_ABORT;
+
+    } else {
+        (void) ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
+
+        /* a client error (2xxx: gone, lost, ...) may have broken it */
+        if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
+            mysql_close(run.m);
+
+        } else {
+            step->m = run.m;
+        }
+    }
+
+    ngx_destroy_pool(run.pool);
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    char                             fin[32];
+    MYSQL                           *m, **conns;
+    int64_t                          now;
+    ngx_uint_t                       i;
+    ngx_pool_t                      *pool;
+    ngx_http_oxmigrate_job_host_t   *h;
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    pool = ngx_create_pool(4096, job->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    /* nothing runs now: the idle connections are ours */
+    m = NULL;
+    conns = job->conns.elts;
+
+    for (i = 0; i < job->conns.nelts; i++) {
+        if (m == NULL) {
+            m = conns[i];
+
+        } else {
+            mysql_close(conns[i]);
+        }
+    }
+
+    job->conns.nelts = 0;
+
+    h = job->hosts.elts;
+    for (i = 0; i < job->hosts.nelts; i++) {
+        if (h[i].m) {
+            mysql_close(h[i].m);
+            h[i].m = NULL;
+        }
+    }
+
+    if (m == NULL) {
+        m = ngx_http_oxmigrate_admin_job_db(job, pool);
+    }
+
+    if (m) {
+        now = ngx_http_oxmigrate_admin_now_ms();
+        ngx_sprintf((u_char *) fin, "%L%Z", now);
+
+        /* never over a driver that took the job over */
+        (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                  "UPDATE oxmigrate_job SET state = %s, finished = %R,"
+                  " heartbeat = %D WHERE id = %U AND claim = %U",
+                  job->interrupted ? "interrupted"
+                  : job->failed ? "failed" : "done",
+                  job->interrupted ? "NULL" : fin, now, job->id, job->claim);
+
+        mysql_close(m);
+    }
+
+    ngx_destroy_pool(pool);
+}

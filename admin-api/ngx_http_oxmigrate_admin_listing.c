@@ -1,0 +1,289 @@
+
+/*
+ * oxmigrate admin API: the listings of configdb: GET /schemas
+ * (listdatabaseschema, with each schema's update state) and GET /audit.
+ * Thread pool only.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+/* a row of GET /schemas; ref first, so that it sorts as a schema_ref */
+typedef struct {
+    ngx_http_oxmigrate_schema_ref_t   ref;
+    uint64_t                          enabled;
+    uint64_t                          maintenance;
+    char                             *server_ids;   /* "1,8" */
+    char                             *host;
+    const char                       *status;
+} ngx_http_oxmigrate_schema_row_t;
+
+
+/* GET /schemas (listdatabaseschema, with state) */
+
+void
+ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                              *p, *host, *pname, err[256];
+    MYSQL                             *m, *sm;
+    int64_t                            now;
+    yajl_gen                           g;
+    uint64_t                           pool_id;
+    MYSQL_ROW                          row;
+    MYSQL_RES                         *res;
+    ngx_uint_t                         i, j;
+    ngx_array_t                        rows;
+    unsigned long                     *lens;
+    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_schema_row_t   *s;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+        " SUM(c.enabled = 1),"
+        " SUM(c.enabled = 0 AND c.reason_id = %U),"
+        " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
+        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+        " GROUP BY p.db_schema, p.write_db_pool_id"
+        " UNION ALL"
+        " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
+        " FROM contexts_per_dbschema s WHERE NOT EXISTS"
+        " (SELECT 1 FROM context_server2db_pool q"
+        " WHERE q.db_schema = s.schemaname)",
+        (uint64_t) ngx_http_oxmigrate_admin_reason);
+
+    if (res == NULL && mysql_errno(m) == 1146) {
+        /* a configdb without contexts_per_dbschema */
+        res = ngx_http_oxmigrate_admin_select(m, op->pool,
+            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+            " SUM(c.enabled = 1),"
+            " SUM(c.enabled = 0 AND c.reason_id = %U),"
+            " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
+            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+            " GROUP BY p.db_schema, p.write_db_pool_id",
+            (uint64_t) ngx_http_oxmigrate_admin_reason);
+    }
+
+    if (res == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (ngx_array_init(&rows, op->pool, 64,
+                       sizeof(ngx_http_oxmigrate_schema_row_t))
+        != NGX_OK)
+    {
+        mysql_free_result(res);
+        return;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        s = ngx_array_push(&rows);
+        if (s == NULL) {
+            mysql_free_result(res);
+            return;
+        }
+
+        s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
+                                                       lens[0]);
+        s->ref.pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
+        s->ref.contexts = ngx_atoof((u_char *) row[2], lens[2]);
+        s->ref.not_on = 0;
+        s->enabled = row[3] ? ngx_atoof((u_char *) row[3],
+                                        ngx_strlen(row[3])) : 0;
+        s->maintenance = row[4] ? ngx_atoof((u_char *) row[4],
+                                            ngx_strlen(row[4])) : 0;
+        s->server_ids = ngx_http_oxmigrate_admin_strndup(op->pool, row[5],
+                                                         lens[5]);
+        s->host = NULL;
+        s->status = "unknown";
+    }
+
+    mysql_free_result(res);
+
+    s = rows.elts;
+    qsort(s, rows.nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
+          ngx_http_oxmigrate_admin_schema_order);
+
+    /* the update state: one connection per database (pool), not schema */
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    for (i = 0; i < rows.nelts; i = j) {
+        pool_id = s[i].ref.pool_id;
+
+        for (j = i; j < rows.nelts && s[j].ref.pool_id == pool_id; j++) {
+            /* void */
+        }
+
+        sm = NULL;
+        host = NULL;
+
+        if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
+            == NGX_OK)
+        {
+            host = ngx_http_oxmigrate_admin_host_port(op->pool, &h);
+
+            sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                  sizeof(err));
+            if (sm == NULL) {
+                ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                              "oxmigrate admin: database %uL: %s",
+                              pool_id, err);
+            }
+        }
+
+        for ( /* void */ ; i < j; i++) {
+            s[i].host = host;
+
+            if (sm == NULL
+                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
+                                           op->pool, s[i].ref.name, &st)
+                   != NGX_OK)
+            {
+                continue;
+            }
+
+            if (st.locked) {
+                s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
+                              ? "stale" : "blocked";
+
+            } else if (st.pending || st.missing) {
+                s[i].status = "needs update";
+
+            } else {
+                s[i].status = "ok";
+            }
+        }
+
+        if (sm) {
+            mysql_close(sm);
+        }
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < rows.nelts; i++) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].ref.name);
+        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
+        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.pool_id);
+        ngx_http_oxmigrate_admin_json_str(g, "host");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].host);
+        ngx_http_oxmigrate_admin_json_str(g, "contexts");
+        ngx_http_oxmigrate_admin_json_int(g, s[i].ref.contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "enabled");
+        ngx_http_oxmigrate_admin_json_int(g, s[i].enabled);
+        ngx_http_oxmigrate_admin_json_str(g, "maintenance");
+        ngx_http_oxmigrate_admin_json_int(g, s[i].maintenance);
+        ngx_http_oxmigrate_admin_json_str(g, "server_ids");
+        yajl_gen_array_open(g);
+
+        for (p = s[i].server_ids; p && *p; /* void */) {
+            ngx_http_oxmigrate_admin_json_int(g,
+                                     ngx_atoof((u_char *) p, strcspn(p, ",")));
+            p += strcspn(p, ",");
+            if (*p == ',') {
+                p++;
+            }
+        }
+
+        yajl_gen_array_close(g);
+        ngx_http_oxmigrate_admin_json_str(g, "status");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].status);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+
+/* GET /audit?limit=N */
+
+void
+ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    time_t      t;
+    int64_t     ts;
+    u_char      iso[64];
+    yajl_gen    g;
+    yajl_val    v;
+    ngx_tm_t    tm;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_op_select(op,
+              "SELECT id, ts, user, action, arguments, status, result"
+              " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
+              (uint64_t) op->q_limit);
+    if (res == NULL) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply_list(op, res, "audit");
+    if (g == NULL) {
+        return;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        ts = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));
+        t = ts / 1000;
+        ngx_libc_gmtime(t, &tm);
+        ngx_sprintf(iso, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ%Z",
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ts % 1000));
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "id");
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
+                                                      ngx_strlen(row[0])));
+        ngx_http_oxmigrate_admin_json_str(g, "time");
+        ngx_http_oxmigrate_admin_json_str(g, (char *) iso);
+        ngx_http_oxmigrate_admin_json_str(g, "user");
+        ngx_http_oxmigrate_admin_json_str(g, row[2]);
+        ngx_http_oxmigrate_admin_json_str(g, "action");
+        ngx_http_oxmigrate_admin_json_str(g, row[3]);
+
+        ngx_http_oxmigrate_admin_json_str(g, "arguments");
+        v = yajl_tree_parse(row[4], NULL, 0);
+        ngx_http_oxmigrate_admin_json_tree(g, v, row[4]);
+        if (v) {
+            yajl_tree_free(v);
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "status");
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoi((u_char *) row[5],
+                                                      ngx_strlen(row[5])));
+
+        ngx_http_oxmigrate_admin_json_str(g, "result");
+        v = yajl_tree_parse(row[6], NULL, 0);
+        ngx_http_oxmigrate_admin_json_tree(g, v, row[6]);
+        if (v) {
+            yajl_tree_free(v);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    mysql_free_result(res);
+}

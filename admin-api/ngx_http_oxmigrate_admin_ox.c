@@ -1,0 +1,581 @@
+
+/*
+ * oxmigrate admin API: the OX connector (its directives are in
+ * ngx_http_oxmigrate_admin_oxconf.c).  Runs OX's own command-line tools
+ * (/opt/open-xchange/sbin on a node of the old or the new cluster), so that
+ * OX drops its caches and sessions and runs its own update tasks.
+ *
+ * The process runner (thread pool): a tool is started with posix_spawn() and an argument
+ * vector (no shell), in a process group of its own, stdin /dev/null,
+ * stdout and stderr read through pipes up to a limit; at the timeout the
+ * whole group is killed and the process reaped.  The worker's SIGCHLD is
+ * set to the default action (oxconf.c), so nginx's SIGCHLD handler does
+ * not reap a tool before the thread that waits for it.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+#include <spawn.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+
+#define NGX_HTTP_OXMIGRATE_OX_OUT_MAX  65536
+
+
+extern char **environ;
+
+
+static ngx_int_t ngx_http_oxmigrate_admin_ox_spawn(
+    ngx_http_oxmigrate_ox_call_t *call, char **argv, pid_t *pid, int *fds);
+static void ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
+    pid_t pid, int *fds, ngx_msec_t timeout);
+static void ngx_http_oxmigrate_admin_ox_read(ngx_http_oxmigrate_ox_call_t *call,
+    int *fd, ngx_str_t *buf);
+
+
+static const char  *ngx_http_oxmigrate_ox_cluster[] = { "old", "new" };
+
+
+/* a word that means the same to execv(), a remote shell and an OX tool */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_ox_safe(const u_char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > 255 || s[0] == '-') {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+            || (s[i] >= '0' && s[i] <= '9')
+            || ngx_strchr("_.-:@%+=,/", s[i]))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+
+/* the argument vector: via words, DIR/tool, -A user -P pass, args */
+
+static char **
+ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_uint_t masked)
+{
+    char                           **argv, **via, *path;
+    size_t                           len;
+    ngx_uint_t                       n, i, k;
+    ngx_http_oxmigrate_ox_tools_t   *t;
+
+    t = call->alcf->ox[call->cluster];
+
+    for (k = 0; call->args[k]; k++) { /* void */ }
+
+    n = t->via->nelts + 1 + (call->creds ? 4 : 0) + k + 1;
+
+    argv = ngx_pcalloc(call->pool, n * sizeof(char *));
+    if (argv == NULL) {
+        return NULL;
+    }
+
+    via = t->via->elts;
+    n = 0;
+
+    for (i = 0; i < t->via->nelts; i++) {
+        argv[n++] = via[i];
+    }
+
+    len = t->dir.len + 1 + ngx_strlen(call->tool);
+    path = ngx_pnalloc(call->pool, len + 1);
+    if (path == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf((u_char *) path, "%V/%s%Z", &t->dir, call->tool);
+    argv[n++] = path;
+
+    if (call->creds) {
+        argv[n++] = "-A";
+        argv[n++] = (char *) call->alcf->ox_user.data;
+        argv[n++] = "-P";
+        argv[n++] = masked ? "********" : (char *) call->alcf->ox_pass.data;
+    }
+
+    for (i = 0; i < k; i++) {
+        argv[n++] = (char *) call->args[i];
+    }
+
+    argv[n] = NULL;
+
+    return argv;
+}
+
+
+/*
+ * Runs the tool and waits for it (thread).  NGX_OK: it exited with 0;
+ * NGX_DECLINED: it ran and failed (exit code, signal); NGX_ERROR: it
+ * could not be started, timed out or was aborted.  call->error says it in
+ * one sentence, without the password.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
+{
+    int         fds[2];
+    char      **argv;
+    size_t      len;
+    ngx_str_t  *said;
+    pid_t       pid;
+    ngx_uint_t  i;
+    ngx_msec_t  timeout;
+    int64_t     start;
+
+    call->exit_code = -1;
+    call->signo = 0;
+    call->error[0] = '\0';
+    ngx_str_null(&call->out);
+    ngx_str_null(&call->err);
+
+    for (i = 0; call->args[i]; i++) {
+        if (!ngx_http_oxmigrate_admin_ox_safe((u_char *) call->args[i],
+                                              ngx_strlen(call->args[i]))
+            && !(call->args[i][0] == '-' && i % 2 == 0))
+        {
+            ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                         "%s: refused to pass \"%s\" as an argument%Z",
+                         call->tool, call->args[i]);
+            call->not_started = 1;
+            return NGX_ERROR;
+        }
+    }
+
+    argv = ngx_http_oxmigrate_admin_ox_argv(call, 0);
+    call->argv = ngx_http_oxmigrate_admin_ox_argv(call, 1);
+
+    call->out.data = ngx_pnalloc(call->pool, NGX_HTTP_OXMIGRATE_OX_OUT_MAX + 1);
+    call->err.data = ngx_pnalloc(call->pool, NGX_HTTP_OXMIGRATE_OX_OUT_MAX + 1);
+
+    if (argv == NULL || call->argv == NULL || call->out.data == NULL
+        || call->err.data == NULL)
+    {
+        ngx_cpystrn((u_char *) call->error, (u_char *) "out of memory",
+                    sizeof(call->error));
+        call->not_started = 1;
+        return NGX_ERROR;
+    }
+
+    start = ngx_http_oxmigrate_admin_now_ms();
+
+    if (ngx_http_oxmigrate_admin_ox_spawn(call, argv, &pid, fds) != NGX_OK) {
+        call->not_started = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, call->log, 0,
+                   "oxmigrate admin: %s started, pid %P", call->tool, pid);
+
+    timeout = call->quick ? call->alcf->ox_quick_timeout
+                          : call->alcf->ox_timeout;
+
+    ngx_http_oxmigrate_admin_ox_wait(call, pid, fds, timeout);
+
+    call->elapsed = ngx_http_oxmigrate_admin_now_ms() - start;
+    call->out.data[call->out.len] = '\0';
+    call->err.data[call->err.len] = '\0';
+
+    if (call->timed_out) {
+        ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                     "%s (%s cluster) did not finish within %M ms and was "
+                     "killed%Z", call->tool,
+                     ngx_http_oxmigrate_ox_cluster[call->cluster], timeout);
+        return NGX_ERROR;
+    }
+
+    if (call->aborted) {
+        ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                     "%s (%s cluster) was killed: %s%Z", call->tool,
+                     ngx_http_oxmigrate_ox_cluster[call->cluster],
+                     call->abort_reason ? call->abort_reason : "aborted");
+        return NGX_ERROR;
+    }
+
+    if (call->exit_code == 0) {
+        return NGX_OK;
+    }
+
+    if (call->signo) {
+        ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                     "%s (%s cluster) was killed by signal %d%Z", call->tool,
+                     ngx_http_oxmigrate_ox_cluster[call->cluster],
+                     call->signo);
+
+    } else {
+        said = call->err.len ? &call->err : &call->out;
+        len = said->len;
+
+        while (len && (said->data[len - 1] == '\n'
+                       || said->data[len - 1] == '\r'))
+        {
+            len--;
+        }
+
+        ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                     "%s (%s cluster) exited with code %d: %*s%Z", call->tool,
+                     ngx_http_oxmigrate_ox_cluster[call->cluster],
+                     call->exit_code, ngx_min(len, 300), said->data);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_spawn(ngx_http_oxmigrate_ox_call_t *call,
+    char **argv, pid_t *pid, int *fds)
+{
+    int                          out[2], err[2], rc;
+    sigset_t                     none, all;
+    posix_spawnattr_t            attr;
+    posix_spawn_file_actions_t   fa;
+
+    if (pipe2(out, O_CLOEXEC) == -1) {
+        goto pipe_failed;
+    }
+
+    if (pipe2(err, O_CLOEXEC) == -1) {
+        close(out[0]);
+        close(out[1]);
+        goto pipe_failed;
+    }
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+#if defined(__GLIBC__)                                                        \
+    && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    /* listening sockets and connections are not the tool's business */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+
+    /* nginx's threads block every signal; the tool starts clean */
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP
+                                    | POSIX_SPAWN_SETSIGMASK
+                                    | POSIX_SPAWN_SETSIGDEF);
+
+    rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(out[1]);
+    close(err[1]);
+
+    if (rc != 0) {
+        close(out[0]);
+        close(err[0]);
+        ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                     "%s (%s cluster) could not be started: %s: %s%Z",
+                     call->tool, ngx_http_oxmigrate_ox_cluster[call->cluster],
+                     argv[0], strerror(rc));
+        return NGX_ERROR;
+    }
+
+    fds[0] = out[0];
+    fds[1] = err[0];
+
+    return NGX_OK;
+
+pipe_failed:
+
+    ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
+                 "%s: pipe2() failed: %s%Z", call->tool, strerror(errno));
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_ox_read(ngx_http_oxmigrate_ox_call_t *call, int *fd,
+    ngx_str_t *buf)
+{
+    u_char   tmp[4096];
+    ssize_t  n;
+    size_t   room;
+
+    n = read(*fd, tmp, sizeof(tmp));
+
+    if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+        return;
+    }
+
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+
+    room = NGX_HTTP_OXMIGRATE_OX_OUT_MAX - buf->len;
+
+    if ((size_t) n > room) {
+        call->truncated = 1;
+        n = room;
+    }
+
+    buf->len = ngx_cpymem(buf->data + buf->len, tmp, n) - buf->data;
+}
+
+
+/* reads both pipes until the tool is gone, kills it at the timeout */
+
+static void
+ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
+    pid_t pid, int *fds, ngx_msec_t timeout)
+{
+    int             status, n, wait;
+    pid_t           rc;
+    int64_t         now, deadline, next_tick, gone;
+    ngx_uint_t      i, reaped, killed;
+    struct pollfd   pfd[2];
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+    deadline = now + timeout;
+    next_tick = call->tick ? now + call->tick_ms : 0;
+    reaped = 0;
+    killed = 0;
+    gone = 0;
+
+    for ( ;; ) {
+        n = 0;
+
+        for (i = 0; i < 2; i++) {
+            if (fds[i] != -1) {
+                pfd[n].fd = fds[i];
+                pfd[n].events = POLLIN;
+                pfd[n].revents = 0;
+                n++;
+            }
+        }
+
+        if (reaped && n == 0) {
+            break;
+        }
+
+        now = ngx_http_oxmigrate_admin_now_ms();
+        wait = (int) ngx_min(deadline - now, 200);
+
+        if (next_tick && next_tick - now < wait) {
+            wait = (int) (next_tick - now);
+        }
+
+        if (wait < 0) {
+            wait = 0;
+        }
+
+        if (poll(pfd, n, n ? wait : ngx_min(wait, 20)) > 0) {
+            for (i = 0; i < (ngx_uint_t) n; i++) {
+                if (pfd[i].revents) {
+                    ngx_http_oxmigrate_admin_ox_read(call,
+                                        pfd[i].fd == fds[0] ? &fds[0] : &fds[1],
+                                        pfd[i].fd == fds[0] ? &call->out
+                                                            : &call->err);
+                }
+            }
+        }
+
+        if (!reaped) {
+            rc = waitpid(pid, &status, WNOHANG);
+
+            if (rc == pid || (rc == -1 && errno == ECHILD)) {
+                reaped = 1;
+                gone = ngx_http_oxmigrate_admin_now_ms();
+
+                if (rc == pid && WIFEXITED(status)) {
+                    call->exit_code = WEXITSTATUS(status);
+
+                } else if (rc == pid && WIFSIGNALED(status)) {
+                    call->signo = WTERMSIG(status);
+                }
+            }
+        }
+
+        now = ngx_http_oxmigrate_admin_now_ms();
+
+        /* a grandchild that keeps the pipes open: 1 s, then let go */
+        if (reaped && now - gone > 1000) {
+            break;
+        }
+
+        if (reaped) {
+            continue;
+        }
+
+        if (!killed && now >= deadline) {
+            call->timed_out = 1;
+            killed = 1;
+
+        } else if (!killed && ngx_terminate) {
+            call->aborted = 1;
+            call->abort_reason = "nginx is shutting down";
+            killed = 1;
+
+        } else if (!killed && next_tick && now >= next_tick) {
+            next_tick = now + call->tick_ms;
+
+            if (call->tick(call) == NGX_ABORT) {
+                call->aborted = 1;
+                killed = 1;
+            }
+        }
+
+        if (killed == 1) {
+            /* the whole group: a wrapper (via=) and what it started */
+            (void) kill(-pid, SIGKILL);
+            (void) kill(pid, SIGKILL);
+            killed = 2;
+            deadline = now + 5000;
+        }
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (fds[i] != -1) {
+            close(fds[i]);
+        }
+    }
+
+    if (!reaped) {
+        /* cannot happen after SIGKILL, but never leave a zombie */
+        (void) waitpid(pid, &status, 0);
+    }
+}
+
+
+/* "ox":{"tool","cluster","argv","exit_code","stdout","stderr",...} */
+
+void
+ngx_http_oxmigrate_admin_ox_json(yajl_gen g, ngx_http_oxmigrate_ox_call_t *call)
+{
+    char       **a;
+    ngx_uint_t   i;
+
+    ngx_http_oxmigrate_admin_json_str(g, "ox");
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "tool");
+    ngx_http_oxmigrate_admin_json_str(g, call->tool);
+    ngx_http_oxmigrate_admin_json_str(g, "cluster");
+    ngx_http_oxmigrate_admin_json_str(g,
+                                 ngx_http_oxmigrate_ox_cluster[call->cluster]);
+    ngx_http_oxmigrate_admin_json_str(g, "argv");
+    yajl_gen_array_open(g);
+
+    for (a = call->argv; a && *a; a++) {
+        ngx_http_oxmigrate_admin_json_str(g, *a);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_oxmigrate_admin_json_str(g, "exit_code");
+    if (call->exit_code >= 0) {
+        ngx_http_oxmigrate_admin_json_int(g, call->exit_code);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    if (call->signo) {
+        ngx_http_oxmigrate_admin_json_str(g, "signal");
+        ngx_http_oxmigrate_admin_json_int(g, call->signo);
+    }
+
+    if (call->timed_out || call->aborted || call->not_started) {
+        ngx_http_oxmigrate_admin_json_str(g, call->timed_out ? "timed_out"
+                                          : call->aborted ? "aborted"
+                                          : "not_started");
+        ngx_http_oxmigrate_admin_json_bool(g, 1);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "ms");
+    ngx_http_oxmigrate_admin_json_int(g, call->elapsed);
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_oxmigrate_admin_json_str(g, i ? "stderr" : "stdout");
+        ngx_http_oxmigrate_admin_json_strn(g,
+                            i ? call->err.data : call->out.data,
+                            i ? call->err.len : call->out.len);
+    }
+
+    if (call->truncated) {
+        ngx_http_oxmigrate_admin_json_str(g, "truncated");
+        ngx_http_oxmigrate_admin_json_bool(g, 1);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* the answer to a tool that failed: 502, 504 or 503, with its words */
+
+void
+ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call)
+{
+    ngx_uint_t   status;
+    const char  *code;
+
+    if (call->timed_out) {
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        code = "ox_tool_timeout";
+
+    } else if (call->not_started || call->exit_code == 126
+               || call->exit_code == 127)
+    {
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        code = "ox_tool_unavailable";
+
+    } else {
+        status = NGX_HTTP_BAD_GATEWAY;
+        code = "ox_tool_failed";
+    }
+
+    ngx_log_error(NGX_LOG_ERR, op->log, 0, "oxmigrate admin: %s",
+                  call->error);
+
+    ngx_http_oxmigrate_admin_error_open(op, status, code, "%s", call->error);
+
+    if (op->gen) {
+        ngx_http_oxmigrate_admin_ox_json(op->gen, call);
+    }
+
+    ngx_http_oxmigrate_admin_error_close(op);
+}
+
+
+void
+ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *tool, ngx_uint_t cluster)
+{
+    ngx_memzero(call, sizeof(ngx_http_oxmigrate_ox_call_t));
+    call->alcf = alcf;
+    call->pool = pool;
+    call->log = log;
+    call->tool = tool;
+    call->cluster = cluster;
+    call->creds = 1;
+    call->quick = 1;
+    call->exit_code = -1;
+}

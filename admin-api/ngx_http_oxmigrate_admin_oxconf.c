@@ -1,0 +1,328 @@
+
+/*
+ * oxmigrate admin API: the OX connector's configuration (at config time,
+ * in the master): oxmigrate_ox_tools, oxmigrate_ox_credentials,
+ * oxmigrate_ox_tools_timeout, their merge; and the worker's SIGCHLD.
+ * Running a tool: ngx_http_oxmigrate_admin_ox.c.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+#include <signal.h>
+
+
+/* oxmigrate_ox_tools old|new DIR [via=COMMAND] */
+
+char *
+ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    char                           **w;
+    u_char                          *p, *last, *start;
+    ngx_str_t                       *value;
+    ngx_uint_t                       c;
+    ngx_http_oxmigrate_ox_tools_t   *t;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "old") == 0) {
+        c = NGX_HTTP_OXMIGRATE_OX_OLD;
+
+    } else if (ngx_strcmp(value[1].data, "new") == 0) {
+        c = NGX_HTTP_OXMIGRATE_OX_NEW;
+
+    } else {
+        return "takes \"old\" or \"new\" first";
+    }
+
+    if (alcf->ox[c] != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    if (value[2].len < 2 || value[2].data[0] != '/') {
+        return "needs an absolute directory";
+    }
+
+    t = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_ox_tools_t));
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t->dir = value[2];
+    while (t->dir.len > 1 && t->dir.data[t->dir.len - 1] == '/') {
+        t->dir.len--;
+    }
+
+    t->dir.data = (u_char *) ngx_http_oxmigrate_admin_strndup(cf->pool,
+                                                    t->dir.data, t->dir.len);
+    if (t->dir.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t->via = ngx_array_create(cf->pool, 4, sizeof(char *));
+    if (t->via == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strncmp(value[3].data, "via=", 4) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        p = value[3].data + 4;
+        last = value[3].data + value[3].len;
+
+        while (p < last) {
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            start = p;
+            while (p < last && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            if (p == start) {
+                break;
+            }
+
+            w = ngx_array_push(t->via);
+            if (w == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *w = ngx_http_oxmigrate_admin_strndup(cf->pool, start,
+                                                  p - start);
+            if (*w == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (t->via->nelts == 0) {
+            return "has an empty \"via=\"";
+        }
+    }
+
+    alcf->ox[c] = t;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * oxmigrate_ox_credentials FILE: "user:password", one line, read by the
+ * master at start (the workers may not be able to read it).  Both words
+ * reach the tools as arguments, maybe through ssh (a remote shell), so
+ * they must be safe words.
+ */
+
+char *
+ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    u_char           *p, *colon, *last, buf[1024];
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_file_info_t   fi;
+
+    if (alcf->ox_user.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && (fi.st_mode & (S_IRWXG | S_IRWXO)))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" is readable by others than its owner "
+                           "(mode 0%d%d%d): it holds OX's master password",
+                           name.data, (int) (fi.st_mode >> 6) & 7,
+                           (int) (fi.st_mode >> 3) & 7,
+                           (int) fi.st_mode & 7);
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
+    ngx_close_file(fd);
+
+    if (n < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "read \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    last = buf + n;
+    while (last > buf && (last[-1] == '\n' || last[-1] == '\r')) {
+        last--;
+    }
+
+    colon = ngx_strlchr(buf, last, ':');
+
+    if (colon == NULL
+        || ngx_strlchr(buf, last, '\n')
+        || !ngx_http_oxmigrate_admin_ox_safe(buf, colon - buf)
+        || !ngx_http_oxmigrate_admin_ox_safe(colon + 1, last - colon - 1))
+    {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" must hold one line \"user:password\" of "
+                           "letters, digits and _.-:@%%+=,/ (not starting "
+                           "with \"-\")", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    p = (u_char *) ngx_http_oxmigrate_admin_strndup(cf->pool, buf,
+                                                    colon - buf);
+    alcf->ox_user.data = p;
+    alcf->ox_user.len = colon - buf;
+
+    p = (u_char *) ngx_http_oxmigrate_admin_strndup(cf->pool, colon + 1,
+                                                    last - colon - 1);
+    alcf->ox_pass.data = p;
+    alcf->ox_pass.len = last - colon - 1;
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (alcf->ox_user.data == NULL || alcf->ox_pass.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* oxmigrate_ox_tools_timeout TIME [quick=TIME] */
+
+char *
+ngx_http_oxmigrate_admin_ox_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    ngx_str_t  *value, s;
+
+    if (alcf->ox_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    alcf->ox_timeout = ngx_parse_time(&value[1], 0);
+    if (alcf->ox_timeout == (ngx_msec_t) NGX_ERROR || alcf->ox_timeout == 0) {
+        return "has an invalid time";
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "quick=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        alcf->ox_quick_timeout = ngx_parse_time(&s, 0);
+        if (alcf->ox_quick_timeout == (ngx_msec_t) NGX_ERROR
+            || alcf->ox_quick_timeout == 0)
+        {
+            return "has an invalid \"quick=\" time";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* merge: both clusters and the credentials, or none of them */
+
+char *
+ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *prev,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf)
+{
+    ngx_conf_merge_ptr_value(conf->ox[0], prev->ox[0], NULL);
+    ngx_conf_merge_ptr_value(conf->ox[1], prev->ox[1], NULL);
+    ngx_conf_merge_str_value(conf->ox_user, prev->ox_user, "");
+    ngx_conf_merge_str_value(conf->ox_pass, prev->ox_pass, "");
+    ngx_conf_merge_msec_value(conf->ox_timeout, prev->ox_timeout,
+                              6 * 3600 * 1000);
+    ngx_conf_merge_msec_value(conf->ox_quick_timeout, prev->ox_quick_timeout,
+                              300 * 1000);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if ((conf->ox[0] == NULL) != (conf->ox[1] == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate_ox_tools\" needs both \"old\" and "
+                           "\"new\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->ox[0] == NULL) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "oxmigrate admin: no \"oxmigrate_ox_tools\": "
+                           "disable, enable and changeserver are plain SQL "
+                           "on configdb and update tasks are the *.sql "
+                           "files of oxmigrate_update_tasks; the OX nodes' "
+                           "context caches are not invalidated and their "
+                           "sessions not closed (\"ox_caches\":\"not "
+                           "invalidated\")");
+        return NGX_CONF_OK;
+    }
+
+    if (conf->ox_user.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate_ox_tools\" needs "
+                           "\"oxmigrate_ox_credentials\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the worker: nginx's SIGCHLD handler would reap our tools (waitpid(-1)) */
+
+void
+ngx_http_oxmigrate_admin_ox_init_process(ngx_cycle_t *cycle)
+{
+    struct sigaction  sa;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    ngx_memzero(&sa, sizeof(struct sigaction));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+
+    if (sigaction(SIGCHLD, &sa, NULL) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "oxmigrate admin: sigaction(SIGCHLD) failed");
+    }
+}

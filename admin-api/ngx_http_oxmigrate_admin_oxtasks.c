@@ -1,0 +1,758 @@
+
+/*
+ * oxmigrate admin API: the update-task endpoints through OX's own tools
+ * (oxmigrate_ox_tools), on a node of the new cluster: forceupdatetask,
+ * checkdatabase, unblockdatabase.  The answers are the JSON of the SQL
+ * implementation (ngx_http_oxmigrate_admin_updates.c) plus "ox" (what the
+ * tool said).  Thread pool only.
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+/* runs the call; NGX_ERROR: the failure is answered (502, 503, 504) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call)
+{
+    if (ngx_http_oxmigrate_admin_ox_run(call) != NGX_OK) {
+        ngx_http_oxmigrate_admin_ox_fail(op, call);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
+    const char *what, const char *s)
+{
+    if (ngx_http_oxmigrate_admin_ox_safe((u_char *) s, ngx_strlen(s))) {
+        return NGX_OK;
+    }
+
+    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                   "invalid_argument", "a%s %s consists of letters, digits "
+                   "and _.-:@%%+=,/ (not starting with \"-\")",
+                   what[0] == 'u' ? "n" : "", what);
+    return NGX_ERROR;
+}
+
+
+/*
+ * The lines of a tool's table output, split in words: calls back with up
+ * to "words" words, the last one holding the rest of the line.  Lines
+ * before "after" (when given) and lines that do not start with a number
+ * (the header "id ...", messages) are skipped.
+ */
+
+typedef void (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
+    ngx_str_t *w, ngx_uint_t n);
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
+    ngx_uint_t words, yajl_gen g, ngx_http_oxmigrate_admin_oxt_row_pt cb)
+{
+    u_char      *p, *end, *eol, *q;
+    ngx_str_t    w[8];
+    ngx_uint_t   n, rows;
+
+    p = out->data;
+    end = out->data + out->len;
+    rows = 0;
+
+    if (after) {
+        p = (u_char *) ngx_strstr(out->data, after);
+        if (p == NULL) {
+            return 0;
+        }
+
+        p = ngx_strlchr(p, end, '\n');
+        if (p == NULL) {
+            return 0;
+        }
+    }
+
+    for ( /* void */ ; p && p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        q = p;
+        n = 0;
+
+        while (q < eol && n < words) {
+            while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r')) {
+                q++;
+            }
+
+            if (q == eol) {
+                break;
+            }
+
+            w[n].data = q;
+
+            if (n == words - 1) {
+                q = eol;
+                while (q > w[n].data && (q[-1] == ' ' || q[-1] == '\r')) {
+                    q--;
+                }
+
+            } else {
+                while (q < eol && *q != ' ' && *q != '\t') {
+                    q++;
+                }
+            }
+
+            w[n].len = q - w[n].data;
+            n++;
+        }
+
+        /* a row starts with the database id: not the header, no message */
+        if (n < words || ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
+            continue;
+        }
+
+        cb(g, w, n);
+        rows++;
+
+        if (eol == end) {
+            break;
+        }
+    }
+
+    return rows;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+{
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "id");
+    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof(w[0].data, w[0].len));
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
+    ngx_http_oxmigrate_admin_json_str(g, "hostname");
+    ngx_http_oxmigrate_admin_json_strn(g, w[2].data, w[2].len);
+    ngx_http_oxmigrate_admin_json_str(g, "scheme");
+    ngx_http_oxmigrate_admin_json_strn(g, w[3].data, w[3].len);
+
+    if (n > 4) {
+        ngx_http_oxmigrate_admin_json_str(g, "status");
+        ngx_http_oxmigrate_admin_json_strn(g, w[4].data, w[4].len);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* GET /databases/check: checkdatabase -A u -P p */
+
+void
+ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
+{
+    yajl_gen                      g;
+    ngx_uint_t                    rows;
+    ngx_http_oxmigrate_ox_call_t  call;
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "checkdatabase",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g,
+                                           ngx_http_oxmigrate_admin_oxt_row);
+    yajl_gen_array_close(g);
+
+    if (rows == 0) {
+        ngx_http_oxmigrate_admin_json_str(g, "message");
+        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
+                                             "stale schemas found");
+    }
+
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* POST /databases/{id}/unblock: unblockdatabase -A u -P p -i ID [--schema] */
+
+void
+ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                          *schema;
+    yajl_gen                       g;
+    ngx_int_t                      id;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    if (id == NGX_ERROR) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                       "unknown_database",
+                                       "database '%s' not found",
+                                       op->arg[0]);
+        return;
+    }
+
+    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
+    if (schema
+        && ngx_http_oxmigrate_admin_oxt_safe(op, "schema", schema) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "unblockdatabase",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.args[0] = "-i";
+    call.args[1] = op->arg[0];
+
+    if (schema) {
+        call.args[2] = "--schema";
+        call.args[3] = schema;
+    }
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "database");
+    ngx_http_oxmigrate_admin_json_int(g, id);
+    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
+    yajl_gen_array_open(g);
+    (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
+                                   "unblocked the following schemas", 4, g,
+                                   ngx_http_oxmigrate_admin_oxt_row);
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
+                                         "from database");
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* the newest updateTask row of a task in a schema: 1, 0, -1 (none) */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_oxt_result(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *sm, const char *schema, const char *task, int64_t since)
+{
+    ngx_int_t   rc;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(sm, op->pool,
+              "SELECT successful FROM %I.updateTask WHERE cid = 0"
+              " AND taskName = %s AND lastModified >= %D"
+              " ORDER BY lastModified DESC LIMIT 1", schema, task, since);
+    if (res == NULL) {
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    rc = (row && row[0]) ? (row[0][0] == '1') : -1;
+    mysql_free_result(res);
+
+    return rc;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_oxt_success(yajl_gen g, ngx_int_t rc)
+{
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    ngx_http_oxmigrate_admin_json_bool(g, rc == 1);
+    ngx_http_oxmigrate_admin_json_str(g, "error");
+    ngx_http_oxmigrate_admin_json_str(g, rc == 1 ? NULL
+                                      : rc == 0 ? "the task failed, see OX's "
+                                                  "log"
+                                      : "the task did not run");
+}
+
+
+/*
+ * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T
+ * (its JMX credentials -l/-s are optional and not passed).  Whether the
+ * task succeeded is the row OX wrote into the schema's updateTask.
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h)
+{
+    char                          err[256];
+    MYSQL                        *sm;
+    int64_t                       since;
+    yajl_gen                      g;
+    ngx_int_t                     rc;
+    ngx_http_oxmigrate_ox_call_t  call;
+
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[1])
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+    call.quick = 0;
+    call.args[0] = "-n";
+    call.args[1] = op->arg[0];
+    call.args[2] = "-t";
+    call.args[3] = op->arg[1];
+
+    since = ngx_http_oxmigrate_admin_now_ms();
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_strstr(call.out.data, "Update conflict detected")
+        || ngx_strstr(call.err.data, "Update conflict detected"))
+    {
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
+                           "UPD-0003", "Update conflict detected. Another "
+                           "process is currently updating schema %s.",
+                           op->arg[0]);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_ox_json(op->gen, &call);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
+    rc = -1;
+    sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
+
+    if (sm) {
+        rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->arg[0],
+                                                 op->arg[1], since - 1000);
+        mysql_close(sm);
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
+    ngx_http_oxmigrate_admin_oxt_success(g, rc);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* POST /updatetasks/{t}/force: forceupdatetask -t T (every schema) */
+
+void
+ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *pname, err[256];
+    MYSQL                            *sm;
+    int64_t                           since;
+    uint64_t                          pool_id;
+    yajl_gen                          g;
+    ngx_uint_t                        i;
+    ngx_array_t                      *all;
+    ngx_http_oxmigrate_dbhost_t       h;
+    ngx_http_oxmigrate_ox_call_t      call;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
+        != NGX_OK)
+    {
+        return;
+    }
+
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+    call.quick = 0;
+    call.args[0] = "-t";
+    call.args[1] = op->arg[0];
+
+    since = ngx_http_oxmigrate_admin_now_ms();
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "task");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    s = all->elts;
+    pool_id = (uint64_t) -1;
+    sm = NULL;
+
+    for (i = 0; i < all->nelts; i++) {
+
+        if (s[i].pool_id != pool_id) {
+            pool_id = s[i].pool_id;
+
+            if (sm) {
+                mysql_close(sm);
+                sm = NULL;
+            }
+
+            if (ngx_http_oxmigrate_admin_pool_host(op->pool, op->db, pool_id,
+                                                   &h, &pname)
+                == NGX_OK)
+            {
+                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
+                                                      sizeof(err));
+            }
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
+        ngx_http_oxmigrate_admin_oxt_success(g, sm
+                 ? ngx_http_oxmigrate_admin_oxt_result(op, sm, s[i].name,
+                                                       op->arg[0],
+                                                       since - 1000)
+                 : -1);
+        yajl_gen_map_close(g);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}
+
+
+/* a line "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
+
+static void
+ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+{
+    u_char      *q, *e;
+    ngx_uint_t   excluded;
+
+    if (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0) {
+        return;
+    }
+
+    excluded = (w[1].len >= 8 && ngx_strncmp(w[1].data, "excluded", 8) == 0);
+
+    if (!excluded && !(w[1].len >= 7
+                       && ngx_strncmp(w[1].data, "pending", 7) == 0))
+    {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, w[0].data, w[0].len);
+    ngx_http_oxmigrate_admin_json_str(g, "namespace");
+
+    q = excluded ? ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
+                                    (u_char *) "namespace '", 11 - 1)
+                 : NULL;
+    e = q ? ngx_strlchr(q + 11, w[1].data + w[1].len, '\'') : NULL;
+
+    if (e) {
+        ngx_http_oxmigrate_admin_json_strn(g, q + 11, e - q - 11);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "state");
+    ngx_http_oxmigrate_admin_json_str(g, excluded ? "excluded" : "pending");
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    yajl_gen_null(g);
+    ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+    yajl_gen_null(g);
+    ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+
+    if (excluded) {
+        ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* the same splitter, for lines that start with a task name */
+
+static void
+ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
+    ngx_uint_t want_pend, ngx_uint_t want_excl)
+{
+    u_char      *p, *end, *eol, *q;
+    ngx_str_t    w[2];
+    ngx_uint_t   pend;
+
+    end = out->data + out->len;
+
+    for (p = out->data; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (q = p; q < eol && *q != ' ' && *q != '\t'; q++) { /* void */ }
+
+        w[0].data = p;
+        w[0].len = q - p;
+
+        while (q < eol && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        w[1].data = q;
+        for (q = eol; q > w[1].data && (q[-1] == '\r' || q[-1] == ' '); q--) {
+            /* void */
+        }
+        w[1].len = q - w[1].data;
+
+        if (w[0].len && w[1].len) {
+            pend = (w[1].len >= 7
+                    && ngx_strncmp(w[1].data, "pending", 7) == 0);
+
+            if ((pend && want_pend) || (!pend && want_excl)) {
+                ngx_http_oxmigrate_admin_oxt_task(g, w, 2);
+            }
+        }
+
+        if (eol == end) {
+            break;
+        }
+    }
+}
+
+
+/*
+ * GET /schemas/{s}/updatetasks: executed tasks are OX's rows in the
+ * schema's updateTask (as without the tools), pending and excluded ones
+ * what "listUpdateTasks -A u -P p -a -n S" says (OX knows its tasks).
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
+    ngx_uint_t want_pend, ngx_uint_t want_excl)
+{
+    char                               err[256];
+    MYSQL                             *sm;
+    yajl_gen                           g;
+    ngx_uint_t                         i;
+    ngx_http_oxmigrate_ox_call_t       call;
+    ngx_http_oxmigrate_executed_t     *e;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "listUpdateTasks",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    /* flags at even places, values after them (see ox_run) */
+    call.args[0] = "-n";
+    call.args[1] = op->arg[0];
+    call.args[2] = "-a";
+
+    if ((want_pend || want_excl)
+        && ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK)
+    {
+        return;
+    }
+
+    if (want_exec) {
+        sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
+        if (sm == NULL) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "database_unavailable",
+                                           "%s:%ud: %s", h->host, h->port,
+                                           err);
+            return;
+        }
+
+        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                                  op->arg[0], &st)
+            != NGX_OK)
+        {
+            ngx_http_oxmigrate_admin_db_error(op, sm);
+            mysql_close(sm);
+            return;
+        }
+
+        mysql_close(sm);
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, "tasks");
+    yajl_gen_array_open(g);
+
+    e = st.executed ? st.executed->elts : NULL;
+
+    for (i = 0; e && i < st.executed->nelts; i++) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, e[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, "namespace");
+        yajl_gen_null(g);
+        ngx_http_oxmigrate_admin_json_str(g, "state");
+        ngx_http_oxmigrate_admin_json_str(g, "executed");
+        ngx_http_oxmigrate_admin_json_str(g, "successful");
+        ngx_http_oxmigrate_admin_json_bool(g, e[i].successful);
+        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+        ngx_http_oxmigrate_admin_json_int(g, e[i].last_modified);
+        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+        yajl_gen_null(g);
+        yajl_gen_map_close(g);
+    }
+
+    if (want_pend || want_excl) {
+        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, 0, want_pend,
+                                           want_excl);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (want_pend || want_excl) {
+        ngx_http_oxmigrate_admin_ox_json(g, &call);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/*
+ * GET /updatetasks/namespaces: listupdatetasknamespaces ("+- <ns>" and
+ * "|--- <task>" lines); "excluded" is oxmigrate_excluded_namespaces.
+ */
+
+void
+ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
+{
+    u_char                        *p, *end, *eol, *q;
+    yajl_gen                       g;
+    ngx_uint_t                     open;
+    ngx_http_oxmigrate_task_t      ns;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+                                     "listupdatetasknamespaces",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call.creds = 0;
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "namespaces");
+    yajl_gen_array_open(g);
+
+    open = 0;
+    end = call.out.data + call.out.len;
+
+    for (p = call.out.data; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (q = eol; q > p && (q[-1] == '\r' || q[-1] == ' '); q--) {
+            /* void */
+        }
+
+        if (q - p > 3 && ngx_strncmp(p, "+- ", 3) == 0) {
+            if (open) {
+                yajl_gen_array_close(g);
+                yajl_gen_map_close(g);
+            }
+
+            ngx_str_null(&ns.name);
+            ns.ns.data = p + 3;
+            ns.ns.len = q - p - 3;
+
+            yajl_gen_map_open(g);
+            ngx_http_oxmigrate_admin_json_str(g, "name");
+            ngx_http_oxmigrate_admin_json_strn(g, ns.ns.data, ns.ns.len);
+            ngx_http_oxmigrate_admin_json_str(g, "excluded");
+            ngx_http_oxmigrate_admin_json_bool(g,
+                  ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
+                  != NULL);
+            ngx_http_oxmigrate_admin_json_str(g, "tasks");
+            yajl_gen_array_open(g);
+            open = 1;
+
+        } else if (open && q - p > 5 && ngx_strncmp(p, "|--- ", 5) == 0) {
+            ngx_http_oxmigrate_admin_json_strn(g, p + 5, q - p - 5);
+        }
+
+        if (eol == end) {
+            break;
+        }
+    }
+
+    if (open) {
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_ox_json(g, &call);
+    yajl_gen_map_close(g);
+}

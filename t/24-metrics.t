@@ -1,0 +1,151 @@
+#!/usr/bin/perl
+# oxmigrate_metrics (issue 10, the router's part): Prometheus text from
+# counters in shared memory, added to by every worker and printed by any;
+# decisions, lookups by tier with their duration histogram, backend errors
+# and up gauges, cache entries; no label carries a cid, a login or a schema.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use MIME::Base64 qw(encode_base64);
+use Test::More;
+use OxTest qw(login);
+
+my $db = OxTest::db('metrics');
+$db->load('demo.sql');
+$db->do('UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 4');
+$db->do('UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid = 5');
+
+my $conf = OxTest::standins() . <<"EOF";
+    %%DB%%
+    oxmigrate_cache zone=oxt_metrics:1m ttl=60s;
+    server {
+        listen 127.0.0.1:%%PORT_P%%;
+        location /ajax/ {
+            oxmigrate on;
+            oxmigrate_identify login basic;
+            oxmigrate_server oxserver-old;
+            oxmigrate_redirect_url https://upgrade.example.com/;
+            add_header X-Pid \$pid always;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+        location = /metrics {
+            oxmigrate_metrics;
+        }
+    }
+EOF
+my $ng = OxTest::nginx($conf, db => $db, workers => 2,
+                       vars => { DB => $db->directive });
+my $P = $ng->port('P');
+
+sub scrape {
+    my ($port) = @_;
+    my $r = OxTest::http(GET => '/metrics', port => $port);
+    my %v;
+    for (split /\n/, $r->{body}) {
+        next if /^#/;
+        $v{$1} = $2 if /^(\S+) (\S+)$/;
+    }
+    return ($r, \%v);
+}
+
+my %pids;
+my @users = (('a@ctx1.example.com') x 10, ('b@ctx4.example.com') x 6,
+             ('c@ctx5.example.com') x 3, ('d@nosuch.example.com') x 2);
+for my $u (@users) {
+    my $r = login(port => $P, user => $u);
+    $pids{ $r->{headers}{'x-pid'} // 0 }++;
+}
+OxTest::http(PROPFIND => '/ajax/dav/', port => $P, headers => {
+    Authorization => 'Basic ' . encode_base64('x@ctx4.example.com:pw', '') });
+my $both = keys %pids;
+
+my ($r, $v) = scrape($P);
+is($r->{status}, 200, 'GET /metrics: 200');
+is($r->{headers}{'content-type'}, 'text/plain; version=0.0.4', 'Prometheus text format');
+my @bad = grep { !/^#/ && !/^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.]+$/ }
+          split /\n/, $r->{body};
+is_deeply(\@bad, [], 'every sample line is well formed');
+unlike($r->{body}, qr/ctx\d+\.|example\.com|oxdatabase|nosuch/,
+       'no label with a login, a context or a schema');
+
+is($v->{'oxmigrate_login_decisions_total{decision="pass"}'}, 10, '10 pass');
+is($v->{'oxmigrate_login_decisions_total{decision="redirect"}'}, 7,
+   '7 redirect (6 logins + 1 DAV request)');
+is($v->{'oxmigrate_login_decisions_total{decision="maintenance"}'}, 3, '3 maintenance');
+is($v->{'oxmigrate_login_decisions_total{decision="unknown"}'}, 2, '2 unknown');
+is($v->{'oxmigrate_requests_identified_total{by="basic"}'}, 1, '1 identified by Basic');
+is($v->{'oxmigrate_requests_identified_total{by="login"}'}, scalar @users, 'the logins');
+my $lookups = $v->{'oxmigrate_lookups_total{source="shm"}'}
+              + $v->{'oxmigrate_lookups_total{source="db"}'};
+is($lookups, scalar(@users) + 1, 'every lookup counted once (shm + db)');
+ok($v->{'oxmigrate_lookups_total{source="db"}'} >= 4
+   && $v->{'oxmigrate_lookups_total{source="db"}'} <= 8,
+   'a db lookup per name and worker at most ('
+   . $v->{'oxmigrate_lookups_total{source="db"}'} . ')');
+is($v->{'oxmigrate_lookup_duration_seconds_count{source="db"}'},
+   $v->{'oxmigrate_lookups_total{source="db"}'}, 'the histogram counts them');
+is($v->{'oxmigrate_lookup_duration_seconds_bucket{source="db",le="+Inf"}'},
+   $v->{'oxmigrate_lookups_total{source="db"}'}, '... +Inf bucket = count');
+is($v->{'oxmigrate_cache_entries'}, 4, '4 cache entries (3 contexts + 1 unknown)');
+is($v->{'oxmigrate_configdb_up'}, 1, 'configdb up');
+ok(exists $v->{'oxmigrate_build_info{version="0.10.0",nginx="1.22.1"}'}, 'build_info');
+SKIP: {
+    skip 'one worker took every request', 1 if $both < 2;
+    my %seen;
+    for (1 .. 20) {
+        my ($x) = scrape($P);
+        my ($pass) = $x->{body} =~ /decision="pass"\} (\d+)/;
+        $seen{$pass}++;
+    }
+    is_deeply([keys %seen], [10], 'both workers counted into one number, any prints it');
+}
+
+# contrib/: the dashboard is JSON, and every metric it and the alert rules
+# name is one the module prints
+use JSON::PP ();
+my $root = OxTest::root();
+my $dash = OxTest::_slurp("$root/contrib/grafana-dashboard.json");
+ok(eval { JSON::PP::decode_json($dash) }, 'contrib/grafana-dashboard.json is JSON');
+my $rules = OxTest::_slurp("$root/contrib/prometheus-alerts.yml");
+my %printed = map { /^(?:# TYPE )?(oxmigrate_[a-z_]+)/ ? ($1 => 1) : () }
+              split /\n/, $r->{body};
+my @exprs = ((map { @{ $_->{targets} } } @{ JSON::PP::decode_json($dash)->{panels} }),
+             map { { expr => $_ } } $rules =~ /^\s*expr:\s*(.+)$/mg);
+my %u;
+for my $e (map { $_->{expr} } @exprs) {
+    for my $name ($e =~ /\b(oxmigrate_[a-z_]+)/g) {
+        (my $base = $name) =~ s/_(bucket|sum|count)$//;
+        $u{$name} = 1 unless $printed{$name} || $printed{$base . '_bucket'};
+    }
+}
+ok(@exprs >= 10, scalar(@exprs) . ' expressions in contrib/');
+is_deeply([sort keys %u], [], 'contrib names only metrics the module prints');
+
+# a configdb that is down
+my $dead = OxTest::free_port();
+my $ng2 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
+    oxmigrate_db host=127.0.0.1 port=$dead user=root password= database=x
+                 connect_timeout=300ms timeout=300ms;
+    server {
+        listen 127.0.0.1:%%PORT_E%%;
+        location /ajax/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+        location = /metrics { oxmigrate_metrics; }
+    }
+EOF
+login(port => $ng2->port('E'), user => 'a@ctx1.example.com') for 1 .. 3;
+my (undef, $w) = scrape($ng2->port('E'));
+is($w->{'oxmigrate_configdb_up'}, 0, 'configdb down: configdb_up 0');
+ok($w->{'oxmigrate_backend_errors_total{backend="configdb",kind="connect"}'} >= 1,
+   'connect errors counted');
+is($w->{'oxmigrate_login_decisions_total{decision="error"}'}, 3, '3 error decisions');
+ok(!exists $w->{'oxmigrate_cache_entries'}, 'no cache zone: no cache metrics');
+
+$ng2->stop;
+$ng->stop;
+done_testing;

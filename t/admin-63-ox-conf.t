@@ -1,0 +1,127 @@
+#!/usr/bin/perl
+# The OX connector's directives: what nginx refuses at start (one cluster
+# only, no credentials, a credentials file that is not one safe
+# "user:password" line, a bad via= or timeout), the warning about a
+# readable credentials file; and without oxmigrate_ox_tools: the SQL steps,
+# "ox_caches":"not invalidated" in every answer and the job record, and
+# one warning in the error log at start.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use OxTest;
+use OxAdmin;
+
+my $site = OxAdmin::site('adm_oxconf', schemas => 2, contexts => 2);
+my @s = @{ $site->{schemas} };
+my $ox = OxAdmin::oxtools($site);
+my $dir = OxTest::tmpdir();
+
+sub check {
+    my ($extra) = @_;
+    my $conf = OxAdmin::admin_conf($site, extra => $extra);
+    return OxTest::nginx_check($conf, db => $site->{db},
+                               main => 'thread_pool oxmigrate threads=2;');
+}
+
+sub cred_file {
+    my ($name, $text, $mode) = @_;
+    open my $fh, '>', "$dir/$name" or die "$dir/$name: $!";
+    print $fh $text;
+    close $fh;
+    chmod $mode // 0600, "$dir/$name";
+    return "$dir/$name";
+}
+
+my $old = $ox->dir('old');
+my $new = $ox->dir('new');
+my $good = cred_file('good', "oxadminmaster:s3cr3t.pw\n");
+
+my ($rc, $out) = check("oxmigrate_ox_tools old $old;"
+                       . " oxmigrate_ox_credentials $good;");
+isnt($rc, 0, 'only the old cluster: refused');
+like($out, qr/needs both "old" and "new"/, 'says why');
+
+($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                    . " $new;");
+isnt($rc, 0, 'no credentials: refused');
+like($out, qr/needs "oxmigrate_ox_credentials"/, 'says why');
+
+for my $bad ("nocolon\n", "a:b c\n", "a:b\nc:d\n", "-A:x\n", "a:'x'\n") {
+    my $f = cred_file('bad', $bad);
+    ($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                        . " $new; oxmigrate_ox_credentials $f;");
+    (my $show = $bad) =~ s/\n/\\n/g;
+    isnt($rc, 0, "credentials \"$show\": refused");
+    unlike($out, qr/\Q$bad\E/, 'and not echoed') if $bad =~ /:/;
+}
+
+my $open = cred_file('open', "oxadminmaster:pw\n", 0644);
+($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                    . " $new; oxmigrate_ox_credentials $open;");
+is($rc, 0, 'a credentials file readable by others: accepted');
+like($out, qr/readable by others than its owner \(mode 0644\)/, 'warned');
+unlike($out, qr/pw/, 'the password is not shown');
+
+for my $bad ("oxmigrate_ox_tools middle $old;",
+             "oxmigrate_ox_tools old relative/dir;",
+             "oxmigrate_ox_tools old $old via=;",
+             "oxmigrate_ox_tools old $old ssh=x;",
+             "oxmigrate_ox_tools_timeout 0;",
+             "oxmigrate_ox_tools_timeout 1h fast=1s;")
+{
+    ($rc, $out) = check($bad . " oxmigrate_ox_tools new $new;"
+                        . " oxmigrate_ox_credentials $good;");
+    isnt($rc, 0, "\"$bad\": refused");
+}
+
+($rc, $out) = check("oxmigrate_ox_tools old $old \"via=ssh -o BatchMode=yes"
+                    . " oxadmin\@ox-old-1\"; oxmigrate_ox_tools new $new"
+                    . " \"via=ssh -o BatchMode=yes oxadmin\@ox-xyz-1\";"
+                    . " oxmigrate_ox_credentials $good;"
+                    . " oxmigrate_ox_tools_timeout 12h quick=5m;");
+is($rc, 0, 'a real site\'s configuration (ssh per cluster): accepted')
+    or diag $out;
+unlike($out, qr/not invalidated/, 'no warning with the tools');
+
+# ------------------------------------------------ without the tools
+
+my $ng = OxAdmin::nginx($site);
+sub api { OxAdmin::api($ng, @_) }
+
+my @warn = ($ng->error_log =~ /no "oxmigrate_ox_tools"/g);
+is(scalar @warn, 1, 'one warning at start');
+like($ng->error_log, qr/caches are not invalidated/, 'saying what it means');
+
+my $r = api(POST => "schemas/$s[0]/disable");
+is($r->{status}, 200, 'SQL disable: 200');
+is($r->{json}{ox_caches}, 'not invalidated', 'ox_caches: not invalidated');
+ok(!exists $r->{json}{ox}, 'no tool ran');
+for my $step (qw(changeserver update enable)) {
+    $r = api(POST => "schemas/$s[0]/$step",
+             ($step eq 'changeserver' ? (json => { server_id => 8 }) : ()));
+    is($r->{status}, 200, "SQL $step: 200");
+    is($r->{json}{ox_caches}, 'not invalidated', "$step: not invalidated");
+}
+$r = api(POST => 'upgrade', json => { server => 'oxserver-xyz',
+                                      continue => JSON::PP::true,
+                                      dry_run => JSON::PP::true });
+is($r->{json}{ox_caches}, 'not invalidated', 'dry_run: not invalidated');
+is($r->{json}{steps}, 'disable, update, changeserver, enable', 'SQL steps');
+$r = api(POST => 'upgrade', json => { server => 'oxserver-xyz',
+                                      continue => JSON::PP::true });
+is($r->{status}, 202, 'SQL upgrade: 202');
+my $job = OxAdmin::wait_job($ng, $r->{json}{job});
+is($job->{state}, 'done', 'done');
+is($job->{ox_caches}, 'not invalidated', 'the job record: not invalidated');
+is(api(GET => 'jobs')->{json}{jobs}[0]{ox_caches}, 'not invalidated',
+   'also in the list');
+is_deeply($ox->calls, [], 'no tool ran at all');
+
+$ng->reload;
+@warn = ($ng->error_log =~ /no "oxmigrate_ox_tools"/g);
+is(scalar @warn, 2, 'warned once more at the reload, not per request');
+
+done_testing();
