@@ -14,7 +14,7 @@ build: deps
 	@scripts/build.sh $(BUILD)
 	@$(MAKE) --no-print-directory cli
 
-.PHONY: cli deb
+.PHONY: cli deb image
 
 # the oxmigrate command (cli/, docs/cli.md)
 cli:
@@ -26,6 +26,11 @@ cli:
 # (debian/), into $(BUILD)/deb
 deb: deps
 	@scripts/deb.sh $(BUILD)/deb
+
+# the runtime image (Dockerfile, stage runtime); t/52-image.t tests it:
+# OXM_IMAGE=oxmigrate t/run.sh build/ngx_http_oxmigrate_module.so t/52-image.t
+image:
+	docker build --target runtime -t $${OXM_IMAGE:-oxmigrate} .
 
 # Unit tests of the login parser, then every prove test against real nginx,
 # MariaDB and Redis on loopback, then the same suite with ASan/UBSan.

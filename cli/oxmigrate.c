@@ -420,6 +420,9 @@ api(const char *method, const char *path, const char *body, resp_t *r)
     curl_easy_setopt(g.curl, CURLOPT_USERAGENT, "oxmigrate/" OXM_VERSION);
     curl_easy_setopt(g.curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(g.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* $http_proxy is honoured, but never for the loopback API */
+    curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")
+                     ? getenv("no_proxy") : "127.0.0.1,localhost,::1");
 
     if (g.user) {
         curl_easy_setopt(g.curl, CURLOPT_USERNAME, g.user);
@@ -711,7 +714,7 @@ enum {
     O_HELP = 1, O_USER, O_PASS, O_URL, O_CRED, O_JSON, O_CSV, O_TIMEOUT,
     O_NAME, O_SCHEMA, O_SERVER_ID, O_FORCE, O_SKIP, O_CONTINUE, O_PARALLEL,
     O_DRY_RUN, O_NO_WAIT, O_ERROR, O_ALL, O_EXECUTED, O_PENDING, O_EXCLUDED,
-    O_TASK, O_ID, O_LIMIT
+    O_TASK, O_ID, O_LIMIT, O_PRIMARY, O_SECONDARY
 };
 
 typedef struct {
@@ -2079,15 +2082,35 @@ run_jobs(const cmd_t *c, got_t *o)
 }
 
 
+/* an object as "a.b.c: value" lines, in the API's order */
+static void
+print_flat(const char *prefix, yajl_val v)
+{
+    size_t   i;
+    char    *k, *t;
+
+    if (v && YAJL_IS_OBJECT(v)) {
+        for (i = 0; i < v->u.object.len; i++) {
+            k = prefix[0] ? xasprintf("%s.%s", prefix, v->u.object.keys[i])
+                          : xstrdup(v->u.object.keys[i]);
+            print_flat(k, v->u.object.values[i]);
+            free(k);
+        }
+        return;
+    }
+    t = jtext(v);
+    printf("%s: %s\n", prefix, t);
+    free(t);
+}
+
+
 static int
 run_lookup(const cmd_t *c, got_t *o)
 {
     resp_t       r;
-    char        *path, *l;
+    char        *path, *l, *p;
     int          rc;
     const char  *code;
-    yajl_val     v;
-    size_t       i;
 
     if (o->nargs < 1) {
         return usage_error(EX_MISSING_OPTION, "lookup needs a login");
@@ -2099,6 +2122,20 @@ run_lookup(const cmd_t *c, got_t *o)
     l = esc(o->args[0]);
     path = xasprintf("lookup?login=%s", l);
     free(l);
+    if (o->val[O_PRIMARY]) {
+        l = esc(o->val[O_PRIMARY]);
+        p = xasprintf("%s&primary=%s", path, l);
+        free(l);
+        free(path);
+        path = p;
+    }
+    if (o->val[O_SECONDARY]) {
+        l = esc(o->val[O_SECONDARY]);
+        p = xasprintf("%s&secondary=%s", path, l);
+        free(l);
+        free(path);
+        path = p;
+    }
     rc = api("GET", path, NULL, &r);
     free(path);
     if (rc) {
@@ -2128,16 +2165,13 @@ run_lookup(const cmd_t *c, got_t *o)
     }
     if (g.json) {
         print_json(&r);
-    } else if (YAJL_IS_OBJECT(r.json)) {
-        for (i = 0; i < r.json->u.object.len; i++) {
-            v = r.json->u.object.values[i];
-            l = jtext(v);
-            printf("%s: %s\n", r.json->u.object.keys[i], l);
-            free(l);
-        }
+    } else {
+        print_flat("", r.json);
     }
+    /* no context of that name: OX's "no such context" */
+    rc = YAJL_IS_FALSE(jget(r.json, "found")) ? EX_NO_CONTEXT : EX_OK;
     resp_free(&r);
-    return 0;
+    return rc;
 }
 
 
@@ -2195,6 +2229,11 @@ static const opt_t  o_upgrade[] = {
     { "no-wait", 0, 0, O_NO_WAIT, "print the job id and return" },
     { NULL, 0, 0, 0, NULL }
 };
+static const opt_t  o_lookup[] = {
+    { "primary", 0, 1, O_PRIMARY, "server names of a primary balancer: its decision" },
+    { "secondary", 0, 1, O_SECONDARY, "server names of a secondary balancer: its decision" },
+    { NULL, 0, 0, 0, NULL }
+};
 static const opt_t  o_jobs[] = {
     { "limit", 0, 1, O_LIMIT, "list: at most N jobs (default 50)" },
     { "no-wait", 0, 0, O_NO_WAIT, "resume: return at once" },
@@ -2232,8 +2271,8 @@ static const cmd_t  cmds[] = {
       "remove the dead update locks of a database" },
     { "jobs", run_jobs, o_jobs, 1, 0, "[list | show ID | watch ID | resume ID]",
       "the jobs of upgradeschemata and runallupdate" },
-    { "lookup", run_lookup, NULL, 0, 0, "LOGIN",
-      "where a login's context is routed" },
+    { "lookup", run_lookup, o_lookup, 0, 0, "LOGIN",
+      "where a login's context is routed, and what the caches hold" },
     { NULL, NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -2294,7 +2333,7 @@ usage(const cmd_t *c, FILE *f)
                    " remote error, 109 illegal option or value, 110 server"
                    " exists (not continued),\n  111 failed (job or update"
                    " tasks), 112 not supported by the API, 113 job"
-                   " interrupted.\n", OXM_DEFAULT_URL);
+                   " interrupted;\n  lookup: 102 no such context.\n", OXM_DEFAULT_URL);
         return 0;
     }
 

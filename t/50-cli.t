@@ -4,7 +4,8 @@
 # output formats, jobs and lookup, --json (parsed, equal to the API's
 # answer), --csv, credentials (netrc file, -A/-P, env), and every exit code:
 # 0, 101 (401), 103, 104, 105 (unreachable, timeout), 106, 107, 109, 110,
-# 111 (failed tasks / job), 112 (no lookup endpoint), 113 (interrupted).
+# 111 (failed tasks / job), 112 (no lookup endpoint), 113 (interrupted),
+# 102 (lookup: no such context).
 #
 # The binary is built from cli/ into this test's temporary directory (or
 # taken from $OXM_CLI, e.g. an installed /usr/bin/oxmigrate).
@@ -236,6 +237,10 @@ ok(defined $r->{json}{error}, '... and JSON on stdout');
 $r = cli(['listdatabaseschema', '-A', $OxAdmin::USER, '-P', $OxAdmin::PASS],
          env => { OXMIGRATE_CREDENTIALS => undef });
 is($r->{rc}, 0, '-A/-P: 0');
+
+$r = cli(['listdatabaseschema'], env => { http_proxy => "http://127.0.0.1:$dead",
+                                          no_proxy => undef, NO_PROXY => undef });
+is($r->{rc}, 0, 'a $http_proxy is not used for the loopback API');
 
 $r = cli(['listdatabaseschema', '-P', 'wrong']);
 is($r->{rc}, 101, '-P overrides the credentials file');
@@ -649,15 +654,38 @@ $r = cli(['jobs', 'watch', 5, '--json', '--url', "http://127.0.0.1:$fport/v1"],
          env => { OXMIGRATE_POLL_MS => 10 });
 is($r->{rc}, 106, 'watch: an API that stays away: its error after 60 polls (106)');
 is($r->{json}{error}{code}, 'configdb_unavailable', '... --json: that one answer, once');
+
+# an admin API from before GET /lookup: 404 not_found
+$fport = OxTest::free_port();
+fake_api($fport, [404, '{"error":{"code":"not_found","message":"no such endpoint"}}']);
+$r = cli(['lookup', 'alice@ctx1.example.com', '--url', "http://127.0.0.1:$fport/v1"]);
+is($r->{rc}, 112, 'lookup against an API without it: 112');
+like($r->{err}, qr/no lookup endpoint/, 'a clear message');
+$r = cli(['lookup', 'alice@ctx1.example.com', '--json', '--url', "http://127.0.0.1:$fport/v1"]);
+is($r->{json}{error}{code}, 'unsupported', '--json: a JSON error');
 kill 'KILL', @FAKES;
 
 # ------------------------------------------------------------ lookup
 
-$r = cli(['lookup', 'alice@ctx1.example.com']);
-is($r->{rc}, 112, 'lookup against an API without it: 112');
-like($r->{err}, qr/no lookup endpoint/, 'a clear message');
-$r = cli(['lookup', 'alice@ctx1.example.com', '--json']);
-is($r->{json}{error}{code}, 'unsupported', '--json: a JSON error');
+# ctx1 lives on oxserver-new (101) since the seed's steps above
+$r = cli(['lookup', 'alice@CTX1.Example.COM', '--primary', 'oxserver-old',
+          '--secondary', 'oxserver-xyz,oxserver-other']);
+is($r->{rc}, 0, 'lookup: 0');
+$l = { map { /^([^:]+): (.*)$/ ? ($1 => $2) : () } split /\n/, $r->{out} };
+is($l->{login}, 'alice@CTX1.Example.COM', 'login');
+is($l->{key}, 'ctx1.example.com', 'the router\'s key (lowered)');
+is_deeply([ @$l{qw(found cid schema server_id server enabled)} ],
+          [ 'true', 1, $s[0], 101, 'oxserver-new', 'true' ], 'what configdb says');
+is_deeply([ @$l{'decision.primary', 'decision.secondary'} ], [ 'redirect', 'ctx0012' ],
+          'the decisions of a primary (--primary) and a secondary (--secondary)');
+is_deeply([ @$l{'cache.shm', 'cache.redis'} ], [ '-', '-' ],
+          'nested fields as dotted keys, null as "-" (no cache tiers in this nginx)');
+$r = cli(['lookup', 'alice@ctx1.example.com', '--json', '--primary', 'oxserver-new']);
+is($r->{json}{decision}{primary}, 'pass', '--json: the API\'s answer (oxserver-new passes)');
+is($r->{json}{server_id}, 101, '... with the configdb fields');
+$r = cli(['lookup', 'bob@nosuch.example.com']);
+is($r->{rc}, 102, 'lookup of an unknown context: 102 (no such context)');
+like($r->{out}, qr/^found: false$/m, '... found: false');
 
 # ------------------------------------------------------------ --json is valid everywhere
 
@@ -667,7 +695,7 @@ for my $args (['listserver'], ['listdatabaseschema'], ['checkdatabase'],
               ['changeserver', '-s', 8, '-m', 'nope'],
               ['registerserver', '-n', 'oxserver-old'], ['runupdate', '-n', 'nope'],
               ['forceupdatetask', '-t', 'nope'], ['unblockdatabase', '-i', 3],
-              ['enableschema', '-m', $s[0]]) {
+              ['enableschema', '-m', $s[0]], ['lookup', 'alice@ctx1.example.com']) {
     $r = cli([@$args, '--json']);
     ok(ref $r->{json} eq 'HASH', "@$args --json: one JSON object")
         or diag $r->{out};

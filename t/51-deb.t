@@ -59,7 +59,9 @@ for my $t (qw(upgradeschemata registerserver listdatabaseschema disableschema
               unblockdatabase)) {
     like($out, qr{ \./usr/lib/oxmigrate/bin/$t -> \.\./\.\./\.\./bin/oxmigrate$}m, "tools: link $t");
 }
-like($out, qr{ \./usr/share/oxmigrate/sql/oxmigrate\.sql$}m, 'tools: sql/oxmigrate.sql');
+for my $f (map { s{.*/}{}r } glob("$root/sql/*.sql")) {
+    like($out, qr{ \./usr/share/oxmigrate/sql/\Q$f\E$}m, "tools: sql/$f");
+}
 like($out, qr{ \./usr/share/oxmigrate/sql/updatetasks/001_\S+\.sql$}m, 'tools: example update tasks');
 like($out, qr{ \./usr/share/oxmigrate/conf\.d/admin\.conf$}m, 'tools: example confs');
 like($out, qr{ \./usr/share/doc/oxmigrate-tools/cli\.md\.gz$}m, 'tools: docs/cli.md');

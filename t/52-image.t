@@ -4,6 +4,8 @@
 # suite's MariaDB, serves the admin API, its packaged `oxmigrate` moves a
 # schema, and its access log goes to stdout.  A missing variable stops it.
 #
+# With Redis (OXM_REDIS_HOST), whose epoch the admin API bumps.
+#
 # Needs Docker and the image:  docker build --target runtime -t oxmigrate .
 #                              OXM_IMAGE=oxmigrate t/run.sh MODULE t/52-image.t
 # (skipped without OXM_IMAGE).  The container shares the host's network.
@@ -59,7 +61,9 @@ my ($lb, $adm) = (OxTest::free_port(), OxTest::free_port());
 my $htpasswd = OxTest::_slurp(OxAdmin::htpasswd());
 chomp $htpasswd;
 
+my $redis = OxTest::redis();
 my %env = (OXM_ROLE => 'primary', OXM_SERVERS => 'oxserver-old',
+           OXM_REDIS_HOST => '127.0.0.1', OXM_REDIS_PORT => $redis->port,
            OXM_BACKENDS => '127.0.0.1:' . $backend->port,
            OXM_REDIRECT_URL => 'https://upgrade.example.com/appsuite/',
            OXM_DB_HOST => '127.0.0.1', OXM_DB_PORT => $ENV{OXM_MYSQL_PORT},
@@ -88,6 +92,8 @@ for my $step ("disableschema -m $s1", "changeserver -s 8 -m $s1", "enableschema 
     ($rc, $out) = run("$cli $step $auth");
     is($rc, 0, "oxmigrate $step") or diag $out;
 }
+is($redis->cmd('GET', 'oxmigrate:epoch'), 3,
+   'each routing change bumped the epoch in OXM_REDIS_HOST (3 steps)');
 ($rc, $out) = run("docker exec $name disableschema --help");
 like($out, qr/-m,--schema/, 'the OX tool names are on PATH');
 
@@ -100,6 +106,25 @@ is_deeply($j->{error_params}, ['https://upgrade.example.com/appsuite/'],
 my $logs = `docker logs $name 2>/dev/null`;
 like($logs, qr/"POST \/ajax\/login\?action=login HTTP\/1\.1" 200 cid=1 server=8 schema=\Q$s1\E decision=redirect/,
      'the access log (oxmigrate format) on stdout');
+
+# the same image as the secondary balancer: no redirect, CTX-0012
+my $name2 = "$name-2";
+my $lb2 = OxTest::free_port();
+my %env2 = (%env, OXM_ROLE => 'secondary', OXM_SERVERS => 'oxserver-xyz',
+            OXM_LISTEN => "127.0.0.1:$lb2");
+delete @env2{qw(OXM_REDIRECT_URL OXM_ADMIN_LISTEN OXM_ADMIN_HTPASSWD)};
+$envs = join ' ', map { "-e $_='$env2{$_}'" } sort keys %env2;
+($rc, $out) = run("docker run -d --name $name2 --network host $envs '$image'");
+is($rc, 0, 'a secondary starts');
+ok(OxTest::wait_for(sub { OxTest::_port_open($lb2) }, 30, 0.2), '... and listens')
+    or diag scalar `docker logs $name2 2>&1`;
+$r = OxTest::login(port => $lb2, user => 'alice@ctx1.example.com');
+is($r->{status}, 200, 'the moved context passes to its backend there');
+like($r->{body}, qr/^name=alice%40ctx1\.example\.com&/, '... the echo backend got its body');
+$j = OxTest::json(OxTest::login(port => $lb2, user => 'alice@ctx3.example.com')->{body}) // {};
+is($j->{code}, 'CTX-0012', 'a context still on oxserver-old: CTX-0012, no redirect');
+is_deeply($j->{error_params}, [3, 2], '... [cid, server_id]');
+run("docker rm -f $name2");
 
 run("docker rm -f $name");
 done_testing();
