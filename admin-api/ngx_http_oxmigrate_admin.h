@@ -427,6 +427,11 @@ void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
+/* ngx_http_oxmigrate_admin_jobctl.c: steering a job */
+void ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op);
 /* event loop: start the job a handler prepared in op->job */
 void ngx_http_oxmigrate_admin_job_start(void *job);
 /* event loop: free a prepared job that will not run */

@@ -196,7 +196,8 @@ static uint64_t
 ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m, ngx_http_oxmigrate_job_t *job)
 {
-    char                             *owner, *sql, *p, *kind, sidbuf[32];
+    char                             *owner, *sql, *p, *kind, sidbuf[32],
+                                      pabuf[32];
     int64_t                           now;
     uint64_t                          id;
     ngx_str_t                         body;
@@ -218,6 +219,13 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
                                                          : "updates";
 
+    if (job->pause_after) {
+        ngx_sprintf((u_char *) pabuf, "%uL%Z", job->pause_after);
+
+    } else {
+        ngx_cpystrn((u_char *) pabuf, (u_char *) "NULL", sizeof(pabuf));
+    }
+
     if (job->server_id) {
         ngx_sprintf((u_char *) sidbuf, "%uL%Z", job->server_id);
 
@@ -227,10 +235,12 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, ox_caches, started, heartbeat)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D)",
+            " user, owner, claim, ox_caches, started, heartbeat,"
+            " pause_after)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now)
+            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now,
+            pabuf)
         < 0)
     {
         return 0;
@@ -290,8 +300,9 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_RES  *res;
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT id, kind FROM oxmigrate_job"
-              " WHERE state = 'running' AND heartbeat >= %D AND id <> %U"
+              "SELECT id, kind, state FROM oxmigrate_job"
+              " WHERE ((state = 'running' AND heartbeat >= %D)"
+              " OR state = 'paused') AND id <> %U"
               " ORDER BY id LIMIT 1",
               ngx_http_oxmigrate_admin_now_ms()
               - (int64_t) op->alcf->lock_idle, except);
@@ -309,8 +320,10 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
 
     ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT, "job_running",
-                                        "%s job %uL is still running",
-                                        row[1], id);
+                                        "%s job %uL is %s", row[1], id,
+                                        ngx_strcmp(row[2], "paused") == 0
+                                        ? "paused (continue or cancel it)"
+                                        : "still running");
     if (op->gen) {
         ngx_http_oxmigrate_admin_json_str(op->gen, "job");
         ngx_http_oxmigrate_admin_json_int(op->gen, id);
@@ -455,13 +468,16 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t *all, int64_t sid, ngx_array_t *plan)
 {
     char                             *after;
-    yajl_val                          skip;
+    yajl_val                          skip, only, v;
     ngx_int_t                         idx;
-    ngx_uint_t                        i, k;
+    ngx_uint_t                        i, k, limit;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
     skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
+    only = ngx_http_oxmigrate_admin_body_get(op, "only");
+    v = ngx_http_oxmigrate_admin_body_get(op, "limit");
+    limit = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 0;
 
     s = all->elts;
 
@@ -482,6 +498,26 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
                                            "unknown_schema",
                                            "resume_after: schema '%s' not "
                                            "found", after);
+            return NGX_ERROR;
+        }
+    }
+
+    /* only: a list of known schemas, still in the documented order */
+
+    for (k = 0; only && k < only->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "only: schema '%s' not found",
+                                           only->u.array.values[k]->u.string);
             return NGX_ERROR;
         }
     }
@@ -528,6 +564,22 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
 
         if (skip && k < skip->u.array.len) {
             continue;
+        }
+
+        for (k = 0; only && k < only->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (only && k == only->u.array.len) {
+            continue;
+        }
+
+        if (limit && plan->nelts == limit) {
+            break;
         }
 
         ps = ngx_array_push(plan);
@@ -794,6 +846,9 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     job->server_id = sid;
     job->force = force;
     job->parallel = parallel;
+
+    v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
+    job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }

@@ -21,7 +21,8 @@
     "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
     "  AND s.state = 'running'),"                                             \
     " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
-    "  AND s.state = 'failed'), j.ox_caches"                                  \
+    "  AND s.state = 'failed'), j.ox_caches,"                                 \
+    " j.control, j.parallel, j.pause_after"                                   \
     " FROM oxmigrate_job j"
 
 
@@ -105,6 +106,25 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, row[8]);
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g, row[13]);
+
+    /* steering: a pause or cancel asked, PATCHed parallel, the canary */
+    ngx_http_oxmigrate_admin_json_str(g, "control");
+    ngx_http_oxmigrate_admin_json_str(g, row[14]);
+    ngx_http_oxmigrate_admin_json_str(g, "parallel");
+    if (row[15]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[15],
+                                                      lens[15]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "pause_after");
+    if (row[16]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[16],
+                                                      lens[16]));
+    } else {
+        yajl_gen_null(g);
+    }
 
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
@@ -264,9 +284,24 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
 static void
 ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
+    ngx_http_oxmigrate_admin_job_takeover(op, 0);
+}
+
+
+/*
+ * A new driver for an interrupted job (resume: a pause or cancel asked of
+ * the dead driver still holds) or a paused or interrupted one (cont:
+ * POST /jobs/{id}/continue, which also clears a pause).
+ */
+
+void
+ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t cont)
+{
     char                             *owner;
     MYSQL                            *m;
     int64_t                           now, stale, rc;
+    off_t                             pparallel;
     uint64_t                          claim;
     yajl_gen                          g;
     yajl_val                          opts, v;
@@ -295,9 +330,11 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT kind, state, options, server_id,"
-              " state = 'interrupted'"
-              " OR (state = 'running' AND heartbeat < %D)"
-              " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) id);
+              " state = 'interrupted' OR (%U AND state = 'paused')"
+              " OR (state = 'running' AND heartbeat < %D),"
+              " parallel, pause_after"
+              " FROM oxmigrate_job WHERE id = %U", (uint64_t) cont, stale,
+              (uint64_t) id);
     if (res == NULL) {
         return;
     }
@@ -333,10 +370,13 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
         rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
                  "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-                 " owner = %s, claim = %U, finished = NULL WHERE id = %U"
+                 " owner = %s, claim = %U, finished = NULL,"
+                 " control = IF(%U AND control = 'pause', NULL, control)"
+                 " WHERE id = %U"
                  " AND ((state = 'running' AND heartbeat < %D)"
-                 " OR state = 'interrupted')",
-                 now, owner ? owner : "?", claim, (uint64_t) id, stale);
+                 " OR state = 'interrupted' OR (%U AND state = 'paused'))",
+                 now, owner ? owner : "?", claim, (uint64_t) cont,
+                 (uint64_t) id, stale, (uint64_t) cont);
         if (rc < 0) {
             mysql_free_result(res);
             ngx_http_oxmigrate_admin_db_error(op, m);
@@ -348,9 +388,13 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
         /* a resumable job that the UPDATE missed was taken over: it runs */
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                    "job_not_resumable",
-                   "job %i is %s; only an interrupted job can be resumed",
+                   "job %i is %s; only an interrupted%s job can be %s",
                    id, (resumable || ngx_strcmp(row[1], "running") == 0)
-                       ? "still running" : row[1]);
+                       ? "still running" : row[1],
+                   cont ? " or a paused" : "",
+                   cont ? "continued" : ngx_strcmp(row[1], "paused") == 0
+                          ? "resumed (a paused one: POST"
+                            " /jobs/{id}/continue)" : "resumed");
         mysql_free_result(res);
         return;
     }
@@ -370,6 +414,8 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
     job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
 
     opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
+    pparallel = row[5] ? ngx_atoof((u_char *) row[5], lens[5]) : 0;
+    job->pause_after = row[6] ? ngx_atoof((u_char *) row[6], lens[6]) : 0;
     mysql_free_result(res);
 
     if (opts && YAJL_IS_OBJECT(opts)) {
@@ -394,6 +440,11 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     if (opts) {
         yajl_tree_free(opts);
+    }
+
+    /* PATCH /jobs/{id} overrides the request's parallel */
+    if (pparallel > 0) {
+        job->parallel = pparallel;
     }
 
     /* schemas that were running when the worker died run again */
@@ -444,6 +495,9 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
             js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
             job->failed = 1;
 
+        } else if (ngx_strcmp(row[4], "cancelled") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
+
         } else {
             js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
             remaining++;
@@ -461,7 +515,7 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "job");
     ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "resumed");
+    ngx_http_oxmigrate_admin_json_str(g, cont ? "continued" : "resumed");
     ngx_http_oxmigrate_admin_json_bool(g, 1);
     ngx_http_oxmigrate_admin_json_str(g, "remaining");
     ngx_http_oxmigrate_admin_json_int(g, remaining);

@@ -52,6 +52,18 @@ ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS ox_caches VARCHAR(32) NOT NULL
     DEFAULT 'not invalidated' AFTER claim;
 
+-- Steering a running job (POST /jobs/{id}/pause, /cancel, /continue,
+-- PATCH /jobs/{id}): control is what the driver is asked to do ("pause",
+-- "cancel"; NULL: run), parallel overrides the request's while it runs,
+-- pause_after is the canary's count of schemas done before the job pauses
+-- (cleared once it paused).  state also takes "paused" and "cancelled".
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS control VARCHAR(16) NULL AFTER ox_caches;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS parallel INT UNSIGNED NULL AFTER control;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS pause_after INT UNSIGNED NULL AFTER parallel;
+
 -- The schemas of a job, in the order they run (seq).
 CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     job_id BIGINT UNSIGNED NOT NULL,
@@ -60,6 +72,7 @@ CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     db_pool_id INT UNSIGNED NOT NULL,
     host VARCHAR(255) NOT NULL,        -- host:port of its database
     state VARCHAR(16) NOT NULL,        -- pending | running | done | failed
+                                       -- | cancelled
     failed_tasks TEXT NULL,            -- JSON array of task names
     message TEXT NULL,
     disabled_at BIGINT NULL,           -- first disable (downtime start)
