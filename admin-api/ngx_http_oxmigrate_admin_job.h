@@ -88,6 +88,12 @@ typedef struct {
     ngx_uint_t                            poll_control;
     ngx_int_t                             poll_rc;
     uint64_t                              pause_after;
+    ngx_int_t                             win_start;  /* -1: no window */
+    ngx_int_t                             win_end;
+    ngx_int_t                             minute;     /* job_clock's */
+    ngx_int_t                             poll_win_start;
+    ngx_int_t                             poll_win_end;
+    ngx_int_t                             poll_minute;
     ngx_event_t                           keepalive;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;

@@ -325,11 +325,14 @@ ngx_http_oxmigrate_admin_job_continue_locked(
 void
 ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
 {
+    char       *window, pbuf[32];
     MYSQL      *m;
     yajl_gen    g;
-    yajl_val    v;
+    yajl_val    v, w;
     int64_t     rc;
-    ngx_int_t   id;
+    ngx_int_t   id, ws, we;
+    ngx_uint_t  wset;
+    size_t      i;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
@@ -339,11 +342,36 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
-    if (v == NULL || YAJL_GET_INTEGER(v) < 1) {
+    w = ngx_http_oxmigrate_admin_body_get(op, "window");
+
+    /* "window": null clears it */
+    wset = (w != NULL);
+
+    for (i = 0; op->json && YAJL_IS_OBJECT(op->json)
+                && i < op->json->u.object.len; i++)
+    {
+        if (ngx_strcmp(op->json->u.object.keys[i], "window") == 0) {
+            wset = 1;
+        }
+    }
+
+    if ((v == NULL && !wset) || (v && YAJL_GET_INTEGER(v) < 1)) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
                                        "invalid_argument",
-                                       "field \"parallel\" (1 to 64) is "
-                                       "required");
+                                       "field \"parallel\" (1 to 64) or "
+                                       "\"window\" is required");
+        return;
+    }
+
+    window = (w && YAJL_IS_STRING(w)) ? YAJL_GET_STRING(w) : NULL;
+
+    if (window
+        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\" or null");
         return;
     }
 
@@ -352,17 +380,22 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    ngx_sprintf((u_char *) pbuf, "%L%Z", v ? YAJL_GET_INTEGER(v) : 0);
+
     rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-             "UPDATE oxmigrate_job SET parallel = %U WHERE id = %U"
-             " AND state IN ('running', 'paused', 'interrupted')",
-             (uint64_t) YAJL_GET_INTEGER(v), (uint64_t) id);
+             "UPDATE oxmigrate_job SET parallel = IF(%R > 0, %R, parallel),"
+             " time_window = IF(%U, NULLIF(%s, ''), time_window)"
+             " WHERE id = %U AND state IN ('running', 'paused',"
+             " 'interrupted')",
+             pbuf, pbuf, (uint64_t) wset, window ? window : "",
+             (uint64_t) id);
     if (rc < 0) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return;
     }
 
     res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT state, parallel, control FROM oxmigrate_job"
+              "SELECT state, parallel, time_window FROM oxmigrate_job"
               " WHERE id = %U", (uint64_t) id);
     if (res == NULL) {
         return;
@@ -374,9 +407,10 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
                                        "job %i not found", id);
 
-    } else if (rc == 0 && (row[1] == NULL
-                           || ngx_atoof((u_char *) row[1], ngx_strlen(row[1]))
-                              != (off_t) YAJL_GET_INTEGER(v)))
+    } else if (rc == 0
+               && ngx_strcmp(row[0], "running") != 0
+               && ngx_strcmp(row[0], "paused") != 0
+               && ngx_strcmp(row[0], "interrupted") != 0)
     {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                                        "job_not_running",
@@ -391,10 +425,144 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
             ngx_http_oxmigrate_admin_json_str(g, "state");
             ngx_http_oxmigrate_admin_json_str(g, row[0]);
             ngx_http_oxmigrate_admin_json_str(g, "parallel");
-            ngx_http_oxmigrate_admin_json_int(g, YAJL_GET_INTEGER(v));
+            if (row[1]) {
+                ngx_http_oxmigrate_admin_json_int(g,
+                    ngx_atoof((u_char *) row[1], ngx_strlen(row[1])));
+            } else {
+                yajl_gen_null(g);
+            }
+
+            ngx_http_oxmigrate_admin_json_str(g, "window");
+            ngx_http_oxmigrate_admin_json_str(g, row[2]);
             yajl_gen_map_close(g);
         }
     }
 
     mysql_free_result(res);
+}
+
+
+/*
+ * Time windows.  "HH:MM-HH:MM" in the zone of oxmigrate_job_utc_offset
+ * (a fixed offset such as "+01:00"; "UTC"): a job starts schemas only
+ * inside it (one that ends before it starts spans midnight), and waits
+ * outside it.  oxmigrate_job_clock names a file holding "HH:MM" that
+ * replaces the time of day (the tests' faked clock).
+ */
+
+char *
+ngx_http_oxmigrate_admin_job_utc_offset(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf = conf;
+
+    u_char     *p;
+    ngx_int_t   h, m, sign;
+    ngx_str_t  *value;
+
+    if (alcf->job_utc_offset != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    p = value[1].data;
+
+    if (value[1].len == 3 && ngx_strncasecmp(p, (u_char *) "UTC", 3) == 0) {
+        alcf->job_utc_offset = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':') {
+        goto invalid;
+    }
+
+    sign = (p[0] == '-') ? -1 : 1;
+    h = ngx_atoi(p + 1, 2);
+    m = ngx_atoi(p + 4, 2);
+
+    if (h == NGX_ERROR || m == NGX_ERROR || h > 14 || m > 59) {
+        goto invalid;
+    }
+
+    alcf->job_utc_offset = sign * (h * 3600 + m * 60);
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oxmigrate_job_utc_offset: "
+                       "\"%V\" is not \"+HH:MM\", \"-HH:MM\" or \"UTC\"",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_hhmm(const char *p)
+{
+    ngx_int_t  h, m;
+
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9' || p[2] != ':'
+        || p[3] < '0' || p[3] > '9' || p[4] < '0' || p[4] > '9')
+    {
+        return NGX_ERROR;
+    }
+
+    h = (p[0] - '0') * 10 + (p[1] - '0');
+    m = (p[3] - '0') * 10 + (p[4] - '0');
+
+    if (h > 24 || m > 59 || (h == 24 && m != 0)) {
+        return NGX_ERROR;
+    }
+
+    return h * 60 + m;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
+    ngx_int_t *end)
+{
+    if (w == NULL || ngx_strlen(w) != 11 || w[5] != '-') {
+        return NGX_ERROR;
+    }
+
+    *start = ngx_http_oxmigrate_admin_hhmm(w);
+    *end = ngx_http_oxmigrate_admin_hhmm(w + 6);
+
+    if (*start == NGX_ERROR || *end == NGX_ERROR || *start == *end) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_job_minute(ngx_http_oxmigrate_admin_loc_conf_t *alcf)
+{
+    int        fd;
+    char       buf[16];
+    ssize_t    n;
+    ngx_int_t  m;
+    time_t     now;
+
+    if (alcf->job_clock.len) {
+        fd = open((char *) alcf->job_clock.data, O_RDONLY);
+        if (fd >= 0) {
+            n = read(fd, buf, sizeof(buf) - 1);
+            close(fd);
+
+            if (n >= 5) {
+                buf[n] = '\0';
+                m = ngx_http_oxmigrate_admin_hhmm(buf);
+                if (m != NGX_ERROR) {
+                    return m % 1440;
+                }
+            }
+        }
+    }
+
+    now = time(NULL) + alcf->job_utc_offset;
+
+    return (ngx_int_t) ((now % 86400 + 86400) % 86400) / 60;
 }

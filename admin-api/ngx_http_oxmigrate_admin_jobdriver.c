@@ -121,6 +121,10 @@ ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev)
         if (job->poll_parallel) {
             job->parallel = job->poll_parallel;
         }
+
+        job->win_start = job->poll_win_start;
+        job->win_end = job->poll_win_end;
+        job->minute = job->poll_minute;
     }
 
     ngx_http_oxmigrate_admin_job_schedule(job);
@@ -224,6 +228,28 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
 
 /* the free host whose next schema comes first: O(hosts) */
 
+/* inside the job's time window (or none): a schema may start */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_int_t  m;
+
+    if (job->win_start < 0) {
+        return 1;
+    }
+
+    m = job->alcf->job_clock.len
+        ? job->minute
+        : (ngx_int_t) (((ngx_time() + job->alcf->job_utc_offset) % 86400
+                        + 86400) % 86400) / 60;
+
+    return (job->win_start < job->win_end)
+           ? (m >= job->win_start && m < job->win_end)
+           : (m >= job->win_start || m < job->win_end);
+}
+
+
 static ngx_http_oxmigrate_job_host_t *
 ngx_http_oxmigrate_admin_job_next(ngx_http_oxmigrate_job_t *job)
 {
@@ -264,7 +290,8 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
     js = job->schemas.elts;
 
     while (!job->stop && job->control == NGX_HTTP_OXMIGRATE_C_RUN
-           && job->running < job->parallel)
+           && job->running < job->parallel
+           && ngx_http_oxmigrate_admin_job_open(job))
     {
 
         h = ngx_http_oxmigrate_admin_job_next(job);
@@ -320,6 +347,14 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
     }
 
     if (job->running || job->polling || job->finishing) {
+        return;
+    }
+
+    if (job->pending && !job->stop
+        && job->control == NGX_HTTP_OXMIGRATE_C_RUN
+        && !ngx_http_oxmigrate_admin_job_open(job))
+    {
+        /* outside its time window: it waits (the poll beats, and asks) */
         return;
     }
 

@@ -98,6 +98,8 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     job->id = id;
     job->kind = kind;
     job->parallel = 1;
+    job->win_start = -1;
+    job->win_end = -1;
     job->alcf = op->alcf;
     job->omcf = op->omcf;
     job->claim = ngx_http_oxmigrate_admin_job_claim();
@@ -197,7 +199,8 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m, ngx_http_oxmigrate_job_t *job)
 {
     char                             *owner, *sql, *p, *kind, sidbuf[32],
-                                      pabuf[32];
+                                      pabuf[32], mdbuf[32], *window;
+    yajl_val                          v;
     int64_t                           now;
     uint64_t                          id;
     ngx_str_t                         body;
@@ -219,6 +222,16 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
                                                          : "updates";
 
+    window = ngx_http_oxmigrate_admin_body_str(op, "window");
+    v = ngx_http_oxmigrate_admin_body_get(op, "max_downtime");
+
+    if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
+        ngx_sprintf((u_char *) mdbuf, "%L%Z", YAJL_GET_INTEGER(v));
+
+    } else {
+        ngx_cpystrn((u_char *) mdbuf, (u_char *) "NULL", sizeof(mdbuf));
+    }
+
     if (job->pause_after) {
         ngx_sprintf((u_char *) pabuf, "%uL%Z", job->pause_after);
 
@@ -236,11 +249,12 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
             " user, owner, claim, ox_caches, started, heartbeat,"
-            " pause_after)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R)",
+            " pause_after, time_window, max_downtime)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
+            " NULLIF(%s, ''), %R)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
             ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now,
-            pabuf)
+            pabuf, window ? window : "", mdbuf)
         < 0)
     {
         return 0;
@@ -720,9 +734,10 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                       *server;
+    char                       *server, *window;
     MYSQL                      *m;
     int64_t                     sid;
+    ngx_int_t                   ws, we;
     yajl_val                    v;
     uint64_t                    id;
     ngx_uint_t                  dry, force, cont, parallel;
@@ -752,6 +767,17 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+
+    window = ngx_http_oxmigrate_admin_body_str(op, "window");
+    if (window
+        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\"");
+        return;
+    }
 
     v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
     parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
@@ -849,6 +875,12 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
+
+    if (window) {
+        (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,
+                                                   &job->win_end);
+        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+    }
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }

@@ -273,6 +273,8 @@ ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
 
     (void) ngx_http_oxmigrate_admin_job_exec(run,
               "UPDATE oxmigrate_job SET control = 'pause',"
+              " reason = CONCAT('pause_after: ', pause_after,"
+              " ' schemas done (the canary)'),"
               " pause_after = NULL WHERE id = %U AND claim = %U"
               " AND pause_after IS NOT NULL AND control IS NULL"
               " AND pause_after <= (SELECT COUNT(*) FROM oxmigrate_job_schema"
@@ -668,6 +670,8 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
+    MYSQL_ROW                      row;
+    MYSQL_RES                     *res;
     ngx_http_oxmigrate_job_t      *job;
     ngx_http_oxmigrate_job_run_t   run;
 
@@ -703,6 +707,62 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
 
     job->poll_control = step->control;
     job->poll_parallel = step->parallel;
+    job->poll_win_start = -1;
+    job->poll_win_end = -1;
+    job->poll_minute = ngx_http_oxmigrate_admin_job_minute(job->alcf);
+
+    if (job->poll_rc == NGX_OK) {
+        res = ngx_http_oxmigrate_admin_select(run.m, run.pool,
+                  "SELECT time_window FROM oxmigrate_job WHERE id = %U",
+                  job->id);
+        row = res ? mysql_fetch_row(res) : NULL;
+
+        if (row && row[0]
+            && ngx_http_oxmigrate_admin_job_window(row[0],
+                                                   &job->poll_win_start,
+                                                   &job->poll_win_end)
+               != NGX_OK)
+        {
+            job->poll_win_start = -1;
+            job->poll_win_end = -1;
+        }
+
+        if (res) {
+            mysql_free_result(res);
+
+        } else {
+            job->poll_rc = NGX_ERROR;
+        }
+
+        /*
+         * max_downtime: a schema disabled for longer is reported and the
+         * job pauses after it (the schema itself goes on: never killed).
+         */
+
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job j JOIN oxmigrate_job_schema s"
+                  " ON s.job_id = j.id SET j.control = 'pause',"
+                  " j.reason = CONCAT('max_downtime: ', s.name,"
+                  " ' was disabled for more than ', j.max_downtime,"
+                  " ' s (its update is not stopped)')"
+                  " WHERE j.id = %U AND j.claim = %U AND j.control IS NULL"
+                  " AND j.max_downtime IS NOT NULL AND s.state = 'running'"
+                  " AND s.disabled_at IS NOT NULL AND s.enabled_at IS NULL"
+                  " AND s.disabled_at < %D - j.max_downtime * 1000",
+                  job->id, job->claim, ngx_http_oxmigrate_admin_now_ms());
+
+        if (run.m && ngx_http_oxmigrate_admin_job_control(&run, step, NULL)
+                     == NGX_OK)
+        {
+            job->poll_control = step->control;
+        }
+    }
+
+    if (run.m == NULL) {
+        job->poll_rc = NGX_ERROR;
+        ngx_destroy_pool(run.pool);
+        return;
+    }
 
     if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
         mysql_close(run.m);

@@ -22,7 +22,8 @@
     "  AND s.state = 'running'),"                                             \
     " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
     "  AND s.state = 'failed'), j.ox_caches,"                                 \
-    " j.control, j.parallel, j.pause_after"                                   \
+    " j.control, j.parallel, j.pause_after, j.time_window, j.max_downtime,"  \
+    " j.reason"                                                               \
     " FROM oxmigrate_job j"
 
 
@@ -125,6 +126,19 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     } else {
         yajl_gen_null(g);
     }
+
+    ngx_http_oxmigrate_admin_json_str(g, "window");
+    ngx_http_oxmigrate_admin_json_str(g, row[17]);
+    ngx_http_oxmigrate_admin_json_str(g, "max_downtime");
+    if (row[18]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[18],
+                                                      lens[18]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "reason");
+    ngx_http_oxmigrate_admin_json_str(g, row[19]);
 
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
@@ -332,7 +346,7 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
               "SELECT kind, state, options, server_id,"
               " state = 'interrupted' OR (%U AND state = 'paused')"
               " OR (state = 'running' AND heartbeat < %D),"
-              " parallel, pause_after"
+              " parallel, pause_after, time_window"
               " FROM oxmigrate_job WHERE id = %U", (uint64_t) cont, stale,
               (uint64_t) id);
     if (res == NULL) {
@@ -371,12 +385,13 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
         rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
                  "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
                  " owner = %s, claim = %U, finished = NULL,"
-                 " control = IF(%U AND control = 'pause', NULL, control)"
+                 " control = IF(%U AND control = 'pause', NULL, control),"
+                 " reason = IF(%U, NULL, reason)"
                  " WHERE id = %U"
                  " AND ((state = 'running' AND heartbeat < %D)"
                  " OR state = 'interrupted' OR (%U AND state = 'paused'))",
                  now, owner ? owner : "?", claim, (uint64_t) cont,
-                 (uint64_t) id, stale, (uint64_t) cont);
+                 (uint64_t) cont, (uint64_t) id, stale, (uint64_t) cont);
         if (rc < 0) {
             mysql_free_result(res);
             ngx_http_oxmigrate_admin_db_error(op, m);
@@ -416,6 +431,18 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
     pparallel = row[5] ? ngx_atoof((u_char *) row[5], lens[5]) : 0;
     job->pause_after = row[6] ? ngx_atoof((u_char *) row[6], lens[6]) : 0;
+
+    if (row[7]
+        && ngx_http_oxmigrate_admin_job_window(row[7], &job->win_start,
+                                               &job->win_end)
+           == NGX_OK)
+    {
+        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+
+    } else {
+        job->win_start = -1;
+        job->win_end = -1;
+    }
     mysql_free_result(res);
 
     if (opts && YAJL_IS_OBJECT(opts)) {

@@ -40,11 +40,14 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
     { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
     { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
+    { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
     { NULL, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
     { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { NULL, 0, 0 }
 };
 

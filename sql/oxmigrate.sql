@@ -63,6 +63,16 @@ ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS parallel INT UNSIGNED NULL AFTER control;
 ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS pause_after INT UNSIGNED NULL AFTER parallel;
+-- time_window: "HH:MM-HH:MM" (oxmigrate_job_utc_offset) in which schemas
+-- start; max_downtime: seconds a schema may stay disabled before the job
+-- pauses; reason: why the job paused by itself (canary, max_downtime).
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS time_window VARCHAR(16) NULL AFTER pause_after;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS max_downtime INT UNSIGNED NULL
+    AFTER time_window;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS reason VARCHAR(255) NULL AFTER max_downtime;
 
 -- The schemas of a job, in the order they run (seq).
 CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
