@@ -45,6 +45,7 @@ typedef struct {
     ngx_uint_t                            seq;
     ngx_uint_t                            state;
     ngx_uint_t                            hidx;     /* in job->hosts */
+    uint64_t                              contexts;
 } ngx_http_oxmigrate_job_schema_t;
 
 

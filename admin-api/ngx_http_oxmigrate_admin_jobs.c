@@ -185,6 +185,7 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
         js->pool_id = pool_id;
         js->host = host;
         js->seq = i;
+        js->contexts = s[i].contexts;
         js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
     }
 
@@ -270,16 +271,17 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
         sql = ngx_http_oxmigrate_admin_sql(m, op->pool,
                   "INSERT INTO oxmigrate_job_schema"
-                  " (job_id, seq, name, db_pool_id, host, state) VALUES ");
+                  " (job_id, seq, name, db_pool_id, host, state, contexts)"
+                  " VALUES ");
         if (sql == NULL) {
             return 0;
         }
 
         for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
             p = ngx_http_oxmigrate_admin_sql(m, op->pool,
-                    "%R%R(%U, %U, %s, %U, %s, 'pending')", sql,
+                    "%R%R(%U, %U, %s, %U, %s, 'pending', %U)", sql,
                     j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
-                    js[j].pool_id, js[j].host);
+                    js[j].pool_id, js[j].host, js[j].contexts);
             if (p == NULL) {
                 return 0;
             }
@@ -617,7 +619,11 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 {
     char                              *pname, err[256];
     MYSQL                             *sm;
+    double                             ms_ctx, total;
+    int64_t                            from;
     yajl_gen                           g;
+    MYSQL_ROW                          row;
+    MYSQL_RES                         *res;
     uint64_t                           pool_id;
     ngx_uint_t                         i, j;
     ngx_http_oxmigrate_task_t         *t;
@@ -626,6 +632,35 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_ref_t   *ps;
     ngx_http_oxmigrate_schema_state_t  st;
 
+    /*
+     * The estimate: milliseconds per context measured by the latest
+     * upgrade job that finished schemas (each one's last run, weighted by
+     * its contexts); none measured yet: null.
+     */
+
+    ms_ctx = -1;
+    from = 0;
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT s.job_id, SUM(s.ended_at - s.started_at)"
+              " / SUM(COALESCE(NULLIF(s.contexts, 0), 1))"
+              " FROM oxmigrate_job_schema s WHERE s.job_id = ("
+              "  SELECT MAX(x.job_id) FROM oxmigrate_job_schema x"
+              "  JOIN oxmigrate_job j ON j.id = x.job_id"
+              "  WHERE j.kind = 'upgrade' AND x.state = 'done'"
+              "  AND x.ended_at >= x.started_at)"
+              " AND s.state = 'done' AND s.ended_at >= s.started_at"
+              " GROUP BY s.job_id");
+    if (res) {
+        row = mysql_fetch_row(res);
+        if (row && row[0] && row[1]) {
+            from = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+            ms_ctx = strtod(row[1], NULL);
+        }
+
+        mysql_free_result(res);
+    }
+
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
         ngx_http_oxmigrate_admin_job_free(job);
@@ -633,6 +668,27 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "estimate_from_job");
+    if (from) {
+        ngx_http_oxmigrate_admin_json_int(g, from);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
+    if (ms_ctx >= 0) {
+        total = 0;
+        ps = plan_a->elts;
+        for (i = 0; i < plan_a->nelts; i++) {
+            total += ms_ctx * (double) (ps[i].contexts ? ps[i].contexts : 1);
+        }
+
+        yajl_gen_double(g, total / 1000.0);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
     ngx_http_oxmigrate_admin_json_str(g, "dry_run");
     ngx_http_oxmigrate_admin_json_bool(g, 1);
     ngx_http_oxmigrate_admin_json_str(g, "server");
@@ -688,6 +744,15 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
         ngx_http_oxmigrate_admin_json_str(g, js[i].host);
         ngx_http_oxmigrate_admin_json_str(g, "contexts");
         ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
+        if (ms_ctx >= 0) {
+            yajl_gen_double(g, ms_ctx * (double) (ps[i].contexts
+                                                  ? ps[i].contexts : 1)
+                               / 1000.0);
+        } else {
+            yajl_gen_null(g);
+        }
+
         ngx_http_oxmigrate_admin_json_str(g, "pending");
 
         if (sm == NULL

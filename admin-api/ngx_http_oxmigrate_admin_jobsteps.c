@@ -429,8 +429,10 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     }
 
     (void) ngx_http_oxmigrate_admin_job_exec(&run,
-              "UPDATE oxmigrate_job_schema SET state = 'running'"
-              " WHERE job_id = %U AND seq = %U", job->id,
+              "UPDATE oxmigrate_job_schema SET state = 'running',"
+              " started_at = %D, ended_at = NULL"
+              " WHERE job_id = %U AND seq = %U",
+              ngx_http_oxmigrate_admin_now_ms(), job->id,
               (uint64_t) run.js->seq);
 
     if (run.m == NULL) {
@@ -521,9 +523,10 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     if (ngx_http_oxmigrate_admin_job_exec(&run,
             "UPDATE oxmigrate_job_schema SET state = 'done',"
-            " failed_tasks = '[]', message = '', enabled_at = %R"
-            " WHERE job_id = %U AND seq = %U",
-            ena, job->id, (uint64_t) run.js->seq)
+            " failed_tasks = '[]', message = '', enabled_at = %R,"
+            " ended_at = %D WHERE job_id = %U AND seq = %U",
+            ena, ngx_http_oxmigrate_admin_now_ms(), job->id,
+            (uint64_t) run.js->seq)
         >= 0 || run.m)
     {
         /* done; a write that failed for good is logged */

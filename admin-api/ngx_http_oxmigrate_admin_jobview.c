@@ -23,7 +23,19 @@
     " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
     "  AND s.state = 'failed'), j.ox_caches,"                                 \
     " j.control, j.parallel, j.pause_after, j.time_window, j.max_downtime,"  \
-    " j.reason"                                                               \
+    " j.reason,"                                                              \
+    " (SELECT SUM(COALESCE(NULLIF(s.contexts, 0), 1))"                        \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state = 'done' AND s.ended_at >= s.started_at),"                 \
+    " (SELECT SUM(s.ended_at - s.started_at)"                                 \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state = 'done' AND s.ended_at >= s.started_at),"                 \
+    " (SELECT SUM(COALESCE(NULLIF(s.contexts, 0), 1))"                        \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state IN ('pending', 'running')),"                               \
+    " (SELECT COUNT(DISTINCT s.host) FROM oxmigrate_job_schema s"             \
+    "  WHERE s.job_id = j.id AND s.state IN ('pending', 'running')),"         \
+    " COALESCE(j.parallel, JSON_VALUE(j.options, '$.parallel'), 1)"           \
     " FROM oxmigrate_job j"
 
 
@@ -51,6 +63,9 @@ static void
 ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
 {
+    off_t        done_ctx, done_ms, left_ctx, hosts, par;
+    double       rate;
+    const char  *st;
     int64_t     dis, ena;
     yajl_gen    g;
     yajl_val    v;
@@ -139,6 +154,51 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "reason");
     ngx_http_oxmigrate_admin_json_str(g, row[19]);
+
+    /*
+     * rate: contexts per second over the schemas done so far (each
+     * schema's last run, start to end, weighted by its contexts);
+     * eta_seconds: the contexts left at that rate, as many at once as
+     * parallel and their database hosts allow.  null: nothing measured
+     * yet, or the job is over.
+     */
+
+    done_ctx = row[20] ? ngx_atoof((u_char *) row[20], lens[20]) : 0;
+    done_ms = row[21] ? ngx_atoof((u_char *) row[21], lens[21]) : 0;
+    left_ctx = row[22] ? ngx_atoof((u_char *) row[22], lens[22]) : 0;
+    hosts = row[23] ? ngx_atoof((u_char *) row[23], lens[23]) : 0;
+    par = row[24] ? ngx_atoof((u_char *) row[24], lens[24]) : 1;
+    st = ngx_http_oxmigrate_admin_job_state(op, row);
+
+    ngx_http_oxmigrate_admin_json_str(g, "rate");
+    if (done_ctx > 0 && done_ms > 0) {
+        rate = (double) done_ctx * 1000.0 / (double) done_ms;
+        yajl_gen_double(g, rate);
+
+    } else {
+        rate = 0;
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "eta_seconds");
+    if (rate > 0
+        && (ngx_strcmp(st, "running") == 0 || ngx_strcmp(st, "paused") == 0
+            || ngx_strcmp(st, "interrupted") == 0))
+    {
+        if (par < 1) {
+            par = 1;
+        }
+
+        if (hosts > 0 && hosts < par) {
+            par = hosts;
+        }
+
+        ngx_http_oxmigrate_admin_json_int(g,
+                        (int64_t) ((double) left_ctx / rate / par + 0.5));
+
+    } else {
+        yajl_gen_null(g);
+    }
 
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,

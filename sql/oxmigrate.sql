@@ -90,3 +90,12 @@ CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     PRIMARY KEY (job_id, seq),
     FOREIGN KEY (job_id) REFERENCES oxmigrate_job (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- A schema's contexts when planned and the start and end of its last run:
+-- a job's rate and eta_seconds, dry_run's estimates (GET /jobs/{id}).
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS contexts INT UNSIGNED NULL;
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS started_at BIGINT NULL;
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS ended_at BIGINT NULL;
