@@ -110,6 +110,10 @@ typedef struct {
     ngx_str_t                   ox_pass;        /* -P, never logged */
     ngx_msec_t                  ox_timeout;     /* runupdate & co */
     ngx_msec_t                  ox_quick_timeout;  /* the schema tools */
+
+    /* jobs' time windows (ngx_http_oxmigrate_admin_jobctl.c) */
+    ngx_int_t                   job_utc_offset; /* seconds */
+    ngx_str_t                   job_clock;      /* tests: "HH:MM" file */
 } ngx_http_oxmigrate_admin_loc_conf_t;
 
 
@@ -453,6 +457,19 @@ void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
+/* ngx_http_oxmigrate_admin_jobctl.c: steering a job */
+void ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op);
+char *ngx_http_oxmigrate_admin_job_utc_offset(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+/* "HH:MM-HH:MM" in minutes of the day; NGX_ERROR: not a window */
+ngx_int_t ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
+    ngx_int_t *end);
+/* the minute of the day in the jobs' zone (thread: may read job_clock) */
+ngx_int_t ngx_http_oxmigrate_admin_job_minute(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 /* event loop: start the job a handler prepared in op->job */
 void ngx_http_oxmigrate_admin_job_start(void *job);
 /* event loop: free a prepared job that will not run */

@@ -74,6 +74,7 @@ ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
     conf->ox[1] = NGX_CONF_UNSET_PTR;
     conf->ox_timeout = NGX_CONF_UNSET_MSEC;
     conf->ox_quick_timeout = NGX_CONF_UNSET_MSEC;
+    conf->job_utc_offset = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -99,6 +100,8 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->excluded_tasks, prev->excluded_tasks,
                              NULL);
     ngx_conf_merge_ptr_value(conf->excluded_ns, prev->excluded_ns, NULL);
+    ngx_conf_merge_value(conf->job_utc_offset, prev->job_utc_offset, 0);
+    ngx_conf_merge_str_value(conf->job_clock, prev->job_clock, "");
 
     if (ngx_http_oxmigrate_admin_ox_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

@@ -30,6 +30,12 @@
 #define NGX_HTTP_OXMIGRATE_S_RUNNING     1
 #define NGX_HTTP_OXMIGRATE_S_DONE        2
 #define NGX_HTTP_OXMIGRATE_S_FAILED      3
+#define NGX_HTTP_OXMIGRATE_S_CANCELLED   4
+
+/* oxmigrate_job.control: what the driver is asked to do */
+#define NGX_HTTP_OXMIGRATE_C_RUN         0
+#define NGX_HTTP_OXMIGRATE_C_PAUSE       1
+#define NGX_HTTP_OXMIGRATE_C_CANCEL      2
 
 
 typedef struct {
@@ -39,6 +45,7 @@ typedef struct {
     ngx_uint_t                            seq;
     ngx_uint_t                            state;
     ngx_uint_t                            hidx;     /* in job->hosts */
+    uint64_t                              contexts;
 } ngx_http_oxmigrate_job_schema_t;
 
 
@@ -75,6 +82,19 @@ typedef struct {
     ngx_uint_t                            interrupted;
     ngx_uint_t                            lost;      /* taken over */
     uint64_t                              claim;
+    ngx_uint_t                            control;   /* C_*, as last read */
+    ngx_uint_t                            polling;   /* a poll runs */
+    ngx_uint_t                            finishing;
+    ngx_uint_t                            poll_parallel;
+    ngx_uint_t                            poll_control;
+    ngx_int_t                             poll_rc;
+    uint64_t                              pause_after;
+    ngx_int_t                             win_start;  /* -1: no window */
+    ngx_int_t                             win_end;
+    ngx_int_t                             minute;     /* job_clock's */
+    ngx_int_t                             poll_win_start;
+    ngx_int_t                             poll_win_end;
+    ngx_int_t                             poll_minute;
     ngx_event_t                           keepalive;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
@@ -86,7 +106,10 @@ typedef struct {
     ngx_http_oxmigrate_job_schema_t      *s;
     MYSQL                                *m;     /* lent by the job */
     MYSQL                                *sm;    /* the host's, lent */
-    ngx_int_t                             rc;
+    ngx_int_t                             rc;    /* NGX_AGAIN: not started,
+                                                    NGX_DONE: cancelled */
+    ngx_uint_t                            control;   /* read at its end */
+    ngx_uint_t                            parallel;  /* 0: unchanged */
 } ngx_http_oxmigrate_job_step_t;
 
 
@@ -115,6 +138,15 @@ ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
 
 void ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log);
 void ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log);
+/* the job's control and parallel (a poll of the driver, thread) */
+void ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log);
+
+
+/* ngx_http_oxmigrate_admin_jobview.c: a paused or interrupted job's new
+   driver; cont: POST /jobs/{id}/continue (also clears a pause) */
+
+void ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t cont);
 
 
 #endif /* _NGX_HTTP_OXMIGRATE_ADMIN_JOB_H_INCLUDED_ */

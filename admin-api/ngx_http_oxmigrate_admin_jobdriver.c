@@ -39,10 +39,95 @@ ngx_http_oxmigrate_admin_job_free(void *data)
  * "interrupted" at once instead of after the idle time.
  */
 
+static void ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev);
+
+
+/*
+ * Every second the driver also polls configdb (thread): a pause, a cancel
+ * or a new parallel take effect before the next schema starts, and the
+ * heartbeat stays fresh while nothing runs.
+ */
+
 static void
 ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
 {
+    ngx_http_oxmigrate_job_t       *job = ev->data;
+    ngx_http_oxmigrate_job_step_t  *step;
+
     ngx_add_timer(ev, 1000);
+
+    if (job->polling || job->finishing || job->schemas.nelts == 0) {
+        return;
+    }
+
+    step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
+    if (step == NULL) {
+        return;
+    }
+
+    step->job = job;
+    step->s = job->schemas.elts;
+
+    if (job->conns.nelts) {
+        job->conns.nelts--;
+        step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
+    }
+
+    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+                                      ngx_http_oxmigrate_admin_job_poll,
+                                      ngx_http_oxmigrate_admin_job_poll_done,
+                                      step)
+        != NGX_OK)
+    {
+        if (step->m) {
+            job->conns.nelts++;
+        }
+
+        return;
+    }
+
+    job->polling = 1;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev)
+{
+    ngx_http_oxmigrate_job_step_t  *step = ev->data;
+
+    ngx_http_oxmigrate_job_t  *job = step->job;
+
+    MYSQL  **m;
+
+    job->polling = 0;
+
+    if (step->m) {
+        m = ngx_array_push(&job->conns);
+        if (m) {
+            *m = step->m;
+
+        } else {
+            mysql_close(step->m);
+        }
+    }
+
+    if (job->poll_rc == NGX_DECLINED) {
+        job->stop = 1;
+        job->lost = 1;
+
+    } else if (job->poll_rc == NGX_OK) {
+        job->control = job->poll_control;
+
+        if (job->poll_parallel) {
+            job->parallel = job->poll_parallel;
+        }
+
+        job->win_start = job->poll_win_start;
+        job->win_end = job->poll_win_end;
+        job->minute = job->poll_minute;
+    }
+
+    ngx_http_oxmigrate_admin_job_schedule(job);
 }
 
 
@@ -143,6 +228,28 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
 
 /* the free host whose next schema comes first: O(hosts) */
 
+/* inside the job's time window (or none): a schema may start */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_int_t  m;
+
+    if (job->win_start < 0) {
+        return 1;
+    }
+
+    m = job->alcf->job_clock.len
+        ? job->minute
+        : (ngx_int_t) (((ngx_time() + job->alcf->job_utc_offset) % 86400
+                        + 86400) % 86400) / 60;
+
+    return (job->win_start < job->win_end)
+           ? (m >= job->win_start && m < job->win_end)
+           : (m >= job->win_start || m < job->win_end);
+}
+
+
 static ngx_http_oxmigrate_job_host_t *
 ngx_http_oxmigrate_admin_job_next(ngx_http_oxmigrate_job_t *job)
 {
@@ -182,7 +289,10 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 
     js = job->schemas.elts;
 
-    while (!job->stop && job->running < job->parallel) {
+    while (!job->stop && job->control == NGX_HTTP_OXMIGRATE_C_RUN
+           && job->running < job->parallel
+           && ngx_http_oxmigrate_admin_job_open(job))
+    {
 
         h = ngx_http_oxmigrate_admin_job_next(job);
         if (h == NULL) {
@@ -236,8 +346,23 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         job->pending--;
     }
 
-    if (job->running) {
+    if (job->running || job->polling || job->finishing) {
         return;
+    }
+
+    if (job->pending && !job->stop
+        && job->control == NGX_HTTP_OXMIGRATE_C_RUN
+        && !ngx_http_oxmigrate_admin_job_open(job))
+    {
+        /* outside its time window: it waits (the poll beats, and asks) */
+        return;
+    }
+
+    if (job->pending && !job->stop
+        && job->control != NGX_HTTP_OXMIGRATE_C_RUN)
+    {
+        /* paused or cancelled: the job ends so (jobsteps.c) */
+        job->stop = 1;
     }
 
     if (job->pending && !job->stop) {
@@ -245,6 +370,8 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         job->stop = 1;
         job->interrupted = 1;
     }
+
+    job->finishing = 1;
 
     if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
                                       ngx_http_oxmigrate_admin_job_finish,
@@ -284,8 +411,25 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     h->busy = 0;
     h->m = step->sm;
 
+    /* a pause, cancel or parallel the step saw at its end */
+    job->control = step->control;
+
+    if (step->parallel) {
+        job->parallel = step->parallel;
+    }
+
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
+
+    } else if (step->rc == NGX_AGAIN) {
+        /* paused or cancelled before it started: it runs on a continue */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+        job->pending++;
+        h->next--;
+
+    } else if (step->rc == NGX_DONE) {
+        /* cancelled while disabled: enabled again on its old server */
+        step->s->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
 
     } else if (step->rc == NGX_ABORT) {
         /* configdb stayed away: where the schema is, a resume finds out */

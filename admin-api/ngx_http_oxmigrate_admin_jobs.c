@@ -98,6 +98,8 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     job->id = id;
     job->kind = kind;
     job->parallel = 1;
+    job->win_start = -1;
+    job->win_end = -1;
     job->alcf = op->alcf;
     job->omcf = op->omcf;
     job->claim = ngx_http_oxmigrate_admin_job_claim();
@@ -183,6 +185,7 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
         js->pool_id = pool_id;
         js->host = host;
         js->seq = i;
+        js->contexts = s[i].contexts;
         js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
     }
 
@@ -196,7 +199,9 @@ static uint64_t
 ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m, ngx_http_oxmigrate_job_t *job)
 {
-    char                             *owner, *sql, *p, *kind, sidbuf[32];
+    char                             *owner, *sql, *p, *kind, sidbuf[32],
+                                      pabuf[32], mdbuf[32], *window;
+    yajl_val                          v;
     int64_t                           now;
     uint64_t                          id;
     ngx_str_t                         body;
@@ -218,6 +223,23 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
                                                          : "updates";
 
+    window = ngx_http_oxmigrate_admin_body_str(op, "window");
+    v = ngx_http_oxmigrate_admin_body_get(op, "max_downtime");
+
+    if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
+        ngx_sprintf((u_char *) mdbuf, "%L%Z", YAJL_GET_INTEGER(v));
+
+    } else {
+        ngx_cpystrn((u_char *) mdbuf, (u_char *) "NULL", sizeof(mdbuf));
+    }
+
+    if (job->pause_after) {
+        ngx_sprintf((u_char *) pabuf, "%uL%Z", job->pause_after);
+
+    } else {
+        ngx_cpystrn((u_char *) pabuf, (u_char *) "NULL", sizeof(pabuf));
+    }
+
     if (job->server_id) {
         ngx_sprintf((u_char *) sidbuf, "%uL%Z", job->server_id);
 
@@ -227,10 +249,13 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
     if (ngx_http_oxmigrate_admin_exec(m, op->pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, ox_caches, started, heartbeat)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D)",
+            " user, owner, claim, ox_caches, started, heartbeat,"
+            " pause_after, time_window, max_downtime)"
+            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
+            " NULLIF(%s, ''), %R)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now)
+            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now,
+            pabuf, window ? window : "", mdbuf)
         < 0)
     {
         return 0;
@@ -246,16 +271,17 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
         sql = ngx_http_oxmigrate_admin_sql(m, op->pool,
                   "INSERT INTO oxmigrate_job_schema"
-                  " (job_id, seq, name, db_pool_id, host, state) VALUES ");
+                  " (job_id, seq, name, db_pool_id, host, state, contexts)"
+                  " VALUES ");
         if (sql == NULL) {
             return 0;
         }
 
         for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
             p = ngx_http_oxmigrate_admin_sql(m, op->pool,
-                    "%R%R(%U, %U, %s, %U, %s, 'pending')", sql,
+                    "%R%R(%U, %U, %s, %U, %s, 'pending', %U)", sql,
                     j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
-                    js[j].pool_id, js[j].host);
+                    js[j].pool_id, js[j].host, js[j].contexts);
             if (p == NULL) {
                 return 0;
             }
@@ -290,8 +316,9 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_RES  *res;
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT id, kind FROM oxmigrate_job"
-              " WHERE state = 'running' AND heartbeat >= %D AND id <> %U"
+              "SELECT id, kind, state FROM oxmigrate_job"
+              " WHERE ((state = 'running' AND heartbeat >= %D)"
+              " OR state = 'paused') AND id <> %U"
               " ORDER BY id LIMIT 1",
               ngx_http_oxmigrate_admin_now_ms()
               - (int64_t) op->alcf->lock_idle, except);
@@ -309,8 +336,10 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
 
     ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT, "job_running",
-                                        "%s job %uL is still running",
-                                        row[1], id);
+                                        "%s job %uL is %s", row[1], id,
+                                        ngx_strcmp(row[2], "paused") == 0
+                                        ? "paused (continue or cancel it)"
+                                        : "still running");
     if (op->gen) {
         ngx_http_oxmigrate_admin_json_str(op->gen, "job");
         ngx_http_oxmigrate_admin_json_int(op->gen, id);
@@ -455,13 +484,16 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t *all, int64_t sid, ngx_array_t *plan)
 {
     char                             *after;
-    yajl_val                          skip;
+    yajl_val                          skip, only, v;
     ngx_int_t                         idx;
-    ngx_uint_t                        i, k;
+    ngx_uint_t                        i, k, limit;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
     skip = ngx_http_oxmigrate_admin_body_get(op, "skip");
+    only = ngx_http_oxmigrate_admin_body_get(op, "only");
+    v = ngx_http_oxmigrate_admin_body_get(op, "limit");
+    limit = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 0;
 
     s = all->elts;
 
@@ -482,6 +514,26 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
                                            "unknown_schema",
                                            "resume_after: schema '%s' not "
                                            "found", after);
+            return NGX_ERROR;
+        }
+    }
+
+    /* only: a list of known schemas, still in the documented order */
+
+    for (k = 0; only && k < only->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "only: schema '%s' not found",
+                                           only->u.array.values[k]->u.string);
             return NGX_ERROR;
         }
     }
@@ -530,6 +582,22 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
+        for (k = 0; only && k < only->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (only && k == only->u.array.len) {
+            continue;
+        }
+
+        if (limit && plan->nelts == limit) {
+            break;
+        }
+
         ps = ngx_array_push(plan);
         if (ps == NULL) {
             return NGX_ERROR;
@@ -551,7 +619,11 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 {
     char                              *pname, err[256];
     MYSQL                             *sm;
+    double                             ms_ctx, total;
+    int64_t                            from;
     yajl_gen                           g;
+    MYSQL_ROW                          row;
+    MYSQL_RES                         *res;
     uint64_t                           pool_id;
     ngx_uint_t                         i, j;
     ngx_http_oxmigrate_task_t         *t;
@@ -560,6 +632,35 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_ref_t   *ps;
     ngx_http_oxmigrate_schema_state_t  st;
 
+    /*
+     * The estimate: milliseconds per context measured by the latest
+     * upgrade job that finished schemas (each one's last run, weighted by
+     * its contexts); none measured yet: null.
+     */
+
+    ms_ctx = -1;
+    from = 0;
+
+    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+              "SELECT s.job_id, SUM(s.ended_at - s.started_at)"
+              " / SUM(COALESCE(NULLIF(s.contexts, 0), 1))"
+              " FROM oxmigrate_job_schema s WHERE s.job_id = ("
+              "  SELECT MAX(x.job_id) FROM oxmigrate_job_schema x"
+              "  JOIN oxmigrate_job j ON j.id = x.job_id"
+              "  WHERE j.kind = 'upgrade' AND x.state = 'done'"
+              "  AND x.ended_at >= x.started_at)"
+              " AND s.state = 'done' AND s.ended_at >= s.started_at"
+              " GROUP BY s.job_id");
+    if (res) {
+        row = mysql_fetch_row(res);
+        if (row && row[0] && row[1]) {
+            from = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+            ms_ctx = strtod(row[1], NULL);
+        }
+
+        mysql_free_result(res);
+    }
+
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
         ngx_http_oxmigrate_admin_job_free(job);
@@ -567,6 +668,27 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "estimate_from_job");
+    if (from) {
+        ngx_http_oxmigrate_admin_json_int(g, from);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
+    if (ms_ctx >= 0) {
+        total = 0;
+        ps = plan_a->elts;
+        for (i = 0; i < plan_a->nelts; i++) {
+            total += ms_ctx * (double) (ps[i].contexts ? ps[i].contexts : 1);
+        }
+
+        yajl_gen_double(g, total / 1000.0);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
     ngx_http_oxmigrate_admin_json_str(g, "dry_run");
     ngx_http_oxmigrate_admin_json_bool(g, 1);
     ngx_http_oxmigrate_admin_json_str(g, "server");
@@ -622,6 +744,15 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
         ngx_http_oxmigrate_admin_json_str(g, js[i].host);
         ngx_http_oxmigrate_admin_json_str(g, "contexts");
         ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
+        if (ms_ctx >= 0) {
+            yajl_gen_double(g, ms_ctx * (double) (ps[i].contexts
+                                                  ? ps[i].contexts : 1)
+                               / 1000.0);
+        } else {
+            yajl_gen_null(g);
+        }
+
         ngx_http_oxmigrate_admin_json_str(g, "pending");
 
         if (sm == NULL
@@ -668,9 +799,10 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                       *server;
+    char                       *server, *window;
     MYSQL                      *m;
     int64_t                     sid;
+    ngx_int_t                   ws, we;
     yajl_val                    v;
     uint64_t                    id;
     ngx_uint_t                  dry, force, cont, parallel;
@@ -700,6 +832,17 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+
+    window = ngx_http_oxmigrate_admin_body_str(op, "window");
+    if (window
+        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\"");
+        return;
+    }
 
     v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
     parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
@@ -794,6 +937,15 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     job->server_id = sid;
     job->force = force;
     job->parallel = parallel;
+
+    v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
+    job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
+
+    if (window) {
+        (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,
+                                                   &job->win_end);
+        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+    }
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }

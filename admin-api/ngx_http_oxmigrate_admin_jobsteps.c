@@ -235,6 +235,79 @@ ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
 }
 
 
+/*
+ * What the job is asked to do (oxmigrate_job.control: POST /jobs/{id}/pause,
+ * /cancel), its parallel (PATCH /jobs/{id}) and whether this schema was
+ * disabled by the job before (a run after a resume).  NGX_ERROR: unknown.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_control(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t *disabled)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    if (run->m == NULL) {
+        return NGX_ERROR;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
+              "SELECT j.control, j.parallel, s.disabled_at IS NOT NULL"
+              " FROM oxmigrate_job j JOIN oxmigrate_job_schema s"
+              " ON s.job_id = j.id WHERE j.id = %U AND s.seq = %U",
+              run->job->id, (uint64_t) run->js->seq);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row) {
+        step->control = (row[0] == NULL) ? NGX_HTTP_OXMIGRATE_C_RUN
+                        : (ngx_strcmp(row[0], "cancel") == 0)
+                        ? NGX_HTTP_OXMIGRATE_C_CANCEL
+                        : (ngx_strcmp(row[0], "pause") == 0)
+                        ? NGX_HTTP_OXMIGRATE_C_PAUSE
+                        : NGX_HTTP_OXMIGRATE_C_RUN;
+        step->parallel = row[1] ? (ngx_uint_t) ngx_atoi((u_char *) row[1],
+                                                  ngx_strlen(row[1])) : 0;
+        if (step->parallel == (ngx_uint_t) NGX_ERROR) {
+            step->parallel = 0;
+        }
+
+        if (disabled) {
+            *disabled = (row[2] && row[2][0] == '1');
+        }
+    }
+
+    mysql_free_result(res);
+
+    return row ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the canary: after pause_after schemas done the job pauses (once) */
+
+static void
+ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
+{
+    if (run->job->pause_after == 0) {
+        return;
+    }
+
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job SET control = 'pause',"
+              " reason = CONCAT('pause_after: ', pause_after,"
+              " ' schemas done (the canary)'),"
+              " pause_after = NULL WHERE id = %U AND claim = %U"
+              " AND pause_after IS NOT NULL AND control IS NULL"
+              " AND pause_after <= (SELECT COUNT(*) FROM oxmigrate_job_schema"
+              " WHERE job_id = %U AND state = 'done')",
+              run->job->id, run->job->claim, run->job->id);
+}
+
+
 /* disable, enable or changeserver, again after a reconnect; 0: done */
 
 #define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
@@ -370,7 +443,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     ngx_http_oxmigrate_job_step_t  *step = data;
 
     char                          *pname, ena[32];
-    ngx_uint_t                     upgrade;
+    ngx_uint_t                     upgrade, disabled;
     ngx_http_oxmigrate_job_t      *job;
     ngx_http_oxmigrate_dbhost_t    h;
     ngx_http_oxmigrate_job_run_t   run;
@@ -379,6 +452,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     step->rc = NGX_ERROR;
     upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
     ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
+    disabled = 0;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -386,9 +460,26 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         return;
     }
 
+    /*
+     * Paused or cancelled: the schema does not start.  One the job
+     * disabled before (a resume after a crash in its sequence) finishes
+     * its sequence: it is never left half-moved.
+     */
+
+    if (ngx_http_oxmigrate_admin_job_control(&run, step, &disabled)
+        == NGX_OK
+        && step->control != NGX_HTTP_OXMIGRATE_C_RUN
+        && (!upgrade || !disabled))
+    {
+        step->rc = NGX_AGAIN;
+        goto done;
+    }
+
     (void) ngx_http_oxmigrate_admin_job_exec(&run,
-              "UPDATE oxmigrate_job_schema SET state = 'running'"
-              " WHERE job_id = %U AND seq = %U", job->id,
+              "UPDATE oxmigrate_job_schema SET state = 'running',"
+              " started_at = %D, ended_at = NULL"
+              " WHERE job_id = %U AND seq = %U",
+              ngx_http_oxmigrate_admin_now_ms(), job->id,
               (uint64_t) run.js->seq);
 
     if (run.m == NULL) {
@@ -423,6 +514,37 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                   (uint64_t) run.js->seq);
 
         ngx_http_oxmigrate_admin_job_invalidate(&run);
+
+        /*
+         * Cancelled while it was disabled, before its update tasks started
+         * (in this run and any run before): enabled again on its old
+         * server.
+         */
+
+        if (!disabled
+            && ngx_http_oxmigrate_admin_job_control(&run, step, NULL)
+               == NGX_OK
+            && step->control == NGX_HTTP_OXMIGRATE_C_CANCEL)
+        {
+            if (ngx_http_oxmigrate_admin_job_do(&run,
+                                                NGX_HTTP_OXMIGRATE_DO_ENABLE))
+            {
+                goto done;
+            }
+
+            ngx_http_oxmigrate_admin_job_invalidate(&run);
+
+            (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                      "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
+                      " message = 'cancelled before its update tasks ran:"
+                      " enabled again on its old server', enabled_at = %D"
+                      " WHERE job_id = %U AND seq = %U",
+                      ngx_http_oxmigrate_admin_now_ms(), job->id,
+                      (uint64_t) run.js->seq);
+
+            step->rc = NGX_DONE;
+            goto done;
+        }
     }
 
     if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
@@ -445,14 +567,17 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     if (ngx_http_oxmigrate_admin_job_exec(&run,
             "UPDATE oxmigrate_job_schema SET state = 'done',"
-            " failed_tasks = '[]', message = %s, enabled_at = %R"
-            " WHERE job_id = %U AND seq = %U",
+            " failed_tasks = '[]', message = %s, enabled_at = %R,"
+            " ended_at = %D WHERE job_id = %U AND seq = %U",
             run.st.cache_why[0] ? run.st.cache_why : "",
-            ena, job->id, (uint64_t) run.js->seq)
+            ena, ngx_http_oxmigrate_admin_now_ms(), job->id,
+            (uint64_t) run.js->seq)
         >= 0 || run.m)
     {
         /* done; a write that failed for good is logged */
         step->rc = NGX_OK;
+
+        ngx_http_oxmigrate_admin_job_canary(&run);
     }
 
 done:
@@ -463,6 +588,9 @@ done:
 
     } else {
         (void) ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
+
+        /* a pause or cancel asked meanwhile: no further schema starts */
+        (void) ngx_http_oxmigrate_admin_job_control(&run, step, NULL);
 
         /* a client error (2xxx: gone, lost, ...) may have broken it */
         if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
@@ -483,6 +611,8 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
     ngx_http_oxmigrate_job_t  *job = data;
 
     char                             fin[32];
+    const char                      *state;
+    ngx_uint_t                       paused, cancelled;
     MYSQL                           *m, **conns;
     int64_t                          now;
     ngx_uint_t                       i;
@@ -527,16 +657,167 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
         now = ngx_http_oxmigrate_admin_now_ms();
         ngx_sprintf((u_char *) fin, "%L%Z", now);
 
+        /*
+         * A job asked to pause with schemas left waits as "paused" (no
+         * driver: POST /jobs/{id}/continue starts one); a failure without
+         * force ends it "failed" first.  A continue that cleared the pause
+         * while this driver ended leaves it "interrupted": resume it.
+         */
+
+        cancelled = !job->interrupted
+                    && job->control == NGX_HTTP_OXMIGRATE_C_CANCEL;
+        paused = !job->interrupted && !cancelled
+                 && !(job->failed && !job->force)
+                 && job->control == NGX_HTTP_OXMIGRATE_C_PAUSE
+                 && job->pending;
+
+        state = job->interrupted ? "interrupted"
+                : cancelled ? "cancelled"
+                : job->failed ? "failed" : "done";
+
         /* never over a driver that took the job over */
-        (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                  "UPDATE oxmigrate_job SET state = %s, finished = %R,"
-                  " heartbeat = %D WHERE id = %U AND claim = %U",
-                  job->interrupted ? "interrupted"
-                  : job->failed ? "failed" : "done",
-                  job->interrupted ? "NULL" : fin, now, job->id, job->claim);
+        if (paused) {
+            (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                      "UPDATE oxmigrate_job SET state ="
+                      " IF(control = 'pause', 'paused', 'interrupted'),"
+                      " control = NULL, finished = NULL, heartbeat = %D"
+                      " WHERE id = %U AND claim = %U",
+                      now, job->id, job->claim);
+
+        } else {
+            (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                      "UPDATE oxmigrate_job SET state = %s, finished = %R,"
+                      " heartbeat = %D WHERE id = %U AND claim = %U",
+                      state, job->interrupted ? "NULL" : fin, now, job->id,
+                      job->claim);
+        }
+
+        if (cancelled) {
+            (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                      "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
+                      " message = 'not started: the job was cancelled'"
+                      " WHERE job_id = %U AND state = 'pending'", job->id);
+        }
 
         mysql_close(m);
     }
 
     ngx_destroy_pool(pool);
+}
+
+
+/*
+ * The driver's poll (thread, every second while the job runs): its
+ * heartbeat (also while it waits with nothing running), and what it is
+ * asked to do and with which parallel.  poll_rc NGX_DECLINED: the job is
+ * another driver's now.
+ */
+
+void
+ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
+{
+    ngx_http_oxmigrate_job_step_t  *step = data;
+
+    MYSQL_ROW                      row;
+    MYSQL_RES                     *res;
+    ngx_http_oxmigrate_job_t      *job;
+    ngx_http_oxmigrate_job_run_t   run;
+
+    job = step->job;
+    job->poll_rc = NGX_ERROR;
+
+    ngx_http_oxmigrate_admin_thread_init();
+
+    ngx_memzero(&run, sizeof(ngx_http_oxmigrate_job_run_t));
+    run.job = job;
+    run.js = step->s;
+
+    run.pool = ngx_create_pool(4096, job->log);
+    if (run.pool == NULL) {
+        return;
+    }
+
+    run.m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, run.pool);
+    step->m = NULL;
+
+    if (run.m == NULL) {
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    job->poll_rc = ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
+
+    if (job->poll_rc == NGX_OK
+        && ngx_http_oxmigrate_admin_job_control(&run, step, NULL) != NGX_OK)
+    {
+        job->poll_rc = NGX_ERROR;
+    }
+
+    job->poll_control = step->control;
+    job->poll_parallel = step->parallel;
+    job->poll_win_start = -1;
+    job->poll_win_end = -1;
+    job->poll_minute = ngx_http_oxmigrate_admin_job_minute(job->alcf);
+
+    if (job->poll_rc == NGX_OK) {
+        res = ngx_http_oxmigrate_admin_select(run.m, run.pool,
+                  "SELECT time_window FROM oxmigrate_job WHERE id = %U",
+                  job->id);
+        row = res ? mysql_fetch_row(res) : NULL;
+
+        if (row && row[0]
+            && ngx_http_oxmigrate_admin_job_window(row[0],
+                                                   &job->poll_win_start,
+                                                   &job->poll_win_end)
+               != NGX_OK)
+        {
+            job->poll_win_start = -1;
+            job->poll_win_end = -1;
+        }
+
+        if (res) {
+            mysql_free_result(res);
+
+        } else {
+            job->poll_rc = NGX_ERROR;
+        }
+
+        /*
+         * max_downtime: a schema disabled for longer is reported and the
+         * job pauses after it (the schema itself goes on: never killed).
+         */
+
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job j JOIN oxmigrate_job_schema s"
+                  " ON s.job_id = j.id SET j.control = 'pause',"
+                  " j.reason = CONCAT('max_downtime: ', s.name,"
+                  " ' was disabled for more than ', j.max_downtime,"
+                  " ' s (its update is not stopped)')"
+                  " WHERE j.id = %U AND j.claim = %U AND j.control IS NULL"
+                  " AND j.max_downtime IS NOT NULL AND s.state = 'running'"
+                  " AND s.disabled_at IS NOT NULL AND s.enabled_at IS NULL"
+                  " AND s.disabled_at < %D - j.max_downtime * 1000",
+                  job->id, job->claim, ngx_http_oxmigrate_admin_now_ms());
+
+        if (run.m && ngx_http_oxmigrate_admin_job_control(&run, step, NULL)
+                     == NGX_OK)
+        {
+            job->poll_control = step->control;
+        }
+    }
+
+    if (run.m == NULL) {
+        job->poll_rc = NGX_ERROR;
+        ngx_destroy_pool(run.pool);
+        return;
+    }
+
+    if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
+        mysql_close(run.m);
+
+    } else {
+        step->m = run.m;
+    }
+
+    ngx_destroy_pool(run.pool);
 }

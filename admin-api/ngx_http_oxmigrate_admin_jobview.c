@@ -21,7 +21,21 @@
     "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
     "  AND s.state = 'running'),"                                             \
     " (SELECT COUNT(*) FROM oxmigrate_job_schema s WHERE s.job_id = j.id"     \
-    "  AND s.state = 'failed'), j.ox_caches"                                  \
+    "  AND s.state = 'failed'), j.ox_caches,"                                 \
+    " j.control, j.parallel, j.pause_after, j.time_window, j.max_downtime,"  \
+    " j.reason,"                                                              \
+    " (SELECT SUM(COALESCE(NULLIF(s.contexts, 0), 1))"                        \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state = 'done' AND s.ended_at >= s.started_at),"                 \
+    " (SELECT SUM(s.ended_at - s.started_at)"                                 \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state = 'done' AND s.ended_at >= s.started_at),"                 \
+    " (SELECT SUM(COALESCE(NULLIF(s.contexts, 0), 1))"                        \
+    "  FROM oxmigrate_job_schema s WHERE s.job_id = j.id"                     \
+    "  AND s.state IN ('pending', 'running')),"                               \
+    " (SELECT COUNT(DISTINCT s.host) FROM oxmigrate_job_schema s"             \
+    "  WHERE s.job_id = j.id AND s.state IN ('pending', 'running')),"         \
+    " COALESCE(j.parallel, JSON_VALUE(j.options, '$.parallel'), 1)"           \
     " FROM oxmigrate_job j"
 
 
@@ -49,6 +63,9 @@ static void
 ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
 {
+    off_t        done_ctx, done_ms, left_ctx, hosts, par;
+    double       rate;
+    const char  *st;
     int64_t     dis, ena;
     yajl_gen    g;
     yajl_val    v;
@@ -105,6 +122,83 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, row[8]);
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g, row[13]);
+
+    /* steering: a pause or cancel asked, PATCHed parallel, the canary */
+    ngx_http_oxmigrate_admin_json_str(g, "control");
+    ngx_http_oxmigrate_admin_json_str(g, row[14]);
+    ngx_http_oxmigrate_admin_json_str(g, "parallel");
+    if (row[15]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[15],
+                                                      lens[15]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "pause_after");
+    if (row[16]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[16],
+                                                      lens[16]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "window");
+    ngx_http_oxmigrate_admin_json_str(g, row[17]);
+    ngx_http_oxmigrate_admin_json_str(g, "max_downtime");
+    if (row[18]) {
+        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[18],
+                                                      lens[18]));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "reason");
+    ngx_http_oxmigrate_admin_json_str(g, row[19]);
+
+    /*
+     * rate: contexts per second over the schemas done so far (each
+     * schema's last run, start to end, weighted by its contexts);
+     * eta_seconds: the contexts left at that rate, as many at once as
+     * parallel and their database hosts allow.  null: nothing measured
+     * yet, or the job is over.
+     */
+
+    done_ctx = row[20] ? ngx_atoof((u_char *) row[20], lens[20]) : 0;
+    done_ms = row[21] ? ngx_atoof((u_char *) row[21], lens[21]) : 0;
+    left_ctx = row[22] ? ngx_atoof((u_char *) row[22], lens[22]) : 0;
+    hosts = row[23] ? ngx_atoof((u_char *) row[23], lens[23]) : 0;
+    par = row[24] ? ngx_atoof((u_char *) row[24], lens[24]) : 1;
+    st = ngx_http_oxmigrate_admin_job_state(op, row);
+
+    ngx_http_oxmigrate_admin_json_str(g, "rate");
+    if (done_ctx > 0 && done_ms > 0) {
+        rate = (double) done_ctx * 1000.0 / (double) done_ms;
+        yajl_gen_double(g, rate);
+
+    } else {
+        rate = 0;
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "eta_seconds");
+    if (rate > 0
+        && (ngx_strcmp(st, "running") == 0 || ngx_strcmp(st, "paused") == 0
+            || ngx_strcmp(st, "interrupted") == 0))
+    {
+        if (par < 1) {
+            par = 1;
+        }
+
+        if (hosts > 0 && hosts < par) {
+            par = hosts;
+        }
+
+        ngx_http_oxmigrate_admin_json_int(g,
+                        (int64_t) ((double) left_ctx / rate / par + 0.5));
+
+    } else {
+        yajl_gen_null(g);
+    }
 
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
@@ -264,9 +358,24 @@ ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op)
 static void
 ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
+    ngx_http_oxmigrate_admin_job_takeover(op, 0);
+}
+
+
+/*
+ * A new driver for an interrupted job (resume: a pause or cancel asked of
+ * the dead driver still holds) or a paused or interrupted one (cont:
+ * POST /jobs/{id}/continue, which also clears a pause).
+ */
+
+void
+ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t cont)
+{
     char                             *owner;
     MYSQL                            *m;
     int64_t                           now, stale, rc;
+    off_t                             pparallel;
     uint64_t                          claim;
     yajl_gen                          g;
     yajl_val                          opts, v;
@@ -295,9 +404,11 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT kind, state, options, server_id,"
-              " state = 'interrupted'"
-              " OR (state = 'running' AND heartbeat < %D)"
-              " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) id);
+              " state = 'interrupted' OR (%U AND state = 'paused')"
+              " OR (state = 'running' AND heartbeat < %D),"
+              " parallel, pause_after, time_window"
+              " FROM oxmigrate_job WHERE id = %U", (uint64_t) cont, stale,
+              (uint64_t) id);
     if (res == NULL) {
         return;
     }
@@ -333,10 +444,14 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
         rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
                  "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-                 " owner = %s, claim = %U, finished = NULL WHERE id = %U"
+                 " owner = %s, claim = %U, finished = NULL,"
+                 " control = IF(%U AND control = 'pause', NULL, control),"
+                 " reason = IF(%U, NULL, reason)"
+                 " WHERE id = %U"
                  " AND ((state = 'running' AND heartbeat < %D)"
-                 " OR state = 'interrupted')",
-                 now, owner ? owner : "?", claim, (uint64_t) id, stale);
+                 " OR state = 'interrupted' OR (%U AND state = 'paused'))",
+                 now, owner ? owner : "?", claim, (uint64_t) cont,
+                 (uint64_t) cont, (uint64_t) id, stale, (uint64_t) cont);
         if (rc < 0) {
             mysql_free_result(res);
             ngx_http_oxmigrate_admin_db_error(op, m);
@@ -348,9 +463,13 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
         /* a resumable job that the UPDATE missed was taken over: it runs */
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                    "job_not_resumable",
-                   "job %i is %s; only an interrupted job can be resumed",
+                   "job %i is %s; only an interrupted%s job can be %s",
                    id, (resumable || ngx_strcmp(row[1], "running") == 0)
-                       ? "still running" : row[1]);
+                       ? "still running" : row[1],
+                   cont ? " or a paused" : "",
+                   cont ? "continued" : ngx_strcmp(row[1], "paused") == 0
+                          ? "resumed (a paused one: POST"
+                            " /jobs/{id}/continue)" : "resumed");
         mysql_free_result(res);
         return;
     }
@@ -370,6 +489,20 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
     job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
 
     opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
+    pparallel = row[5] ? ngx_atoof((u_char *) row[5], lens[5]) : 0;
+    job->pause_after = row[6] ? ngx_atoof((u_char *) row[6], lens[6]) : 0;
+
+    if (row[7]
+        && ngx_http_oxmigrate_admin_job_window(row[7], &job->win_start,
+                                               &job->win_end)
+           == NGX_OK)
+    {
+        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+
+    } else {
+        job->win_start = -1;
+        job->win_end = -1;
+    }
     mysql_free_result(res);
 
     if (opts && YAJL_IS_OBJECT(opts)) {
@@ -394,6 +527,11 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     if (opts) {
         yajl_tree_free(opts);
+    }
+
+    /* PATCH /jobs/{id} overrides the request's parallel */
+    if (pparallel > 0) {
+        job->parallel = pparallel;
     }
 
     /* schemas that were running when the worker died run again */
@@ -444,6 +582,9 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
             js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
             job->failed = 1;
 
+        } else if (ngx_strcmp(row[4], "cancelled") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
+
         } else {
             js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
             remaining++;
@@ -461,7 +602,7 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "job");
     ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "resumed");
+    ngx_http_oxmigrate_admin_json_str(g, cont ? "continued" : "resumed");
     ngx_http_oxmigrate_admin_json_bool(g, 1);
     ngx_http_oxmigrate_admin_json_str(g, "remaining");
     ngx_http_oxmigrate_admin_json_int(g, remaining);

@@ -116,6 +116,20 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_idle),
       NULL },
 
+    { ngx_string("oxmigrate_job_utc_offset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_job_utc_offset,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, job_utc_offset),
+      NULL },
+
+    { ngx_string("oxmigrate_job_clock"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, job_clock),
+      NULL },
+
     { ngx_string("oxmigrate_ox_tools"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
       ngx_http_oxmigrate_admin_ox_tools,

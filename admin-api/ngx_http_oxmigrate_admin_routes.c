@@ -37,6 +37,17 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
     { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
     { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
+    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
+    { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { NULL, 0, 0 }
 };
 
@@ -113,6 +124,22 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
     { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
       ngx_http_oxmigrate_admin_job_resume,
       ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_POST, "jobs/*/pause", "pausejob",
+      ngx_http_oxmigrate_admin_job_pause,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_POST, "jobs/*/continue", "continuejob",
+      ngx_http_oxmigrate_admin_job_continue,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_POST, "jobs/*/cancel", "canceljob",
+      ngx_http_oxmigrate_admin_job_cancel,
+      ngx_http_oxmigrate_admin_f_none },
+
+    { NGX_HTTP_PATCH, "jobs/*", "patchjob",
+      ngx_http_oxmigrate_admin_job_patch,
+      ngx_http_oxmigrate_admin_f_jobpatch },
 
     { NGX_HTTP_GET, "audit", NULL,
       ngx_http_oxmigrate_admin_audit_list, NULL },

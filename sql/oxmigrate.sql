@@ -52,6 +52,28 @@ ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS ox_caches VARCHAR(32) NOT NULL
     DEFAULT 'not invalidated' AFTER claim;
 
+-- Steering a running job (POST /jobs/{id}/pause, /cancel, /continue,
+-- PATCH /jobs/{id}): control is what the driver is asked to do ("pause",
+-- "cancel"; NULL: run), parallel overrides the request's while it runs,
+-- pause_after is the canary's count of schemas done before the job pauses
+-- (cleared once it paused).  state also takes "paused" and "cancelled".
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS control VARCHAR(16) NULL AFTER ox_caches;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS parallel INT UNSIGNED NULL AFTER control;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS pause_after INT UNSIGNED NULL AFTER parallel;
+-- time_window: "HH:MM-HH:MM" (oxmigrate_job_utc_offset) in which schemas
+-- start; max_downtime: seconds a schema may stay disabled before the job
+-- pauses; reason: why the job paused by itself (canary, max_downtime).
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS time_window VARCHAR(16) NULL AFTER pause_after;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS max_downtime INT UNSIGNED NULL
+    AFTER time_window;
+ALTER TABLE oxmigrate_job
+    ADD COLUMN IF NOT EXISTS reason VARCHAR(255) NULL AFTER max_downtime;
+
 -- The schemas of a job, in the order they run (seq).
 CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     job_id BIGINT UNSIGNED NOT NULL,
@@ -60,6 +82,7 @@ CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     db_pool_id INT UNSIGNED NOT NULL,
     host VARCHAR(255) NOT NULL,        -- host:port of its database
     state VARCHAR(16) NOT NULL,        -- pending | running | done | failed
+                                       -- | cancelled
     failed_tasks TEXT NULL,            -- JSON array of task names
     message TEXT NULL,
     disabled_at BIGINT NULL,           -- first disable (downtime start)
@@ -67,3 +90,12 @@ CREATE TABLE IF NOT EXISTS oxmigrate_job_schema (
     PRIMARY KEY (job_id, seq),
     FOREIGN KEY (job_id) REFERENCES oxmigrate_job (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- A schema's contexts when planned and the start and end of its last run:
+-- a job's rate and eta_seconds, dry_run's estimates (GET /jobs/{id}).
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS contexts INT UNSIGNED NULL;
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS started_at BIGINT NULL;
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS ended_at BIGINT NULL;
