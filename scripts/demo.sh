@@ -268,6 +268,8 @@ site_conf() {
               -e "s#/etc/nginx/oxmigrate/updatetasks#$root/sql/updatetasks#" \
               -e "s%^\( *\)# *\(oxmigrate_thread_pool oxmigrate;\)%\1\2%" \
               -e "s#https://upgrade\.example\.com/#http://127.0.0.1:$SECONDARY_PORT/#" \
+              -e "s#https://upgrade\.example\.com;#http://127.0.0.1:$SECONDARY_PORT;#" \
+              -e "s#127\.0\.0\.1:8421#127.0.0.1:$MIS_PORT#g" \
               "$root/conf.d/$file.conf")
     if grep -v '^ *#' <<<"$out" \
             | grep -q '10\.20\.\|listen 80;\|:8080;\|/var/log/nginx\|/etc/nginx'; then
@@ -391,7 +393,7 @@ start() {
     DB_PORT=$(free_port); REDIS_PORT=$(free_port)
     OLD_PORT=$(free_port); NEW_PORT=$(free_port)
     PRIMARY_PORT=$(free_port); SECONDARY_PORT=$(free_port)
-    ADMIN_PORT=$(free_port)
+    ADMIN_PORT=$(free_port); MIS_PORT=$(free_port)
     cat >"$run/env" <<EOF
 DB_PORT=$DB_PORT
 REDIS_PORT=$REDIS_PORT
@@ -400,6 +402,7 @@ NEW_PORT=$NEW_PORT
 PRIMARY_PORT=$PRIMARY_PORT
 SECONDARY_PORT=$SECONDARY_PORT
 ADMIN_PORT=$ADMIN_PORT
+MIS_PORT=$MIS_PORT
 API=http://127.0.0.1:$ADMIN_PORT/oxmigrate/v1
 AUTH="-u $ADMIN_USER:$ADMIN_PASS"
 EOF
@@ -428,6 +431,18 @@ http_show() {
     tr -d '\r' \
         | grep -iv '^\(date\|server\|connection\|content-length\|keep-alive\):' \
         | sed 's/^/    /'
+}
+
+# dav BALANCER USER: a CalDAV PROPFIND with HTTP Basic, printed with the
+# answer (the stand-in clusters say which one answered)
+dav() {
+    local port url
+    port=$([ "$1" = primary ] && echo "$PRIMARY_PORT" || echo "$SECONDARY_PORT")
+    url="http://127.0.0.1:$port/servlet/dav/caldav/"
+    printf '\n    %s$ curl -si -X PROPFIND -u %s %s%s\n' "$bold" "'$2:secret'" \
+        "$url" "$off"
+    { curl -si --max-time 10 -X PROPFIND -u "$2:secret" "$url" \
+        || echo "(curl failed)"; } | http_show
 }
 
 # login BALANCER ACTION USER: the App Suite UI's login (action=login, field
@@ -590,6 +605,26 @@ walk() {
     say "... and the secondary lets her in"
     login secondary login alice@ctx1.example.com
     note "-> passed to the new cluster"
+
+    say "alice's calendar app (CalDAV: HTTP Basic on every request, never LGI-0016)"
+    dav primary alice@ctx1.example.com
+    note "-> the primary routed it to the NEW cluster itself (map \$oxmigrate_decision"
+    note "   + proxy_pass): DAV and ActiveSync clients follow no redirect"
+    dav primary bob@ctx4.example.com
+    note "-> bob's calendar stays on the old cluster"
+    dav secondary bob@ctx4.example.com
+    note "-> the secondary answers 421 for a context that is not its own"
+
+    say "A share link of alice's context (the context is inside the token)"
+    local token
+    token=$(printf '%08x%s%07x%s' $((1 ^ 0x1a2b3c4)) deadbeef $((0x1a2b3c4)) \
+                   0000000000000000000000000)
+    printf '\n    %s$ curl -si %s%s\n' "$bold" \
+        "'http://127.0.0.1:$PRIMARY_PORT/appsuite/api/share/$token/doc.pdf'" "$off"
+    { curl -si --max-time 10 \
+        "http://127.0.0.1:$PRIMARY_PORT/appsuite/api/share/$token/doc.pdf" \
+        || echo "(curl failed)"; } | http_show
+    note "-> 302 to the secondary balancer + the share path, as OX's share servlet does"
 
     say "bob's schema (oxdatabase_6) has not moved yet"
     login primary login bob@ctx4.example.com
