@@ -36,5 +36,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 make -s -C "$build/nginx" -f objs/Makefile modules
-cp "$build/nginx/objs/ngx_http_oxmigrate_module.so" "$build/"
+# a new file renamed over the old one: an nginx that has the old one
+# loaded keeps its inode (cp would rewrite the mapped file under it)
+cp "$build/nginx/objs/ngx_http_oxmigrate_module.so" \
+   "$build/.ngx_http_oxmigrate_module.so.new"
+mv -f "$build/.ngx_http_oxmigrate_module.so.new" \
+      "$build/ngx_http_oxmigrate_module.so"
 echo "built $build/ngx_http_oxmigrate_module.so"
