@@ -388,6 +388,9 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 }
 
 
+static void ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job);
+
+
 static void
 ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
 {
@@ -454,7 +457,31 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
         }
     }
 
+    ngx_http_oxmigrate_admin_job_metrics(job);
     ngx_http_oxmigrate_admin_job_schedule(job);
+}
+
+
+/* oxmigrate_metrics: the job's schemas by state (S_PENDING .. S_CANCELLED) */
+
+static void
+ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job)
+{
+    ngx_uint_t                        i;
+    ngx_uint_t                        counts[NGX_HTTP_OXMIGRATE_M_JOB_STATES];
+    ngx_http_oxmigrate_job_schema_t  *s;
+
+    ngx_memzero(counts, sizeof(counts));
+
+    s = job->schemas.elts;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        if (s[i].state < NGX_HTTP_OXMIGRATE_M_JOB_STATES) {
+            counts[s[i].state]++;
+        }
+    }
+
+    ngx_http_oxmigrate_metrics_job(counts);
 }
 
 

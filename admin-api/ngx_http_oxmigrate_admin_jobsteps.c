@@ -443,10 +443,13 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     ngx_http_oxmigrate_job_step_t  *step = data;
 
     char                          *pname, ena[32];
+    int64_t                        disabled_ms;
     ngx_uint_t                     upgrade, disabled;
     ngx_http_oxmigrate_job_t      *job;
     ngx_http_oxmigrate_dbhost_t    h;
     ngx_http_oxmigrate_job_run_t   run;
+
+    disabled_ms = 0;
 
     job = step->job;
     step->rc = NGX_ERROR;
@@ -505,6 +508,9 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
             goto done;
         }
 
+        /* this run's disable, for the downtime histogram */
+        disabled_ms = ngx_http_oxmigrate_admin_now_ms();
+
         /* the first disable counts: a resumed schema keeps its start */
         (void) ngx_http_oxmigrate_admin_job_exec(&run,
                   "UPDATE oxmigrate_job_schema"
@@ -561,6 +567,11 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         }
 
         ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
+
+        if (disabled_ms) {
+            ngx_http_oxmigrate_metrics_downtime(
+                (ngx_msec_t) (ngx_http_oxmigrate_admin_now_ms() - disabled_ms));
+        }
 
         ngx_http_oxmigrate_admin_job_invalidate(&run);
     }

@@ -282,6 +282,11 @@ typedef const char *(*ngx_http_oxmigrate_metrics_name_pt)(ngx_uint_t i);
 void ngx_http_oxmigrate_metrics_admin_names(
     ngx_http_oxmigrate_metrics_name_pt name);
 void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
+/* the admin API's jobs: schemas by state, a schema's downtime */
+#define NGX_HTTP_OXMIGRATE_M_JOB_STATES    5   /* pending .. cancelled */
+#define NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS  8
+void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts);
+void ngx_http_oxmigrate_metrics_downtime(ngx_msec_t ms);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 

@@ -29,6 +29,11 @@ typedef struct {
                          [NGX_HTTP_OXMIGRATE_M_KINDS];
     ngx_atomic_t   up[NGX_HTTP_OXMIGRATE_M_BACKENDS];   /* 0, 1, 2 unknown */
     ngx_atomic_t   admin[NGX_HTTP_OXMIGRATE_M_ROUTES][4];  /* 2xx .. 5xx */
+    ngx_atomic_t   job_seen;
+    ngx_atomic_t   job[NGX_HTTP_OXMIGRATE_M_JOB_STATES];
+    ngx_atomic_t   down[NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS];
+    ngx_atomic_t   down_sum_ms;
+    ngx_atomic_t   down_count;
 } ngx_http_oxmigrate_metrics_sh_t;
 
 
@@ -58,6 +63,19 @@ static const char  *ngx_http_oxmigrate_metrics_kind[] = {
 
 static const char  *ngx_http_oxmigrate_metrics_source[] = {
     "none", "shm", "redis", "db", "stale"
+};
+
+/* le bounds of oxmigrate_schema_downtime_seconds */
+static ngx_msec_t  ngx_http_oxmigrate_metrics_down_le[] = {
+    1000, 5000, 10000, 30000, 60000, 300000, 900000, 3600000
+};
+
+static const char  *ngx_http_oxmigrate_metrics_down_text[] = {
+    "1", "5", "10", "30", "60", "300", "900", "3600"
+};
+
+static const char  *ngx_http_oxmigrate_metrics_job_states[] = {
+    "pending", "running", "done", "failed", "cancelled"
 };
 
 static const char  *ngx_http_oxmigrate_metrics_backend_names[] = {
@@ -209,6 +227,50 @@ ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status)
     }
 
     (void) ngx_atomic_fetch_add(&m->admin[route][cls - 2], 1);
+}
+
+
+/* the schemas of the job this worker drives, by state (a gauge) */
+
+void
+ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_OXMIGRATE_M_JOB_STATES; i++) {
+        m->job[i] = counts[i];
+    }
+
+    m->job_seen = 1;
+}
+
+
+/* a schema enabled again after ms disabled */
+
+void
+ngx_http_oxmigrate_metrics_downtime(ngx_msec_t ms)
+{
+    ngx_uint_t                        b;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->down_count, 1);
+    (void) ngx_atomic_fetch_add(&m->down_sum_ms, ms);
+
+    for (b = 0; b < NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS; b++) {
+        if (ms <= ngx_http_oxmigrate_metrics_down_le[b]) {
+            (void) ngx_atomic_fetch_add(&m->down[b], 1);
+            break;
+        }
+    }
 }
 
 
@@ -383,6 +445,32 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
             }
         }
     }
+
+    if (m->job_seen) {
+        oxm_printf("# HELP oxmigrate_job_schemas Schemas of the last job "
+                   "driven by a worker of this nginx, by state.\n"
+                   "# TYPE oxmigrate_job_schemas gauge\n");
+
+        for (i = 0; i < NGX_HTTP_OXMIGRATE_M_JOB_STATES; i++) {
+            oxm_printf("oxmigrate_job_schemas{state=\"%s\"} %uA\n",
+                       ngx_http_oxmigrate_metrics_job_states[i], m->job[i]);
+        }
+    }
+
+    oxm_printf("# HELP oxmigrate_schema_downtime_seconds How long a schema "
+               "of a job was disabled (disable to enable).\n"
+               "# TYPE oxmigrate_schema_downtime_seconds histogram\n");
+    cum = 0;
+    for (k = 0; k < NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS; k++) {
+        cum += m->down[k];
+        oxm_printf("oxmigrate_schema_downtime_seconds_bucket{le=\"%s\"} "
+                   "%ui\n", ngx_http_oxmigrate_metrics_down_text[k], cum);
+    }
+    oxm_printf("oxmigrate_schema_downtime_seconds_bucket{le=\"+Inf\"} %uA\n"
+               "oxmigrate_schema_downtime_seconds_sum %uA.%03uA\n"
+               "oxmigrate_schema_downtime_seconds_count %uA\n",
+               m->down_count, m->down_sum_ms / 1000, m->down_sum_ms % 1000,
+               m->down_count);
 
     if (omcf->shm_zone) {
         ngx_http_oxmigrate_shm_stats(omcf->shm_zone, &entries, &evictions,

@@ -22,7 +22,9 @@ my $redis = OxTest::redis(unix => 1);
 
 my $ng = OxAdmin::nginx($site,
     http => 'oxmigrate_redis host=unix:' . $redis->socket . ';'
-            . ' oxmigrate_maintenance_reason 42;');
+            . ' oxmigrate_maintenance_reason 42;'
+            . ' server { listen 127.0.0.1:%%PORT_M%%;'
+            . ' location = /metrics { oxmigrate_metrics; } }');
 
 sub epoch { $redis->cmd('GET', 'oxmigrate:epoch') || 0 }
 
@@ -63,6 +65,15 @@ my @msgs = map { $_->{message} // '' } @{ $job->{schemas} // [] };
 ok(@msgs && !grep({ !/cache invalidation failed: INCR oxmigrate:epoch failed: OOM/ } @msgs),
    "every schema of the job says its invalidation failed") or diag(explain($job));
 $redis->cmd('CONFIG', 'SET', 'maxmemory', '0');
+
+# the job in oxmigrate_metrics: its schemas by state, their downtime
+my $n = scalar @{ $job->{schemas} // [] };
+my $m = OxTest::http(GET => '/metrics', port => $ng->port('M'))->{body};
+like($m, qr/^oxmigrate_job_schemas\{state="done"\} $n$/m,
+     "metrics: the job's $n schemas done");
+like($m, qr/^oxmigrate_job_schemas\{state="pending"\} 0$/m, '... none pending');
+like($m, qr/^oxmigrate_schema_downtime_seconds_count $n$/m,
+     "... $n downtimes in the histogram");
 
 # --- with the change log installed: no global flush
 $db->load('changelog.sql');
