@@ -446,11 +446,11 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         }
     }
 
-    if (m->job_seen) {
-        oxm_printf("# HELP oxmigrate_job_schemas Schemas of the last job "
-                   "driven by a worker of this nginx, by state.\n"
-                   "# TYPE oxmigrate_job_schemas gauge\n");
+    oxm_printf("# HELP oxmigrate_job_schemas Schemas of the last job "
+               "driven by a worker of this nginx, by state.\n"
+               "# TYPE oxmigrate_job_schemas gauge\n");
 
+    if (m->job_seen) {
         for (i = 0; i < NGX_HTTP_OXMIGRATE_M_JOB_STATES; i++) {
             oxm_printf("oxmigrate_job_schemas{state=\"%s\"} %uA\n",
                        ngx_http_oxmigrate_metrics_job_states[i], m->job[i]);
