@@ -3,7 +3,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
 .PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
-        bench-admin clean
+        bench-admin bench-upgrade clean
 
 all: build
 
@@ -67,6 +67,10 @@ bench: build
 
 bench-admin: build
 	@bench/bench-admin.sh $(BUILD)/ngx_http_oxmigrate_module.so
+
+# logins during an upgrade job: the global epoch against the change log
+bench-upgrade: build
+	@bench/bench-upgrade.sh $(BUILD)/ngx_http_oxmigrate_module.so
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
