@@ -51,6 +51,8 @@
 #define EX_FAILED         111   /* job ended failed, update tasks failed */
 #define EX_UNSUPPORTED    112   /* the API has no such endpoint */
 #define EX_INTERRUPTED    113   /* job interrupted (its worker died) */
+#define EX_PAUSED         114   /* job paused (jobs pause, a canary) */
+#define EX_CANCELLED      115   /* job cancelled (jobs cancel) */
 
 
 /* ------------------------------------------------------------ utilities */
@@ -1104,6 +1106,14 @@ follow(long long id, int style)
             left = total - processed;
             if (strcmp(state, "running") != 0) {
                 eta = xstrdup("");
+            } else if (jget(r.json, "eta_seconds")
+                       && YAJL_IS_INTEGER(jget(r.json, "eta_seconds")))
+            {
+                /* the API's own estimate (weighted by contexts) */
+                char *d = fmt_duration(jint(r.json, "eta_seconds", 0)
+                                       * 1000);
+                eta = xasprintf(", ETA %s, current %s", d, cur);
+                free(d);
             } else if (processed > 0 && started > 0) {
                 char *d = fmt_duration((now_ms() - started) * left
                                        / processed);
@@ -1198,6 +1208,14 @@ follow(long long id, int style)
         msg("job %lld was interrupted (its worker stopped);"
             " resume it with: oxmigrate jobs resume %lld", id, id);
         rc = EX_INTERRUPTED;
+    } else if (strcmp(state, "paused") == 0) {
+        msg("job %lld is paused; go on with: oxmigrate jobs continue %lld",
+            id, id);
+        rc = EX_PAUSED;
+    } else if (strcmp(state, "cancelled") == 0) {
+        msg("job %lld was cancelled: %lld of %lld schemas processed", id,
+            jint(r.json, "processed", 0), jint(r.json, "total", 0));
+        rc = EX_CANCELLED;
     } else {
         if (!g.json) {
             msg("job %lld %s: %lld of %lld schemas failed", id, state,
@@ -1992,10 +2010,13 @@ run_jobs(const cmd_t *c, got_t *o)
         return 0;
     }
 
-    if (strcmp(sub, "show") && strcmp(sub, "watch") && strcmp(sub, "resume"))
+    if (strcmp(sub, "show") && strcmp(sub, "watch") && strcmp(sub, "resume")
+        && strcmp(sub, "continue") && strcmp(sub, "pause")
+        && strcmp(sub, "cancel"))
     {
         return usage_error(EX_ILLEGAL_VALUE, "unknown jobs command '%s'"
-                           " (list, show ID, watch ID, resume ID)", sub);
+                           " (list, show ID, watch ID, resume ID, pause ID,"
+                           " continue ID, cancel ID)", sub);
     }
     if (o->nargs < 2) {
         return usage_error(EX_MISSING_OPTION, "jobs %s needs a job id", sub);
@@ -2013,14 +2034,41 @@ run_jobs(const cmd_t *c, got_t *o)
         return follow(id, W_WATCH);
     }
 
-    if (strcmp(sub, "resume") == 0) {
-        path = xasprintf("jobs/%lld/resume", id);
+    if (strcmp(sub, "pause") == 0 || strcmp(sub, "cancel") == 0) {
+        path = xasprintf("jobs/%lld/%s", id, sub);
+        rc = call("POST", path, NULL, &r);
+        free(path);
+        if (rc == 0) {
+            if (g.json) {
+                print_json(&r);
+            } else if (jstr(r.json, "control")) {
+                /* 202: the driver does it when its schemas in flight are
+                 * through */
+                printf("job %lld: %s requested (%s)\n", id, sub,
+                       jstr(r.json, "message") ? jstr(r.json, "message")
+                       : "no further schema starts");
+            } else {
+                printf("job %lld %s\n", id, jstr(r.json, "state")
+                       ? jstr(r.json, "state") : "?");
+            }
+        }
+        resp_free(&r);
+        return rc;
+    }
+
+    if (strcmp(sub, "resume") == 0 || strcmp(sub, "continue") == 0) {
+        path = xasprintf("jobs/%lld/%s", id, sub);
         rc = call("POST", path, NULL, &r);
         free(path);
         if (rc == 0) {
             if (!g.json && !o->val[O_NO_WAIT]) {
-                printf("job %lld resumed, %lld schemas remaining\n", id,
-                       jint(r.json, "remaining", 0));
+                if (jget(r.json, "remaining")) {
+                    printf("job %lld %s, %lld schemas remaining\n", id,
+                           sub[0] == 'r' ? "resumed" : "continued",
+                           jint(r.json, "remaining", 0));
+                } else {
+                    printf("job %lld: the pause asked is withdrawn\n", id);
+                }
             }
             rc = started(&r, o, W_WATCH, "upgrade");
         }
@@ -2236,7 +2284,7 @@ static const opt_t  o_lookup[] = {
 };
 static const opt_t  o_jobs[] = {
     { "limit", 0, 1, O_LIMIT, "list: at most N jobs (default 50)" },
-    { "no-wait", 0, 0, O_NO_WAIT, "resume: return at once" },
+    { "no-wait", 0, 0, O_NO_WAIT, "resume, continue: return at once" },
     { NULL, 0, 0, 0, NULL }
 };
 
@@ -2269,7 +2317,8 @@ static const cmd_t  cmds[] = {
       "list pending, blocked and stale schemas" },
     { "unblockdatabase", run_unblockdatabase, o_unblock, 1, 0, NULL,
       "remove the dead update locks of a database" },
-    { "jobs", run_jobs, o_jobs, 1, 0, "[list | show ID | watch ID | resume ID]",
+    { "jobs", run_jobs, o_jobs, 1, 0,
+      "[list | show ID | watch ID | resume ID | pause ID | continue ID | cancel ID]",
       "the jobs of upgradeschemata and runallupdate" },
     { "lookup", run_lookup, o_lookup, 0, 0, "LOGIN",
       "where a login's context is routed, and what the caches hold" },
@@ -2333,7 +2382,8 @@ usage(const cmd_t *c, FILE *f)
                    " remote error, 109 illegal option or value, 110 server"
                    " exists (not continued),\n  111 failed (job or update"
                    " tasks), 112 not supported by the API, 113 job"
-                   " interrupted;\n  lookup: 102 no such context.\n", OXM_DEFAULT_URL);
+                   " interrupted,\n  114 job paused, 115 job cancelled; lookup: 102 no such"
+                   " context.\n", OXM_DEFAULT_URL);
         return 0;
     }
 

@@ -71,6 +71,8 @@ mut "no retry" "#define OXM_RETRIES      60" "#define OXM_RETRIES      1"
 mut "proxy for loopback" '    curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")' '    if (0) curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")'
 mut "lookup unknown -> 0" 'rc = YAJL_IS_FALSE(jget(r.json, "found")) ? EX_NO_CONTEXT : EX_OK;' 'rc = EX_OK;'
 mut "--primary not sent" '    if (o->val[O_PRIMARY]) {' '    if (0) {'
+mut "paused -> 111" '        rc = EX_PAUSED;' '        rc = EX_FAILED;'
+mut "cancelled -> 111" '        rc = EX_CANCELLED;' '        rc = EX_FAILED;'
 mut "-P not overwritten" "            memset(optarg, 'x', strlen(optarg));" "            ;"
 
 [ $survived = 0 ] && echo "every mutation was caught" || echo "SOME MUTATION SURVIVED"

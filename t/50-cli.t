@@ -5,7 +5,7 @@
 # answer), --csv, credentials (netrc file, -A/-P, env), and every exit code:
 # 0, 101 (401), 103, 104, 105 (unreachable, timeout), 106, 107, 109, 110,
 # 111 (failed tasks / job), 112 (no lookup endpoint), 113 (interrupted),
-# 102 (lookup: no such context).
+# 102 (lookup: no such context), 114 (paused), 115 (cancelled).
 #
 # The binary is built from cli/ into this test's temporary directory (or
 # taken from $OXM_CLI, e.g. an installed /usr/bin/oxmigrate).
@@ -597,7 +597,43 @@ is($r->{json}{state}, 'done', '... prints the finished job');
 is_deeply($r->{json}, api(GET => "jobs/$r->{json}{id}")->{json}, '... as GET /jobs/ID');
 $r = cli(['runallupdate', '--no-wait', '--json']);
 like($r->{json}{job}, qr/^\d+$/, '--no-wait --json: the 202 answer');
-OxAdmin::wait_job($ng, $r->{json}{job});
+my $nw = $r->{json}{job};
+OxAdmin::wait_job($ng, $nw);
+
+# ------------------------------------------------------------ pause, continue, cancel
+
+$r = cli(['jobs', 'pause', 999]);
+is($r->{rc}, 103, 'jobs pause of an unknown job: 103');
+$r = cli(['jobs', 'pause', $nw]);
+is($r->{rc}, 106, 'jobs pause of a finished job: 106 (job_not_running)');
+
+# made interrupted with nothing in flight (its worker gone, one schema left):
+# a pause takes effect at once
+my $interrupt = "UPDATE oxmigrate_job SET state = 'running', finished = NULL,"
+              . " heartbeat = 1000 WHERE id = $nw; UPDATE oxmigrate_job_schema"
+              . " SET state = 'pending' WHERE job_id = $nw AND name = '$s[3]'";
+$db->do($interrupt);
+$r = cli(['jobs', 'pause', $nw]);
+is($r->{rc}, 0, 'jobs pause: 0');
+is($r->{out}, "job $nw paused\n", '... paused at once');
+$r = cli(['jobs', 'watch', $nw]);
+is($r->{rc}, 114, 'jobs watch of a paused job: 114');
+like($r->{err}, qr/go on with: oxmigrate jobs continue $nw/, '... says how to go on');
+$r = cli(['jobs', 'continue', $nw]);
+is($r->{rc}, 0, 'jobs continue: 0 once the job is done');
+like($r->{out}, qr/^job $nw continued, 1 schemas remaining$/m, 'continued');
+like($r->{out}, qr/^job $nw updates done: 4\/4 schemas, 0 failed, 0 left$/m, 'watched to its end');
+
+$db->do($interrupt);
+cli(['jobs', 'pause', $nw]);
+$r = cli(['jobs', 'cancel', $nw, '--json']);
+is($r->{rc}, 0, 'jobs cancel of a paused job --json: 0');
+is($r->{json}{state}, 'cancelled', '... the API\'s answer: cancelled at once');
+$r = cli(['jobs', 'watch', $nw]);
+is($r->{rc}, 115, 'jobs watch of a cancelled job: 115');
+like($r->{err}, qr/job $nw was cancelled/, '... says so');
+$r = cli(['jobs', 'continue', $nw]);
+is($r->{rc}, 106, 'jobs continue of a cancelled job: 106');
 
 # ------------------------------------------------------------ a job's API briefly away
 
