@@ -368,6 +368,11 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
     step->sm = NULL;
 
     rc = run->st.steps->update(&run->st, &u);
+
+    if (rc == NGX_OK) {
+        ngx_http_oxmigrate_metrics_tasks(u.executed ? u.executed->nelts : 0,
+                                         u.failed ? u.failed->nelts : 0);
+    }
     step->sm = u.conn;
 
     if (rc == NGX_OK && u.failed->nelts == 0) {

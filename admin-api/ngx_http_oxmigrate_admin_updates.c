@@ -256,6 +256,11 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
 
     rc = st.steps->update(&st, &u);
 
+    if (rc == NGX_OK) {
+        ngx_http_oxmigrate_metrics_tasks(u.executed ? u.executed->nelts : 0,
+                                         u.failed ? u.failed->nelts : 0);
+    }
+
     if (rc == NGX_BUSY) {
         ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
                                             "UPD-0003", "%s", u.error);

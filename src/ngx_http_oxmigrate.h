@@ -287,6 +287,7 @@ void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
 #define NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS  8
 void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts);
 void ngx_http_oxmigrate_metrics_downtime(ngx_msec_t ms);
+void ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 

@@ -34,6 +34,7 @@ typedef struct {
     ngx_atomic_t   down[NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS];
     ngx_atomic_t   down_sum_ms;
     ngx_atomic_t   down_count;
+    ngx_atomic_t   tasks[2];                 /* executed, failed */
 } ngx_http_oxmigrate_metrics_sh_t;
 
 
@@ -250,6 +251,22 @@ ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts)
 }
 
 
+/* update tasks a runupdate reported: executed (SQL runner), failed */
+
+void
+ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed)
+{
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->tasks[0], executed);
+    (void) ngx_atomic_fetch_add(&m->tasks[1], failed);
+}
+
+
 /* a schema enabled again after ms disabled */
 
 void
@@ -456,6 +473,14 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                        ngx_http_oxmigrate_metrics_job_states[i], m->job[i]);
         }
     }
+
+    oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks reported "
+               "by runupdate: executed (counted by the SQL runner; OX's "
+               "tool names only failures), failed.\n"
+               "# TYPE oxmigrate_update_tasks_total counter\n"
+               "oxmigrate_update_tasks_total{result=\"executed\"} %uA\n"
+               "oxmigrate_update_tasks_total{result=\"failed\"} %uA\n",
+               m->tasks[0], m->tasks[1]);
 
     oxm_printf("# HELP oxmigrate_schema_downtime_seconds How long a schema "
                "of a job was disabled (disable to enable).\n"

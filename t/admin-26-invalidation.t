@@ -74,6 +74,8 @@ like($m, qr/^oxmigrate_job_schemas\{state="done"\} $n$/m,
 like($m, qr/^oxmigrate_job_schemas\{state="pending"\} 0$/m, '... none pending');
 like($m, qr/^oxmigrate_schema_downtime_seconds_count $n$/m,
      "... $n downtimes in the histogram");
+like($m, qr/^oxmigrate_update_tasks_total\{result="failed"\} 0$/m,
+     '... no update task failed');
 
 # --- with the change log installed: no global flush
 $db->load('changelog.sql');
