@@ -84,6 +84,7 @@ static void ngx_http_oxmigrate_redis_setup_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
 static void ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
     ngx_str_t *value);
+static ngx_uint_t ngx_http_oxmigrate_redis_epoch_back(ngx_uint_t epoch);
 static void ngx_http_oxmigrate_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oxmigrate_redis_on_disconnect(
@@ -909,6 +910,10 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
         ngx_http_oxmigrate_redis_epoch_err = 0;
     }
 
+    if (epoch < ngx_http_oxmigrate_redis_epoch_value && rc != NGX_ERROR) {
+        epoch = ngx_http_oxmigrate_redis_epoch_back(epoch);
+    }
+
     if (epoch != ngx_http_oxmigrate_redis_epoch_value) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_http_oxmigrate_redis_log, 0,
                       "oxmigrate redis: epoch %ui -> %ui",
@@ -1180,4 +1185,48 @@ ngx_http_oxmigrate_redis_write_handler(ngx_event_t *wev)
     c = wev->data;
 
     redisAsyncHandleWrite(c->data);
+}
+
+
+/*
+ * The epoch went back: Redis restarted from an older snapshot (or lost its
+ * data).  The entries it brought back are stored under that older epoch
+ * and may predate changes made since: they must never be read.  The epoch
+ * is moved past the last one this worker saw (INCRBY: another balancer
+ * doing the same only moves it further), and this worker uses that at
+ * once.
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_redis_epoch_back(ngx_uint_t epoch)
+{
+    u_char      buf[NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN];
+    ngx_str_t  *prefix;
+    ngx_uint_t  next;
+
+    next = ngx_http_oxmigrate_redis_epoch_value + 1;
+    prefix = &ngx_http_oxmigrate_redis_conf->prefix;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_http_oxmigrate_redis_log, 0,
+                  "oxmigrate redis: %Vepoch went back from %ui to %ui (a "
+                  "restart from an older snapshot?): moved to %ui, so that "
+                  "no entry it brought back is read",
+                  prefix, ngx_http_oxmigrate_redis_epoch_value, epoch, next);
+
+    if (ngx_http_oxmigrate_redis_ac == NULL
+        || prefix->len + sizeof("epoch") > sizeof(buf))
+    {
+        return next;
+    }
+
+    ngx_memcpy(ngx_cpymem(buf, prefix->data, prefix->len), "epoch",
+               sizeof("epoch") - 1);
+
+    (void) redisAsyncCommand(ngx_http_oxmigrate_redis_ac,
+                             ngx_http_oxmigrate_redis_set_reply, NULL,
+                             "INCRBY %b %lld", buf,
+                             prefix->len + sizeof("epoch") - 1,
+                             (long long) (next - epoch));
+
+    return next;
 }
