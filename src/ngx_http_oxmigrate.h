@@ -38,7 +38,8 @@
  * and MariaDB gets a query by cid.
  */
 #define NGX_HTTP_OXMIGRATE_CID_KEY         "\xff" "cid:"
-#define NGX_HTTP_OXMIGRATE_CID_KEY_LEN     (sizeof(NGX_HTTP_OXMIGRATE_CID_KEY) - 1)
+#define NGX_HTTP_OXMIGRATE_CID_KEY_LEN                                        \
+    (sizeof(NGX_HTTP_OXMIGRATE_CID_KEY) - 1)
 #define ngx_http_oxmigrate_is_cid_key(key)                                    \
     ((key)->len > NGX_HTTP_OXMIGRATE_CID_KEY_LEN && (key)->data[0] == 0xff)
 
