@@ -79,7 +79,8 @@ is(everyone('LGI-0016', 'u@ctx6.example.com'), '',
    'no worker of either balancer serves the old copy');
 ok($redis->cmd('GET', 'oxmigrate:epoch') >= 8, 'the epoch was moved past 7 ('
    . $redis->cmd('GET', 'oxmigrate:epoch') . ')');
-like($ng[0]->error_log, qr/epoch went back from 7 to 5/, 'and that is logged');
+like(join('', map { $_->error_log } @ng), qr/epoch went back from 7 to 5/,
+     'and that is logged (by the balancer that saw it first)');
 
 $_->stop for @ng;
 done_testing;
