@@ -100,6 +100,7 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     job->parallel = 1;
     job->win_start = -1;
     job->win_end = -1;
+    job->max_replica_lag = -1;
     job->alcf = op->alcf;
     job->omcf = op->omcf;
     job->claim = ngx_http_oxmigrate_admin_job_claim();
@@ -799,7 +800,7 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                       *server, *window;
+    char                       *server, *window, *health;
     MYSQL                      *m;
     int64_t                     sid;
     ngx_int_t                   ws, we;
@@ -832,6 +833,15 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+
+    health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
+    if (health && ngx_strncmp(health, "http://", 7) != 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"health_url\" must be an "
+                                       "http:// URL");
+        return;
+    }
 
     window = ngx_http_oxmigrate_admin_body_str(op, "window");
     if (window
@@ -940,6 +950,8 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
+
+    ngx_http_oxmigrate_admin_job_check_opts(job, op->json);
 
     if (window) {
         (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,

@@ -369,7 +369,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
-    char                          *pname, ena[32];
+    char                          *pname, ena[32], *why, *msg;
     ngx_uint_t                     upgrade, disabled;
     ngx_http_oxmigrate_job_t      *job;
     ngx_http_oxmigrate_dbhost_t    h;
@@ -380,6 +380,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
     ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
     disabled = 0;
+    why = NULL;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -503,6 +504,39 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     }
 
     if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
+        goto done;
+    }
+
+    /*
+     * The checks before the enable: a failed one leaves the schema
+     * disabled on its old server ("failed"); without force the job stops
+     * (failed), with force it pauses for a human.
+     */
+
+    if (upgrade
+        && ngx_http_oxmigrate_admin_job_checks(job, run.pool, run.m, step->sm,
+                                               run.js->name,
+                                               (uint64_t) run.js->seq, &why)
+           == NGX_DECLINED)
+    {
+        msg = ngx_pnalloc(run.pool, ngx_strlen(why ? why : "?") + 80);
+        if (msg) {
+            ngx_sprintf((u_char *) msg, "check failed: %s; disabled on its"
+                        " old server%Z", why ? why : "?");
+        }
+
+        ngx_http_oxmigrate_admin_job_mark(&run, "failed", NULL,
+                                          msg ? msg : "check failed");
+
+        if (job->force) {
+            (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                      "UPDATE oxmigrate_job SET control = 'pause',"
+                      " reason = CONCAT('check failed on ', %s, ': ', %s)"
+                      " WHERE id = %U AND claim = %U"
+                      " AND (control IS NULL OR control = 'pause')",
+                      run.js->name, why ? why : "?", job->id, job->claim);
+        }
+
         goto done;
     }
 

@@ -42,6 +42,9 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
     { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "check_tasks", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "max_replica_lag", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "health_url", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 1024 },
     { NULL, 0, 0 }
 };
 

@@ -99,3 +99,6 @@ ALTER TABLE oxmigrate_job_schema
     ADD COLUMN IF NOT EXISTS started_at BIGINT NULL;
 ALTER TABLE oxmigrate_job_schema
     ADD COLUMN IF NOT EXISTS ended_at BIGINT NULL;
+-- The checks before its enable: [{"check":"tasks","ok":true,"detail":..}]
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS checks TEXT NULL;
