@@ -453,6 +453,15 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                        run.m, run.js->name);
 
     if (upgrade) {
+        /* where it was: POST /schemas/{s}/revert takes it back there */
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job_schema SET from_server_id ="
+                  " COALESCE(from_server_id, (SELECT MIN(p.server_id)"
+                  " FROM context_server2db_pool p WHERE p.db_schema = %s"
+                  " AND p.server_id <> %U)) WHERE job_id = %U AND seq = %U",
+                  run.js->name, job->server_id, job->id,
+                  (uint64_t) run.js->seq);
+
         if (ngx_http_oxmigrate_admin_job_do(&run,
                                             NGX_HTTP_OXMIGRATE_DO_DISABLE))
         {

@@ -48,6 +48,11 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { NULL, 0, 0 }
 };
 
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_revert[] = {
+    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { NULL, 0, 0 }
+};
+
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
     { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
     { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
@@ -72,6 +77,13 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
 
     { NGX_HTTP_GET, "schemas", NULL,
       ngx_http_oxmigrate_admin_schemas_list, NULL },
+
+    { NGX_HTTP_GET, "schemas/*", NULL,
+      ngx_http_oxmigrate_admin_schema_get, NULL },
+
+    { NGX_HTTP_POST, "schemas/*/revert", "revertschema",
+      ngx_http_oxmigrate_admin_schema_revert,
+      ngx_http_oxmigrate_admin_f_revert },
 
     { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
       ngx_http_oxmigrate_admin_schema_disable,
