@@ -4,7 +4,8 @@
 # further schema starts, the job is "paused" with no driver and blocks
 # other jobs), continue; cancel during a schema's disable (enabled again on
 # its old server), during its update and during its changeserver (finished),
-# of a paused job; the canary (pause_after), only and limit.
+# of a paused job, during its enableschema (finished); the canary
+# (pause_after), only and limit.
 
 use strict;
 use warnings;
@@ -15,7 +16,7 @@ use Time::HiRes qw(time sleep);
 use OxTest;
 use OxAdmin;
 
-my $site = OxAdmin::site('adm_steer', schemas => 9, contexts => 2);
+my $site = OxAdmin::site('adm_steer', schemas => 10, contexts => 2);
 my @s = @{ $site->{schemas} };
 my $db = $site->{db};
 my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
@@ -181,6 +182,21 @@ is_deeply(states($job), [ qw(done cancelled) ], "$s[5] finished");
 is_deeply(ctx_state($s[5]), [ [ 1, undef, 101 ] ], "$s[5] moved, enabled");
 $ox->behave('old', 'changeserver', {});
 
+# ------------------------------------------------ cancel during enableschema
+
+$ox->clear_log;
+$ox->behave('old', 'enableschema', { sleep => 1, pidfile => 1 });
+$id = upgrade(only => [ $s[6], $s[7] ]);
+ok(running('old', 'enableschema'), "$s[6]'s enableschema runs");
+$r = api(POST => "jobs/$id/cancel");
+is($r->{status}, 202, 'cancel: 202');
+$job = OxAdmin::wait_job($ng, $id, 30);
+is($job->{state}, 'cancelled', 'the job is cancelled');
+is_deeply(states($job), [ qw(done cancelled) ], "$s[6] finished");
+is_deeply(ctx_state($s[6]), [ [ 1, undef, 101 ] ], "$s[6] moved, enabled");
+is_deeply($ox->trace, [ procedure($s[6], 101) ], "only $s[6]'s procedure");
+$ox->behave('old', 'enableschema', {});
+
 # ------------------------------------------------ canary, limit, cancel paused
 
 $ox->clear_log;
@@ -188,9 +204,9 @@ $id = upgrade(pause_after => 1, limit => 2);
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'paused', 'canary: paused after one schema');
 is_deeply(states($job), [ qw(done pending) ], 'limit 2: two schemas, one done');
-is($job->{schemas}[0]{name}, $s[6], "the first left: $s[6]");
+is($job->{schemas}[0]{name}, $s[7], "the first left: $s[7]");
 is($job->{pause_after}, undef, 'the canary is spent');
-is_deeply($ox->trace, [ procedure($s[6], 101) ], "only $s[6] ran");
+is_deeply($ox->trace, [ procedure($s[7], 101) ], "only $s[7] ran");
 
 $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 200, 'cancel of a paused job: 200');
