@@ -61,6 +61,10 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
     { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
+    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { NULL, 0, 0 }
 };
 

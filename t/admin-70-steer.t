@@ -5,7 +5,7 @@
 # other jobs), continue; cancel during a schema's disable (enabled again on
 # its old server), during its update and during its changeserver (finished),
 # of a paused job, during its enableschema (finished); the canary
-# (pause_after), only and limit.
+# (pause_after), only and limit, also of POST /updates.
 
 use strict;
 use warnings;
@@ -234,6 +234,30 @@ is($r->{status}, 202, 'continue');
 $job = OxAdmin::wait_job($ng, $id, 30);
 is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
           'the rest ran without another pause');
+
+# ------------------------------------------------ POST /updates: the same
+
+$ox->clear_log;
+$r = api(POST => 'updates', json => { only => [ @s[0 .. 2] ], limit => 2,
+                                      pause_after => 1 });
+is($r->{status}, 202, 'runallupdate with only, limit, pause_after');
+is($r->{json}{schemas}, 2, 'two schemas');
+$id = $r->{json}{job};
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, map { $_->{name} } @{ $job->{schemas} } ],
+          [ 'paused', @s[0, 1] ], 'paused after the first of the two');
+is_deeply(states($job), [ qw(done pending) ], 'one done');
+$r = api(POST => "jobs/$id/continue");
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
+          'continued to the end');
+is_deeply([ grep { /runupdate/ } @{ $ox->trace } ],
+          [ "new:runupdate -n $s[0]", "new:runupdate -n $s[1]" ],
+          'runupdate of those two only');
+$r = api(POST => 'updates', json => { window => '5-6' });
+is($r->{status}, 400, 'runallupdate with a malformed window: 400');
+$r = api(POST => 'updates', json => { only => [ 'nope' ] });
+is($r->{status}, 404, 'only: unknown schema: 404');
 
 my $audit = api(GET => 'audit')->{json};
 my %act = map { $_->{action} => 1 } @{ $audit->{entries} // $audit->{audit}
