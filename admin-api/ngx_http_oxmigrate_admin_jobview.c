@@ -64,6 +64,7 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
 {
     off_t        done_ctx, done_ms, left_ctx, hosts, par;
+    ngx_int_t    ws, we, mn;
     double       rate;
     const char  *st;
     int64_t     dis, ena;
@@ -144,6 +145,19 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "window");
     ngx_http_oxmigrate_admin_json_str(g, row[17]);
+
+    /* whether schemas may start now (this location's clock and zone) */
+    ngx_http_oxmigrate_admin_json_str(g, "window_open");
+    if (row[17]
+        && ngx_http_oxmigrate_admin_job_window(row[17], &ws, &we) == NGX_OK)
+    {
+        mn = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+        ngx_http_oxmigrate_admin_json_bool(g, (ws < we)
+                                              ? (mn >= ws && mn < we)
+                                              : (mn >= ws || mn < we));
+    } else {
+        yajl_gen_null(g);
+    }
     ngx_http_oxmigrate_admin_json_str(g, "max_downtime");
     if (row[18]) {
         ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[18],
