@@ -659,7 +659,8 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
          * A job asked to pause with schemas left waits as "paused" (no
          * driver: POST /jobs/{id}/continue starts one); a failure without
          * force ends it "failed" first.  A continue that cleared the pause
-         * while this driver ended leaves it "interrupted": resume it.
+         * while this driver ended leaves it "interrupted": resume it (a
+         * cancel that came meanwhile stays asked of the resumed driver).
          */
 
         cancelled = !job->interrupted
@@ -678,7 +679,8 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
             (void) ngx_http_oxmigrate_admin_exec(m, pool,
                       "UPDATE oxmigrate_job SET state ="
                       " IF(control = 'pause', 'paused', 'interrupted'),"
-                      " control = NULL, finished = NULL, heartbeat = %D"
+                      " control = IF(control = 'pause', NULL, control),"
+                      " finished = NULL, heartbeat = %D"
                       " WHERE id = %U AND claim = %U",
                       now, job->id, job->claim);
 
