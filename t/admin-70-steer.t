@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 use OxTest;
 use OxAdmin;
 
-my $site = OxAdmin::site('adm_steer', schemas => 10, contexts => 2);
+my $site = OxAdmin::site('adm_steer', schemas => 12, contexts => 2);
 my @s = @{ $site->{schemas} };
 my $db = $site->{db};
 my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
@@ -196,6 +196,29 @@ is_deeply(states($job), [ qw(done cancelled) ], "$s[6] finished");
 is_deeply(ctx_state($s[6]), [ [ 1, undef, 101 ] ], "$s[6] moved, enabled");
 is_deeply($ox->trace, [ procedure($s[6], 101) ], "only $s[6]'s procedure");
 $ox->behave('old', 'enableschema', {});
+
+# ------------------------------------------------ a pause withdrawn in time
+
+$ox->clear_log;
+OxAdmin::schema_sql($s[10], 'CREATE TABLE slow_flag (id INT)');
+$ox->behave('new', 'runupdate', { pidfile => 1 });
+$id = upgrade(only => [ $s[10], $s[11] ]);
+ok(running('new', 'runupdate'), "$s[10]'s runupdate runs (slow)");
+$ox->behave('new', 'runupdate', {});
+$r = api(POST => "jobs/$id/pause");
+is($r->{status}, 202, 'pause: 202');
+$r = api(POST => "jobs/$id/cancel");
+is($r->{status}, 202, 'a cancel overrides the pause');
+$r = api(POST => "jobs/$id/pause");
+is($r->{status}, 409, 'a pause does not override a cancel');
+is($r->{json}{error}{code}, 'job_cancelling', 'job_cancelling');
+$db->do("UPDATE oxmigrate_job SET control = 'pause' WHERE id = $id");
+$r = api(POST => "jobs/$id/continue");
+is($r->{status}, 200, 'continue while the pause is not yet effective: 200');
+is($r->{json}{state}, 'running', 'it runs on');
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
+          'both schemas done, no pause');
 
 # ------------------------------------------------ canary, limit, cancel paused
 
