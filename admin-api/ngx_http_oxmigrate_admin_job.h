@@ -84,6 +84,7 @@ typedef struct {
     uint64_t                              claim;
     ngx_uint_t                            control;   /* C_*, as last read */
     ngx_uint_t                            polling;   /* a poll runs */
+    ngx_thread_task_t                    *poll_task; /* one, reused */
     ngx_uint_t                            finishing;
     ngx_uint_t                            poll_parallel;
     ngx_uint_t                            poll_control;

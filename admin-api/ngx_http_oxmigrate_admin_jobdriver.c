@@ -45,7 +45,9 @@ static void ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev);
 /*
  * Every second the driver also polls configdb (thread): a pause, a cancel
  * or a new parallel take effect before the next schema starts, and the
- * heartbeat stays fresh while nothing runs.
+ * heartbeat stays fresh while nothing runs.  One task, allocated once and
+ * posted again each time: a job that waits days for its window does not
+ * grow its pool.
  */
 
 static void
@@ -60,23 +62,35 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
         return;
     }
 
-    step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
-    if (step == NULL) {
-        return;
+    if (job->poll_task == NULL) {
+        step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
+        job->poll_task = ngx_thread_task_alloc(job->pool, 0);
+        if (step == NULL || job->poll_task == NULL) {
+            job->poll_task = NULL;
+            return;
+        }
+
+        step->job = job;
+        step->s = job->schemas.elts;
+
+        job->poll_task->ctx = step;
+        job->poll_task->handler = ngx_http_oxmigrate_admin_job_poll;
+        job->poll_task->event.handler = ngx_http_oxmigrate_admin_job_poll_done;
+        job->poll_task->event.data = step;
+        job->poll_task->event.log = ngx_cycle->log;
     }
 
-    step->job = job;
-    step->s = job->schemas.elts;
+    step = job->poll_task->ctx;
+    step->m = NULL;
+    step->control = NGX_HTTP_OXMIGRATE_C_RUN;
+    step->parallel = 0;
 
     if (job->conns.nelts) {
         job->conns.nelts--;
         step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
     }
 
-    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
-                                      ngx_http_oxmigrate_admin_job_poll,
-                                      ngx_http_oxmigrate_admin_job_poll_done,
-                                      step)
+    if (ngx_thread_task_post(job->alcf->thread_pool, job->poll_task)
         != NGX_OK)
     {
         if (step->m) {
@@ -226,8 +240,6 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
 }
 
 
-/* the free host whose next schema comes first: O(hosts) */
-
 /* inside the job's time window (or none): a schema may start */
 
 static ngx_uint_t
@@ -249,6 +261,8 @@ ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
            : (m >= job->win_start || m < job->win_end);
 }
 
+
+/* the free host whose next schema comes first: O(hosts) */
 
 static ngx_http_oxmigrate_job_host_t *
 ngx_http_oxmigrate_admin_job_next(ngx_http_oxmigrate_job_t *job)
