@@ -85,6 +85,8 @@ typedef struct {
     ngx_uint_t                            control;   /* C_*, as last read */
     ngx_uint_t                            polling;   /* a poll runs */
     ngx_thread_task_t                    *poll_task; /* one, reused */
+    ngx_uint_t                            steps_done; /* step ends seen */
+    ngx_uint_t                            poll_since; /* steps_done then */
     ngx_uint_t                            finishing;
     ngx_uint_t                            poll_parallel;
     ngx_uint_t                            poll_control;

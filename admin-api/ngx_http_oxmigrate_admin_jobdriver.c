@@ -90,6 +90,8 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
         step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
     }
 
+    job->poll_since = job->steps_done;
+
     if (ngx_thread_task_post(job->alcf->thread_pool, job->poll_task)
         != NGX_OK)
     {
@@ -129,7 +131,13 @@ ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev)
         job->stop = 1;
         job->lost = 1;
 
-    } else if (job->poll_rc == NGX_OK) {
+    } else if (job->poll_rc == NGX_OK && job->poll_since == job->steps_done) {
+        /*
+         * Only when no step ended meanwhile: a step's end read control
+         * after this poll did (a canary's pause it set itself), so the
+         * poll's older answer must not undo it.
+         */
+
         job->control = job->poll_control;
 
         if (job->poll_parallel) {
@@ -426,6 +434,7 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     h->m = step->sm;
 
     /* a pause, cancel or parallel the step saw at its end */
+    job->steps_done++;
     job->control = step->control;
 
     if (step->parallel) {
