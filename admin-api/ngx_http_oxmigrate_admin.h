@@ -457,6 +457,9 @@ void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
+/* ngx_http_oxmigrate_admin_revert.c: one schema after a job */
+void ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op);
 /* ngx_http_oxmigrate_admin_jobctl.c: steering a job */
 void ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op);

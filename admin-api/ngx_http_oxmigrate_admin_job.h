@@ -84,6 +84,9 @@ typedef struct {
     uint64_t                              claim;
     ngx_uint_t                            control;   /* C_*, as last read */
     ngx_uint_t                            polling;   /* a poll runs */
+    ngx_thread_task_t                    *poll_task; /* one, reused */
+    ngx_uint_t                            steps_done; /* step ends seen */
+    ngx_uint_t                            poll_since; /* steps_done then */
     ngx_uint_t                            finishing;
     ngx_uint_t                            poll_parallel;
     ngx_uint_t                            poll_control;
@@ -95,6 +98,9 @@ typedef struct {
     ngx_int_t                             poll_win_start;
     ngx_int_t                             poll_win_end;
     ngx_int_t                             poll_minute;
+    ngx_uint_t                            check_tasks;
+    ngx_int_t                             max_replica_lag;  /* -1: none */
+    char                                 *health_url;
     ngx_event_t                           keepalive;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
@@ -138,6 +144,14 @@ ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
 
 void ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log);
 void ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log);
+/* ngx_http_oxmigrate_admin_jobcheck.c: before enable (thread) */
+ngx_int_t ngx_http_oxmigrate_admin_job_checks(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool, MYSQL *m, MYSQL *sm, const char *schema, uint64_t seq,
+    char **why);
+/* the checks' options of a request body or a job's stored options */
+void ngx_http_oxmigrate_admin_job_check_opts(ngx_http_oxmigrate_job_t *job,
+    yajl_val opts);
+
 /* the job's control and parallel (a poll of the driver, thread) */
 void ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log);
 

@@ -45,7 +45,9 @@ static void ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev);
 /*
  * Every second the driver also polls configdb (thread): a pause, a cancel
  * or a new parallel take effect before the next schema starts, and the
- * heartbeat stays fresh while nothing runs.
+ * heartbeat stays fresh while nothing runs.  One task, allocated once and
+ * posted again each time: a job that waits days for its window does not
+ * grow its pool.
  */
 
 static void
@@ -60,23 +62,37 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
         return;
     }
 
-    step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
-    if (step == NULL) {
-        return;
+    if (job->poll_task == NULL) {
+        step = ngx_pcalloc(job->pool, sizeof(ngx_http_oxmigrate_job_step_t));
+        job->poll_task = ngx_thread_task_alloc(job->pool, 0);
+        if (step == NULL || job->poll_task == NULL) {
+            job->poll_task = NULL;
+            return;
+        }
+
+        step->job = job;
+        step->s = job->schemas.elts;
+
+        job->poll_task->ctx = step;
+        job->poll_task->handler = ngx_http_oxmigrate_admin_job_poll;
+        job->poll_task->event.handler = ngx_http_oxmigrate_admin_job_poll_done;
+        job->poll_task->event.data = step;
+        job->poll_task->event.log = ngx_cycle->log;
     }
 
-    step->job = job;
-    step->s = job->schemas.elts;
+    step = job->poll_task->ctx;
+    step->m = NULL;
+    step->control = NGX_HTTP_OXMIGRATE_C_RUN;
+    step->parallel = 0;
 
     if (job->conns.nelts) {
         job->conns.nelts--;
         step->m = ((MYSQL **) job->conns.elts)[job->conns.nelts];
     }
 
-    if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
-                                      ngx_http_oxmigrate_admin_job_poll,
-                                      ngx_http_oxmigrate_admin_job_poll_done,
-                                      step)
+    job->poll_since = job->steps_done;
+
+    if (ngx_thread_task_post(job->alcf->thread_pool, job->poll_task)
         != NGX_OK)
     {
         if (step->m) {
@@ -115,7 +131,13 @@ ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev)
         job->stop = 1;
         job->lost = 1;
 
-    } else if (job->poll_rc == NGX_OK) {
+    } else if (job->poll_rc == NGX_OK && job->poll_since == job->steps_done) {
+        /*
+         * Only when no step ended meanwhile: a step's end read control
+         * after this poll did (a canary's pause it set itself), so the
+         * poll's older answer must not undo it.
+         */
+
         job->control = job->poll_control;
 
         if (job->poll_parallel) {
@@ -226,8 +248,6 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
 }
 
 
-/* the free host whose next schema comes first: O(hosts) */
-
 /* inside the job's time window (or none): a schema may start */
 
 static ngx_uint_t
@@ -249,6 +269,8 @@ ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
            : (m >= job->win_start || m < job->win_end);
 }
 
+
+/* the free host whose next schema comes first: O(hosts) */
 
 static ngx_http_oxmigrate_job_host_t *
 ngx_http_oxmigrate_admin_job_next(ngx_http_oxmigrate_job_t *job)
@@ -415,6 +437,7 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     h->m = step->sm;
 
     /* a pause, cancel or parallel the step saw at its end */
+    job->steps_done++;
     job->control = step->control;
 
     if (step->parallel) {

@@ -100,6 +100,7 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     job->parallel = 1;
     job->win_start = -1;
     job->win_end = -1;
+    job->max_replica_lag = -1;
     job->alcf = op->alcf;
     job->omcf = op->omcf;
     job->claim = ngx_http_oxmigrate_admin_job_claim();
@@ -799,7 +800,7 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 static void
 ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                       *server, *window;
+    char                       *server, *window, *health;
     MYSQL                      *m;
     int64_t                     sid;
     ngx_int_t                   ws, we;
@@ -832,6 +833,15 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
     force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+
+    health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
+    if (health && ngx_strncmp(health, "http://", 7) != 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"health_url\" must be an "
+                                       "http:// URL");
+        return;
+    }
 
     window = ngx_http_oxmigrate_admin_body_str(op, "window");
     if (window
@@ -941,6 +951,8 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
 
+    ngx_http_oxmigrate_admin_job_check_opts(job, op->json);
+
     if (window) {
         (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,
                                                    &job->win_end);
@@ -968,11 +980,27 @@ ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op)
 static void
 ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                     *m;
-    ngx_array_t               *all;
-    ngx_http_oxmigrate_job_t  *job;
+    char                             *window;
+    MYSQL                            *m;
+    yajl_val                          v, only;
+    ngx_int_t                         ws, we;
+    ngx_uint_t                        i, k, limit;
+    ngx_array_t                      *all, plan;
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     m = op->db;
+
+    window = ngx_http_oxmigrate_admin_body_str(op, "window");
+    if (window
+        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\"");
+        return;
+    }
 
     if (ngx_http_oxmigrate_admin_job_none_running(op, m, 0) != NGX_OK) {
         return;
@@ -983,16 +1011,81 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    /* runallupdate: every schema, also one without contexts */
+    /*
+     * runallupdate: every schema, also one without contexts; "only" (known
+     * names, else 404) and "limit" as for POST /upgrade
+     */
+
+    only = ngx_http_oxmigrate_admin_body_get(op, "only");
+    v = ngx_http_oxmigrate_admin_body_get(op, "limit");
+    limit = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 0;
+    s = all->elts;
+
+    for (k = 0; only && k < only->u.array.len; k++) {
+        for (i = 0; i < all->nelts; i++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == all->nelts) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "only: schema '%s' not found",
+                                           only->u.array.values[k]->u.string);
+            return;
+        }
+    }
+
+    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
+                       sizeof(ngx_http_oxmigrate_schema_ref_t))
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    for (i = 0; i < all->nelts && (!limit || plan.nelts < limit); i++) {
+        for (k = 0; only && k < only->u.array.len; k++) {
+            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (only && k == only->u.array.len) {
+            continue;
+        }
+
+        ps = ngx_array_push(&plan);
+        if (ps == NULL) {
+            ngx_http_oxmigrate_admin_db_error(op, m);
+            return;
+        }
+
+        *ps = s[i];
+    }
 
     job = ngx_http_oxmigrate_admin_job_plan(op, m,
                                             NGX_HTTP_OXMIGRATE_JOB_UPDATES,
-                                            all);
+                                            &plan);
     if (job == NULL) {
         return;
     }
 
     job->force = !ngx_http_oxmigrate_admin_body_flag(op, "stop_on_error", 1);
+
+    v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
+    job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
+
+    if (window) {
+        job->win_start = ws;
+        job->win_end = we;
+        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+    }
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }

@@ -447,7 +447,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
-    char                          *pname, ena[32];
+    char                          *pname, ena[32], *why, *msg;
     int64_t                        disabled_ms;
     ngx_uint_t                     upgrade, disabled;
     ngx_http_oxmigrate_job_t      *job;
@@ -461,6 +461,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
     ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
     disabled = 0;
+    why = NULL;
 
     ngx_http_oxmigrate_admin_thread_init();
 
@@ -507,6 +508,15 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                        run.m, run.js->name);
 
     if (upgrade) {
+        /* where it was: POST /schemas/{s}/revert takes it back there */
+        (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                  "UPDATE oxmigrate_job_schema SET from_server_id ="
+                  " COALESCE(from_server_id, (SELECT MIN(p.server_id)"
+                  " FROM context_server2db_pool p WHERE p.db_schema = %s"
+                  " AND p.server_id <> %U)) WHERE job_id = %U AND seq = %U",
+                  run.js->name, job->server_id, job->id,
+                  (uint64_t) run.js->seq);
+
         if (ngx_http_oxmigrate_admin_job_do(&run,
                                             NGX_HTTP_OXMIGRATE_DO_DISABLE))
         {
@@ -559,6 +569,39 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     }
 
     if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
+        goto done;
+    }
+
+    /*
+     * The checks before the enable: a failed one leaves the schema
+     * disabled on its old server ("failed"); without force the job stops
+     * (failed), with force it pauses for a human.
+     */
+
+    if (upgrade
+        && ngx_http_oxmigrate_admin_job_checks(job, run.pool, run.m, step->sm,
+                                               run.js->name,
+                                               (uint64_t) run.js->seq, &why)
+           == NGX_DECLINED)
+    {
+        msg = ngx_pnalloc(run.pool, ngx_strlen(why ? why : "?") + 80);
+        if (msg) {
+            ngx_sprintf((u_char *) msg, "check failed: %s; disabled on its"
+                        " old server%Z", why ? why : "?");
+        }
+
+        ngx_http_oxmigrate_admin_job_mark(&run, "failed", NULL,
+                                          msg ? msg : "check failed");
+
+        if (job->force) {
+            (void) ngx_http_oxmigrate_admin_job_exec(&run,
+                      "UPDATE oxmigrate_job SET control = 'pause',"
+                      " reason = CONCAT('check failed on ', %s, ': ', %s)"
+                      " WHERE id = %U AND claim = %U"
+                      " AND (control IS NULL OR control = 'pause')",
+                      run.js->name, why ? why : "?", job->id, job->claim);
+        }
+
         goto done;
     }
 
@@ -677,7 +720,8 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
          * A job asked to pause with schemas left waits as "paused" (no
          * driver: POST /jobs/{id}/continue starts one); a failure without
          * force ends it "failed" first.  A continue that cleared the pause
-         * while this driver ended leaves it "interrupted": resume it.
+         * while this driver ended leaves it "interrupted": resume it (a
+         * cancel that came meanwhile stays asked of the resumed driver).
          */
 
         cancelled = !job->interrupted
@@ -696,7 +740,8 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
             (void) ngx_http_oxmigrate_admin_exec(m, pool,
                       "UPDATE oxmigrate_job SET state ="
                       " IF(control = 'pause', 'paused', 'interrupted'),"
-                      " control = NULL, finished = NULL, heartbeat = %D"
+                      " control = IF(control = 'pause', NULL, control),"
+                      " finished = NULL, heartbeat = %D"
                       " WHERE id = %U AND claim = %U",
                       now, job->id, job->claim);
 

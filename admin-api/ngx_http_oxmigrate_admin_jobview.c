@@ -64,6 +64,7 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
 {
     off_t        done_ctx, done_ms, left_ctx, hosts, par;
+    ngx_int_t    ws, we, mn;
     double       rate;
     const char  *st;
     int64_t     dis, ena;
@@ -144,6 +145,19 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "window");
     ngx_http_oxmigrate_admin_json_str(g, row[17]);
+
+    /* whether schemas may start now (this location's clock and zone) */
+    ngx_http_oxmigrate_admin_json_str(g, "window_open");
+    if (row[17]
+        && ngx_http_oxmigrate_admin_job_window(row[17], &ws, &we) == NGX_OK)
+    {
+        mn = ngx_http_oxmigrate_admin_job_minute(op->alcf);
+        ngx_http_oxmigrate_admin_json_bool(g, (ws < we)
+                                              ? (mn >= ws && mn < we)
+                                              : (mn >= ws || mn < we));
+    } else {
+        yajl_gen_null(g);
+    }
     ngx_http_oxmigrate_admin_json_str(g, "max_downtime");
     if (row[18]) {
         ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[18],
@@ -203,7 +217,7 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     if (full) {
         res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
                   "SELECT name, state, failed_tasks, disabled_at,"
-                  " enabled_at, message FROM oxmigrate_job_schema"
+                  " enabled_at, message, checks FROM oxmigrate_job_schema"
                   " WHERE job_id = %R ORDER BY seq", row[0]);
 
         ngx_http_oxmigrate_admin_json_str(g, "schemas");
@@ -242,6 +256,19 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
             ngx_http_oxmigrate_admin_json_str(g, "message");
             ngx_http_oxmigrate_admin_json_str(g, (sr[5] && sr[5][0])
                                                  ? sr[5] : NULL);
+
+            /* the checks before its enable, when the job asked for any */
+            ngx_http_oxmigrate_admin_json_str(g, "checks");
+            v = sr[6] ? yajl_tree_parse(sr[6], NULL, 0) : NULL;
+            if (v && YAJL_IS_ARRAY(v)) {
+                ngx_http_oxmigrate_admin_json_tree(g, v, "");
+            } else {
+                yajl_gen_null(g);
+            }
+
+            if (v) {
+                yajl_tree_free(v);
+            }
             yajl_gen_map_close(g);
         }
 
@@ -511,6 +538,8 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
         const char  *ppar[] = { "parallel", NULL };
 
         if (kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
+            ngx_http_oxmigrate_admin_job_check_opts(job, opts);
+
             v = yajl_tree_get(opts, pforce, yajl_t_true);
             job->force = (v != NULL);
 

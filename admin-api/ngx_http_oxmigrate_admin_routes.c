@@ -42,6 +42,14 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
     { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "check_tasks", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "max_replica_lag", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "health_url", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 1024 },
+    { NULL, 0, 0 }
+};
+
+static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_revert[] = {
+    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
     { NULL, 0, 0 }
 };
 
@@ -53,6 +61,10 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
     { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
+    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
+    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { NULL, 0, 0 }
 };
 
@@ -69,6 +81,13 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
 
     { NGX_HTTP_GET, "schemas", NULL,
       ngx_http_oxmigrate_admin_schemas_list, NULL },
+
+    { NGX_HTTP_GET, "schemas/*", NULL,
+      ngx_http_oxmigrate_admin_schema_get, NULL },
+
+    { NGX_HTTP_POST, "schemas/*/revert", "revertschema",
+      ngx_http_oxmigrate_admin_schema_revert,
+      ngx_http_oxmigrate_admin_f_revert },
 
     { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
       ngx_http_oxmigrate_admin_schema_disable,

@@ -99,3 +99,9 @@ ALTER TABLE oxmigrate_job_schema
     ADD COLUMN IF NOT EXISTS started_at BIGINT NULL;
 ALTER TABLE oxmigrate_job_schema
     ADD COLUMN IF NOT EXISTS ended_at BIGINT NULL;
+-- The server the schema had before the job (POST /schemas/{s}/revert).
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS from_server_id INT UNSIGNED NULL;
+-- The checks before its enable: [{"check":"tasks","ok":true,"detail":..}]
+ALTER TABLE oxmigrate_job_schema
+    ADD COLUMN IF NOT EXISTS checks TEXT NULL;

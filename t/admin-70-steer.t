@@ -4,7 +4,8 @@
 # further schema starts, the job is "paused" with no driver and blocks
 # other jobs), continue; cancel during a schema's disable (enabled again on
 # its old server), during its update and during its changeserver (finished),
-# of a paused job; the canary (pause_after), only and limit.
+# of a paused job, during its enableschema (finished); the canary
+# (pause_after), only and limit, also of POST /updates.
 
 use strict;
 use warnings;
@@ -15,7 +16,7 @@ use Time::HiRes qw(time sleep);
 use OxTest;
 use OxAdmin;
 
-my $site = OxAdmin::site('adm_steer', schemas => 9, contexts => 2);
+my $site = OxAdmin::site('adm_steer', schemas => 12, contexts => 2);
 my @s = @{ $site->{schemas} };
 my $db = $site->{db};
 my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
@@ -181,6 +182,44 @@ is_deeply(states($job), [ qw(done cancelled) ], "$s[5] finished");
 is_deeply(ctx_state($s[5]), [ [ 1, undef, 101 ] ], "$s[5] moved, enabled");
 $ox->behave('old', 'changeserver', {});
 
+# ------------------------------------------------ cancel during enableschema
+
+$ox->clear_log;
+$ox->behave('old', 'enableschema', { sleep => 1, pidfile => 1 });
+$id = upgrade(only => [ $s[6], $s[7] ]);
+ok(running('old', 'enableschema'), "$s[6]'s enableschema runs");
+$r = api(POST => "jobs/$id/cancel");
+is($r->{status}, 202, 'cancel: 202');
+$job = OxAdmin::wait_job($ng, $id, 30);
+is($job->{state}, 'cancelled', 'the job is cancelled');
+is_deeply(states($job), [ qw(done cancelled) ], "$s[6] finished");
+is_deeply(ctx_state($s[6]), [ [ 1, undef, 101 ] ], "$s[6] moved, enabled");
+is_deeply($ox->trace, [ procedure($s[6], 101) ], "only $s[6]'s procedure");
+$ox->behave('old', 'enableschema', {});
+
+# ------------------------------------------------ a pause withdrawn in time
+
+$ox->clear_log;
+OxAdmin::schema_sql($s[10], 'CREATE TABLE slow_flag (id INT)');
+$ox->behave('new', 'runupdate', { pidfile => 1 });
+$id = upgrade(only => [ $s[10], $s[11] ]);
+ok(running('new', 'runupdate'), "$s[10]'s runupdate runs (slow)");
+$ox->behave('new', 'runupdate', {});
+$r = api(POST => "jobs/$id/pause");
+is($r->{status}, 202, 'pause: 202');
+$r = api(POST => "jobs/$id/cancel");
+is($r->{status}, 202, 'a cancel overrides the pause');
+$r = api(POST => "jobs/$id/pause");
+is($r->{status}, 409, 'a pause does not override a cancel');
+is($r->{json}{error}{code}, 'job_cancelling', 'job_cancelling');
+$db->do("UPDATE oxmigrate_job SET control = 'pause' WHERE id = $id");
+$r = api(POST => "jobs/$id/continue");
+is($r->{status}, 200, 'continue while the pause is not yet effective: 200');
+is($r->{json}{state}, 'running', 'it runs on');
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
+          'both schemas done, no pause');
+
 # ------------------------------------------------ canary, limit, cancel paused
 
 $ox->clear_log;
@@ -188,9 +227,9 @@ $id = upgrade(pause_after => 1, limit => 2);
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'paused', 'canary: paused after one schema');
 is_deeply(states($job), [ qw(done pending) ], 'limit 2: two schemas, one done');
-is($job->{schemas}[0]{name}, $s[6], "the first left: $s[6]");
+is($job->{schemas}[0]{name}, $s[7], "the first left: $s[7]");
 is($job->{pause_after}, undef, 'the canary is spent');
-is_deeply($ox->trace, [ procedure($s[6], 101) ], "only $s[6] ran");
+is_deeply($ox->trace, [ procedure($s[7], 101) ], "only $s[7] ran");
 
 $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 200, 'cancel of a paused job: 200');
@@ -218,6 +257,30 @@ is($r->{status}, 202, 'continue');
 $job = OxAdmin::wait_job($ng, $id, 30);
 is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
           'the rest ran without another pause');
+
+# ------------------------------------------------ POST /updates: the same
+
+$ox->clear_log;
+$r = api(POST => 'updates', json => { only => [ @s[0 .. 2] ], limit => 2,
+                                      pause_after => 1 });
+is($r->{status}, 202, 'runallupdate with only, limit, pause_after');
+is($r->{json}{schemas}, 2, 'two schemas');
+$id = $r->{json}{job};
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, map { $_->{name} } @{ $job->{schemas} } ],
+          [ 'paused', @s[0, 1] ], 'paused after the first of the two');
+is_deeply(states($job), [ qw(done pending) ], 'one done');
+$r = api(POST => "jobs/$id/continue");
+$job = OxAdmin::wait_job($ng, $id, 30);
+is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
+          'continued to the end');
+is_deeply([ grep { /runupdate/ } @{ $ox->trace } ],
+          [ "new:runupdate -n $s[0]", "new:runupdate -n $s[1]" ],
+          'runupdate of those two only');
+$r = api(POST => 'updates', json => { window => '5-6' });
+is($r->{status}, 400, 'runallupdate with a malformed window: 400');
+$r = api(POST => 'updates', json => { only => [ 'nope' ] });
+is($r->{status}, 404, 'only: unknown schema: 404');
 
 my $audit = api(GET => 'audit')->{json};
 my %act = map { $_->{action} => 1 } @{ $audit->{entries} // $audit->{audit}

@@ -54,6 +54,7 @@ my $job = job($id);
 is($job->{state}, 'running', 'outside its window the job waits (running,'
    . ' not interrupted)');
 is($job->{window}, '01:00-02:00', 'GET shows the window');
+is($job->{window_open}, JSON::PP::false, 'window_open: false');
 is_deeply(states($job), [ qw(pending pending pending) ], 'no schema started');
 is_deeply([ grep { !/registerserver/ } @{ $ox->trace } ], [],
           'no tool ran but registerserver');
@@ -71,6 +72,7 @@ ok(OxTest::wait_for(sub { job($id)->{processed} == 1 }, 15, 0.2),
 sleep 2.5;
 $job = job($id);
 is($job->{state}, 'running', 'the window closed: the job waits');
+is($job->{window_open}, JSON::PP::false, 'window_open: false again');
 is_deeply(states($job), [ qw(done pending pending) ], 'nothing else started');
 
 $r = api(PATCH => "jobs/$id", json => { window => '25:00-01:00' });
@@ -78,6 +80,7 @@ is($r->{status}, 400, 'PATCH of a malformed window: 400');
 $r = api(PATCH => "jobs/$id", json => { window => '02:00-01:00' });
 is($r->{status}, 200, 'PATCH window 02:00-01:00 (spans midnight, holds 02:30)');
 is($r->{json}{window}, '02:00-01:00', 'the new window');
+is(job($id)->{window_open}, JSON::PP::true, 'window_open: true');
 ok(OxTest::wait_for(sub { job($id)->{processed} >= 2 }, 15, 0.2),
    'the next schema ran');
 clock('01:30');

@@ -73,6 +73,12 @@ ok(abs($job->{rate} - $rate) < 1e-6 * $rate && $job->{rate} > 5,
 is($job->{eta_seconds}, $eta, "eta_seconds $eta");
 $db->do("UPDATE oxmigrate_job_schema SET contexts = 2 WHERE job_id = $id");
 
+# parallel 4, but the schemas left are all on one database host
+$r = api(PATCH => "jobs/$id", json => { parallel => 4 });
+($rate, $eta) = expect($id);
+is(api(GET => "jobs/$id")->{json}{eta_seconds}, $eta,
+   'parallel 4 on one database host: the same eta (one at a time)');
+
 $r = api(POST => "jobs/$id/continue");
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'done', 'done');

@@ -1,0 +1,486 @@
+
+/*
+ * oxmigrate admin API: the checks before a job enables a schema (thread
+ * pool, in the schema's step, after its update and before changeserver).
+ *
+ *   tasks        (check_tasks) no task of the schema's updateTask failed,
+ *                and none is pending for the new version: listUpdateTasks
+ *                on the new cluster with the OX tools, the configured
+ *                tasks without (so the new nodes will not answer CTX-0013)
+ *   replica      (max_replica_lag) the database of the schema's
+ *                read_db_pool_id, when it is not the write pool, is a
+ *                replica whose Seconds_Behind_Master is known and below
+ *                the limit (a stopped replication thread fails)
+ *   health       (health_url) GET of an http:// URL answers 200 within 5 s
+ *
+ * Every result goes into the job's row of the schema (checks, JSON) and an
+ * audit row (action "checkschema"); the step leaves a schema whose check
+ * failed disabled on its old server.
+ */
+
+
+#include "ngx_http_oxmigrate_admin_job.h"
+
+#include <netdb.h>
+
+
+typedef struct {
+    yajl_gen      g;
+    ngx_uint_t    failed;
+    char          first[512];   /* the first failure */
+} ngx_http_oxmigrate_checks_t;
+
+
+static void
+ngx_http_oxmigrate_admin_check_add(ngx_http_oxmigrate_checks_t *c,
+    const char *name, ngx_uint_t ok, const char *detail)
+{
+    yajl_gen_map_open(c->g);
+    ngx_http_oxmigrate_admin_json_str(c->g, "check");
+    ngx_http_oxmigrate_admin_json_str(c->g, name);
+    ngx_http_oxmigrate_admin_json_str(c->g, "ok");
+    ngx_http_oxmigrate_admin_json_bool(c->g, ok);
+    ngx_http_oxmigrate_admin_json_str(c->g, "detail");
+    ngx_http_oxmigrate_admin_json_str(c->g, detail);
+    yajl_gen_map_close(c->g);
+
+    if (!ok && c->failed++ == 0) {
+        ngx_snprintf((u_char *) c->first, sizeof(c->first) - 1, "%s: %s%Z",
+                     name, detail);
+    }
+}
+
+
+/* tasks: none failed, none pending */
+
+static void
+ngx_http_oxmigrate_admin_check_tasks(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool, MYSQL *sm, const char *schema,
+    ngx_http_oxmigrate_checks_t *c)
+{
+    u_char                             *p, *end, *eol;
+    char                                buf[512];
+    size_t                              len;
+    ngx_uint_t                          i, nf, np;
+    ngx_http_oxmigrate_task_t          *t;
+    ngx_http_oxmigrate_ox_call_t        call;
+    ngx_http_oxmigrate_executed_t      *e;
+    ngx_http_oxmigrate_schema_state_t   st;
+
+    ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
+
+    if (sm == NULL
+        || ngx_http_oxmigrate_admin_schema_state(job->alcf, sm, pool, schema,
+                                                 &st)
+           != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_check_add(c, "tasks", 0,
+                                 "the schema's updateTask cannot be read");
+        return;
+    }
+
+    p = (u_char *) buf;
+    end = (u_char *) buf + sizeof(buf) - 64;
+    nf = 0;
+    np = 0;
+
+    e = st.executed ? st.executed->elts : NULL;
+
+    for (i = 0; e && i < st.executed->nelts; i++) {
+        if (!e[i].successful) {
+            if (p < end) {
+                p = ngx_slprintf(p, end, "%s%s failed", nf + np ? ", " : "",
+                                 e[i].name);
+            }
+
+            nf++;
+        }
+    }
+
+    if (job->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_init(&call, job->alcf, pool, job->log,
+                                         "listUpdateTasks",
+                                         NGX_HTTP_OXMIGRATE_OX_NEW);
+        call.args[0] = "-n";
+        call.args[1] = schema;
+        call.quick = 1;
+
+        if (ngx_http_oxmigrate_admin_ox_run(&call) != NGX_OK) {
+            ngx_http_oxmigrate_admin_check_add(c, "tasks", 0,
+                                               "listUpdateTasks failed");
+            return;
+        }
+
+        /* "<task> pending" lines */
+
+        for (eol = call.out.data; eol && *eol; ) {
+            u_char  *line = eol;
+
+            eol = (u_char *) ngx_strchr(line, '\n');
+            len = eol ? (size_t) (eol - line) : ngx_strlen(line);
+
+            if (len > 8
+                && ngx_strncmp(line + len - 8, " pending", 8) == 0)
+            {
+                if (p < end) {
+                    p = ngx_slprintf(p, end, "%s%*s pending",
+                                     nf + np ? ", " : "", len - 8, line);
+                }
+
+                np++;
+            }
+
+            if (eol) {
+                eol++;
+            }
+        }
+
+    } else {
+        t = job->alcf->tasks ? job->alcf->tasks->elts : NULL;
+
+        for (i = 0; t && i < job->alcf->tasks->nelts; i++) {
+            if (ngx_http_oxmigrate_admin_executed(&st, &t[i].name) == NULL
+                && ngx_http_oxmigrate_admin_excluded(job->alcf, &t[i], pool)
+                   == NULL)
+            {
+                if (p < end) {
+                    p = ngx_slprintf(p, end, "%s%V pending",
+                                     nf + np ? ", " : "", &t[i].name);
+                }
+
+                np++;
+            }
+        }
+    }
+
+    *p = '\0';
+
+    if (nf + np == 0) {
+        ngx_http_oxmigrate_admin_check_add(c, "tasks", 1,
+                                           "none failed, none pending");
+
+    } else {
+        ngx_http_oxmigrate_admin_check_add(c, "tasks", 0, buf);
+    }
+}
+
+
+/* replica: Seconds_Behind_Master of the read pool's database */
+
+static void
+ngx_http_oxmigrate_admin_check_replica(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool, MYSQL *m, const char *schema,
+    ngx_http_oxmigrate_checks_t *c)
+{
+    char                         *pname, err[256], buf[256];
+    MYSQL                        *rm;
+    uint64_t                      rpool, wpool;
+    ngx_int_t                     lag;
+    ngx_uint_t                    i, n;
+    MYSQL_ROW                     row;
+    MYSQL_RES                    *res;
+    MYSQL_FIELD                  *f;
+    ngx_http_oxmigrate_dbhost_t   h;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT read_db_pool_id, write_db_pool_id"
+              " FROM context_server2db_pool WHERE db_schema = %s LIMIT 1",
+              schema);
+    row = res ? mysql_fetch_row(res) : NULL;
+
+    if (row == NULL) {
+        if (res) {
+            mysql_free_result(res);
+        }
+
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 0,
+                                           "the schema's pools are unknown");
+        return;
+    }
+
+    rpool = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+    wpool = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));
+    mysql_free_result(res);
+
+    if (rpool == wpool) {
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 1,
+                            "read_db_pool_id is the write pool: no replica");
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_pool_host(pool, m, rpool, &h, &pname)
+        != NGX_OK)
+    {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1,
+                     "db_pool %uL is unknown%Z", rpool);
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 0, buf);
+        return;
+    }
+
+    rm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
+    if (rm == NULL) {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1,
+                     "db_pool %uL: %s%Z", rpool, err);
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 0, buf);
+        return;
+    }
+
+    lag = -2;
+    res = ngx_http_oxmigrate_admin_select(rm, pool, "SHOW SLAVE STATUS");
+
+    if (res && (row = mysql_fetch_row(res))) {
+        n = mysql_num_fields(res);
+        f = mysql_fetch_fields(res);
+
+        for (i = 0; i < n; i++) {
+            if (ngx_strcmp(f[i].name, "Seconds_Behind_Master") == 0) {
+                lag = row[i] ? ngx_atoi((u_char *) row[i],
+                                        ngx_strlen(row[i]))
+                             : -1;
+                break;
+            }
+        }
+    }
+
+    if (res) {
+        mysql_free_result(res);
+    }
+
+    mysql_close(rm);
+
+    if (lag == -2) {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "db_pool %uL (%s:%ud)"
+                     " is not a replica%Z", rpool, h.host, h.port);
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 0, buf);
+
+    } else if (lag < 0) {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "db_pool %uL (%s:%ud):"
+                     " replication stopped (Seconds_Behind_Master NULL)%Z",
+                     rpool, h.host, h.port);
+        ngx_http_oxmigrate_admin_check_add(c, "replica", 0, buf);
+
+    } else {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "db_pool %uL lags %i s"
+                     " (max_replica_lag %i s)%Z", rpool, lag,
+                     job->max_replica_lag);
+        ngx_http_oxmigrate_admin_check_add(c, "replica",
+                                           lag < job->max_replica_lag, buf);
+    }
+}
+
+
+/* health: GET url, 200 within 5 s (a blocking socket: thread pool) */
+
+static void
+ngx_http_oxmigrate_admin_check_health(ngx_http_oxmigrate_job_t *job,
+    ngx_http_oxmigrate_checks_t *c)
+{
+    int               fd, status;
+    char              host[256], port[8], req[1200], buf[256], *u, *p, *q;
+    size_t            n;
+    ssize_t           got;
+    struct timeval    tv;
+    struct addrinfo   hints, *ai;
+
+    u = job->health_url;
+    fd = -1;
+    ai = NULL;
+    status = 0;
+
+    if (ngx_strncmp(u, "http://", 7) != 0) {
+        ngx_http_oxmigrate_admin_check_add(c, "health", 0,
+                                           "only http:// URLs are checked");
+        return;
+    }
+
+    p = u + 7;
+    q = p + strcspn(p, ":/");
+    n = ngx_min((size_t) (q - p), sizeof(host) - 1);
+    ngx_memcpy(host, p, n);
+    host[n] = '\0';
+
+    ngx_cpystrn((u_char *) port, (u_char *) "80", sizeof(port));
+
+    if (*q == ':') {
+        q++;
+        n = strcspn(q, "/");
+        n = ngx_min(n, sizeof(port) - 1);
+        ngx_memcpy(port, q, n);
+        port[n] = '\0';
+        q += strcspn(q, "/");
+    }
+
+    ngx_snprintf((u_char *) req, sizeof(req) - 1,
+                 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: oxmigrate\r\n"
+                 "\r\n%Z", *q ? q : "/", host);
+
+    ngx_memzero(&hints, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
+        goto done;
+    }
+
+    fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        goto done;
+    }
+
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0
+        || send(fd, req, ngx_strlen(req), MSG_NOSIGNAL) < 0)
+    {
+        goto done;
+    }
+
+    n = 0;
+    while (n < sizeof(buf) - 1) {
+        got = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+        if (got <= 0) {
+            break;
+        }
+
+        n += got;
+        if (memchr(buf, '\n', n)) {
+            break;
+        }
+    }
+
+    buf[n] = '\0';
+
+    if (n > 12 && ngx_strncmp(buf, "HTTP/1.", 7) == 0) {
+        status = ngx_atoi((u_char *) buf + 9, 3);
+    }
+
+done:
+
+    if (fd >= 0) {
+        close(fd);
+    }
+
+    if (ai) {
+        freeaddrinfo(ai);
+    }
+
+    if (status > 0) {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "%s answered %d%Z",
+                     u, status);
+
+    } else {
+        ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "%s: no HTTP answer"
+                     " within 5 s%Z", u);
+    }
+
+    ngx_http_oxmigrate_admin_check_add(c, "health", status == 200, buf);
+}
+
+
+/*
+ * The checks the job asks for, before a schema is enabled.  NGX_OK: all
+ * passed (or none asked); NGX_DECLINED: one failed, *why says which.
+ * Recorded in the job's row of the schema and the audit either way.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_job_checks(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool, MYSQL *m, MYSQL *sm, const char *schema, uint64_t seq,
+    char **why)
+{
+    size_t                        len;
+    ngx_str_t                     js;
+    const unsigned char          *buf;
+    ngx_http_oxmigrate_checks_t   c;
+
+    if (!job->check_tasks && job->max_replica_lag < 0
+        && job->health_url == NULL)
+    {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&c, sizeof(ngx_http_oxmigrate_checks_t));
+
+    c.g = yajl_gen_alloc(NULL);
+    if (c.g == NULL) {
+        return NGX_OK;
+    }
+
+    yajl_gen_array_open(c.g);
+
+    if (job->check_tasks) {
+        ngx_http_oxmigrate_admin_check_tasks(job, pool, sm, schema, &c);
+    }
+
+    if (job->max_replica_lag >= 0) {
+        ngx_http_oxmigrate_admin_check_replica(job, pool, m, schema, &c);
+    }
+
+    if (job->health_url) {
+        ngx_http_oxmigrate_admin_check_health(job, &c);
+    }
+
+    yajl_gen_array_close(c.g);
+    yajl_gen_get_buf(c.g, &buf, &len);
+    js.data = (u_char *) buf;
+    js.len = len;
+
+    (void) ngx_http_oxmigrate_admin_exec(m, pool,
+              "UPDATE oxmigrate_job_schema SET checks = %V"
+              " WHERE job_id = %U AND seq = %U", &js, job->id, seq);
+
+    (void) ngx_http_oxmigrate_admin_exec(m, pool,
+              "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
+              " status, result) VALUES (%D, CONCAT('job ', %U), 'checkschema',"
+              " JSON_OBJECT('params', JSON_ARRAY(%s), 'body', ''), %U,"
+              " JSON_OBJECT('job', %U, 'schema', %s, 'checks', JSON_EXTRACT(%V,"
+              " '$')))",
+              ngx_http_oxmigrate_admin_now_ms(), job->id, schema,
+              (uint64_t) (c.failed ? 409 : 200), job->id, schema, &js);
+
+    if (c.failed) {
+        *why = ngx_pnalloc(pool, ngx_strlen(c.first) + 1);
+        if (*why) {
+            ngx_cpystrn((u_char *) *why, (u_char *) c.first,
+                        ngx_strlen(c.first) + 1);
+        }
+    }
+
+    yajl_gen_free(c.g);
+
+    return c.failed ? NGX_DECLINED : NGX_OK;
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_check_opts(ngx_http_oxmigrate_job_t *job,
+    yajl_val opts)
+{
+    char        *url;
+    yajl_val     v;
+    const char  *ptasks[] = { "check_tasks", NULL };
+    const char  *plag[] = { "max_replica_lag", NULL };
+    const char  *purl[] = { "health_url", NULL };
+
+    if (opts == NULL || !YAJL_IS_OBJECT(opts)) {
+        return;
+    }
+
+    v = yajl_tree_get(opts, ptasks, yajl_t_true);
+    job->check_tasks = (v != NULL);
+
+    v = yajl_tree_get(opts, plag, yajl_t_number);
+    if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0) {
+        job->max_replica_lag = (ngx_int_t) YAJL_GET_INTEGER(v);
+    }
+
+    v = yajl_tree_get(opts, purl, yajl_t_string);
+    url = v ? YAJL_GET_STRING(v) : NULL;
+
+    if (url && url[0]) {
+        job->health_url = ngx_http_oxmigrate_admin_strndup(job->pool, url,
+                                                           ngx_strlen(url));
+    }
+}
