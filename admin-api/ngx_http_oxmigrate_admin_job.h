@@ -102,6 +102,8 @@ typedef struct {
     ngx_int_t                             max_replica_lag;  /* -1: none */
     char                                 *health_url;
     ngx_event_t                           keepalive;
+    ngx_msec_t                            done_ms;    /* for the ETA gauge */
+    ngx_uint_t                            done_n;
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
 } ngx_http_oxmigrate_job_t;
@@ -116,6 +118,7 @@ typedef struct {
                                                     NGX_DONE: cancelled */
     ngx_uint_t                            control;   /* read at its end */
     ngx_uint_t                            parallel;  /* 0: unchanged */
+    ngx_msec_t                            started;
 } ngx_http_oxmigrate_job_step_t;
 
 

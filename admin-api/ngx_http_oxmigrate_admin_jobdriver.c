@@ -341,6 +341,7 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 
         step->sm = h->m;
         h->m = NULL;
+        step->started = ngx_current_msec;
 
         if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
                                   ngx_http_oxmigrate_admin_job_step,
@@ -446,6 +447,8 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
 
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
+        job->done_ms += ngx_current_msec - step->started;
+        job->done_n++;
 
     } else if (step->rc == NGX_AGAIN) {
         /* paused or cancelled before it started: it runs on a continue */
@@ -504,7 +507,18 @@ ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job)
         }
     }
 
-    ngx_http_oxmigrate_metrics_job(counts);
+    /*
+     * The ETA gauge: the schemas left times the mean time of a schema done
+     * by this driver, over the steps that run at once (GET /jobs/{id} has
+     * the finer one, weighted by contexts, from the job's rows).
+     */
+
+    ngx_http_oxmigrate_metrics_job(counts,
+        job->done_n ? (ngx_int_t) ((counts[NGX_HTTP_OXMIGRATE_S_PENDING]
+                                    + counts[NGX_HTTP_OXMIGRATE_S_RUNNING])
+                                   * (job->done_ms / job->done_n)
+                                   / ngx_max(job->parallel, 1) / 1000)
+                    : -1);
 }
 
 

@@ -286,7 +286,8 @@ void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
 /* the admin API's jobs: schemas by state, a schema's downtime */
 #define NGX_HTTP_OXMIGRATE_M_JOB_STATES    5   /* pending .. cancelled */
 #define NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS  8
-void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts);
+/* the job's schemas by state and its ETA in seconds (-1: not known yet) */
+void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_int_t eta);
 void ngx_http_oxmigrate_metrics_downtime(ngx_msec_t ms);
 void ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */

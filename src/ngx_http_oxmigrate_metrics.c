@@ -30,6 +30,7 @@ typedef struct {
     ngx_atomic_t   up[NGX_HTTP_OXMIGRATE_M_BACKENDS];   /* 0, 1, 2 unknown */
     ngx_atomic_t   admin[NGX_HTTP_OXMIGRATE_M_ROUTES][4];  /* 2xx .. 5xx */
     ngx_atomic_t   job_seen;
+    ngx_atomic_t   job_eta;                  /* seconds + 1; 0: unknown */
     ngx_atomic_t   job[NGX_HTTP_OXMIGRATE_M_JOB_STATES];
     ngx_atomic_t   down[NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS];
     ngx_atomic_t   down_sum_ms;
@@ -234,7 +235,7 @@ ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status)
 /* the schemas of the job this worker drives, by state (a gauge) */
 
 void
-ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts)
+ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_int_t eta)
 {
     ngx_uint_t                        i;
     ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
@@ -247,6 +248,7 @@ ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts)
         m->job[i] = counts[i];
     }
 
+    m->job_eta = (eta < 0) ? 0 : (ngx_atomic_uint_t) eta + 1;
     m->job_seen = 1;
 }
 
@@ -472,6 +474,14 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
             oxm_printf("oxmigrate_job_schemas{state=\"%s\"} %uA\n",
                        ngx_http_oxmigrate_metrics_job_states[i], m->job[i]);
         }
+    }
+
+    oxm_printf("# HELP oxmigrate_job_eta_seconds Time left of the job this "
+               "nginx drives: schemas left x mean schema time / parallel.\n"
+               "# TYPE oxmigrate_job_eta_seconds gauge\n");
+
+    if (m->job_seen && m->job_eta) {
+        oxm_printf("oxmigrate_job_eta_seconds %uA\n", m->job_eta - 1);
     }
 
     oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks reported "

@@ -76,6 +76,7 @@ like($m, qr/^oxmigrate_schema_downtime_seconds_count $n$/m,
      "... $n downtimes in the histogram");
 like($m, qr/^oxmigrate_update_tasks_total\{result="failed"\} 0$/m,
      '... no update task failed');
+like($m, qr/^oxmigrate_job_eta_seconds 0$/m, '... and nothing left: ETA 0 s');
 
 # --- with the change log installed: no global flush
 $db->load('changelog.sql');
