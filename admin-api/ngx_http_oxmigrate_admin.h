@@ -100,6 +100,7 @@ typedef struct {
     size_t                      max_body;
     ngx_msec_t                  lock_refresh;
     ngx_msec_t                  lock_idle;
+    ngx_msec_t                  lock_watch;     /* 0: off */
     ngx_array_t                *tasks;          /* ngx_http_oxmigrate_task_t */
     ngx_array_t                *excluded_tasks; /* ngx_str_t */
     ngx_array_t                *excluded_ns;    /* ngx_str_t */
@@ -115,6 +116,13 @@ typedef struct {
     ngx_int_t                   job_utc_offset; /* seconds */
     ngx_str_t                   job_clock;      /* tests: "HH:MM" file */
 } ngx_http_oxmigrate_admin_loc_conf_t;
+
+
+/* the admin module's main conf */
+typedef struct {
+    /* the one location with oxmigrate_update_lock_watch, NULL: none */
+    ngx_http_oxmigrate_admin_loc_conf_t  *watch;
+} ngx_http_oxmigrate_admin_main_conf_t;
 
 
 typedef enum {
@@ -319,6 +327,15 @@ ngx_uint_t ngx_http_oxmigrate_admin_route_index(
 ngx_int_t ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
     const char *key, ngx_http_oxmigrate_info_t *info);
 
+/* ngx_http_oxmigrate_admin_store.c: a schema's OX lock rows (lastModified,
+ * 0: none); NGX_DECLINED: no updateTask there */
+ngx_int_t ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t *locked, int64_t *background);
+
+/* ngx_http_oxmigrate_admin_lockwatch.c: oxmigrate_update_lock_watch */
+ngx_int_t ngx_http_oxmigrate_admin_lockwatch_init_process(
+    ngx_cycle_t *cycle, ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+
 /* ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
 void ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op);
 
@@ -432,6 +449,9 @@ typedef struct {
  */
 ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
     ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
+/* the same on any configdb connection; NGX_ERROR: see mysql_error() */
+ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
+    uint64_t server_id, ngx_array_t **out);
 /* qsort() in that order: schema_refs, or structs that begin with one */
 int ngx_libc_cdecl ngx_http_oxmigrate_admin_schema_order(const void *a,
     const void *b);

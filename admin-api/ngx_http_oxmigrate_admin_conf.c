@@ -46,6 +46,52 @@ ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * oxmigrate_update_lock_watch is not inherited: one location of the
+ * configuration scans (ngx_http_oxmigrate_admin_lockwatch.c), with its
+ * thread pool and oxmigrate_update_lock_idle.
+ */
+
+static char *
+ngx_http_oxmigrate_admin_watch_merge(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf)
+{
+    ngx_http_oxmigrate_admin_main_conf_t  *amcf;
+
+    if (conf->lock_watch == NGX_CONF_UNSET_MSEC || conf->lock_watch == 0) {
+        conf->lock_watch = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (conf->lock_watch < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oxmigrate_update_lock_watch must be 1s or more");
+        return NGX_CONF_ERROR;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_oxmigrate_admin_module);
+
+    if (amcf->watch && amcf->watch != conf) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate_update_lock_watch\" is set in two "
+                           "locations; one scan is enough");
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->watch = conf;
+
+    return NGX_CONF_OK;
+}
+
+
+void *
+ngx_http_oxmigrate_admin_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_admin_main_conf_t));
+}
+
+
 void *
 ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
 {
@@ -67,6 +113,7 @@ ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
     conf->max_body = NGX_CONF_UNSET_SIZE;
     conf->lock_refresh = NGX_CONF_UNSET_MSEC;
     conf->lock_idle = NGX_CONF_UNSET_MSEC;
+    conf->lock_watch = NGX_CONF_UNSET_MSEC;
     conf->tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_ns = NGX_CONF_UNSET_PTR;
@@ -108,7 +155,18 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     if (!conf->enable) {
+        if (conf->lock_watch != NGX_CONF_UNSET_MSEC && conf->lock_watch) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"oxmigrate_update_lock_watch\" needs "
+                               "\"oxmigrate_admin on\" in its location");
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_oxmigrate_admin_watch_merge(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->lock_refresh >= conf->lock_idle) {

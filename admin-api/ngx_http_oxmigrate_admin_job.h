@@ -46,6 +46,7 @@ typedef struct {
     ngx_uint_t                            state;
     ngx_uint_t                            hidx;     /* in job->hosts */
     uint64_t                              contexts;
+    ngx_msec_t                            started;  /* its step, RUNNING */
 } ngx_http_oxmigrate_job_schema_t;
 
 
@@ -103,7 +104,7 @@ typedef struct {
     char                                 *health_url;
     ngx_event_t                           keepalive;
     ngx_msec_t                            done_ms;    /* for the ETA gauge */
-    ngx_uint_t                            done_n;
+    uint64_t                              done_ctx;   /* their contexts */
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_main_conf_t       *omcf;
 } ngx_http_oxmigrate_job_t;

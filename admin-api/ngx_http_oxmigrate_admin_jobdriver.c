@@ -18,6 +18,7 @@ static void ngx_http_oxmigrate_admin_job_schedule(
     ngx_http_oxmigrate_job_t *job);
 static void ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_job_finish_done(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job);
 
 
 void
@@ -57,6 +58,9 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
     ngx_http_oxmigrate_job_step_t  *step;
 
     ngx_add_timer(ev, 1000);
+
+    /* the gauges of a schema that runs for hours move every second */
+    ngx_http_oxmigrate_admin_job_metrics(job);
 
     if (job->polling || job->finishing || job->schemas.nelts == 0) {
         return;
@@ -342,6 +346,7 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         step->sm = h->m;
         h->m = NULL;
         step->started = ngx_current_msec;
+        step->s->started = step->started;
 
         if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
                                   ngx_http_oxmigrate_admin_job_step,
@@ -411,7 +416,6 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 }
 
 
-static void ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job);
 
 
 static void
@@ -448,7 +452,7 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     if (step->rc == NGX_OK) {
         step->s->state = NGX_HTTP_OXMIGRATE_S_DONE;
         job->done_ms += ngx_current_msec - step->started;
-        job->done_n++;
+        job->done_ctx += ngx_max(step->s->contexts, 1);
 
     } else if (step->rc == NGX_AGAIN) {
         /* paused or cancelled before it started: it runs on a continue */
@@ -493,6 +497,8 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
 static void
 ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job)
 {
+    double                            left, par;
+    ngx_msec_t                        longest;
     ngx_uint_t                        i;
     ngx_uint_t                        counts[NGX_HTTP_OXMIGRATE_M_JOB_STATES];
     ngx_http_oxmigrate_job_schema_t  *s;
@@ -500,25 +506,39 @@ ngx_http_oxmigrate_admin_job_metrics(ngx_http_oxmigrate_job_t *job)
     ngx_memzero(counts, sizeof(counts));
 
     s = job->schemas.elts;
+    left = 0;
+    longest = 0;
 
     for (i = 0; i < job->schemas.nelts; i++) {
         if (s[i].state < NGX_HTTP_OXMIGRATE_M_JOB_STATES) {
             counts[s[i].state]++;
         }
+
+        if (s[i].state == NGX_HTTP_OXMIGRATE_S_PENDING
+            || s[i].state == NGX_HTTP_OXMIGRATE_S_RUNNING)
+        {
+            left += (double) ngx_max(s[i].contexts, 1);
+        }
+
+        if (s[i].state == NGX_HTTP_OXMIGRATE_S_RUNNING) {
+            longest = ngx_max(longest, ngx_current_msec - s[i].started);
+        }
     }
 
     /*
-     * The ETA gauge: the schemas left times the mean time of a schema done
-     * by this driver, over the steps that run at once (GET /jobs/{id} has
-     * the finer one, weighted by contexts, from the job's rows).
+     * The ETA gauge, as GET /jobs/{id} computes eta_seconds: the contexts
+     * left at the rate of the schemas this driver finished (their time
+     * weighted by their contexts), as many at once as parallel and the
+     * database hosts allow.  Unknown (not printed) until one is done.
      */
 
-    ngx_http_oxmigrate_metrics_job(counts,
-        job->done_n ? (ngx_int_t) ((counts[NGX_HTTP_OXMIGRATE_S_PENDING]
-                                    + counts[NGX_HTTP_OXMIGRATE_S_RUNNING])
-                                   * (job->done_ms / job->done_n)
-                                   / ngx_max(job->parallel, 1) / 1000)
-                    : -1);
+    par = (double) ngx_max(ngx_min(job->parallel, job->hosts.nelts), 1);
+
+    ngx_http_oxmigrate_metrics_job(counts, longest,
+        job->done_ctx ? (ngx_int_t) (left * (double) job->done_ms
+                                     / (double) job->done_ctx / par / 1000.0
+                                     + 0.5)
+                      : -1);
 }
 
 

@@ -33,6 +33,7 @@ char *ngx_http_oxmigrate_admin_tasks_dir(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+void *ngx_http_oxmigrate_admin_create_main_conf(ngx_conf_t *cf);
 void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
 char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -116,6 +117,13 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_idle),
       NULL },
 
+    { ngx_string("oxmigrate_update_lock_watch"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, lock_watch),
+      NULL },
+
     { ngx_string("oxmigrate_job_utc_offset"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_oxmigrate_admin_job_utc_offset,
@@ -159,7 +167,7 @@ static ngx_http_module_t  ngx_http_oxmigrate_admin_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_oxmigrate_admin_init,         /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_oxmigrate_admin_create_main_conf, /* create main conf */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -808,7 +816,8 @@ ngx_http_oxmigrate_admin_access(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
 {
-    ngx_http_oxmigrate_main_conf_t  *omcf;
+    ngx_http_oxmigrate_main_conf_t        *omcf;
+    ngx_http_oxmigrate_admin_main_conf_t  *amcf;
 
     /* not thread-safe; must run before any thread calls mysql_init() */
     if (mysql_library_init(0, NULL, NULL) != 0) {
@@ -829,7 +838,11 @@ ngx_http_oxmigrate_admin_init_process(ngx_cycle_t *cycle)
         ngx_http_oxmigrate_admin_reason = omcf->maintenance_reason;
     }
 
-    return NGX_OK;
+    amcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oxmigrate_admin_module);
+
+    return ngx_http_oxmigrate_admin_lockwatch_init_process(cycle,
+                                                amcf ? amcf->watch : NULL);
 }
 
 

@@ -399,3 +399,58 @@ ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
 
     return NGX_OK;
 }
+
+
+/*
+ * oxmigrate_update_lock_watch: the lastModified of a schema's LOCKED and
+ * BACKGROUND rows (ox-facts 6), 0 where there is none.  NGX_DECLINED: no
+ * updateTask table or no such database (nothing can be locked there);
+ * NGX_ERROR: see mysql_error().
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t *locked, int64_t *background)
+{
+    MYSQL_ROW       row;
+    MYSQL_RES      *res;
+    unsigned long  *len;
+
+    *locked = 0;
+    *background = 0;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT taskName, lastModified FROM %I.updateTask"
+              " WHERE cid = 0 AND taskName IN ('LOCKED', 'BACKGROUND')"
+              " AND uuid IN (UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "'),"
+              " UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "'))", schema);
+
+    if (res == NULL) {
+        switch (mysql_errno(m)) {
+        case 1146:  /* ER_NO_SUCH_TABLE: never updated */
+        case 1049:  /* ER_BAD_DB_ERROR */
+            return NGX_DECLINED;
+        default:
+            return NGX_ERROR;
+        }
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        len = mysql_fetch_lengths(res);
+
+        if (row[1] == NULL) {
+            continue;
+        }
+
+        if (len[0] == 6 && ngx_strncmp(row[0], "LOCKED", 6) == 0) {
+            *locked = ngx_atoof((u_char *) row[1], len[1]);
+
+        } else {
+            *background = ngx_atoof((u_char *) row[1], len[1]);
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}

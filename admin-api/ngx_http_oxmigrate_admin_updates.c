@@ -9,8 +9,6 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
-static ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m,
-    ngx_pool_t *pool, uint64_t server_id, ngx_array_t **out);
 static ngx_int_t ngx_http_oxmigrate_admin_resolve(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, const char *schema,
     ngx_http_oxmigrate_dbhost_t *h);
@@ -18,7 +16,7 @@ static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
     ngx_array_t *a);
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
     uint64_t server_id, ngx_array_t **out)
 {

@@ -270,9 +270,11 @@ site_conf() {
               -e "s#https://upgrade\.example\.com/#http://127.0.0.1:$SECONDARY_PORT/#" \
               -e "s#https://upgrade\.example\.com;#http://127.0.0.1:$SECONDARY_PORT;#" \
               -e "s#127\.0\.0\.1:8421#127.0.0.1:$MIS_PORT#g" \
+              -e "s#127\.0\.0\.1:9145;#127.0.0.1:$PRIMARY_METRICS;#" \
+              -e "s#127\.0\.0\.1:9146;#127.0.0.1:$SECONDARY_METRICS;#" \
               "$root/conf.d/$file.conf")
     if grep -v '^ *#' <<<"$out" \
-            | grep -q '10\.20\.\|listen 80;\|:8080;\|/var/log/nginx\|/etc/nginx'; then
+            | grep -q '10\.20\.\|listen 80;\|:8080;\|:914[56];\|/var/log/nginx\|/etc/nginx'; then
         die "conf.d/$file.conf has site values this script does not know"
     fi
     printf '%s\n' "$out"
@@ -394,6 +396,7 @@ start() {
     OLD_PORT=$(free_port); NEW_PORT=$(free_port)
     PRIMARY_PORT=$(free_port); SECONDARY_PORT=$(free_port)
     ADMIN_PORT=$(free_port); MIS_PORT=$(free_port)
+    PRIMARY_METRICS=$(free_port); SECONDARY_METRICS=$(free_port)
     cat >"$run/env" <<EOF
 DB_PORT=$DB_PORT
 REDIS_PORT=$REDIS_PORT
@@ -403,6 +406,8 @@ PRIMARY_PORT=$PRIMARY_PORT
 SECONDARY_PORT=$SECONDARY_PORT
 ADMIN_PORT=$ADMIN_PORT
 MIS_PORT=$MIS_PORT
+PRIMARY_METRICS=$PRIMARY_METRICS
+SECONDARY_METRICS=$SECONDARY_METRICS
 API=http://127.0.0.1:$ADMIN_PORT/oxmigrate/v1
 AUTH="-u $ADMIN_USER:$ADMIN_PASS"
 EOF
@@ -518,10 +523,40 @@ reset_data() {
     sleep 1.1
 }
 
+# metrics_save BALANCER: its oxmigrate_metrics now, for metrics_changed
+metrics_save() {
+    local port
+    port=$([ "$1" = primary ] && echo "$PRIMARY_METRICS" || echo "$SECONDARY_METRICS")
+    curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$run/metrics-$1" \
+        || : >"$run/metrics-$1"
+}
+
+# metrics_changed BALANCER: the samples that moved since metrics_save
+# (histogram buckets left out: their _count and _sum say it)
+metrics_changed() {
+    local port
+    port=$([ "$1" = primary ] && echo "$PRIMARY_METRICS" || echo "$SECONDARY_METRICS")
+    printf '\n    %s$ curl -s http://127.0.0.1:%s/metrics%s   (%s, what changed)\n' \
+        "$bold" "$port" "$off" "$1"
+    curl -s --max-time 5 "http://127.0.0.1:$port/metrics" \
+        | perl -e 'my %old;
+                   open my $f, "<", $ARGV[0] or die;
+                   while (<$f>) { $old{$1} = $2 if /^([^#\s]+) (\S+)$/ }
+                   while (<STDIN>) {
+                       next unless /^([^#\s]+) (\S+)$/;
+                       my ($k, $v) = ($1, $2);
+                       next if $k =~ /_bucket\{/ || $k =~ /^oxmigrate_build_info/;
+                       next if defined $old{$k} && $old{$k} eq $v;
+                       printf "    %-72s %s -> %s\n", $k, $old{$k} // "-", $v;
+                   }' "$run/metrics-$1"
+}
+
 walk() {
     # shellcheck disable=SC1091
     . "$run/env"
     reset_data
+    metrics_save primary
+    metrics_save secondary
 
     say "The site: configdb with two schemas, all contexts on oxserver-old"
     note "(fresh data: sql/demo.sql, schema databases from scripts/demo/schema.sql)"
@@ -665,6 +700,10 @@ walk() {
     login secondary login bob@ctx4.example.com
     note "-> passed to the new cluster"
 
+    say "Why was bob sent there? GET /lookup (changes no cache entry)"
+    api GET 'lookup?login=bob%40ctx4.example.com&primary=oxserver-old&secondary=oxserver-xyz'
+    note "-> configdb's row, what each balancer decides, and each cache tier's entry"
+
     say "checkdatabase: GET /databases/check, and GET /schemas"
     api GET databases/check
     oxcalls
@@ -677,6 +716,13 @@ walk() {
     say "What the balancers logged (\$oxmigrate_* variables, conf.d log format)"
     sed 's/^/    primary:   /' "$run/primary/oxmigrate-primary.log"
     sed 's/^/    secondary: /' "$run/secondary/oxmigrate-secondary.log"
+
+    say "What the balancers counted during the walk (oxmigrate_metrics)"
+    note "Each balancer's metrics listener (conf.d, loopback): the decisions,"
+    note "the cache tiers that answered, the admin calls, the job's schemas and"
+    note "their downtime, the update-lock scan (README, \"Monitoring\")."
+    metrics_changed primary
+    metrics_changed secondary
 
     say "Every step above went through the admin API: no SQL UPDATE, no redis-cli"
     note "INCR. The API ran OX's tools (which changed the configdb and OX's caches)"

@@ -287,9 +287,13 @@ void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
 #define NGX_HTTP_OXMIGRATE_M_JOB_STATES    5   /* pending .. cancelled */
 #define NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS  8
 /* the job's schemas by state and its ETA in seconds (-1: not known yet) */
-void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_int_t eta);
+void ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_msec_t running,
+    ngx_int_t eta);
 void ngx_http_oxmigrate_metrics_downtime(ngx_msec_t ms);
 void ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed);
+/* a scan of OX's update locks: per lock kind (blocking, background) */
+void ngx_http_oxmigrate_metrics_locks(ngx_uint_t *held, ngx_uint_t *stale,
+    ngx_msec_t oldest, ngx_uint_t failures, ngx_uint_t complete);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 

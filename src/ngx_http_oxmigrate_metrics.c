@@ -31,11 +31,16 @@ typedef struct {
     ngx_atomic_t   admin[NGX_HTTP_OXMIGRATE_M_ROUTES][4];  /* 2xx .. 5xx */
     ngx_atomic_t   job_seen;
     ngx_atomic_t   job_eta;                  /* seconds + 1; 0: unknown */
+    ngx_atomic_t   job_running_ms;           /* its longest running schema */
     ngx_atomic_t   job[NGX_HTTP_OXMIGRATE_M_JOB_STATES];
     ngx_atomic_t   down[NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS];
     ngx_atomic_t   down_sum_ms;
     ngx_atomic_t   down_count;
     ngx_atomic_t   tasks[2];                 /* executed, failed */
+    ngx_atomic_t   locks[2][2];              /* blocking, bg x held, stale */
+    ngx_atomic_t   lock_oldest_ms;
+    ngx_atomic_t   lock_scan_time;           /* 0: never complete */
+    ngx_atomic_t   lock_scan_failures;
 } ngx_http_oxmigrate_metrics_sh_t;
 
 
@@ -44,6 +49,8 @@ static ngx_int_t ngx_http_oxmigrate_metrics_init_zone(ngx_shm_zone_t *zone,
 static ngx_int_t ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r);
 static u_char *ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
     ngx_http_oxmigrate_metrics_sh_t *m, ngx_http_oxmigrate_main_conf_t *omcf);
+static u_char *ngx_http_oxmigrate_metrics_print_locks(u_char *p,
+    u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
 
 
 /* le bounds of oxmigrate_lookup_duration_seconds, in ms */
@@ -235,7 +242,8 @@ ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status)
 /* the schemas of the job this worker drives, by state (a gauge) */
 
 void
-ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_int_t eta)
+ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_msec_t running,
+    ngx_int_t eta)
 {
     ngx_uint_t                        i;
     ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
@@ -249,6 +257,7 @@ ngx_http_oxmigrate_metrics_job(ngx_uint_t *counts, ngx_int_t eta)
     }
 
     m->job_eta = (eta < 0) ? 0 : (ngx_atomic_uint_t) eta + 1;
+    m->job_running_ms = running;
     m->job_seen = 1;
 }
 
@@ -266,6 +275,38 @@ ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed)
 
     (void) ngx_atomic_fetch_add(&m->tasks[0], executed);
     (void) ngx_atomic_fetch_add(&m->tasks[1], failed);
+}
+
+
+/*
+ * oxmigrate_update_lock_watch's last scan; the gauges change only when it
+ * saw every database, the failures count in any case
+ */
+
+void
+ngx_http_oxmigrate_metrics_locks(ngx_uint_t *held, ngx_uint_t *stale,
+    ngx_msec_t oldest, ngx_uint_t failures, ngx_uint_t complete)
+{
+    ngx_uint_t                        k;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->lock_scan_failures, failures);
+
+    if (!complete) {
+        return;
+    }
+
+    for (k = 0; k < 2; k++) {
+        m->locks[k][0] = held[k];
+        m->locks[k][1] = stale[k];
+    }
+
+    m->lock_oldest_ms = oldest;
+    m->lock_scan_time = ngx_time();
 }
 
 
@@ -477,11 +518,22 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
     }
 
     oxm_printf("# HELP oxmigrate_job_eta_seconds Time left of the job this "
-               "nginx drives: schemas left x mean schema time / parallel.\n"
+               "nginx drives: its contexts left at the rate of its schemas "
+               "done, over the steps that run at once.\n"
                "# TYPE oxmigrate_job_eta_seconds gauge\n");
 
     if (m->job_seen && m->job_eta) {
         oxm_printf("oxmigrate_job_eta_seconds %uA\n", m->job_eta - 1);
+    }
+
+    oxm_printf("# HELP oxmigrate_job_schema_running_seconds How long the "
+               "schema of the job that has run longest is running now (it "
+               "is disabled for most of that time), 0: none runs.\n"
+               "# TYPE oxmigrate_job_schema_running_seconds gauge\n");
+
+    if (m->job_seen) {
+        oxm_printf("oxmigrate_job_schema_running_seconds %uA.%03uA\n",
+                   m->job_running_ms / 1000, m->job_running_ms % 1000);
     }
 
     oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks reported "
@@ -491,6 +543,8 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                "oxmigrate_update_tasks_total{result=\"executed\"} %uA\n"
                "oxmigrate_update_tasks_total{result=\"failed\"} %uA\n",
                m->tasks[0], m->tasks[1]);
+
+    p = ngx_http_oxmigrate_metrics_print_locks(p, last, m);
 
     oxm_printf("# HELP oxmigrate_schema_downtime_seconds How long a schema "
                "of a job was disabled (disable to enable).\n"
@@ -525,6 +579,60 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                    "oxmigrate_invalidations_total %ui\n",
                    entries, evictions, invalidated);
     }
+
+    return p;
+}
+
+
+/* oxmigrate_update_lock_watch: printed once a scan saw every database */
+
+static u_char *
+ngx_http_oxmigrate_metrics_print_locks(u_char *p, u_char *last,
+    ngx_http_oxmigrate_metrics_sh_t *m)
+{
+    ngx_uint_t  k;
+
+    static const char  *lock[] = { "blocking", "background" };
+
+    oxm_printf("# HELP oxmigrate_update_locks Schemas whose OX update lock "
+               "row (updateTask LOCKED, BACKGROUND) was held or stale (not "
+               "refreshed within oxmigrate_update_lock_idle) at the last "
+               "scan.\n"
+               "# TYPE oxmigrate_update_locks gauge\n");
+
+    if (m->lock_scan_time) {
+        for (k = 0; k < 2; k++) {
+            oxm_printf("oxmigrate_update_locks{lock=\"%s\",state=\"held\"} "
+                       "%uA\n"
+                       "oxmigrate_update_locks{lock=\"%s\",state=\"stale\"} "
+                       "%uA\n", lock[k], m->locks[k][0], lock[k],
+                       m->locks[k][1]);
+        }
+    }
+
+    oxm_printf("# HELP oxmigrate_update_lock_oldest_seconds Age of the "
+               "oldest OX update lock row at the last scan, 0: none.\n"
+               "# TYPE oxmigrate_update_lock_oldest_seconds gauge\n");
+
+    if (m->lock_scan_time) {
+        oxm_printf("oxmigrate_update_lock_oldest_seconds %uA.%03uA\n",
+                   m->lock_oldest_ms / 1000, m->lock_oldest_ms % 1000);
+    }
+
+    oxm_printf("# HELP oxmigrate_update_lock_scan_timestamp_seconds When "
+               "the last scan of every schema's update locks ended.\n"
+               "# TYPE oxmigrate_update_lock_scan_timestamp_seconds gauge\n");
+
+    if (m->lock_scan_time) {
+        oxm_printf("oxmigrate_update_lock_scan_timestamp_seconds %uA\n",
+                   m->lock_scan_time);
+    }
+
+    oxm_printf("# HELP oxmigrate_update_lock_scan_failures_total Databases "
+               "or schemas a scan of the update locks could not read.\n"
+               "# TYPE oxmigrate_update_lock_scan_failures_total counter\n"
+               "oxmigrate_update_lock_scan_failures_total %uA\n",
+               m->lock_scan_failures);
 
     return p;
 }

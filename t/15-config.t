@@ -330,6 +330,7 @@ sub site_conf {
                  {server 127.0.0.1:%%PORT_OLD%%;};
     $n += $t =~ s{server 10\.20\.2\.21:8009;}{server 127.0.0.1:%%PORT_NEW%%;};
     $n += $t =~ s{127\.0\.0\.1:8421}{127.0.0.1:%%PORT_MIS%%}g;
+    $n += $t =~ s{127\.0\.0\.1:914[56];}{127.0.0.1:%%PORT_MET%%;};
     $n += $t =~ s{https://upgrade\.example\.com;}{%%SECONDARY%%;}g;
     $n += $t =~ s{listen 80;}{listen 127.0.0.1:%%PORT_LB%%;};
     $n += $t =~ s{/var/log/nginx/}{%%TMP%%/}g;
@@ -337,11 +338,11 @@ sub site_conf {
     return ($t, $n);
 }
 my ($sec, $ns) = site_conf('secondary.conf');
-is($ns, 7, 'secondary.conf: the site values found');
+is($ns, 8, 'secondary.conf: the site values found');
 my $ngs = OxTest::nginx($sec . OxTest::standins(), db => $db,
                         redis => $redis);
 my ($pri, $np) = site_conf('primary.conf');
-is($np, 9, 'primary.conf: the site values found');
+is($np, 10, 'primary.conf: the site values found');
 my $secondary_url = 'http://127.0.0.1:' . $ngs->port('LB');
 my $ngp = OxTest::nginx($pri . OxTest::standins(), db => $db,
                         redis => $redis,
@@ -417,6 +418,13 @@ OxTest::wait_for(sub {
     $plog =~ $re;
 }, 2);
 like($plog, $re, 'primary.conf: the oxmigrate log format');
+for ([primary => $ngp], [secondary => $ngs]) {
+    my ($name, $ng) = @$_;
+    my $m = OxTest::http(GET => '/metrics', port => $ng->port('MET'));
+    is($m->{status}, 200, "$name.conf: its metrics listener answers");
+    like($m->{body}, qr/^oxmigrate_login_decisions_total\{decision="pass"\} [1-9]/m,
+         "$name.conf: ... with the decisions of the requests above");
+}
 $ngp->stop;
 $ngs->stop;
 

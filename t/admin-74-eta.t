@@ -2,7 +2,8 @@
 # Issue 10's job part: rate (contexts per second over the schemas done,
 # each weighted by its contexts) and eta_seconds in GET /jobs/{id}, checked
 # against the job's own rows; dry_run's per-schema estimate once a job has
-# measured one (null before).
+# measured one (null before).  oxmigrate_metrics' job_eta_seconds is the
+# same estimate, and job_schema_running_seconds grows while a schema runs.
 
 use strict;
 use warnings;
@@ -19,10 +20,24 @@ my $db = $site->{db};
 
 my $ox = OxAdmin::oxtools($site, tasks => [
     { name => 't.A' },
-    { name => 't.Slow', sleep => 1 },
+    { name => 't.Slow', sleep => 2 },
 ]);
-my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s');
+my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
+    http => 'server { listen 127.0.0.1:%%PORT_M%%;'
+            . ' location = /metrics { oxmigrate_metrics; } }');
 sub api { OxAdmin::api($ng, @_) }
+sub metric {
+    my ($name) = @_;
+    my $b = OxTest::http(GET => '/metrics', port => $ng->port('M'))->{body};
+    return $b =~ /^\Q$name\E (\S+)$/m ? $1 : undef;
+}
+
+# the second schema has 10 contexts: weighting by contexts shows
+$db->do("INSERT INTO context (cid, name, enabled, reason_id, quota_max) VALUES "
+        . join(',', map { "($_, 'ctx$_', 1, NULL, -1)" } 100 .. 107) . ';'
+        . " INSERT INTO context_server2db_pool (server_id, cid, read_db_pool_id,"
+        . " write_db_pool_id, db_schema) VALUES "
+        . join(',', map { "(2, $_, 3, 3, '$s[1]')" } 100 .. 107));
 
 my $r = api(POST => 'upgrade', json => { server => 'oxserver-new',
                                          dry_run => JSON::PP::true });
@@ -57,18 +72,23 @@ sub expect {
 }
 
 my ($rate, $eta, $ms) = expect($id);
-ok($ms >= 1000, "the schema took $ms ms (its 1 s task)");
+ok($ms >= 2000, "the schema took $ms ms (its 2 s task)");
 ok(abs($job->{rate} - $rate) < 1e-6 * $rate,
    "rate $job->{rate} = 2 contexts / its duration");
-is($job->{eta_seconds}, $eta, "eta_seconds $eta = 4 contexts left / rate");
-ok($eta >= 1 && $eta <= 10, 'about two schemas more');
+is($job->{eta_seconds}, $eta, "eta_seconds $eta = 12 contexts left / rate");
+ok($eta >= 5 && $eta <= 40, 'two schemas more, one of 10 contexts');
+my $g = metric('oxmigrate_job_eta_seconds');
+ok(defined $g && abs($g - $eta) <= 1,
+   "metrics: oxmigrate_job_eta_seconds $g, as eta_seconds ($eta)");
+is(metric('oxmigrate_job_schemas{state="pending"}'), 2, '... 2 schemas pending');
+is(metric('oxmigrate_job_schema_running_seconds'), '0.000', '... none running');
 
 # weighted by contexts: the done schema counted as 10 contexts
 $db->do("UPDATE oxmigrate_job_schema SET contexts = 10 WHERE job_id = $id"
         . " AND state = 'done'");
 $job = api(GET => "jobs/$id")->{json};
 ($rate, $eta) = expect($id);
-ok(abs($job->{rate} - $rate) < 1e-6 * $rate && $job->{rate} > 5,
+ok(abs($job->{rate} - $rate) < 1e-6 * $rate && $job->{rate} > 2,
    "weighted: 10 contexts in the same time: rate $job->{rate}");
 is($job->{eta_seconds}, $eta, "eta_seconds $eta");
 $db->do("UPDATE oxmigrate_job_schema SET contexts = 2 WHERE job_id = $id");
@@ -80,6 +100,13 @@ is(api(GET => "jobs/$id")->{json}{eta_seconds}, $eta,
    'parallel 4 on one database host: the same eta (one at a time)');
 
 $r = api(POST => "jobs/$id/continue");
+my $running = 0;
+OxTest::wait_for(sub {
+    my $v = metric('oxmigrate_job_schema_running_seconds') // 0;
+    $running = $v if $v > $running;
+    return $running >= 1;
+}, 10, 0.1);
+ok($running >= 1, "while a schema runs, job_schema_running_seconds grows ($running)");
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'done', 'done');
 ok($job->{rate} > 0, 'a finished job keeps its rate');
