@@ -21,8 +21,6 @@
 #define NGX_HTTP_OXMIGRATE_LOGIN_MAX  4096
 #define NGX_HTTP_OXMIGRATE_READ_SIZE  4096    /* a temp file, per read */
 
-/* ngx_http_oxmigrate_start_share(): out of memory */
-#define NGX_HTTP_OXMIGRATE_FAILED     ((ngx_http_oxmigrate_ctx_t *) -1)
 
 
 static ngx_int_t ngx_http_oxmigrate_handler(ngx_http_request_t *r);
@@ -37,8 +35,8 @@ static ngx_http_oxmigrate_ctx_t *ngx_http_oxmigrate_new_ctx(
     ngx_http_request_t *r, ngx_http_oxmigrate_kind_e kind);
 static ngx_int_t ngx_http_oxmigrate_start_login(ngx_http_request_t *r,
     u_char *action, size_t n);
-static ngx_http_oxmigrate_ctx_t *ngx_http_oxmigrate_start_share(
-    ngx_http_request_t *r);
+static ngx_int_t ngx_http_oxmigrate_start_share(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t **ctxp);
 static ngx_int_t ngx_http_oxmigrate_start_basic(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len);
@@ -341,11 +339,13 @@ ngx_http_oxmigrate_start(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
     }
 
     if (olcf->identify & NGX_HTTP_OXMIGRATE_ID_SHARE) {
-        ctx = ngx_http_oxmigrate_start_share(r);
-
-        if (ctx) {
-            return (ctx == NGX_HTTP_OXMIGRATE_FAILED)
-                   ? NGX_ERROR : ngx_http_oxmigrate_lookup_key(r, ctx);
+        switch (ngx_http_oxmigrate_start_share(r, &ctx)) {
+        case NGX_OK:
+            return ngx_http_oxmigrate_lookup_key(r, ctx);
+        case NGX_ERROR:
+            return NGX_ERROR;
+        default:  /* NGX_DECLINED: not a share link */
+            break;
         }
     }
 
@@ -411,12 +411,14 @@ ngx_http_oxmigrate_new_ctx(ngx_http_request_t *r,
 
 /*
  * A share link: the token's cid is looked up by cid, under its own key
- * kind.  NULL: not a share link; NGX_HTTP_OXMIGRATE_FAILED: no memory.
- * A path that is not a token is "unknown" (it passes).
+ * kind.  NGX_OK: *ctxp is the request's ctx; NGX_DECLINED: not a share
+ * link; NGX_ERROR: no memory.  A path that is not a token is "unknown"
+ * (ctx->key empty: it passes).
  */
 
-static ngx_http_oxmigrate_ctx_t *
-ngx_http_oxmigrate_start_share(ngx_http_request_t *r)
+static ngx_int_t
+ngx_http_oxmigrate_start_share(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t **ctxp)
 {
     int                        rc;
     unsigned long              cid;
@@ -425,24 +427,26 @@ ngx_http_oxmigrate_start_share(ngx_http_request_t *r)
     rc = oxm_share_cid(r->uri.data, r->uri.len, &cid);
 
     if (rc == OXM_LOGIN_NOT_FOUND) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
     ctx = ngx_http_oxmigrate_new_ctx(r, NGX_HTTP_OXMIGRATE_KIND_SHARE);
     if (ctx == NULL) {
-        return NGX_HTTP_OXMIGRATE_FAILED;
+        return NGX_ERROR;
     }
+
+    *ctxp = ctx;
 
     if (rc != OXM_LOGIN_OK) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oxmigrate: share path without a valid token");
-        return ctx;     /* ctx->key empty: unknown */
+        return NGX_OK;     /* ctx->key empty: unknown */
     }
 
     ctx->key.data = ngx_pnalloc(r->pool, NGX_HTTP_OXMIGRATE_CID_KEY_LEN
                                          + NGX_INT_T_LEN);
     if (ctx->key.data == NULL) {
-        return NGX_HTTP_OXMIGRATE_FAILED;
+        return NGX_ERROR;
     }
 
     ctx->key.len = ngx_sprintf(ngx_cpymem(ctx->key.data,
@@ -454,7 +458,7 @@ ngx_http_oxmigrate_start_share(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oxmigrate: share link of context %ul", cid);
 
-    return ctx;
+    return NGX_OK;
 }
 
 

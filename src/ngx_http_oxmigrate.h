@@ -152,16 +152,21 @@ ngx_shm_zone_t *ngx_http_oxmigrate_shm_add(ngx_conf_t *cf, ngx_str_t *name,
  */
 ngx_int_t ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, u_char *buf, size_t *len);
-/* the same, past the ttl within stale=, for when configdb fails */
+/*
+ * the last known value of key, past the ttl within stale=, for when
+ * configdb fails; never one of an older epoch or deleted by a change
+ */
 ngx_int_t ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone,
-    ngx_str_t *key, ngx_uint_t epoch, u_char *buf, size_t *len);
+    ngx_str_t *key, u_char *buf, size_t *len);
 /*
  * Store value (info parsed from it) for ttl ms, kept stale ms more for
- * get_stale; evicts least recently used entries when full.  Not stored
- * when the epoch is no longer the zone's, or when a change applied after
- * position pos (the lookup's start) touches it.
+ * get_stale; evicts least recently used entries when full.  NGX_DECLINED
+ * (not stored, and not to be used) when the epoch is no longer the zone's
+ * or a change applied after position pos (what the value is fresh as of)
+ * touches it; NGX_OK otherwise, also when it was not cached (ttl 0, too
+ * large, zone full).
  */
-void ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
+ngx_int_t ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
     ngx_http_oxmigrate_info_t *info, uint64_t pos);
 /* the zone's epoch, after reporting what this worker saw and when */
@@ -170,9 +175,6 @@ ngx_uint_t ngx_http_oxmigrate_shm_epoch(ngx_shm_zone_t *shm_zone,
 /* the change-log position applied to the zone; *ready: one is known */
 uint64_t ngx_http_oxmigrate_shm_position(ngx_shm_zone_t *shm_zone,
     ngx_uint_t *ready);
-/* 1 when no change applied after pos touches key or info's cid/server */
-ngx_uint_t ngx_http_oxmigrate_shm_fresh(ngx_shm_zone_t *shm_zone,
-    uint64_t pos, ngx_str_t *key, ngx_http_oxmigrate_info_t *info);
 ngx_int_t ngx_http_oxmigrate_shm_poll_due(ngx_shm_zone_t *shm_zone,
     ngx_msec_t busy, uint64_t *from, ngx_uint_t *ready);
 void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
@@ -182,6 +184,7 @@ void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
 typedef struct {
     ngx_msec_t                  age;
     ngx_msec_int_t              expires_in;  /* <= 0: past its ttl */
+    ngx_msec_int_t              keep_in;     /* <= 0: past stale= too */
     ngx_uint_t                  epoch;
     ngx_uint_t                  zone_epoch;
     uint64_t                    position;    /* of the change log */

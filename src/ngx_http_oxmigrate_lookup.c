@@ -34,9 +34,6 @@ static void ngx_http_oxmigrate_lookup_finish(ngx_http_oxmigrate_op_t *op,
     ngx_int_t rc, ngx_str_t *value, ngx_http_oxmigrate_source_e source);
 static ngx_uint_t ngx_http_oxmigrate_lookup_epoch(
     ngx_http_oxmigrate_main_conf_t *omcf);
-static ngx_int_t ngx_http_oxmigrate_lookup_stale(
-    ngx_http_oxmigrate_main_conf_t *omcf, ngx_str_t *key, ngx_uint_t epoch,
-    ngx_http_oxmigrate_waiter_t *w);
 
 
 /* wall clock: the Redis copies are shared by all balancers */
@@ -148,8 +145,9 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
                                          op)
             != NGX_OK)
         {
+            /* out of memory: the request gets oxmigrate_on_error */
             ngx_free(op);
-            return ngx_http_oxmigrate_lookup_stale(omcf, key, epoch, w);
+            return NGX_ERROR;
         }
     }
 
@@ -235,21 +233,19 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
     }
 
     if (op->omcf->shm_zone) {
-        if (!ngx_http_oxmigrate_shm_fresh(op->omcf->shm_zone, pos,
-                                          &op->sn.str, &info))
+        ttl = info.found ? op->omcf->cache_ttl : op->omcf->negative_ttl;
+
+        if (ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
+                                       op->epoch, &info_value,
+                                       ngx_min(ttl, (ngx_msec_t) left),
+                                       op->omcf->cache_stale, &info, pos)
+            == NGX_DECLINED)
         {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                            "oxmigrate lookup: redis copy of \"%V\" as of "
                            "%uL is stale", &op->sn.str, pos);
             goto db;
         }
-
-        ttl = info.found ? op->omcf->cache_ttl : op->omcf->negative_ttl;
-
-        ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
-                                   op->epoch, &info_value,
-                                   ngx_min(ttl, (ngx_msec_t) left),
-                                   op->omcf->cache_stale, &info, pos);
     }
 
     ngx_http_oxmigrate_lookup_finish(op, NGX_OK, &info_value,
@@ -293,7 +289,7 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
     if (rc != NGX_OK) {
         if (omcf->cache_stale
             && ngx_http_oxmigrate_shm_get_stale(omcf->shm_zone, &op->sn.str,
-                                                op->epoch, buf, &n)
+                                                buf, &n)
                == NGX_OK)
         {
             value.data = buf;
@@ -330,10 +326,11 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
     }
 
     if (omcf->shm_zone) {
-        ngx_http_oxmigrate_shm_set(omcf->shm_zone, &op->sn.str, op->epoch,
-                                   &value, info->found ? omcf->cache_ttl
-                                                       : omcf->negative_ttl,
-                                   omcf->cache_stale, info, op->pos);
+        (void) ngx_http_oxmigrate_shm_set(omcf->shm_zone, &op->sn.str,
+                                          op->epoch, &value,
+                                          info->found ? omcf->cache_ttl
+                                                      : omcf->negative_ttl,
+                                          omcf->cache_stale, info, op->pos);
     }
 
     if (omcf->redis) {
@@ -450,35 +447,3 @@ ngx_http_oxmigrate_lookup_epoch(ngx_http_oxmigrate_main_conf_t *omcf)
     return seen;
 }
 
-
-/*
- * configdb could not even be asked: the last known entry of the key, when
- * stale= allows it (answered at once, like a shared-memory hit).
- */
-
-static ngx_int_t
-ngx_http_oxmigrate_lookup_stale(ngx_http_oxmigrate_main_conf_t *omcf,
-    ngx_str_t *key, ngx_uint_t epoch, ngx_http_oxmigrate_waiter_t *w)
-{
-    ngx_str_t  value;
-
-    if (!omcf->cache_stale
-        || ngx_http_oxmigrate_shm_get_stale(omcf->shm_zone, key, epoch,
-                                            w->value, &w->value_len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    value.data = w->value;
-    value.len = w->value_len;
-
-    if (ngx_http_oxmigrate_info_parse(&value, &w->info) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    w->rc = NGX_OK;
-    w->source = NGX_HTTP_OXMIGRATE_SRC_STALE;
-
-    return NGX_OK;
-}

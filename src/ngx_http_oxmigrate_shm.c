@@ -243,35 +243,16 @@ ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 
 ngx_int_t
 ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
-    ngx_uint_t epoch, u_char *buf, size_t *len)
+    u_char *buf, size_t *len)
 {
-    ngx_int_t                       rc;
-    ngx_http_oxmigrate_shm_ctx_t   *ctx;
-    ngx_http_oxmigrate_shm_node_t  *sn;
+    ngx_int_t                      rc;
+    ngx_http_oxmigrate_shm_peek_t  pk;
 
-    if (shm_zone == NULL || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX) {
-        return NGX_DECLINED;
+    rc = ngx_http_oxmigrate_shm_peek(shm_zone, key, buf, len, &pk);
+
+    if (rc == NGX_OK && (pk.epoch != pk.zone_epoch || pk.keep_in <= 0)) {
+        rc = NGX_DECLINED;
     }
-
-    ctx = shm_zone->data;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    sn = ngx_http_oxmigrate_shm_lookup(ctx,
-                                       ngx_crc32_short(key->data, key->len),
-                                       key);
-
-    rc = NGX_DECLINED;
-
-    if (sn && sn->epoch == ctx->sh->epoch
-        && (ngx_msec_int_t) (sn->keep - ngx_current_msec) > 0)
-    {
-        ngx_memcpy(buf, sn->data + sn->key_len, sn->value_len);
-        *len = sn->value_len;
-        rc = NGX_OK;
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "oxmigrate shm stale \"%V\" rc:%i", key, rc);
@@ -280,7 +261,7 @@ ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 }
 
 
-void
+ngx_int_t
 ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
     ngx_http_oxmigrate_info_t *info, uint64_t pos)
@@ -295,12 +276,8 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 
     static ngx_uint_t               warned;
 
-    if (shm_zone == NULL
-        || ttl == 0
-        || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX
-        || value->len > NGX_HTTP_OXMIGRATE_VALUE_MAX)
-    {
-        return;
+    if (shm_zone == NULL) {
+        return NGX_OK;
     }
 
     if (ttl > NGX_HTTP_OXMIGRATE_SHM_TTL_MAX) {
@@ -322,20 +299,31 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 
     /*
      * A change applied since the lookup started may have made this answer
-     * stale: then it is not stored (the next login asks again).
+     * stale: then it is not stored, and the caller does not use it either
+     * (a Redis copy: configdb is asked).  One lock for the check and the
+     * store, so no change can slip in between.
      */
 
     if (epoch != ctx->sh->epoch
         || ngx_http_oxmigrate_shm_touched(ctx->sh, pos, hash,
-                                          (uint32_t) info->cid,
-                                          (uint32_t) info->server_id))
+                             info->found ? (uint32_t) info->cid : 0,
+                             info->found ? (uint32_t) info->server_id : 0))
     {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "oxmigrate shm set \"%V\": changed since %uL, "
                        "not stored", key, pos);
-        return;
+        return NGX_DECLINED;
+    }
+
+    if (ttl == 0
+        || key->len > NGX_HTTP_OXMIGRATE_KEY_MAX
+        || value->len > NGX_HTTP_OXMIGRATE_VALUE_MAX)
+    {
+        /* fresh, but not to be cached */
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_OK;
     }
 
     sn = ngx_http_oxmigrate_shm_lookup(ctx, hash, key);
@@ -409,6 +397,8 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
                       "oxmigrate: could not cache an entry of %uz bytes%s",
                       size, ctx->shpool->log_ctx);
     }
+
+    return NGX_OK;
 }
 
 

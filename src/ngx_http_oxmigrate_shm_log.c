@@ -76,30 +76,6 @@ ngx_http_oxmigrate_shm_position(ngx_shm_zone_t *shm_zone, ngx_uint_t *ready)
 }
 
 
-/* 1 when an answer as of pos for key (or its cid/server) is still good */
-
-ngx_uint_t
-ngx_http_oxmigrate_shm_fresh(ngx_shm_zone_t *shm_zone, uint64_t pos,
-    ngx_str_t *key, ngx_http_oxmigrate_info_t *info)
-{
-    ngx_uint_t                     touched;
-    ngx_http_oxmigrate_shm_ctx_t  *ctx;
-
-    ctx = shm_zone->data;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    touched = ngx_http_oxmigrate_shm_touched(ctx->sh, pos,
-                  ngx_crc32_short(key->data, key->len),
-                  info->found ? (uint32_t) info->cid : 0,
-                  info->found ? (uint32_t) info->server_id : 0);
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    return !touched;
-}
-
-
 /*
  * Takes the next poll of the change log when it is due (any worker may;
  * one at a time): NGX_OK with *from set, or NGX_DECLINED.  busy is how
@@ -342,6 +318,7 @@ ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
         *len = sn->value_len;
         pk->age = ngx_current_msec - sn->stored;
         pk->expires_in = (ngx_msec_int_t) (sn->expires - ngx_current_msec);
+        pk->keep_in = (ngx_msec_int_t) (sn->keep - ngx_current_msec);
         pk->epoch = sn->epoch;
         rc = NGX_OK;
     }
