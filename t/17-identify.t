@@ -87,6 +87,13 @@ $dav
             add_header X-Decision \$oxmigrate_decision always;
             proxy_pass http://old;
         }
+        location /nomaint/ {
+            oxmigrate on;
+            oxmigrate_identify basic share;
+            oxmigrate_maintenance off;
+            add_header X-Decision \$oxmigrate_decision always;
+            proxy_pass http://old;
+        }
         location /appsuite/api/ {
             oxmigrate on;
             oxmigrate_identify login basic share;
@@ -252,6 +259,14 @@ for my $bad (substr(token(4), 0, 47), 'g' . substr(token(4), 1), 'abc', '') {
 $r = req($P, 'GET', '/ajax/share/' . token(5));
 is($r->{status}, 503, 'primary: a share in maintenance: 503');
 cluster_ok(req($S, 'GET', '/ajax/share/' . token(4) . '/x'), 'new', 'secondary: its own context\'s share passes');
+$r = req($P, 'GET', '/nomaint/share/' . token(5));
+cluster_ok($r, 'old', 'oxmigrate_maintenance off: a share in maintenance passes to the node');
+is($r->{headers}{'x-decision'}, 'maintenance', '... $oxmigrate_decision still says what configdb decided');
+cluster_ok(req($P, 'PROPFIND', '/nomaint/dav/', user => 'x@ctx5.example.com'), 'old',
+           'oxmigrate_maintenance off: a DAV request in maintenance passes too');
+redirect_ok(req($P, 'GET', '/nomaint/share/' . token(4)), 302,
+            'http://upgrade.example.com/nomaint/share/' . token(4),
+            'oxmigrate_maintenance off: a moved share is still redirected');
 cluster_ok(req($S, 'GET', '/ajax/share/' . token(1)), 'misdirected', 'secondary: old context\'s share: ctx0012');
 
 my @keys = $redis->cmd('KEYS', '*');

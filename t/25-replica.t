@@ -98,4 +98,30 @@ is(answer('u@ctx2.example.com'), 'LGI-0016', 'caught up: still moved');
 is(answer('u@ctx1.example.com'), 'pass', '... and ctx1 passes');
 
 $ng->stop;
+
+# server=unix:PATH: a dead TCP server first, then the primary's unix socket
+my $dead = OxTest::free_port();
+my $ngu = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
+    oxmigrate_db host=127.0.0.1 port=$dead user=root password=
+                 database=oxt_replica server=unix:@{[ $primary->socket ]}
+                 connect_timeout=500ms timeout=1s pool=2;
+    server {
+        listen 127.0.0.1:%%PORT_U%%;
+        location /ajax/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            oxmigrate_redirect_url https://upgrade.example.com/;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+    }
+EOF
+my $r = login(port => $ngu->port('U'), user => 'u@ctx2.example.com');
+my $j = OxTest::json($r->{body});
+is($j && $j->{code}, 'LGI-0016',
+   'server=unix:PATH: the TCP server is down, the unix socket answers (ctx2 moved)')
+    or diag($r->{body});
+like($ngu->error_log, qr/configdb server 127\.0\.0\.1:$dead (connect failed|timed out)/,
+     '... after the TCP server failed');
+$ngu->stop;
+
 done_testing;
