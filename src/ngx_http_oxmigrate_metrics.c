@@ -51,6 +51,9 @@ static u_char *ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
     ngx_http_oxmigrate_metrics_sh_t *m, ngx_http_oxmigrate_main_conf_t *omcf);
 static u_char *ngx_http_oxmigrate_metrics_print_locks(u_char *p,
     u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
+static u_char *ngx_http_oxmigrate_metrics_seconds(u_char *p, u_char *last,
+    const char *name, const char *help, ngx_uint_t present,
+    ngx_atomic_uint_t ms);
 
 
 /* le bounds of oxmigrate_lookup_duration_seconds, in ms */
@@ -526,15 +529,11 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         oxm_printf("oxmigrate_job_eta_seconds %uA\n", m->job_eta - 1);
     }
 
-    oxm_printf("# HELP oxmigrate_job_schema_running_seconds How long the "
-               "schema of the job that has run longest is running now (it "
-               "is disabled for most of that time), 0: none runs.\n"
-               "# TYPE oxmigrate_job_schema_running_seconds gauge\n");
-
-    if (m->job_seen) {
-        oxm_printf("oxmigrate_job_schema_running_seconds %uA.%03uA\n",
-                   m->job_running_ms / 1000, m->job_running_ms % 1000);
-    }
+    p = ngx_http_oxmigrate_metrics_seconds(p, last,
+            "oxmigrate_job_schema_running_seconds",
+            "How long the schema of the job that has run longest is running "
+            "now (it is disabled for most of that time), 0: none runs.",
+            m->job_seen, m->job_running_ms);
 
     oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks reported "
                "by runupdate: executed (counted by the SQL runner; OX's "
@@ -610,14 +609,10 @@ ngx_http_oxmigrate_metrics_print_locks(u_char *p, u_char *last,
         }
     }
 
-    oxm_printf("# HELP oxmigrate_update_lock_oldest_seconds Age of the "
-               "oldest OX update lock row at the last scan, 0: none.\n"
-               "# TYPE oxmigrate_update_lock_oldest_seconds gauge\n");
-
-    if (m->lock_scan_time) {
-        oxm_printf("oxmigrate_update_lock_oldest_seconds %uA.%03uA\n",
-                   m->lock_oldest_ms / 1000, m->lock_oldest_ms % 1000);
-    }
+    p = ngx_http_oxmigrate_metrics_seconds(p, last,
+            "oxmigrate_update_lock_oldest_seconds",
+            "Age of the oldest OX update lock row at the last scan, 0: none.",
+            m->lock_scan_time != 0, m->lock_oldest_ms);
 
     oxm_printf("# HELP oxmigrate_update_lock_scan_timestamp_seconds When "
                "the last scan of every schema's update locks ended.\n"
@@ -633,6 +628,22 @@ ngx_http_oxmigrate_metrics_print_locks(u_char *p, u_char *last,
                "# TYPE oxmigrate_update_lock_scan_failures_total counter\n"
                "oxmigrate_update_lock_scan_failures_total %uA\n",
                m->lock_scan_failures);
+
+    return p;
+}
+
+
+/* a gauge in seconds kept in ms; the sample only when present */
+
+static u_char *
+ngx_http_oxmigrate_metrics_seconds(u_char *p, u_char *last, const char *name,
+    const char *help, ngx_uint_t present, ngx_atomic_uint_t ms)
+{
+    oxm_printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+
+    if (present) {
+        oxm_printf("%s %uA.%03uA\n", name, ms / 1000, ms % 1000);
+    }
 
     return p;
 }
