@@ -34,11 +34,8 @@
 #   BENCH_SCHEMAS=5000 BENCH_CONTEXTS=2 BENCH_ROWS=0 BENCH_PARALLEL=4
 #   BENCH_HOSTS=4 BENCH_OX=0 BENCH_FLOOR=0 bench/bench-admin.sh MODULE_SO
 set -euo pipefail
-# mariadbd lives in /usr/sbin, not on a normal user's PATH
-PATH="$PATH:/usr/sbin:/sbin"
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "$0")/lib.sh"
+bench_init bench-admin "$1"
 nschemas=${BENCH_SCHEMAS:-100}
 nctx=${BENCH_CONTEXTS:-1000}
 nrows=${BENCH_ROWS:-300}
@@ -48,53 +45,16 @@ run_ox=${BENCH_OX:-1}
 run_floor=${BENCH_FLOOR:-1}
 tasks_dir=${BENCH_TASKS:-$root/sql/updatetasks}
 
-tmp=$(mktemp -d /tmp/oxm-bench-admin.XXXXXX)
-user_opt=()
-[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
-
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr =>
-        "127.0.0.1", LocalPort => 0, Listen => 1)->sockport'
-}
-
-cleanup() {
-    [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-    [ -f "$tmp/nginx-ox.pid" ] && kill "$(cat "$tmp/nginx-ox.pid")" 2>/dev/null
-    [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null
-    [ -f "$tmp/db.pid" ] && kill "$(cat "$tmp/db.pid")" 2>/dev/null
-    sleep 1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-db_port=$(free_port)
-redis_port=$(free_port)
 api_port=$(free_port)
 ox_port=$(free_port)
 binds=$(seq -s, -f '127.0.0.%g' 1 "$nhosts")
-sql() { mariadb --no-defaults -S "$tmp/db.sock" -uroot "$@"; }
 
 echo "bench-admin: MariaDB, Redis, nginx in $tmp"
-mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --socket="$tmp/db.sock" --port="$db_port" --bind-address="$binds" \
-    --skip-name-resolve --pid-file="$tmp/db.pid" --skip-log-bin \
+bench_mariadb "$binds" \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
     --max-connections=500 --table-open-cache=20000 \
-    --table-definition-cache=20000 >"$tmp/db.log" 2>&1 &
-for _ in $(seq 1 100); do
-    sql -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
-for h in ${binds//,/ }; do
-    sql -e "CREATE USER IF NOT EXISTS 'root'@'$h' IDENTIFIED BY '';
-            GRANT ALL ON *.* TO 'root'@'$h' WITH GRANT OPTION;"
-done
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-    --appendonly no --daemonize yes --pidfile "$tmp/redis.pid" \
-    --logfile "$tmp/redis.log"
+    --table-definition-cache=20000
+bench_redis
 
 # one configdb per set; schemas <set>_1 .. <set>_N, each with the OX
 # tables the example tasks change and OX's updateTask (every OX schema has
@@ -371,7 +331,7 @@ grep -E '\[(alert|emerg|crit)\]' "$tmp"/logs/*error.log && exit 1
 # then the scale case (BENCH_SCALE=0 skips it): 5000 schemas of 2
 # contexts on 4 database hosts, parallel 4, no task work
 if [ "${BENCH_SCALE:-1}" = 1 ]; then
-    cleanup
+    bench_cleanup
     trap - EXIT
     mkdir -p "$tmp.notasks"
     echo

@@ -19,55 +19,19 @@
 #
 #   bench/bench-upgrade.sh MODULE_SO      (BENCH_SCHEMAS=200 BENCH_CTX=5)
 set -euo pipefail
-PATH="$PATH:/usr/sbin:/sbin"
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "$0")/lib.sh"
+bench_init bench-upgrade "$1"
 nschemas=${BENCH_SCHEMAS:-200}
 nctx=${BENCH_CTX:-5}
 total=$((nschemas * nctx))
 
-tmp=$(mktemp -d /tmp/oxm-bench-upgrade.XXXXXX)
-user_opt=()
-[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
-
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr =>
-        "127.0.0.1", LocalPort => 0, Listen => 1)->sockport'
-}
-
-cleanup() {
-    [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-    [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null
-    [ -f "$tmp/db.pid" ] && kill "$(cat "$tmp/db.pid")" 2>/dev/null
-    sleep 1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-[ "${BENCH_KEEP:-0}" = 1 ] && trap - EXIT
-
-db_port=$(free_port); redis_port=$(free_port)
 p_lb=$(free_port); p_api=$(free_port); p_be=$(free_port)
-sql() { mariadb -S "$tmp/db.sock" -uroot "$@"; }
 
 echo "bench-upgrade: MariaDB, Redis and nginx in $tmp"
-mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --socket="$tmp/db.sock" --port="$db_port" --bind-address=127.0.0.1 \
-    --skip-name-resolve --pid-file="$tmp/db.pid" --skip-log-bin \
+bench_mariadb 127.0.0.1 \
     --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
-    --max-connections=500 >"$tmp/db.log" 2>&1 &
-for _ in $(seq 1 100); do
-    sql -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
-sql -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
-        GRANT ALL ON *.* TO 'root'@'127.0.0.1'"
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-    --appendonly no --daemonize yes --pidfile "$tmp/redis.pid" \
-    --logfile "$tmp/redis.log"
+    --max-connections=500
+bench_redis
 
 # configdb and the schema databases, fresh for each run
 setup() {

@@ -22,52 +22,20 @@
 # during each module case and writes the top symbols to
 # build/bench-perf/<case>.txt (where the time goes).
 set -euo pipefail
-# mariadbd lives in /usr/sbin, not on a normal user's PATH
-PATH="$PATH:/usr/sbin:/sbin"
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-module=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "$0")/lib.sh"
+bench_init bench "$1"
 secs=${BENCH_SECONDS:-10}
 conns=${BENCH_CONNS:-32}
 
-tmp=$(mktemp -d /tmp/oxm-bench.XXXXXX)
-user_opt=()
-[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
-
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr =>
-        "127.0.0.1", LocalPort => 0, Listen => 1)->sockport'
-}
-
-cleanup() {
-    [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-    [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null
-    [ -f "$tmp/db.pid" ] && kill "$(cat "$tmp/db.pid")" 2>/dev/null
-    sleep 1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-db_port=$(free_port)
-redis_port=$(free_port)
 p_limit=$(free_port); p_shm=$(free_port); p_redis=$(free_port); p_db=$(free_port)
 p_be=$(free_port); p_plain=$(free_port); p_basic=$(free_port)
 
 echo "bench: starting MariaDB, Redis and nginx in $tmp"
-mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults "${user_opt[@]}" --datadir="$tmp/data" \
-    --socket="$tmp/db.sock" --port="$db_port" --bind-address=127.0.0.1 \
-    --skip-name-resolve --pid-file="$tmp/db.pid" --skip-log-bin \
-    --innodb-buffer-pool-size=64M >"$tmp/db.log" 2>&1 &
-for _ in $(seq 1 100); do
-    mariadb -S "$tmp/db.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
+bench_mariadb 127.0.0.1 --innodb-buffer-pool-size=64M
 
-mariadb -S "$tmp/db.sock" -uroot -e 'CREATE DATABASE configdb'
-mariadb -S "$tmp/db.sock" -uroot configdb <"$root/sql/configdb.sql"
-mariadb -S "$tmp/db.sock" -uroot configdb <<'EOF'
+sql -e 'CREATE DATABASE configdb'
+sql configdb <"$root/sql/configdb.sql"
+sql configdb <<'EOF'
 INSERT INTO server (server_id, name, uuid) VALUES
     (2, 'oxserver-old', UNHEX(REPLACE(UUID(), '-', ''))),
     (8, 'oxserver-xyz', UNHEX(REPLACE(UUID(), '-', '')));
@@ -81,9 +49,7 @@ INSERT INTO context_server2db_pool
     FROM seq_1_to_1000;
 EOF
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-    --appendonly no --daemonize yes --pidfile "$tmp/redis.pid" \
-    --logfile "$tmp/redis.log"
+bench_redis
 
 mkdir -p "$tmp/logs"
 location() {
@@ -221,7 +187,7 @@ redis_gets() {
         | awk -F'[=,:]' '/^cmdstat_get:/ { print $3 }'
 }
 db_selects() {
-    mariadb -S "$tmp/db.sock" -uroot -N -e \
+    sql -N -e \
         "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }'
 }
 
