@@ -122,6 +122,7 @@ EOF
 sets="api"
 [ "$run_floor" = 1 ] && sets="floor $sets"
 [ "$run_ox" = 1 ] && sets="$sets ox"
+[ "$run_ox" = 1 ] && [ "${BENCH_CHECKS:-1}" = 1 ] && sets="$sets oxc"
 echo "bench-admin: building $nschemas schemas of $nctx contexts for: $sets"
 for set in $sets; do make_set "$set"; done
 
@@ -238,7 +239,7 @@ run_job() {
     echo "bench-admin: POST /upgrade ($name, parallel $parallel)"
     t0=$(date +%s%N)
     job=$(curl -sf -u bench:bench -X POST "$api/upgrade" \
-          -d "{\"server\":\"oxserver-xyz\",\"continue\":true,\"parallel\":$parallel}" \
+          -d "{\"server\":\"oxserver-xyz\",\"continue\":true,\"parallel\":$parallel${JOB_EXTRA:-}}" \
           | perl -MJSON::PP -e 'print decode_json(join "", <>)->{job}')
     state=running
     while [ "$state" = running ]; do
@@ -262,15 +263,18 @@ run_job nginx "$api_port"
 
 # ---------------------------------------------------------------- ox
 
-if [ "$run_ox" = 1 ]; then
+# ox_tools DIR CONFIGDB: the stand-in OX tools of both clusters on
+# CONFIGDB, the new cluster's update tasks those of tasks_dir
+ox_tools() {
+    local dir=$1 cdb=$2 c t
     for c in old new; do
-        mkdir -p "$tmp/ox/$c"
+        mkdir -p "$dir/$c"
         for t in registerserver disableschema enableschema changeserver \
-                 runupdate; do
-            ln -s "$root/t/oxtools/oxtool" "$tmp/ox/$c/$t"
+                 runupdate listUpdateTasks; do
+            ln -s "$root/t/oxtools/oxtool" "$dir/$c/$t"
         done
-        printf '{"cluster":"%s","socket":"%s","configdb":"cdb_ox","log":"%s","user":"bench","pass":"bench","refresh_ms":20000,"idle_ms":60000}' \
-            "$c" "$tmp/db.sock" "$tmp/ox/calls.log" >"$tmp/ox/$c/oxtool.json"
+        printf '{"cluster":"%s","socket":"%s","configdb":"%s","log":"%s","user":"bench","pass":"bench","refresh_ms":20000,"idle_ms":60000}' \
+            "$c" "$tmp/db.sock" "$cdb" "$dir/calls.log" >"$dir/$c/oxtool.json"
     done
     perl -MJSON::PP -e '
         my @t;
@@ -279,9 +283,13 @@ if [ "$run_ox" = 1 ]; then
             my ($n) = $sql =~ /^-- task: *(\S+)/m;
             push @t, { name => $n // $f, sql => $sql };
         }
-        print encode_json(\@t)' "$tasks_dir" >"$tmp/ox/new/tasks.json"
-    echo "bench:bench" >"$tmp/ox/cred"
-    chmod 600 "$tmp/ox/cred"
+        print encode_json(\@t)' "$tasks_dir" >"$dir/new/tasks.json"
+    echo "bench:bench" >"$dir/cred"
+    chmod 600 "$dir/cred"
+}
+
+if [ "$run_ox" = 1 ]; then
+    ox_tools "$tmp/ox" cdb_ox
     nginx_conf nginx-ox "$ox_port" cdb_ox "oxmigrate_ox_tools old $tmp/ox/old;
             oxmigrate_ox_tools new $tmp/ox/new;
             oxmigrate_ox_credentials $tmp/ox/cred;" >"$tmp/nginx-ox.conf"
@@ -294,8 +302,50 @@ else
     echo '{}' >"$tmp/nginx-ox-job.json"
 fi
 
+# the same with issue 12's checks before each enable: listUpdateTasks on
+# the new cluster (check_tasks), the replica lag, a health URL (/ping)
+echo '{}' >"$tmp/nginx-oxc-job.json"
+: >"$tmp/oxc-tools.txt"
+if [ "$run_ox" = 1 ] && [ "${BENCH_CHECKS:-1}" = 1 ]; then
+    oxc_port=$(free_port)
+    ox_tools "$tmp/oxc" cdb_oxc
+    nginx_conf nginx-oxc "$oxc_port" cdb_oxc "oxmigrate_ox_tools old $tmp/oxc/old;
+            oxmigrate_ox_tools new $tmp/oxc/new;
+            oxmigrate_ox_credentials $tmp/oxc/cred;" >"$tmp/nginx-oxc.conf"
+    /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-oxc.conf" \
+        -e "$tmp/logs/nginx-oxc-error.log"
+    sleep 0.5
+    JOB_EXTRA=",\"check_tasks\":true,\"max_replica_lag\":60,\"health_url\":\"http://127.0.0.1:$oxc_port/ping\"" \
+        run_job nginx-oxc "$oxc_port"
+    # the tool's own time, as a process (start-up included): the first
+    # listUpdateTasks call of the job, run again 5 times, wall clock in ms
+    perl -MJSON::PP -MTime::HiRes=time -e '
+        my ($log, $dir) = @ARGV;
+        open my $fh, "<", $log or die;
+        my $c;
+        while (<$fh>) {
+            $c = eval { decode_json($_) };
+            last if $c && $c->{tool} eq "listUpdateTasks";
+            undef $c;
+        }
+        exit unless $c;
+        my @argv = @{ $c->{argv} };
+        for (1 .. 5) {
+            my $t = time;
+            my $pid = fork // die;
+            if (!$pid) {
+                open STDOUT, ">", "/dev/null";
+                exec "$dir/listUpdateTasks", @argv or die;
+            }
+            waitpid($pid, 0) == $pid && $? == 0 or die "listUpdateTasks: $?";
+            printf "%d\n", (time - $t) * 1000;
+        }' "$tmp/oxc/calls.log" "$tmp/oxc/new" >"$tmp/oxc-tools.txt" 2>/dev/null \
+        || : >"$tmp/oxc-tools.txt"
+fi
+
 perl -MJSON::PP -e '
-    my ($floor, $apif, $oxf, $file, $oxfile, $n, $c, $par, $hosts) = @ARGV;
+    my ($floor, $apif, $oxf, $file, $oxfile, $n, $c, $par, $hosts, $oxcfile,
+        $toolf) = @ARGV;
     my ($api, $cpu, $stall) = split " ", do { open my $f, "<", $apif; <$f> };
     my ($ox, $oxcpu, $oxstall) = split " ", do { open my $f, "<", $oxf; <$f> };
     my $j = decode_json(do { open my $fh, "<", $file or die; local $/; <$fh> });
@@ -323,8 +373,22 @@ perl -MJSON::PP -e '
         printf "nginx worker CPU with the tools: %.3f ms per schema; longest /ping: %.1f ms\n",
                $oxcpu * 1000 / $n, $oxstall;
     }
+    my $cj = decode_json(do { open my $fh, "<", $oxcfile or die; local $/; <$fh> });
+    if ($cj->{schemas}) {
+        my $med = sub { my @v = sort { $a <=> $b } @_; @v ? $v[int($#v / 2)] : 0 };
+        my $oj = decode_json(do { open my $fh, "<", $oxfile or die; local $/; <$fh> });
+        my @tool = do { open my $fh, "<", $toolf; map { chomp; $_ } <$fh> };
+        my $with = $med->(map { $_->{downtime_ms} // () } @{ $cj->{schemas} });
+        my $without = $med->(map { $_->{downtime_ms} // () } @{ $oj->{schemas} });
+        my $t = $med->(@tool);
+        printf "checks before enable (check_tasks, max_replica_lag, health_url), medians per schema:\n"
+               . "  downtime %d ms with, %d ms without; listUpdateTasks as a process %d ms (%d runs)\n"
+               . "  the checks on top of the tool: %d ms  (target < 20 ms; %s)\n",
+               $with, $without, $t, scalar @tool, $with - $without - $t, $cj->{state};
+    }
 ' "$floor_ms" "$tmp/nginx.out" "$tmp/nginx-ox.out" "$tmp/nginx-job.json" \
-  "$tmp/nginx-ox-job.json" "$nschemas" "$nctx" "$parallel" "$nhosts"
+  "$tmp/nginx-ox-job.json" "$nschemas" "$nctx" "$parallel" "$nhosts" \
+  "$tmp/nginx-oxc-job.json" "$tmp/oxc-tools.txt"
 
 grep -E '\[(alert|emerg|crit)\]' "$tmp"/logs/*error.log && exit 1
 
