@@ -380,7 +380,11 @@ ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    size = 16384;
+    /*
+     * the fixed part is under 12 kB; each admin action and status class
+     * that was seen adds a line of at most ~100 bytes
+     */
+    size = 16384 + NGX_HTTP_OXMIGRATE_M_ROUTES * 4 * 128;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
