@@ -147,4 +147,57 @@ ok(!exists $w->{'oxmigrate_cache_entries'}, 'no cache zone: no cache metrics');
 
 $ng2->stop;
 $ng->stop;
+
+# the Redis tier, then Redis killed; a private MariaDB frozen (SIGSTOP):
+# query timeouts, and stale= answers from the last known entries
+my $priv = OxTest::mariadb_private();
+my $pdb = $priv->db('metrics_priv');
+$pdb->load('demo.sql');
+my $redis = OxTest::redis();
+my $ng3 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
+    @{[ $pdb->directive ]}
+    oxmigrate_redis host=127.0.0.1 port=@{[ $redis->port ]} timeout=200ms;
+    oxmigrate_cache zone=oxt_metrics3:1m ttl=1s stale=60s;
+    server {
+        listen 127.0.0.1:%%PORT_T%%;
+        location /ajax/ {
+            oxmigrate on;
+            oxmigrate_server oxserver-old;
+            proxy_pass http://127.0.0.1:%%PORT_OLD%%;
+        }
+        location = /metrics { oxmigrate_metrics; }
+    }
+EOF
+my $T = $ng3->port('T');
+login(port => $T, user => 'a@ctx1.example.com');      # db, stored in Redis
+sleep 1.2;                                              # shm ttl over
+login(port => $T, user => 'a@ctx1.example.com');      # from Redis
+(undef, $w) = scrape($T);
+is($w->{'oxmigrate_lookups_total{source="db"}'}, 1, 'the first lookup from configdb');
+is($w->{'oxmigrate_lookups_total{source="redis"}'}, 1, 'the second from Redis (shm expired)');
+is($w->{'oxmigrate_redis_up'}, 1, 'redis_up 1');
+
+$redis->stop;
+sleep 1.2;
+login(port => $T, user => 'a@ctx1.example.com');
+(undef, $w) = scrape($T);
+is($w->{'oxmigrate_redis_up'}, 0, 'Redis killed: redis_up 0');
+my $rerr = 0;
+$rerr += $w->{"oxmigrate_backend_errors_total{backend=\"redis\",kind=\"$_\"}"} // 0
+    for qw(connect query timeout);
+ok($rerr >= 1, "... Redis errors counted ($rerr)");
+is($w->{'oxmigrate_lookups_total{source="db"}'}, 2, '... the login asked configdb');
+
+$priv->sigstop;
+sleep 1.2;
+my $t = login(port => $T, user => 'a@ctx1.example.com');
+(undef, $w) = scrape($T);
+$priv->sigcont;
+is($t->{body}, "old cluster\n", 'configdb frozen: the last known entry answers (stale=)');
+is($w->{'oxmigrate_lookups_total{source="stale"}'}, 1, '... counted as source "stale"');
+ok(($w->{'oxmigrate_backend_errors_total{backend="configdb",kind="timeout"}'} // 0) >= 1,
+   '... and the configdb query timeout counted');
+is($w->{'oxmigrate_configdb_up'}, 0, '... configdb_up 0');
+$ng3->stop;
+
 done_testing;
