@@ -70,8 +70,15 @@ $j = lookup("bob\@ctx$c2.example.com")->{json};
 is_deeply($j->{decision}, { primary => 'redirect', secondary => 'pass' },
           'a moved context: primary redirect, secondary pass');
 $db->do("UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid = $c2");
-is(lookup("bob\@ctx$c2.example.com")->{json}{decision}{primary}, 'maintenance',
-   'disabled for the schema move: maintenance');
+is_deeply(lookup("bob\@ctx$c2.example.com")->{json}{decision},
+          { primary => 'maintenance', secondary => 'maintenance' },
+          'disabled for the schema move: maintenance on both');
+$db->do("UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 1");
+$j = lookup('alice@ctx1.example.com')->{json};
+is_deeply($j->{decision}, { primary => 'pass', secondary => 'pass' },
+          'disabled for another reason (7): pass on both, the node answers');
+ok(!$j->{enabled} && $j->{reason_id} == 7, '... enabled false, reason_id 7');
+$db->do("UPDATE context SET enabled = 1, reason_id = NULL WHERE cid = 1");
 $j = lookup("x'; DROP TABLE context; --\@nosuch.example.com")->{json};
 ok(!$j->{found} && $j->{decision}{primary} eq 'unknown',
    'an unknown name with SQL metacharacters: not found, unknown');
@@ -85,8 +92,8 @@ is(OxAdmin::api($ng, GET => 'lookup?login=a', auth => 0)->{status}, 401,
 
 # the admin calls in oxmigrate_metrics
 my $m = OxTest::http(GET => '/metrics', port => $R)->{body};
-like($m, qr/^oxmigrate_admin_requests_total\{action="lookup",status="2xx"\} 7$/m,
-     'metrics: 7 lookups answered 2xx');
+like($m, qr/^oxmigrate_admin_requests_total\{action="lookup",status="2xx"\} 8$/m,
+     'metrics: 8 lookups answered 2xx');
 like($m, qr/^oxmigrate_admin_requests_total\{action="lookup",status="4xx"\} 1$/m,
      'metrics: 1 answered 4xx');
 
