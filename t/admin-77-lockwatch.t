@@ -99,6 +99,9 @@ like($log, qr/\[warn\].*schema "\Q$s2\E": OX's LOCKED row was not refreshed for 
 like($log, qr/\[warn\].*schema "\Q$s3\E": OX's BACKGROUND row was not refreshed/,
      "... and ${s3}'s BACKGROUND row");
 unlike($log, qr/schema "\Q$s1\E": OX's/, "... not ${s1}'s live lock");
+my %pids = map { /\[warn\] (\d+)#/ ? ($1 => 1) : () }
+           grep { /OX's (LOCKED|BACKGROUND) row/ } split /\n/, $log;
+is(scalar(keys %pids), 1, 'one worker of the two scans (the warnings come from one pid)');
 
 # --- a lock nobody refreshes becomes stale after oxmigrate_update_lock_idle
 sleep 3.5;
