@@ -539,9 +539,9 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
             "now (it is disabled for most of that time), 0: none runs.",
             m->job_seen, m->job_running_ms);
 
-    oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks reported "
-               "by runupdate: executed (counted by the SQL runner; OX's "
-               "tool names only failures), failed.\n"
+    oxm_printf("# HELP oxmigrate_update_tasks_total Update tasks a "
+               "runupdate executed (the updateTask rows it wrote) or "
+               "reported failed.\n"
                "# TYPE oxmigrate_update_tasks_total counter\n"
                "oxmigrate_update_tasks_total{result=\"executed\"} %uA\n"
                "oxmigrate_update_tasks_total{result=\"failed\"} %uA\n",

@@ -68,4 +68,24 @@ is($r->{status}, 404, 'an unknown schema: 404');
 is(metrics()->{'oxmigrate_admin_requests_total{action="disableschema",status="4xx"}'}, 1,
    '... counted as disableschema 4xx');
 
+# with the OX connector: runupdate's executed tasks are the updateTask rows
+# it wrote (OX's tool prints only failures), its failures from its output
+my $site2 = OxAdmin::site('adm_jobm2', schemas => 1, contexts => 1);
+my $ox = OxAdmin::oxtools($site2, tasks => [
+    { name => 'com.openexchange.groupware.update.tasks.A' },
+    { name => 'com.openexchange.groupware.update.tasks.B' },
+    { name => 't.Bad', fail_if_table => 'make_bad_fail' },
+]);
+OxAdmin::schema_sql($site2->{schemas}[0], 'CREATE TABLE make_bad_fail (id INT)');
+my $ng2 = OxAdmin::nginx($site2, ox => $ox,
+    http => 'server { listen 127.0.0.1:%%PORT_N%%;'
+            . ' location = /metrics { oxmigrate_metrics; } }');
+$r = OxAdmin::api($ng2, POST => "schemas/$site2->{schemas}[0]/update");
+is($r->{json}{ox}{tool}, 'runupdate', 'runupdate through the OX tools') or diag($r->{body});
+my $b = OxTest::http(GET => '/metrics', port => $ng2->port('N'))->{body};
+like($b, qr/^oxmigrate_update_tasks_total\{result="executed"\} 2$/m,
+     '... its 2 executed tasks counted (from the rows it wrote)');
+like($b, qr/^oxmigrate_update_tasks_total\{result="failed"\} 1$/m,
+     '... its failed task counted (from its output)');
+
 done_testing();
