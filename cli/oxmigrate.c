@@ -185,26 +185,55 @@ json_error(const char *code, const char *message)
 }
 
 
+/*
+ * An error of ours (not an answer of the API): the message on stderr, for
+ * a usage error (hint) with a pointer to --help, and with --json also as
+ * the JSON error document on stdout.  Returns rc, the exit code.
+ */
 static int
-usage_error(int code, const char *fmt, ...)
+verror(int rc, const char *code, int hint, const char *fmt, va_list ap)
 {
-    char     *m;
-    va_list   ap;
+    char  *m;
 
-    va_start(ap, fmt);
     if (vasprintf(&m, fmt, ap) < 0) {
         die_oom();
     }
-    va_end(ap);
-
-    fprintf(stderr, "%s: %s\n", g.prog, m);
-    fprintf(stderr, "Try '%s --help'.\n", g.prog);
+    msg("%s", m);
+    if (hint) {
+        fprintf(stderr, "Try '%s --help'.\n", g.prog);
+    }
     if (g.json) {
-        json_error(code == EX_MISSING_OPTION ? "missing_option"
-                                             : "illegal_option", m);
+        json_error(code, m);
     }
     free(m);
+    return rc;
+}
+
+
+static int
+usage_error(int code, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    code = verror(code, code == EX_MISSING_OPTION ? "missing_option"
+                                                  : "illegal_option",
+                  1, fmt, ap);
+    va_end(ap);
     return code;
+}
+
+
+/* an error that is no usage error; code names it in the JSON document */
+static int
+cli_error(int rc, const char *code, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    rc = verror(rc, code, 0, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 
@@ -382,18 +411,51 @@ resp_free(resp_t *r)
 }
 
 
-static char *
-esc(const char *s)
+/* s URL-escaped onto b */
+static void
+buf_esc(buf_t *b, const char *s)
 {
-    char  *e, *d;
+    char  *e;
 
     e = curl_easy_escape(g.curl, s, 0);
     if (e == NULL) {
         die_oom();
     }
-    d = xstrdup(e);
+    buf_add(b, e, strlen(e));
     curl_free(e);
-    return d;
+}
+
+
+/* a query parameter ("&name=") and its value, unless the value is NULL */
+static void
+query(buf_t *b, const char *name, const char *v)
+{
+    if (v) {
+        buf_add(b, name, strlen(name));
+        buf_esc(b, v);
+    }
+}
+
+
+/* an API path: fmt with each "%s" replaced by its argument, URL-escaped */
+static char *
+epath(const char *fmt, ...)
+{
+    va_list      ap;
+    buf_t        b = { 0 };
+    const char  *p;
+
+    va_start(ap, fmt);
+    for (p = fmt; *p; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            buf_esc(&b, va_arg(ap, const char *));
+            p++;
+        } else {
+            buf_add(&b, p, 1);
+        }
+    }
+    va_end(ap);
+    return b.data;
 }
 
 
@@ -459,13 +521,9 @@ api(const char *method, const char *path, const char *body, resp_t *r)
         return EX_COMMUNICATION;
     }
     if (rc != CURLE_OK) {
-        char  *m = xasprintf("cannot reach the admin API at %s: %s", url,
-                             r->err[0] ? r->err : curl_easy_strerror(rc));
-        msg("%s", m);
-        if (g.json) {
-            json_error("unreachable", m);
-        }
-        free(m);
+        cli_error(EX_COMMUNICATION, "unreachable",
+                  "cannot reach the admin API at %s: %s", url,
+                  r->err[0] ? r->err : curl_easy_strerror(rc));
         free(url);
         resp_free(r);
         return EX_COMMUNICATION;
@@ -557,6 +615,24 @@ fail(resp_t *r)
 }
 
 
+/*
+ * An answer that must be 2xx with a JSON body: 0, or the exit code of
+ * fail() (the answer then freed: callers use r only after a success).
+ */
+static int
+check(resp_t *r)
+{
+    int  rc;
+
+    if (r->status >= 200 && r->status <= 299 && r->json != NULL) {
+        return 0;
+    }
+    rc = fail(r);
+    resp_free(r);
+    return rc;
+}
+
+
 /* a call whose answer must be 2xx; returns 0 or the exit code */
 static int
 call(const char *method, const char *path, const char *body, resp_t *r)
@@ -564,15 +640,7 @@ call(const char *method, const char *path, const char *body, resp_t *r)
     int  rc;
 
     rc = api(method, path, body, r);
-    if (rc) {
-        return rc;
-    }
-    if (r->status < 200 || r->status > 299 || r->json == NULL) {
-        rc = fail(r);
-        resp_free(r);       /* callers use r only after a success */
-        return rc;
-    }
-    return 0;
+    return rc ? rc : check(r);
 }
 
 
@@ -882,14 +950,22 @@ need(got_t *o, int id, const char *flag)
 }
 
 
+/* at most n positional arguments */
+static int
+max_args(got_t *o, int n)
+{
+    if (o->nargs > n) {
+        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
+                           o->args[n]);
+    }
+    return 0;
+}
+
+
 static int
 no_args(got_t *o)
 {
-    if (o->nargs > 0) {
-        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
-                           o->args[0]);
-    }
-    return 0;
+    return max_args(o, 0);
 }
 
 
@@ -908,6 +984,21 @@ num(const char *s, const char *flag, int *rc)
         return -1;
     }
     *rc = 0;
+    return v;
+}
+
+
+/* num() from lo to hi */
+static long long
+num_in(const char *s, const char *flag, long long lo, long long hi, int *rc)
+{
+    long long  v;
+
+    v = num(s, flag, rc);
+    if (*rc == 0 && (v < lo || v > hi)) {
+        *rc = usage_error(EX_ILLEGAL_VALUE, "%s must be %lld to %lld", flag,
+                          lo, hi);
+    }
     return v;
 }
 
@@ -1000,12 +1091,42 @@ fmt_duration(long long ms)
 }
 
 
+/*
+ * A failed update task as OX's tools print it, under a heading printed
+ * once (*head).
+ */
+static void
+print_failed(int *head, const char *task, const char *schema)
+{
+    if (!*head) {
+        printf("The following update task(s) failed:\n");
+        *head = 1;
+    }
+    printf("%s (schema=%s)\n", task, schema);
+}
+
+
+/* print_failed() for each task (a JSON array) of one schema */
+static void
+print_failed_tasks(int *head, yajl_val tasks, const char *schema)
+{
+    size_t   i;
+    char    *t;
+
+    for (i = 0; i < jlen(tasks); i++) {
+        t = jtext(jat(tasks, i));
+        print_failed(head, t, schema);
+        free(t);
+    }
+}
+
+
 /* the failed schemas of a finished job, as OX's tools print them */
 static void
 print_failures(yajl_val job)
 {
     yajl_val     schemas, s, tasks;
-    size_t       i, j;
+    size_t       i;
     int          head = 0;
     const char  *name, *m;
 
@@ -1018,15 +1139,7 @@ print_failures(yajl_val job)
         name = jstr(s, "name");
         tasks = jget(s, "failed_tasks");
         if (jlen(tasks) > 0) {
-            if (!head) {
-                printf("The following update task(s) failed:\n");
-                head = 1;
-            }
-            for (j = 0; j < jlen(tasks); j++) {
-                char  *t = jtext(jat(tasks, j));
-                printf("%s (schema=%s)\n", t, name ? name : "?");
-                free(t);
-            }
+            print_failed_tasks(&head, tasks, name ? name : "?");
         } else {
             m = jstr(s, "message");
             printf("%s\n", m ? m : "failed");
@@ -1037,170 +1150,158 @@ print_failures(yajl_val job)
 
 enum { W_OX = 0, W_UPGRADE, W_WATCH };
 
+/* what follow() keeps from one poll of a job to the next */
+typedef struct {
+    long long   id;
+    int         tty;
+    char       *last;       /* W_WATCH, no terminal: the last line printed */
+    char       *done;       /* W_UPGRADE: a flag per schema reported */
+    size_t      seen;       /* ... of so many schemas (the first poll's) */
+} follow_t;
+
+
 /*
- * Follows job id until it is no longer running.  W_OX: "Processed N of M
- * schemas." at every poll, as runallupdate; W_UPGRADE: that plus a line per
- * finished schema; W_WATCH: one progress line with an ETA.  Returns the exit
- * code of the job's end (done 0, failed 111, interrupted 113).
+ * One poll of the job at path.  A job runs for hours: an API that is
+ * briefly away (a restart, a proxy's 502/503/504, a full thread pool) is
+ * asked again, quietly, for up to RETRIES polls in a row; then once more,
+ * loudly.  Returns 0 (r holds the job) or the exit code.
  */
 static int
-follow(long long id, int style)
+poll_job(follow_t *f, const char *path, resp_t *r)
 {
-    resp_t       r;
-    char        *path, *line, *last = NULL, *eta, *cur;
-    const char  *state;
-    long long    total, processed, failed, started, left;
-    int          rc, tty, errors = 0;
-    size_t       i, seen = 0, n;
-    char       **done = NULL;
-    yajl_val     schemas, s;
-
-    tty = isatty(1);
-    path = xasprintf("jobs/%lld", id);
+    int  rc, errors = 0;
 
     for ( ;; ) {
-        /*
-         * A job runs for hours: an API that is briefly away (a restart, a
-         * proxy's 502/503/504, a full thread pool) is asked again, quietly,
-         * for up to RETRIES polls in a row; then once more, loudly.
-         */
         g.quiet = 1;
-        rc = api("GET", path, NULL, &r);
+        rc = api("GET", path, NULL, r);
         g.quiet = 0;
-        if (rc == EX_COMMUNICATION
-            || (rc == 0 && r.status >= 502 && r.status <= 504))
-        {
-            resp_free(&r);
-            if (++errors < OXM_RETRIES) {
-                if (errors == 1 && !g.json) {
-                    msg("job %lld: the admin API does not answer, asking"
-                        " again", id);
-                }
-                sleep_ms(g.poll_ms);
-                continue;
-            }
-            rc = call("GET", path, NULL, &r);
-
-        } else if (r.status < 200 || r.status > 299 || r.json == NULL) {
-            rc = fail(&r);
-            resp_free(&r);
+        if (rc == 0 && (r->status < 502 || r->status > 504)) {
+            return check(r);
         }
-        if (rc) {
-            free(path);
-            return rc;
+        resp_free(r);
+        if (++errors >= OXM_RETRIES) {
+            return call("GET", path, NULL, r);
         }
-        errors = 0;
-
-        state = jstr(r.json, "state");
-        state = state ? state : "?";
-        total = jint(r.json, "total", 0);
-        processed = jint(r.json, "processed", 0);
-        failed = jint(r.json, "failed", 0);
-        started = jint(r.json, "started", 0);
-        cur = jtext(jget(r.json, "current"));
-
-        if (g.json) {
-            /* only the final state */
-
-        } else if (style == W_WATCH) {
-            left = total - processed;
-            if (strcmp(state, "running") != 0) {
-                eta = xstrdup("");
-            } else if (jget(r.json, "eta_seconds")
-                       && YAJL_IS_INTEGER(jget(r.json, "eta_seconds")))
-            {
-                /* the API's own estimate (weighted by contexts) */
-                char *d = fmt_duration(jint(r.json, "eta_seconds", 0)
-                                       * 1000);
-                eta = xasprintf(", ETA %s, current %s", d, cur);
-                free(d);
-            } else if (processed > 0 && started > 0) {
-                char *d = fmt_duration((now_ms() - started) * left
-                                       / processed);
-                eta = xasprintf(", ETA %s, current %s", d, cur);
-                free(d);
-            } else {
-                eta = xasprintf(", ETA unknown, current %s", cur);
-            }
-            line = xasprintf("job %lld %s %s: %lld/%lld schemas, %lld failed,"
-                             " %lld left%s", id,
-                             jstr(r.json, "kind") ? jstr(r.json, "kind") : "",
-                             state, processed, total, failed, left, eta);
-            free(eta);
-            if (tty) {
-                printf("\r\033[K%s", line);
-                fflush(stdout);
-                free(line);
-            } else if (last == NULL || strcmp(last, line) != 0) {
-                printf("%s\n", line);
-                fflush(stdout);
-                free(last);
-                last = line;
-            } else {
-                free(line);
-            }
-
-        } else {
-            if (style == W_UPGRADE) {
-                schemas = jget(r.json, "schemas");
-                n = jlen(schemas);
-                if (done == NULL) {
-                    done = xmalloc(sizeof(char *) * (n + 1));
-                    memset(done, 0, sizeof(char *) * (n + 1));
-                    seen = n;
-                }
-                for (i = 0; i < n && i < seen; i++) {
-                    const char  *st;
-
-                    s = jat(schemas, i);
-                    st = jstr(s, "state");
-                    if (done[i] || st == NULL
-                        || (strcmp(st, "done") && strcmp(st, "failed")))
-                    {
-                        continue;
-                    }
-                    done[i] = xstrdup(st);
-                    if (strcmp(st, "done") == 0) {
-                        char *d = jtext(jget(s, "downtime_ms"));
-                        printf("Schema %s upgraded (downtime %s ms).\n",
-                               jstr(s, "name"), d);
-                        free(d);
-                    } else {
-                        printf("Schema %s failed: %s\n", jstr(s, "name"),
-                               jstr(s, "message") ? jstr(s, "message")
-                                                  : "failed");
-                    }
-                }
-            }
-            printf("Processed %lld of %lld schemas.\n", processed, total);
-            fflush(stdout);
+        if (errors == 1 && !g.json) {
+            msg("job %lld: the admin API does not answer, asking again",
+                f->id);
         }
-        free(cur);
-
-        if (strcmp(state, "running") != 0) {
-            break;
-        }
-        resp_free(&r);
         sleep_ms(g.poll_ms);
     }
+}
 
-    if (tty && style == W_WATCH && !g.json) {
-        fputc('\n', stdout);
+
+/*
+ * The ETA part of a watch line: the API's own estimate (weighted by
+ * contexts), else the time per schema so far times the schemas left.
+ */
+static char *
+watch_eta(yajl_val job, const char *state, long long left, const char *cur)
+{
+    yajl_val    e;
+    long long   processed, started;
+    char       *d, *eta;
+
+    if (strcmp(state, "running") != 0) {
+        return xstrdup("");
     }
-    free(last);
-    free(path);
-    if (done) {
-        for (i = 0; i < seen; i++) {
-            free(done[i]);
+    e = jget(job, "eta_seconds");
+    processed = jint(job, "processed", 0);
+    started = jint(job, "started", 0);
+    if (e && YAJL_IS_INTEGER(e)) {
+        d = fmt_duration(YAJL_GET_INTEGER(e) * 1000);
+    } else if (processed > 0 && started > 0) {
+        d = fmt_duration((now_ms() - started) * left / processed);
+    } else {
+        return xasprintf(", ETA unknown, current %s", cur);
+    }
+    eta = xasprintf(", ETA %s, current %s", d, cur);
+    free(d);
+    return eta;
+}
+
+
+/*
+ * W_WATCH: one progress line, rewritten in place on a terminal, else
+ * printed when it changed.
+ */
+static void
+watch_line(follow_t *f, yajl_val job, const char *state)
+{
+    long long    total, processed, left;
+    char        *line, *eta, *cur;
+    const char  *kind;
+
+    total = jint(job, "total", 0);
+    processed = jint(job, "processed", 0);
+    left = total - processed;
+    kind = jstr(job, "kind");
+    cur = jtext(jget(job, "current"));
+    eta = watch_eta(job, state, left, cur);
+    line = xasprintf("job %lld %s %s: %lld/%lld schemas, %lld failed,"
+                     " %lld left%s", f->id, kind ? kind : "", state,
+                     processed, total, jint(job, "failed", 0), left, eta);
+    free(eta);
+    free(cur);
+
+    if (f->tty) {
+        printf("\r\033[K%s", line);
+        fflush(stdout);
+        free(line);
+    } else if (f->last == NULL || strcmp(f->last, line) != 0) {
+        printf("%s\n", line);
+        fflush(stdout);
+        free(f->last);
+        f->last = line;
+    } else {
+        free(line);
+    }
+}
+
+
+/* W_UPGRADE: a line for each schema that finished since the last poll */
+static void
+print_finished(follow_t *f, yajl_val job)
+{
+    yajl_val     schemas, s;
+    size_t       i, n;
+    const char  *st;
+    char        *d;
+
+    schemas = jget(job, "schemas");
+    n = jlen(schemas);
+    if (f->done == NULL) {
+        f->done = xmalloc(n + 1);
+        memset(f->done, 0, n + 1);
+        f->seen = n;
+    }
+    for (i = 0; i < n && i < f->seen; i++) {
+        s = jat(schemas, i);
+        st = jstr(s, "state");
+        if (f->done[i] || st == NULL
+            || (strcmp(st, "done") && strcmp(st, "failed")))
+        {
+            continue;
         }
-        free(done);
+        f->done[i] = 1;
+        if (strcmp(st, "done") == 0) {
+            d = jtext(jget(s, "downtime_ms"));
+            printf("Schema %s upgraded (downtime %s ms).\n",
+                   jstr(s, "name"), d);
+            free(d);
+        } else {
+            printf("Schema %s failed: %s\n", jstr(s, "name"),
+                   jstr(s, "message") ? jstr(s, "message") : "failed");
+        }
     }
+}
 
-    if (g.json) {
-        print_json(&r);
-    } else if (strcmp(state, "failed") == 0) {
-        print_failures(r.json);
-    }
+
+/* the exit code of a job's end, with what to do next on stderr */
+static int
+job_end(yajl_val job, long long id, const char *state)
+{
+    int  rc;
 
     if (strcmp(state, "done") == 0) {
         rc = EX_OK;
@@ -1214,15 +1315,86 @@ follow(long long id, int style)
         rc = EX_PAUSED;
     } else if (strcmp(state, "cancelled") == 0) {
         msg("job %lld was cancelled: %lld of %lld schemas processed", id,
-            jint(r.json, "processed", 0), jint(r.json, "total", 0));
+            jint(job, "processed", 0), jint(job, "total", 0));
         rc = EX_CANCELLED;
     } else {
         if (!g.json) {
             msg("job %lld %s: %lld of %lld schemas failed", id, state,
-                jint(r.json, "failed", 0), jint(r.json, "total", 0));
+                jint(job, "failed", 0), jint(job, "total", 0));
         }
         rc = EX_FAILED;
     }
+    return rc;
+}
+
+
+/*
+ * Follows job id until it is no longer running.  W_OX: "Processed N of M
+ * schemas." at every poll, as runallupdate; W_UPGRADE: that plus a line per
+ * finished schema; W_WATCH: one progress line with an ETA.  Returns the exit
+ * code of the job's end (done 0, failed 111, interrupted 113).
+ */
+static int
+follow(long long id, int style)
+{
+    resp_t       r;
+    follow_t     f = { 0 };
+    char        *path;
+    const char  *state = "?";
+    long long    total, processed;
+    int          rc;
+
+    f.id = id;
+    f.tty = isatty(1);
+    path = xasprintf("jobs/%lld", id);
+
+    for ( ;; ) {
+        rc = poll_job(&f, path, &r);
+        if (rc) {
+            break;
+        }
+        state = jstr(r.json, "state");
+        state = state ? state : "?";
+
+        if (g.json) {
+            /* only the final state */
+
+        } else if (style == W_WATCH) {
+            watch_line(&f, r.json, state);
+
+        } else {
+            if (style == W_UPGRADE) {
+                print_finished(&f, r.json);
+            }
+            total = jint(r.json, "total", 0);
+            processed = jint(r.json, "processed", 0);
+            printf("Processed %lld of %lld schemas.\n", processed, total);
+            fflush(stdout);
+        }
+
+        if (strcmp(state, "running") != 0) {
+            break;
+        }
+        resp_free(&r);
+        sleep_ms(g.poll_ms);
+    }
+
+    free(f.last);
+    free(f.done);
+    free(path);
+    if (rc) {
+        return rc;
+    }
+
+    if (f.tty && style == W_WATCH && !g.json) {
+        fputc('\n', stdout);
+    }
+    if (g.json) {
+        print_json(&r);
+    } else if (strcmp(state, "failed") == 0) {
+        print_failures(r.json);
+    }
+    rc = job_end(r.json, id, state);
     resp_free(&r);
     return rc;
 }
@@ -1324,15 +1496,15 @@ static int
 run_schema_switch(const cmd_t *c, got_t *o)
 {
     resp_t   r;
-    char    *path, *s;
+    char    *path;
     int      rc, disable;
 
     if ((rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o))) {
         return rc;
     }
     disable = strcmp(c->name, "disableschema") == 0;
-    s = esc(o->val[O_SCHEMA]);
-    path = xasprintf("schemas/%s/%s", s, disable ? "disable" : "enable");
+    path = epath("schemas/%s/%s", o->val[O_SCHEMA],
+                 disable ? "disable" : "enable");
     rc = call("POST", path, NULL, &r);
     if (rc == 0) {
         if (g.json) {
@@ -1345,7 +1517,6 @@ run_schema_switch(const cmd_t *c, got_t *o)
     }
     resp_free(&r);
     free(path);
-    free(s);
     return rc;
 }
 
@@ -1355,7 +1526,7 @@ run_changeserver(const cmd_t *c, got_t *o)
 {
     resp_t      r;
     body_t      b;
-    char       *path, *s, *body;
+    char       *path, *body;
     long long   id;
     int         rc;
 
@@ -1371,8 +1542,7 @@ run_changeserver(const cmd_t *c, got_t *o)
     body_open(&b);
     body_int(&b, "server_id", id);
     body = body_close(&b);
-    s = esc(o->val[O_SCHEMA]);
-    path = xasprintf("schemas/%s/changeserver", s);
+    path = epath("schemas/%s/changeserver", o->val[O_SCHEMA]);
     rc = call("POST", path, body, &r);
     if (rc == 0) {
         if (g.json) {
@@ -1385,7 +1555,6 @@ run_changeserver(const cmd_t *c, got_t *o)
     }
     resp_free(&r);
     free(path);
-    free(s);
     free(body);
     return rc;
 }
@@ -1395,28 +1564,21 @@ static int
 run_runupdate(const cmd_t *c, got_t *o)
 {
     resp_t     r;
-    char      *path, *s;
-    int        rc;
+    char      *path;
+    int        rc, head = 0;
     yajl_val   f;
-    size_t     i;
 
     if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
         return rc;
     }
-    s = esc(o->val[O_NAME]);
-    path = xasprintf("schemas/%s/update", s);
+    path = epath("schemas/%s/update", o->val[O_NAME]);
     rc = call("POST", path, NULL, &r);
     if (rc == 0) {
         f = jget(r.json, "failed");
         if (g.json) {
             print_json(&r);
-        } else if (jlen(f) > 0) {
-            printf("The following update task(s) failed:\n");
-            for (i = 0; i < jlen(f); i++) {
-                char *t = jtext(jat(f, i));
-                printf("%s (schema=%s)\n", t, o->val[O_NAME]);
-                free(t);
-            }
+        } else {
+            print_failed_tasks(&head, f, o->val[O_NAME]);
         }
         if (jlen(f) > 0) {
             rc = EX_FAILED;
@@ -1424,7 +1586,6 @@ run_runupdate(const cmd_t *c, got_t *o)
     }
     resp_free(&r);
     free(path);
-    free(s);
     return rc;
 }
 
@@ -1433,7 +1594,7 @@ static int
 run_forceupdatetask(const cmd_t *c, got_t *o)
 {
     resp_t     r;
-    char      *path, *s = NULL, *t;
+    char      *path;
     int        rc, bad = 0;
     yajl_val   a, e;
     size_t     i;
@@ -1441,22 +1602,18 @@ run_forceupdatetask(const cmd_t *c, got_t *o)
     if ((rc = need(o, O_TASK, "-t/--task")) || (rc = no_args(o))) {
         return rc;
     }
-    t = esc(o->val[O_TASK]);
-    if (o->val[O_NAME]) {
-        s = esc(o->val[O_NAME]);
-        path = xasprintf("schemas/%s/updatetasks/%s/force", s, t);
-    } else {
-        path = xasprintf("updatetasks/%s/force", t);
-    }
+    path = o->val[O_NAME]
+           ? epath("schemas/%s/updatetasks/%s/force", o->val[O_NAME],
+                   o->val[O_TASK])
+           : epath("updatetasks/%s/force", o->val[O_TASK]);
     rc = call("POST", path, NULL, &r);
     if (rc == 0) {
         if (o->val[O_NAME]) {
             if (!YAJL_IS_TRUE(jget(r.json, "successful"))) {
-                bad = 1;
-                if (!g.json) {
-                    printf("The following update task(s) failed:\n"
-                           "%s (schema=%s)\n", o->val[O_TASK],
-                           o->val[O_NAME]);
+                if (g.json) {
+                    bad = 1;
+                } else {
+                    print_failed(&bad, o->val[O_TASK], o->val[O_NAME]);
                     if (jstr(r.json, "error")) {
                         msg("%s", jstr(r.json, "error"));
                     }
@@ -1469,13 +1626,11 @@ run_forceupdatetask(const cmd_t *c, got_t *o)
                 if (YAJL_IS_TRUE(jget(e, "successful"))) {
                     continue;
                 }
-                if (!bad && !g.json) {
-                    printf("The following update task(s) failed:\n");
-                }
-                bad = 1;
-                if (!g.json) {
-                    printf("%s (schema=%s)\n", o->val[O_TASK],
-                           jstr(e, "name") ? jstr(e, "name") : "?");
+                if (g.json) {
+                    bad = 1;
+                } else {
+                    print_failed(&bad, o->val[O_TASK],
+                                 jstr(e, "name") ? jstr(e, "name") : "?");
                     if (jstr(e, "error")) {
                         msg("%s: %s", jstr(e, "name"), jstr(e, "error"));
                     }
@@ -1489,8 +1644,6 @@ run_forceupdatetask(const cmd_t *c, got_t *o)
     }
     resp_free(&r);
     free(path);
-    free(s);
-    free(t);
     return rc;
 }
 
@@ -1500,7 +1653,7 @@ run_listupdatetasks(const cmd_t *c, got_t *o)
 {
     resp_t       r;
     table_t      t;
-    char        *path, *s;
+    char        *path;
     const char  *state, *st;
     int          rc, modes;
     yajl_val     a, e;
@@ -1519,11 +1672,9 @@ run_listupdatetasks(const cmd_t *c, got_t *o)
           : o->val[O_PENDING] ? "pending"
           : o->val[O_EXCLUDED] ? "excluded" : "all";
 
-    s = esc(o->val[O_NAME]);
-    path = xasprintf("schemas/%s/updatetasks?state=%s", s, state);
+    path = epath("schemas/%s/updatetasks?state=%s", o->val[O_NAME], state);
     rc = call("GET", path, NULL, &r);
     free(path);
-    free(s);
     if (rc) {
         resp_free(&r);
         return rc;
@@ -1678,15 +1829,10 @@ run_unblockdatabase(const cmd_t *c, got_t *o)
         }
         resp_free(&r);
         if (id < 0) {
-            char  *m = xasprintf("no database named '%s' has a pending,"
-                                 " blocked or stale schema (checkdatabase)",
-                                 o->val[O_NAME]);
-            msg("%s", m);
-            if (g.json) {
-                json_error("unknown_database", m);
-            }
-            free(m);
-            return EX_INVALID_DATA;
+            return cli_error(EX_INVALID_DATA, "unknown_database",
+                             "no database named '%s' has a pending,"
+                             " blocked or stale schema (checkdatabase)",
+                             o->val[O_NAME]);
         }
     }
 
@@ -1810,13 +1956,9 @@ run_upgradeschemata(const cmd_t *c, got_t *o)
         return rc;
     }
     if (o->val[O_PARALLEL]) {
-        par = num(o->val[O_PARALLEL], "--parallel", &rc);
+        par = num_in(o->val[O_PARALLEL], "--parallel", 1, 64, &rc);
         if (rc) {
             return rc;
-        }
-        if (par < 1 || par > 64) {
-            return usage_error(EX_ILLEGAL_VALUE,
-                               "--parallel must be 1 to 64");
         }
     }
     cont = o->val[O_CONTINUE] != NULL;
@@ -1887,9 +2029,7 @@ again:
         return EX_EXISTS;
     }
 
-    if (r.status < 200 || r.status > 299 || r.json == NULL) {
-        rc = fail(&r);
-        resp_free(&r);
+    if ((rc = check(&r))) {
         return rc;
     }
 
@@ -1967,18 +2107,13 @@ run_jobs(const cmd_t *c, got_t *o)
     sub = o->nargs > 0 ? o->args[0] : "list";
 
     if (strcmp(sub, "list") == 0) {
-        if (o->nargs > 1) {
-            return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
-                               o->args[1]);
+        if ((rc = max_args(o, 1))) {
+            return rc;
         }
         if (o->val[O_LIMIT]) {
-            limit = num(o->val[O_LIMIT], "--limit", &rc);
+            limit = num_in(o->val[O_LIMIT], "--limit", 1, 1000, &rc);
             if (rc) {
                 return rc;
-            }
-            if (limit < 1 || limit > 1000) {
-                return usage_error(EX_ILLEGAL_VALUE,
-                                   "--limit must be 1 to 1000");
             }
         }
         path = limit ? xasprintf("jobs?limit=%lld", limit) : xstrdup("jobs");
@@ -2021,9 +2156,8 @@ run_jobs(const cmd_t *c, got_t *o)
     if (o->nargs < 2) {
         return usage_error(EX_MISSING_OPTION, "jobs %s needs a job id", sub);
     }
-    if (o->nargs > 2) {
-        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
-                           o->args[2]);
+    if ((rc = max_args(o, 2))) {
+        return rc;
     }
     id = num(o->args[1], "ID", &rc);
     if (rc) {
@@ -2156,36 +2290,21 @@ static int
 run_lookup(const cmd_t *c, got_t *o)
 {
     resp_t       r;
-    char        *path, *l, *p;
+    buf_t        path = { 0 };
     int          rc;
     const char  *code;
 
     if (o->nargs < 1) {
         return usage_error(EX_MISSING_OPTION, "lookup needs a login");
     }
-    if (o->nargs > 1) {
-        return usage_error(EX_ILLEGAL_VALUE, "unexpected argument '%s'",
-                           o->args[1]);
+    if ((rc = max_args(o, 1))) {
+        return rc;
     }
-    l = esc(o->args[0]);
-    path = xasprintf("lookup?login=%s", l);
-    free(l);
-    if (o->val[O_PRIMARY]) {
-        l = esc(o->val[O_PRIMARY]);
-        p = xasprintf("%s&primary=%s", path, l);
-        free(l);
-        free(path);
-        path = p;
-    }
-    if (o->val[O_SECONDARY]) {
-        l = esc(o->val[O_SECONDARY]);
-        p = xasprintf("%s&secondary=%s", path, l);
-        free(l);
-        free(path);
-        path = p;
-    }
-    rc = api("GET", path, NULL, &r);
-    free(path);
+    query(&path, "lookup?login=", o->args[0]);
+    query(&path, "&primary=", o->val[O_PRIMARY]);
+    query(&path, "&secondary=", o->val[O_SECONDARY]);
+    rc = api("GET", path.data, NULL, &r);
+    free(path.data);
     if (rc) {
         return rc;
     }
@@ -2195,20 +2314,13 @@ run_lookup(const cmd_t *c, got_t *o)
         && (strcmp(code, "not_found") == 0
             || strcmp(code, "method_not_allowed") == 0))
     {
-        char  *m = xasprintf("the admin API at %s has no lookup endpoint"
-                             " (GET /lookup): it needs a newer oxmigrate"
-                             " module", g.url);
-        msg("%s", m);
-        if (g.json) {
-            json_error("unsupported", m);
-        }
-        free(m);
         resp_free(&r);
-        return EX_UNSUPPORTED;
+        return cli_error(EX_UNSUPPORTED, "unsupported",
+                         "the admin API at %s has no lookup endpoint"
+                         " (GET /lookup): it needs a newer oxmigrate"
+                         " module", g.url);
     }
-    if (r.status < 200 || r.status > 299 || r.json == NULL) {
-        rc = fail(&r);
-        resp_free(&r);
+    if ((rc = check(&r))) {
         return rc;
     }
     if (g.json) {
