@@ -96,6 +96,18 @@ xstrdup(const char *s)
 }
 
 
+static char *
+xstrndup(const char *s, size_t n)
+{
+    char  *p = strndup(s, n);
+
+    if (p == NULL) {
+        die_oom();
+    }
+    return p;
+}
+
+
 static void
 buf_add(buf_t *b, const char *p, size_t n)
 {
@@ -256,6 +268,17 @@ jstr(yajl_val v, const char *key)
 {
     v = jget(v, key);
     return (v && YAJL_IS_STRING(v)) ? YAJL_GET_STRING(v) : NULL;
+}
+
+
+/* a string member, else def */
+static const char *
+jstr_or(yajl_val v, const char *key, const char *def)
+{
+    const char  *s;
+
+    s = jstr(v, key);
+    return s ? s : def;
 }
 
 
@@ -646,38 +669,149 @@ call(const char *method, const char *path, const char *body, resp_t *r)
 
 /* ------------------------------------------------------------ tables */
 
+/* a cell of a table: the member key of a row (a JSON object) as text */
+typedef char *(*cell_pt)(yajl_val row, const char *key);
+
+#define TABLE_COLS  16
+
 typedef struct {
     size_t    ncols;
+    char     *keys[TABLE_COLS];
+    cell_pt   cells[TABLE_COLS];
     char    **rows;     /* nrows * ncols cells, row 0 is the header */
     size_t    nrows;
     size_t    cap;
 } table_t;
 
 
-static void
-table_init(table_t *t, size_t ncols, ...)
+static char *
+cell_text(yajl_val row, const char *key)
 {
-    va_list  ap;
-    size_t   i;
+    return jtext(jget(row, key));
+}
+
+
+/* epoch ms as OX prints lastModified: "2016-12-23 10:43:51 CET" */
+static char *
+cell_time(yajl_val row, const char *key)
+{
+    char       out[64];
+    time_t     t;
+    struct tm  tm;
+    yajl_val   v;
+
+    v = jget(row, key);
+    if (v == NULL || !YAJL_IS_INTEGER(v)) {
+        return xstrdup("-");
+    }
+    t = (time_t) (YAJL_GET_INTEGER(v) / 1000);
+    localtime_r(&t, &tm);
+    strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S %Z", &tm);
+    return xstrdup(out);
+}
+
+
+/* the length of an array */
+static char *
+cell_count(yajl_val row, const char *key)
+{
+    return xasprintf("%zu", jlen(jget(row, key)));
+}
+
+
+/* an array, "-" when empty */
+static char *
+cell_list(yajl_val row, const char *key)
+{
+    return jlen(jget(row, key)) ? cell_text(row, key) : xstrdup("-");
+}
+
+
+/* listUpdateTasks: an excluded task says what excluded it */
+static char *
+cell_taskstate(yajl_val row, const char *key)
+{
+    const char  *st;
+
+    st = jstr_or(row, key, "");
+    if (strcmp(st, "excluded") == 0 && jstr(row, "excluded_by")) {
+        return xstrdup(jstr(row, "excluded_by"));
+    }
+    return xstrdup(st);
+}
+
+
+static const struct {
+    const char  *name;
+    cell_pt      cell;
+} cell_kinds[] = {
+    { "time", cell_time },
+    { "count", cell_count },
+    { "list", cell_list },
+    { "taskstate", cell_taskstate },
+    { NULL, NULL }
+};
+
+
+/* the cell of a column's KIND (n bytes at name) */
+static cell_pt
+cell_kind(const char *name, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; cell_kinds[i].name; i++) {
+        if (strncmp(cell_kinds[i].name, name, n) == 0
+            && cell_kinds[i].name[n] == '\0')
+        {
+            return cell_kinds[i].cell;
+        }
+    }
+    abort();        /* our table specs are fixed: a bug, any test finds it */
+}
+
+
+/*
+ * A table with the columns of spec, "HEADER[=KEY][:KIND] ...": the cell of
+ * a row is its member KEY (default: HEADER) as text, or as KIND says
+ * (cell_kinds).
+ */
+static void
+table_init(table_t *t, const char *spec)
+{
+    const char  *p, *key;
+    size_t       n, c;
 
     memset(t, 0, sizeof(*t));
-    t->ncols = ncols;
     t->cap = 16;
-    t->rows = xmalloc(sizeof(char *) * ncols * t->cap);
-    va_start(ap, ncols);
-    for (i = 0; i < ncols; i++) {
-        t->rows[i] = xstrdup(va_arg(ap, const char *));
+    t->rows = xmalloc(sizeof(char *) * TABLE_COLS * t->cap);
+
+    for (p = spec, c = 0; *p && c < TABLE_COLS; p += strspn(p, " "), c++) {
+        n = strcspn(p, "=: ");
+        t->rows[c] = xstrndup(p, n);
+        key = p;
+        p += n;
+        if (*p == '=') {
+            key = ++p;
+            n = strcspn(p, ": ");
+            p += n;
+        }
+        t->keys[c] = xstrndup(key, n);
+        t->cells[c] = cell_text;
+        if (*p == ':') {
+            n = strcspn(++p, " ");
+            t->cells[c] = cell_kind(p, n);
+            p += n;
+        }
     }
-    va_end(ap);
+    t->ncols = c;
     t->nrows = 1;
 }
 
 
-/* adds a row of ncols cells, taking ownership of the (malloc'd) strings */
+/* a row of the table from a JSON object */
 static void
-table_row(table_t *t, ...)
+table_add(table_t *t, yajl_val row)
 {
-    va_list  ap;
     size_t   i;
     char   **n;
 
@@ -689,11 +823,9 @@ table_row(table_t *t, ...)
         }
         t->rows = n;
     }
-    va_start(ap, t);
     for (i = 0; i < t->ncols; i++) {
-        t->rows[t->nrows * t->ncols + i] = va_arg(ap, char *);
+        t->rows[t->nrows * t->ncols + i] = t->cells[i](row, t->keys[i]);
     }
-    va_end(ap);
     t->nrows++;
 }
 
@@ -718,14 +850,14 @@ csv_cell(const char *s)
  * every cell quoted, comma-separated, header first (as OX's --csv).
  */
 static void
-table_print(table_t *t, int header)
+table_print(table_t *t)
 {
     size_t   r, c, *w, l;
     char    *s;
 
     w = xmalloc(sizeof(size_t) * t->ncols);
     memset(w, 0, sizeof(size_t) * t->ncols);
-    for (r = header ? 0 : 1; r < t->nrows; r++) {
+    for (r = 0; r < t->nrows; r++) {
         for (c = 0; c < t->ncols; c++) {
             l = strlen(t->rows[r * t->ncols + c]);
             if (l > w[c]) {
@@ -734,7 +866,7 @@ table_print(table_t *t, int header)
         }
     }
 
-    for (r = header ? 0 : 1; r < t->nrows; r++) {
+    for (r = 0; r < t->nrows; r++) {
         for (c = 0; c < t->ncols; c++) {
             s = t->rows[r * t->ncols + c];
             if (g.csv) {
@@ -754,26 +886,44 @@ table_print(table_t *t, int header)
     for (r = 0; r < t->nrows * t->ncols; r++) {
         free(t->rows[r]);
     }
+    for (c = 0; c < t->ncols; c++) {
+        free(t->keys[c]);
+    }
     free(t->rows);
     free(w);
 }
 
 
-/* epoch ms as OX prints lastModified: "2016-12-23 10:43:51 CET" */
-static char *
-fmt_time(yajl_val v)
-{
-    char       out[64];
-    time_t     t;
-    struct tm  tm;
+/* a table of an answer's array */
+typedef struct {
+    const char   *path;         /* a list command's GET */
+    const char   *key;          /* the array */
+    const char   *cols;         /* the columns (table_init()) */
+    const char   *none;         /* instead of no rows, but with --csv */
+    int         (*skip)(yajl_val row);     /* rows left out, or NULL */
+} list_t;
 
-    if (v == NULL || !YAJL_IS_INTEGER(v)) {
-        return xstrdup("-");
+
+static void
+print_list(const list_t *l, yajl_val json)
+{
+    table_t   t;
+    yajl_val  a, row;
+    size_t    i;
+
+    a = jget(json, l->key);
+    if (l->none && jlen(a) == 0 && !g.csv) {
+        printf("%s\n", l->none);
+        return;
     }
-    t = (time_t) (YAJL_GET_INTEGER(v) / 1000);
-    localtime_r(&t, &tm);
-    strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S %Z", &tm);
-    return xstrdup(out);
+    table_init(&t, l->cols);
+    for (i = 0; i < jlen(a); i++) {
+        row = jat(a, i);
+        if (l->skip == NULL || !l->skip(row)) {
+            table_add(&t, row);
+        }
+    }
+    table_print(&t);
 }
 
 
@@ -795,14 +945,16 @@ typedef struct {
     const char  *help;
 } opt_t;
 
+typedef struct cmd_s cmd_t;
+
 /* what a command got */
 typedef struct {
-    char        *val[32];   /* by option id; "" for flags */
-    char       **args;      /* positional */
-    int          nargs;
+    const cmd_t  *cmd;
+    char         *val[32];  /* by option id; "" for flags */
+    char        **args;     /* positional */
+    int           nargs;
 } got_t;
 
-typedef struct cmd_s cmd_t;
 struct cmd_s {
     const char   *name;
     int         (*run)(const cmd_t *c, got_t *o);
@@ -811,6 +963,7 @@ struct cmd_s {
     int           jmx;      /* takes OX's JMX -l/-s for -A/-P */
     const char   *args;     /* positional synopsis */
     const char   *what;
+    const void   *data;     /* what run() needs beyond its code */
 };
 
 static const opt_t  common_opts[] = {
@@ -881,6 +1034,7 @@ parse(const cmd_t *c, int argc, char **argv, got_t *o)
     memset(&lo[n], 0, sizeof(lo[n]));
 
     memset(o, 0, sizeof(*o));
+    o->cmd = c;
     for (i = 1; i < (size_t) argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             g.json = 1;     /* usage errors before it are JSON too */
@@ -1341,7 +1495,6 @@ follow(long long id, int style)
     follow_t     f = { 0 };
     char        *path;
     const char  *state = "?";
-    long long    total, processed;
     int          rc;
 
     f.id = id;
@@ -1366,9 +1519,8 @@ follow(long long id, int style)
             if (style == W_UPGRADE) {
                 print_finished(&f, r.json);
             }
-            total = jint(r.json, "total", 0);
-            processed = jint(r.json, "processed", 0);
-            printf("Processed %lld of %lld schemas.\n", processed, total);
+            printf("Processed %lld of %lld schemas.\n",
+                   jint(r.json, "processed", 0), jint(r.json, "total", 0));
             fflush(stdout);
         }
 
@@ -1402,12 +1554,80 @@ follow(long long id, int style)
 
 /* ------------------------------------------------------------ commands */
 
+/* the text of a 2xx answer without --json; arg: the command's */
+typedef void (*text_pt)(yajl_val json, const void *arg);
+
+/* the exit code of a 2xx answer, with or without --json */
+typedef int (*status_pt)(yajl_val json, const void *arg);
+
+
+/*
+ * A 2xx answer: unchanged with --json, else as text() prints it (NULL:
+ * nothing).  Frees it; returns its exit code, status() (NULL: 0).
+ */
+static int
+show(resp_t *r, text_pt text, status_pt status, const void *arg)
+{
+    int  rc;
+
+    if (g.json) {
+        print_json(r);
+    } else if (text) {
+        text(r->json, arg);
+    }
+    rc = status ? status(r->json, arg) : EX_OK;
+    resp_free(r);
+    return rc;
+}
+
+
+/* a call whose answer must be 2xx, shown; returns the exit code */
+static int
+request(const char *method, const char *path, const char *body,
+        text_pt text, status_pt status, const void *arg)
+{
+    resp_t  r;
+    int     rc;
+
+    rc = call(method, path, body, &r);
+    return rc ? rc : show(&r, text, status, arg);
+}
+
+
+/* text_pt of a list_t */
+static void
+list_text(yajl_val json, const void *arg)
+{
+    print_list(arg, json);
+}
+
+
+/* listserver, listdatabaseschema, checkdatabase: c->data, a list_t */
+static int
+run_list(const cmd_t *c, got_t *o)
+{
+    const list_t  *l = c->data;
+    int            rc;
+
+    if ((rc = no_args(o))) {
+        return rc;
+    }
+    return request("GET", l->path, NULL, list_text, NULL, l);
+}
+
+
+static void
+registered_text(yajl_val json, const void *arg)
+{
+    printf("server %lld registered\n", jint(json, "id", 0));
+}
+
+
 static int
 run_registerserver(const cmd_t *c, got_t *o)
 {
     body_t   b;
     char    *body;
-    resp_t   r;
     int      rc;
 
     if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
@@ -1416,115 +1636,63 @@ run_registerserver(const cmd_t *c, got_t *o)
     body_open(&b);
     body_str(&b, "name", o->val[O_NAME]);
     body = body_close(&b);
-    rc = call("POST", "servers", body, &r);
+    rc = request("POST", "servers", body, registered_text, NULL, NULL);
     free(body);
-    if (rc == 0) {
-        if (g.json) {
-            print_json(&r);
-        } else {
-            printf("server %lld registered\n", jint(r.json, "id", 0));
-        }
-    }
-    resp_free(&r);
     return rc;
 }
 
 
-static int
-run_listserver(const cmd_t *c, got_t *o)
-{
-    resp_t    r;
-    table_t   t;
-    yajl_val  a, s;
-    size_t    i;
-    int       rc;
+/* disableschema, enableschema: c->data */
+typedef struct {
+    const char  *action;        /* the POST's last path segment */
+    const char  *done;          /* ... in the message */
+} switch_t;
 
-    if ((rc = no_args(o)) || (rc = call("GET", "servers", NULL, &r))) {
-        return rc;
-    }
-    if (g.json) {
-        print_json(&r);
-    } else {
-        table_init(&t, 2, "id", "name");
-        a = jget(r.json, "servers");
-        for (i = 0; i < jlen(a); i++) {
-            s = jat(a, i);
-            table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")));
-        }
-        table_print(&t, 1);
-    }
-    resp_free(&r);
-    return 0;
+
+static void
+switched_text(yajl_val json, const void *arg)
+{
+    const got_t     *o = arg;
+    const switch_t  *sw = o->cmd->data;
+
+    printf("schema %s %s (%lld contexts changed)\n", o->val[O_SCHEMA],
+           sw->done, jint(json, "contexts", 0));
 }
 
 
-static int
-run_listdatabaseschema(const cmd_t *c, got_t *o)
-{
-    resp_t    r;
-    table_t   t;
-    yajl_val  a, s;
-    size_t    i;
-    int       rc;
-
-    if ((rc = no_args(o)) || (rc = call("GET", "schemas", NULL, &r))) {
-        return rc;
-    }
-    if (g.json) {
-        print_json(&r);
-    } else {
-        table_init(&t, 8, "id", "hostname", "scheme", "contexts", "enabled",
-                   "maintenance", "server", "status");
-        a = jget(r.json, "schemas");
-        for (i = 0; i < jlen(a); i++) {
-            s = jat(a, i);
-            table_row(&t, jtext(jget(s, "db_pool_id")),
-                      jtext(jget(s, "host")), jtext(jget(s, "name")),
-                      jtext(jget(s, "contexts")), jtext(jget(s, "enabled")),
-                      jtext(jget(s, "maintenance")),
-                      jtext(jget(s, "server_ids")), jtext(jget(s, "status")));
-        }
-        table_print(&t, 1);
-    }
-    resp_free(&r);
-    return 0;
-}
-
-
-/* disableschema, enableschema */
 static int
 run_schema_switch(const cmd_t *c, got_t *o)
 {
-    resp_t   r;
-    char    *path;
-    int      rc, disable;
+    const switch_t  *sw = c->data;
+    char            *path;
+    int              rc;
 
     if ((rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o))) {
         return rc;
     }
-    disable = strcmp(c->name, "disableschema") == 0;
-    path = epath("schemas/%s/%s", o->val[O_SCHEMA],
-                 disable ? "disable" : "enable");
-    rc = call("POST", path, NULL, &r);
-    if (rc == 0) {
-        if (g.json) {
-            print_json(&r);
-        } else {
-            printf("schema %s %s (%lld contexts changed)\n",
-                   o->val[O_SCHEMA], disable ? "disabled" : "enabled",
-                   jint(r.json, "contexts", 0));
-        }
-    }
-    resp_free(&r);
+    path = epath("schemas/%s/%s", o->val[O_SCHEMA], sw->action);
+    rc = request("POST", path, NULL, switched_text, NULL, o);
     free(path);
     return rc;
+}
+
+
+static void
+changed_text(yajl_val json, const void *arg)
+{
+    const got_t  *o = arg;
+
+    /* the server id asked for (num() checked it) unless the API says */
+    printf("schema %s changed to server %lld (%lld contexts)\n",
+           o->val[O_SCHEMA],
+           jint(json, "server_id", atoll(o->val[O_SERVER_ID])),
+           jint(json, "contexts", 0));
 }
 
 
 static int
 run_changeserver(const cmd_t *c, got_t *o)
 {
-    resp_t      r;
     body_t      b;
     char       *path, *body;
     long long   id;
@@ -1543,61 +1711,111 @@ run_changeserver(const cmd_t *c, got_t *o)
     body_int(&b, "server_id", id);
     body = body_close(&b);
     path = epath("schemas/%s/changeserver", o->val[O_SCHEMA]);
-    rc = call("POST", path, body, &r);
-    if (rc == 0) {
-        if (g.json) {
-            print_json(&r);
-        } else {
-            printf("schema %s changed to server %lld (%lld contexts)\n",
-                   o->val[O_SCHEMA], jint(r.json, "server_id", id),
-                   jint(r.json, "contexts", 0));
-        }
-    }
-    resp_free(&r);
+    rc = request("POST", path, body, changed_text, NULL, o);
     free(path);
     free(body);
     return rc;
 }
 
 
+/* arg: the schema's name */
+static void
+updated_text(yajl_val json, const void *arg)
+{
+    int  head = 0;
+
+    print_failed_tasks(&head, jget(json, "failed"), arg);
+}
+
+
+/* update tasks that failed make OX's runupdate fail */
+static int
+updated_status(yajl_val json, const void *arg)
+{
+    return jlen(jget(json, "failed")) > 0 ? EX_FAILED : EX_OK;
+}
+
+
 static int
 run_runupdate(const cmd_t *c, got_t *o)
 {
-    resp_t     r;
-    char      *path;
-    int        rc, head = 0;
-    yajl_val   f;
+    char  *path;
+    int    rc;
 
     if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
         return rc;
     }
     path = epath("schemas/%s/update", o->val[O_NAME]);
-    rc = call("POST", path, NULL, &r);
-    if (rc == 0) {
-        f = jget(r.json, "failed");
-        if (g.json) {
-            print_json(&r);
-        } else {
-            print_failed_tasks(&head, f, o->val[O_NAME]);
-        }
-        if (jlen(f) > 0) {
-            rc = EX_FAILED;
-        }
-    }
-    resp_free(&r);
+    rc = request("POST", path, NULL, updated_text, updated_status,
+                 o->val[O_NAME]);
     free(path);
     return rc;
+}
+
+
+/* forceupdatetask: the answer for one schema, or an entry of all */
+static int
+forced(yajl_val v)
+{
+    return YAJL_IS_TRUE(jget(v, "successful"));
+}
+
+
+static void
+forced_text(yajl_val json, const void *arg)
+{
+    const got_t  *o = arg;
+    yajl_val      a, e;
+    size_t        i;
+    int           head = 0;
+
+    if (o->val[O_NAME]) {
+        if (!forced(json)) {
+            print_failed(&head, o->val[O_TASK], o->val[O_NAME]);
+            if (jstr(json, "error")) {
+                msg("%s", jstr(json, "error"));
+            }
+        }
+        return;
+    }
+    a = jget(json, "schemas");
+    for (i = 0; i < jlen(a); i++) {
+        e = jat(a, i);
+        if (!forced(e)) {
+            print_failed(&head, o->val[O_TASK], jstr_or(e, "name", "?"));
+            if (jstr(e, "error")) {
+                msg("%s: %s", jstr(e, "name"), jstr(e, "error"));
+            }
+        }
+    }
+}
+
+
+static int
+forced_status(yajl_val json, const void *arg)
+{
+    const got_t  *o = arg;
+    yajl_val      a;
+    size_t        i;
+
+    if (o->val[O_NAME]) {
+        return forced(json) ? EX_OK : EX_FAILED;
+    }
+    a = jget(json, "schemas");
+    for (i = 0; i < jlen(a); i++) {
+        if (!forced(jat(a, i))) {
+            return EX_FAILED;
+        }
+    }
+    return EX_OK;
 }
 
 
 static int
 run_forceupdatetask(const cmd_t *c, got_t *o)
 {
-    resp_t     r;
-    char      *path;
-    int        rc, bad = 0;
-    yajl_val   a, e;
-    size_t     i;
+    char  *path;
+    int    rc;
 
     if ((rc = need(o, O_TASK, "-t/--task")) || (rc = no_args(o))) {
         return rc;
@@ -1606,58 +1824,33 @@ run_forceupdatetask(const cmd_t *c, got_t *o)
            ? epath("schemas/%s/updatetasks/%s/force", o->val[O_NAME],
                    o->val[O_TASK])
            : epath("updatetasks/%s/force", o->val[O_TASK]);
-    rc = call("POST", path, NULL, &r);
-    if (rc == 0) {
-        if (o->val[O_NAME]) {
-            if (!YAJL_IS_TRUE(jget(r.json, "successful"))) {
-                if (g.json) {
-                    bad = 1;
-                } else {
-                    print_failed(&bad, o->val[O_TASK], o->val[O_NAME]);
-                    if (jstr(r.json, "error")) {
-                        msg("%s", jstr(r.json, "error"));
-                    }
-                }
-            }
-        } else {
-            a = jget(r.json, "schemas");
-            for (i = 0; i < jlen(a); i++) {
-                e = jat(a, i);
-                if (YAJL_IS_TRUE(jget(e, "successful"))) {
-                    continue;
-                }
-                if (g.json) {
-                    bad = 1;
-                } else {
-                    print_failed(&bad, o->val[O_TASK],
-                                 jstr(e, "name") ? jstr(e, "name") : "?");
-                    if (jstr(e, "error")) {
-                        msg("%s: %s", jstr(e, "name"), jstr(e, "error"));
-                    }
-                }
-            }
-        }
-        if (g.json) {
-            print_json(&r);
-        }
-        rc = bad ? EX_FAILED : EX_OK;
-    }
-    resp_free(&r);
+    rc = request("POST", path, NULL, forced_text, forced_status, o);
     free(path);
     return rc;
 }
 
 
 static int
+task_executed(yajl_val row)
+{
+    return strcmp(jstr_or(row, "state", ""), "executed") == 0;
+}
+
+
+static const list_t  l_executed = { NULL, "tasks",
+    "taskName=name successful lastModified=last_modified:time", NULL, NULL };
+
+/* -a: the pending and excluded ones, as OX's -a */
+static const list_t  l_tasks = { NULL, "tasks",
+    "taskName=name state:taskstate", NULL, task_executed };
+
+
+static int
 run_listupdatetasks(const cmd_t *c, got_t *o)
 {
-    resp_t       r;
-    table_t      t;
     char        *path;
-    const char  *state, *st;
+    const char  *state;
     int          rc, modes;
-    yajl_val     a, e;
-    size_t       i;
 
     if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
         return rc;
@@ -1673,128 +1866,116 @@ run_listupdatetasks(const cmd_t *c, got_t *o)
           : o->val[O_EXCLUDED] ? "excluded" : "all";
 
     path = epath("schemas/%s/updatetasks?state=%s", o->val[O_NAME], state);
-    rc = call("GET", path, NULL, &r);
+    rc = request("GET", path, NULL, list_text, NULL,
+                 o->val[O_EXECUTED] ? &l_executed : &l_tasks);
     free(path);
-    if (rc) {
-        resp_free(&r);
-        return rc;
-    }
-    if (g.json) {
-        print_json(&r);
-        resp_free(&r);
-        return 0;
-    }
+    return rc;
+}
 
-    a = jget(r.json, "tasks");
-    if (o->val[O_EXECUTED]) {
-        table_init(&t, 3, "taskName", "successful", "lastModified");
-        for (i = 0; i < jlen(a); i++) {
-            e = jat(a, i);
-            table_row(&t, jtext(jget(e, "name")),
-                      jtext(jget(e, "successful")),
-                      fmt_time(jget(e, "last_modified")));
-        }
-    } else {
-        /* -a: the pending and excluded ones, as OX's -a */
-        table_init(&t, 2, "taskName", "state");
-        for (i = 0; i < jlen(a); i++) {
-            e = jat(a, i);
-            st = jstr(e, "state");
-            st = st ? st : "";
-            if (strcmp(st, "executed") == 0) {
-                continue;
-            }
-            table_row(&t, jtext(jget(e, "name")),
-                      strcmp(st, "excluded") == 0 && jstr(e, "excluded_by")
-                      ? xstrdup(jstr(e, "excluded_by")) : xstrdup(st));
+
+static void
+namespaces_text(yajl_val json, const void *arg)
+{
+    yajl_val   a, n, tasks;
+    size_t     i, j;
+    char      *t;
+
+    a = jget(json, "namespaces");
+    for (i = 0; i < jlen(a); i++) {
+        n = jat(a, i);
+        printf("+- %s\n", jstr_or(n, "name", "?"));
+        tasks = jget(n, "tasks");
+        for (j = 0; j < jlen(tasks); j++) {
+            t = jtext(jat(tasks, j));
+            printf("|--- %s\n", t);
+            free(t);
         }
     }
-    table_print(&t, 1);
-    resp_free(&r);
-    return 0;
 }
 
 
 static int
 run_namespaces(const cmd_t *c, got_t *o)
 {
-    resp_t     r;
-    yajl_val   a, n, tasks;
-    size_t     i, j;
-    int        rc;
-    const char *nm;
+    int  rc;
 
-    if ((rc = no_args(o))
-        || (rc = call("GET", "updatetasks/namespaces", NULL, &r)))
-    {
+    if ((rc = no_args(o))) {
         return rc;
     }
-    if (g.json) {
-        print_json(&r);
-    } else {
-        a = jget(r.json, "namespaces");
-        for (i = 0; i < jlen(a); i++) {
-            n = jat(a, i);
-            nm = jstr(n, "name");
-            printf("+- %s\n", nm ? nm : "?");
-            tasks = jget(n, "tasks");
-            for (j = 0; j < jlen(tasks); j++) {
-                char *t = jtext(jat(tasks, j));
-                printf("|--- %s\n", t);
-                free(t);
-            }
+    return request("GET", "updatetasks/namespaces", NULL, namespaces_text,
+                   NULL, NULL);
+}
+
+
+/*
+ * The API knows databases by id: the id of the database named name among
+ * those checkdatabase reports (only those have schemas to unblock).
+ */
+static int
+database_id(const char *name, long long *id)
+{
+    resp_t       r;
+    yajl_val     a, s;
+    size_t       i;
+    int          rc;
+    const char  *nm;
+
+    if ((rc = call("GET", "databases/check", NULL, &r))) {
+        return rc;
+    }
+    *id = -1;
+    a = jget(r.json, "schemas");
+    for (i = 0; i < jlen(a); i++) {
+        s = jat(a, i);
+        nm = jstr(s, "name");
+        if (nm && strcmp(nm, name) == 0) {
+            *id = jint(s, "id", -1);
+            break;
         }
     }
     resp_free(&r);
+    if (*id < 0) {
+        return cli_error(EX_INVALID_DATA, "unknown_database",
+                         "no database named '%s' has a pending,"
+                         " blocked or stale schema (checkdatabase)", name);
+    }
     return 0;
 }
 
 
-static int
-run_checkdatabase(const cmd_t *c, got_t *o)
-{
-    resp_t     r;
-    table_t    t;
-    yajl_val   a, s;
-    size_t     i;
-    int        rc;
+static const list_t  l_unblocked = { NULL, "unblocked",
+    "id name hostname scheme", NULL, NULL };
 
-    if ((rc = no_args(o)) || (rc = call("GET", "databases/check", NULL, &r)))
-    {
-        return rc;
+
+/* arg: the database id */
+static void
+unblocked_text(yajl_val json, const void *arg)
+{
+    yajl_val  a, s;
+    size_t    i;
+
+    if (!g.csv) {
+        printf("unblocked the following schemas from database %lld:\n",
+               *(const long long *) arg);
     }
-    a = jget(r.json, "schemas");
-    if (g.json) {
-        print_json(&r);
-    } else if (jlen(a) == 0 && !g.csv) {
-        printf("Neither pending, blocking nor stale schemas found\n");
-    } else {
-        table_init(&t, 5, "id", "name", "hostname", "scheme", "status");
-        for (i = 0; i < jlen(a); i++) {
-            s = jat(a, i);
-            table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")),
-                      jtext(jget(s, "hostname")), jtext(jget(s, "scheme")),
-                      jtext(jget(s, "status")));
-        }
-        table_print(&t, 1);
+    print_list(&l_unblocked, json);
+
+    a = jget(json, "kept");
+    for (i = 0; i < jlen(a); i++) {
+        s = jat(a, i);
+        msg("kept %s: %s", jstr_or(s, "scheme", "?"),
+            jstr_or(s, "status", "lock is live"));
     }
-    resp_free(&r);
-    return 0;
 }
 
 
 static int
 run_unblockdatabase(const cmd_t *c, got_t *o)
 {
-    resp_t       r;
-    table_t      t;
-    body_t       b;
-    yajl_val     a, s;
-    size_t       i;
-    int          rc;
-    long long    id = -1;
-    char        *path, *body;
-    const char  *nm;
+    body_t      b;
+    int         rc;
+    long long   id;
+    char       *path, *body;
 
     if ((rc = no_args(o))) {
         return rc;
@@ -1808,32 +1989,11 @@ run_unblockdatabase(const cmd_t *c, got_t *o)
     }
     if (o->val[O_ID]) {
         id = num(o->val[O_ID], "-i/--id", &rc);
-        if (rc) {
-            return rc;
-        }
     } else {
-        /* the API knows databases by id: find the name's id among the
-         * databases checkdatabase reports (only those have schemas to
-         * unblock) */
-        if ((rc = call("GET", "databases/check", NULL, &r))) {
-            return rc;
-        }
-        a = jget(r.json, "schemas");
-        for (i = 0; i < jlen(a); i++) {
-            s = jat(a, i);
-            nm = jstr(s, "name");
-            if (nm && strcmp(nm, o->val[O_NAME]) == 0) {
-                id = jint(s, "id", -1);
-                break;
-            }
-        }
-        resp_free(&r);
-        if (id < 0) {
-            return cli_error(EX_INVALID_DATA, "unknown_database",
-                             "no database named '%s' has a pending,"
-                             " blocked or stale schema (checkdatabase)",
-                             o->val[O_NAME]);
-        }
+        rc = database_id(o->val[O_NAME], &id);
+    }
+    if (rc) {
+        return rc;
     }
 
     body_open(&b);
@@ -1842,39 +2002,10 @@ run_unblockdatabase(const cmd_t *c, got_t *o)
     }
     body = body_close(&b);
     path = xasprintf("databases/%lld/unblock", id);
-    rc = call("POST", path, body, &r);
+    rc = request("POST", path, body, unblocked_text, NULL, &id);
     free(path);
     free(body);
-    if (rc) {
-        resp_free(&r);
-        return rc;
-    }
-    if (g.json) {
-        print_json(&r);
-        resp_free(&r);
-        return 0;
-    }
-
-    if (!g.csv) {
-        printf("unblocked the following schemas from database %lld:\n", id);
-    }
-    table_init(&t, 4, "id", "name", "hostname", "scheme");
-    a = jget(r.json, "unblocked");
-    for (i = 0; i < jlen(a); i++) {
-        s = jat(a, i);
-        table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "name")),
-                  jtext(jget(s, "hostname")), jtext(jget(s, "scheme")));
-    }
-    table_print(&t, 1);
-
-    a = jget(r.json, "kept");
-    for (i = 0; i < jlen(a); i++) {
-        s = jat(a, i);
-        msg("kept %s: %s", jstr(s, "scheme") ? jstr(s, "scheme") : "?",
-            jstr(s, "status") ? jstr(s, "status") : "lock is live");
-    }
-    resp_free(&r);
-    return 0;
+    return rc;
 }
 
 
@@ -1939,18 +2070,95 @@ ask_continue(long long id)
 }
 
 
+/* a JSON array of the comma-separated names in list, blanks trimmed */
+static void
+body_list(body_t *b, const char *k, const char *list)
+{
+    char  *l, *tok, *save, *p;
+
+    body_key(b, k);
+    yajl_gen_array_open(b->gen);
+    l = xstrdup(list);
+    for (tok = strtok_r(l, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
+    {
+        while (*tok == ' ') {
+            tok++;
+        }
+        p = tok + strlen(tok);
+        while (p > tok && p[-1] == ' ') {
+            *--p = '\0';
+        }
+        if (*tok) {
+            yajl_gen_string(b->gen, (const unsigned char *) tok,
+                            strlen(tok));
+        }
+    }
+    free(l);
+    yajl_gen_array_close(b->gen);
+}
+
+
+/* the body of POST /upgrade */
+static char *
+upgrade_body(got_t *o, int cont, long long par)
+{
+    body_t  b;
+
+    body_open(&b);
+    body_str(&b, "server", o->val[O_NAME]);
+    if (cont) {
+        body_bool(&b, "continue", 1);
+    }
+    if (o->val[O_FORCE]) {
+        body_bool(&b, "force", 1);
+    }
+    if (o->val[O_SCHEMA]) {
+        body_str(&b, "resume_after", o->val[O_SCHEMA]);
+    }
+    if (o->val[O_SKIP]) {
+        body_list(&b, "skip", o->val[O_SKIP]);
+    }
+    if (par) {
+        body_int(&b, "parallel", par);
+    }
+    if (o->val[O_DRY_RUN]) {
+        body_bool(&b, "dry_run", 1);
+    }
+    return body_close(&b);
+}
+
+
+static const list_t  l_plan = { NULL, "schemas",
+    "id=db_pool_id hostname=host scheme=name contexts pending:count",
+    NULL, NULL };
+
+
+/* --dry-run */
+static void
+plan_text(yajl_val json, const void *arg)
+{
+    yajl_val   s;
+    char      *id;
+
+    s = jget(json, "server_id");
+    id = s && YAJL_IS_INTEGER(s) ? xasprintf("id %lld", YAJL_GET_INTEGER(s))
+                                 : xstrdup("not registered yet");
+    printf("Would upgrade onto server '%s' (%s): %s\n",
+           jstr_or(json, "server", "?"), id, jstr_or(json, "steps", ""));
+    free(id);
+    print_list(&l_plan, json);
+}
+
+
 static int
 run_upgradeschemata(const cmd_t *c, got_t *o)
 {
     resp_t       r;
-    body_t       b;
-    char        *body, *p, *k, *tok, *save;
+    char        *body;
     int          rc, cont;
     long long    par = 0;
     const char  *code;
-    table_t      t;
-    yajl_val     a, s;
-    size_t       i;
 
     if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
         return rc;
@@ -1964,47 +2172,7 @@ run_upgradeschemata(const cmd_t *c, got_t *o)
     cont = o->val[O_CONTINUE] != NULL;
 
 again:
-    body_open(&b);
-    body_str(&b, "server", o->val[O_NAME]);
-    if (cont) {
-        body_bool(&b, "continue", 1);
-    }
-    if (o->val[O_FORCE]) {
-        body_bool(&b, "force", 1);
-    }
-    if (o->val[O_SCHEMA]) {
-        body_str(&b, "resume_after", o->val[O_SCHEMA]);
-    }
-    if (o->val[O_SKIP]) {
-        body_key(&b, "skip");
-        yajl_gen_array_open(b.gen);
-        k = xstrdup(o->val[O_SKIP]);
-        for (tok = strtok_r(k, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save))
-        {
-            while (*tok == ' ') {
-                tok++;
-            }
-            p = tok + strlen(tok);
-            while (p > tok && p[-1] == ' ') {
-                *--p = '\0';
-            }
-            if (*tok) {
-                yajl_gen_string(b.gen, (const unsigned char *) tok,
-                                strlen(tok));
-            }
-        }
-        free(k);
-        yajl_gen_array_close(b.gen);
-    }
-    if (par) {
-        body_int(&b, "parallel", par);
-    }
-    if (o->val[O_DRY_RUN]) {
-        body_bool(&b, "dry_run", 1);
-    }
-    body = body_close(&b);
-
+    body = upgrade_body(o, cont, par);
     rc = api("POST", "upgrade", body, &r);
     free(body);
     if (rc) {
@@ -2032,35 +2200,9 @@ again:
     if ((rc = check(&r))) {
         return rc;
     }
-
     if (o->val[O_DRY_RUN]) {
-        if (g.json) {
-            print_json(&r);
-        } else {
-            s = jget(r.json, "server_id");
-            printf("Would upgrade onto server '%s' (%s): %s\n",
-                   jstr(r.json, "server") ? jstr(r.json, "server") : "?",
-                   s && YAJL_IS_INTEGER(s)
-                   ? (p = xasprintf("id %lld", YAJL_GET_INTEGER(s)))
-                   : (p = xstrdup("not registered yet")),
-                   jstr(r.json, "steps") ? jstr(r.json, "steps") : "");
-            free(p);
-            table_init(&t, 5, "id", "hostname", "scheme", "contexts",
-                       "pending");
-            a = jget(r.json, "schemas");
-            for (i = 0; i < jlen(a); i++) {
-                s = jat(a, i);
-                table_row(&t, jtext(jget(s, "db_pool_id")),
-                          jtext(jget(s, "host")), jtext(jget(s, "name")),
-                          jtext(jget(s, "contexts")),
-                          xasprintf("%zu", jlen(jget(s, "pending"))));
-            }
-            table_print(&t, 1);
-        }
-        resp_free(&r);
-        return EX_OK;
+        return show(&r, plan_text, NULL, NULL);
     }
-
     rc = started(&r, o, W_UPGRADE, "upgrade");
     resp_free(&r);
     return rc;
@@ -2092,63 +2234,188 @@ run_runallupdate(const cmd_t *c, got_t *o)
 }
 
 
+/* ------------------------------------------------------------ jobs */
+
+/* jobs SUB ID */
+typedef struct {
+    long long    id;
+    const char  *sub;
+} job_arg_t;
+
+
+static const list_t  l_jobs = { NULL, "jobs",
+    "id kind state processed total failed user started:time finished:time",
+    NULL, NULL };
+
+
+static int
+jobs_list(got_t *o)
+{
+    long long   limit = 0;
+    char       *path;
+    int         rc;
+
+    if ((rc = max_args(o, 1))) {
+        return rc;
+    }
+    if (o->val[O_LIMIT]) {
+        limit = num_in(o->val[O_LIMIT], "--limit", 1, 1000, &rc);
+        if (rc) {
+            return rc;
+        }
+    }
+    path = limit ? xasprintf("jobs?limit=%lld", limit) : xstrdup("jobs");
+    rc = request("GET", path, NULL, list_text, NULL, &l_jobs);
+    free(path);
+    return rc;
+}
+
+
+static const list_t  l_job_schemas = { NULL, "schemas",
+    "scheme=name state downtime_ms failed_tasks:list message", NULL, NULL };
+
+
+/* arg: the job id */
+static void
+job_text(yajl_val json, const void *arg)
+{
+    char  *st, *fi, *cu, *sv;
+
+    st = cell_time(json, "started");
+    fi = cell_time(json, "finished");
+    cu = cell_text(json, "current");
+    sv = cell_text(json, "server_id");
+
+    printf("job:       %lld\n", *(const long long *) arg);
+    printf("kind:      %s\n", jstr_or(json, "kind", "-"));
+    printf("state:     %s\n", jstr_or(json, "state", "-"));
+    printf("progress:  %lld of %lld schemas, %lld failed\n",
+           jint(json, "processed", 0), jint(json, "total", 0),
+           jint(json, "failed", 0));
+    printf("current:   %s\n", cu);
+    printf("server id: %s\n", sv);
+    printf("user:      %s\n", jstr_or(json, "user", "-"));
+    printf("started:   %s\n", st);
+    printf("finished:  %s\n", fi);
+    printf("\n");
+    free(st);
+    free(fi);
+    free(cu);
+    free(sv);
+
+    print_list(&l_job_schemas, json);
+}
+
+
+static int
+jobs_show(got_t *o, const job_arg_t *j)
+{
+    char  *path;
+    int    rc;
+
+    path = xasprintf("jobs/%lld", j->id);
+    rc = request("GET", path, NULL, job_text, NULL, &j->id);
+    free(path);
+    return rc;
+}
+
+
+static int
+jobs_watch(got_t *o, const job_arg_t *j)
+{
+    return follow(j->id, W_WATCH);
+}
+
+
+/* pause, cancel */
+static void
+control_text(yajl_val json, const void *arg)
+{
+    const job_arg_t  *j = arg;
+
+    if (jstr(json, "control")) {
+        /* 202: the driver does it when its schemas in flight are through */
+        printf("job %lld: %s requested (%s)\n", j->id, j->sub,
+               jstr_or(json, "message", "no further schema starts"));
+    } else {
+        printf("job %lld %s\n", j->id, jstr_or(json, "state", "?"));
+    }
+}
+
+
+static int
+jobs_control(got_t *o, const job_arg_t *j)
+{
+    char  *path;
+    int    rc;
+
+    path = xasprintf("jobs/%lld/%s", j->id, j->sub);
+    rc = request("POST", path, NULL, control_text, NULL, j);
+    free(path);
+    return rc;
+}
+
+
+/* resume, continue: then watched unless --no-wait */
+static int
+jobs_resume(got_t *o, const job_arg_t *j)
+{
+    resp_t   r;
+    char    *path;
+    int      rc;
+
+    path = xasprintf("jobs/%lld/%s", j->id, j->sub);
+    rc = call("POST", path, NULL, &r);
+    free(path);
+    if (rc) {
+        return rc;
+    }
+    if (!g.json && !o->val[O_NO_WAIT]) {
+        if (jget(r.json, "remaining")) {
+            printf("job %lld %s, %lld schemas remaining\n", j->id,
+                   j->sub[0] == 'r' ? "resumed" : "continued",
+                   jint(r.json, "remaining", 0));
+        } else {
+            printf("job %lld: the pause asked is withdrawn\n", j->id);
+        }
+    }
+    rc = started(&r, o, W_WATCH, "upgrade");
+    resp_free(&r);
+    return rc;
+}
+
+
+static const struct {
+    const char  *name;
+    int        (*run)(got_t *o, const job_arg_t *j);
+} job_cmds[] = {
+    { "show", jobs_show },
+    { "watch", jobs_watch },
+    { "resume", jobs_resume },
+    { "continue", jobs_resume },
+    { "pause", jobs_control },
+    { "cancel", jobs_control },
+    { NULL, NULL }
+};
+
+
 static int
 run_jobs(const cmd_t *c, got_t *o)
 {
-    resp_t       r;
-    table_t      t;
-    yajl_val     a, s;
+    const char  *sub;
+    job_arg_t    j;
     size_t       i;
     int          rc;
-    long long    id = 0, limit = 0;
-    const char  *sub;
-    char        *path;
 
     sub = o->nargs > 0 ? o->args[0] : "list";
-
     if (strcmp(sub, "list") == 0) {
-        if ((rc = max_args(o, 1))) {
-            return rc;
-        }
-        if (o->val[O_LIMIT]) {
-            limit = num_in(o->val[O_LIMIT], "--limit", 1, 1000, &rc);
-            if (rc) {
-                return rc;
-            }
-        }
-        path = limit ? xasprintf("jobs?limit=%lld", limit) : xstrdup("jobs");
-        rc = call("GET", path, NULL, &r);
-        free(path);
-        if (rc) {
-            resp_free(&r);
-            return rc;
-        }
-        if (g.json) {
-            print_json(&r);
-        } else {
-            table_init(&t, 9, "id", "kind", "state", "processed", "total",
-                       "failed", "user", "started", "finished");
-            a = jget(r.json, "jobs");
-            for (i = 0; i < jlen(a); i++) {
-                s = jat(a, i);
-                table_row(&t, jtext(jget(s, "id")), jtext(jget(s, "kind")),
-                          jtext(jget(s, "state")),
-                          jtext(jget(s, "processed")),
-                          jtext(jget(s, "total")), jtext(jget(s, "failed")),
-                          jtext(jget(s, "user")),
-                          fmt_time(jget(s, "started")),
-                          fmt_time(jget(s, "finished")));
-            }
-            table_print(&t, 1);
-        }
-        resp_free(&r);
-        return 0;
+        return jobs_list(o);
     }
 
-    if (strcmp(sub, "show") && strcmp(sub, "watch") && strcmp(sub, "resume")
-        && strcmp(sub, "continue") && strcmp(sub, "pause")
-        && strcmp(sub, "cancel"))
-    {
+    for (i = 0; job_cmds[i].name && strcmp(job_cmds[i].name, sub); i++) {
+        /* void */
+    }
+    if (job_cmds[i].name == NULL) {
         return usage_error(EX_ILLEGAL_VALUE, "unknown jobs command '%s'"
                            " (list, show ID, watch ID, resume ID, pause ID,"
                            " continue ID, cancel ID)", sub);
@@ -2159,110 +2426,16 @@ run_jobs(const cmd_t *c, got_t *o)
     if ((rc = max_args(o, 2))) {
         return rc;
     }
-    id = num(o->args[1], "ID", &rc);
+    j.id = num(o->args[1], "ID", &rc);
     if (rc) {
         return rc;
     }
-
-    if (strcmp(sub, "watch") == 0) {
-        return follow(id, W_WATCH);
-    }
-
-    if (strcmp(sub, "pause") == 0 || strcmp(sub, "cancel") == 0) {
-        path = xasprintf("jobs/%lld/%s", id, sub);
-        rc = call("POST", path, NULL, &r);
-        free(path);
-        if (rc == 0) {
-            if (g.json) {
-                print_json(&r);
-            } else if (jstr(r.json, "control")) {
-                /* 202: the driver does it when its schemas in flight are
-                 * through */
-                printf("job %lld: %s requested (%s)\n", id, sub,
-                       jstr(r.json, "message") ? jstr(r.json, "message")
-                       : "no further schema starts");
-            } else {
-                printf("job %lld %s\n", id, jstr(r.json, "state")
-                       ? jstr(r.json, "state") : "?");
-            }
-        }
-        resp_free(&r);
-        return rc;
-    }
-
-    if (strcmp(sub, "resume") == 0 || strcmp(sub, "continue") == 0) {
-        path = xasprintf("jobs/%lld/%s", id, sub);
-        rc = call("POST", path, NULL, &r);
-        free(path);
-        if (rc == 0) {
-            if (!g.json && !o->val[O_NO_WAIT]) {
-                if (jget(r.json, "remaining")) {
-                    printf("job %lld %s, %lld schemas remaining\n", id,
-                           sub[0] == 'r' ? "resumed" : "continued",
-                           jint(r.json, "remaining", 0));
-                } else {
-                    printf("job %lld: the pause asked is withdrawn\n", id);
-                }
-            }
-            rc = started(&r, o, W_WATCH, "upgrade");
-        }
-        resp_free(&r);
-        return rc;
-    }
-
-    /* show */
-    path = xasprintf("jobs/%lld", id);
-    rc = call("GET", path, NULL, &r);
-    free(path);
-    if (rc) {
-        resp_free(&r);
-        return rc;
-    }
-    if (g.json) {
-        print_json(&r);
-    } else {
-        char *st = fmt_time(jget(r.json, "started"));
-        char *fi = fmt_time(jget(r.json, "finished"));
-        char *cu = jtext(jget(r.json, "current"));
-        char *sv = jtext(jget(r.json, "server_id"));
-
-        printf("job:       %lld\n", id);
-        printf("kind:      %s\n", jstr(r.json, "kind") ? jstr(r.json, "kind")
-                                                       : "-");
-        printf("state:     %s\n", jstr(r.json, "state")
-                                  ? jstr(r.json, "state") : "-");
-        printf("progress:  %lld of %lld schemas, %lld failed\n",
-               jint(r.json, "processed", 0), jint(r.json, "total", 0),
-               jint(r.json, "failed", 0));
-        printf("current:   %s\n", cu);
-        printf("server id: %s\n", sv);
-        printf("user:      %s\n", jstr(r.json, "user") ? jstr(r.json, "user")
-                                                       : "-");
-        printf("started:   %s\n", st);
-        printf("finished:  %s\n", fi);
-        printf("\n");
-        free(st);
-        free(fi);
-        free(cu);
-        free(sv);
-
-        table_init(&t, 5, "scheme", "state", "downtime_ms", "failed_tasks",
-                   "message");
-        a = jget(r.json, "schemas");
-        for (i = 0; i < jlen(a); i++) {
-            s = jat(a, i);
-            table_row(&t, jtext(jget(s, "name")), jtext(jget(s, "state")),
-                      jtext(jget(s, "downtime_ms")),
-                      jlen(jget(s, "failed_tasks"))
-                      ? jtext(jget(s, "failed_tasks")) : xstrdup("-"),
-                      jtext(jget(s, "message")));
-        }
-        table_print(&t, 1);
-    }
-    resp_free(&r);
-    return 0;
+    j.sub = sub;
+    return job_cmds[i].run(o, &j);
 }
 
+
+/* ------------------------------------------------------------ lookup */
 
 /* an object as "a.b.c: value" lines, in the API's order */
 static void
@@ -2283,6 +2456,21 @@ print_flat(const char *prefix, yajl_val v)
     t = jtext(v);
     printf("%s: %s\n", prefix, t);
     free(t);
+}
+
+
+static void
+lookup_text(yajl_val json, const void *arg)
+{
+    print_flat("", json);
+}
+
+
+/* no context of that name: OX's "no such context" */
+static int
+lookup_status(yajl_val json, const void *arg)
+{
+    return YAJL_IS_FALSE(jget(json, "found")) ? EX_NO_CONTEXT : EX_OK;
 }
 
 
@@ -2323,15 +2511,7 @@ run_lookup(const cmd_t *c, got_t *o)
     if ((rc = check(&r))) {
         return rc;
     }
-    if (g.json) {
-        print_json(&r);
-    } else {
-        print_flat("", r.json);
-    }
-    /* no context of that name: OX's "no such context" */
-    rc = YAJL_IS_FALSE(jget(r.json, "found")) ? EX_NO_CONTEXT : EX_OK;
-    resp_free(&r);
-    return rc;
+    return show(&r, lookup_text, lookup_status, NULL);
 }
 
 
@@ -2400,41 +2580,58 @@ static const opt_t  o_jobs[] = {
     { NULL, 0, 0, 0, NULL }
 };
 
+/* the data of the commands that differ from others only in it */
+
+static const list_t  l_servers = { "servers", "servers", "id name",
+    NULL, NULL };
+
+static const list_t  l_schemas = { "schemas", "schemas",
+    "id=db_pool_id hostname=host scheme=name contexts enabled maintenance"
+    " server=server_ids status", NULL, NULL };
+
+static const list_t  l_check = { "databases/check", "schemas",
+    "id name hostname scheme status",
+    "Neither pending, blocking nor stale schemas found", NULL };
+
+static const switch_t  sw_disable = { "disable", "disabled" };
+static const switch_t  sw_enable = { "enable", "enabled" };
+
 static const cmd_t  cmds[] = {
     { "upgradeschemata", run_upgradeschemata, o_upgrade, 0, 0, NULL,
-      "register the server and upgrade every schema onto it (a job)" },
+      "register the server and upgrade every schema onto it (a job)", NULL },
     { "registerserver", run_registerserver, o_name_server, 0, 0, NULL,
-      "register a server" },
-    { "listserver", run_listserver, NULL, 1, 0, NULL,
-      "list the registered servers" },
-    { "listdatabaseschema", run_listdatabaseschema, NULL, 1, 0, NULL,
-      "list the database schemas" },
+      "register a server", NULL },
+    { "listserver", run_list, NULL, 1, 0, NULL,
+      "list the registered servers", &l_servers },
+    { "listdatabaseschema", run_list, NULL, 1, 0, NULL,
+      "list the database schemas", &l_schemas },
     { "disableschema", run_schema_switch, o_schema, 0, 0, NULL,
-      "disable every context of a schema" },
+      "disable every context of a schema", &sw_disable },
     { "changeserver", run_changeserver, o_changeserver, 0, 0, NULL,
-      "point a disabled schema's contexts to a server" },
+      "point a disabled schema's contexts to a server", NULL },
     { "runupdate", run_runupdate, o_name_schema, 0, 1, NULL,
-      "run the pending update tasks of a schema" },
+      "run the pending update tasks of a schema", NULL },
     { "enableschema", run_schema_switch, o_schema, 0, 0, NULL,
-      "enable the contexts disableschema disabled" },
+      "enable the contexts disableschema disabled", &sw_enable },
     { "runallupdate", run_runallupdate, o_runallupdate, 0, 1, NULL,
-      "run the pending update tasks of every schema (a job)" },
+      "run the pending update tasks of every schema (a job)", NULL },
     { "listUpdateTasks", run_listupdatetasks, o_listupdatetasks, 1, 0, NULL,
-      "list the executed, pending or excluded update tasks of a schema" },
+      "list the executed, pending or excluded update tasks of a schema",
+      NULL },
     { "forceupdatetask", run_forceupdatetask, o_force, 0, 1, NULL,
-      "(re-)run one update task" },
+      "(re-)run one update task", NULL },
     { "listupdatetasknamespaces", run_namespaces, NULL, 0, 0, NULL,
-      "list the update task namespaces" },
-    { "checkdatabase", run_checkdatabase, NULL, 1, 0, NULL,
-      "list pending, blocked and stale schemas" },
+      "list the update task namespaces", NULL },
+    { "checkdatabase", run_list, NULL, 1, 0, NULL,
+      "list pending, blocked and stale schemas", &l_check },
     { "unblockdatabase", run_unblockdatabase, o_unblock, 1, 0, NULL,
-      "remove the dead update locks of a database" },
+      "remove the dead update locks of a database", NULL },
     { "jobs", run_jobs, o_jobs, 1, 0,
       "[list | show ID | watch ID | resume ID | pause ID | continue ID | cancel ID]",
-      "the jobs of upgradeschemata and runallupdate" },
+      "the jobs of upgradeschemata and runallupdate", NULL },
     { "lookup", run_lookup, o_lookup, 0, 0, "LOGIN",
-      "where a login's context is routed, and what the caches hold" },
-    { NULL, NULL, NULL, 0, 0, NULL, NULL }
+      "where a login's context is routed, and what the caches hold", NULL },
+    { NULL, NULL, NULL, 0, 0, NULL, NULL, NULL }
 };
 
 

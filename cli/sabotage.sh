@@ -53,29 +53,28 @@ mut "no JSON for unreachable" 'cli_error(EX_COMMUNICATION, "unreachable",
                   "cannot reach' 'msg("cannot reach'
 mut "csv unquoted" "    fputc('\"', stdout);
     for (; *s; s++) {" "    for (; *s; s++) {"
-mut "checkdatabase header" '"id", "name", "hostname", "scheme", "status"' '"id", "name", "host", "scheme", "status"'
-mut "no Processed line" 'printf("Processed %lld of %lld schemas.\n", processed, total);' ';'
-mut "runupdate failed -> 0" "        if (jlen(f) > 0) {
-            rc = EX_FAILED;" "        if (0) {
-            rc = EX_FAILED;"
+mut "checkdatabase header" '"id name hostname scheme status"' '"id name host=hostname scheme status"'
+mut "no Processed line" 'printf("Processed %lld of %lld schemas.\n",
+                   jint(r.json, "processed", 0), jint(r.json, "total", 0));' ';'
+mut "runupdate failed -> 0" 'return jlen(jget(json, "failed")) > 0 ? EX_FAILED : EX_OK;' 'return EX_OK;'
 mut "netrc ignored" "curl_easy_setopt(g.curl, CURLOPT_NETRC_FILE, g.netrc);" ";"
 mut "-P loses to netrc" "if (g.netrc && g.pass == NULL) {" "if (g.netrc) {"
 mut "continue without asking" "    if (!tty) {" "    if (!tty && 0) {"
 mut "lookup unsupported -> 107" 'return cli_error(EX_UNSUPPORTED, "unsupported",' 'return cli_error(EX_REMOTE, "unsupported",'
 mut "-e ignored" 'body_bool(&b, "stop_on_error", o->val[O_ERROR] != NULL);' 'body_bool(&b, "stop_on_error", 0);'
 mut "-k not sent" '    if (o->val[O_SKIP]) {
-        body_key' '    if (0) {
-        body_key'
+        body_list' '    if (0) {
+        body_list'
 mut "interrupted -> 111" '        rc = EX_INTERRUPTED;' '        rc = EX_FAILED;'
 mut "ETA missing" 'eta = xasprintf(", ETA %s, current %s", d, cur);' 'eta = xasprintf(", current %s", cur);'
-mut "lastModified raw" '                      fmt_time(jget(e, "last_modified")));' '                      jtext(jget(e, "last_modified")));'
+mut "lastModified raw" 'lastModified=last_modified:time' 'lastModified=last_modified'
 mut "timeout ignored" "curl_easy_setopt(g.curl, CURLOPT_TIMEOUT, g.timeout);" ";"
 mut "tty continue ignored" '        if (strcmp(line, "continue") == 0) {
             return 1;' '        if (strcmp(line, "continue") == 0) {
             return 0;'
 mut "no retry" "#define OXM_RETRIES      60" "#define OXM_RETRIES      1"
 mut "proxy for loopback" '    curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")' '    if (0) curl_easy_setopt(g.curl, CURLOPT_NOPROXY, getenv("no_proxy")'
-mut "lookup unknown -> 0" 'rc = YAJL_IS_FALSE(jget(r.json, "found")) ? EX_NO_CONTEXT : EX_OK;' 'rc = EX_OK;'
+mut "lookup unknown -> 0" 'return YAJL_IS_FALSE(jget(json, "found")) ? EX_NO_CONTEXT : EX_OK;' 'return EX_OK;'
 mut "--primary not sent" 'query(&path, "&primary=", o->val[O_PRIMARY]);' 'query(&path, "&primary=", NULL);'
 mut "paused -> 111" '        rc = EX_PAUSED;' '        rc = EX_FAILED;'
 mut "cancelled -> 111" '        rc = EX_CANCELLED;' '        rc = EX_FAILED;'
