@@ -937,10 +937,13 @@ enum {
     O_TASK, O_ID, O_LIMIT, O_PRIMARY, O_SECONDARY
 };
 
+/* opt_t.arg of an option the command cannot do without (check_args()) */
+#define OPT_NEED  3
+
 typedef struct {
     const char  *lng;
     int          shrt;      /* 0: long only */
-    int          arg;       /* 1: takes a value */
+    int          arg;       /* 1: takes a value, OPT_NEED: must be given */
     int          id;
     const char  *help;
 } opt_t;
@@ -1094,16 +1097,6 @@ parse(const cmd_t *c, int argc, char **argv, got_t *o)
 }
 
 
-static int
-need(got_t *o, int id, const char *flag)
-{
-    if (o->val[id] == NULL || o->val[id][0] == '\0') {
-        return usage_error(EX_MISSING_OPTION, "missing option %s", flag);
-    }
-    return 0;
-}
-
-
 /* at most n positional arguments */
 static int
 max_args(got_t *o, int n)
@@ -1116,10 +1109,25 @@ max_args(got_t *o, int n)
 }
 
 
+/*
+ * What every command checks first: the options it cannot do without
+ * (OPT_NEED, in their order), then that there are no positional arguments
+ * unless it takes some (c->args).
+ */
 static int
-no_args(got_t *o)
+check_args(const cmd_t *c, got_t *o)
 {
-    return max_args(o, 0);
+    const opt_t  *op;
+
+    for (op = c->opts; op && op->lng; op++) {
+        if (op->arg == OPT_NEED
+            && (o->val[op->id] == NULL || o->val[op->id][0] == '\0'))
+        {
+            return usage_error(EX_MISSING_OPTION, "missing option -%c/--%s",
+                               op->shrt, op->lng);
+        }
+    }
+    return c->args ? 0 : max_args(o, 0);
 }
 
 
@@ -1607,11 +1615,7 @@ static int
 run_list(const cmd_t *c, got_t *o)
 {
     const list_t  *l = c->data;
-    int            rc;
 
-    if ((rc = no_args(o))) {
-        return rc;
-    }
     return request("GET", l->path, NULL, list_text, NULL, l);
 }
 
@@ -1630,9 +1634,6 @@ run_registerserver(const cmd_t *c, got_t *o)
     char    *body;
     int      rc;
 
-    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
-        return rc;
-    }
     body_open(&b);
     body_str(&b, "name", o->val[O_NAME]);
     body = body_close(&b);
@@ -1667,9 +1668,6 @@ run_schema_switch(const cmd_t *c, got_t *o)
     char            *path;
     int              rc;
 
-    if ((rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o))) {
-        return rc;
-    }
     path = epath("schemas/%s/%s", o->val[O_SCHEMA], sw->action);
     rc = request("POST", path, NULL, switched_text, NULL, o);
     free(path);
@@ -1698,11 +1696,6 @@ run_changeserver(const cmd_t *c, got_t *o)
     long long   id;
     int         rc;
 
-    if ((rc = need(o, O_SERVER_ID, "-s/--server-id"))
-        || (rc = need(o, O_SCHEMA, "-m/--schema")) || (rc = no_args(o)))
-    {
-        return rc;
-    }
     id = num(o->val[O_SERVER_ID], "-s/--server-id", &rc);
     if (rc) {
         return rc;
@@ -1742,9 +1735,6 @@ run_runupdate(const cmd_t *c, got_t *o)
     char  *path;
     int    rc;
 
-    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
-        return rc;
-    }
     path = epath("schemas/%s/update", o->val[O_NAME]);
     rc = request("POST", path, NULL, updated_text, updated_status,
                  o->val[O_NAME]);
@@ -1817,9 +1807,6 @@ run_forceupdatetask(const cmd_t *c, got_t *o)
     char  *path;
     int    rc;
 
-    if ((rc = need(o, O_TASK, "-t/--task")) || (rc = no_args(o))) {
-        return rc;
-    }
     path = o->val[O_NAME]
            ? epath("schemas/%s/updatetasks/%s/force", o->val[O_NAME],
                    o->val[O_TASK])
@@ -1852,9 +1839,6 @@ run_listupdatetasks(const cmd_t *c, got_t *o)
     const char  *state;
     int          rc, modes;
 
-    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
-        return rc;
-    }
     modes = !!o->val[O_ALL] + !!o->val[O_EXECUTED] + !!o->val[O_PENDING]
             + !!o->val[O_EXCLUDED];
     if (modes > 1) {
@@ -1897,11 +1881,6 @@ namespaces_text(yajl_val json, const void *arg)
 static int
 run_namespaces(const cmd_t *c, got_t *o)
 {
-    int  rc;
-
-    if ((rc = no_args(o))) {
-        return rc;
-    }
     return request("GET", "updatetasks/namespaces", NULL, namespaces_text,
                    NULL, NULL);
 }
@@ -1977,9 +1956,6 @@ run_unblockdatabase(const cmd_t *c, got_t *o)
     long long   id;
     char       *path, *body;
 
-    if ((rc = no_args(o))) {
-        return rc;
-    }
     if (o->val[O_ID] && o->val[O_NAME]) {
         return usage_error(EX_ILLEGAL_VALUE, "give either -i or -n, not both");
     }
@@ -2160,9 +2136,6 @@ run_upgradeschemata(const cmd_t *c, got_t *o)
     long long    par = 0;
     const char  *code;
 
-    if ((rc = need(o, O_NAME, "-n/--name")) || (rc = no_args(o))) {
-        return rc;
-    }
     if (o->val[O_PARALLEL]) {
         par = num_in(o->val[O_PARALLEL], "--parallel", 1, 64, &rc);
         if (rc) {
@@ -2217,9 +2190,6 @@ run_runallupdate(const cmd_t *c, got_t *o)
     char    *body;
     int      rc;
 
-    if ((rc = no_args(o))) {
-        return rc;
-    }
     /* OX: without -e errors are only logged and the run goes on */
     body_open(&b);
     body_bool(&b, "stop_on_error", o->val[O_ERROR] != NULL);
@@ -2518,20 +2488,20 @@ run_lookup(const cmd_t *c, got_t *o)
 /* ------------------------------------------------------------ the table */
 
 static const opt_t  o_name_server[] = {
-    { "name", 'n', 1, O_NAME, "the server's name (its SERVER_NAME)" },
+    { "name", 'n', OPT_NEED, O_NAME, "the server's name (its SERVER_NAME)" },
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_schema[] = {
-    { "schema", 'm', 1, O_SCHEMA, "the database schema" },
+    { "schema", 'm', OPT_NEED, O_SCHEMA, "the database schema" },
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_changeserver[] = {
-    { "server-id", 's', 1, O_SERVER_ID, "the id of the new server" },
-    { "schema", 'm', 1, O_SCHEMA, "the database schema" },
+    { "server-id", 's', OPT_NEED, O_SERVER_ID, "the id of the new server" },
+    { "schema", 'm', OPT_NEED, O_SCHEMA, "the database schema" },
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_name_schema[] = {
-    { "name", 'n', 1, O_NAME, "the schema's name" },
+    { "name", 'n', OPT_NEED, O_NAME, "the schema's name" },
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_runallupdate[] = {
@@ -2540,7 +2510,7 @@ static const opt_t  o_runallupdate[] = {
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_listupdatetasks[] = {
-    { "name", 'n', 1, O_NAME, "the schema's name" },
+    { "name", 'n', OPT_NEED, O_NAME, "the schema's name" },
     { "all", 'a', 0, O_ALL, "pending and excluded tasks (default)" },
     { "executed", 'e', 0, O_EXECUTED, "executed tasks" },
     { "pending", 'g', 0, O_PENDING, "pending tasks" },
@@ -2548,7 +2518,7 @@ static const opt_t  o_listupdatetasks[] = {
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_force[] = {
-    { "task", 't', 1, O_TASK, "the update task's name" },
+    { "task", 't', OPT_NEED, O_TASK, "the update task's name" },
     { "name", 'n', 1, O_NAME, "the schema (default: all schemas)" },
     { NULL, 0, 0, 0, NULL }
 };
@@ -2559,7 +2529,7 @@ static const opt_t  o_unblock[] = {
     { NULL, 0, 0, 0, NULL }
 };
 static const opt_t  o_upgrade[] = {
-    { "name", 'n', 1, O_NAME, "the upgraded server's name (registered when missing)" },
+    { "name", 'n', OPT_NEED, O_NAME, "the upgraded server's name (registered when missing)" },
     { "force", 'f', 0, O_FORCE, "go on past schemas whose update fails" },
     { "schema", 'm', 1, O_SCHEMA, "start after this schema (skipping it)" },
     { "skip", 'k', 1, O_SKIP, "comma-separated schemas to leave out" },
@@ -2784,7 +2754,10 @@ main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    rc = c->run(c, &o);
+    rc = check_args(c, &o);
+    if (rc == 0) {
+        rc = c->run(c, &o);
+    }
     fflush(stdout);
 
     curl_easy_cleanup(g.curl);
