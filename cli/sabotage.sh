@@ -50,7 +50,7 @@ mut "409->107" "    case 409:
 mut "unknown_*->107" 'strncmp(code, "unknown_", 8) == 0 ? EX_INVALID_DATA' 'strncmp(code, "unknown_", 8) == 0 ? EX_REMOTE'
 mut "json not raw (trailing byte dropped)" "fwrite(r->body.data, 1, r->body.len, stdout);" "fwrite(r->body.data, 1, r->body.len - 1, stdout);"
 mut "no JSON for unreachable" 'cli_error(EX_COMMUNICATION, "unreachable",
-                  "cannot reach' 'msg("cannot reach'
+                      "cannot reach' 'msg("cannot reach'
 mut "csv unquoted" "    fputc('\"', stdout);
     for (; *s; s++) {" "    for (; *s; s++) {"
 mut "checkdatabase header" '"id name hostname scheme status"' '"id name host=hostname scheme status"'
