@@ -321,8 +321,7 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
               " WHERE ((state = 'running' AND heartbeat >= %D)"
               " OR state = 'paused') AND id <> %U"
               " ORDER BY id LIMIT 1",
-              ngx_http_oxmigrate_admin_now_ms()
-              - (int64_t) op->alcf->lock_idle, except);
+              ngx_http_oxmigrate_admin_job_stale(op->alcf), except);
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return NGX_ERROR;
@@ -414,6 +413,31 @@ ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/*
+ * The answer 202 to a request that starts job (with a new id): {"job":
+ * id, left open.  NULL: no answer possible, the job freed.
+ */
+
+yajl_gen
+ngx_http_oxmigrate_admin_job_accepted(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_job_t *job)
+{
+    yajl_gen  g;
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    if (g == NULL) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, job->id);
+
+    return g;
+}
+
+
 /* INSERT a planned job and answer 202; it starts once the answer is out */
 
 static void
@@ -429,15 +453,10 @@ ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
+    g = ngx_http_oxmigrate_admin_job_accepted(op, job);
     if (g == NULL) {
-        ngx_http_oxmigrate_admin_job_free(job);
         return;
     }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, job->id);
 
     if (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
         ngx_http_oxmigrate_admin_json_str(g, "server_id");
@@ -953,11 +972,7 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
 
     ngx_http_oxmigrate_admin_job_check_opts(job, op->json);
 
-    if (window) {
-        (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,
-                                                   &job->win_end);
-        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-    }
+    ngx_http_oxmigrate_admin_job_set_window(job, window);
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
@@ -1081,11 +1096,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
 
-    if (window) {
-        job->win_start = ws;
-        job->win_end = we;
-        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-    }
+    ngx_http_oxmigrate_admin_job_set_window(job, window);
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
