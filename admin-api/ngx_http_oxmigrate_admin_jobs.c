@@ -491,6 +491,69 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
+/* the index of a schema of all by name; -1: none */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_find(ngx_array_t *all, const char *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    s = all->elts;
+
+    for (i = 0; i < all->nelts; i++) {
+        if (ngx_strcmp(s[i].name, name) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* whether a list of the body ("only", "skip"; NULL: none) names it */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_listed(yajl_val list, const char *name)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; list && k < list->u.array.len; k++) {
+        if (ngx_strcmp(name, list->u.array.values[k]->u.string) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* every name of a list of the body is a known schema; else answered 404 */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_known(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, yajl_val list, const char *field)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; list && k < list->u.array.len; k++) {
+        if (ngx_http_oxmigrate_admin_job_find(all,
+                                        list->u.array.values[k]->u.string)
+            < 0)
+        {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "%s: schema '%s' not found",
+                                           field,
+                                           list->u.array.values[k]->u.string);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * The plan of an upgrade: every schema with contexts, in the documented
  * order, that still has contexts on other servers than the target (a
@@ -506,7 +569,7 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     char                             *after;
     yajl_val                          skip, only, v;
     ngx_int_t                         idx;
-    ngx_uint_t                        i, k, limit;
+    ngx_uint_t                        i, limit;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
@@ -522,12 +585,7 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     idx = -1;
 
     if (after) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, after) == 0) {
-                idx = i;
-                break;
-            }
-        }
+        idx = ngx_http_oxmigrate_admin_job_find(all, after);
 
         if (idx < 0) {
             ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
@@ -540,40 +598,11 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
 
     /* only: a list of known schemas, still in the documented order */
 
-    for (k = 0; only && k < only->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "only: schema '%s' not found",
-                                           only->u.array.values[k]->u.string);
-            return NGX_ERROR;
-        }
-    }
-
-    for (k = 0; skip && k < skip->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "skip: schema '%s' not found",
-                                           skip->u.array.values[k]->u.string);
-            return NGX_ERROR;
-        }
+    if (ngx_http_oxmigrate_admin_job_known(op, all, only, "only") != NGX_OK
+        || ngx_http_oxmigrate_admin_job_known(op, all, skip, "skip")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_array_init(plan, op->pool, all->nelts + 1,
@@ -590,27 +619,10 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        for (k = 0; skip && k < skip->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (skip && k < skip->u.array.len) {
-            continue;
-        }
-
-        for (k = 0; only && k < only->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (only && k == only->u.array.len) {
+        if (ngx_http_oxmigrate_admin_job_listed(skip, s[i].name)
+            || (only && !ngx_http_oxmigrate_admin_job_listed(only,
+                                                             s[i].name)))
+        {
             continue;
         }
 
@@ -999,7 +1011,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL                            *m;
     yajl_val                          v, only;
     ngx_int_t                         ws, we;
-    ngx_uint_t                        i, k, limit;
+    ngx_uint_t                        i, limit;
     ngx_array_t                      *all, plan;
     ngx_http_oxmigrate_job_t         *job;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
@@ -1036,22 +1048,8 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     limit = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 0;
     s = all->elts;
 
-    for (k = 0; only && k < only->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "only: schema '%s' not found",
-                                           only->u.array.values[k]->u.string);
-            return;
-        }
+    if (ngx_http_oxmigrate_admin_job_known(op, all, only, "only") != NGX_OK) {
+        return;
     }
 
     if (ngx_array_init(&plan, op->pool, all->nelts + 1,
@@ -1063,15 +1061,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     for (i = 0; i < all->nelts && (!limit || plan.nelts < limit); i++) {
-        for (k = 0; only && k < only->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (only && k == only->u.array.len) {
+        if (only && !ngx_http_oxmigrate_admin_job_listed(only, s[i].name)) {
             continue;
         }
 
