@@ -152,9 +152,10 @@ void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
 
 /* the job id of the path; NGX_ERROR: answered 404 */
 ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
-/* the row of job id a SELECT finds (thread); NULL: answered (404, 5xx) */
-MYSQL_ROW ngx_http_oxmigrate_admin_job_row(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_int_t id, MYSQL_RES **res, const char *fmt, ...);
+/* the row of job id in res (NULL: its SELECT failed, answered); NULL:
+   answered (404), res freed */
+MYSQL_ROW ngx_http_oxmigrate_admin_job_fetch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_RES *res, ngx_int_t id);
 /* a heartbeat before this (ms) is stale: the job's driver is gone */
 int64_t ngx_http_oxmigrate_admin_job_stale(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);

@@ -191,12 +191,13 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
     cancel = (ngx_strcmp(want, "cancel") == 0);
     stale = ngx_http_oxmigrate_admin_job_stale(op->alcf);
 
-    row = ngx_http_oxmigrate_admin_job_row(op, id, &res,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT state, control, " NGX_HTTP_OXMIGRATE_JOB_DEAD ","
               " (SELECT COUNT(*) FROM oxmigrate_job_schema s"
               "  WHERE s.job_id = j.id AND s.state = 'running')"
               " FROM oxmigrate_job j WHERE j.id = %U",
               stale, (uint64_t) id);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
         return;
     }
@@ -403,9 +404,10 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    row = ngx_http_oxmigrate_admin_job_row(op, id, &res,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT state, parallel, time_window FROM oxmigrate_job"
               " WHERE id = %U", (uint64_t) id);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
         return;
     }

@@ -27,42 +27,24 @@ ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op)
 
 
 /*
- * The row of job id that a SELECT on configdb (fmt and its arguments)
- * finds (thread).  NULL: answered (404 unknown_job, 503, 500); else the
- * caller frees *res.
+ * The row of job id in the result of a handler's SELECT on configdb
+ * (NULL: it failed, answered 503 or 500).  NULL: answered, also 404
+ * unknown_job when there is no row (res freed).
  */
 
 MYSQL_ROW
-ngx_http_oxmigrate_admin_job_row(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_int_t id, MYSQL_RES **res, const char *fmt, ...)
+ngx_http_oxmigrate_admin_job_fetch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_RES *res, ngx_int_t id)
 {
-    char      *sql;
-    MYSQL     *m;
-    va_list    args;
     MYSQL_ROW  row;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
+    if (res == NULL) {
         return NULL;
     }
 
-    va_start(args, fmt);
-    sql = ngx_http_oxmigrate_admin_vsql(m, op->pool, fmt, args);
-    va_end(args);
-
-    if (sql == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NULL;
-    }
-
-    *res = ngx_http_oxmigrate_admin_op_select(op, "%R", sql);
-    if (*res == NULL) {
-        return NULL;
-    }
-
-    row = mysql_fetch_row(*res);
+    row = mysql_fetch_row(res);
     if (row == NULL) {
-        mysql_free_result(*res);
+        mysql_free_result(res);
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
                                        "job %i not found", id);
     }

@@ -280,9 +280,10 @@ ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    row = ngx_http_oxmigrate_admin_job_row(op, id, &res,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               NGX_HTTP_OXMIGRATE_JOB_COLUMNS " WHERE j.id = %U",
               (uint64_t) id);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
         return;
     }
@@ -511,12 +512,13 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
      * before another running job is: they would not start either way.
      */
 
-    row = ngx_http_oxmigrate_admin_job_row(op, id, &res,
+    res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT kind, state, options, server_id, "
               NGX_HTTP_OXMIGRATE_JOB_DEAD " OR (%U AND state = 'paused'),"
               " parallel, pause_after, time_window"
               " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) cont,
               (uint64_t) id);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
         return;
     }
