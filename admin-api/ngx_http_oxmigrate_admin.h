@@ -22,6 +22,8 @@
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
  *                                        force, namespaces
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
+ *   ngx_http_oxmigrate_admin_jobnew.c    a new job: its rows in configdb,
+ *                                        one job at a time, the 202
  *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
  *   ngx_http_oxmigrate_admin_jobctl.c    pause, cancel, continue, PATCH
  *                                        of a job; time windows
@@ -477,7 +479,7 @@ void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
 
 
-/* ngx_http_oxmigrate_admin_jobs.c */
+/* ngx_http_oxmigrate_admin_jobs.c, then _jobview.c */
 
 void ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);

@@ -4,7 +4,9 @@
  *
  *   ngx_http_oxmigrate_admin_jobs.c       the endpoints (thread): POST
  *                                         /upgrade, /updates; a job is
- *                                         planned and prepared there
+ *                                         planned there; the start lock
+ *   ngx_http_oxmigrate_admin_jobnew.c     a new job (thread): its rows,
+ *                                         the one-job guard, the 202
  *   ngx_http_oxmigrate_admin_jobview.c    GET /jobs, GET /jobs/{id}, POST
  *                                         /jobs/{id}/resume
  *   ngx_http_oxmigrate_admin_jobctl.c     pause, cancel, continue, PATCH;
@@ -129,7 +131,14 @@ typedef struct {
 } ngx_http_oxmigrate_job_step_t;
 
 
-/* ngx_http_oxmigrate_admin_jobs.c (thread) */
+/* ngx_http_oxmigrate_admin_jobs.c: start() under the start lock (GET_LOCK
+   on configdb; thread) */
+
+void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
+    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+
+
+/* ngx_http_oxmigrate_admin_jobnew.c (thread) */
 
 /* a job of kind in its own pool (not started), its driver's claim */
 ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
@@ -143,9 +152,13 @@ uint64_t ngx_http_oxmigrate_admin_job_claim(void);
 /* a 202 answer {"job": id, left open; NULL: none, the job freed */
 yajl_gen ngx_http_oxmigrate_admin_job_accepted(
     ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_job_t *job);
-/* start() under the start lock (GET_LOCK on configdb) */
-void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
-    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+/* a new job of the schemas of a plan; NULL: none (answered on errors) */
+ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
+    ngx_array_t *plan);
+/* INSERT a planned job and answer 202; it starts once the answer is out */
+void ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job);
 
 
 /* ngx_http_oxmigrate_admin_jobrow.c */
@@ -194,6 +207,9 @@ void ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log);
 
 /* ngx_http_oxmigrate_admin_jobctl.c: time windows */
 
+/* the body's "window"; NGX_ERROR: answered 400 */
+ngx_int_t ngx_http_oxmigrate_admin_job_window_arg(
+    ngx_http_oxmigrate_admin_op_t *op, char **window, const char *or_null);
 /* minute inside the window start to end (one may span midnight) */
 ngx_uint_t ngx_http_oxmigrate_admin_job_inside(ngx_int_t start,
     ngx_int_t end, ngx_int_t minute);

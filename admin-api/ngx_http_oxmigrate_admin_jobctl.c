@@ -340,7 +340,7 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen    g;
     yajl_val    v, w;
     int64_t     rc;
-    ngx_int_t   id, ws, we;
+    ngx_int_t   id;
     ngx_uint_t  wset;
     size_t      i;
     MYSQL_ROW   row;
@@ -373,15 +373,9 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    window = (w && YAJL_IS_STRING(w)) ? YAJL_GET_STRING(w) : NULL;
-
-    if (window
-        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    if (ngx_http_oxmigrate_admin_job_window_arg(op, &window, " or null")
+        != NGX_OK)
     {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"window\" must be "
-                                       "\"HH:MM-HH:MM\" or null");
         return;
     }
 
@@ -522,6 +516,33 @@ ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
     *end = ngx_http_oxmigrate_admin_hhmm(w + 6);
 
     if (*start == NGX_ERROR || *end == NGX_ERROR || *start == *end) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body's "window" (NULL: none); NGX_ERROR: not "HH:MM-HH:MM", answered
+ * 400 (or_null: what else PATCH takes).
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_job_window_arg(ngx_http_oxmigrate_admin_op_t *op,
+    char **window, const char *or_null)
+{
+    ngx_int_t  ws, we;
+
+    *window = ngx_http_oxmigrate_admin_body_str(op, "window");
+
+    if (*window
+        && ngx_http_oxmigrate_admin_job_window(*window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\"%s", or_null);
         return NGX_ERROR;
     }
 
