@@ -22,10 +22,19 @@
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
  *                                        force, namespaces
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
+ *   ngx_http_oxmigrate_admin_jobnew.c    a new job: its rows in configdb,
+ *                                        one job at a time, the 202
  *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
+ *   ngx_http_oxmigrate_admin_jobctl.c    pause, cancel, continue, PATCH
+ *                                        of a job; time windows
+ *   ngx_http_oxmigrate_admin_jobrow.c    a job's row as the endpoints
+ *                                        read it; a stale heartbeat
  *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
  *                                        a queue per database host
  *   ngx_http_oxmigrate_admin_jobsteps.c  a job's steps (thread)
+ *   ngx_http_oxmigrate_admin_jobcheck.c  the checks before a job's enable
+ *   ngx_http_oxmigrate_admin_revert.c    a schema after a job: revert,
+ *                                        diagnosis
  *   ngx_http_oxmigrate_admin_job.h       what the job files share
  *   ngx_http_oxmigrate_admin_steps.c     the steps as one interface: OX
  *                                        tools or SQL
@@ -470,7 +479,7 @@ void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
 
 
-/* ngx_http_oxmigrate_admin_jobs.c */
+/* ngx_http_oxmigrate_admin_jobs.c, then _jobview.c */
 
 void ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);

@@ -1,18 +1,26 @@
 
 /*
- * oxmigrate admin API: what the three job files share.
+ * oxmigrate admin API: what the job files share.
  *
  *   ngx_http_oxmigrate_admin_jobs.c       the endpoints (thread): POST
  *                                         /upgrade, /updates; a job is
- *                                         planned and prepared there
+ *                                         planned there; the start lock
+ *   ngx_http_oxmigrate_admin_jobnew.c     a new job (thread): its rows,
+ *                                         the one-job guard, the 202
  *   ngx_http_oxmigrate_admin_jobview.c    GET /jobs, GET /jobs/{id}, POST
  *                                         /jobs/{id}/resume
+ *   ngx_http_oxmigrate_admin_jobctl.c     pause, cancel, continue, PATCH;
+ *                                         time windows
+ *   ngx_http_oxmigrate_admin_jobrow.c     a job's row as the endpoints
+ *                                         read it; a stale heartbeat
  *   ngx_http_oxmigrate_admin_jobdriver.c  the driver (event loop): which
  *                                         schema runs next, when a step
  *                                         is done, the end
  *   ngx_http_oxmigrate_admin_jobsteps.c   the steps (thread): one schema's
  *                                         disable, update, changeserver,
  *                                         enable; the job's final state
+ *   ngx_http_oxmigrate_admin_jobcheck.c   the checks before an enable
+ *   ngx_http_oxmigrate_admin_revert.c     one schema after a job
  */
 
 
@@ -123,7 +131,14 @@ typedef struct {
 } ngx_http_oxmigrate_job_step_t;
 
 
-/* ngx_http_oxmigrate_admin_jobs.c (thread) */
+/* ngx_http_oxmigrate_admin_jobs.c: start() under the start lock (GET_LOCK
+   on configdb; thread) */
+
+void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
+    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+
+
+/* ngx_http_oxmigrate_admin_jobnew.c (thread) */
 
 /* a job of kind in its own pool (not started), its driver's claim */
 ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
@@ -134,14 +149,44 @@ ngx_int_t ngx_http_oxmigrate_admin_job_none_running(
 /* "host:pid" of this worker; a new driver's claim */
 char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
 uint64_t ngx_http_oxmigrate_admin_job_claim(void);
-/* start() under the start lock (GET_LOCK on configdb) */
-void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
-    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
+/* a 202 answer {"job": id, left open; NULL: none, the job freed */
+yajl_gen ngx_http_oxmigrate_admin_job_accepted(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_job_t *job);
+/* a new job of the schemas of a plan; NULL: none (answered on errors) */
+ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
+    ngx_array_t *plan);
+/* INSERT a planned job and answer 202; it starts once the answer is out */
+void ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job);
 
 
-/* ngx_http_oxmigrate_admin_jobview.c: the job id of the path; answers 404 */
+/* ngx_http_oxmigrate_admin_jobrow.c */
 
+/* the job id of the path; NGX_ERROR: answered 404 */
 ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
+/* the row of job id in res (NULL: its SELECT failed, answered); NULL:
+   answered (404), res freed */
+MYSQL_ROW ngx_http_oxmigrate_admin_job_fetch(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_RES *res, ngx_int_t id);
+/* a heartbeat before this (ms) is stale: the job's driver is gone */
+int64_t ngx_http_oxmigrate_admin_job_stale(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+/* SQL: the job's driver is gone (%D: ngx_http_oxmigrate_admin_job_stale) */
+#define NGX_HTTP_OXMIGRATE_JOB_DEAD                                           \
+    "(state = 'interrupted' OR (state = 'running' AND heartbeat < %D))"
+/* the state GET /jobs shows: "interrupted" for a dead "running" one */
+const char *ngx_http_oxmigrate_admin_job_shown(const char *state,
+    ngx_uint_t dead);
+/* running, paused or interrupted: the job is not over */
+ngx_uint_t ngx_http_oxmigrate_admin_job_unfinished(const char *state);
+/* an integer column; dflt for SQL NULL */
+off_t ngx_http_oxmigrate_admin_job_col(const char *v, off_t dflt);
+/* "key": a string or an integer column, null for SQL NULL */
+void ngx_http_oxmigrate_admin_job_json_str(yajl_gen g, const char *key,
+    const char *v);
+void ngx_http_oxmigrate_admin_job_json_int(yajl_gen g, const char *key,
+    const char *v);
 
 
 /* ngx_http_oxmigrate_admin_jobsteps.c (thread) */
@@ -158,6 +203,19 @@ void ngx_http_oxmigrate_admin_job_check_opts(ngx_http_oxmigrate_job_t *job,
 
 /* the job's control and parallel (a poll of the driver, thread) */
 void ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log);
+
+
+/* ngx_http_oxmigrate_admin_jobctl.c: time windows */
+
+/* the body's "window"; NGX_ERROR: answered 400 */
+ngx_int_t ngx_http_oxmigrate_admin_job_window_arg(
+    ngx_http_oxmigrate_admin_op_t *op, char **window, const char *or_null);
+/* minute inside the window start to end (one may span midnight) */
+ngx_uint_t ngx_http_oxmigrate_admin_job_inside(ngx_int_t start,
+    ngx_int_t end, ngx_int_t minute);
+/* the job's window of "HH:MM-HH:MM" (thread); NULL, invalid: none */
+void ngx_http_oxmigrate_admin_job_set_window(ngx_http_oxmigrate_job_t *job,
+    const char *w);
 
 
 /* ngx_http_oxmigrate_admin_jobview.c: a paused or interrupted job's new

@@ -74,13 +74,103 @@ ngx_http_oxmigrate_admin_job_cancelled(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/*
+ * A job without a driver is paused or cancelled here and now, where its
+ * row still is as where says ("meanwhile": what else may have happened to
+ * it); a new claim stops a driver that was only slow.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_settle(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_int_t id, ngx_uint_t cancel, const char *where,
+    const char *meanwhile)
+{
+    int64_t  rc;
+
+    if (cancel) {
+        rc = ngx_http_oxmigrate_admin_job_cancelled(op, m, id, where);
+
+    } else {
+        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+                 "UPDATE oxmigrate_job SET state = 'paused',"
+                 " control = NULL, finished = NULL, claim = %U"
+                 " WHERE id = %U AND %R",
+                 ngx_http_oxmigrate_admin_job_claim(), (uint64_t) id, where);
+    }
+
+    if (rc < 0) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (rc == 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
+                                       "job_not_running",
+                                       "job %i was %s meanwhile", id,
+                                       meanwhile);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id,
+                                        cancel ? "cancelled" : "paused",
+                                        NULL, NULL);
+}
+
+
+/* a pause or cancel asked of a running job's driver */
+
+static void
+ngx_http_oxmigrate_admin_job_ask_driver(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_int_t id, const char *want, const char *control)
+{
+    int64_t     rc;
+    ngx_uint_t  cancel;
+
+    cancel = (ngx_strcmp(want, "cancel") == 0);
+
+    if (!cancel && ngx_strcmp(control, "cancel") == 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
+                                       "job_cancelling",
+                                       "job %i is being cancelled", id);
+        return;
+    }
+
+    /* a cancel overrides a pause, never the other way round */
+    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+             "UPDATE oxmigrate_job SET control = %s WHERE id = %U"
+             " AND state = 'running' AND (control IS NULL OR %U"
+             " OR control <> 'cancel')",
+             want, (uint64_t) id, (uint64_t) cancel);
+    if (rc < 0) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
+
+    if (rc == 0 && ngx_strcmp(control, want) != 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
+                                       "job_not_running",
+                                       "job %i ended meanwhile", id);
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_ACCEPTED, id,
+        "running", want, cancel
+        ? "no further schema starts; a schema disabled whose update"
+          " tasks have not started is enabled again on its old server,"
+          " one whose tasks run is finished; then the job is"
+          " \"cancelled\""
+        : "no further schema starts; the schemas in flight finish"
+          " their steps, then the job is \"paused\"");
+}
+
+
 /* POST /jobs/{id}/pause, /cancel */
 
 static void
 ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
     const char *want)
 {
-    char        state[32], control[32], where[160];
+    char        state[32], control[32], *where;
     MYSQL      *m;
     int64_t     stale, rc, inflight;
     ngx_int_t   id;
@@ -99,25 +189,16 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     cancel = (ngx_strcmp(want, "cancel") == 0);
-    stale = ngx_http_oxmigrate_admin_now_ms() - (int64_t) op->alcf->lock_idle;
+    stale = ngx_http_oxmigrate_admin_job_stale(op->alcf);
 
     res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT j.state, j.control,"
-              " j.state = 'interrupted'"
-              " OR (j.state = 'running' AND j.heartbeat < %D),"
+              "SELECT state, control, " NGX_HTTP_OXMIGRATE_JOB_DEAD ","
               " (SELECT COUNT(*) FROM oxmigrate_job_schema s"
               "  WHERE s.job_id = j.id AND s.state = 'running')"
               " FROM oxmigrate_job j WHERE j.id = %U",
               stale, (uint64_t) id);
-    if (res == NULL) {
-        return;
-    }
-
-    row = mysql_fetch_row(res);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
-        mysql_free_result(res);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
         return;
     }
 
@@ -125,44 +206,11 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
     ngx_cpystrn((u_char *) control, (u_char *) (row[1] ? row[1] : ""),
                 sizeof(control));
     dead = (row[2] && row[2][0] == '1');
-    inflight = ngx_atoof((u_char *) row[3], ngx_strlen(row[3]));
+    inflight = ngx_http_oxmigrate_admin_job_col(row[3], 0);
     mysql_free_result(res);
 
     if (ngx_strcmp(state, "running") == 0 && !dead) {
-
-        if (!cancel && ngx_strcmp(control, "cancel") == 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                           "job_cancelling",
-                                           "job %i is being cancelled", id);
-            return;
-        }
-
-        /* a cancel overrides a pause, never the other way round */
-        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-                 "UPDATE oxmigrate_job SET control = %s WHERE id = %U"
-                 " AND state = 'running' AND (control IS NULL OR %U"
-                 " OR control <> 'cancel')",
-                 want, (uint64_t) id, (uint64_t) cancel);
-        if (rc < 0) {
-            ngx_http_oxmigrate_admin_db_error(op, m);
-            return;
-        }
-
-        if (rc == 0 && ngx_strcmp(control, want) != 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                           "job_not_running",
-                                           "job %i ended meanwhile", id);
-            return;
-        }
-
-        ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_ACCEPTED, id,
-            "running", want, cancel
-            ? "no further schema starts; a schema disabled whose update"
-              " tasks have not started is enabled again on its old server,"
-              " one whose tasks run is finished; then the job is"
-              " \"cancelled\""
-            : "no further schema starts; the schemas in flight finish"
-              " their steps, then the job is \"paused\"");
+        ngx_http_oxmigrate_admin_job_ask_driver(op, m, id, want, control);
         return;
     }
 
@@ -173,23 +221,8 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
             return;
         }
 
-        rc = ngx_http_oxmigrate_admin_job_cancelled(op, m, id,
-                                                    "state = 'paused'");
-        if (rc < 0) {
-            ngx_http_oxmigrate_admin_db_error(op, m);
-            return;
-        }
-
-        if (rc == 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                           "job_not_running",
-                                           "job %i was continued meanwhile",
-                                           id);
-            return;
-        }
-
-        ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id,
-                                            "cancelled", NULL, NULL);
+        ngx_http_oxmigrate_admin_job_settle(op, m, id, 1, "state = 'paused'",
+                                            "continued");
         return;
     }
 
@@ -202,43 +235,21 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
 
     /*
      * Interrupted (its worker died).  Nothing in flight: it is paused or
-     * cancelled here and now (a new claim stops a driver that was only
-     * slow).  A schema in flight may be half-way: a resume settles it
-     * first; the request is kept for the resumed driver.
+     * cancelled here and now.  A schema in flight may be half-way: a
+     * resume settles it first; the request is kept for the resumed
+     * driver.
      */
 
-    ngx_sprintf((u_char *) where, "(state = 'interrupted' OR (state ="
-                " 'running' AND heartbeat < %L))%Z", stale);
+    where = ngx_http_oxmigrate_admin_sql(m, op->pool,
+                                         NGX_HTTP_OXMIGRATE_JOB_DEAD, stale);
+    if (where == NULL) {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return;
+    }
 
     if (inflight == 0) {
-        if (cancel) {
-            rc = ngx_http_oxmigrate_admin_job_cancelled(op, m, id, where);
-
-        } else {
-            rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-                     "UPDATE oxmigrate_job SET state = 'paused',"
-                     " control = NULL, finished = NULL, claim = %U"
-                     " WHERE id = %U AND %R",
-                     ngx_http_oxmigrate_admin_job_claim(), (uint64_t) id,
-                     where);
-        }
-
-        if (rc < 0) {
-            ngx_http_oxmigrate_admin_db_error(op, m);
-            return;
-        }
-
-        if (rc == 0) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                           "job_not_running",
-                                           "job %i was resumed meanwhile",
-                                           id);
-            return;
-        }
-
-        ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id,
-                                            cancel ? "cancelled" : "paused",
-                                            NULL, NULL);
+        ngx_http_oxmigrate_admin_job_settle(op, m, id, cancel, where,
+                                            "resumed");
         return;
     }
 
@@ -303,8 +314,7 @@ ngx_http_oxmigrate_admin_job_continue_locked(
              "UPDATE oxmigrate_job SET control = NULL WHERE id = %U"
              " AND state = 'running' AND control = 'pause'"
              " AND heartbeat >= %D", (uint64_t) id,
-             ngx_http_oxmigrate_admin_now_ms()
-             - (int64_t) op->alcf->lock_idle);
+             ngx_http_oxmigrate_admin_job_stale(op->alcf));
     if (rc < 0) {
         ngx_http_oxmigrate_admin_db_error(op, op->db);
         return;
@@ -330,7 +340,7 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen    g;
     yajl_val    v, w;
     int64_t     rc;
-    ngx_int_t   id, ws, we;
+    ngx_int_t   id;
     ngx_uint_t  wset;
     size_t      i;
     MYSQL_ROW   row;
@@ -363,15 +373,9 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    window = (w && YAJL_IS_STRING(w)) ? YAJL_GET_STRING(w) : NULL;
-
-    if (window
-        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
+    if (ngx_http_oxmigrate_admin_job_window_arg(op, &window, " or null")
+        != NGX_OK)
     {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"window\" must be "
-                                       "\"HH:MM-HH:MM\" or null");
         return;
     }
 
@@ -397,21 +401,12 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
     res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT state, parallel, time_window FROM oxmigrate_job"
               " WHERE id = %U", (uint64_t) id);
-    if (res == NULL) {
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
+    if (row == NULL) {
         return;
     }
 
-    row = mysql_fetch_row(res);
-
-    if (row == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
-
-    } else if (rc == 0
-               && ngx_strcmp(row[0], "running") != 0
-               && ngx_strcmp(row[0], "paused") != 0
-               && ngx_strcmp(row[0], "interrupted") != 0)
-    {
+    if (rc == 0 && !ngx_http_oxmigrate_admin_job_unfinished(row[0])) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                                        "job_not_running",
                                        "job %i is %s", id, row[0]);
@@ -422,18 +417,9 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
             yajl_gen_map_open(g);
             ngx_http_oxmigrate_admin_json_str(g, "job");
             ngx_http_oxmigrate_admin_json_int(g, id);
-            ngx_http_oxmigrate_admin_json_str(g, "state");
-            ngx_http_oxmigrate_admin_json_str(g, row[0]);
-            ngx_http_oxmigrate_admin_json_str(g, "parallel");
-            if (row[1]) {
-                ngx_http_oxmigrate_admin_json_int(g,
-                    ngx_atoof((u_char *) row[1], ngx_strlen(row[1])));
-            } else {
-                yajl_gen_null(g);
-            }
-
-            ngx_http_oxmigrate_admin_json_str(g, "window");
-            ngx_http_oxmigrate_admin_json_str(g, row[2]);
+            ngx_http_oxmigrate_admin_job_json_str(g, "state", row[0]);
+            ngx_http_oxmigrate_admin_job_json_int(g, "parallel", row[1]);
+            ngx_http_oxmigrate_admin_job_json_str(g, "window", row[2]);
             yajl_gen_map_close(g);
         }
     }
@@ -534,6 +520,64 @@ ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The body's "window" (NULL: none); NGX_ERROR: not "HH:MM-HH:MM", answered
+ * 400 (or_null: what else PATCH takes).
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_job_window_arg(ngx_http_oxmigrate_admin_op_t *op,
+    char **window, const char *or_null)
+{
+    ngx_int_t  ws, we;
+
+    *window = ngx_http_oxmigrate_admin_body_str(op, "window");
+
+    if (*window
+        && ngx_http_oxmigrate_admin_job_window(*window, &ws, &we) != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"window\" must be "
+                                       "\"HH:MM-HH:MM\"%s", or_null);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a minute of the day inside a window (start to end, maybe over midnight) */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_job_inside(ngx_int_t start, ngx_int_t end,
+    ngx_int_t minute)
+{
+    return (start < end) ? (minute >= start && minute < end)
+                         : (minute >= start || minute < end);
+}
+
+
+/* a job's window ("HH:MM-HH:MM"; NULL or not a window: none) (thread) */
+
+void
+ngx_http_oxmigrate_admin_job_set_window(ngx_http_oxmigrate_job_t *job,
+    const char *w)
+{
+    if (w
+        && ngx_http_oxmigrate_admin_job_window(w, &job->win_start,
+                                               &job->win_end)
+           == NGX_OK)
+    {
+        job->minute = ngx_http_oxmigrate_admin_job_minute(job->alcf);
+
+    } else {
+        job->win_start = -1;
+        job->win_end = -1;
+    }
 }
 
 

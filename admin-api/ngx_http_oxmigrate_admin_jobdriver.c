@@ -268,9 +268,8 @@ ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
         : (ngx_int_t) (((ngx_time() + job->alcf->job_utc_offset) % 86400
                         + 86400) % 86400) / 60;
 
-    return (job->win_start < job->win_end)
-           ? (m >= job->win_start && m < job->win_end)
-           : (m >= job->win_start || m < job->win_end);
+    return ngx_http_oxmigrate_admin_job_inside(job->win_start, job->win_end,
+                                               m);
 }
 
 

@@ -1,8 +1,9 @@
 
 /*
  * oxmigrate admin API: jobs (upgradeschemata, runallupdate), the
- * endpoints.  The driver is ngx_http_oxmigrate_admin_jobdriver.c, the
- * steps ngx_http_oxmigrate_admin_jobsteps.c.
+ * endpoints and their plans.  A new job is ngx_http_oxmigrate_admin_jobnew.c,
+ * the driver ngx_http_oxmigrate_admin_jobdriver.c, the steps
+ * ngx_http_oxmigrate_admin_jobsteps.c.
  *
  * A job lives in configdb (oxmigrate_job, oxmigrate_job_schema), so every
  * worker of every balancer answers GET /jobs.  The worker that created or
@@ -20,337 +21,6 @@
 
 
 #include "ngx_http_oxmigrate_admin_job.h"
-
-
-static ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
-    ngx_array_t *plan);
-static ngx_int_t ngx_http_oxmigrate_admin_job_schemas(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
-    ngx_array_t *plan);
-
-
-char *
-ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
-{
-    char  host[256], *p;
-
-    if (gethostname(host, sizeof(host) - 1) != 0) {
-        ngx_cpystrn((u_char *) host, (u_char *) "localhost", sizeof(host));
-    }
-
-    host[sizeof(host) - 1] = '\0';
-
-    p = ngx_pnalloc(pool, ngx_strlen(host) + NGX_INT64_LEN + 2);
-    if (p) {
-        ngx_sprintf((u_char *) p, "%s:%P%Z", host, ngx_pid);
-    }
-
-    return p;
-}
-
-
-/*
- * Every driver of a job (the worker that created it, each one that resumed
- * it) has its own claim, written with the job.  A driver whose steps were
- * stuck (a thread pool busy with long calls) can see its heartbeat go
- * stale and the job resumed elsewhere: its next step finds another claim
- * and stops instead of driving the job a second time.
- */
-
-uint64_t
-ngx_http_oxmigrate_admin_job_claim(void)
-{
-    return ((uint64_t) ngx_http_oxmigrate_admin_now_ms() << 16)
-           ^ (uint64_t) (ngx_random() & 0xffff);
-}
-
-
-ngx_http_oxmigrate_job_t *
-ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t kind, uint64_t id)
-{
-    ngx_pool_t                *pool;
-    ngx_http_oxmigrate_job_t  *job;
-
-    /* the job outlives the request: its own pool, freed when it ends */
-    pool = ngx_create_pool(4096, op->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    job = ngx_pcalloc(pool, sizeof(ngx_http_oxmigrate_job_t));
-    if (job == NULL
-        || ngx_array_init(&job->schemas, pool, 16,
-                          sizeof(ngx_http_oxmigrate_job_schema_t))
-           != NGX_OK
-        || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK
-        || ngx_array_init(&job->hosts, pool, 4,
-                          sizeof(ngx_http_oxmigrate_job_host_t))
-           != NGX_OK)
-    {
-        ngx_destroy_pool(pool);
-        return NULL;
-    }
-
-    job->pool = pool;
-    job->log = op->log;
-    job->id = id;
-    job->kind = kind;
-    job->parallel = 1;
-    job->win_start = -1;
-    job->win_end = -1;
-    job->max_replica_lag = -1;
-    job->alcf = op->alcf;
-    job->omcf = op->omcf;
-    job->claim = ngx_http_oxmigrate_admin_job_claim();
-
-    return job;
-}
-
-
-
-
-/*
- * A new job of the schemas of a plan (schema_refs, in their order), with
- * their database hosts (thread).  NULL: no job (answered when configdb
- * failed).
- */
-
-static ngx_http_oxmigrate_job_t *
-ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
-    ngx_uint_t kind, ngx_array_t *plan)
-{
-    ngx_http_oxmigrate_job_t  *job;
-
-    job = ngx_http_oxmigrate_admin_job_new(op, kind, 0);
-    if (job == NULL) {
-        return NULL;
-    }
-
-    if (ngx_http_oxmigrate_admin_job_schemas(op, m, job, plan) != NGX_OK) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NULL;
-    }
-
-    return job;
-}
-
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
-{
-    char                             *pname, *host;
-    uint64_t                          pool_id;
-    ngx_uint_t                        i;
-    ngx_http_oxmigrate_dbhost_t       h;
-    ngx_http_oxmigrate_job_schema_t  *js;
-    ngx_http_oxmigrate_schema_ref_t   *s;
-
-    s = plan->elts;
-    pool_id = (uint64_t) -1;
-    host = "";
-
-    for (i = 0; i < plan->nelts; i++) {
-
-        if (s[i].pool_id != pool_id) {
-            pool_id = s[i].pool_id;
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
-                                                   &pname)
-                == NGX_OK)
-            {
-                host = ngx_http_oxmigrate_admin_host_port(job->pool, &h);
-                if (host == NULL) {
-                    return NGX_ERROR;
-                }
-
-            } else {
-                host = "";
-            }
-        }
-
-        js = ngx_array_push(&job->schemas);
-        if (js == NULL) {
-            return NGX_ERROR;
-        }
-
-        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, s[i].name,
-                                                    ngx_strlen(s[i].name));
-        if (js->name == NULL) {
-            return NGX_ERROR;
-        }
-
-        js->pool_id = pool_id;
-        js->host = host;
-        js->seq = i;
-        js->contexts = s[i].contexts;
-        js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
-    }
-
-    return NGX_OK;
-}
-
-
-/* INSERT the job and its schemas; returns the job id, 0 on error */
-
-static uint64_t
-ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job)
-{
-    char                             *owner, *sql, *p, *kind, sidbuf[32],
-                                      pabuf[32], mdbuf[32], *window;
-    yajl_val                          v;
-    int64_t                           now;
-    uint64_t                          id;
-    ngx_str_t                         body;
-    ngx_uint_t                        i, j;
-    ngx_http_oxmigrate_job_schema_t  *js;
-
-    owner = ngx_http_oxmigrate_admin_owner(op->pool);
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    /* no JSON (an empty or blank body): the defaults */
-    if (op->json) {
-        body.data = op->body;
-        body.len = op->body_len;
-
-    } else {
-        ngx_str_set(&body, "{}");
-    }
-
-    kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
-                                                         : "updates";
-
-    window = ngx_http_oxmigrate_admin_body_str(op, "window");
-    v = ngx_http_oxmigrate_admin_body_get(op, "max_downtime");
-
-    if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
-        ngx_sprintf((u_char *) mdbuf, "%L%Z", YAJL_GET_INTEGER(v));
-
-    } else {
-        ngx_cpystrn((u_char *) mdbuf, (u_char *) "NULL", sizeof(mdbuf));
-    }
-
-    if (job->pause_after) {
-        ngx_sprintf((u_char *) pabuf, "%uL%Z", job->pause_after);
-
-    } else {
-        ngx_cpystrn((u_char *) pabuf, (u_char *) "NULL", sizeof(pabuf));
-    }
-
-    if (job->server_id) {
-        ngx_sprintf((u_char *) sidbuf, "%uL%Z", job->server_id);
-
-    } else {
-        ngx_cpystrn((u_char *) sidbuf, (u_char *) "NULL", sizeof(sidbuf));
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
-            "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, ox_caches, started, heartbeat,"
-            " pause_after, time_window, max_downtime)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
-            " NULLIF(%s, ''), %R)",
-            kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now,
-            pabuf, window ? window : "", mdbuf)
-        < 0)
-    {
-        return 0;
-    }
-
-    id = mysql_insert_id(m);
-
-    js = job->schemas.elts;
-
-    for (i = 0; i < job->schemas.nelts; i = j) {
-
-        /* 200 rows per INSERT */
-
-        sql = ngx_http_oxmigrate_admin_sql(m, op->pool,
-                  "INSERT INTO oxmigrate_job_schema"
-                  " (job_id, seq, name, db_pool_id, host, state, contexts)"
-                  " VALUES ");
-        if (sql == NULL) {
-            return 0;
-        }
-
-        for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
-            p = ngx_http_oxmigrate_admin_sql(m, op->pool,
-                    "%R%R(%U, %U, %s, %U, %s, 'pending', %U)", sql,
-                    j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
-                    js[j].pool_id, js[j].host, js[j].contexts);
-            if (p == NULL) {
-                return 0;
-            }
-
-            sql = p;
-        }
-
-        if (mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
-            return 0;
-        }
-    }
-
-    return id;
-}
-
-
-/*
- * One job at a time, whatever its kind: an upgrade and a runallupdate (or
- * two of either, or a resumed one next to any) would run the updates of
- * the same schemas at once, and the loser's schemas would fail with
- * UPD-0003.  "except" is the job being resumed (0: none), which may still
- * be "running" with a stale heartbeat.  NGX_OK: no other job runs;
- * NGX_ERROR: answered (409 job_running, or 500).
- */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, uint64_t except)
-{
-    uint64_t    id;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT id, kind, state FROM oxmigrate_job"
-              " WHERE ((state = 'running' AND heartbeat >= %D)"
-              " OR state = 'paused') AND id <> %U"
-              " ORDER BY id LIMIT 1",
-              ngx_http_oxmigrate_admin_now_ms()
-              - (int64_t) op->alcf->lock_idle, except);
-    if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NGX_ERROR;
-    }
-
-    row = mysql_fetch_row(res);
-    if (row == NULL) {
-        mysql_free_result(res);
-        return NGX_OK;
-    }
-
-    id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-
-    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT, "job_running",
-                                        "%s job %uL is %s", row[1], id,
-                                        ngx_strcmp(row[2], "paused") == 0
-                                        ? "paused (continue or cancel it)"
-                                        : "still running");
-    if (op->gen) {
-        ngx_http_oxmigrate_admin_json_str(op->gen, "job");
-        ngx_http_oxmigrate_admin_json_int(op->gen, id);
-    }
-
-    ngx_http_oxmigrate_admin_error_close(op);
-    mysql_free_result(res);
-
-    return NGX_ERROR;
-}
 
 
 /*
@@ -414,44 +84,6 @@ ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-/* INSERT a planned job and answer 202; it starts once the answer is out */
-
-static void
-ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job)
-{
-    yajl_gen  g;
-
-    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, job);
-    if (job->id == 0) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-    if (g == NULL) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, job->id);
-
-    if (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        ngx_http_oxmigrate_admin_json_int(g, job->server_id);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
-    yajl_gen_map_close(g);
-
-    op->job = job;
-}
-
-
 /* POST /upgrade (upgradeschemata) */
 
 static void ngx_http_oxmigrate_admin_upgrade_locked(
@@ -472,6 +104,69 @@ ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
+/* the index of a schema of all by name; -1: none */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_find(ngx_array_t *all, const char *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    s = all->elts;
+
+    for (i = 0; i < all->nelts; i++) {
+        if (ngx_strcmp(s[i].name, name) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* whether a list of the body ("only", "skip"; NULL: none) names it */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_listed(yajl_val list, const char *name)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; list && k < list->u.array.len; k++) {
+        if (ngx_strcmp(name, list->u.array.values[k]->u.string) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* every name of a list of the body is a known schema; else answered 404 */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_known(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, yajl_val list, const char *field)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; list && k < list->u.array.len; k++) {
+        if (ngx_http_oxmigrate_admin_job_find(all,
+                                        list->u.array.values[k]->u.string)
+            < 0)
+        {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+                                           "unknown_schema",
+                                           "%s: schema '%s' not found",
+                                           field,
+                                           list->u.array.values[k]->u.string);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * The plan of an upgrade: every schema with contexts, in the documented
  * order, that still has contexts on other servers than the target (a
@@ -487,7 +182,7 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     char                             *after;
     yajl_val                          skip, only, v;
     ngx_int_t                         idx;
-    ngx_uint_t                        i, k, limit;
+    ngx_uint_t                        i, limit;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     after = ngx_http_oxmigrate_admin_body_str(op, "resume_after");
@@ -503,12 +198,7 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
     idx = -1;
 
     if (after) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, after) == 0) {
-                idx = i;
-                break;
-            }
-        }
+        idx = ngx_http_oxmigrate_admin_job_find(all, after);
 
         if (idx < 0) {
             ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
@@ -521,40 +211,11 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
 
     /* only: a list of known schemas, still in the documented order */
 
-    for (k = 0; only && k < only->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "only: schema '%s' not found",
-                                           only->u.array.values[k]->u.string);
-            return NGX_ERROR;
-        }
-    }
-
-    for (k = 0; skip && k < skip->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "skip: schema '%s' not found",
-                                           skip->u.array.values[k]->u.string);
-            return NGX_ERROR;
-        }
+    if (ngx_http_oxmigrate_admin_job_known(op, all, only, "only") != NGX_OK
+        || ngx_http_oxmigrate_admin_job_known(op, all, skip, "skip")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_array_init(plan, op->pool, all->nelts + 1,
@@ -571,27 +232,10 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        for (k = 0; skip && k < skip->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, skip->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (skip && k < skip->u.array.len) {
-            continue;
-        }
-
-        for (k = 0; only && k < only->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (only && k == only->u.array.len) {
+        if (ngx_http_oxmigrate_admin_job_listed(skip, s[i].name)
+            || (only && !ngx_http_oxmigrate_admin_job_listed(only,
+                                                             s[i].name)))
+        {
             continue;
         }
 
@@ -611,36 +255,22 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-/* dry_run: the plan with each schema's pending tasks; changes nothing */
+/*
+ * The estimate of dry_run: milliseconds per context measured by the
+ * latest upgrade job that finished schemas (each one's last run, weighted
+ * by its contexts) and that job; none measured yet: -1.
+ */
 
-static void
-ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan_a,
-    char *server, int64_t sid)
+static double
+ngx_http_oxmigrate_admin_upgrade_estimate(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, int64_t *from)
 {
-    char                              *pname, err[256];
-    MYSQL                             *sm;
-    double                             ms_ctx, total;
-    int64_t                            from;
-    yajl_gen                           g;
-    MYSQL_ROW                          row;
-    MYSQL_RES                         *res;
-    uint64_t                           pool_id;
-    ngx_uint_t                         i, j;
-    ngx_http_oxmigrate_task_t         *t;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_job_schema_t   *js;
-    ngx_http_oxmigrate_schema_ref_t   *ps;
-    ngx_http_oxmigrate_schema_state_t  st;
-
-    /*
-     * The estimate: milliseconds per context measured by the latest
-     * upgrade job that finished schemas (each one's last run, weighted by
-     * its contexts); none measured yet: null.
-     */
+    double      ms_ctx;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
 
     ms_ctx = -1;
-    from = 0;
+    *from = 0;
 
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
               "SELECT s.job_id, SUM(s.ended_at - s.started_at)"
@@ -655,12 +285,156 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     if (res) {
         row = mysql_fetch_row(res);
         if (row && row[0] && row[1]) {
-            from = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+            *from = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
             ms_ctx = strtod(row[1], NULL);
         }
 
         mysql_free_result(res);
     }
+
+    return ms_ctx;
+}
+
+
+/* "pending": the tasks a schema still lacks; null: its database unknown */
+
+static void
+ngx_http_oxmigrate_admin_upgrade_pending(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, MYSQL *sm, const char *schema)
+{
+    ngx_uint_t                          j;
+    ngx_http_oxmigrate_task_t          *t;
+    ngx_http_oxmigrate_schema_state_t   st;
+
+    ngx_http_oxmigrate_admin_json_str(g, "pending");
+
+    if (sm == NULL
+        || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                                 schema, &st)
+           != NGX_OK)
+    {
+        yajl_gen_null(g);
+        return;
+    }
+
+    yajl_gen_array_open(g);
+
+    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+    for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
+        if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name) == NULL
+            && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j], op->pool)
+               == NULL)
+        {
+            ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
+                                               t[j].name.len);
+        }
+    }
+
+    yajl_gen_array_close(g);
+}
+
+
+/*
+ * A connection to the database host of the pool "want" (NULL: unknown or
+ * down); sm, that of *pool_id, serves on while the pool stays the same.
+ */
+
+static MYSQL *
+ngx_http_oxmigrate_admin_upgrade_host(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, MYSQL *sm, uint64_t *pool_id, uint64_t want)
+{
+    char                         *pname, err[256];
+    ngx_http_oxmigrate_dbhost_t   h;
+
+    if (want == *pool_id) {
+        return sm;
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    *pool_id = want;
+
+    if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, want, &h, &pname)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
+}
+
+
+/* dry_run's schemas, each with its estimate and pending tasks */
+
+static void
+ngx_http_oxmigrate_admin_upgrade_dry_schemas(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan_a,
+    double ms_ctx)
+{
+    MYSQL                            *sm;
+    uint64_t                          pool_id;
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_http_oxmigrate_schema_ref_t  *ps;
+
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    js = job->schemas.elts;
+    ps = plan_a->elts;
+    sm = NULL;
+    pool_id = (uint64_t) -1;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+        sm = ngx_http_oxmigrate_admin_upgrade_host(op, m, sm, &pool_id,
+                                                   js[i].pool_id);
+
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "name");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].name);
+        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
+        ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
+        ngx_http_oxmigrate_admin_json_str(g, "host");
+        ngx_http_oxmigrate_admin_json_str(g, js[i].host);
+        ngx_http_oxmigrate_admin_json_str(g, "contexts");
+        ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
+        ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
+        if (ms_ctx >= 0) {
+            yajl_gen_double(g, ms_ctx * (double) (ps[i].contexts
+                                                  ? ps[i].contexts : 1)
+                               / 1000.0);
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_oxmigrate_admin_upgrade_pending(op, g, sm, js[i].name);
+        yajl_gen_map_close(g);
+    }
+
+    if (sm) {
+        mysql_close(sm);
+    }
+
+    yajl_gen_array_close(g);
+}
+
+
+/* dry_run: the plan with each schema's pending tasks; changes nothing */
+
+static void
+ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan_a,
+    char *server, int64_t sid)
+{
+    double                            ms_ctx, total;
+    int64_t                           from;
+    yajl_gen                          g;
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_schema_ref_t  *ps;
+
+    ms_ctx = ngx_http_oxmigrate_admin_upgrade_estimate(op, m, &from);
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
@@ -710,176 +484,33 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g,
                   ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
 
-    js = job->schemas.elts;
-    ps = plan_a->elts;
-    sm = NULL;
-    pool_id = (uint64_t) -1;
-
-    for (i = 0; i < job->schemas.nelts; i++) {
-        if (js[i].pool_id != pool_id) {
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
-
-            pool_id = js[i].pool_id;
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id,
-                                                   &h, &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-            }
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, js[i].name);
-        ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
-        ngx_http_oxmigrate_admin_json_int(g, js[i].pool_id);
-        ngx_http_oxmigrate_admin_json_str(g, "host");
-        ngx_http_oxmigrate_admin_json_str(g, js[i].host);
-        ngx_http_oxmigrate_admin_json_str(g, "contexts");
-        ngx_http_oxmigrate_admin_json_int(g, ps[i].contexts);
-        ngx_http_oxmigrate_admin_json_str(g, "estimate_seconds");
-        if (ms_ctx >= 0) {
-            yajl_gen_double(g, ms_ctx * (double) (ps[i].contexts
-                                                  ? ps[i].contexts : 1)
-                               / 1000.0);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "pending");
-
-        if (sm == NULL
-            || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                       op->pool, js[i].name, &st)
-               != NGX_OK)
-        {
-            yajl_gen_null(g);
-
-        } else {
-            yajl_gen_array_open(g);
-
-            t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-            for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
-                if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name)
-                    == NULL
-                    && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j],
-                                                         op->pool)
-                       == NULL)
-                {
-                    ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
-                                                       t[j].name.len);
-                }
-            }
-
-            yajl_gen_array_close(g);
-        }
-
-        yajl_gen_map_close(g);
-    }
-
-    if (sm) {
-        mysql_close(sm);
-    }
-
-    yajl_gen_array_close(g);
+    ngx_http_oxmigrate_admin_upgrade_dry_schemas(op, g, m, job, plan_a,
+                                                 ms_ctx);
     yajl_gen_map_close(g);
 
     ngx_http_oxmigrate_admin_job_free(job);
-    return;
 }
 
 
-static void
-ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
+/*
+ * The target's id (0: not registered); NGX_ERROR (-1): answered, also 409
+ * for a registered one without "continue".
+ */
+
+static int64_t
+ngx_http_oxmigrate_admin_upgrade_target(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, char *server)
 {
-    char                       *server, *window, *health;
-    MYSQL                      *m;
-    int64_t                     sid;
-    ngx_int_t                   ws, we;
-    yajl_val                    v;
-    uint64_t                    id;
-    ngx_uint_t                  dry, force, cont, parallel;
-    ngx_array_t                *all, plan;
-    ngx_http_oxmigrate_job_t   *job;
-    ngx_http_oxmigrate_step_t   rs;
-
-    server = ngx_http_oxmigrate_admin_body_str(op, "server");
-    if (server == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "missing_field",
-                                       "field \"server\" is required");
-        return;
-    }
-
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
-        && !ngx_http_oxmigrate_admin_ox_safe((u_char *) server,
-                                             ngx_strlen(server)))
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                       "invalid_argument", "a server name consists of "
-                       "letters, digits and _.-:@%%+=,/ (not starting "
-                       "with \"-\")");
-        return;
-    }
-
-    cont = ngx_http_oxmigrate_admin_body_flag(op, "continue", 0);
-    force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
-    dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
-
-    health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
-    if (health && ngx_strncmp(health, "http://", 7) != 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"health_url\" must be an "
-                                       "http:// URL");
-        return;
-    }
-
-    window = ngx_http_oxmigrate_admin_body_str(op, "window");
-    if (window
-        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"window\" must be "
-                                       "\"HH:MM-HH:MM\"");
-        return;
-    }
-
-    v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
-    parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
-    if (parallel == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"parallel\" must be 1 to 64");
-        return;
-    }
-
-    if (dry) {
-        /* a plan changes nothing, so there is nothing to audit */
-        op->no_audit = 1;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
+    int64_t  sid;
 
     sid = ngx_http_oxmigrate_admin_server_id(m, op->pool, server);
     if (sid < 0) {
         ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return NGX_ERROR;
     }
 
-    if (sid > 0 && !cont) {
+    if (sid > 0 && !ngx_http_oxmigrate_admin_body_flag(op, "continue", 0)) {
         ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
                 "server_exists",
                 "WARNING: The specified server is already registered with "
@@ -894,6 +525,128 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
         }
 
         ngx_http_oxmigrate_admin_error_close(op);
+        return NGX_ERROR;
+    }
+
+    return sid;
+}
+
+
+/* registerserver; 0: answered (its error, a 409 as 500), the job freed */
+
+static int64_t
+ngx_http_oxmigrate_admin_upgrade_register(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_http_oxmigrate_job_t *job, char *server)
+{
+    uint64_t                   id;
+    ngx_http_oxmigrate_step_t  rs;
+
+    ngx_http_oxmigrate_admin_step_init(&rs, op->alcf, op->pool, op->log, m,
+                                       NULL);
+
+    id = rs.steps->registerserver(&rs, server);
+    if (id == 0) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        if (rs.status == NGX_HTTP_CONFLICT) {
+            rs.status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_oxmigrate_admin_step_error(op, &rs, rs.status);
+    }
+
+    return id;
+}
+
+
+/*
+ * The arguments of POST /upgrade that need no configdb: the target's
+ * name, health_url, window, parallel.  NGX_ERROR: answered 400.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_upgrade_args(ngx_http_oxmigrate_admin_op_t *op,
+    char **server, char **window, ngx_uint_t *parallel)
+{
+    char      *health;
+    yajl_val   v;
+
+    *server = ngx_http_oxmigrate_admin_body_str(op, "server");
+    if (*server == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "missing_field",
+                                       "field \"server\" is required");
+        return NGX_ERROR;
+    }
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+        && !ngx_http_oxmigrate_admin_ox_safe((u_char *) *server,
+                                             ngx_strlen(*server)))
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                       "invalid_argument", "a server name consists of "
+                       "letters, digits and _.-:@%%+=,/ (not starting "
+                       "with \"-\")");
+        return NGX_ERROR;
+    }
+
+    health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
+    if (health && ngx_strncmp(health, "http://", 7) != 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"health_url\" must be an "
+                                       "http:// URL");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_job_window_arg(op, window, "") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
+    *parallel = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 1;
+    if (*parallel == 0) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_argument",
+                                       "field \"parallel\" must be 1 to 64");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                      *server, *window;
+    MYSQL                     *m;
+    int64_t                    sid;
+    yajl_val                   v;
+    ngx_uint_t                 dry, parallel;
+    ngx_array_t               *all, plan;
+    ngx_http_oxmigrate_job_t  *job;
+
+    if (ngx_http_oxmigrate_admin_upgrade_args(op, &server, &window,
+                                              &parallel)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    dry = ngx_http_oxmigrate_admin_body_flag(op, "dry_run", 0);
+
+    if (dry) {
+        /* a plan changes nothing, so there is nothing to audit */
+        op->no_audit = 1;
+    }
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return;
+    }
+
+    sid = ngx_http_oxmigrate_admin_upgrade_target(op, m, server);
+    if (sid == NGX_ERROR) {
         return;
     }
 
@@ -927,37 +680,21 @@ ngx_http_oxmigrate_admin_upgrade_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (sid == 0) {
-        ngx_http_oxmigrate_admin_step_init(&rs, op->alcf, op->pool, op->log,
-                                           m, NULL);
-
-        id = rs.steps->registerserver(&rs, server);
-        if (id == 0) {
-            ngx_http_oxmigrate_admin_job_free(job);
-            if (rs.status == NGX_HTTP_CONFLICT) {
-                rs.status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_oxmigrate_admin_step_error(op, &rs, rs.status);
+        sid = ngx_http_oxmigrate_admin_upgrade_register(op, m, job, server);
+        if (sid == 0) {
             return;
         }
-
-        sid = id;
     }
 
     job->server_id = sid;
-    job->force = force;
+    job->force = ngx_http_oxmigrate_admin_body_flag(op, "force", 0);
     job->parallel = parallel;
 
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
 
     ngx_http_oxmigrate_admin_job_check_opts(job, op->json);
-
-    if (window) {
-        (void) ngx_http_oxmigrate_admin_job_window(window, &job->win_start,
-                                                   &job->win_end);
-        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-    }
+    ngx_http_oxmigrate_admin_job_set_window(job, window);
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
@@ -983,22 +720,14 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     char                             *window;
     MYSQL                            *m;
     yajl_val                          v, only;
-    ngx_int_t                         ws, we;
-    ngx_uint_t                        i, k, limit;
+    ngx_uint_t                        i, limit;
     ngx_array_t                      *all, plan;
     ngx_http_oxmigrate_job_t         *job;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
     m = op->db;
 
-    window = ngx_http_oxmigrate_admin_body_str(op, "window");
-    if (window
-        && ngx_http_oxmigrate_admin_job_window(window, &ws, &we) != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"window\" must be "
-                                       "\"HH:MM-HH:MM\"");
+    if (ngx_http_oxmigrate_admin_job_window_arg(op, &window, "") != NGX_OK) {
         return;
     }
 
@@ -1021,22 +750,8 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     limit = v ? (ngx_uint_t) YAJL_GET_INTEGER(v) : 0;
     s = all->elts;
 
-    for (k = 0; only && k < only->u.array.len; k++) {
-        for (i = 0; i < all->nelts; i++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == all->nelts) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "only: schema '%s' not found",
-                                           only->u.array.values[k]->u.string);
-            return;
-        }
+    if (ngx_http_oxmigrate_admin_job_known(op, all, only, "only") != NGX_OK) {
+        return;
     }
 
     if (ngx_array_init(&plan, op->pool, all->nelts + 1,
@@ -1048,15 +763,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     for (i = 0; i < all->nelts && (!limit || plan.nelts < limit); i++) {
-        for (k = 0; only && k < only->u.array.len; k++) {
-            if (ngx_strcmp(s[i].name, only->u.array.values[k]->u.string)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (only && k == only->u.array.len) {
+        if (only && !ngx_http_oxmigrate_admin_job_listed(only, s[i].name)) {
             continue;
         }
 
@@ -1081,15 +788,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     v = ngx_http_oxmigrate_admin_body_get(op, "pause_after");
     job->pause_after = v ? (uint64_t) YAJL_GET_INTEGER(v) : 0;
 
-    if (window) {
-        job->win_start = ws;
-        job->win_end = we;
-        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-    }
+    ngx_http_oxmigrate_admin_job_set_window(job, window);
 
     ngx_http_oxmigrate_admin_job_launch(op, m, job);
 }
-
-
-
-

@@ -389,6 +389,64 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
 
 
 /*
+ * A step's or a poll's pool and configdb connection (the one the driver
+ * lent it, else a new one).  NGX_ERROR: none, nothing to free.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_step_t *step,
+    ngx_http_oxmigrate_job_run_t *run, size_t size)
+{
+    ngx_http_oxmigrate_job_t  *job;
+
+    job = step->job;
+
+    ngx_memzero(run, sizeof(ngx_http_oxmigrate_job_run_t));
+    run->job = job;
+    run->js = step->s;
+
+    run->pool = ngx_create_pool(size, job->log);
+    if (run->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    run->m = step->m ? step->m
+                     : ngx_http_oxmigrate_admin_job_db(job, run->pool);
+    step->m = NULL;
+
+    if (run->m == NULL) {
+        ngx_destroy_pool(run->pool);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The end of a step or a poll: its connection goes back to the driver,
+ * unless a client error (2xxx: gone, lost, ...) may have broken it.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_close(ngx_http_oxmigrate_job_step_t *step,
+    ngx_http_oxmigrate_job_run_t *run)
+{
+    if (run->m == NULL) {
+        /* configdb stayed away */
+
+    } else if (mysql_errno(run->m) >= 2000 && mysql_errno(run->m) < 3000) {
+        mysql_close(run->m);
+
+    } else {
+        step->m = run->m;
+    }
+
+    ngx_destroy_pool(run->pool);
+}
+
+
+/*
  * A step's pool and configdb connection, and whether the job is still
  * this driver's.  NGX_OK: go on; else step->rc is set, nothing to free.
  */
@@ -401,21 +459,7 @@ ngx_http_oxmigrate_admin_job_begin(ngx_http_oxmigrate_job_step_t *step,
 
     job = step->job;
 
-    ngx_memzero(run, sizeof(ngx_http_oxmigrate_job_run_t));
-    run->job = job;
-    run->js = step->s;
-
-    run->pool = ngx_create_pool(16384, job->log);
-    if (run->pool == NULL) {
-        return NGX_ERROR;
-    }
-
-    run->m = step->m ? step->m
-                     : ngx_http_oxmigrate_admin_job_db(job, run->pool);
-    step->m = NULL;
-
-    if (run->m == NULL) {
-        ngx_destroy_pool(run->pool);
+    if (ngx_http_oxmigrate_admin_job_open(step, run, 16384) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -650,17 +694,9 @@ done:
 
         /* a pause or cancel asked meanwhile: no further schema starts */
         (void) ngx_http_oxmigrate_admin_job_control(&run, step, NULL);
-
-        /* a client error (2xxx: gone, lost, ...) may have broken it */
-        if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
-            mysql_close(run.m);
-
-        } else {
-            step->m = run.m;
-        }
     }
 
-    ngx_destroy_pool(run.pool);
+    ngx_http_oxmigrate_admin_job_close(step, &run);
 }
 
 
@@ -789,20 +825,7 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
 
     ngx_http_oxmigrate_admin_thread_init();
 
-    ngx_memzero(&run, sizeof(ngx_http_oxmigrate_job_run_t));
-    run.job = job;
-    run.js = step->s;
-
-    run.pool = ngx_create_pool(4096, job->log);
-    if (run.pool == NULL) {
-        return;
-    }
-
-    run.m = step->m ? step->m : ngx_http_oxmigrate_admin_job_db(job, run.pool);
-    step->m = NULL;
-
-    if (run.m == NULL) {
-        ngx_destroy_pool(run.pool);
+    if (ngx_http_oxmigrate_admin_job_open(step, &run, 4096) != NGX_OK) {
         return;
     }
 
@@ -869,16 +892,7 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
 
     if (run.m == NULL) {
         job->poll_rc = NGX_ERROR;
-        ngx_destroy_pool(run.pool);
-        return;
     }
 
-    if (mysql_errno(run.m) >= 2000 && mysql_errno(run.m) < 3000) {
-        mysql_close(run.m);
-
-    } else {
-        step->m = run.m;
-    }
-
-    ngx_destroy_pool(run.pool);
+    ngx_http_oxmigrate_admin_job_close(step, &run);
 }

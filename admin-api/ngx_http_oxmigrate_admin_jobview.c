@@ -43,146 +43,31 @@ static const char *
 ngx_http_oxmigrate_admin_job_state(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW row)
 {
-    int64_t  beat;
-
-    if (ngx_strcmp(row[2], "running") == 0) {
-        beat = ngx_atoof((u_char *) row[3], ngx_strlen(row[3]));
-
-        if (ngx_http_oxmigrate_admin_now_ms() - beat
-            > (int64_t) op->alcf->lock_idle)
-        {
-            return "interrupted";
-        }
-    }
-
-    return row[2];
+    return ngx_http_oxmigrate_admin_job_shown(row[2],
+               ngx_http_oxmigrate_admin_job_col(row[3], 0)
+               < ngx_http_oxmigrate_admin_job_stale(op->alcf));
 }
 
 
+/*
+ * rate: contexts per second over the schemas done so far (each schema's
+ * last run, start to end, weighted by its contexts); eta_seconds: the
+ * contexts left at that rate, as many at once as parallel and their
+ * database hosts allow.  null: nothing measured yet, or the job is over.
+ */
+
 static void
-ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_ROW row, unsigned long *lens, ngx_uint_t full)
+ngx_http_oxmigrate_admin_job_json_eta(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, MYSQL_ROW row)
 {
-    off_t        done_ctx, done_ms, left_ctx, hosts, par;
-    ngx_int_t    ws, we, mn;
-    double       rate;
-    const char  *st;
-    int64_t     dis, ena;
-    yajl_gen    g;
-    yajl_val    v;
-    MYSQL_ROW   sr;
-    MYSQL_RES  *res;
+    off_t   done_ctx, done_ms, left_ctx, hosts, par;
+    double  rate;
 
-    g = op->gen;
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "id");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
-                                                  lens[0]));
-    ngx_http_oxmigrate_admin_json_str(g, "kind");
-    ngx_http_oxmigrate_admin_json_str(g, row[1]);
-    ngx_http_oxmigrate_admin_json_str(g, "state");
-    ngx_http_oxmigrate_admin_json_str(g,
-                                ngx_http_oxmigrate_admin_job_state(op, row));
-    ngx_http_oxmigrate_admin_json_str(g, "total");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[9],
-                                                  lens[9]));
-    ngx_http_oxmigrate_admin_json_str(g, "processed");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[10],
-                                                  lens[10]));
-    ngx_http_oxmigrate_admin_json_str(g, "failed");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[12],
-                                                  lens[12]));
-    ngx_http_oxmigrate_admin_json_str(g, "current");
-    ngx_http_oxmigrate_admin_json_str(g, row[11]);
-    ngx_http_oxmigrate_admin_json_str(g, "started");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[4],
-                                                  lens[4]));
-    ngx_http_oxmigrate_admin_json_str(g, "finished");
-    if (row[5]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[5],
-                                                      lens[5]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "heartbeat");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[3],
-                                                  lens[3]));
-    ngx_http_oxmigrate_admin_json_str(g, "server_id");
-    if (row[6]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[6],
-                                                      lens[6]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "user");
-    ngx_http_oxmigrate_admin_json_str(g, row[7]);
-    ngx_http_oxmigrate_admin_json_str(g, "owner");
-    ngx_http_oxmigrate_admin_json_str(g, row[8]);
-    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
-    ngx_http_oxmigrate_admin_json_str(g, row[13]);
-
-    /* steering: a pause or cancel asked, PATCHed parallel, the canary */
-    ngx_http_oxmigrate_admin_json_str(g, "control");
-    ngx_http_oxmigrate_admin_json_str(g, row[14]);
-    ngx_http_oxmigrate_admin_json_str(g, "parallel");
-    if (row[15]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[15],
-                                                      lens[15]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "pause_after");
-    if (row[16]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[16],
-                                                      lens[16]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "window");
-    ngx_http_oxmigrate_admin_json_str(g, row[17]);
-
-    /* whether schemas may start now (this location's clock and zone) */
-    ngx_http_oxmigrate_admin_json_str(g, "window_open");
-    if (row[17]
-        && ngx_http_oxmigrate_admin_job_window(row[17], &ws, &we) == NGX_OK)
-    {
-        mn = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-        ngx_http_oxmigrate_admin_json_bool(g, (ws < we)
-                                              ? (mn >= ws && mn < we)
-                                              : (mn >= ws || mn < we));
-    } else {
-        yajl_gen_null(g);
-    }
-    ngx_http_oxmigrate_admin_json_str(g, "max_downtime");
-    if (row[18]) {
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[18],
-                                                      lens[18]));
-    } else {
-        yajl_gen_null(g);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "reason");
-    ngx_http_oxmigrate_admin_json_str(g, row[19]);
-
-    /*
-     * rate: contexts per second over the schemas done so far (each
-     * schema's last run, start to end, weighted by its contexts);
-     * eta_seconds: the contexts left at that rate, as many at once as
-     * parallel and their database hosts allow.  null: nothing measured
-     * yet, or the job is over.
-     */
-
-    done_ctx = row[20] ? ngx_atoof((u_char *) row[20], lens[20]) : 0;
-    done_ms = row[21] ? ngx_atoof((u_char *) row[21], lens[21]) : 0;
-    left_ctx = row[22] ? ngx_atoof((u_char *) row[22], lens[22]) : 0;
-    hosts = row[23] ? ngx_atoof((u_char *) row[23], lens[23]) : 0;
-    par = row[24] ? ngx_atoof((u_char *) row[24], lens[24]) : 1;
-    st = ngx_http_oxmigrate_admin_job_state(op, row);
+    done_ctx = ngx_http_oxmigrate_admin_job_col(row[20], 0);
+    done_ms = ngx_http_oxmigrate_admin_job_col(row[21], 0);
+    left_ctx = ngx_http_oxmigrate_admin_job_col(row[22], 0);
+    hosts = ngx_http_oxmigrate_admin_job_col(row[23], 0);
+    par = ngx_http_oxmigrate_admin_job_col(row[24], 1);
 
     ngx_http_oxmigrate_admin_json_str(g, "rate");
     if (done_ctx > 0 && done_ms > 0) {
@@ -196,8 +81,8 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "eta_seconds");
     if (rate > 0
-        && (ngx_strcmp(st, "running") == 0 || ngx_strcmp(st, "paused") == 0
-            || ngx_strcmp(st, "interrupted") == 0))
+        && ngx_http_oxmigrate_admin_job_unfinished(
+               ngx_http_oxmigrate_admin_job_state(op, row)))
     {
         if (par < 1) {
             par = 1;
@@ -213,70 +98,140 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     } else {
         yajl_gen_null(g);
     }
+}
 
-    if (full) {
-        res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
-                  "SELECT name, state, failed_tasks, disabled_at,"
-                  " enabled_at, message, checks FROM oxmigrate_job_schema"
-                  " WHERE job_id = %R ORDER BY seq", row[0]);
 
-        ngx_http_oxmigrate_admin_json_str(g, "schemas");
+/* "key": a JSON array column; else [] (empty) or null */
+
+static void
+ngx_http_oxmigrate_admin_job_json_array(yajl_gen g, const char *key,
+    const char *v, ngx_uint_t empty)
+{
+    yajl_val  tree;
+
+    ngx_http_oxmigrate_admin_json_str(g, key);
+
+    tree = v ? yajl_tree_parse(v, NULL, 0) : NULL;
+
+    if (tree && YAJL_IS_ARRAY(tree)) {
+        ngx_http_oxmigrate_admin_json_tree(g, tree, "");
+
+    } else if (empty) {
         yajl_gen_array_open(g);
-
-        while (res && (sr = mysql_fetch_row(res))) {
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_str(g, sr[0]);
-            ngx_http_oxmigrate_admin_json_str(g, "state");
-            ngx_http_oxmigrate_admin_json_str(g, sr[1]);
-
-            ngx_http_oxmigrate_admin_json_str(g, "failed_tasks");
-            v = sr[2] ? yajl_tree_parse(sr[2], NULL, 0) : NULL;
-            if (v && YAJL_IS_ARRAY(v)) {
-                ngx_http_oxmigrate_admin_json_tree(g, v, "");
-            } else {
-                yajl_gen_array_open(g);
-                yajl_gen_array_close(g);
-            }
-
-            if (v) {
-                yajl_tree_free(v);
-            }
-
-            dis = sr[3] ? ngx_atoof((u_char *) sr[3], ngx_strlen(sr[3])) : 0;
-            ena = sr[4] ? ngx_atoof((u_char *) sr[4], ngx_strlen(sr[4])) : 0;
-
-            ngx_http_oxmigrate_admin_json_str(g, "downtime_ms");
-            if (dis > 0 && ena >= dis) {
-                ngx_http_oxmigrate_admin_json_int(g, ena - dis);
-            } else {
-                yajl_gen_null(g);
-            }
-
-            ngx_http_oxmigrate_admin_json_str(g, "message");
-            ngx_http_oxmigrate_admin_json_str(g, (sr[5] && sr[5][0])
-                                                 ? sr[5] : NULL);
-
-            /* the checks before its enable, when the job asked for any */
-            ngx_http_oxmigrate_admin_json_str(g, "checks");
-            v = sr[6] ? yajl_tree_parse(sr[6], NULL, 0) : NULL;
-            if (v && YAJL_IS_ARRAY(v)) {
-                ngx_http_oxmigrate_admin_json_tree(g, v, "");
-            } else {
-                yajl_gen_null(g);
-            }
-
-            if (v) {
-                yajl_tree_free(v);
-            }
-            yajl_gen_map_close(g);
-        }
-
         yajl_gen_array_close(g);
 
-        if (res) {
-            mysql_free_result(res);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    if (tree) {
+        yajl_tree_free(tree);
+    }
+}
+
+
+/* GET /jobs/{id}: its schemas, in their order */
+
+static void
+ngx_http_oxmigrate_admin_job_json_schemas(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, const char *id)
+{
+    int64_t     dis, ena;
+    MYSQL_ROW   sr;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
+              "SELECT name, state, failed_tasks, disabled_at,"
+              " enabled_at, message, checks FROM oxmigrate_job_schema"
+              " WHERE job_id = %R ORDER BY seq", id);
+
+    ngx_http_oxmigrate_admin_json_str(g, "schemas");
+    yajl_gen_array_open(g);
+
+    while (res && (sr = mysql_fetch_row(res))) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_job_json_str(g, "name", sr[0]);
+        ngx_http_oxmigrate_admin_job_json_str(g, "state", sr[1]);
+        ngx_http_oxmigrate_admin_job_json_array(g, "failed_tasks", sr[2], 1);
+
+        dis = ngx_http_oxmigrate_admin_job_col(sr[3], 0);
+        ena = ngx_http_oxmigrate_admin_job_col(sr[4], 0);
+
+        ngx_http_oxmigrate_admin_json_str(g, "downtime_ms");
+        if (dis > 0 && ena >= dis) {
+            ngx_http_oxmigrate_admin_json_int(g, ena - dis);
+        } else {
+            yajl_gen_null(g);
         }
+
+        ngx_http_oxmigrate_admin_job_json_str(g, "message",
+                                              (sr[5] && sr[5][0]) ? sr[5]
+                                                                  : NULL);
+
+        /* the checks before its enable, when the job asked for any */
+        ngx_http_oxmigrate_admin_job_json_array(g, "checks", sr[6], 0);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (res) {
+        mysql_free_result(res);
+    }
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL_ROW row, ngx_uint_t full)
+{
+    ngx_int_t  ws, we;
+    yajl_gen   g;
+
+    g = op->gen;
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_job_json_int(g, "id", row[0]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "kind", row[1]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "state",
+                                 ngx_http_oxmigrate_admin_job_state(op, row));
+    ngx_http_oxmigrate_admin_job_json_int(g, "total", row[9]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "processed", row[10]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "failed", row[12]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "current", row[11]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "started", row[4]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "finished", row[5]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "heartbeat", row[3]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "server_id", row[6]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "user", row[7]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "owner", row[8]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "ox_caches", row[13]);
+
+    /* steering: a pause or cancel asked, PATCHed parallel, the canary */
+    ngx_http_oxmigrate_admin_job_json_str(g, "control", row[14]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "parallel", row[15]);
+    ngx_http_oxmigrate_admin_job_json_int(g, "pause_after", row[16]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "window", row[17]);
+
+    /* whether schemas may start now (this location's clock and zone) */
+    ngx_http_oxmigrate_admin_json_str(g, "window_open");
+    if (row[17]
+        && ngx_http_oxmigrate_admin_job_window(row[17], &ws, &we) == NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_json_bool(g,
+                           ngx_http_oxmigrate_admin_job_inside(ws, we,
+                               ngx_http_oxmigrate_admin_job_minute(op->alcf)));
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_job_json_int(g, "max_downtime", row[18]);
+    ngx_http_oxmigrate_admin_job_json_str(g, "reason", row[19]);
+
+    ngx_http_oxmigrate_admin_job_json_eta(op, g, row);
+
+    if (full) {
+        ngx_http_oxmigrate_admin_job_json_schemas(op, g, row[0]);
     }
 
     yajl_gen_map_close(g);
@@ -303,31 +258,13 @@ ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     while ((row = mysql_fetch_row(res))) {
-        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
-                                          0);
+        ngx_http_oxmigrate_admin_job_json(op, row, 0);
     }
 
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 
     mysql_free_result(res);
-}
-
-
-/* the {id} of jobs/{id}; NGX_ERROR: not a number, answered 404 */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op)
-{
-    ngx_int_t  id;
-
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
-    if (id == NGX_ERROR) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job '%s' not found", op->arg[0]);
-    }
-
-    return id;
 }
 
 
@@ -346,21 +283,13 @@ ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op)
     res = ngx_http_oxmigrate_admin_op_select(op,
               NGX_HTTP_OXMIGRATE_JOB_COLUMNS " WHERE j.id = %U",
               (uint64_t) id);
-    if (res == NULL) {
-        return;
-    }
-
-    row = mysql_fetch_row(res);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
-        mysql_free_result(res);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
         return;
     }
 
     if (ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK)) {
-        ngx_http_oxmigrate_admin_job_json(op, row, mysql_fetch_lengths(res),
-                                          1);
+        ngx_http_oxmigrate_admin_job_json(op, row, 1);
     }
 
     mysql_free_result(res);
@@ -390,6 +319,169 @@ ngx_http_oxmigrate_admin_job_resume_locked(ngx_http_oxmigrate_admin_op_t *op)
 
 
 /*
+ * The claim of a dead job: only one worker anywhere takes it over (also
+ * one of an older configuration, whose resume did not take the start
+ * lock).  1: claimed; 0: it was taken over meanwhile (it runs); -1:
+ * answered (409 another job runs, 500).
+ */
+
+static int64_t
+ngx_http_oxmigrate_admin_job_claim_dead(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t id, ngx_uint_t cont, int64_t stale, uint64_t claim)
+{
+    char     *owner;
+    int64_t   rc;
+
+    if (ngx_http_oxmigrate_admin_job_none_running(op, op->db, (uint64_t) id)
+        != NGX_OK)
+    {
+        return -1;
+    }
+
+    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+
+    rc = ngx_http_oxmigrate_admin_exec(op->db, op->pool,
+             "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
+             " owner = %s, claim = %U, finished = NULL,"
+             " control = IF(%U AND control = 'pause', NULL, control),"
+             " reason = IF(%U, NULL, reason)"
+             " WHERE id = %U AND (" NGX_HTTP_OXMIGRATE_JOB_DEAD
+             " OR (%U AND state = 'paused'))",
+             ngx_http_oxmigrate_admin_now_ms(), owner ? owner : "?", claim,
+             (uint64_t) cont, (uint64_t) cont, (uint64_t) id, stale,
+             (uint64_t) cont);
+    if (rc < 0) {
+        ngx_http_oxmigrate_admin_db_error(op, op->db);
+    }
+
+    return rc;
+}
+
+
+/* what a job's row says of it: the request's options, PATCHed values */
+
+static void
+ngx_http_oxmigrate_admin_job_restore(ngx_http_oxmigrate_job_t *job,
+    MYSQL_ROW row)
+{
+    off_t        pparallel;
+    yajl_val     opts, v;
+    const char  *pforce[] = { "force", NULL };
+    const char  *pstop[] = { "stop_on_error", NULL };
+    const char  *ppar[] = { "parallel", NULL };
+
+    job->server_id = ngx_http_oxmigrate_admin_job_col(row[3], 0);
+    pparallel = ngx_http_oxmigrate_admin_job_col(row[5], 0);
+    job->pause_after = ngx_http_oxmigrate_admin_job_col(row[6], 0);
+    ngx_http_oxmigrate_admin_job_set_window(job, row[7]);
+
+    opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
+
+    if (opts && YAJL_IS_OBJECT(opts)) {
+        if (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
+            ngx_http_oxmigrate_admin_job_check_opts(job, opts);
+
+            v = yajl_tree_get(opts, pforce, yajl_t_true);
+            job->force = (v != NULL);
+
+            v = yajl_tree_get(opts, ppar, yajl_t_number);
+            if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
+                job->parallel = YAJL_GET_INTEGER(v);
+            }
+
+        } else {
+            v = yajl_tree_get(opts, pstop, yajl_t_false);
+            job->force = (v != NULL);
+        }
+    }
+
+    if (opts) {
+        yajl_tree_free(opts);
+    }
+
+    /* PATCH /jobs/{id} overrides the request's parallel */
+    if (pparallel > 0) {
+        job->parallel = pparallel;
+    }
+}
+
+
+/*
+ * The job's schemas as configdb has them (thread); those that were
+ * running when the worker died run again.  NGX_ERROR: see mysql_error().
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_load(ngx_http_oxmigrate_job_t *job, MYSQL *m,
+    ngx_pool_t *pool, ngx_uint_t *remaining)
+{
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
+            "UPDATE oxmigrate_job_schema SET state = 'pending'"
+            " WHERE job_id = %U AND state = 'running'", job->id)
+        < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT seq, name, db_pool_id, host, state"
+              " FROM oxmigrate_job_schema WHERE job_id = %U ORDER BY seq",
+              job->id);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *remaining = 0;
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        js = ngx_array_push(&job->schemas);
+        if (js == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        js->seq = ngx_atoi((u_char *) row[0], lens[0]);
+        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, row[1],
+                                                    lens[1]);
+        js->host = ngx_http_oxmigrate_admin_strndup(job->pool, row[3],
+                                                    lens[3]);
+        if (js->name == NULL || js->host == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        js->pool_id = ngx_atoof((u_char *) row[2], lens[2]);
+
+        if (ngx_strcmp(row[4], "done") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_DONE;
+
+        } else if (ngx_strcmp(row[4], "failed") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
+            job->failed = 1;
+
+        } else if (ngx_strcmp(row[4], "cancelled") == 0) {
+            js->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
+
+        } else {
+            js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
+            (*remaining)++;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/*
  * A new driver for an interrupted job (resume: a pause or cancel asked of
  * the dead driver still holds) or a paused or interrupted one (cont:
  * POST /jobs/{id}/continue, which also clears a pause).
@@ -399,30 +491,21 @@ void
 ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t cont)
 {
-    char                             *owner;
-    MYSQL                            *m;
-    int64_t                           now, stale, rc;
-    off_t                             pparallel;
-    uint64_t                          claim;
-    yajl_gen                          g;
-    yajl_val                          opts, v;
-    ngx_int_t                         id;
-    MYSQL_ROW                         row;
-    MYSQL_RES                        *res;
-    ngx_uint_t                        kind, remaining, resumable;
-    unsigned long                    *lens;
-    ngx_http_oxmigrate_job_t         *job;
-    ngx_http_oxmigrate_job_schema_t  *js;
+    int64_t                    stale, rc;
+    uint64_t                   claim;
+    yajl_gen                   g;
+    ngx_int_t                  id;
+    MYSQL_ROW                  row;
+    MYSQL_RES                 *res;
+    ngx_uint_t                 kind, remaining, resumable;
+    ngx_http_oxmigrate_job_t  *job;
 
     id = ngx_http_oxmigrate_admin_job_id(op);
     if (id == NGX_ERROR) {
         return;
     }
 
-    m = op->db;
-
-    now = ngx_http_oxmigrate_admin_now_ms();
-    stale = now - (int64_t) op->alcf->lock_idle;
+    stale = ngx_http_oxmigrate_admin_job_stale(op->alcf);
 
     /*
      * An unknown job and one that cannot be resumed are answered as such
@@ -430,21 +513,13 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
      */
 
     res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT kind, state, options, server_id,"
-              " state = 'interrupted' OR (%U AND state = 'paused')"
-              " OR (state = 'running' AND heartbeat < %D),"
+              "SELECT kind, state, options, server_id, "
+              NGX_HTTP_OXMIGRATE_JOB_DEAD " OR (%U AND state = 'paused'),"
               " parallel, pause_after, time_window"
-              " FROM oxmigrate_job WHERE id = %U", (uint64_t) cont, stale,
+              " FROM oxmigrate_job WHERE id = %U", stale, (uint64_t) cont,
               (uint64_t) id);
-    if (res == NULL) {
-        return;
-    }
-
-    row = mysql_fetch_row(res);
+    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
     if (row == NULL) {
-        mysql_free_result(res);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job %i not found", id);
         return;
     }
 
@@ -454,34 +529,10 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     claim = ngx_http_oxmigrate_admin_job_claim();
 
     if (resumable) {
-        if (ngx_http_oxmigrate_admin_job_none_running(op, m, (uint64_t) id)
-            != NGX_OK)
-        {
-            mysql_free_result(res);
-            return;
-        }
-
-        /*
-         * The claim: only one worker anywhere takes a dead job over (also
-         * one of an older configuration, whose resume did not take the
-         * start lock).
-         */
-
-        owner = ngx_http_oxmigrate_admin_owner(op->pool);
-
-        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
-                 "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
-                 " owner = %s, claim = %U, finished = NULL,"
-                 " control = IF(%U AND control = 'pause', NULL, control),"
-                 " reason = IF(%U, NULL, reason)"
-                 " WHERE id = %U"
-                 " AND ((state = 'running' AND heartbeat < %D)"
-                 " OR state = 'interrupted' OR (%U AND state = 'paused'))",
-                 now, owner ? owner : "?", claim, (uint64_t) cont,
-                 (uint64_t) cont, (uint64_t) id, stale, (uint64_t) cont);
+        rc = ngx_http_oxmigrate_admin_job_claim_dead(op, id, cont, stale,
+                                                     claim);
         if (rc < 0) {
             mysql_free_result(res);
-            ngx_http_oxmigrate_admin_db_error(op, m);
             return;
         }
     }
@@ -511,126 +562,22 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     job->claim = claim;
-
-    lens = mysql_fetch_lengths(res);
-    job->server_id = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
-
-    opts = row[2] ? yajl_tree_parse(row[2], NULL, 0) : NULL;
-    pparallel = row[5] ? ngx_atoof((u_char *) row[5], lens[5]) : 0;
-    job->pause_after = row[6] ? ngx_atoof((u_char *) row[6], lens[6]) : 0;
-
-    if (row[7]
-        && ngx_http_oxmigrate_admin_job_window(row[7], &job->win_start,
-                                               &job->win_end)
-           == NGX_OK)
-    {
-        job->minute = ngx_http_oxmigrate_admin_job_minute(op->alcf);
-
-    } else {
-        job->win_start = -1;
-        job->win_end = -1;
-    }
+    ngx_http_oxmigrate_admin_job_restore(job, row);
     mysql_free_result(res);
 
-    if (opts && YAJL_IS_OBJECT(opts)) {
-        const char  *pforce[] = { "force", NULL };
-        const char  *pstop[] = { "stop_on_error", NULL };
-        const char  *ppar[] = { "parallel", NULL };
-
-        if (kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
-            ngx_http_oxmigrate_admin_job_check_opts(job, opts);
-
-            v = yajl_tree_get(opts, pforce, yajl_t_true);
-            job->force = (v != NULL);
-
-            v = yajl_tree_get(opts, ppar, yajl_t_number);
-            if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
-                job->parallel = YAJL_GET_INTEGER(v);
-            }
-
-        } else {
-            v = yajl_tree_get(opts, pstop, yajl_t_false);
-            job->force = (v != NULL);
-        }
-    }
-
-    if (opts) {
-        yajl_tree_free(opts);
-    }
-
-    /* PATCH /jobs/{id} overrides the request's parallel */
-    if (pparallel > 0) {
-        job->parallel = pparallel;
-    }
-
-    /* schemas that were running when the worker died run again */
-
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
-            "UPDATE oxmigrate_job_schema SET state = 'pending'"
-            " WHERE job_id = %U AND state = 'running'", (uint64_t) id)
-        < 0)
+    if (ngx_http_oxmigrate_admin_job_load(job, op->db, op->pool, &remaining)
+        != NGX_OK)
     {
-        goto failed;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
-              "SELECT seq, name, db_pool_id, host, state"
-              " FROM oxmigrate_job_schema WHERE job_id = %U ORDER BY seq",
-              (uint64_t) id);
-    if (res == NULL) {
-        goto failed;
-    }
-
-    remaining = 0;
-
-    while ((row = mysql_fetch_row(res))) {
-        lens = mysql_fetch_lengths(res);
-
-        js = ngx_array_push(&job->schemas);
-        if (js == NULL) {
-            mysql_free_result(res);
-            goto failed;
-        }
-
-        js->seq = ngx_atoi((u_char *) row[0], lens[0]);
-        js->name = ngx_http_oxmigrate_admin_strndup(job->pool, row[1],
-                                                    lens[1]);
-        js->host = ngx_http_oxmigrate_admin_strndup(job->pool, row[3],
-                                                    lens[3]);
-        if (js->name == NULL || js->host == NULL) {
-            mysql_free_result(res);
-            goto failed;
-        }
-
-        js->pool_id = ngx_atoof((u_char *) row[2], lens[2]);
-
-        if (ngx_strcmp(row[4], "done") == 0) {
-            js->state = NGX_HTTP_OXMIGRATE_S_DONE;
-
-        } else if (ngx_strcmp(row[4], "failed") == 0) {
-            js->state = NGX_HTTP_OXMIGRATE_S_FAILED;
-            job->failed = 1;
-
-        } else if (ngx_strcmp(row[4], "cancelled") == 0) {
-            js->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
-
-        } else {
-            js->state = NGX_HTTP_OXMIGRATE_S_PENDING;
-            remaining++;
-        }
-    }
-
-    mysql_free_result(res);
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-    if (g == NULL) {
         ngx_http_oxmigrate_admin_job_free(job);
+        ngx_http_oxmigrate_admin_db_error(op, op->db);
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, id);
+    g = ngx_http_oxmigrate_admin_job_accepted(op, job);
+    if (g == NULL) {
+        return;
+    }
+
     ngx_http_oxmigrate_admin_json_str(g, cont ? "continued" : "resumed");
     ngx_http_oxmigrate_admin_json_bool(g, 1);
     ngx_http_oxmigrate_admin_json_str(g, "remaining");
@@ -638,10 +585,4 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     yajl_gen_map_close(g);
 
     op->job = job;
-    return;
-
-failed:
-
-    ngx_http_oxmigrate_admin_job_free(job);
-    ngx_http_oxmigrate_admin_db_error(op, m);
 }

@@ -69,8 +69,7 @@ ngx_http_oxmigrate_admin_last_job(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
               " FROM oxmigrate_job_schema s JOIN oxmigrate_job j"
               " ON j.id = s.job_id WHERE s.name = %s AND j.kind = 'upgrade'"
               " ORDER BY s.job_id DESC LIMIT 1",
-              ngx_http_oxmigrate_admin_now_ms()
-              - (int64_t) op->alcf->lock_idle, op->arg[0]);
+              ngx_http_oxmigrate_admin_job_stale(op->alcf), op->arg[0]);
     if (res == NULL) {
         return NGX_ERROR;
     }
@@ -78,7 +77,7 @@ ngx_http_oxmigrate_admin_last_job(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
     row = mysql_fetch_row(res);
 
     if (row) {
-        lj->job_id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+        lj->job_id = ngx_http_oxmigrate_admin_job_col(row[0], 0);
         lj->job_state = ngx_http_oxmigrate_admin_strndup(op->pool, row[1],
                                                         ngx_strlen(row[1]));
         lj->state = ngx_http_oxmigrate_admin_strndup(op->pool, row[2],
@@ -87,12 +86,9 @@ ngx_http_oxmigrate_admin_last_job(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
                       ? ngx_http_oxmigrate_admin_strndup(op->pool, row[3],
                                                          ngx_strlen(row[3]))
                       : NULL;
-        lj->server_id = row[4] ? ngx_atoof((u_char *) row[4],
-                                           ngx_strlen(row[4])) : 0;
-        lj->from_server_id = row[5] ? ngx_atoof((u_char *) row[5],
-                                                ngx_strlen(row[5])) : 0;
-        lj->disabled_at = row[6] ? ngx_atoof((u_char *) row[6],
-                                             ngx_strlen(row[6])) : 0;
+        lj->server_id = ngx_http_oxmigrate_admin_job_col(row[4], 0);
+        lj->from_server_id = ngx_http_oxmigrate_admin_job_col(row[5], 0);
+        lj->disabled_at = ngx_http_oxmigrate_admin_job_col(row[6], 0);
         lj->live = (row[7] && row[7][0] == '1');
     }
 
@@ -395,20 +391,9 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "enabled");
         ngx_http_oxmigrate_admin_json_bool(g, row[0] && row[0][0] == '1');
-        ngx_http_oxmigrate_admin_json_str(g, "reason_id");
-        if (row[1]) {
-            ngx_http_oxmigrate_admin_json_int(g,
-                           ngx_atoof((u_char *) row[1], ngx_strlen(row[1])));
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        ngx_http_oxmigrate_admin_json_int(g,
-                           ngx_atoof((u_char *) row[2], ngx_strlen(row[2])));
-        ngx_http_oxmigrate_admin_json_str(g, "count");
-        ngx_http_oxmigrate_admin_json_int(g,
-                           ngx_atoof((u_char *) row[3], ngx_strlen(row[3])));
+        ngx_http_oxmigrate_admin_job_json_int(g, "reason_id", row[1]);
+        ngx_http_oxmigrate_admin_job_json_int(g, "server_id", row[2]);
+        ngx_http_oxmigrate_admin_job_json_int(g, "count", row[3]);
         yajl_gen_map_close(g);
 
         if (row[0] && row[0][0] == '1') {
@@ -478,11 +463,9 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "id");
         ngx_http_oxmigrate_admin_json_int(g, lj.job_id);
-        ngx_http_oxmigrate_admin_json_str(g, "job_state");
-        ngx_http_oxmigrate_admin_json_str(g, lj.live ? "running"
-                                          : ngx_strcmp(lj.job_state,
-                                                       "running") == 0
-                                          ? "interrupted" : lj.job_state);
+        ngx_http_oxmigrate_admin_job_json_str(g, "job_state",
+                       ngx_http_oxmigrate_admin_job_shown(lj.job_state,
+                                                          !lj.live));
         ngx_http_oxmigrate_admin_json_str(g, "state");
         ngx_http_oxmigrate_admin_json_str(g, lj.state);
         ngx_http_oxmigrate_admin_json_str(g, "message");
