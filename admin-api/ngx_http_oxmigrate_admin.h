@@ -20,7 +20,8 @@
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
  *                                        a schema's updateTask state
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
- *                                        force, namespaces
+ *                                        force, namespaces; all schemas,
+ *                                        database by database
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
  *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
  *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
@@ -458,6 +459,31 @@ int ngx_libc_cdecl ngx_http_oxmigrate_admin_schema_order(const void *a,
 /* the write pool of a schema; NGX_DECLINED: unknown schema */
 ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t *pool_id);
+
+/*
+ * Schemas in that order, database after database: the database (db_pool)
+ * of the schema at hand and, with connect, one connection to it for all
+ * its schemas, not one per schema.
+ */
+typedef struct {
+    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->db */
+    uint64_t                        pool_id;  /* (uint64_t) -1: none yet */
+    ngx_uint_t                      known;    /* pool_host found it */
+    char                           *pname;
+    ngx_http_oxmigrate_dbhost_t     h;
+    MYSQL                          *sm;       /* NULL: not connected */
+    unsigned                        connect:1;
+    unsigned                        warn:1;   /* log a failed connect */
+} ngx_http_oxmigrate_pool_walk_t;
+
+void ngx_http_oxmigrate_admin_pool_walk_init(
+    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t connect, ngx_uint_t warn);
+/* at the database of pool_id; 1: another one than the last schema's */
+ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
+    ngx_http_oxmigrate_pool_walk_t *pw, uint64_t pool_id);
+void ngx_http_oxmigrate_admin_pool_walk_done(
+    ngx_http_oxmigrate_pool_walk_t *pw);
 
 void ngx_http_oxmigrate_admin_schema_update(
     ngx_http_oxmigrate_admin_op_t *op);

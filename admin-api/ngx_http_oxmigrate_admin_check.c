@@ -27,18 +27,13 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t *all, int64_t only_pool, const char *only_schema,
     ngx_http_oxmigrate_admin_walk_pt cb, void *data)
 {
-    char                              *pname, err[256];
-    MYSQL                             *m, *sm;
-    uint64_t                           pool_id;
     ngx_uint_t                         i;
-    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_pool_walk_t     pw;
     ngx_http_oxmigrate_schema_ref_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
 
-    m = op->db;
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
     s = all->elts;
-    sm = NULL;
-    pool_id = (uint64_t) -1;
 
     for (i = 0; i < all->nelts; i++) {
 
@@ -50,48 +45,26 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        if (s[i].pool_id != pool_id) {
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
+        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
 
-            pool_id = s[i].pool_id;
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
-                                                   &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-                if (sm == NULL) {
-                    ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                                  "oxmigrate admin: database %uL: %s",
-                                  pool_id, err);
-                }
-            }
-        }
-
-        if (sm == NULL) {
+        if (pw.sm == NULL) {
             continue;
         }
 
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm, op->pool,
                                                   s[i].name, &st)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_WARN, op->log, 0,
                           "oxmigrate admin: schema %s: %s", s[i].name,
-                          mysql_error(sm));
+                          mysql_error(pw.sm));
             continue;
         }
 
-        cb(op, sm, pool_id, &h, pname, s[i].name, &st, data);
+        cb(op, pw.sm, pw.pool_id, &pw.h, pw.pname, s[i].name, &st, data);
     }
 
-    if (sm) {
-        mysql_close(sm);
-    }
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
 
     return NGX_OK;
 }

@@ -25,17 +25,16 @@ typedef struct {
 void
 ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                              *p, *host, *pname, err[256];
-    MYSQL                             *m, *sm;
+    char                              *p, *host;
+    MYSQL                             *m;
     int64_t                            now;
     yajl_gen                           g;
-    uint64_t                           pool_id;
     MYSQL_ROW                          row;
     MYSQL_RES                         *res;
-    ngx_uint_t                         i, j;
+    ngx_uint_t                         i;
     ngx_array_t                        rows;
     unsigned long                     *lens;
-    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_pool_walk_t     pw;
     ngx_http_oxmigrate_schema_row_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
 
@@ -116,58 +115,40 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     /* the update state: one connection per database (pool), not schema */
 
     now = ngx_http_oxmigrate_admin_now_ms();
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
+    host = NULL;
 
-    for (i = 0; i < rows.nelts; i = j) {
-        pool_id = s[i].ref.pool_id;
-
-        for (j = i; j < rows.nelts && s[j].ref.pool_id == pool_id; j++) {
-            /* void */
+    for (i = 0; i < rows.nelts; i++) {
+        if (ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].ref.pool_id)) {
+            host = pw.known ? ngx_http_oxmigrate_admin_host_port(op->pool,
+                                                                 &pw.h)
+                            : NULL;
         }
 
-        sm = NULL;
-        host = NULL;
+        s[i].host = host;
 
-        if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
-            == NGX_OK)
+        if (pw.sm == NULL
+            || ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm,
+                                                     op->pool, s[i].ref.name,
+                                                     &st)
+               != NGX_OK)
         {
-            host = ngx_http_oxmigrate_admin_host_port(op->pool, &h);
-
-            sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                  sizeof(err));
-            if (sm == NULL) {
-                ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                              "oxmigrate admin: database %uL: %s",
-                              pool_id, err);
-            }
+            continue;
         }
 
-        for ( /* void */ ; i < j; i++) {
-            s[i].host = host;
+        if (st.locked) {
+            s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
+                          ? "stale" : "blocked";
 
-            if (sm == NULL
-                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, s[i].ref.name, &st)
-                   != NGX_OK)
-            {
-                continue;
-            }
+        } else if (st.pending || st.missing) {
+            s[i].status = "needs update";
 
-            if (st.locked) {
-                s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
-                              ? "stale" : "blocked";
-
-            } else if (st.pending || st.missing) {
-                s[i].status = "needs update";
-
-            } else {
-                s[i].status = "ok";
-            }
-        }
-
-        if (sm) {
-            mysql_close(sm);
+        } else {
+            s[i].status = "ok";
         }
     }
+
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {

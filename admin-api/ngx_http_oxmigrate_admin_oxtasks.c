@@ -410,15 +410,12 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                             *pname, err[256];
-    MYSQL                            *sm;
     int64_t                           since;
-    uint64_t                          pool_id;
     yajl_gen                          g;
     ngx_uint_t                        i;
     ngx_array_t                      *all;
-    ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_ox_call_t      call;
+    ngx_http_oxmigrate_pool_walk_t    pw;
     ngx_http_oxmigrate_schema_ref_t  *s;
 
     if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
@@ -457,43 +454,25 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
 
+    /* what OX wrote into each schema: one connection per database */
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 0);
     s = all->elts;
-    pool_id = (uint64_t) -1;
-    sm = NULL;
 
     for (i = 0; i < all->nelts; i++) {
-
-        if (s[i].pool_id != pool_id) {
-            pool_id = s[i].pool_id;
-
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, op->db, pool_id,
-                                                   &h, &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-            }
-        }
+        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
 
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "name");
         ngx_http_oxmigrate_admin_json_str(g, s[i].name);
-        ngx_http_oxmigrate_admin_oxt_success(g, sm
-                 ? ngx_http_oxmigrate_admin_oxt_result(op, sm, s[i].name,
+        ngx_http_oxmigrate_admin_oxt_success(g, pw.sm
+                 ? ngx_http_oxmigrate_admin_oxt_result(op, pw.sm, s[i].name,
                                                        op->arg[0],
                                                        since - 1000)
                  : -1);
         yajl_gen_map_close(g);
     }
 
-    if (sm) {
-        mysql_close(sm);
-    }
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
 
     yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_ox_json(g, &call);

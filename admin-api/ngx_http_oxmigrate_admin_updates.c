@@ -161,6 +161,61 @@ ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
 }
 
 
+void
+ngx_http_oxmigrate_admin_pool_walk_init(ngx_http_oxmigrate_pool_walk_t *pw,
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t connect, ngx_uint_t warn)
+{
+    ngx_memzero(pw, sizeof(ngx_http_oxmigrate_pool_walk_t));
+    pw->op = op;
+    pw->pool_id = (uint64_t) -1;
+    pw->connect = connect;
+    pw->warn = warn;
+}
+
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
+    uint64_t pool_id)
+{
+    char  err[256];
+
+    if (pool_id == pw->pool_id) {
+        return 0;
+    }
+
+    ngx_http_oxmigrate_admin_pool_walk_done(pw);
+
+    pw->pool_id = pool_id;
+    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->op->pool, pw->op->db,
+                                                    pool_id, &pw->h,
+                                                    &pw->pname)
+                 == NGX_OK);
+
+    if (!pw->known || !pw->connect) {
+        return 1;
+    }
+
+    pw->sm = ngx_http_oxmigrate_admin_connect(&pw->h, NULL, 0, err,
+                                              sizeof(err));
+    if (pw->sm == NULL && pw->warn) {
+        ngx_log_error(NGX_LOG_WARN, pw->op->log, 0,
+                      "oxmigrate admin: database %uL: %s", pool_id, err);
+    }
+
+    return 1;
+}
+
+
+void
+ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
+{
+    if (pw->sm) {
+        mysql_close(pw->sm);
+        pw->sm = NULL;
+    }
+}
+
+
 /* schema -> its database host; answers 404/500 itself */
 
 static ngx_int_t
@@ -560,16 +615,13 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                             *pname;
-    MYSQL                            *m;
-    uint64_t                          pool_id;
     yajl_gen                          g;
     ngx_int_t                         rc;
-    ngx_uint_t                        i, have_host;
+    ngx_uint_t                        i;
     ngx_array_t                      *all;
     ngx_http_oxmigrate_task_t        *task;
-    ngx_http_oxmigrate_dbhost_t       h;
     ngx_http_oxmigrate_update_t       u;
+    ngx_http_oxmigrate_pool_walk_t    pw;
     ngx_http_oxmigrate_schema_ref_t  *s;
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
@@ -590,8 +642,6 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    m = op->db;
-
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
@@ -603,32 +653,26 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
 
+    /* the runner connects by itself: the database's host is enough */
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 0, 0);
     s = all->elts;
-    pool_id = (uint64_t) -1;
-    have_host = 0;
 
     for (i = 0; i < all->nelts; i++) {
-
-        if (s[i].pool_id != pool_id) {
-            pool_id = s[i].pool_id;
-            have_host = (ngx_http_oxmigrate_admin_pool_host(op->pool, m,
-                                                        pool_id, &h, &pname)
-                         == NGX_OK);
-        }
+        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
 
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "name");
         ngx_http_oxmigrate_admin_json_str(g, s[i].name);
 
-        if (!have_host) {
+        if (!pw.known) {
             ngx_http_oxmigrate_admin_json_str(g, "successful");
             ngx_http_oxmigrate_admin_json_bool(g, 0);
             ngx_http_oxmigrate_admin_json_str(g, "error");
             ngx_http_oxmigrate_admin_json_str(g, "unknown db_pool");
 
         } else {
-            rc = ngx_http_oxmigrate_admin_force_one(op, &h, s[i].name, task,
-                                                    &u);
+            rc = ngx_http_oxmigrate_admin_force_one(op, &pw.h, s[i].name,
+                                                    task, &u);
             ngx_http_oxmigrate_admin_force_result(g, rc, &u);
         }
 
