@@ -485,6 +485,32 @@ ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
 void ngx_http_oxmigrate_admin_pool_walk_done(
     ngx_http_oxmigrate_pool_walk_t *pw);
 
+/* an answer {"schema":op->arg[0], left open; NULL: no generator */
+yajl_gen ngx_http_oxmigrate_admin_reply_schema(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t status);
+
+/* what GET /schemas/{s}/updatetasks?state= asks for */
+#define NGX_HTTP_OXMIGRATE_TASKS_EXECUTED  0x01
+#define NGX_HTTP_OXMIGRATE_TASKS_PENDING   0x02
+#define NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED  0x04
+
+/* the updateTask state of the schema op->arg[0] on h; NGX_ERROR: answered */
+ngx_int_t ngx_http_oxmigrate_admin_tasks_state(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_dbhost_t *h,
+    ngx_http_oxmigrate_schema_state_t *st);
+/*
+ * An entry of that task list, when want asks for its state: executed (e,
+ * its updateTask row), excluded (by: why, in OX's words) or pending; ns
+ * NULL: no namespace.  The SQL path and the OX tools' path both write it.
+ */
+void ngx_http_oxmigrate_admin_task_json(yajl_gen g, ngx_uint_t want,
+    ngx_str_t *name, ngx_str_t *ns, ngx_http_oxmigrate_executed_t *e,
+    ngx_str_t *by);
+/* the executed entries: the rows of st; with alcf, of tasks it lacks only */
+void ngx_http_oxmigrate_admin_tasks_executed(yajl_gen g, ngx_uint_t want,
+    ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+
 void ngx_http_oxmigrate_admin_schema_update(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
@@ -639,8 +665,7 @@ void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 void ngx_http_oxmigrate_admin_ox_task_force_all(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
-    ngx_uint_t want_pend, ngx_uint_t want_excl);
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want);
 void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
 
 

@@ -389,14 +389,11 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
         mysql_close(sm);
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
     ngx_http_oxmigrate_admin_oxt_success(g, rc);
@@ -483,66 +480,46 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 /* a line "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
 
 static void
-ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want, ngx_str_t *w)
 {
-    u_char      *q, *e;
-    ngx_uint_t   excluded;
+    u_char     *q, *e;
+    ngx_str_t   ns;
 
     if (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0) {
         return;
     }
 
-    excluded = (w[1].len >= 8 && ngx_strncmp(w[1].data, "excluded", 8) == 0);
-
-    if (!excluded && !(w[1].len >= 7
-                       && ngx_strncmp(w[1].data, "pending", 7) == 0))
-    {
+    if (w[1].len >= 7 && ngx_strncmp(w[1].data, "pending", 7) == 0) {
+        ngx_http_oxmigrate_admin_task_json(g, want, &w[0], NULL, NULL, NULL);
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "name");
-    ngx_http_oxmigrate_admin_json_strn(g, w[0].data, w[0].len);
-    ngx_http_oxmigrate_admin_json_str(g, "namespace");
+    if (w[1].len < 8 || ngx_strncmp(w[1].data, "excluded", 8) != 0) {
+        return;
+    }
 
-    q = excluded ? ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
-                                    (u_char *) "namespace '", 11 - 1)
-                 : NULL;
+    q = ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
+                         (u_char *) "namespace '", 11 - 1);
     e = q ? ngx_strlchr(q + 11, w[1].data + w[1].len, '\'') : NULL;
 
     if (e) {
-        ngx_http_oxmigrate_admin_json_strn(g, q + 11, e - q - 11);
-    } else {
-        yajl_gen_null(g);
+        ns.data = q + 11;
+        ns.len = e - q - 11;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "state");
-    ngx_http_oxmigrate_admin_json_str(g, excluded ? "excluded" : "pending");
-    ngx_http_oxmigrate_admin_json_str(g, "successful");
-    yajl_gen_null(g);
-    ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-    yajl_gen_null(g);
-    ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-
-    if (excluded) {
-        ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
-    } else {
-        yajl_gen_null(g);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_task_json(g, want, &w[0], e ? &ns : NULL, NULL,
+                                       &w[1]);
 }
 
 
 /* the same splitter, for lines that start with a task name */
 
 static void
-ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
-    ngx_uint_t want_pend, ngx_uint_t want_excl)
+ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g,
+    ngx_uint_t want)
 {
     u_char      *p, *end, *eol, *q;
     ngx_str_t    w[2];
-    ngx_uint_t   pend;
 
     end = out->data + out->len;
 
@@ -568,12 +545,7 @@ ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
         w[1].len = q - w[1].data;
 
         if (w[0].len && w[1].len) {
-            pend = (w[1].len >= 7
-                    && ngx_strncmp(w[1].data, "pending", 7) == 0);
-
-            if ((pend && want_pend) || (!pend && want_excl)) {
-                ngx_http_oxmigrate_admin_oxt_task(g, w, 2);
-            }
+            ngx_http_oxmigrate_admin_oxt_task(g, want, w);
         }
 
         if (eol == end) {
@@ -591,16 +563,15 @@ ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
 
 void
 ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
-    ngx_uint_t want_pend, ngx_uint_t want_excl)
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want)
 {
-    char                               err[256];
-    MYSQL                             *sm;
     yajl_gen                           g;
-    ngx_uint_t                         i;
+    ngx_uint_t                         tool;
     ngx_http_oxmigrate_ox_call_t       call;
-    ngx_http_oxmigrate_executed_t     *e;
     ngx_http_oxmigrate_schema_state_t  st;
+
+    tool = want & (NGX_HTTP_OXMIGRATE_TASKS_PENDING
+                   | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED);
 
     ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
@@ -611,7 +582,7 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     call.args[1] = op->arg[0];
     call.args[2] = "-a";
 
-    if ((want_pend || want_excl)
+    if (tool
         && (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
             || ngx_http_oxmigrate_admin_oxt_expect(op, &call, "taskName",
                                                    NULL)
@@ -620,66 +591,29 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if (want_exec) {
-        sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
-        if (sm == NULL) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "database_unavailable",
-                                           "%s:%ud: %s", h->host, h->port,
-                                           err);
-            return;
-        }
-
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                                  op->arg[0], &st)
-            != NGX_OK)
-        {
-            ngx_http_oxmigrate_admin_db_error(op, sm);
-            mysql_close(sm);
-            return;
-        }
-
-        mysql_close(sm);
+    if ((want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED)
+        && ngx_http_oxmigrate_admin_tasks_state(op, h, &st) != NGX_OK)
+    {
+        return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "tasks");
     yajl_gen_array_open(g);
 
-    e = st.executed ? st.executed->elts : NULL;
+    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
-    for (i = 0; e && i < st.executed->nelts; i++) {
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, e[i].name);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        yajl_gen_null(g);
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, "executed");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        ngx_http_oxmigrate_admin_json_bool(g, e[i].successful);
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        ngx_http_oxmigrate_admin_json_int(g, e[i].last_modified);
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        yajl_gen_null(g);
-        yajl_gen_map_close(g);
-    }
-
-    if (want_pend || want_excl) {
-        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, 0, want_pend,
-                                           want_excl);
+    if (tool) {
+        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, want);
     }
 
     yajl_gen_array_close(g);
 
-    if (want_pend || want_excl) {
+    if (tool) {
         ngx_http_oxmigrate_admin_ox_json(g, &call);
     }
 

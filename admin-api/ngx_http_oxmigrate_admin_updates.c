@@ -277,6 +277,24 @@ ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key, ngx_array_t *a)
 }
 
 
+yajl_gen
+ngx_http_oxmigrate_admin_reply_schema(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status)
+{
+    yajl_gen  g;
+
+    g = ngx_http_oxmigrate_admin_reply(op, status);
+
+    if (g) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "schema");
+        ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    }
+
+    return g;
+}
+
+
 /* POST /schemas/{schema}/update (runupdate) */
 
 void
@@ -344,18 +362,123 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_names(g, "executed", u.executed);
     ngx_http_oxmigrate_admin_names(g, "failed", u.failed);
     ngx_http_oxmigrate_admin_step_json(g, &st);
     yajl_gen_map_close(g);
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_tasks_state(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, ngx_http_oxmigrate_schema_state_t *st)
+{
+    char    err[256];
+    MYSQL  *sm;
+
+    sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
+    if (sm == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "database_unavailable", "%s:%ud: %s",
+                                       h->host, h->port, err);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+                                              op->arg[0], st)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, sm);
+        mysql_close(sm);
+        return NGX_ERROR;
+    }
+
+    mysql_close(sm);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oxmigrate_admin_task_json(yajl_gen g, ngx_uint_t want,
+    ngx_str_t *name, ngx_str_t *ns, ngx_http_oxmigrate_executed_t *e,
+    ngx_str_t *by)
+{
+    if (!(want & (e ? NGX_HTTP_OXMIGRATE_TASKS_EXECUTED
+                    : by ? NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED
+                         : NGX_HTTP_OXMIGRATE_TASKS_PENDING)))
+    {
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, name->data, name->len);
+    ngx_http_oxmigrate_admin_json_str(g, "namespace");
+    if (ns) {
+        ngx_http_oxmigrate_admin_json_strn(g, ns->data, ns->len);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "state");
+    ngx_http_oxmigrate_admin_json_str(g, e ? "executed"
+                                            : by ? "excluded" : "pending");
+    ngx_http_oxmigrate_admin_json_str(g, "successful");
+    if (e) {
+        ngx_http_oxmigrate_admin_json_bool(g, e->successful);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "last_modified");
+    if (e) {
+        ngx_http_oxmigrate_admin_json_int(g, e->last_modified);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
+    if (by) {
+        ngx_http_oxmigrate_admin_json_strn(g, by->data, by->len);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_oxmigrate_admin_tasks_executed(yajl_gen g, ngx_uint_t want,
+    ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf)
+{
+    ngx_str_t                       name;
+    ngx_uint_t                      i;
+    ngx_http_oxmigrate_executed_t  *e;
+
+    if (!(want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED)) {
+        return;
+    }
+
+    e = st->executed->elts;
+
+    for (i = 0; i < st->executed->nelts; i++) {
+        if (alcf && ngx_http_oxmigrate_admin_find_task(alcf, e[i].name)) {
+            continue;
+        }
+
+        name.data = (u_char *) e[i].name;
+        name.len = ngx_strlen(e[i].name);
+
+        ngx_http_oxmigrate_admin_task_json(g, want, &name, NULL, &e[i], NULL);
+    }
 }
 
 
@@ -364,24 +487,29 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                               err[256], *by;
-    MYSQL                             *m, *sm;
+    char                              *by;
+    MYSQL                             *m;
     yajl_gen                           g;
-    ngx_int_t                          rc;
-    ngx_uint_t                         i, j, want_exec, want_pend, want_excl;
+    ngx_str_t                          why;
+    ngx_uint_t                         i, want;
     ngx_http_oxmigrate_task_t         *t;
     ngx_http_oxmigrate_dbhost_t        h;
     ngx_http_oxmigrate_executed_t     *e;
     ngx_http_oxmigrate_schema_state_t  st;
 
-    want_exec = want_pend = want_excl = 1;
+    want = NGX_HTTP_OXMIGRATE_TASKS_EXECUTED
+           | NGX_HTTP_OXMIGRATE_TASKS_PENDING
+           | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED;
 
     if (op->q_state && ngx_strcmp(op->q_state, "all") != 0) {
-        want_exec = (ngx_strcmp(op->q_state, "executed") == 0);
-        want_pend = (ngx_strcmp(op->q_state, "pending") == 0);
-        want_excl = (ngx_strcmp(op->q_state, "excluded") == 0);
+        want = (ngx_strcmp(op->q_state, "executed") == 0)
+               ? NGX_HTTP_OXMIGRATE_TASKS_EXECUTED
+               : (ngx_strcmp(op->q_state, "pending") == 0)
+               ? NGX_HTTP_OXMIGRATE_TASKS_PENDING
+               : (ngx_strcmp(op->q_state, "excluded") == 0)
+               ? NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED : 0;
 
-        if (!want_exec && !want_pend && !want_excl) {
+        if (want == 0) {
             ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
                                    "invalid_argument",
                                    "state must be executed, pending, "
@@ -398,37 +526,19 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want_exec, want_pend,
-                                               want_excl);
+        ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want);
         return;
     }
 
-    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
-    if (sm == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "database_unavailable", "%s:%ud: %s",
-                                       h.host, h.port, err);
+    if (ngx_http_oxmigrate_admin_tasks_state(op, &h, &st) != NGX_OK) {
         return;
     }
 
-    rc = ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                               op->arg[0], &st);
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_db_error(op, sm);
-        mysql_close(sm);
-        return;
-    }
-
-    mysql_close(sm);
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "tasks");
     yajl_gen_array_open(g);
 
@@ -441,66 +551,17 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
         by = e ? NULL
                : ngx_http_oxmigrate_admin_excluded(op->alcf, &t[i], op->pool);
 
-        if ((e && !want_exec) || (!e && by && !want_excl)
-            || (!e && !by && !want_pend))
-        {
-            continue;
+        if (by) {
+            why.data = (u_char *) by;
+            why.len = ngx_strlen(by);
         }
 
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_strn(g, t[i].name.data, t[i].name.len);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        if (t[i].ns.len) {
-            ngx_http_oxmigrate_admin_json_strn(g, t[i].ns.data, t[i].ns.len);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, e ? "executed"
-                                                : by ? "excluded" : "pending");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        if (e) {
-            ngx_http_oxmigrate_admin_json_bool(g, e->successful);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        if (e) {
-            ngx_http_oxmigrate_admin_json_int(g, e->last_modified);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        ngx_http_oxmigrate_admin_json_str(g, by);
-        yajl_gen_map_close(g);
+        ngx_http_oxmigrate_admin_task_json(g, want, &t[i].name,
+                                           t[i].ns.len ? &t[i].ns : NULL, e,
+                                           by ? &why : NULL);
     }
 
-    e = st.executed->elts;
-
-    for (j = 0; want_exec && j < st.executed->nelts; j++) {
-        if (ngx_http_oxmigrate_admin_find_task(op->alcf, e[j].name)) {
-            continue;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, e[j].name);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        yajl_gen_null(g);
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, "executed");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        ngx_http_oxmigrate_admin_json_bool(g, e[j].successful);
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        ngx_http_oxmigrate_admin_json_int(g, e[j].last_modified);
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        yajl_gen_null(g);
-        yajl_gen_map_close(g);
-    }
+    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, op->alcf);
 
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
@@ -593,16 +654,13 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, rc == NGX_OK
-                                           ? NGX_HTTP_OK
-                                           : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    g = ngx_http_oxmigrate_admin_reply_schema(op,
+                         rc == NGX_OK ? NGX_HTTP_OK
+                                      : NGX_HTTP_INTERNAL_SERVER_ERROR);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
     ngx_http_oxmigrate_admin_force_result(g, rc, &u);
