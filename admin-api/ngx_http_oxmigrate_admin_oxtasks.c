@@ -1,10 +1,11 @@
 
 /*
  * oxmigrate admin API: the update-task endpoints through OX's own tools
- * (oxmigrate_ox_tools), on a node of the new cluster: forceupdatetask,
- * checkdatabase, unblockdatabase.  The answers are the JSON of the SQL
- * implementation (ngx_http_oxmigrate_admin_updates.c) plus "ox" (what the
- * tool said).  Thread pool only.
+ * (oxmigrate_ox_tools), on a node of the new cluster: listUpdateTasks,
+ * forceupdatetask, listupdatetasknamespaces, checkdatabase,
+ * unblockdatabase.  The answers are the JSON of the SQL implementation
+ * (ngx_http_oxmigrate_admin_updates.c, _check.c) plus "ox" (what the tool
+ * said).  Thread pool only.
  */
 
 
@@ -66,22 +67,80 @@ ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* runs the call, then a 200 answer {, left open; NULL: answered */
+
+static yajl_gen
+ngx_http_oxmigrate_admin_oxt_answer(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
+{
+    yajl_gen  g;
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, call) != NGX_OK
+        || (one && ngx_http_oxmigrate_admin_oxt_expect(op, call, one, other)
+                   != NGX_OK))
+    {
+        return NULL;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+
+    if (g) {
+        yajl_gen_map_open(g);
+    }
+
+    return g;
+}
+
+
 /*
- * The lines of a tool's table output, split in words: calls back with up
- * to "words" words, the last one holding the rest of the line.  Lines
- * before "after" (when given) and lines that do not start with a number
- * (the header "id ...", messages) are skipped.
+ * The tools print tables: a header ("id name ...", "taskName state"), rows
+ * of words between blanks, and messages.  oxt_line gives the next line of
+ * the output without its trailing blanks (the CR of CRLF, padding).
  */
 
-typedef void (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
-    ngx_str_t *w, ngx_uint_t n);
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_line(u_char **p, u_char *end, ngx_str_t *line)
+{
+    u_char  *eol, *q;
+
+    if (*p >= end) {
+        return 0;
+    }
+
+    eol = ngx_strlchr(*p, end, '\n');
+    if (eol == NULL) {
+        eol = end;
+    }
+
+    for (q = eol; q > *p && (q[-1] == '\r' || q[-1] == ' '); q--) {
+        /* void */
+    }
+
+    line->data = *p;
+    line->len = q - *p;
+    *p = (eol < end) ? eol + 1 : end;
+
+    return 1;
+}
+
+
+/*
+ * The rows of a table: the lines (after the one with "after", when given)
+ * split in "words" words, the last one holding the rest of the line; a
+ * line with fewer is none.  The callback says whether it took the row;
+ * returns how many it took.
+ */
+
+typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
+    ngx_uint_t want, ngx_str_t *line, ngx_str_t *w, ngx_uint_t n);
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
-    ngx_uint_t words, yajl_gen g, ngx_http_oxmigrate_admin_oxt_row_pt cb)
+    ngx_uint_t words, yajl_gen g, ngx_uint_t want,
+    ngx_http_oxmigrate_admin_oxt_row_pt cb)
 {
-    u_char      *p, *end, *eol, *q;
-    ngx_str_t    w[8];
+    u_char      *p, *q, *end, *eol;
+    ngx_str_t    line, w[8];
     ngx_uint_t   n, rows;
 
     p = out->data;
@@ -90,26 +149,18 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 
     if (after) {
         p = (u_char *) ngx_strstr(out->data, after);
-        if (p == NULL) {
-            return 0;
-        }
+        p = p ? ngx_strlchr(p, end, '\n') : NULL;
 
-        p = ngx_strlchr(p, end, '\n');
         if (p == NULL) {
             return 0;
         }
     }
 
-    for ( /* void */ ; p && p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
+    while (ngx_http_oxmigrate_admin_oxt_line(&p, end, &line)) {
+        q = line.data;
+        eol = line.data + line.len;
 
-        q = p;
-        n = 0;
-
-        while (q < eol && n < words) {
+        for (n = 0; n < words; n++) {
             while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r')) {
                 q++;
             }
@@ -122,9 +173,6 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 
             if (n == words - 1) {
                 q = eol;
-                while (q > w[n].data && (q[-1] == ' ' || q[-1] == '\r')) {
-                    q--;
-                }
 
             } else {
                 while (q < eol && *q != ' ' && *q != '\t') {
@@ -133,19 +181,10 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
             }
 
             w[n].len = q - w[n].data;
-            n++;
         }
 
-        /* a row starts with the database id: not the header, no message */
-        if (n < words || ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
-            continue;
-        }
-
-        cb(g, w, n);
-        rows++;
-
-        if (eol == end) {
-            break;
+        if (n == words && cb(g, want, &line, w, n)) {
+            rows++;
         }
     }
 
@@ -153,9 +192,17 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 }
 
 
-static void
-ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+/* a row "id name hostname scheme [status]" of checkdatabase, unblock... */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_db(yajl_gen g, ngx_uint_t want, ngx_str_t *line,
+    ngx_str_t *w, ngx_uint_t n)
 {
+    /* a row starts with the database id: not the header, no message */
+    if (ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
+        return 0;
+    }
+
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "id");
     ngx_http_oxmigrate_admin_json_int(g, ngx_atoof(w[0].data, w[0].len));
@@ -172,6 +219,8 @@ ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
     }
 
     yajl_gen_map_close(g);
+
+    return 1;
 }
 
 
@@ -188,25 +237,17 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
                                      "checkdatabase",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
-        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
-               "id name hostname scheme status",
-               "Neither pending, blocking nor stale schemas found")
-           != NGX_OK)
-    {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
+                  "id name hostname scheme status",
+                  "Neither pending, blocking nor stale schemas found");
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
-    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g,
-                                           ngx_http_oxmigrate_admin_oxt_row);
+    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g, 0,
+                                             ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
 
     if (rows == 0) {
@@ -257,27 +298,19 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         call.args[3] = schema;
     }
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
-        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
-               "unblocked the following schemas from database", NULL)
-           != NGX_OK)
-    {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
+                  "unblocked the following schemas from database", NULL);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "database");
     ngx_http_oxmigrate_admin_json_int(g, id);
     ngx_http_oxmigrate_admin_json_str(g, "unblocked");
     yajl_gen_array_open(g);
     (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
-                                   "unblocked the following schemas", 4, g,
-                                   ngx_http_oxmigrate_admin_oxt_row);
+                                   "unblocked the following schemas", 4, g, 0,
+                                   ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_json_str(g, "message");
     ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
@@ -327,9 +360,40 @@ ngx_http_oxmigrate_admin_oxt_success(yajl_gen g, ngx_int_t rc)
 
 
 /*
- * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T
- * (its JMX credentials -l/-s are optional and not passed).  Whether the
- * task succeeded is the row OX wrote into the schema's updateTask.
+ * forceupdatetask [-n S] -t T (its JMX credentials -l/-s are optional and
+ * not passed).  Returns the time the rows OX writes for it are newer than:
+ * just before it runs, less a second of clock skew.
+ */
+
+static int64_t
+ngx_http_oxmigrate_admin_oxt_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call, const char *schema, const char *task)
+{
+    ngx_uint_t  i;
+
+    ngx_http_oxmigrate_admin_ox_init(call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call->creds = 0;
+    call->quick = 0;
+    i = 0;
+
+    if (schema) {
+        call->args[i++] = "-n";
+        call->args[i++] = schema;
+    }
+
+    call->args[i++] = "-t";
+    call->args[i] = task;
+
+    return ngx_http_oxmigrate_admin_now_ms() - 1000;
+}
+
+
+/*
+ * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T.
+ * Whether the task succeeded is the row OX wrote into the schema's
+ * updateTask.
  */
 
 void
@@ -349,17 +413,8 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
-                                     "forceupdatetask",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.creds = 0;
-    call.quick = 0;
-    call.args[0] = "-n";
-    call.args[1] = op->arg[0];
-    call.args[2] = "-t";
-    call.args[3] = op->arg[1];
-
-    since = ngx_http_oxmigrate_admin_now_ms();
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, op->arg[0],
+                                               op->arg[1]);
 
     if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
         return;
@@ -385,7 +440,7 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 
     if (sm) {
         rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->arg[0],
-                                                 op->arg[1], since - 1000);
+                                                 op->arg[1], since);
         mysql_close(sm);
     }
 
@@ -426,26 +481,13 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
-                                     "forceupdatetask",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.creds = 0;
-    call.quick = 0;
-    call.args[0] = "-t";
-    call.args[1] = op->arg[0];
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, NULL, op->arg[0]);
 
-    since = ngx_http_oxmigrate_admin_now_ms();
-
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
@@ -463,8 +505,7 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_json_str(g, s[i].name);
         ngx_http_oxmigrate_admin_oxt_success(g, pw.sm
                  ? ngx_http_oxmigrate_admin_oxt_result(op, pw.sm, s[i].name,
-                                                       op->arg[0],
-                                                       since - 1000)
+                                                       op->arg[0], since)
                  : -1);
         yajl_gen_map_close(g);
     }
@@ -477,25 +518,29 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-/* a line "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
+/* a row "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
 
-static void
-ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want, ngx_str_t *w)
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
+    ngx_str_t *line, ngx_str_t *w, ngx_uint_t n)
 {
     u_char     *q, *e;
     ngx_str_t   ns;
 
-    if (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0) {
-        return;
+    /* a task's name starts its line; not the header "taskName state" */
+    if (w[0].data != line->data
+        || (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0))
+    {
+        return 0;
     }
 
     if (w[1].len >= 7 && ngx_strncmp(w[1].data, "pending", 7) == 0) {
         ngx_http_oxmigrate_admin_task_json(g, want, &w[0], NULL, NULL, NULL);
-        return;
+        return 1;
     }
 
     if (w[1].len < 8 || ngx_strncmp(w[1].data, "excluded", 8) != 0) {
-        return;
+        return 0;
     }
 
     q = ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
@@ -509,49 +554,7 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want, ngx_str_t *w)
 
     ngx_http_oxmigrate_admin_task_json(g, want, &w[0], e ? &ns : NULL, NULL,
                                        &w[1]);
-}
-
-
-/* the same splitter, for lines that start with a task name */
-
-static void
-ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g,
-    ngx_uint_t want)
-{
-    u_char      *p, *end, *eol, *q;
-    ngx_str_t    w[2];
-
-    end = out->data + out->len;
-
-    for (p = out->data; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        for (q = p; q < eol && *q != ' ' && *q != '\t'; q++) { /* void */ }
-
-        w[0].data = p;
-        w[0].len = q - p;
-
-        while (q < eol && (*q == ' ' || *q == '\t')) {
-            q++;
-        }
-
-        w[1].data = q;
-        for (q = eol; q > w[1].data && (q[-1] == '\r' || q[-1] == ' '); q--) {
-            /* void */
-        }
-        w[1].len = q - w[1].data;
-
-        if (w[0].len && w[1].len) {
-            ngx_http_oxmigrate_admin_oxt_task(g, want, w);
-        }
-
-        if (eol == end) {
-            break;
-        }
-    }
+    return 1;
 }
 
 
@@ -608,7 +611,8 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
     if (tool) {
-        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, want);
+        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, g, want,
+                                           ngx_http_oxmigrate_admin_oxt_task);
     }
 
     yajl_gen_array_close(g);
@@ -629,8 +633,9 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
 {
-    u_char                        *p, *end, *eol, *q;
+    u_char                        *p;
     yajl_gen                       g;
+    ngx_str_t                      line;
     ngx_uint_t                     open;
     ngx_http_oxmigrate_task_t      ns;
     ngx_http_oxmigrate_ox_call_t   call;
@@ -640,41 +645,29 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
     call.creds = 0;
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "namespaces");
     yajl_gen_array_open(g);
 
     open = 0;
-    end = call.out.data + call.out.len;
+    p = call.out.data;
 
-    for (p = call.out.data; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        for (q = eol; q > p && (q[-1] == '\r' || q[-1] == ' '); q--) {
-            /* void */
-        }
-
-        if (q - p > 3 && ngx_strncmp(p, "+- ", 3) == 0) {
+    while (ngx_http_oxmigrate_admin_oxt_line(&p, call.out.data + call.out.len,
+                                             &line))
+    {
+        if (line.len > 3 && ngx_strncmp(line.data, "+- ", 3) == 0) {
             if (open) {
                 yajl_gen_array_close(g);
                 yajl_gen_map_close(g);
             }
 
             ngx_str_null(&ns.name);
-            ns.ns.data = p + 3;
-            ns.ns.len = q - p - 3;
+            ns.ns.data = line.data + 3;
+            ns.ns.len = line.len - 3;
 
             yajl_gen_map_open(g);
             ngx_http_oxmigrate_admin_json_str(g, "name");
@@ -687,12 +680,11 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
             yajl_gen_array_open(g);
             open = 1;
 
-        } else if (open && q - p > 5 && ngx_strncmp(p, "|--- ", 5) == 0) {
-            ngx_http_oxmigrate_admin_json_strn(g, p + 5, q - p - 5);
-        }
-
-        if (eol == end) {
-            break;
+        } else if (open && line.len > 5
+                   && ngx_strncmp(line.data, "|--- ", 5) == 0)
+        {
+            ngx_http_oxmigrate_admin_json_strn(g, line.data + 5,
+                                               line.len - 5);
         }
     }
 
