@@ -19,9 +19,12 @@
  *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
  *                                        a schema's updateTask state
- *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
- *                                        force, namespaces; all schemas,
+ *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, force,
+ *                                        namespaces; all schemas,
  *                                        database by database
+ *   ngx_http_oxmigrate_admin_tasklist.c  a schema's update tasks: the
+ *                                        answer both paths write, the SQL
+ *                                        path
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
  *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
  *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
@@ -485,17 +488,49 @@ ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
 void ngx_http_oxmigrate_admin_pool_walk_done(
     ngx_http_oxmigrate_pool_walk_t *pw);
 
+/* the database host of the schema op->arg[0]; NGX_ERROR: answered */
+ngx_int_t ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h);
 /* an answer {"schema":op->arg[0], left open; NULL: no generator */
 yajl_gen ngx_http_oxmigrate_admin_reply_schema(
     ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t status);
+
+/*
+ * The 200 answer to POST /updatetasks/{t}/force on both paths, left open
+ * (NULL: none): "task" and "schemas", database by database (connect: with
+ * a connection to each), every schema with what forced writes about it.
+ */
+typedef void (*ngx_http_oxmigrate_admin_forced_pt)(
+    ngx_http_oxmigrate_admin_op_t *op, yajl_gen g,
+    ngx_http_oxmigrate_pool_walk_t *pw, const char *schema, void *data);
+
+yajl_gen ngx_http_oxmigrate_admin_force_all_json(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_array_t *all, ngx_uint_t connect,
+    ngx_http_oxmigrate_admin_forced_pt forced, void *data);
+/* a namespace of GET /updatetasks/namespaces: {...,"tasks":[ left open */
+void ngx_http_oxmigrate_admin_ns_open(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_str_t *ns);
+
+void ngx_http_oxmigrate_admin_schema_update(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_task_force_all(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_tasklist.c (thread) */
 
 /* what GET /schemas/{s}/updatetasks?state= asks for */
 #define NGX_HTTP_OXMIGRATE_TASKS_EXECUTED  0x01
 #define NGX_HTTP_OXMIGRATE_TASKS_PENDING   0x02
 #define NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED  0x04
 
-/* the updateTask state of the schema op->arg[0] on h; NGX_ERROR: answered */
-ngx_int_t ngx_http_oxmigrate_admin_tasks_state(
+/*
+ * The 200 answer {"schema":op->arg[0],"tasks":[ left open, after reading
+ * st, the schema's updateTask, on h (NULL: not needed); NULL: answered
+ */
+yajl_gen ngx_http_oxmigrate_admin_tasks_open(
     ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_dbhost_t *h,
     ngx_http_oxmigrate_schema_state_t *st);
 /*
@@ -511,13 +546,11 @@ void ngx_http_oxmigrate_admin_tasks_executed(yajl_gen g, ngx_uint_t want,
     ngx_http_oxmigrate_schema_state_t *st,
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
-void ngx_http_oxmigrate_admin_schema_update(
-    ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_task_force_all(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_check.c (thread) */
+
 void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
 

@@ -457,18 +457,31 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* what OX wrote into each schema: one connection per database */
+
+static void
+ngx_http_oxmigrate_admin_oxt_forced(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_http_oxmigrate_pool_walk_t *pw, const char *schema,
+    void *data)
+{
+    int64_t  *since = data;
+
+    ngx_http_oxmigrate_admin_oxt_success(g, pw->sm
+             ? ngx_http_oxmigrate_admin_oxt_result(op, pw->sm, schema,
+                                                   op->arg[0], *since)
+             : -1);
+}
+
+
 /* POST /updatetasks/{t}/force: forceupdatetask -t T (every schema) */
 
 void
 ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 {
-    int64_t                           since;
-    yajl_gen                          g;
-    ngx_uint_t                        i;
-    ngx_array_t                      *all;
-    ngx_http_oxmigrate_ox_call_t      call;
-    ngx_http_oxmigrate_pool_walk_t    pw;
-    ngx_http_oxmigrate_schema_ref_t  *s;
+    int64_t                        since;
+    yajl_gen                       g;
+    ngx_array_t                   *all;
+    ngx_http_oxmigrate_ox_call_t   call;
 
     if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
         != NGX_OK)
@@ -483,36 +496,17 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 
     since = ngx_http_oxmigrate_admin_oxt_force(op, &call, NULL, op->arg[0]);
 
-    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
+    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_force_all_json(op, all, 1,
+                                       ngx_http_oxmigrate_admin_oxt_forced,
+                                       &since);
     if (g == NULL) {
         return;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "task");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-
-    /* what OX wrote into each schema: one connection per database */
-    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 0);
-    s = all->elts;
-
-    for (i = 0; i < all->nelts; i++) {
-        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
-        ngx_http_oxmigrate_admin_oxt_success(g, pw.sm
-                 ? ngx_http_oxmigrate_admin_oxt_result(op, pw.sm, s[i].name,
-                                                       op->arg[0], since)
-                 : -1);
-        yajl_gen_map_close(g);
-    }
-
-    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
-
-    yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_ox_json(g, &call);
     yajl_gen_map_close(g);
 }
@@ -594,19 +588,12 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if ((want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED)
-        && ngx_http_oxmigrate_admin_tasks_state(op, h, &st) != NGX_OK)
-    {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
+    /* executed: OX's rows, read as without the tools */
+    g = ngx_http_oxmigrate_admin_tasks_open(op,
+                 (want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED) ? h : NULL, &st);
     if (g == NULL) {
         return;
     }
-
-    ngx_http_oxmigrate_admin_json_str(g, "tasks");
-    yajl_gen_array_open(g);
 
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
@@ -635,9 +622,8 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
 {
     u_char                        *p;
     yajl_gen                       g;
-    ngx_str_t                      line;
+    ngx_str_t                      line, ns;
     ngx_uint_t                     open;
-    ngx_http_oxmigrate_task_t      ns;
     ngx_http_oxmigrate_ox_call_t   call;
 
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
@@ -665,19 +651,9 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
                 yajl_gen_map_close(g);
             }
 
-            ngx_str_null(&ns.name);
-            ns.ns.data = line.data + 3;
-            ns.ns.len = line.len - 3;
-
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_strn(g, ns.ns.data, ns.ns.len);
-            ngx_http_oxmigrate_admin_json_str(g, "excluded");
-            ngx_http_oxmigrate_admin_json_bool(g,
-                  ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
-                  != NULL);
-            ngx_http_oxmigrate_admin_json_str(g, "tasks");
-            yajl_gen_array_open(g);
+            ns.data = line.data + 3;
+            ns.len = line.len - 3;
+            ngx_http_oxmigrate_admin_ns_open(op, g, &ns);
             open = 1;
 
         } else if (open && line.len > 5
