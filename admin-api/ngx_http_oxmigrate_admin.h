@@ -406,6 +406,18 @@ typedef struct {
 ngx_int_t ngx_http_oxmigrate_admin_schema_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_state_t *st);
+
+/* what a schema's updateTask state means, for GET /schemas and check */
+typedef enum {
+    NGX_HTTP_OXMIGRATE_UPDATED = 0,
+    NGX_HTTP_OXMIGRATE_NEEDS_UPDATE,  /* tasks pending, or no database */
+    NGX_HTTP_OXMIGRATE_BLOCKED,       /* OX's lock, alive */
+    NGX_HTTP_OXMIGRATE_STALE          /* OX's lock, idle for too long */
+} ngx_http_oxmigrate_update_state_e;
+
+ngx_http_oxmigrate_update_state_e ngx_http_oxmigrate_admin_update_state(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_http_oxmigrate_schema_state_t *st, int64_t now);
 ngx_http_oxmigrate_executed_t *ngx_http_oxmigrate_admin_executed(
     ngx_http_oxmigrate_schema_state_t *st, ngx_str_t *name);
 

@@ -102,22 +102,13 @@ ngx_http_oxmigrate_admin_row(yajl_gen g, uint64_t pool_id, const char *pname,
 }
 
 
-static const char *
-ngx_http_oxmigrate_admin_check_status(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_schema_state_t *st, int64_t now)
-{
-    if (st->locked) {
-        return (now - st->locked > (int64_t) op->alcf->lock_idle)
-               ? "Blocking updates running for too long"
-               : "Blocking updates running";
-    }
-
-    if (st->pending || st->missing) {
-        return "Needs update";
-    }
-
-    return NULL;
-}
+/* checkdatabase's words, in the order of ngx_http_oxmigrate_update_state_e */
+static const char  *ngx_http_oxmigrate_admin_check_status[] = {
+    NULL,
+    "Needs update",
+    "Blocking updates running",
+    "Blocking updates running for too long"
+};
 
 
 static void
@@ -127,9 +118,11 @@ ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_state_t *st, void *data)
 {
     const char                           *status;
+    ngx_http_oxmigrate_update_state_e     state;
     ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
 
-    status = ngx_http_oxmigrate_admin_check_status(op, st, ctx->now);
+    state = ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now);
+    status = ngx_http_oxmigrate_admin_check_status[state];
     if (status == NULL) {
         return;
     }
@@ -208,7 +201,9 @@ ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if (ctx->now - st->locked > (int64_t) op->alcf->lock_idle) {
+    if (ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now)
+        == NGX_HTTP_OXMIGRATE_STALE)
+    {
 
         /* conditional: a holder that refreshes right now keeps its lock */
 

@@ -20,6 +20,22 @@ typedef struct {
 } ngx_http_oxmigrate_schema_row_t;
 
 
+/* GET /schemas' words, in the order of ngx_http_oxmigrate_update_state_e */
+static const char  *ngx_http_oxmigrate_admin_schema_status[] = {
+    "ok", "needs update", "blocked", "stale"
+};
+
+
+/* the schemas with contexts, by context_server2db_pool */
+#define NGX_HTTP_OXMIGRATE_SCHEMAS_SQL                                        \
+    "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"                       \
+    " SUM(c.enabled = 1),"                                                    \
+    " SUM(c.enabled = 0 AND c.reason_id = %U),"                               \
+    " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"                \
+    " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"          \
+    " GROUP BY p.db_schema, p.write_db_pool_id"
+
+
 /* GET /schemas (listdatabaseschema, with state) */
 
 void
@@ -43,13 +59,9 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    /* with contexts, and those without (contexts_per_dbschema) */
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-        " SUM(c.enabled = 1),"
-        " SUM(c.enabled = 0 AND c.reason_id = %U),"
-        " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-        " GROUP BY p.db_schema, p.write_db_pool_id"
+        NGX_HTTP_OXMIGRATE_SCHEMAS_SQL
         " UNION ALL"
         " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
         " FROM contexts_per_dbschema s WHERE NOT EXISTS"
@@ -60,13 +72,8 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     if (res == NULL && mysql_errno(m) == 1146) {
         /* a configdb without contexts_per_dbschema */
         res = ngx_http_oxmigrate_admin_select(m, op->pool,
-            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-            " SUM(c.enabled = 1),"
-            " SUM(c.enabled = 0 AND c.reason_id = %U),"
-            " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-            " GROUP BY p.db_schema, p.write_db_pool_id",
-            (uint64_t) ngx_http_oxmigrate_admin_reason);
+                  NGX_HTTP_OXMIGRATE_SCHEMAS_SQL,
+                  (uint64_t) ngx_http_oxmigrate_admin_reason);
     }
 
     if (res == NULL) {
@@ -136,16 +143,9 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
             continue;
         }
 
-        if (st.locked) {
-            s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
-                          ? "stale" : "blocked";
-
-        } else if (st.pending || st.missing) {
-            s[i].status = "needs update";
-
-        } else {
-            s[i].status = "ok";
-        }
+        s[i].status = ngx_http_oxmigrate_admin_schema_status[
+                          ngx_http_oxmigrate_admin_update_state(op->alcf,
+                                                                &st, now)];
     }
 
     ngx_http_oxmigrate_admin_pool_walk_done(&pw);
