@@ -231,6 +231,32 @@ ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* a schema to unblock is one of that database's; NGX_ERROR: answered 404 */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_unblock_schema(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, ngx_int_t id, const char *schema)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    s = all->elts;
+
+    for (i = 0; i < all->nelts; i++) {
+        if (s[i].pool_id == (uint64_t) id
+            && ngx_strcmp(s[i].name, schema) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_schema",
+                                   "schema '%s' not found in database %i",
+                                   schema, id);
+    return NGX_ERROR;
+}
+
+
 /* POST /databases/{id}/unblock {"schema":optional} (unblockdatabase) */
 
 void
@@ -240,11 +266,10 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL                                *m;
     yajl_gen                              g;
     ngx_int_t                             id, rc;
-    ngx_uint_t                            i, found;
+    ngx_uint_t                            i;
     ngx_array_t                          *all;
     ngx_http_oxmigrate_dbhost_t           h;
     ngx_http_oxmigrate_admin_kept_t      *k;
-    ngx_http_oxmigrate_schema_ref_t      *s;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
@@ -278,30 +303,12 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
+    if (all == NULL
+        || (schema
+            && ngx_http_oxmigrate_admin_unblock_schema(op, all, id, schema)
+               != NGX_OK))
+    {
         return;
-    }
-
-    if (schema) {
-        found = 0;
-        s = all->elts;
-
-        for (i = 0; i < all->nelts; i++) {
-            if (s[i].pool_id == (uint64_t) id
-                && ngx_strcmp(s[i].name, schema) == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "schema '%s' not found in "
-                                           "database %i", schema, id);
-            return;
-        }
     }
 
     ctx.kept = ngx_array_create(op->pool, 4,

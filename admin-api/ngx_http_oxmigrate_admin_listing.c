@@ -36,28 +36,19 @@ static const char  *ngx_http_oxmigrate_admin_schema_status[] = {
     " GROUP BY p.db_schema, p.write_db_pool_id"
 
 
-/* GET /schemas (listdatabaseschema, with state) */
+/*
+ * configdb's schemas with their contexts, in the documented order;
+ * NGX_ERROR: answered, or out of memory
+ */
 
-void
-ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
+static ngx_int_t
+ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_array_t *rows)
 {
-    char                              *p, *host;
-    MYSQL                             *m;
-    int64_t                            now;
-    yajl_gen                           g;
-    MYSQL_ROW                          row;
-    MYSQL_RES                         *res;
-    ngx_uint_t                         i;
-    ngx_array_t                        rows;
-    unsigned long                     *lens;
-    ngx_http_oxmigrate_pool_walk_t     pw;
-    ngx_http_oxmigrate_schema_row_t   *s;
-    ngx_http_oxmigrate_schema_state_t  st;
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_schema_row_t  *s;
 
     /* with contexts, and those without (contexts_per_dbschema) */
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
@@ -78,24 +69,24 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return NGX_ERROR;
     }
 
-    if (ngx_array_init(&rows, op->pool, 64,
+    if (ngx_array_init(rows, op->pool, 64,
                        sizeof(ngx_http_oxmigrate_schema_row_t))
         != NGX_OK)
     {
         mysql_free_result(res);
-        return;
+        return NGX_ERROR;
     }
 
     while ((row = mysql_fetch_row(res))) {
         lens = mysql_fetch_lengths(res);
 
-        s = ngx_array_push(&rows);
+        s = ngx_array_push(rows);
         if (s == NULL) {
             mysql_free_result(res);
-            return;
+            return NGX_ERROR;
         }
 
         s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
@@ -115,17 +106,32 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
     mysql_free_result(res);
 
-    s = rows.elts;
-    qsort(s, rows.nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
+    qsort(rows->elts, rows->nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
           ngx_http_oxmigrate_admin_schema_order);
 
-    /* the update state: one connection per database (pool), not schema */
+    return NGX_OK;
+}
+
+
+/* the update state: one connection per database (pool), not schema */
+
+static void
+ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *rows)
+{
+    char                              *host;
+    int64_t                            now;
+    ngx_uint_t                         i;
+    ngx_http_oxmigrate_pool_walk_t     pw;
+    ngx_http_oxmigrate_schema_row_t   *s;
+    ngx_http_oxmigrate_schema_state_t  st;
 
     now = ngx_http_oxmigrate_admin_now_ms();
     ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
     host = NULL;
+    s = rows->elts;
 
-    for (i = 0; i < rows.nelts; i++) {
+    for (i = 0; i < rows->nelts; i++) {
         if (ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].ref.pool_id)) {
             host = pw.known ? ngx_http_oxmigrate_admin_host_port(op->pool,
                                                                  &pw.h)
@@ -149,6 +155,30 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     ngx_http_oxmigrate_admin_pool_walk_done(&pw);
+}
+
+
+/* GET /schemas (listdatabaseschema, with state) */
+
+void
+ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *p;
+    MYSQL                            *m;
+    yajl_gen                          g;
+    ngx_uint_t                        i;
+    ngx_array_t                       rows;
+    ngx_http_oxmigrate_schema_row_t  *s;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL
+        || ngx_http_oxmigrate_admin_schemas_read(op, m, &rows) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_schemas_state(op, &rows);
+    s = rows.elts;
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
