@@ -126,9 +126,9 @@ ngx_http_oxmigrate_admin_oxt_line(u_char **p, u_char *end, ngx_str_t *line)
 
 /*
  * The rows of a table: the lines (after the one with "after", when given)
- * split in "words" words, the last one holding the rest of the line; a
- * line with fewer is none.  The callback says whether it took the row;
- * returns how many it took.
+ * split in "words" words at blanks (spaces, tabs and, with cr, CRs), the
+ * last one holding the rest of the line; a line with fewer is none.  The
+ * callback says whether it took the row; returns how many it took.
  */
 
 typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
@@ -136,7 +136,7 @@ typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
-    ngx_uint_t words, yajl_gen g, ngx_uint_t want,
+    ngx_uint_t words, ngx_uint_t cr, yajl_gen g, ngx_uint_t want,
     ngx_http_oxmigrate_admin_oxt_row_pt cb)
 {
     u_char      *p, *q, *end, *eol;
@@ -161,7 +161,9 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
         eol = line.data + line.len;
 
         for (n = 0; n < words; n++) {
-            while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r')) {
+            while (q < eol
+                   && (*q == ' ' || *q == '\t' || (cr && *q == '\r')))
+            {
                 q++;
             }
 
@@ -246,7 +248,7 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
 
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
-    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g, 0,
+    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, 1, g, 0,
                                              ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
 
@@ -309,8 +311,8 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, "unblocked");
     yajl_gen_array_open(g);
     (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
-                                   "unblocked the following schemas", 4, g, 0,
-                                   ngx_http_oxmigrate_admin_oxt_db);
+                                   "unblocked the following schemas", 4, 1,
+                                   g, 0, ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_json_str(g, "message");
     ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
@@ -598,7 +600,9 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
     if (tool) {
-        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, g, want,
+        /* a CR in a task's line is no blank: not a row OX prints */
+        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,
+                                           want,
                                            ngx_http_oxmigrate_admin_oxt_task);
     }
 
