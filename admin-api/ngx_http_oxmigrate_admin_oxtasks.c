@@ -194,7 +194,7 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 }
 
 
-/* a row "id name hostname scheme [status]" of checkdatabase, unblock... */
+/* "id name hostname scheme [status]": checkdatabase, unblockdatabase */
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_oxt_db(yajl_gen g, ngx_uint_t want, ngx_str_t *line,
@@ -600,7 +600,7 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
     if (tool) {
-        /* a CR in a task's line is no blank: not a row OX prints */
+        /* a CR in a task's line stays part of its words */
         (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,
                                            want,
                                            ngx_http_oxmigrate_admin_oxt_task);

@@ -173,6 +173,8 @@ ngx_http_oxmigrate_admin_pool_walk_init(ngx_http_oxmigrate_pool_walk_t *pw,
 }
 
 
+/* another database: the last one's connection is closed before the next */
+
 ngx_uint_t
 ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
     uint64_t pool_id)
@@ -215,6 +217,8 @@ ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
     }
 }
 
+
+/* the schema -> its write db_pool -> that pool's host, all on configdb */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
