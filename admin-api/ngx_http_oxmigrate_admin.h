@@ -19,8 +19,12 @@
  *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
  *                                        a schema's updateTask state
- *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, list,
- *                                        force, namespaces
+ *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, force,
+ *                                        namespaces; all schemas,
+ *                                        database by database
+ *   ngx_http_oxmigrate_admin_tasklist.c  a schema's update tasks: the
+ *                                        answer both paths write, the SQL
+ *                                        path
  *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
  *   ngx_http_oxmigrate_admin_jobnew.c    a new job: its rows in configdb,
  *                                        one job at a time, the 202
@@ -411,6 +415,18 @@ typedef struct {
 ngx_int_t ngx_http_oxmigrate_admin_schema_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_state_t *st);
+
+/* what a schema's updateTask state means, for GET /schemas and check */
+typedef enum {
+    NGX_HTTP_OXMIGRATE_UPDATED = 0,
+    NGX_HTTP_OXMIGRATE_NEEDS_UPDATE,  /* tasks pending, or no database */
+    NGX_HTTP_OXMIGRATE_BLOCKED,       /* OX's lock, alive */
+    NGX_HTTP_OXMIGRATE_STALE          /* OX's lock, idle for too long */
+} ngx_http_oxmigrate_update_state_e;
+
+ngx_http_oxmigrate_update_state_e ngx_http_oxmigrate_admin_update_state(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_http_oxmigrate_schema_state_t *st, int64_t now);
 ngx_http_oxmigrate_executed_t *ngx_http_oxmigrate_admin_executed(
     ngx_http_oxmigrate_schema_state_t *st, ngx_str_t *name);
 
@@ -468,13 +484,94 @@ int ngx_libc_cdecl ngx_http_oxmigrate_admin_schema_order(const void *a,
 ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t *pool_id);
 
+/*
+ * Schemas in that order, database after database: the database (db_pool)
+ * of the schema at hand and, with connect, one connection to it for all
+ * its schemas, not one per schema.
+ */
+typedef struct {
+    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->db */
+    uint64_t                        pool_id;  /* (uint64_t) -1: none yet */
+    ngx_uint_t                      known;    /* pool_host found it */
+    char                           *pname;
+    ngx_http_oxmigrate_dbhost_t     h;
+    MYSQL                          *sm;       /* NULL: not connected */
+    unsigned                        connect:1;
+    unsigned                        warn:1;   /* log a failed connect */
+} ngx_http_oxmigrate_pool_walk_t;
+
+void ngx_http_oxmigrate_admin_pool_walk_init(
+    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t connect, ngx_uint_t warn);
+/* at the database of pool_id; 1: another one than the last schema's */
+ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
+    ngx_http_oxmigrate_pool_walk_t *pw, uint64_t pool_id);
+void ngx_http_oxmigrate_admin_pool_walk_done(
+    ngx_http_oxmigrate_pool_walk_t *pw);
+
+/* the database host of the schema op->arg[0]; NGX_ERROR: answered */
+ngx_int_t ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h);
+/* an answer {"schema":op->arg[0], left open; NULL: no generator */
+yajl_gen ngx_http_oxmigrate_admin_reply_schema(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t status);
+
+/*
+ * The 200 answer to POST /updatetasks/{t}/force on both paths, left open
+ * (NULL: none): "task" and "schemas", database by database (connect: with
+ * a connection to each), every schema with what forced writes about it.
+ */
+typedef void (*ngx_http_oxmigrate_admin_forced_pt)(
+    ngx_http_oxmigrate_admin_op_t *op, yajl_gen g,
+    ngx_http_oxmigrate_pool_walk_t *pw, const char *schema, void *data);
+
+yajl_gen ngx_http_oxmigrate_admin_force_all_json(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_array_t *all, ngx_uint_t connect,
+    ngx_http_oxmigrate_admin_forced_pt forced, void *data);
+/* a namespace of GET /updatetasks/namespaces: {...,"tasks":[ left open */
+void ngx_http_oxmigrate_admin_ns_open(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_str_t *ns);
+
 void ngx_http_oxmigrate_admin_schema_update(
     ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_task_force_all(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_tasklist.c (thread) */
+
+/* what GET /schemas/{s}/updatetasks?state= asks for */
+#define NGX_HTTP_OXMIGRATE_TASKS_EXECUTED  0x01
+#define NGX_HTTP_OXMIGRATE_TASKS_PENDING   0x02
+#define NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED  0x04
+
+/*
+ * The 200 answer {"schema":op->arg[0],"tasks":[ left open, after reading
+ * st, the schema's updateTask, on h (NULL: not needed); NULL: answered
+ */
+yajl_gen ngx_http_oxmigrate_admin_tasks_open(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_dbhost_t *h,
+    ngx_http_oxmigrate_schema_state_t *st);
+/*
+ * An entry of that task list, when want asks for its state: executed (e,
+ * its updateTask row), excluded (by: why, in OX's words) or pending; ns
+ * NULL: no namespace.  The SQL path and the OX tools' path both write it.
+ */
+void ngx_http_oxmigrate_admin_task_json(yajl_gen g, ngx_uint_t want,
+    ngx_str_t *name, ngx_str_t *ns, ngx_http_oxmigrate_executed_t *e,
+    ngx_str_t *by);
+/* the executed entries: the rows of st; with alcf, of tasks it lacks only */
+void ngx_http_oxmigrate_admin_tasks_executed(yajl_gen g, ngx_uint_t want,
+    ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+
+void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
+
+
+/* ngx_http_oxmigrate_admin_check.c (thread) */
+
 void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
 
@@ -622,8 +719,7 @@ void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 void ngx_http_oxmigrate_admin_ox_task_force_all(
     ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
-    ngx_uint_t want_pend, ngx_uint_t want_excl);
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want);
 void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
 
 

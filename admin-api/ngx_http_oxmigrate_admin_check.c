@@ -27,18 +27,13 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t *all, int64_t only_pool, const char *only_schema,
     ngx_http_oxmigrate_admin_walk_pt cb, void *data)
 {
-    char                              *pname, err[256];
-    MYSQL                             *m, *sm;
-    uint64_t                           pool_id;
     ngx_uint_t                         i;
-    ngx_http_oxmigrate_dbhost_t        h;
+    ngx_http_oxmigrate_pool_walk_t     pw;
     ngx_http_oxmigrate_schema_ref_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
 
-    m = op->db;
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
     s = all->elts;
-    sm = NULL;
-    pool_id = (uint64_t) -1;
 
     for (i = 0; i < all->nelts; i++) {
 
@@ -50,48 +45,26 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        if (s[i].pool_id != pool_id) {
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
+        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
 
-            pool_id = s[i].pool_id;
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
-                                                   &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-                if (sm == NULL) {
-                    ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                                  "oxmigrate admin: database %uL: %s",
-                                  pool_id, err);
-                }
-            }
-        }
-
-        if (sm == NULL) {
+        if (pw.sm == NULL) {
             continue;
         }
 
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm, op->pool,
                                                   s[i].name, &st)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_WARN, op->log, 0,
                           "oxmigrate admin: schema %s: %s", s[i].name,
-                          mysql_error(sm));
+                          mysql_error(pw.sm));
             continue;
         }
 
-        cb(op, sm, pool_id, &h, pname, s[i].name, &st, data);
+        cb(op, pw.sm, pw.pool_id, &pw.h, pw.pname, s[i].name, &st, data);
     }
 
-    if (sm) {
-        mysql_close(sm);
-    }
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
 
     return NGX_OK;
 }
@@ -129,22 +102,13 @@ ngx_http_oxmigrate_admin_row(yajl_gen g, uint64_t pool_id, const char *pname,
 }
 
 
-static const char *
-ngx_http_oxmigrate_admin_check_status(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_schema_state_t *st, int64_t now)
-{
-    if (st->locked) {
-        return (now - st->locked > (int64_t) op->alcf->lock_idle)
-               ? "Blocking updates running for too long"
-               : "Blocking updates running";
-    }
-
-    if (st->pending || st->missing) {
-        return "Needs update";
-    }
-
-    return NULL;
-}
+/* checkdatabase's words, in the order of ngx_http_oxmigrate_update_state_e */
+static const char  *ngx_http_oxmigrate_admin_check_status[] = {
+    NULL,
+    "Needs update",
+    "Blocking updates running",
+    "Blocking updates running for too long"
+};
 
 
 static void
@@ -154,9 +118,11 @@ ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_state_t *st, void *data)
 {
     const char                           *status;
+    ngx_http_oxmigrate_update_state_e     state;
     ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
 
-    status = ngx_http_oxmigrate_admin_check_status(op, st, ctx->now);
+    state = ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now);
+    status = ngx_http_oxmigrate_admin_check_status[state];
     if (status == NULL) {
         return;
     }
@@ -235,7 +201,9 @@ ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if (ctx->now - st->locked > (int64_t) op->alcf->lock_idle) {
+    if (ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now)
+        == NGX_HTTP_OXMIGRATE_STALE)
+    {
 
         /* conditional: a holder that refreshes right now keeps its lock */
 
@@ -263,6 +231,32 @@ ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* a schema to unblock is one of that database's; NGX_ERROR: answered 404 */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_unblock_schema(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, ngx_int_t id, const char *schema)
+{
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    s = all->elts;
+
+    for (i = 0; i < all->nelts; i++) {
+        if (s[i].pool_id == (uint64_t) id
+            && ngx_strcmp(s[i].name, schema) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_schema",
+                                   "schema '%s' not found in database %i",
+                                   schema, id);
+    return NGX_ERROR;
+}
+
+
 /* POST /databases/{id}/unblock {"schema":optional} (unblockdatabase) */
 
 void
@@ -272,11 +266,10 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     MYSQL                                *m;
     yajl_gen                              g;
     ngx_int_t                             id, rc;
-    ngx_uint_t                            i, found;
+    ngx_uint_t                            i;
     ngx_array_t                          *all;
     ngx_http_oxmigrate_dbhost_t           h;
     ngx_http_oxmigrate_admin_kept_t      *k;
-    ngx_http_oxmigrate_schema_ref_t      *s;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
@@ -310,30 +303,12 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
+    if (all == NULL
+        || (schema
+            && ngx_http_oxmigrate_admin_unblock_schema(op, all, id, schema)
+               != NGX_OK))
+    {
         return;
-    }
-
-    if (schema) {
-        found = 0;
-        s = all->elts;
-
-        for (i = 0; i < all->nelts; i++) {
-            if (s[i].pool_id == (uint64_t) id
-                && ngx_strcmp(s[i].name, schema) == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                           "unknown_schema",
-                                           "schema '%s' not found in "
-                                           "database %i", schema, id);
-            return;
-        }
     }
 
     ctx.kept = ngx_array_create(op->pool, 4,

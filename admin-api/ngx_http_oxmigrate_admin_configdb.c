@@ -208,14 +208,10 @@ ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
 {
     yajl_gen  g;
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
 
     if (server_id >= 0) {
         ngx_http_oxmigrate_admin_json_str(g, "server_id");

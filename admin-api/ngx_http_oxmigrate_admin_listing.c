@@ -20,37 +20,39 @@ typedef struct {
 } ngx_http_oxmigrate_schema_row_t;
 
 
-/* GET /schemas (listdatabaseschema, with state) */
+/* GET /schemas' words, in the order of ngx_http_oxmigrate_update_state_e */
+static const char  *ngx_http_oxmigrate_admin_schema_status[] = {
+    "ok", "needs update", "blocked", "stale"
+};
 
-void
-ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
+
+/* the schemas with contexts, by context_server2db_pool */
+#define NGX_HTTP_OXMIGRATE_SCHEMAS_SQL                                        \
+    "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"                       \
+    " SUM(c.enabled = 1),"                                                    \
+    " SUM(c.enabled = 0 AND c.reason_id = %U),"                               \
+    " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"                \
+    " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"          \
+    " GROUP BY p.db_schema, p.write_db_pool_id"
+
+
+/*
+ * configdb's schemas with their contexts, in the documented order;
+ * NGX_ERROR: answered, or out of memory
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
+    MYSQL *m, ngx_array_t *rows)
 {
-    char                              *p, *host, *pname, err[256];
-    MYSQL                             *m, *sm;
-    int64_t                            now;
-    yajl_gen                           g;
-    uint64_t                           pool_id;
-    MYSQL_ROW                          row;
-    MYSQL_RES                         *res;
-    ngx_uint_t                         i, j;
-    ngx_array_t                        rows;
-    unsigned long                     *lens;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_schema_row_t   *s;
-    ngx_http_oxmigrate_schema_state_t  st;
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_schema_row_t  *s;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return;
-    }
-
+    /* with contexts, and those without (contexts_per_dbschema) */
     res = ngx_http_oxmigrate_admin_select(m, op->pool,
-        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-        " SUM(c.enabled = 1),"
-        " SUM(c.enabled = 0 AND c.reason_id = %U),"
-        " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-        " GROUP BY p.db_schema, p.write_db_pool_id"
+        NGX_HTTP_OXMIGRATE_SCHEMAS_SQL
         " UNION ALL"
         " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
         " FROM contexts_per_dbschema s WHERE NOT EXISTS"
@@ -61,35 +63,30 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
     if (res == NULL && mysql_errno(m) == 1146) {
         /* a configdb without contexts_per_dbschema */
         res = ngx_http_oxmigrate_admin_select(m, op->pool,
-            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
-            " SUM(c.enabled = 1),"
-            " SUM(c.enabled = 0 AND c.reason_id = %U),"
-            " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"
-            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
-            " GROUP BY p.db_schema, p.write_db_pool_id",
-            (uint64_t) ngx_http_oxmigrate_admin_reason);
+                  NGX_HTTP_OXMIGRATE_SCHEMAS_SQL,
+                  (uint64_t) ngx_http_oxmigrate_admin_reason);
     }
 
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return NGX_ERROR;
     }
 
-    if (ngx_array_init(&rows, op->pool, 64,
+    if (ngx_array_init(rows, op->pool, 64,
                        sizeof(ngx_http_oxmigrate_schema_row_t))
         != NGX_OK)
     {
         mysql_free_result(res);
-        return;
+        return NGX_ERROR;
     }
 
     while ((row = mysql_fetch_row(res))) {
         lens = mysql_fetch_lengths(res);
 
-        s = ngx_array_push(&rows);
+        s = ngx_array_push(rows);
         if (s == NULL) {
             mysql_free_result(res);
-            return;
+            return NGX_ERROR;
         }
 
         s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
@@ -109,65 +106,79 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
 
     mysql_free_result(res);
 
-    s = rows.elts;
-    qsort(s, rows.nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
+    qsort(rows->elts, rows->nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
           ngx_http_oxmigrate_admin_schema_order);
 
-    /* the update state: one connection per database (pool), not schema */
+    return NGX_OK;
+}
+
+
+/* the update state: one connection per database (pool), not schema */
+
+static void
+ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *rows)
+{
+    char                              *host;
+    int64_t                            now;
+    ngx_uint_t                         i;
+    ngx_http_oxmigrate_pool_walk_t     pw;
+    ngx_http_oxmigrate_schema_row_t   *s;
+    ngx_http_oxmigrate_schema_state_t  st;
 
     now = ngx_http_oxmigrate_admin_now_ms();
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
+    host = NULL;
+    s = rows->elts;
 
-    for (i = 0; i < rows.nelts; i = j) {
-        pool_id = s[i].ref.pool_id;
-
-        for (j = i; j < rows.nelts && s[j].ref.pool_id == pool_id; j++) {
-            /* void */
+    for (i = 0; i < rows->nelts; i++) {
+        if (ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].ref.pool_id)) {
+            host = pw.known ? ngx_http_oxmigrate_admin_host_port(op->pool,
+                                                                 &pw.h)
+                            : NULL;
         }
 
-        sm = NULL;
-        host = NULL;
+        s[i].host = host;
 
-        if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h, &pname)
-            == NGX_OK)
+        if (pw.sm == NULL
+            || ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm,
+                                                     op->pool, s[i].ref.name,
+                                                     &st)
+               != NGX_OK)
         {
-            host = ngx_http_oxmigrate_admin_host_port(op->pool, &h);
-
-            sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                  sizeof(err));
-            if (sm == NULL) {
-                ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                              "oxmigrate admin: database %uL: %s",
-                              pool_id, err);
-            }
+            continue;
         }
 
-        for ( /* void */ ; i < j; i++) {
-            s[i].host = host;
-
-            if (sm == NULL
-                || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm,
-                                           op->pool, s[i].ref.name, &st)
-                   != NGX_OK)
-            {
-                continue;
-            }
-
-            if (st.locked) {
-                s[i].status = (now - st.locked > (int64_t) op->alcf->lock_idle)
-                              ? "stale" : "blocked";
-
-            } else if (st.pending || st.missing) {
-                s[i].status = "needs update";
-
-            } else {
-                s[i].status = "ok";
-            }
-        }
-
-        if (sm) {
-            mysql_close(sm);
-        }
+        s[i].status = ngx_http_oxmigrate_admin_schema_status[
+                          ngx_http_oxmigrate_admin_update_state(op->alcf,
+                                                                &st, now)];
     }
+
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
+}
+
+
+/* GET /schemas (listdatabaseschema, with state) */
+
+void
+ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op)
+{
+    char                             *p;
+    MYSQL                            *m;
+    yajl_gen                          g;
+    ngx_uint_t                        i;
+    ngx_array_t                       rows;
+    ngx_http_oxmigrate_schema_row_t  *s;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL
+        || ngx_http_oxmigrate_admin_schemas_read(op, m, &rows) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_schemas_state(op, &rows);
+    s = rows.elts;
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {

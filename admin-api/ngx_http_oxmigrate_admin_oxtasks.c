@@ -1,10 +1,11 @@
 
 /*
  * oxmigrate admin API: the update-task endpoints through OX's own tools
- * (oxmigrate_ox_tools), on a node of the new cluster: forceupdatetask,
- * checkdatabase, unblockdatabase.  The answers are the JSON of the SQL
- * implementation (ngx_http_oxmigrate_admin_updates.c) plus "ox" (what the
- * tool said).  Thread pool only.
+ * (oxmigrate_ox_tools), on a node of the new cluster: listUpdateTasks,
+ * forceupdatetask, listupdatetasknamespaces, checkdatabase,
+ * unblockdatabase.  The answers are the JSON of the SQL implementation
+ * (ngx_http_oxmigrate_admin_updates.c, _check.c) plus "ox" (what the tool
+ * said).  Thread pool only.
  */
 
 
@@ -66,22 +67,80 @@ ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* runs the call, then a 200 answer {, left open; NULL: answered */
+
+static yajl_gen
+ngx_http_oxmigrate_admin_oxt_answer(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
+{
+    yajl_gen  g;
+
+    if (ngx_http_oxmigrate_admin_oxt_run(op, call) != NGX_OK
+        || (one && ngx_http_oxmigrate_admin_oxt_expect(op, call, one, other)
+                   != NGX_OK))
+    {
+        return NULL;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+
+    if (g) {
+        yajl_gen_map_open(g);
+    }
+
+    return g;
+}
+
+
 /*
- * The lines of a tool's table output, split in words: calls back with up
- * to "words" words, the last one holding the rest of the line.  Lines
- * before "after" (when given) and lines that do not start with a number
- * (the header "id ...", messages) are skipped.
+ * The tools print tables: a header ("id name ...", "taskName state"), rows
+ * of words between blanks, and messages.  oxt_line gives the next line of
+ * the output without its trailing blanks (the CR of CRLF, padding).
  */
 
-typedef void (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
-    ngx_str_t *w, ngx_uint_t n);
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_line(u_char **p, u_char *end, ngx_str_t *line)
+{
+    u_char  *eol, *q;
+
+    if (*p >= end) {
+        return 0;
+    }
+
+    eol = ngx_strlchr(*p, end, '\n');
+    if (eol == NULL) {
+        eol = end;
+    }
+
+    for (q = eol; q > *p && (q[-1] == '\r' || q[-1] == ' '); q--) {
+        /* void */
+    }
+
+    line->data = *p;
+    line->len = q - *p;
+    *p = (eol < end) ? eol + 1 : end;
+
+    return 1;
+}
+
+
+/*
+ * The rows of a table: the lines (after the one with "after", when given)
+ * split in "words" words at blanks (spaces, tabs and, with cr, CRs), the
+ * last one holding the rest of the line; a line with fewer is none.  The
+ * callback says whether it took the row; returns how many it took.
+ */
+
+typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
+    ngx_uint_t want, ngx_str_t *line, ngx_str_t *w, ngx_uint_t n);
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
-    ngx_uint_t words, yajl_gen g, ngx_http_oxmigrate_admin_oxt_row_pt cb)
+    ngx_uint_t words, ngx_uint_t cr, yajl_gen g, ngx_uint_t want,
+    ngx_http_oxmigrate_admin_oxt_row_pt cb)
 {
-    u_char      *p, *end, *eol, *q;
-    ngx_str_t    w[8];
+    u_char      *p, *q, *end, *eol;
+    ngx_str_t    line, w[8];
     ngx_uint_t   n, rows;
 
     p = out->data;
@@ -90,27 +149,21 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 
     if (after) {
         p = (u_char *) ngx_strstr(out->data, after);
-        if (p == NULL) {
-            return 0;
-        }
+        p = p ? ngx_strlchr(p, end, '\n') : NULL;
 
-        p = ngx_strlchr(p, end, '\n');
         if (p == NULL) {
             return 0;
         }
     }
 
-    for ( /* void */ ; p && p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
+    while (ngx_http_oxmigrate_admin_oxt_line(&p, end, &line)) {
+        q = line.data;
+        eol = line.data + line.len;
 
-        q = p;
-        n = 0;
-
-        while (q < eol && n < words) {
-            while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r')) {
+        for (n = 0; n < words; n++) {
+            while (q < eol
+                   && (*q == ' ' || *q == '\t' || (cr && *q == '\r')))
+            {
                 q++;
             }
 
@@ -122,9 +175,6 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 
             if (n == words - 1) {
                 q = eol;
-                while (q > w[n].data && (q[-1] == ' ' || q[-1] == '\r')) {
-                    q--;
-                }
 
             } else {
                 while (q < eol && *q != ' ' && *q != '\t') {
@@ -133,19 +183,10 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
             }
 
             w[n].len = q - w[n].data;
-            n++;
         }
 
-        /* a row starts with the database id: not the header, no message */
-        if (n < words || ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
-            continue;
-        }
-
-        cb(g, w, n);
-        rows++;
-
-        if (eol == end) {
-            break;
+        if (n == words && cb(g, want, &line, w, n)) {
+            rows++;
         }
     }
 
@@ -153,9 +194,17 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 }
 
 
-static void
-ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+/* "id name hostname scheme [status]": checkdatabase, unblockdatabase */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_db(yajl_gen g, ngx_uint_t want, ngx_str_t *line,
+    ngx_str_t *w, ngx_uint_t n)
 {
+    /* a row starts with the database id: not the header, no message */
+    if (ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
+        return 0;
+    }
+
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "id");
     ngx_http_oxmigrate_admin_json_int(g, ngx_atoof(w[0].data, w[0].len));
@@ -172,6 +221,8 @@ ngx_http_oxmigrate_admin_oxt_row(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
     }
 
     yajl_gen_map_close(g);
+
+    return 1;
 }
 
 
@@ -188,25 +239,17 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
                                      "checkdatabase",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
-        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
-               "id name hostname scheme status",
-               "Neither pending, blocking nor stale schemas found")
-           != NGX_OK)
-    {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
+                  "id name hostname scheme status",
+                  "Neither pending, blocking nor stale schemas found");
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
-    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, g,
-                                           ngx_http_oxmigrate_admin_oxt_row);
+    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, 1, g, 0,
+                                             ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
 
     if (rows == 0) {
@@ -257,27 +300,19 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         call.args[3] = schema;
     }
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
-        || ngx_http_oxmigrate_admin_oxt_expect(op, &call,
-               "unblocked the following schemas from database", NULL)
-           != NGX_OK)
-    {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
+                  "unblocked the following schemas from database", NULL);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "database");
     ngx_http_oxmigrate_admin_json_int(g, id);
     ngx_http_oxmigrate_admin_json_str(g, "unblocked");
     yajl_gen_array_open(g);
     (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
-                                   "unblocked the following schemas", 4, g,
-                                   ngx_http_oxmigrate_admin_oxt_row);
+                                   "unblocked the following schemas", 4, 1,
+                                   g, 0, ngx_http_oxmigrate_admin_oxt_db);
     yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_json_str(g, "message");
     ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
@@ -327,9 +362,40 @@ ngx_http_oxmigrate_admin_oxt_success(yajl_gen g, ngx_int_t rc)
 
 
 /*
- * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T
- * (its JMX credentials -l/-s are optional and not passed).  Whether the
- * task succeeded is the row OX wrote into the schema's updateTask.
+ * forceupdatetask [-n S] -t T (its JMX credentials -l/-s are optional and
+ * not passed).  Returns the time the rows OX writes for it are newer than:
+ * just before it runs, less a second of clock skew.
+ */
+
+static int64_t
+ngx_http_oxmigrate_admin_oxt_force(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call, const char *schema, const char *task)
+{
+    ngx_uint_t  i;
+
+    ngx_http_oxmigrate_admin_ox_init(call, op->alcf, op->pool, op->log,
+                                     "forceupdatetask",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call->creds = 0;
+    call->quick = 0;
+    i = 0;
+
+    if (schema) {
+        call->args[i++] = "-n";
+        call->args[i++] = schema;
+    }
+
+    call->args[i++] = "-t";
+    call->args[i] = task;
+
+    return ngx_http_oxmigrate_admin_now_ms() - 1000;
+}
+
+
+/*
+ * POST /schemas/{s}/updatetasks/{t}/force: forceupdatetask -n S -t T.
+ * Whether the task succeeded is the row OX wrote into the schema's
+ * updateTask.
  */
 
 void
@@ -349,17 +415,8 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
-                                     "forceupdatetask",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.creds = 0;
-    call.quick = 0;
-    call.args[0] = "-n";
-    call.args[1] = op->arg[0];
-    call.args[2] = "-t";
-    call.args[3] = op->arg[1];
-
-    since = ngx_http_oxmigrate_admin_now_ms();
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, op->arg[0],
+                                               op->arg[1]);
 
     if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
         return;
@@ -385,18 +442,15 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 
     if (sm) {
         rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->arg[0],
-                                                 op->arg[1], since - 1000);
+                                                 op->arg[1], since);
         mysql_close(sm);
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
     ngx_http_oxmigrate_admin_oxt_success(g, rc);
@@ -405,21 +459,31 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
+/* what OX wrote into each schema: one connection per database */
+
+static void
+ngx_http_oxmigrate_admin_oxt_forced(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_http_oxmigrate_pool_walk_t *pw, const char *schema,
+    void *data)
+{
+    int64_t  *since = data;
+
+    ngx_http_oxmigrate_admin_oxt_success(g, pw->sm
+             ? ngx_http_oxmigrate_admin_oxt_result(op, pw->sm, schema,
+                                                   op->arg[0], *since)
+             : -1);
+}
+
+
 /* POST /updatetasks/{t}/force: forceupdatetask -t T (every schema) */
 
 void
 ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
 {
-    char                             *pname, err[256];
-    MYSQL                            *sm;
-    int64_t                           since;
-    uint64_t                          pool_id;
-    yajl_gen                          g;
-    ngx_uint_t                        i;
-    ngx_array_t                      *all;
-    ngx_http_oxmigrate_dbhost_t       h;
-    ngx_http_oxmigrate_ox_call_t      call;
-    ngx_http_oxmigrate_schema_ref_t  *s;
+    int64_t                        since;
+    yajl_gen                       g;
+    ngx_array_t                   *all;
+    ngx_http_oxmigrate_ox_call_t   call;
 
     if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
         != NGX_OK)
@@ -432,175 +496,61 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
-                                     "forceupdatetask",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.creds = 0;
-    call.quick = 0;
-    call.args[0] = "-t";
-    call.args[1] = op->arg[0];
-
-    since = ngx_http_oxmigrate_admin_now_ms();
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, NULL, op->arg[0]);
 
     if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_force_all_json(op, all, 1,
+                                       ngx_http_oxmigrate_admin_oxt_forced,
+                                       &since);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "task");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-
-    s = all->elts;
-    pool_id = (uint64_t) -1;
-    sm = NULL;
-
-    for (i = 0; i < all->nelts; i++) {
-
-        if (s[i].pool_id != pool_id) {
-            pool_id = s[i].pool_id;
-
-            if (sm) {
-                mysql_close(sm);
-                sm = NULL;
-            }
-
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, op->db, pool_id,
-                                                   &h, &pname)
-                == NGX_OK)
-            {
-                sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err,
-                                                      sizeof(err));
-            }
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, s[i].name);
-        ngx_http_oxmigrate_admin_oxt_success(g, sm
-                 ? ngx_http_oxmigrate_admin_oxt_result(op, sm, s[i].name,
-                                                       op->arg[0],
-                                                       since - 1000)
-                 : -1);
-        yajl_gen_map_close(g);
-    }
-
-    if (sm) {
-        mysql_close(sm);
-    }
-
-    yajl_gen_array_close(g);
     ngx_http_oxmigrate_admin_ox_json(g, &call);
     yajl_gen_map_close(g);
 }
 
 
-/* a line "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
+/* a row "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
 
-static void
-ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_str_t *w, ngx_uint_t n)
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
+    ngx_str_t *line, ngx_str_t *w, ngx_uint_t n)
 {
-    u_char      *q, *e;
-    ngx_uint_t   excluded;
+    u_char     *q, *e;
+    ngx_str_t   ns;
 
-    if (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0) {
-        return;
-    }
-
-    excluded = (w[1].len >= 8 && ngx_strncmp(w[1].data, "excluded", 8) == 0);
-
-    if (!excluded && !(w[1].len >= 7
-                       && ngx_strncmp(w[1].data, "pending", 7) == 0))
+    /* a task's name starts its line; not the header "taskName state" */
+    if (w[0].data != line->data
+        || (w[0].len == 8 && ngx_strncmp(w[0].data, "taskName", 8) == 0))
     {
-        return;
+        return 0;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "name");
-    ngx_http_oxmigrate_admin_json_strn(g, w[0].data, w[0].len);
-    ngx_http_oxmigrate_admin_json_str(g, "namespace");
+    if (w[1].len >= 7 && ngx_strncmp(w[1].data, "pending", 7) == 0) {
+        ngx_http_oxmigrate_admin_task_json(g, want, &w[0], NULL, NULL, NULL);
+        return 1;
+    }
 
-    q = excluded ? ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
-                                    (u_char *) "namespace '", 11 - 1)
-                 : NULL;
+    if (w[1].len < 8 || ngx_strncmp(w[1].data, "excluded", 8) != 0) {
+        return 0;
+    }
+
+    q = ngx_strlcasestrn(w[1].data, w[1].data + w[1].len,
+                         (u_char *) "namespace '", 11 - 1);
     e = q ? ngx_strlchr(q + 11, w[1].data + w[1].len, '\'') : NULL;
 
     if (e) {
-        ngx_http_oxmigrate_admin_json_strn(g, q + 11, e - q - 11);
-    } else {
-        yajl_gen_null(g);
+        ns.data = q + 11;
+        ns.len = e - q - 11;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "state");
-    ngx_http_oxmigrate_admin_json_str(g, excluded ? "excluded" : "pending");
-    ngx_http_oxmigrate_admin_json_str(g, "successful");
-    yajl_gen_null(g);
-    ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-    yajl_gen_null(g);
-    ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-
-    if (excluded) {
-        ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
-    } else {
-        yajl_gen_null(g);
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-/* the same splitter, for lines that start with a task name */
-
-static void
-ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
-    ngx_uint_t want_pend, ngx_uint_t want_excl)
-{
-    u_char      *p, *end, *eol, *q;
-    ngx_str_t    w[2];
-    ngx_uint_t   pend;
-
-    end = out->data + out->len;
-
-    for (p = out->data; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        for (q = p; q < eol && *q != ' ' && *q != '\t'; q++) { /* void */ }
-
-        w[0].data = p;
-        w[0].len = q - p;
-
-        while (q < eol && (*q == ' ' || *q == '\t')) {
-            q++;
-        }
-
-        w[1].data = q;
-        for (q = eol; q > w[1].data && (q[-1] == '\r' || q[-1] == ' '); q--) {
-            /* void */
-        }
-        w[1].len = q - w[1].data;
-
-        if (w[0].len && w[1].len) {
-            pend = (w[1].len >= 7
-                    && ngx_strncmp(w[1].data, "pending", 7) == 0);
-
-            if ((pend && want_pend) || (!pend && want_excl)) {
-                ngx_http_oxmigrate_admin_oxt_task(g, w, 2);
-            }
-        }
-
-        if (eol == end) {
-            break;
-        }
-    }
+    ngx_http_oxmigrate_admin_task_json(g, want, &w[0], e ? &ns : NULL, NULL,
+                                       &w[1]);
+    return 1;
 }
 
 
@@ -612,16 +562,15 @@ ngx_http_oxmigrate_admin_oxt_lines(ngx_str_t *out, yajl_gen g, ngx_uint_t f,
 
 void
 ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want_exec,
-    ngx_uint_t want_pend, ngx_uint_t want_excl)
+    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want)
 {
-    char                               err[256];
-    MYSQL                             *sm;
     yajl_gen                           g;
-    ngx_uint_t                         i;
+    ngx_uint_t                         tool;
     ngx_http_oxmigrate_ox_call_t       call;
-    ngx_http_oxmigrate_executed_t     *e;
     ngx_http_oxmigrate_schema_state_t  st;
+
+    tool = want & (NGX_HTTP_OXMIGRATE_TASKS_PENDING
+                   | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED);
 
     ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
@@ -632,7 +581,7 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     call.args[1] = op->arg[0];
     call.args[2] = "-a";
 
-    if ((want_pend || want_excl)
+    if (tool
         && (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
             || ngx_http_oxmigrate_admin_oxt_expect(op, &call, "taskName",
                                                    NULL)
@@ -641,66 +590,25 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if (want_exec) {
-        sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
-        if (sm == NULL) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "database_unavailable",
-                                           "%s:%ud: %s", h->host, h->port,
-                                           err);
-            return;
-        }
-
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                                  op->arg[0], &st)
-            != NGX_OK)
-        {
-            ngx_http_oxmigrate_admin_db_error(op, sm);
-            mysql_close(sm);
-            return;
-        }
-
-        mysql_close(sm);
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    /* executed: OX's rows, read as without the tools */
+    g = ngx_http_oxmigrate_admin_tasks_open(op,
+                 (want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED) ? h : NULL, &st);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
-    ngx_http_oxmigrate_admin_json_str(g, "tasks");
-    yajl_gen_array_open(g);
+    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
-    e = st.executed ? st.executed->elts : NULL;
-
-    for (i = 0; e && i < st.executed->nelts; i++) {
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, e[i].name);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        yajl_gen_null(g);
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, "executed");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        ngx_http_oxmigrate_admin_json_bool(g, e[i].successful);
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        ngx_http_oxmigrate_admin_json_int(g, e[i].last_modified);
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        yajl_gen_null(g);
-        yajl_gen_map_close(g);
-    }
-
-    if (want_pend || want_excl) {
-        ngx_http_oxmigrate_admin_oxt_lines(&call.out, g, 0, want_pend,
-                                           want_excl);
+    if (tool) {
+        /* a CR in a task's line stays part of its words */
+        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,
+                                           want,
+                                           ngx_http_oxmigrate_admin_oxt_task);
     }
 
     yajl_gen_array_close(g);
 
-    if (want_pend || want_excl) {
+    if (tool) {
         ngx_http_oxmigrate_admin_ox_json(g, &call);
     }
 
@@ -716,10 +624,10 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
 void
 ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
 {
-    u_char                        *p, *end, *eol, *q;
+    u_char                        *p;
     yajl_gen                       g;
+    ngx_str_t                      line, ns;
     ngx_uint_t                     open;
-    ngx_http_oxmigrate_task_t      ns;
     ngx_http_oxmigrate_ox_call_t   call;
 
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
@@ -727,59 +635,36 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
     call.creds = 0;
 
-    if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "namespaces");
     yajl_gen_array_open(g);
 
     open = 0;
-    end = call.out.data + call.out.len;
+    p = call.out.data;
 
-    for (p = call.out.data; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        for (q = eol; q > p && (q[-1] == '\r' || q[-1] == ' '); q--) {
-            /* void */
-        }
-
-        if (q - p > 3 && ngx_strncmp(p, "+- ", 3) == 0) {
+    while (ngx_http_oxmigrate_admin_oxt_line(&p, call.out.data + call.out.len,
+                                             &line))
+    {
+        if (line.len > 3 && ngx_strncmp(line.data, "+- ", 3) == 0) {
             if (open) {
                 yajl_gen_array_close(g);
                 yajl_gen_map_close(g);
             }
 
-            ngx_str_null(&ns.name);
-            ns.ns.data = p + 3;
-            ns.ns.len = q - p - 3;
-
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_strn(g, ns.ns.data, ns.ns.len);
-            ngx_http_oxmigrate_admin_json_str(g, "excluded");
-            ngx_http_oxmigrate_admin_json_bool(g,
-                  ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
-                  != NULL);
-            ngx_http_oxmigrate_admin_json_str(g, "tasks");
-            yajl_gen_array_open(g);
+            ns.data = line.data + 3;
+            ns.len = line.len - 3;
+            ngx_http_oxmigrate_admin_ns_open(op, g, &ns);
             open = 1;
 
-        } else if (open && q - p > 5 && ngx_strncmp(p, "|--- ", 5) == 0) {
-            ngx_http_oxmigrate_admin_json_strn(g, p + 5, q - p - 5);
-        }
-
-        if (eol == end) {
-            break;
+        } else if (open && line.len > 5
+                   && ngx_strncmp(line.data, "|--- ", 5) == 0)
+        {
+            ngx_http_oxmigrate_admin_json_strn(g, line.data + 5,
+                                               line.len - 5);
         }
     }
 

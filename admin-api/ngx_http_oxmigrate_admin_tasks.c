@@ -579,6 +579,26 @@ ngx_http_oxmigrate_admin_schema_state(
 }
 
 
+/* a lock idle longer than oxmigrate_update_lock_idle is dead (ox-facts 6) */
+
+ngx_http_oxmigrate_update_state_e
+ngx_http_oxmigrate_admin_update_state(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_http_oxmigrate_schema_state_t *st, int64_t now)
+{
+    if (st->locked) {
+        return (now - st->locked > (int64_t) alcf->lock_idle)
+               ? NGX_HTTP_OXMIGRATE_STALE : NGX_HTTP_OXMIGRATE_BLOCKED;
+    }
+
+    if (st->pending || st->missing) {
+        return NGX_HTTP_OXMIGRATE_NEEDS_UPDATE;
+    }
+
+    return NGX_HTTP_OXMIGRATE_UPDATED;
+}
+
+
 ngx_http_oxmigrate_executed_t *
 ngx_http_oxmigrate_admin_executed(ngx_http_oxmigrate_schema_state_t *st,
     ngx_str_t *name)

@@ -1,17 +1,17 @@
 
 /*
- * oxmigrate admin API: the update-task endpoints (runupdate,
- * listUpdateTasks, forceupdatetask, listupdatetasknamespaces,
- * checkdatabase, unblockdatabase).  Thread pool only.
+ * oxmigrate admin API: the update endpoints (runupdate, forceupdatetask,
+ * listupdatetasknamespaces) and what the update-task endpoints share:
+ * every schema in order, database by database, and a schema's database
+ * host.  A schema's task list is in ngx_http_oxmigrate_admin_tasklist.c,
+ * checkdatabase and unblockdatabase in ngx_http_oxmigrate_admin_check.c.
+ * Thread pool only.
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
-static ngx_int_t ngx_http_oxmigrate_admin_resolve(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, const char *schema,
-    ngx_http_oxmigrate_dbhost_t *h);
 static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
     ngx_array_t *a);
 
@@ -161,16 +161,81 @@ ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
 }
 
 
-/* schema -> its database host; answers 404/500 itself */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, const char *schema, ngx_http_oxmigrate_dbhost_t *h)
+void
+ngx_http_oxmigrate_admin_pool_walk_init(ngx_http_oxmigrate_pool_walk_t *pw,
+    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t connect, ngx_uint_t warn)
 {
-    char       *pname;
-    uint64_t    pool_id;
-    ngx_int_t   rc;
+    ngx_memzero(pw, sizeof(ngx_http_oxmigrate_pool_walk_t));
+    pw->op = op;
+    pw->pool_id = (uint64_t) -1;
+    pw->connect = connect;
+    pw->warn = warn;
+}
 
+
+/* another database: the last one's connection is closed before the next */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
+    uint64_t pool_id)
+{
+    char  err[256];
+
+    if (pool_id == pw->pool_id) {
+        return 0;
+    }
+
+    ngx_http_oxmigrate_admin_pool_walk_done(pw);
+
+    pw->pool_id = pool_id;
+    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->op->pool, pw->op->db,
+                                                    pool_id, &pw->h,
+                                                    &pw->pname)
+                 == NGX_OK);
+
+    if (!pw->known || !pw->connect) {
+        return 1;
+    }
+
+    pw->sm = ngx_http_oxmigrate_admin_connect(&pw->h, NULL, 0, err,
+                                              sizeof(err));
+    if (pw->sm == NULL && pw->warn) {
+        ngx_log_error(NGX_LOG_WARN, pw->op->log, 0,
+                      "oxmigrate admin: database %uL: %s", pool_id, err);
+    }
+
+    return 1;
+}
+
+
+void
+ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
+{
+    if (pw->sm) {
+        mysql_close(pw->sm);
+        pw->sm = NULL;
+    }
+}
+
+
+/* the schema -> its write db_pool -> that pool's host, all on configdb */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h)
+{
+    char        *pname;
+    const char  *schema;
+    MYSQL       *m;
+    uint64_t     pool_id;
+    ngx_int_t    rc;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    schema = op->arg[0];
     rc = ngx_http_oxmigrate_admin_schema_pool(m, op->pool, schema, &pool_id);
 
     if (rc == NGX_OK) {
@@ -222,35 +287,79 @@ ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key, ngx_array_t *a)
 }
 
 
+/* the runner's work for op: the tasks of schema on h, or only task */
+
+static void
+ngx_http_oxmigrate_admin_update_init(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_dbhost_t *h, const char *schema,
+    ngx_http_oxmigrate_task_t *task, ngx_http_oxmigrate_update_t *u)
+{
+    ngx_memzero(u, sizeof(ngx_http_oxmigrate_update_t));
+    u->alcf = op->alcf;
+    u->configdb = op->omcf->db;
+    u->pool = op->pool;
+    u->log = op->log;
+    u->host = h;
+    u->schema = schema;
+    u->only = task;
+}
+
+
+/* a configured update task; NULL: answered 404 */
+
+static ngx_http_oxmigrate_task_t *
+ngx_http_oxmigrate_admin_known_task(ngx_http_oxmigrate_admin_op_t *op,
+    const char *name)
+{
+    ngx_http_oxmigrate_task_t  *task;
+
+    task = ngx_http_oxmigrate_admin_find_task(op->alcf, name);
+
+    if (task == NULL) {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
+                                       "update task '%s' not found", name);
+    }
+
+    return task;
+}
+
+
+yajl_gen
+ngx_http_oxmigrate_admin_reply_schema(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_uint_t status)
+{
+    yajl_gen  g;
+
+    g = ngx_http_oxmigrate_admin_reply(op, status);
+
+    if (g) {
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "schema");
+        ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    }
+
+    return g;
+}
+
+
 /* POST /schemas/{schema}/update (runupdate) */
 
 void
 ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                        *m;
     yajl_gen                      g;
     ngx_int_t                     rc;
     ngx_http_oxmigrate_step_t     st;
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL
-        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
-    {
+    if (ngx_http_oxmigrate_admin_resolve(op, &h) != NGX_OK) {
         return;
     }
 
-    ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
-    u.alcf = op->alcf;
-    u.configdb = op->omcf->db;
-    u.pool = op->pool;
-    u.log = op->log;
-    u.host = &h;
-    u.schema = op->arg[0];
-
-    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
-                                       op->arg[0]);
+    ngx_http_oxmigrate_admin_update_init(op, &h, op->arg[0], NULL, &u);
+    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log,
+                                       op->db, op->arg[0]);
 
     rc = st.steps->update(&st, &u);
 
@@ -289,186 +398,15 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_names(g, "executed", u.executed);
     ngx_http_oxmigrate_admin_names(g, "failed", u.failed);
     ngx_http_oxmigrate_admin_step_json(g, &st);
     yajl_gen_map_close(g);
-}
-
-
-/* GET /schemas/{schema}/updatetasks?state=executed|pending|excluded|all */
-
-void
-ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char                               err[256], *by;
-    MYSQL                             *m, *sm;
-    yajl_gen                           g;
-    ngx_int_t                          rc;
-    ngx_uint_t                         i, j, want_exec, want_pend, want_excl;
-    ngx_http_oxmigrate_task_t         *t;
-    ngx_http_oxmigrate_dbhost_t        h;
-    ngx_http_oxmigrate_executed_t     *e;
-    ngx_http_oxmigrate_schema_state_t  st;
-
-    want_exec = want_pend = want_excl = 1;
-
-    if (op->q_state && ngx_strcmp(op->q_state, "all") != 0) {
-        want_exec = (ngx_strcmp(op->q_state, "executed") == 0);
-        want_pend = (ngx_strcmp(op->q_state, "pending") == 0);
-        want_excl = (ngx_strcmp(op->q_state, "excluded") == 0);
-
-        if (!want_exec && !want_pend && !want_excl) {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                   "invalid_argument",
-                                   "state must be executed, pending, "
-                                   "excluded or all");
-            return;
-        }
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL
-        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
-    {
-        return;
-    }
-
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want_exec, want_pend,
-                                               want_excl);
-        return;
-    }
-
-    sm = ngx_http_oxmigrate_admin_connect(&h, NULL, 0, err, sizeof(err));
-    if (sm == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "database_unavailable", "%s:%ud: %s",
-                                       h.host, h.port, err);
-        return;
-    }
-
-    rc = ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                               op->arg[0], &st);
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_db_error(op, sm);
-        mysql_close(sm);
-        return;
-    }
-
-    mysql_close(sm);
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
-    ngx_http_oxmigrate_admin_json_str(g, "tasks");
-    yajl_gen_array_open(g);
-
-    /* the configured tasks in run order, then rows of unknown tasks */
-
-    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-
-    for (i = 0; t && i < op->alcf->tasks->nelts; i++) {
-        e = ngx_http_oxmigrate_admin_executed(&st, &t[i].name);
-        by = e ? NULL
-               : ngx_http_oxmigrate_admin_excluded(op->alcf, &t[i], op->pool);
-
-        if ((e && !want_exec) || (!e && by && !want_excl)
-            || (!e && !by && !want_pend))
-        {
-            continue;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_strn(g, t[i].name.data, t[i].name.len);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        if (t[i].ns.len) {
-            ngx_http_oxmigrate_admin_json_strn(g, t[i].ns.data, t[i].ns.len);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, e ? "executed"
-                                                : by ? "excluded" : "pending");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        if (e) {
-            ngx_http_oxmigrate_admin_json_bool(g, e->successful);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        if (e) {
-            ngx_http_oxmigrate_admin_json_int(g, e->last_modified);
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        ngx_http_oxmigrate_admin_json_str(g, by);
-        yajl_gen_map_close(g);
-    }
-
-    e = st.executed->elts;
-
-    for (j = 0; want_exec && j < st.executed->nelts; j++) {
-        if (ngx_http_oxmigrate_admin_find_task(op->alcf, e[j].name)) {
-            continue;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, e[j].name);
-        ngx_http_oxmigrate_admin_json_str(g, "namespace");
-        yajl_gen_null(g);
-        ngx_http_oxmigrate_admin_json_str(g, "state");
-        ngx_http_oxmigrate_admin_json_str(g, "executed");
-        ngx_http_oxmigrate_admin_json_str(g, "successful");
-        ngx_http_oxmigrate_admin_json_bool(g, e[j].successful);
-        ngx_http_oxmigrate_admin_json_str(g, "last_modified");
-        ngx_http_oxmigrate_admin_json_int(g, e[j].last_modified);
-        ngx_http_oxmigrate_admin_json_str(g, "excluded_by");
-        yajl_gen_null(g);
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-}
-
-
-/* run one task on one schema; answers nothing */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_force_one(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, const char *schema,
-    ngx_http_oxmigrate_task_t *task, ngx_http_oxmigrate_update_t *u)
-{
-    ngx_memzero(u, sizeof(ngx_http_oxmigrate_update_t));
-    u->alcf = op->alcf;
-    u->configdb = op->omcf->db;
-    u->pool = op->pool;
-    u->log = op->log;
-    u->host = h;
-    u->schema = schema;
-    u->only = task;
-
-    return ngx_http_oxmigrate_admin_update_run(u);
 }
 
 
@@ -497,7 +435,6 @@ ngx_http_oxmigrate_admin_force_result(yajl_gen g, ngx_int_t rc,
 void
 ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
 {
-    MYSQL                        *m;
     yajl_gen                      g;
     ngx_int_t                     rc;
     ngx_http_oxmigrate_task_t    *task;
@@ -505,32 +442,22 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_update_t   u;
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        m = ngx_http_oxmigrate_admin_configdb(op);
-        if (m && ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h)
-                 == NGX_OK)
-        {
+        if (ngx_http_oxmigrate_admin_resolve(op, &h) == NGX_OK) {
             ngx_http_oxmigrate_admin_ox_task_force(op, &h);
         }
 
         return;
     }
 
-    task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[1]);
-    if (task == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
-                                       "update task '%s' not found",
-                                       op->arg[1]);
-        return;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL
-        || ngx_http_oxmigrate_admin_resolve(op, m, op->arg[0], &h) != NGX_OK)
+    task = ngx_http_oxmigrate_admin_known_task(op, op->arg[1]);
+    if (task == NULL
+        || ngx_http_oxmigrate_admin_resolve(op, &h) != NGX_OK)
     {
         return;
     }
 
-    rc = ngx_http_oxmigrate_admin_force_one(op, &h, op->arg[0], task, &u);
+    ngx_http_oxmigrate_admin_update_init(op, &h, op->arg[0], task, &u);
+    rc = ngx_http_oxmigrate_admin_update_run(&u);
 
     if (rc == NGX_BUSY) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "UPD-0003",
@@ -538,16 +465,13 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, rc == NGX_OK
-                                           ? NGX_HTTP_OK
-                                           : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    g = ngx_http_oxmigrate_admin_reply_schema(op,
+                         rc == NGX_OK ? NGX_HTTP_OK
+                                      : NGX_HTTP_INTERNAL_SERVER_ERROR);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
     ngx_http_oxmigrate_admin_force_result(g, rc, &u);
@@ -555,46 +479,19 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
-/* POST /updatetasks/{task}/force: every schema */
-
-void
-ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
+yajl_gen
+ngx_http_oxmigrate_admin_force_all_json(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_array_t *all, ngx_uint_t connect,
+    ngx_http_oxmigrate_admin_forced_pt forced, void *data)
 {
-    char                             *pname;
-    MYSQL                            *m;
-    uint64_t                          pool_id;
     yajl_gen                          g;
-    ngx_int_t                         rc;
-    ngx_uint_t                        i, have_host;
-    ngx_array_t                      *all;
-    ngx_http_oxmigrate_task_t        *task;
-    ngx_http_oxmigrate_dbhost_t       h;
-    ngx_http_oxmigrate_update_t       u;
+    ngx_uint_t                        i;
+    ngx_http_oxmigrate_pool_walk_t    pw;
     ngx_http_oxmigrate_schema_ref_t  *s;
-
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_task_force_all(op);
-        return;
-    }
-
-    task = ngx_http_oxmigrate_admin_find_task(op->alcf, op->arg[0]);
-    if (task == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
-                                       "update task '%s' not found",
-                                       op->arg[0]);
-        return;
-    }
-
-    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
-        return;
-    }
-
-    m = op->db;
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g == NULL) {
-        return;
+        return NULL;
     }
 
     yajl_gen_map_open(g);
@@ -603,40 +500,103 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
 
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, connect, 0);
     s = all->elts;
-    pool_id = (uint64_t) -1;
-    have_host = 0;
 
     for (i = 0; i < all->nelts; i++) {
-
-        if (s[i].pool_id != pool_id) {
-            pool_id = s[i].pool_id;
-            have_host = (ngx_http_oxmigrate_admin_pool_host(op->pool, m,
-                                                        pool_id, &h, &pname)
-                         == NGX_OK);
-        }
+        (void) ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].pool_id);
 
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "name");
         ngx_http_oxmigrate_admin_json_str(g, s[i].name);
-
-        if (!have_host) {
-            ngx_http_oxmigrate_admin_json_str(g, "successful");
-            ngx_http_oxmigrate_admin_json_bool(g, 0);
-            ngx_http_oxmigrate_admin_json_str(g, "error");
-            ngx_http_oxmigrate_admin_json_str(g, "unknown db_pool");
-
-        } else {
-            rc = ngx_http_oxmigrate_admin_force_one(op, &h, s[i].name, task,
-                                                    &u);
-            ngx_http_oxmigrate_admin_force_result(g, rc, &u);
-        }
-
+        forced(op, g, &pw, s[i].name, data);
         yajl_gen_map_close(g);
     }
 
+    ngx_http_oxmigrate_admin_pool_walk_done(&pw);
+
     yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
+
+    return g;
+}
+
+
+/* the runner connects by itself: the database's host is enough */
+
+static void
+ngx_http_oxmigrate_admin_forced(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_http_oxmigrate_pool_walk_t *pw, const char *schema,
+    void *data)
+{
+    ngx_int_t                    rc;
+    ngx_http_oxmigrate_update_t  u;
+
+    if (!pw->known) {
+        ngx_http_oxmigrate_admin_json_str(g, "successful");
+        ngx_http_oxmigrate_admin_json_bool(g, 0);
+        ngx_http_oxmigrate_admin_json_str(g, "error");
+        ngx_http_oxmigrate_admin_json_str(g, "unknown db_pool");
+        return;
+    }
+
+    ngx_http_oxmigrate_admin_update_init(op, &pw->h, schema, data, &u);
+    rc = ngx_http_oxmigrate_admin_update_run(&u);
+    ngx_http_oxmigrate_admin_force_result(g, rc, &u);
+}
+
+
+/* POST /updatetasks/{task}/force: every schema */
+
+void
+ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
+{
+    yajl_gen                    g;
+    ngx_array_t                *all;
+    ngx_http_oxmigrate_task_t  *task;
+
+    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        ngx_http_oxmigrate_admin_ox_task_force_all(op);
+        return;
+    }
+
+    task = ngx_http_oxmigrate_admin_known_task(op, op->arg[0]);
+    if (task == NULL) {
+        return;
+    }
+
+    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
+    if (all == NULL) {
+        return;
+    }
+
+    g = ngx_http_oxmigrate_admin_force_all_json(op, all, 0,
+                                           ngx_http_oxmigrate_admin_forced,
+                                           task);
+    if (g) {
+        yajl_gen_map_close(g);
+    }
+}
+
+
+void
+ngx_http_oxmigrate_admin_ns_open(ngx_http_oxmigrate_admin_op_t *op,
+    yajl_gen g, ngx_str_t *ns)
+{
+    ngx_http_oxmigrate_task_t  t;
+
+    /* a nameless task of the namespace: excluded by namespace only */
+    ngx_str_null(&t.name);
+    t.ns = *ns;
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "name");
+    ngx_http_oxmigrate_admin_json_strn(g, ns->data, ns->len);
+    ngx_http_oxmigrate_admin_json_str(g, "excluded");
+    ngx_http_oxmigrate_admin_json_bool(g,
+             ngx_http_oxmigrate_admin_excluded(op->alcf, &t, op->pool)
+             != NULL);
+    ngx_http_oxmigrate_admin_json_str(g, "tasks");
+    yajl_gen_array_open(g);
 }
 
 
@@ -647,7 +607,7 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
 {
     yajl_gen                    g;
     ngx_uint_t                  i, j, n, seen;
-    ngx_http_oxmigrate_task_t  *t, ns;
+    ngx_http_oxmigrate_task_t  *t;
 
     if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_namespaces(op);
@@ -685,18 +645,7 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
             continue;
         }
 
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_strn(g, t[i].ns.data, t[i].ns.len);
-        ngx_http_oxmigrate_admin_json_str(g, "excluded");
-        /* a nameless task of the namespace: excluded by namespace only */
-        ngx_str_null(&ns.name);
-        ns.ns = t[i].ns;
-        ngx_http_oxmigrate_admin_json_bool(g,
-                 ngx_http_oxmigrate_admin_excluded(op->alcf, &ns, op->pool)
-                 != NULL);
-        ngx_http_oxmigrate_admin_json_str(g, "tasks");
-        yajl_gen_array_open(g);
+        ngx_http_oxmigrate_admin_ns_open(op, g, &t[i].ns);
 
         for (j = i; j < n; j++) {
             if (t[j].ns.len == t[i].ns.len
@@ -714,5 +663,4 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 }
-
 
