@@ -363,6 +363,10 @@ typedef struct {
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
+/* ngx_http_oxmigrate_admin_configdb.c: the path's schema (op->arg[0])
+ * exists; NGX_ERROR: answered 404 unknown_schema or 500 */
+ngx_int_t ngx_http_oxmigrate_admin_known_schema(
+    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m);
 /* ngx_http_oxmigrate_admin_store.c: NGX_OK, NGX_DECLINED (changeserver
  * refused: res->empty or res->enabled), NGX_ERROR (res->msg, db_errno) */
 ngx_int_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,

@@ -178,7 +178,9 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
 
 
 
-static ngx_int_t
+/* the schema of the path ({s}) exists in configdb; NGX_ERROR: answered */
+
+ngx_int_t
 ngx_http_oxmigrate_admin_known_schema(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m)
 {

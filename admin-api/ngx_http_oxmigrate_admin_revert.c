@@ -15,30 +15,6 @@
 #include "ngx_http_oxmigrate_admin_job.h"
 
 
-static ngx_int_t
-ngx_http_oxmigrate_admin_known_schema(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_oxmigrate_admin_schema_exists(m, op->pool, op->arg[0]);
-
-    if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NGX_ERROR;
-    }
-
-    if (rc == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                       "unknown_schema",
-                                       "schema '%s' not found", op->arg[0]);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* the last upgrade job's row of the schema; NULL: none (or answered) */
 
 typedef struct {

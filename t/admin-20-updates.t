@@ -96,6 +96,24 @@ $r = api(GET => "schemas/$s1/updatetasks?state=executed");
 is($r->{json}{tasks}[0]{successful}, JSON::PP::true, 'executed, successful');
 ok($r->{json}{tasks}[0]{last_modified} > 1600000000000, 'lastModified');
 
+# a row of a task this site does not configure (another version's, or
+# written by OX itself) is listed once, as executed
+OxAdmin::schema_sql($s1, "INSERT INTO updateTask (cid, taskName, successful,"
+    . " lastModified, uuid) VALUES (0, 'com.example.ForeignTask', 1,"
+    . " 1700000000000, UNHEX(REPLACE(UUID(), '-', '')))");
+my $n0 = scalar @{ $r->{json}{tasks} };
+$r = api(GET => "schemas/$s1/updatetasks?state=all");
+my @foreign = grep { $_->{name} eq 'com.example.ForeignTask' } @{ $r->{json}{tasks} };
+is(scalar @foreign, 1, 'a task not configured here: listed once');
+is($foreign[0]{state}, 'executed', '... as executed') or diag(explain(\@foreign));
+my %seen;
+$seen{ $_->{name} }++ for @{ $r->{json}{tasks} };
+is_deeply([ sort grep { $seen{$_} > 1 } keys %seen ], [],
+          'no task is listed twice (configured ones with their row, once)');
+$r = api(GET => "schemas/$s1/updatetasks?state=executed");
+is(scalar @{ $r->{json}{tasks} }, $n0 + 1, '... and among the executed ones, once');
+OxAdmin::schema_sql($s1, "DELETE FROM updateTask WHERE taskName = 'com.example.ForeignTask'");
+
 $r = api(GET => 'schemas');
 my %st = map { $_->{name} => $_->{status} } @{ $r->{json}{schemas} };
 is($st{$s1}, 'ok', "schemas: $s1 ok");
