@@ -288,14 +288,21 @@ ox_tools() {
     chmod 600 "$dir/cred"
 }
 
-if [ "$run_ox" = 1 ]; then
-    ox_tools "$tmp/ox" cdb_ox
-    nginx_conf nginx-ox "$ox_port" cdb_ox "oxmigrate_ox_tools old $tmp/ox/old;
-            oxmigrate_ox_tools new $tmp/ox/new;
-            oxmigrate_ox_credentials $tmp/ox/cred;" >"$tmp/nginx-ox.conf"
-    /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-ox.conf" \
-        -e "$tmp/logs/nginx-ox-error.log"
+# ox_nginx NAME PORT: the tools of $tmp/NAME on configdb cdb_NAME, and an
+# nginx that runs them (nginx-NAME)
+ox_nginx() {
+    local name=$1 port=$2 dir=$tmp/$1
+    ox_tools "$dir" "cdb_$name"
+    nginx_conf "nginx-$name" "$port" "cdb_$name" "oxmigrate_ox_tools old $dir/old;
+            oxmigrate_ox_tools new $dir/new;
+            oxmigrate_ox_credentials $dir/cred;" >"$tmp/nginx-$name.conf"
+    /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-$name.conf" \
+        -e "$tmp/logs/nginx-$name-error.log"
     sleep 0.5
+}
+
+if [ "$run_ox" = 1 ]; then
+    ox_nginx ox "$ox_port"
     run_job nginx-ox "$ox_port"
 else
     echo "0 0 0" >"$tmp/nginx-ox.out"
@@ -308,13 +315,7 @@ echo '{}' >"$tmp/nginx-oxc-job.json"
 : >"$tmp/oxc-tools.txt"
 if [ "$run_ox" = 1 ] && [ "${BENCH_CHECKS:-1}" = 1 ]; then
     oxc_port=$(free_port)
-    ox_tools "$tmp/oxc" cdb_oxc
-    nginx_conf nginx-oxc "$oxc_port" cdb_oxc "oxmigrate_ox_tools old $tmp/oxc/old;
-            oxmigrate_ox_tools new $tmp/oxc/new;
-            oxmigrate_ox_credentials $tmp/oxc/cred;" >"$tmp/nginx-oxc.conf"
-    /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-oxc.conf" \
-        -e "$tmp/logs/nginx-oxc-error.log"
-    sleep 0.5
+    ox_nginx oxc "$oxc_port"
     JOB_EXTRA=",\"check_tasks\":true,\"max_replica_lag\":60,\"health_url\":\"http://127.0.0.1:$oxc_port/ping\"" \
         run_job nginx-oxc "$oxc_port"
     # the tool's own time, as a process (start-up included): the first
