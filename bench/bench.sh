@@ -288,12 +288,25 @@ stop_nginx
 rounds=${BENCH_ROUNDS:-5}
 ab_secs=${BENCH_AB_SECONDS:-3}
 median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2fx (rounds: %.2f..%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+# prints "req/s cpu_us_per_request": wrk's rate, and the nginx worker's CPU
+# (user + system, /proc) per request answered: the cost, less at the mercy
+# of the scheduler than the rate when wrk and nginx share two cores
 ab_rps() {   # $1 run function, $2 port
+    local worker out t0 t1
     BENCH_SECONDS=1 "$1" "$2" >/dev/null
-    BENCH_SECONDS=$ab_secs "$1" "$2" | rps
+    worker=$(pgrep -P "$(cat "$tmp/nginx.pid")" | head -1)
+    t0=$(awk '{ print $14 + $15 }' "/proc/$worker/stat")
+    out=$(BENCH_SECONDS=$ab_secs "$1" "$2")
+    t1=$(awk '{ print $14 + $15 }' "/proc/$worker/stat")
+    awk -v rps="$(echo "$out" | rps)" \
+        -v n="$(echo "$out" | awk '/requests in/ { print $1 }')" \
+        -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.3f\n", rps, ticks / hz * 1e6 / n }'
 }
 metrics_rounds=""
 basic_rounds=""
+metrics_cpu=""
+basic_cpu=""
 for r in $(seq 1 "$rounds"); do
     for side in $( [ $((r % 2)) = 1 ] && echo "off on" || echo "on off" ); do
         start_nginx "$( [ "$side" = on ] && echo metrics.conf || echo shm.conf )"
@@ -307,11 +320,17 @@ for r in $(seq 1 "$rounds"); do
         fi
         stop_nginx
     done
-    metrics_rounds+="$(awk -v a="$m_on" -v b="$m_off" 'BEGIN { printf "%.4f", a / b }') "
-    basic_rounds+="$(awk -v a="$b_basic" -v b="$b_plain" 'BEGIN { printf "%.4f", a / b }') "
+    # rates: B / A; CPU per request: A / B (so that above 1 is cheaper)
+    metrics_rounds+="$(echo "$m_on $m_off" | awk '{ printf "%.4f", $1 / $3 }') "
+    metrics_cpu+="$(echo "$m_on $m_off" | awk '{ printf "%.4f", $4 / $2 }') "
+    basic_rounds+="$(echo "$b_basic $b_plain" | awk '{ printf "%.4f", $1 / $3 }') "
+    basic_cpu+="$(echo "$b_basic $b_plain" | awk '{ printf "%.4f", $4 / $2 }') "
+    echo "bench: A/B round $r: metrics on $m_on, off $m_off; basic $b_basic, plain $b_plain (req/s, worker CPU us per request)"
 done
 metrics_ab=$(tr ' ' '\n' <<<"$metrics_rounds" | grep . | median)
 basic_ab=$(tr ' ' '\n' <<<"$basic_rounds" | grep . | median)
+metrics_ab_cpu=$(tr ' ' '\n' <<<"$metrics_cpu" | grep . | median)
+basic_ab_cpu=$(tr ' ' '\n' <<<"$basic_cpu" | grep . | median)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
@@ -331,5 +350,7 @@ echo "metrics: shm hit with metrics on / off = $(ratio "$(ratio "${RPS[shm_m]}" 
 echo "basic case: a PROPFIND of ctx7 was decided \"$basic_decision\" (moved, routed by the site's map)"
 echo "A/B, median of $rounds rounds of ${ab_secs}s per side (the two sides back to back, order alternating):"
 echo "  shm hit, metrics on / off:            $metrics_ab   (target >= 0.95x)"
+echo "    the same as worker CPU per request, off / on:  $metrics_ab_cpu"
 echo "  basic (module + proxy_pass) / plain:  $basic_ab   (target >= 0.90x)"
+echo "    the same as worker CPU per request, plain / basic:  $basic_ab_cpu"
 echo "targets: shm >= 0.85x, redis >= 0.45x, basic >= 0.90x of plain proxy_pass, metrics on >= 0.95x of off (OpenResty: 0.72x shared dict, 0.33x Redis GET)"
