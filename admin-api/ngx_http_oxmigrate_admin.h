@@ -420,6 +420,11 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_state_t *st);
 
+/* a lock row refreshed longer ago than oxmigrate_update_lock_idle: dead */
+ngx_uint_t ngx_http_oxmigrate_admin_lock_dead(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, int64_t last_modified,
+    int64_t now);
+
 /* what a schema's updateTask state means, for GET /schemas and check */
 typedef enum {
     NGX_HTTP_OXMIGRATE_UPDATED = 0,

@@ -241,7 +241,7 @@ ngx_http_oxmigrate_admin_lockwatch_host(ngx_http_oxmigrate_lockwatch_t *w,
             age = ngx_max(now - at[k], 0);
             w->oldest_ms = ngx_max(w->oldest_ms, age);
 
-            if (age <= (int64_t) w->alcf->lock_idle) {
+            if (!ngx_http_oxmigrate_admin_lock_dead(w->alcf, at[k], now)) {
                 w->held[k]++;
                 continue;
             }

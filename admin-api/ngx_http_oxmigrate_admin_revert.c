@@ -430,7 +430,8 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_json_int(g, age);
         ngx_http_oxmigrate_admin_json_str(g, "live");
         ngx_http_oxmigrate_admin_json_bool(g,
-                                   age <= (int64_t) op->alcf->lock_idle);
+                !ngx_http_oxmigrate_admin_lock_dead(op->alcf, locked,
+                                                    locked + age));
         yajl_gen_map_close(g);
     }
 
@@ -494,8 +495,8 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         }
 
         if (locked > 0
-            && ngx_http_oxmigrate_admin_now_ms() - locked
-               > (int64_t) op->alcf->lock_idle)
+            && ngx_http_oxmigrate_admin_lock_dead(op->alcf, locked,
+                                         ngx_http_oxmigrate_admin_now_ms()))
         {
             ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "dead OX lock:"
                          " LOCKED row not refreshed for %L s%Z",

@@ -581,13 +581,26 @@ ngx_http_oxmigrate_admin_schema_state(
 
 /* a lock idle longer than oxmigrate_update_lock_idle is dead (ox-facts 6) */
 
+/*
+ * OX's rule for a lock row (LOCKED, BACKGROUND): refreshed longer ago than
+ * locked.idleMillis (oxmigrate_update_lock_idle), its holder is dead
+ */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_lock_dead(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    int64_t last_modified, int64_t now)
+{
+    return now - last_modified > (int64_t) alcf->lock_idle;
+}
+
+
 ngx_http_oxmigrate_update_state_e
 ngx_http_oxmigrate_admin_update_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf,
     ngx_http_oxmigrate_schema_state_t *st, int64_t now)
 {
     if (st->locked) {
-        return (now - st->locked > (int64_t) alcf->lock_idle)
+        return ngx_http_oxmigrate_admin_lock_dead(alcf, st->locked, now)
                ? NGX_HTTP_OXMIGRATE_STALE : NGX_HTTP_OXMIGRATE_BLOCKED;
     }
 
