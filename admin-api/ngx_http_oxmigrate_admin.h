@@ -96,11 +96,25 @@ typedef struct {
 } ngx_http_oxmigrate_task_t;
 
 
-/* oxmigrate_ox_tools old|new DIR [via=COMMAND] */
+/*
+ * oxmigrate_ox_tools old|new DIR [via=COMMAND] [version=X.Y.Z]
+ *     [rmi=HOST:PORT,...] [password_wrapper=PATH] [lock_idle=TIME]
+ */
 typedef struct {
     ngx_str_t                   dir;       /* no trailing slash */
     ngx_array_t                *via;       /* char *, the wrapper's words */
+    ngx_uint_t                  version;   /* 7.10.1 is 71001 */
+    char                       *rmi;       /* "h:p,h:p", NULL: none */
+    char                       *wrapper;   /* node-side, NULL: -P */
+    ngx_msec_t                  lock_idle; /* OX's lock counts dead */
 } ngx_http_oxmigrate_ox_tools_t;
+
+/* the RMI generation of the update-task tools (ox-facts 7) */
+#define NGX_HTTP_OXMIGRATE_OX_RMI_TOOLS  71001
+/* listUpdateTasks, with its mode switches */
+#define NGX_HTTP_OXMIGRATE_OX_LIST_TOOL  71002
+/* locked.idleMillis, takeover of a dead lock (ox-facts 6) */
+#define NGX_HTTP_OXMIGRATE_OX_V8         80000
 
 #define NGX_HTTP_OXMIGRATE_OX_OLD  0
 #define NGX_HTTP_OXMIGRATE_OX_NEW  1
@@ -121,7 +135,9 @@ typedef struct {
     /* the OX connector (ngx_http_oxmigrate_admin_ox.c) */
     ngx_http_oxmigrate_ox_tools_t  *ox[2];      /* old, new; NULL: SQL */
     ngx_str_t                   ox_user;        /* -A */
-    ngx_str_t                   ox_pass;        /* -P, never logged */
+    ngx_str_t                   ox_pass;        /* never logged */
+    char                       *ox_env;         /* "ADMIN_PASSWORD=..." */
+    const char                 *ox_caches;      /* who OX invalidates */
     ngx_msec_t                  ox_timeout;     /* runupdate & co */
     ngx_msec_t                  ox_quick_timeout;  /* the schema tools */
 
@@ -628,8 +644,9 @@ struct ngx_http_oxmigrate_ox_call_s {
     ngx_log_t                            *log;
     const char                           *tool;     /* "disableschema" */
     ngx_uint_t                            cluster;  /* OX_OLD, OX_NEW */
-    ngx_uint_t                            creds;    /* -A user -P pass */
+    ngx_uint_t                            creds;    /* -A user, password */
     ngx_uint_t                            quick;    /* the short timeout */
+    const char                           *mode;     /* "-g", NULL: none */
     const char                           *args[9];  /* flag, value, NULL */
 
     ngx_http_oxmigrate_ox_tick_pt         tick;
@@ -696,7 +713,6 @@ typedef struct {
 
 struct ngx_http_oxmigrate_steps_s {
     const char                 *name;       /* "ox tools", "sql" */
-    const char                 *ox_caches;  /* what the OX nodes' caches saw */
     ngx_uint_t                (*disable)(ngx_http_oxmigrate_step_t *st);
     ngx_uint_t                (*enable)(ngx_http_oxmigrate_step_t *st);
     ngx_uint_t                (*changeserver)(ngx_http_oxmigrate_step_t *st,
@@ -706,6 +722,22 @@ struct ngx_http_oxmigrate_steps_s {
     int64_t                   (*registerserver)(ngx_http_oxmigrate_step_t *st,
                                    const char *name);
 };
+
+ngx_http_oxmigrate_ox_call_t *ngx_http_oxmigrate_admin_ox_call(
+    ngx_http_oxmigrate_step_t *st, const char *tool, ngx_uint_t cluster);
+/* oxupdate.c: runupdate, and the schema's state after it */
+ngx_int_t ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
+    ngx_http_oxmigrate_update_t *u);
+ngx_int_t ngx_http_oxmigrate_admin_ox_pending(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *schema, ngx_array_t *pending, char *err,
+    size_t err_len);
+const char *ngx_http_oxmigrate_admin_ox_pending_mode(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+void ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool,
+    u_char *s, size_t len);
+const char *ngx_http_oxmigrate_admin_caches(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
 /* configdb.c: a failed step's answer; "ox_caches" and "ox" of a step */
 void ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,

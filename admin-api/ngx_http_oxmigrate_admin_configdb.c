@@ -284,7 +284,7 @@ void
 ngx_http_oxmigrate_admin_step_json(yajl_gen g, ngx_http_oxmigrate_step_t *st)
 {
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
-    ngx_http_oxmigrate_admin_json_str(g, st->steps->ox_caches);
+    ngx_http_oxmigrate_admin_json_str(g, ngx_http_oxmigrate_admin_caches(st->alcf));
 
     if (st->call) {
         ngx_http_oxmigrate_admin_ox_json(g, st->call);

@@ -58,12 +58,11 @@ ngx_http_oxmigrate_admin_check_tasks(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool, MYSQL *sm, const char *schema,
     ngx_http_oxmigrate_checks_t *c)
 {
-    u_char                             *p, *end, *eol;
-    char                                buf[512];
-    size_t                              len;
+    u_char                             *p, *end;
+    char                                buf[512], err[256];
     ngx_uint_t                          i, nf, np;
+    ngx_array_t                        *pending;
     ngx_http_oxmigrate_task_t          *t;
-    ngx_http_oxmigrate_ox_call_t        call;
     ngx_http_oxmigrate_executed_t      *e;
     ngx_http_oxmigrate_schema_state_t   st;
 
@@ -98,41 +97,27 @@ ngx_http_oxmigrate_admin_check_tasks(ngx_http_oxmigrate_job_t *job,
     }
 
     if (job->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_init(&call, job->alcf, pool, job->log,
-                                         "listUpdateTasks",
-                                         NGX_HTTP_OXMIGRATE_OX_NEW);
-        call.args[0] = "-n";
-        call.args[1] = schema;
-        call.quick = 1;
+        /* listUpdateTasks -g, the exclusions left out */
+        pending = ngx_array_create(pool, 4, sizeof(char *));
 
-        if (ngx_http_oxmigrate_admin_ox_run(&call) != NGX_OK) {
+        if (pending == NULL
+            || ngx_http_oxmigrate_admin_ox_pending(job->alcf, pool, job->log,
+                                                   schema, pending, err,
+                                                   sizeof(err))
+               != NGX_OK)
+        {
             ngx_http_oxmigrate_admin_check_add(c, "tasks", 0,
-                                               "listUpdateTasks failed");
+                                     pending ? err : "listUpdateTasks failed");
             return;
         }
 
-        /* "<task> pending" lines */
-
-        for (eol = call.out.data; eol && *eol; ) {
-            u_char  *line = eol;
-
-            eol = (u_char *) ngx_strchr(line, '\n');
-            len = eol ? (size_t) (eol - line) : ngx_strlen(line);
-
-            if (len > 8
-                && ngx_strncmp(line + len - 8, " pending", 8) == 0)
-            {
-                if (p < end) {
-                    p = ngx_slprintf(p, end, "%s%*s pending",
-                                     nf + np ? ", " : "", len - 8, line);
-                }
-
-                np++;
+        for (i = 0; i < pending->nelts; i++) {
+            if (p < end) {
+                p = ngx_slprintf(p, end, "%s%s pending", nf + np ? ", " : "",
+                                 ((char **) pending->elts)[i]);
             }
 
-            if (eol) {
-                eol++;
-            }
+            np++;
         }
 
     } else {

@@ -239,7 +239,7 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
             " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
             " NULLIF(%s, ''), %R)",
             kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches, now, now,
+            ngx_http_oxmigrate_admin_caches(op->alcf), now, now,
             pabuf, window ? window : "", mdbuf)
         < 0)
     {

@@ -483,7 +483,7 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
                   : "disable, update, changeserver, enable");
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g,
-                  ngx_http_oxmigrate_admin_steps(op->alcf)->ox_caches);
+                  ngx_http_oxmigrate_admin_caches(op->alcf));
 
     ngx_http_oxmigrate_admin_upgrade_dry_schemas(op, g, m, job, plan_a,
                                                  ms_ctx);

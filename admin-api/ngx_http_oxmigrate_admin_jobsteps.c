@@ -342,7 +342,11 @@ ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
 }
 
 
-/* the update of a schema; NGX_OK: every task succeeded */
+/*
+ * The update of a schema; NGX_OK: every task succeeded; NGX_AGAIN: still
+ * running inside OX (the step ends interrupted, never failed, never
+ * enabled).
+ */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
@@ -379,11 +383,20 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
         return NGX_OK;
     }
 
-    /* without force the schema stays disabled on its old server */
+    if (rc == NGX_AGAIN) {
+        /* OX's update goes on: neither failed nor enabled; a resume waits */
+        ngx_http_oxmigrate_admin_job_mark(run, "running", NULL, u.error);
+        return NGX_AGAIN;
+    }
+
+    /* never enabled with failed tasks: disabled on the new server */
     ngx_http_oxmigrate_admin_job_mark(run, "failed",
                                       rc == NGX_OK ? u.failed : NULL,
-                                      rc == NGX_OK ? "update tasks failed"
-                                                   : u.error);
+                                      rc == NGX_OK
+                                      ? "update tasks failed; disabled on the"
+                                        " new server (POST /schemas/{s}/revert"
+                                        " takes it back)"
+                                      : u.error);
     return NGX_ERROR;
 }
 
@@ -481,8 +494,141 @@ ngx_http_oxmigrate_admin_job_begin(ngx_http_oxmigrate_job_step_t *step,
 
 
 /*
- * One schema (thread): disable, update, changeserver, enable (an
- * upgrade) or the update alone (runallupdate).  step->rc: NGX_OK done,
+ * A cancel asked before the schema's update tasks started (in this run
+ * and any run before): back on its old server (changeserver, when it was
+ * moved) and enabled there.  NGX_DONE: so; NGX_DECLINED: no cancel.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t moved)
+{
+    uint64_t     from;
+    MYSQL_ROW    row;
+    MYSQL_RES   *res;
+    ngx_uint_t   status;
+
+    if (ngx_http_oxmigrate_admin_job_control(run, step, NULL) != NGX_OK
+        || step->control != NGX_HTTP_OXMIGRATE_C_CANCEL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (moved) {
+        res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
+                  "SELECT from_server_id FROM oxmigrate_job_schema"
+                  " WHERE job_id = %U AND seq = %U", run->job->id,
+                  (uint64_t) run->js->seq);
+        row = res ? mysql_fetch_row(res) : NULL;
+        from = (row && row[0]) ? (uint64_t) ngx_atoof((u_char *) row[0],
+                                                      ngx_strlen(row[0]))
+                               : 0;
+        if (res) {
+            mysql_free_result(res);
+        }
+
+        status = from ? run->st.steps->changeserver(&run->st, from)
+                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (status) {
+            ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
+                                 from ? run->st.res.msg
+                                      : "cancelled, but its old server is "
+                                        "unknown: disabled on the new one");
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_ENABLE)) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_job_invalidate(run);
+
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
+              " message = 'cancelled before its update tasks ran:"
+              " enabled again on its old server', enabled_at = %D"
+              " WHERE job_id = %U AND seq = %U",
+              ngx_http_oxmigrate_admin_now_ms(), run->job->id,
+              (uint64_t) run->js->seq);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * OX's order (UpgradeSchemata, seed 000 steps 4-7): disable, changeserver,
+ * then the update tasks on the new server ("ensures that the context to
+ * server resolve works"), then enable.  This is the first half.  NGX_OK:
+ * disabled and on the new server; NGX_DONE: cancelled and back; else the
+ * schema is marked.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t disabled,
+    int64_t *disabled_ms)
+{
+    ngx_int_t                  rc;
+    ngx_http_oxmigrate_job_t  *job;
+
+    job = run->job;
+
+    /* where it was: POST /schemas/{s}/revert takes it back there */
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job_schema SET from_server_id ="
+              " COALESCE(from_server_id, (SELECT MIN(p.server_id)"
+              " FROM context_server2db_pool p WHERE p.db_schema = %s"
+              " AND p.server_id <> %U)) WHERE job_id = %U AND seq = %U",
+              run->js->name, job->server_id, job->id,
+              (uint64_t) run->js->seq);
+
+    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)) {
+        return NGX_ERROR;
+    }
+
+    /* this run's disable, for the downtime histogram */
+    *disabled_ms = ngx_http_oxmigrate_admin_now_ms();
+
+    /* the first disable counts: a resumed schema keeps its start */
+    (void) ngx_http_oxmigrate_admin_job_exec(run,
+              "UPDATE oxmigrate_job_schema"
+              " SET disabled_at = COALESCE(disabled_at, %D)"
+              " WHERE job_id = %U AND seq = %U",
+              ngx_http_oxmigrate_admin_now_ms(), job->id,
+              (uint64_t) run->js->seq);
+
+    ngx_http_oxmigrate_admin_job_invalidate(run);
+
+    if (!disabled) {
+        rc = ngx_http_oxmigrate_admin_job_back(run, step, 0);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ngx_http_oxmigrate_admin_job_do(run,
+                                        NGX_HTTP_OXMIGRATE_DO_CHANGESERVER))
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_job_invalidate(run);
+
+    if (!disabled) {
+        rc = ngx_http_oxmigrate_admin_job_back(run, step, 1);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * One schema (thread): disable, changeserver, update, enable
+ * (an upgrade) or the update alone (runallupdate).  step->rc: NGX_OK done,
  * NGX_ERROR failed, NGX_DECLINED the job is another driver's now.
  */
 
@@ -493,6 +639,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     char                          *pname, ena[32], *why, *msg;
     int64_t                        disabled_ms;
+    ngx_int_t                      rc;
     ngx_uint_t                     upgrade, disabled;
     ngx_http_oxmigrate_job_t      *job;
     ngx_http_oxmigrate_dbhost_t    h;
@@ -552,73 +699,29 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                        run.m, run.js->name);
 
     if (upgrade) {
-        /* where it was: POST /schemas/{s}/revert takes it back there */
-        (void) ngx_http_oxmigrate_admin_job_exec(&run,
-                  "UPDATE oxmigrate_job_schema SET from_server_id ="
-                  " COALESCE(from_server_id, (SELECT MIN(p.server_id)"
-                  " FROM context_server2db_pool p WHERE p.db_schema = %s"
-                  " AND p.server_id <> %U)) WHERE job_id = %U AND seq = %U",
-                  run.js->name, job->server_id, job->id,
-                  (uint64_t) run.js->seq);
-
-        if (ngx_http_oxmigrate_admin_job_do(&run,
-                                            NGX_HTTP_OXMIGRATE_DO_DISABLE))
-        {
-            goto done;
-        }
-
-        /* this run's disable, for the downtime histogram */
-        disabled_ms = ngx_http_oxmigrate_admin_now_ms();
-
-        /* the first disable counts: a resumed schema keeps its start */
-        (void) ngx_http_oxmigrate_admin_job_exec(&run,
-                  "UPDATE oxmigrate_job_schema"
-                  " SET disabled_at = COALESCE(disabled_at, %D)"
-                  " WHERE job_id = %U AND seq = %U",
-                  ngx_http_oxmigrate_admin_now_ms(), job->id,
-                  (uint64_t) run.js->seq);
-
-        ngx_http_oxmigrate_admin_job_invalidate(&run);
-
-        /*
-         * Cancelled while it was disabled, before its update tasks started
-         * (in this run and any run before): enabled again on its old
-         * server.
-         */
-
-        if (!disabled
-            && ngx_http_oxmigrate_admin_job_control(&run, step, NULL)
-               == NGX_OK
-            && step->control == NGX_HTTP_OXMIGRATE_C_CANCEL)
-        {
-            if (ngx_http_oxmigrate_admin_job_do(&run,
-                                                NGX_HTTP_OXMIGRATE_DO_ENABLE))
-            {
-                goto done;
-            }
-
-            ngx_http_oxmigrate_admin_job_invalidate(&run);
-
-            (void) ngx_http_oxmigrate_admin_job_exec(&run,
-                      "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
-                      " message = 'cancelled before its update tasks ran:"
-                      " enabled again on its old server', enabled_at = %D"
-                      " WHERE job_id = %U AND seq = %U",
-                      ngx_http_oxmigrate_admin_now_ms(), job->id,
-                      (uint64_t) run.js->seq);
-
-            step->rc = NGX_DONE;
+        rc = ngx_http_oxmigrate_admin_job_move(&run, step, disabled,
+                                               &disabled_ms);
+        if (rc != NGX_OK) {
+            step->rc = (rc == NGX_DONE) ? NGX_DONE : step->rc;
             goto done;
         }
     }
 
-    if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
+    rc = ngx_http_oxmigrate_admin_job_update(&run, step, &h);
+
+    if (rc == NGX_AGAIN) {
+        /* still running inside OX: the job stops, a resume waits for it */
+        step->rc = NGX_ABORT;
+        goto done;
+    }
+
+    if (rc != NGX_OK) {
         goto done;
     }
 
     /*
      * The checks before the enable: a failed one leaves the schema
-     * disabled on its old server ("failed"); without force the job stops
+     * disabled on the new server ("failed"); without force the job stops
      * (failed), with force it pauses for a human.
      */
 
@@ -628,10 +731,11 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                                (uint64_t) run.js->seq, &why)
            == NGX_DECLINED)
     {
-        msg = ngx_pnalloc(run.pool, ngx_strlen(why ? why : "?") + 80);
+        msg = ngx_pnalloc(run.pool, ngx_strlen(why ? why : "?") + 120);
         if (msg) {
-            ngx_sprintf((u_char *) msg, "check failed: %s; disabled on its"
-                        " old server%Z", why ? why : "?");
+            ngx_sprintf((u_char *) msg, "check failed: %s; disabled on the"
+                        " new server (POST /schemas/{s}/revert takes it"
+                        " back)%Z", why ? why : "?");
         }
 
         ngx_http_oxmigrate_admin_job_mark(&run, "failed", NULL,
@@ -651,9 +755,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     if (upgrade) {
         if (ngx_http_oxmigrate_admin_job_do(&run,
-                                       NGX_HTTP_OXMIGRATE_DO_CHANGESERVER)
-            || ngx_http_oxmigrate_admin_job_do(&run,
-                                       NGX_HTTP_OXMIGRATE_DO_ENABLE))
+                                            NGX_HTTP_OXMIGRATE_DO_ENABLE))
         {
             goto done;
         }

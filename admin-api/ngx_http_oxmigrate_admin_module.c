@@ -139,7 +139,7 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       NULL },
 
     { ngx_string("oxmigrate_ox_tools"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_oxmigrate_admin_ox_tools,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

@@ -29,7 +29,8 @@ extern char **environ;
 
 
 static ngx_int_t ngx_http_oxmigrate_admin_ox_spawn(
-    ngx_http_oxmigrate_ox_call_t *call, char **argv, pid_t *pid, int *fds);
+    ngx_http_oxmigrate_ox_call_t *call, char **argv, char **envp, pid_t *pid,
+    int *fds);
 static void ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
     pid_t pid, int *fds, ngx_msec_t timeout);
 static ngx_int_t ngx_http_oxmigrate_admin_ox_result(
@@ -68,11 +69,55 @@ ngx_http_oxmigrate_admin_ox_safe(const u_char *s, size_t len)
 
 
 
-/* the argument vector: via words, DIR/tool, -A user -P pass, args */
+/*
+ * How a tool takes the master password (ox-facts 7): the admin console
+ * tools read ADMIN_PASSWORD from the environment when -P is absent;
+ * unblockdatabase and the RMI update-task tools (7.10.1+) take it only as
+ * -P; the JMX update-task tools of 7.10.0 need none.
+ */
+
+#define NGX_HTTP_OXMIGRATE_OX_AUTH_NONE  0
+#define NGX_HTTP_OXMIGRATE_OX_AUTH_ENV   1
+#define NGX_HTTP_OXMIGRATE_OX_AUTH_P     2
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_ox_auth(ngx_http_oxmigrate_ox_call_t *call)
+{
+    ngx_uint_t    i;
+    const char   *env[] = { "disableschema", "enableschema", "changeserver",
+                            "registerserver", "checkdatabase",
+                            "listdatabaseschema", NULL };
+
+    if (!call->creds) {
+        return NGX_HTTP_OXMIGRATE_OX_AUTH_NONE;
+    }
+
+    for (i = 0; env[i]; i++) {
+        if (ngx_strcmp(call->tool, env[i]) == 0) {
+            return NGX_HTTP_OXMIGRATE_OX_AUTH_ENV;
+        }
+    }
+
+    if (ngx_strcmp(call->tool, "unblockdatabase") == 0
+        || call->alcf->ox[call->cluster]->version
+           >= NGX_HTTP_OXMIGRATE_OX_RMI_TOOLS)
+    {
+        return NGX_HTTP_OXMIGRATE_OX_AUTH_P;
+    }
+
+    return NGX_HTTP_OXMIGRATE_OX_AUTH_NONE;
+}
+
+
+/*
+ * The argument vector: via words, [password_wrapper] DIR/tool, -A user
+ * [-P pass], mode, args.  The password is an argument only for a -P tool
+ * without a wrapper (masked: "********" in what is shown).
+ */
 
 static char **
 ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
-    ngx_uint_t masked)
+    ngx_uint_t auth, ngx_uint_t masked)
 {
     char                           **argv, **via, *path;
     size_t                           len;
@@ -83,7 +128,7 @@ ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
 
     for (k = 0; call->args[k]; k++) { /* void */ }
 
-    n = t->via->nelts + 1 + (call->creds ? 4 : 0) + k + 1;
+    n = t->via->nelts + 2 + 4 + 1 + k + 1;
 
     argv = ngx_pcalloc(call->pool, n * sizeof(char *));
     if (argv == NULL) {
@@ -97,6 +142,10 @@ ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
         argv[n++] = via[i];
     }
 
+    if (auth == NGX_HTTP_OXMIGRATE_OX_AUTH_P && t->wrapper) {
+        argv[n++] = t->wrapper;
+    }
+
     len = t->dir.len + 1 + ngx_strlen(call->tool);
     path = ngx_pnalloc(call->pool, len + 1);
     if (path == NULL) {
@@ -106,11 +155,18 @@ ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
     ngx_sprintf((u_char *) path, "%V/%s%Z", &t->dir, call->tool);
     argv[n++] = path;
 
-    if (call->creds) {
+    if (auth != NGX_HTTP_OXMIGRATE_OX_AUTH_NONE) {
         argv[n++] = "-A";
         argv[n++] = (char *) call->alcf->ox_user.data;
+    }
+
+    if (auth == NGX_HTTP_OXMIGRATE_OX_AUTH_P && t->wrapper == NULL) {
         argv[n++] = "-P";
         argv[n++] = masked ? "********" : (char *) call->alcf->ox_pass.data;
+    }
+
+    if (call->mode) {
+        argv[n++] = (char *) call->mode;
     }
 
     for (i = 0; i < k; i++) {
@@ -120,6 +176,39 @@ ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
     argv[n] = NULL;
 
     return argv;
+}
+
+
+/* the worker's environment with ADMIN_PASSWORD, for a tool that needs it */
+
+static char **
+ngx_http_oxmigrate_admin_ox_envp(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_uint_t auth)
+{
+    char        **envp;
+    ngx_uint_t    n, i;
+
+    if (auth == NGX_HTTP_OXMIGRATE_OX_AUTH_NONE) {
+        return environ;
+    }
+
+    for (n = 0; environ[n]; n++) { /* void */ }
+
+    envp = ngx_pcalloc(call->pool, (n + 2) * sizeof(char *));
+    if (envp == NULL) {
+        return NULL;
+    }
+
+    for (i = 0, n = 0; environ[i]; i++) {
+        if (ngx_strncmp(environ[i], "ADMIN_PASSWORD=", 15) != 0) {
+            envp[n++] = environ[i];
+        }
+    }
+
+    envp[n++] = call->alcf->ox_env;
+    envp[n] = NULL;
+
+    return envp;
 }
 
 
@@ -134,9 +223,9 @@ ngx_int_t
 ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
 {
     int         fds[2];
-    char      **argv;
+    char      **argv, **envp;
     pid_t       pid;
-    ngx_uint_t  i;
+    ngx_uint_t  i, auth;
     ngx_msec_t  timeout;
     int64_t     start;
 
@@ -159,14 +248,16 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
         }
     }
 
-    argv = ngx_http_oxmigrate_admin_ox_argv(call, 0);
-    call->argv = ngx_http_oxmigrate_admin_ox_argv(call, 1);
+    auth = ngx_http_oxmigrate_admin_ox_auth(call);
+    argv = ngx_http_oxmigrate_admin_ox_argv(call, auth, 0);
+    call->argv = ngx_http_oxmigrate_admin_ox_argv(call, auth, 1);
+    envp = ngx_http_oxmigrate_admin_ox_envp(call, auth);
 
     call->out.data = ngx_pnalloc(call->pool, NGX_HTTP_OXMIGRATE_OX_OUT_MAX + 1);
     call->err.data = ngx_pnalloc(call->pool, NGX_HTTP_OXMIGRATE_OX_OUT_MAX + 1);
 
-    if (argv == NULL || call->argv == NULL || call->out.data == NULL
-        || call->err.data == NULL)
+    if (argv == NULL || call->argv == NULL || envp == NULL
+        || call->out.data == NULL || call->err.data == NULL)
     {
         ngx_cpystrn((u_char *) call->error, (u_char *) "out of memory",
                     sizeof(call->error));
@@ -176,7 +267,9 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
 
     start = ngx_http_oxmigrate_admin_now_ms();
 
-    if (ngx_http_oxmigrate_admin_ox_spawn(call, argv, &pid, fds) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_ox_spawn(call, argv, envp, &pid, fds)
+        != NGX_OK)
+    {
         call->not_started = 1;
         return NGX_ERROR;
     }
@@ -254,7 +347,7 @@ ngx_http_oxmigrate_admin_ox_result(ngx_http_oxmigrate_ox_call_t *call,
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_ox_spawn(ngx_http_oxmigrate_ox_call_t *call,
-    char **argv, pid_t *pid, int *fds)
+    char **argv, char **envp, pid_t *pid, int *fds)
 {
     int                          out[2], err[2], rc;
     sigset_t                     none, all;
@@ -292,7 +385,7 @@ ngx_http_oxmigrate_admin_ox_spawn(ngx_http_oxmigrate_ox_call_t *call,
                                     | POSIX_SPAWN_SETSIGMASK
                                     | POSIX_SPAWN_SETSIGDEF);
 
-    rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+    rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, envp);
 
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

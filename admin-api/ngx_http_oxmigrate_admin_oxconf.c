@@ -12,7 +12,18 @@
 #include <signal.h>
 
 
-/* oxmigrate_ox_tools old|new DIR [via=COMMAND] */
+static char *ngx_http_oxmigrate_admin_ox_param(ngx_conf_t *cf,
+    ngx_http_oxmigrate_ox_tools_t *t, ngx_str_t *v);
+static char *ngx_http_oxmigrate_admin_ox_check(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf);
+static char *ngx_http_oxmigrate_admin_ox_via(ngx_conf_t *cf,
+    ngx_http_oxmigrate_ox_tools_t *t, u_char *p, u_char *last);
+
+
+/*
+ * oxmigrate_ox_tools old|new DIR [via=COMMAND] [version=X.Y.Z]
+ *     [rmi=HOST:PORT,...] [password_wrapper=PATH] [lock_idle=TIME]
+ */
 
 char *
 ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -20,11 +31,10 @@ ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
 
-    char                           **w;
-    u_char                          *p, *last, *start;
-    ngx_str_t                       *value;
-    ngx_uint_t                       c;
-    ngx_http_oxmigrate_ox_tools_t   *t;
+    char                           *rv;
+    ngx_str_t                      *value;
+    ngx_uint_t                      c, i;
+    ngx_http_oxmigrate_ox_tools_t  *t;
 
     value = cf->args->elts;
 
@@ -58,54 +68,29 @@ ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
 
     t->dir.data = (u_char *) ngx_http_oxmigrate_admin_strndup(cf->pool,
                                                     t->dir.data, t->dir.len);
-    if (t->dir.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     t->via = ngx_array_create(cf->pool, 4, sizeof(char *));
-    if (t->via == NULL) {
+    if (t->dir.data == NULL || t->via == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (cf->args->nelts == 4) {
-        if (ngx_strncmp(value[3].data, "via=", 4) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[3]);
-            return NGX_CONF_ERROR;
+    /* the old cluster runs 7.10.0, the upgraded node 7.10.1 or later */
+    t->version = (c == NGX_HTTP_OXMIGRATE_OX_OLD) ? 71000 : 71001;
+    t->lock_idle = NGX_CONF_UNSET_MSEC;
+
+    for (i = 3; i < cf->args->nelts; i++) {
+        rv = ngx_http_oxmigrate_admin_ox_param(cf, t, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
+    }
 
-        p = value[3].data + 4;
-        last = value[3].data + value[3].len;
-
-        while (p < last) {
-            while (p < last && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            start = p;
-            while (p < last && *p != ' ' && *p != '\t') {
-                p++;
-            }
-
-            if (p == start) {
-                break;
-            }
-
-            w = ngx_array_push(t->via);
-            if (w == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *w = ngx_http_oxmigrate_admin_strndup(cf->pool, start,
-                                                  p - start);
-            if (*w == NULL) {
-                return NGX_CONF_ERROR;
-            }
-        }
-
-        if (t->via->nelts == 0) {
-            return "has an empty \"via=\"";
-        }
+    /*
+     * 7.10.x refreshes its lock every 5 minutes and never takes one over;
+     * 8.x every 20 s and takes over after locked.idleMillis (60 s)
+     */
+    if (t->lock_idle == NGX_CONF_UNSET_MSEC) {
+        t->lock_idle = (t->version >= NGX_HTTP_OXMIGRATE_OX_V8)
+                       ? 60000 : 15 * 60000;
     }
 
     alcf->ox[c] = t;
@@ -114,11 +99,136 @@ ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+static char *
+ngx_http_oxmigrate_admin_ox_param(ngx_conf_t *cf,
+    ngx_http_oxmigrate_ox_tools_t *t, ngx_str_t *v)
+{
+    u_char     *p, *last;
+    ngx_int_t   n[3];
+    ngx_uint_t  i;
+    ngx_str_t   s;
+
+    last = v->data + v->len;
+
+    if (ngx_strncmp(v->data, "via=", 4) == 0 && t->via->nelts == 0) {
+        return ngx_http_oxmigrate_admin_ox_via(cf, t, v->data + 4, last);
+    }
+
+    if (ngx_strncmp(v->data, "version=", 8) == 0) {
+        p = v->data + 8;
+
+        for (i = 0; i < 3; i++) {
+            s.data = p;
+            while (p < last && *p >= '0' && *p <= '9') {
+                p++;
+            }
+
+            s.len = p - s.data;
+            n[i] = ngx_atoi(s.data, s.len);
+
+            if (n[i] == NGX_ERROR || n[i] > 99
+                || (i < 2 && (p == last || *p++ != '.')))
+            {
+                return "has an invalid \"version=\" (X.Y.Z, e.g. 7.10.6)";
+            }
+        }
+
+        if (p != last) {
+            return "has an invalid \"version=\" (X.Y.Z, e.g. 7.10.6)";
+        }
+
+        t->version = n[0] * 10000 + n[1] * 100 + n[2];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(v->data, "rmi=", 4) == 0) {
+        if (!ngx_http_oxmigrate_admin_ox_safe(v->data + 4, v->len - 4)) {
+            return "has an invalid \"rmi=\" (host:port,host:port)";
+        }
+
+        t->rmi = ngx_http_oxmigrate_admin_strndup(cf->pool, v->data + 4,
+                                                  v->len - 4);
+        return t->rmi ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(v->data, "password_wrapper=", 17) == 0) {
+        if (v->len < 19 || v->data[17] != '/'
+            || !ngx_http_oxmigrate_admin_ox_safe(v->data + 17, v->len - 17))
+        {
+            return "needs an absolute path in \"password_wrapper=\"";
+        }
+
+        t->wrapper = ngx_http_oxmigrate_admin_strndup(cf->pool, v->data + 17,
+                                                      v->len - 17);
+        return t->wrapper ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(v->data, "lock_idle=", 10) == 0) {
+        s.data = v->data + 10;
+        s.len = v->len - 10;
+        t->lock_idle = ngx_parse_time(&s, 0);
+
+        if (t->lock_idle == (ngx_msec_t) NGX_ERROR || t->lock_idle == 0) {
+            return "has an invalid \"lock_idle=\" time";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", v);
+    return NGX_CONF_ERROR;
+}
+
+
+/* via=COMMAND: its words, split at blanks */
+
+static char *
+ngx_http_oxmigrate_admin_ox_via(ngx_conf_t *cf,
+    ngx_http_oxmigrate_ox_tools_t *t, u_char *p, u_char *last)
+{
+    char    **w;
+    u_char   *start;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        start = p;
+        while (p < last && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        w = ngx_array_push(t->via);
+        if (w == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *w = ngx_http_oxmigrate_admin_strndup(cf->pool, start, p - start);
+        if (*w == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (t->via->nelts == 0) {
+        return "has an empty \"via=\"";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * oxmigrate_ox_credentials FILE: "user:password", one line, read by the
- * master at start (the workers may not be able to read it).  Both words
- * reach the tools as arguments, maybe through ssh (a remote shell), so
- * they must be safe words.
+ * master at start (the workers may not be able to read it).  The user is
+ * a word (it is an argument, -A); the password may hold any character but
+ * a line break: it reaches the tools in the environment (ADMIN_PASSWORD),
+ * never in an argument list where the tool reads it from there
+ * (ngx_http_oxmigrate_admin_ox.c).
  */
 
 char *
@@ -180,14 +290,17 @@ ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (colon == NULL
         || ngx_strlchr(buf, last, '\n')
-        || !ngx_http_oxmigrate_admin_ox_safe(buf, colon - buf)
-        || !ngx_http_oxmigrate_admin_ox_safe(colon + 1, last - colon - 1))
+        || ngx_strlchr(buf, last, '\r')
+        || ngx_strlchr(buf, last, '\0')
+        || colon + 1 == last
+        || !ngx_http_oxmigrate_admin_ox_safe(buf, colon - buf))
     {
         ngx_explicit_memzero(buf, sizeof(buf));
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" must hold one line \"user:password\" of "
-                           "letters, digits and _.-:@%%+=,/ (not starting "
-                           "with \"-\")", name.data);
+                           "\"%s\" must hold one line \"user:password\": "
+                           "the user of letters, digits and _.-:@%%+=,/ "
+                           "(not starting with \"-\"), the password of any "
+                           "characters but a line break", name.data);
         return NGX_CONF_ERROR;
     }
 
@@ -201,9 +314,18 @@ ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     alcf->ox_pass.data = p;
     alcf->ox_pass.len = last - colon - 1;
 
+    alcf->ox_env = ngx_pnalloc(cf->pool, sizeof("ADMIN_PASSWORD=")
+                                         + (last - colon - 1));
+    if (alcf->ox_env) {
+        ngx_sprintf((u_char *) alcf->ox_env, "ADMIN_PASSWORD=%*s%Z",
+                    last - colon - 1, colon + 1);
+    }
+
     ngx_explicit_memzero(buf, sizeof(buf));
 
-    if (alcf->ox_user.data == NULL || alcf->ox_pass.data == NULL) {
+    if (alcf->ox_user.data == NULL || alcf->ox_pass.data == NULL
+        || alcf->ox_env == NULL)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -265,6 +387,7 @@ ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
     ngx_conf_merge_ptr_value(conf->ox[1], prev->ox[1], NULL);
     ngx_conf_merge_str_value(conf->ox_user, prev->ox_user, "");
     ngx_conf_merge_str_value(conf->ox_pass, prev->ox_pass, "");
+    ngx_conf_merge_ptr_value(conf->ox_env, prev->ox_env, NULL);
     ngx_conf_merge_msec_value(conf->ox_timeout, prev->ox_timeout,
                               6 * 3600 * 1000);
     ngx_conf_merge_msec_value(conf->ox_quick_timeout, prev->ox_quick_timeout,
@@ -298,6 +421,66 @@ ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
                            "\"oxmigrate_ox_tools\" needs "
                            "\"oxmigrate_ox_credentials\"");
         return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_oxmigrate_admin_ox_check(cf, conf);
+}
+
+
+/*
+ * What a configuration of both clusters means for the password and the
+ * caches: a tool that takes the password only as -P (unblockdatabase, the
+ * 7.10.1+ update-task tools) gets it from password_wrapper= on the node;
+ * without one it is an argument, which a remote shell (via=) re-splits,
+ * so it must then be a plain word.  -r reaches both clusters only when
+ * both list their RMI hosts.
+ */
+
+static char *
+ngx_http_oxmigrate_admin_ox_check(ngx_conf_t *cf,
+    ngx_http_oxmigrate_admin_loc_conf_t *conf)
+{
+    ngx_uint_t                      c;
+    ngx_http_oxmigrate_ox_tools_t  *t;
+
+    static const char  *names[] = { "old", "new" };
+
+    for (c = 0; c < 2; c++) {
+        t = conf->ox[c];
+
+        if (t->wrapper) {
+            continue;
+        }
+
+        if (t->via->nelts
+            && !ngx_http_oxmigrate_admin_ox_safe(conf->ox_pass.data,
+                                                 conf->ox_pass.len))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the OX master password has characters a "
+                               "remote shell would split: \"oxmigrate_ox_"
+                               "tools %s\" with \"via=\" needs "
+                               "\"password_wrapper=\" (contrib/"
+                               "oxmigrate-ox-password)", names[c]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (c == NGX_HTTP_OXMIGRATE_OX_NEW) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "oxmigrate admin: no \"password_wrapper=\" "
+                               "on \"oxmigrate_ox_tools new\": the tools "
+                               "that take the password only as -P show it "
+                               "in the process list");
+        }
+    }
+
+    if (conf->ox[0]->rmi && conf->ox[1]->rmi) {
+        conf->ox_caches = "invalidated by OX in both clusters";
+
+    } else {
+        conf->ox_caches = "invalidated by OX in the old cluster only: the "
+                          "new cluster was not reached (rmi= is not set "
+                          "on both oxmigrate_ox_tools)";
     }
 
     return NGX_CONF_OK;

@@ -2,7 +2,7 @@
 /*
  * oxmigrate admin API: the update-task endpoints through OX's own tools
  * (oxmigrate_ox_tools), on a node of the new cluster: listUpdateTasks,
- * forceupdatetask, listupdatetasknamespaces, checkdatabase,
+ * forceupdatetask, listUpdateTaskNamespaces, checkdatabase,
  * unblockdatabase.  The answers are the JSON of the SQL implementation
  * (ngx_http_oxmigrate_admin_updates.c, _check.c) plus "ox" (what the tool
  * said).  Thread pool only.
@@ -45,16 +45,43 @@ ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
 
 /*
  * A tool that exited with 0 but printed none of what it always prints
- * (its table's header or its message) is not believed: 502.
+ * (its table's header or its message) is not believed: 502.  The words
+ * are compared, not the blanks: OX pads its tables' columns.
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
 {
-    if (ngx_strstr(call->out.data, one)
-        || (other && ngx_strstr(call->out.data, other)))
+    u_char  *p, *q, *text;
+
+    text = ngx_pnalloc(op->pool, call->out.len + 1);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* one blank between words, none at a line's end */
+    for (p = call->out.data, q = text; p < call->out.data + call->out.len;
+         p++)
     {
+        if (*p == ' ' || *p == '\t' || *p == '\r') {
+            if (q > text && q[-1] != ' ' && q[-1] != '\n') {
+                *q++ = ' ';
+            }
+
+            continue;
+        }
+
+        if (*p == '\n' && q > text && q[-1] == ' ') {
+            q--;
+        }
+
+        *q++ = *p;
+    }
+
+    *q = '\0';
+
+    if (ngx_strstr(text, one) || (other && ngx_strstr(text, other))) {
         return NGX_OK;
     }
 
@@ -268,9 +295,11 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
 void
 ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
 {
+    u_char                        *p;
     char                          *schema;
     yajl_gen                       g;
     ngx_int_t                      id;
+    ngx_str_t                      line;
     ngx_http_oxmigrate_ox_call_t   call;
 
     id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
@@ -300,8 +329,12 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         call.args[3] = schema;
     }
 
-    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
-                  "unblocked the following schemas from database", NULL);
+    /*
+     * Every answer is success (ox-facts 6): "unblocked the following
+     * schemas from database N:" and a table, "database N is already
+     * unblocked", "schema S unblocked", "schema S is already unblocked".
+     */
+    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, "unblocked", NULL);
     if (g == NULL) {
         return;
     }
@@ -310,13 +343,30 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_int(g, id);
     ngx_http_oxmigrate_admin_json_str(g, "unblocked");
     yajl_gen_array_open(g);
-    (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
+
+    if (ngx_strstr(call.out.data, "unblocked the following schemas")) {
+        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
                                    "unblocked the following schemas", 4, 1,
                                    g, 0, ngx_http_oxmigrate_admin_oxt_db);
+
+    } else if (schema && ngx_strstr(call.out.data, "is already") == NULL) {
+        /* "schema S unblocked": the row as the table would give it */
+        yajl_gen_map_open(g);
+        ngx_http_oxmigrate_admin_json_str(g, "id");
+        ngx_http_oxmigrate_admin_json_int(g, id);
+        ngx_http_oxmigrate_admin_json_str(g, "scheme");
+        ngx_http_oxmigrate_admin_json_str(g, schema);
+        yajl_gen_map_close(g);
+    }
+
     yajl_gen_array_close(g);
+
+    /* the tool's first line, its own words */
+    p = call.out.data;
+    (void) ngx_http_oxmigrate_admin_oxt_line(&p, call.out.data + call.out.len,
+                                             &line);
     ngx_http_oxmigrate_admin_json_str(g, "message");
-    ngx_http_oxmigrate_admin_json_str(g, "unblocked the following schemas "
-                                         "from database");
+    ngx_http_oxmigrate_admin_json_strn(g, line.data, line.len);
     ngx_http_oxmigrate_admin_ox_json(g, &call);
     yajl_gen_map_close(g);
 }
@@ -376,7 +426,6 @@ ngx_http_oxmigrate_admin_oxt_force(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_ox_init(call, op->alcf, op->pool, op->log,
                                      "forceupdatetask",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
-    call->creds = 0;
     call->quick = 0;
     i = 0;
 
@@ -555,6 +604,79 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
 
 
 /*
+ * listUpdateTasks -a of 7.10.x lists an excluded task that never ran
+ * twice: "pending" and "excluded via ...".  Its pending line is dropped:
+ * out becomes the other lines.
+ */
+
+static void
+ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char       *p, *q, *end, *copy;
+    ngx_str_t     line, name, *x;
+    ngx_uint_t    i, pass;
+    ngx_array_t  *excluded;
+
+    excluded = ngx_array_create(pool, 4, sizeof(ngx_str_t));
+    copy = ngx_pnalloc(pool, out->len + 1);
+    if (excluded == NULL || copy == NULL) {
+        return;
+    }
+
+    q = copy;
+    end = out->data + out->len;
+
+    for (pass = 0; pass < 2; pass++) {
+        p = out->data;
+
+        while (ngx_http_oxmigrate_admin_oxt_line(&p, end, &line)) {
+            name.data = line.data;
+            for (name.len = 0; name.len < line.len
+                               && line.data[name.len] != ' '
+                               && line.data[name.len] != '\t'; name.len++)
+            {
+                /* void */
+            }
+
+            if (pass == 0) {
+                if (ngx_strlcasestrn(line.data + name.len,
+                                     line.data + line.len,
+                                     (u_char *) " excluded", 9 - 1)
+                    && (x = ngx_array_push(excluded)))
+                {
+                    *x = name;
+                }
+
+                continue;
+            }
+
+            x = excluded->elts;
+
+            for (i = 0; i < excluded->nelts; i++) {
+                if (x[i].len == name.len
+                    && ngx_strncmp(x[i].data, name.data, name.len) == 0
+                    && ngx_strlcasestrn(line.data + name.len,
+                                        line.data + line.len,
+                                        (u_char *) " pending", 8 - 1))
+                {
+                    break;
+                }
+            }
+
+            if (i == excluded->nelts) {
+                q = ngx_cpymem(q, line.data, line.len);
+                *q++ = '\n';
+            }
+        }
+    }
+
+    *q = '\0';
+    out->data = copy;
+    out->len = q - copy;
+}
+
+
+/*
  * GET /schemas/{s}/updatetasks: executed tasks are OX's rows in the
  * schema's updateTask (as without the tools), pending and excluded ones
  * what "listUpdateTasks -A u -P p -a -n S" says (OX knows its tasks).
@@ -576,10 +698,20 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
                                      "listUpdateTasks",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
-    /* flags at even places, values after them (see ox_run) */
+    call.mode = "-a";
     call.args[0] = "-n";
     call.args[1] = op->arg[0];
-    call.args[2] = "-a";
+
+    if (tool && op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
+                < NGX_HTTP_OXMIGRATE_OX_LIST_TOOL)
+    {
+        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_IMPLEMENTED,
+                   "ox_tool_unavailable", "listUpdateTasks exists from OX "
+                   "7.10.2 on; the new cluster is configured as an older "
+                   "version (version= of oxmigrate_ox_tools new): ask for "
+                   "?state=executed, or GET /databases/check");
+        return;
+    }
 
     if (tool
         && (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
@@ -600,6 +732,8 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
     if (tool) {
+        ngx_http_oxmigrate_admin_oxt_drop_excluded(op->pool, &call.out);
+
         /* a CR in a task's line stays part of its words */
         (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,
                                            want,
@@ -617,7 +751,7 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
 
 
 /*
- * GET /updatetasks/namespaces: listupdatetasknamespaces ("+- <ns>" and
+ * GET /updatetasks/namespaces: listUpdateTaskNamespaces ("+- <ns>" and
  * "|--- <task>" lines); "excluded" is oxmigrate_excluded_namespaces.
  */
 
@@ -631,9 +765,8 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_ox_call_t   call;
 
     ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
-                                     "listupdatetasknamespaces",
+                                     "listUpdateTaskNamespaces",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.creds = 0;
 
     g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
     if (g == NULL) {

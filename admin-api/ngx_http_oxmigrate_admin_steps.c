@@ -38,15 +38,12 @@ static ngx_uint_t ngx_http_oxmigrate_admin_ox_enable(
     ngx_http_oxmigrate_step_t *st);
 static ngx_uint_t ngx_http_oxmigrate_admin_ox_changeserver(
     ngx_http_oxmigrate_step_t *st, uint64_t server_id);
-static ngx_int_t ngx_http_oxmigrate_admin_ox_update(
-    ngx_http_oxmigrate_step_t *st, ngx_http_oxmigrate_update_t *u);
 static int64_t ngx_http_oxmigrate_admin_ox_register(
     ngx_http_oxmigrate_step_t *st, const char *name);
 
 
 static ngx_http_oxmigrate_steps_t  ngx_http_oxmigrate_admin_sql_steps = {
     "sql",
-    "not invalidated",
     ngx_http_oxmigrate_admin_sql_disable,
     ngx_http_oxmigrate_admin_sql_enable,
     ngx_http_oxmigrate_admin_sql_changeserver,
@@ -57,7 +54,6 @@ static ngx_http_oxmigrate_steps_t  ngx_http_oxmigrate_admin_sql_steps = {
 
 static ngx_http_oxmigrate_steps_t  ngx_http_oxmigrate_admin_ox_steps = {
     "ox tools",
-    "invalidated by OX",
     ngx_http_oxmigrate_admin_ox_disable,
     ngx_http_oxmigrate_admin_ox_enable,
     ngx_http_oxmigrate_admin_ox_changeserver,
@@ -72,6 +68,16 @@ ngx_http_oxmigrate_admin_steps(ngx_http_oxmigrate_admin_loc_conf_t *alcf)
     return alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
            ? &ngx_http_oxmigrate_admin_ox_steps
            : &ngx_http_oxmigrate_admin_sql_steps;
+}
+
+
+/* "ox_caches": who drops the contexts' caches and sessions */
+
+const char *
+ngx_http_oxmigrate_admin_caches(ngx_http_oxmigrate_admin_loc_conf_t *alcf)
+{
+    return alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD] ? alcf->ox_caches
+                                               : "not invalidated";
 }
 
 
@@ -217,7 +223,7 @@ ngx_http_oxmigrate_admin_sql_register(ngx_http_oxmigrate_step_t *st,
 
 /* OX tools */
 
-static ngx_http_oxmigrate_ox_call_t *
+ngx_http_oxmigrate_ox_call_t *
 ngx_http_oxmigrate_admin_ox_call(ngx_http_oxmigrate_step_t *st,
     const char *tool, ngx_uint_t cluster)
 {
@@ -268,7 +274,10 @@ ngx_http_oxmigrate_admin_ox_count(ngx_http_oxmigrate_step_t *st,
 }
 
 
-/* disableschema -A u -P p -m SCHEMA (old cluster) */
+/*
+ * disableschema / enableschema -A u -m SCHEMA [-r RMI,...] (old cluster,
+ * the password in ADMIN_PASSWORD)
+ */
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
@@ -291,6 +300,20 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
 
     call->args[0] = "-m";
     call->args[1] = st->schema;
+
+    /* the nodes of both clusters drop the contexts (ox-facts 7) */
+    if (st->alcf->ox[0]->rmi && st->alcf->ox[1]->rmi) {
+        call->args[2] = "-r";
+        call->args[3] = ngx_pnalloc(st->pool,
+                                    ngx_strlen(st->alcf->ox[0]->rmi)
+                                    + ngx_strlen(st->alcf->ox[1]->rmi) + 2);
+        if (call->args[3] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf((u_char *) call->args[3], "%s,%s%Z",
+                    st->alcf->ox[0]->rmi, st->alcf->ox[1]->rmi);
+    }
 
     rc = ngx_http_oxmigrate_admin_ox_exec(st);
     if (rc) {
@@ -481,389 +504,4 @@ ngx_http_oxmigrate_admin_ox_register(ngx_http_oxmigrate_step_t *st,
     }
 
     return id;
-}
-
-
-/* runupdate: OX's LOCKED row as oxmigrate watches it */
-
-typedef struct {
-    ngx_http_oxmigrate_update_t  *u;
-    MYSQL                        *sm;       /* the schema's database */
-    MYSQL                        *cdb;      /* configdb, job heartbeat */
-    int64_t                       seen;     /* LOCKED lastModified */
-    ngx_msec_t                    idle;
-    char                          reason[256];
-} ngx_http_oxmigrate_ox_watch_t;
-
-
-/* LOCKED lastModified, 0: none, -1: cannot tell */
-
-static int64_t
-ngx_http_oxmigrate_admin_ox_locked(MYSQL *sm, ngx_pool_t *pool,
-    const char *schema)
-{
-    int64_t     t;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_select(sm, pool,
-              "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
-              " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
-              schema);
-    if (res == NULL) {
-        return mysql_errno(sm) == 1146 ? 0 : -1;
-    }
-
-    row = mysql_fetch_row(res);
-    t = (row && row[0]) ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
-                        : 0;
-    mysql_free_result(res);
-
-    return t;
-}
-
-
-/*
- * Every lock_refresh while runupdate runs: the job's heartbeat, and OX's
- * lock.  A lock that was there and is no longer refreshed (idle longer
- * than oxmigrate_update_lock_idle) means the runner inside OX died: the
- * tool is stopped and the step fails.
- */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
-{
-    ngx_http_oxmigrate_ox_watch_t  *w = call->data;
-
-    char                          err[256];
-    int64_t                       t, now;
-    ngx_http_oxmigrate_update_t  *u;
-
-    u = w->u;
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    if (u->job_id) {
-        if (w->cdb == NULL) {
-            w->cdb = ngx_http_oxmigrate_admin_configdb_connect(u->configdb,
-                                                 u->pool, err, sizeof(err));
-        }
-
-        if (w->cdb) {
-            if (ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
-                    "UPDATE oxmigrate_job SET heartbeat = %D"
-                    " WHERE id = %U AND claim = %U", now, u->job_id,
-                    u->job_claim)
-                == 0)
-            {
-                u->lost = 1;
-            }
-        }
-    }
-
-    if (w->sm == NULL) {
-        return NGX_OK;
-    }
-
-    t = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
-
-    if (t > 0) {
-        w->seen = t;
-    }
-
-    if (u->job_id && w->cdb) {
-        /* the progress GET /jobs/{id} shows while the schema runs */
-        (void) ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
-                  "UPDATE oxmigrate_job_schema SET message = %s"
-                  " WHERE job_id = %U AND name = %s AND state = 'running'",
-                  call->tool == NULL
-                  ? "waiting: another runner holds OX's lock"
-                  : t > 0 ? "runupdate running, OX's lock is live"
-                          : "runupdate running, no OX lock (yet)",
-                  u->job_id, u->schema);
-    }
-
-    if (w->seen && t > 0 && now - t > (int64_t) w->idle) {
-        ngx_snprintf((u_char *) w->reason, sizeof(w->reason) - 1,
-                     "OX's lock on schema %s was not refreshed for %L ms: "
-                     "the update runner inside OX is dead%Z", u->schema,
-                     now - t);
-        call->abort_reason = w->reason;
-        return NGX_ABORT;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * A job waits while another runner holds a live lock on the schema (the
- * runupdate a killed worker started goes on inside OX): until the lock is
- * gone or dead (runupdate takes a dead one over), at most
- * oxmigrate_ox_tools_timeout, beating the job's heartbeat meanwhile.
- */
-
-static void
-ngx_http_oxmigrate_admin_ox_wait_lock(ngx_http_oxmigrate_ox_watch_t *w)
-{
-    int64_t                        t, now, end;
-    ngx_http_oxmigrate_ox_call_t   fake;
-
-    now = ngx_http_oxmigrate_admin_now_ms();
-    end = now + w->u->alcf->ox_timeout;
-
-    ngx_memzero(&fake, sizeof(ngx_http_oxmigrate_ox_call_t));
-    fake.data = w;
-
-    for ( ;; ) {
-        t = ngx_http_oxmigrate_admin_ox_locked(w->sm, w->u->pool,
-                                               w->u->schema);
-        now = ngx_http_oxmigrate_admin_now_ms();
-
-        if (t <= 0 || now - t > (int64_t) w->idle || now >= end
-            || ngx_terminate || w->u->lost)
-        {
-            return;
-        }
-
-        ngx_log_error(NGX_LOG_INFO, w->u->log, 0,
-                      "oxmigrate admin: job %uL: schema %s is locked by "
-                      "another update runner (refreshed %L ms ago), "
-                      "waiting", w->u->job_id, w->u->schema, now - t);
-
-        w->seen = 0;
-        (void) ngx_http_oxmigrate_admin_ox_tick(&fake);
-        ngx_msleep(ngx_min(w->u->alcf->lock_refresh, 1000));
-    }
-}
-
-
-/* the task names after "The following update task(s) failed:" */
-
-static void
-ngx_http_oxmigrate_admin_ox_failed_tasks(ngx_http_oxmigrate_update_t *u,
-    ngx_str_t *out)
-{
-    char    **name;
-    u_char   *p, *eol, *end, *paren;
-
-    p = (u_char *) ngx_strstr(out->data, "The following update task(s) "
-                                         "failed:");
-    if (p == NULL) {
-        return;
-    }
-
-    end = out->data + out->len;
-    p = ngx_strlchr(p, end, '\n');
-
-    while (p && p < end) {
-        p++;
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        paren = ngx_strlcasestrn(p, eol, (u_char *) " (schema=", 9 - 1);
-
-        if (paren && paren > p) {
-            name = ngx_array_push(u->failed);
-            if (name) {
-                *name = ngx_http_oxmigrate_admin_strndup(u->pool, p,
-                                                         paren - p);
-            }
-        }
-
-        p = eol;
-    }
-}
-
-
-/* tasks OX recorded since "since" (successful ones, in their order) */
-
-static void
-ngx_http_oxmigrate_admin_ox_executed(ngx_http_oxmigrate_update_t *u,
-    MYSQL *sm, int64_t since)
-{
-    char       **name;
-    MYSQL_ROW    row;
-    MYSQL_RES   *res;
-
-    res = ngx_http_oxmigrate_admin_select(sm, u->pool,
-              "SELECT taskName FROM %I.updateTask WHERE cid = 0"
-              " AND taskName NOT IN ('LOCKED', 'BACKGROUND')"
-              " AND successful = 1 AND lastModified > %D"
-              " ORDER BY lastModified", u->schema, since);
-    if (res == NULL) {
-        return;
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        name = ngx_array_push(u->executed);
-        if (name) {
-            *name = ngx_http_oxmigrate_admin_strndup(u->pool, row[0],
-                                                     ngx_strlen(row[0]));
-        }
-    }
-
-    mysql_free_result(res);
-}
-
-
-/*
- * Before runupdate: a live lock is UPD-0003 (NGX_BUSY: runupdate would do
- * nothing); *since is the newest task row, so that the rows after it are
- * what this run executed.
- */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
-    int64_t *since)
-{
-    int64_t                       locked, now;
-    MYSQL_ROW                     row;
-    MYSQL_RES                    *res;
-    ngx_http_oxmigrate_update_t  *u;
-
-    u = w->u;
-    now = ngx_http_oxmigrate_admin_now_ms();
-    locked = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
-
-    if (locked > 0 && now - locked <= (int64_t) w->idle) {
-        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                     "Update conflict detected. Another process is "
-                     "currently updating schema %s.%Z", u->schema);
-        return NGX_BUSY;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
-              "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
-              " WHERE cid = 0 AND taskName NOT IN ('LOCKED', 'BACKGROUND')",
-              u->schema);
-    if (res) {
-        row = mysql_fetch_row(res);
-        *since = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
-        mysql_free_result(res);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * runupdate -n SCHEMA (new cluster), OX's flags as documented (JMX
- * credentials are optional and not passed).  oxmigrate does not take OX's
- * LOCKED row: it reads it, before (a live lock: UPD-0003, runupdate would
- * do nothing) and while the tool runs.
- */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
-    ngx_http_oxmigrate_update_t *u)
-{
-    char                           err[256];
-    int64_t                        since;
-    ngx_int_t                      rc;
-    ngx_http_oxmigrate_ox_call_t  *call;
-    ngx_http_oxmigrate_ox_watch_t  w;
-
-    u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
-    u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
-    if (u->executed == NULL || u->failed == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&w, sizeof(ngx_http_oxmigrate_ox_watch_t));
-    w.u = u;
-    w.idle = u->alcf->lock_idle;
-    since = 0;
-
-    w.sm = u->conn;
-    u->conn = NULL;
-
-    if (w.sm == NULL) {
-        w.sm = ngx_http_oxmigrate_admin_connect(u->host, NULL, 0, err,
-                                                sizeof(err));
-        if (w.sm == NULL) {
-            ngx_log_error(NGX_LOG_WARN, u->log, 0,
-                          "oxmigrate admin: schema %s on %s:%ud: %s "
-                          "(runupdate runs, its lock is not watched)",
-                          u->schema, u->host->host, u->host->port, err);
-        }
-    }
-
-    if (w.sm && u->job_id) {
-        /* a resumed job: the runupdate of the dead worker may still run */
-        ngx_http_oxmigrate_admin_ox_wait_lock(&w);
-    }
-
-    if (w.sm
-        && ngx_http_oxmigrate_admin_ox_before(&w, &since) == NGX_BUSY)
-    {
-        rc = NGX_BUSY;
-        goto done;
-    }
-
-    call = ngx_http_oxmigrate_admin_ox_call(st, "runupdate",
-                                            NGX_HTTP_OXMIGRATE_OX_NEW);
-    if (call == NULL) {
-        rc = NGX_ERROR;
-        goto done;
-    }
-
-    call->creds = 0;
-    call->quick = 0;
-    call->args[0] = "-n";
-    call->args[1] = u->schema;
-    call->tick = ngx_http_oxmigrate_admin_ox_tick;
-    call->tick_ms = u->alcf->lock_refresh;
-    call->data = &w;
-
-    rc = ngx_http_oxmigrate_admin_ox_run(call);
-
-    if (rc != NGX_OK) {
-        ngx_cpystrn((u_char *) u->error, (u_char *) call->error,
-                    sizeof(u->error));
-        st->ox_failed = 1;
-        rc = NGX_ERROR;
-        goto done;
-    }
-
-    if (ngx_strstr(call->out.data, "Update conflict detected")
-        || ngx_strstr(call->err.data, "Update conflict detected"))
-    {
-        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                     "Update conflict detected. Another process is "
-                     "currently updating schema %s.%Z", u->schema);
-        rc = NGX_BUSY;
-        goto done;
-    }
-
-    ngx_http_oxmigrate_admin_ox_failed_tasks(u, &call->out);
-
-    if (w.sm) {
-        ngx_http_oxmigrate_admin_ox_executed(u, w.sm, since);
-    }
-
-    if (u->lost) {
-        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                     "the job was taken over by another worker while "
-                     "runupdate ran on schema %s%Z", u->schema);
-        rc = NGX_ERROR;
-    }
-
-done:
-
-    if (w.cdb) {
-        mysql_close(w.cdb);
-    }
-
-    if (w.sm) {
-        if (u->keep && mysql_errno(w.sm) < 2000) {
-            u->conn = w.sm;
-
-        } else {
-            mysql_close(w.sm);
-        }
-    }
-
-    return rc;
 }

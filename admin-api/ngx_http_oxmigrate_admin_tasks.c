@@ -579,18 +579,25 @@ ngx_http_oxmigrate_admin_schema_state(
 }
 
 
-/* a lock idle longer than oxmigrate_update_lock_idle is dead (ox-facts 6) */
-
 /*
- * OX's rule for a lock row (LOCKED, BACKGROUND): refreshed longer ago than
- * locked.idleMillis (oxmigrate_update_lock_idle), its holder is dead
+ * The rule for a lock row (LOCKED, BACKGROUND): refreshed longer ago than
+ * the idle time, its holder is dead.  With the OX tools the idle time is
+ * the upgraded node's (lock_idle= of oxmigrate_ox_tools new, by default
+ * 15 min on 7.10.x, which refreshes every 5 min and never takes a lock
+ * over, 60 s on 8.x: locked.idleMillis); on the SQL path it is
+ * oxmigrate_update_lock_idle, oxmigrate's own runner's (ox-facts 6).
  */
 
 ngx_uint_t
 ngx_http_oxmigrate_admin_lock_dead(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
     int64_t last_modified, int64_t now)
 {
-    return now - last_modified > (int64_t) alcf->lock_idle;
+    ngx_msec_t  idle;
+
+    idle = alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
+           ? alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->lock_idle : alcf->lock_idle;
+
+    return now - last_modified > (int64_t) idle;
 }
 
 

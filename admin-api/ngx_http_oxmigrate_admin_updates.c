@@ -379,6 +379,19 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
+    if (rc == NGX_AGAIN) {
+        /* the tool timed out; OX's update goes on inside the node */
+        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_GATEWAY_TIME_OUT,
+                                            "ox_update_running", "%s",
+                                            u.error);
+        if (op->gen) {
+            ngx_http_oxmigrate_admin_step_json(op->gen, &st);
+        }
+
+        ngx_http_oxmigrate_admin_error_close(op);
+        return;
+    }
+
     if (rc != NGX_OK && st.ox_failed) {
         ngx_http_oxmigrate_admin_ox_fail(op, st.call);
         return;

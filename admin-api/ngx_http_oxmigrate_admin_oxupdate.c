@@ -1,0 +1,786 @@
+
+/*
+ * oxmigrate admin API: runupdate through OX's tools on a node of the new
+ * cluster (thread pool only), and what proves its result: the schema's
+ * own state.  A tool's exit code proves little (ox-facts 7): OX swallows
+ * the errors of its update process (another runner's lock, an SQL error)
+ * and exits 0, and the 7.10.1+ tool exits 0 when tasks failed.  So after
+ * every runupdate, and after a timeout or a kill (OX goes on inside the
+ * JVM), the schema is read again: its LOCKED row (live: still running
+ * inside OX; wait), its failed tasks (successful = 0), and the tasks of
+ * the new version still pending (listUpdateTasks -g on the new cluster,
+ * minus the exclusions).
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+
+
+/* runupdate: OX's LOCKED row as oxmigrate watches it */
+
+typedef struct {
+    ngx_http_oxmigrate_update_t  *u;
+    MYSQL                        *sm;       /* the schema's database */
+    MYSQL                        *cdb;      /* configdb, job heartbeat */
+    int64_t                       seen;     /* LOCKED lastModified */
+    ngx_msec_t                    idle;
+    char                          reason[256];
+} ngx_http_oxmigrate_ox_watch_t;
+
+
+/* LOCKED lastModified, 0: none, -1: cannot tell */
+
+static int64_t
+ngx_http_oxmigrate_admin_ox_locked(MYSQL *sm, ngx_pool_t *pool,
+    const char *schema)
+{
+    int64_t     t;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(sm, pool,
+              "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
+              " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
+              schema);
+    if (res == NULL) {
+        return mysql_errno(sm) == 1146 ? 0 : -1;
+    }
+
+    row = mysql_fetch_row(res);
+    t = (row && row[0]) ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
+                        : 0;
+    mysql_free_result(res);
+
+    return t;
+}
+
+
+/*
+ * Every lock_refresh while runupdate runs: the job's heartbeat, and OX's
+ * lock.  A lock that was there and is no longer refreshed (idle longer
+ * than oxmigrate_update_lock_idle) means the runner inside OX died: the
+ * tool is stopped and the step fails.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
+{
+    ngx_http_oxmigrate_ox_watch_t  *w = call->data;
+
+    char                          err[256];
+    int64_t                       t, now;
+    ngx_http_oxmigrate_update_t  *u;
+
+    u = w->u;
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    if (u->job_id) {
+        if (w->cdb == NULL) {
+            w->cdb = ngx_http_oxmigrate_admin_configdb_connect(u->configdb,
+                                                 u->pool, err, sizeof(err));
+        }
+
+        if (w->cdb) {
+            if (ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
+                    "UPDATE oxmigrate_job SET heartbeat = %D"
+                    " WHERE id = %U AND claim = %U", now, u->job_id,
+                    u->job_claim)
+                == 0)
+            {
+                u->lost = 1;
+            }
+        }
+    }
+
+    if (w->sm == NULL) {
+        return NGX_OK;
+    }
+
+    t = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
+
+    if (t > 0) {
+        w->seen = t;
+    }
+
+    if (u->job_id && w->cdb) {
+        /* the progress GET /jobs/{id} shows while the schema runs */
+        (void) ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
+                  "UPDATE oxmigrate_job_schema SET message = %s"
+                  " WHERE job_id = %U AND name = %s AND state = 'running'",
+                  call->tool == NULL
+                  ? "waiting: another runner holds OX's lock"
+                  : t > 0 ? "runupdate running, OX's lock is live"
+                          : "runupdate running, no OX lock (yet)",
+                  u->job_id, u->schema);
+    }
+
+    if (w->seen && t > 0 && now - t > (int64_t) w->idle) {
+        ngx_snprintf((u_char *) w->reason, sizeof(w->reason) - 1,
+                     "OX's lock on schema %s was not refreshed for %L ms: "
+                     "the update runner inside OX is dead%Z", u->schema,
+                     now - t);
+        call->abort_reason = w->reason;
+        return NGX_ABORT;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A job waits while another runner holds a live lock on the schema (the
+ * runupdate a killed worker started goes on inside OX): until the lock is
+ * gone or dead (runupdate takes a dead one over), at most
+ * oxmigrate_ox_tools_timeout, beating the job's heartbeat meanwhile.
+ */
+
+static void
+ngx_http_oxmigrate_admin_ox_wait_lock(ngx_http_oxmigrate_ox_watch_t *w)
+{
+    int64_t                        t, now, end;
+    ngx_http_oxmigrate_ox_call_t   fake;
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+    end = now + w->u->alcf->ox_timeout;
+
+    ngx_memzero(&fake, sizeof(ngx_http_oxmigrate_ox_call_t));
+    fake.data = w;
+
+    for ( ;; ) {
+        t = ngx_http_oxmigrate_admin_ox_locked(w->sm, w->u->pool,
+                                               w->u->schema);
+        now = ngx_http_oxmigrate_admin_now_ms();
+
+        if (t <= 0 || now - t > (int64_t) w->idle || now >= end
+            || ngx_terminate || w->u->lost)
+        {
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, w->u->log, 0,
+                      "oxmigrate admin: job %uL: schema %s is locked by "
+                      "another update runner (refreshed %L ms ago), "
+                      "waiting", w->u->job_id, w->u->schema, now - t);
+
+        w->seen = 0;
+        (void) ngx_http_oxmigrate_admin_ox_tick(&fake);
+        ngx_msleep(ngx_min(w->u->alcf->lock_refresh, 1000));
+    }
+}
+
+
+/* a task name into a list, once */
+
+void
+ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool, u_char *s,
+    size_t len)
+{
+    char        **name;
+    ngx_uint_t    i;
+
+    name = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (ngx_strlen(name[i]) == len && ngx_strncmp(name[i], s, len) == 0) {
+            return;
+        }
+    }
+
+    name = ngx_array_push(a);
+    if (name) {
+        *name = ngx_http_oxmigrate_admin_strndup(pool, s, len);
+    }
+}
+
+
+/*
+ * The task names after "The following update task(s) failed:", in either
+ * generation: 7.10.0 prints " <task> (schema=<s>)" lines, 7.10.1+ a
+ * padded table "taskName className schema" (ox-facts 7).  Task names are
+ * Java class names: one word.
+ */
+
+static void
+ngx_http_oxmigrate_admin_ox_failed_tasks(ngx_array_t *failed, ngx_pool_t *pool,
+    ngx_str_t *out)
+{
+    u_char  *p, *eol, *end, *w;
+
+    p = (u_char *) ngx_strstr(out->data, "The following update task(s) "
+                                         "failed:");
+    if (p == NULL) {
+        return;
+    }
+
+    end = out->data + out->len;
+    p = ngx_strlchr(p, end, '\n');
+
+    while (p && p < end) {
+        p++;
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        while (p < eol && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        for (w = p; w < eol && *w != ' ' && *w != '\t' && *w != '\r'; w++) {
+            /* void */
+        }
+
+        /* not the header, not a rule of "-", "+" or "|" */
+        if (w > p && !(w - p == 8 && ngx_strncmp(p, "taskName", 8) == 0)
+            && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        {
+            ngx_http_oxmigrate_admin_ox_name(failed, pool, p, w - p);
+        }
+
+        p = eol;
+    }
+}
+
+
+/* tasks OX recorded since "since" (successful ones, in their order) */
+
+static void
+ngx_http_oxmigrate_admin_ox_executed(ngx_http_oxmigrate_update_t *u,
+    MYSQL *sm, int64_t since)
+{
+    char       **name;
+    MYSQL_ROW    row;
+    MYSQL_RES   *res;
+
+    res = ngx_http_oxmigrate_admin_select(sm, u->pool,
+              "SELECT taskName FROM %I.updateTask WHERE cid = 0"
+              " AND taskName NOT IN ('LOCKED', 'BACKGROUND')"
+              " AND successful = 1 AND lastModified > %D"
+              " ORDER BY lastModified", u->schema, since);
+    if (res == NULL) {
+        return;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        name = ngx_array_push(u->executed);
+        if (name) {
+            *name = ngx_http_oxmigrate_admin_strndup(u->pool, row[0],
+                                                     ngx_strlen(row[0]));
+        }
+    }
+
+    mysql_free_result(res);
+}
+
+
+/*
+ * Before runupdate: a live lock is UPD-0003 (NGX_BUSY: runupdate would do
+ * nothing); *since is the newest task row, so that the rows after it are
+ * what this run executed.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
+    int64_t *since)
+{
+    int64_t                       locked, now;
+    MYSQL_ROW                     row;
+    MYSQL_RES                    *res;
+    ngx_http_oxmigrate_update_t  *u;
+
+    u = w->u;
+    now = ngx_http_oxmigrate_admin_now_ms();
+    locked = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
+
+    if (locked > 0 && now - locked <= (int64_t) w->idle) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "Update conflict detected. Another process is "
+                     "currently updating schema %s.%Z", u->schema);
+        return NGX_BUSY;
+    }
+
+    if (locked > 0 && u->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
+                      < NGX_HTTP_OXMIGRATE_OX_V8)
+    {
+        /* 7.10.x never takes a lock over: runupdate would do nothing */
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "schema %s is blocked by a dead OX lock (idle for "
+                     "%L s): unblock it first (POST /databases/{id}/unblock "
+                     "with its schema, OX's unblockdatabase)%Z", u->schema,
+                     (now - locked) / 1000);
+        return NGX_ERROR;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
+              "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
+              " WHERE cid = 0 AND taskName NOT IN ('LOCKED', 'BACKGROUND')",
+              u->schema);
+    if (res) {
+        row = mysql_fetch_row(res);
+        *since = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+        mysql_free_result(res);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first word of each line of a tool's output that names a task (a Java
+ * class name: it has a dot; not the header "taskName", not "No entries
+ * found."), into names, unless it is in skip or its row says "excluded".
+ */
+
+static void
+ngx_http_oxmigrate_admin_ox_task_words(ngx_str_t *out, ngx_array_t *names,
+    ngx_array_t *skip, ngx_pool_t *pool)
+{
+    u_char      *p, *eol, *end, *w;
+    char       **x;
+    ngx_uint_t   i;
+
+    p = out->data;
+    end = p + out->len;
+
+    for ( /* void */ ; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        while (p < eol && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        for (w = p; w < eol && *w != ' ' && *w != '\t' && *w != '\r'; w++) {
+            /* void */
+        }
+
+        if (w == p || ngx_strlchr(p, w, '.') == NULL || w[-1] == '.'
+            || (skip == NULL
+                && ngx_strlcasestrn(w, eol, (u_char *) "excluded", 8 - 1)))
+        {
+            continue;
+        }
+
+        x = skip ? skip->elts : NULL;
+
+        for (i = 0; skip && i < skip->nelts; i++) {
+            if (ngx_strlen(x[i]) == (size_t) (w - p)
+                && ngx_strncmp(x[i], p, w - p) == 0)
+            {
+                break;
+            }
+        }
+
+        if (skip == NULL || i == skip->nelts) {
+            ngx_http_oxmigrate_admin_ox_name(names, pool, p, w - p);
+        }
+    }
+}
+
+
+/* listUpdateTasks MODE -n SCHEMA on the new cluster */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_list(ngx_http_oxmigrate_ox_call_t *call,
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *mode, const char *schema, char *err,
+    size_t err_len)
+{
+    ngx_http_oxmigrate_admin_ox_init(call, alcf, pool, log, "listUpdateTasks",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call->mode = mode;
+    call->args[0] = "-n";
+    call->args[1] = schema;
+
+    if (ngx_http_oxmigrate_admin_ox_run(call) != NGX_OK) {
+        ngx_snprintf((u_char *) err, err_len - 1, "%s%Z", call->error);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Before 7.10.2 there is no listUpdateTasks: checkdatabase on the new
+ * cluster says "Needs update" for a schema with pending tasks (it knows
+ * the exclusions).  Its rows: id name hostname scheme status.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_needs_update(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *schema, ngx_array_t *pending, char *err,
+    size_t err_len)
+{
+    u_char                        *p, *eol, *end, *w[5];
+    size_t                         len;
+    ngx_uint_t                     n;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    static const char  nu[] = "(checkdatabase: Needs update)";
+
+    ngx_http_oxmigrate_admin_ox_init(&call, alcf, pool, log, "checkdatabase",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+
+    if (ngx_http_oxmigrate_admin_ox_run(&call) != NGX_OK) {
+        ngx_snprintf((u_char *) err, err_len - 1, "%s%Z", call.error);
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(schema);
+    p = call.out.data;
+    end = p + call.out.len;
+
+    for ( /* void */ ; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        for (n = 0; n < 5 && p < eol; n++) {
+            while (p < eol && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            w[n] = p;
+
+            while (n < 4 && p < eol && *p != ' ' && *p != '\t') {
+                p++;
+            }
+        }
+
+        if (n == 5 && (size_t) (w[4] - w[3]) > len
+            && ngx_strncmp(w[3], schema, len) == 0
+            && (w[3][len] == ' ' || w[3][len] == '\t')
+            && ngx_strncmp(w[4], "Needs update", 12) == 0)
+        {
+            ngx_http_oxmigrate_admin_ox_name(pending, pool, (u_char *) nu,
+                                             sizeof(nu) - 1);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The tasks of the new version still pending on the schema, as OX says:
+ * listUpdateTasks (7.10.2+) in its pending mode (-e on 7.10.x, -g on
+ * 8.x: the letters changed meaning) minus its excluded mode (-x: 7.10.x
+ * lists excluded tasks as pending too); before 7.10.2 checkdatabase.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_pending(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_pool_t *pool, ngx_log_t *log, const char *schema,
+    ngx_array_t *pending, char *err, size_t err_len)
+{
+    ngx_uint_t                     v;
+    ngx_array_t                   *excluded;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    v = alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version;
+
+    if (v < NGX_HTTP_OXMIGRATE_OX_LIST_TOOL) {
+        return ngx_http_oxmigrate_admin_ox_needs_update(alcf, pool, log,
+                                                        schema, pending, err,
+                                                        err_len);
+    }
+
+    excluded = ngx_array_create(pool, 4, sizeof(char *));
+    if (excluded == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log, "-x",
+                                         schema, err, err_len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_ox_task_words(&call.out, excluded, NULL, pool);
+
+    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log,
+                                         ngx_http_oxmigrate_admin_ox_pending_mode(alcf),
+                                         schema, err, err_len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oxmigrate_admin_ox_task_words(&call.out, pending, excluded, pool);
+
+    return NGX_OK;
+}
+
+
+/* listUpdateTasks' pending mode: -e on 7.10.x, -g on 8.x */
+
+const char *
+ngx_http_oxmigrate_admin_ox_pending_mode(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf)
+{
+    return alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
+           >= NGX_HTTP_OXMIGRATE_OX_V8 ? "-g" : "-e";
+}
+
+
+/* "a, b, c" of a list of names, into buf */
+
+static void
+ngx_http_oxmigrate_admin_ox_names(ngx_array_t *a, char *buf, size_t size)
+{
+    u_char      *p, *end;
+    ngx_uint_t   i;
+
+    p = (u_char *) buf;
+    end = p + size - 1;
+
+    for (i = 0; i < a->nelts && p < end; i++) {
+        p = ngx_slprintf(p, end, "%s%s", i ? ", " : "",
+                         ((char **) a->elts)[i]);
+    }
+
+    *p = '\0';
+}
+
+
+/*
+ * After runupdate (exit 0, a timeout or a kill): the schema's own state.
+ * NGX_OK: read (u->failed has the tasks with successful = 0); NGX_AGAIN:
+ * still running inside OX (a live lock after waiting up to the tools'
+ * timeout); NGX_ERROR: u->error says why it is not updated.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
+    ngx_http_oxmigrate_ox_watch_t *w)
+{
+    char                          names[320], err[256];
+    int64_t                       t, now;
+    MYSQL_ROW                     row;
+    MYSQL_RES                    *res;
+    ngx_array_t                  *pending;
+    ngx_http_oxmigrate_update_t  *u;
+
+    u = w->u;
+
+    if (w->sm == NULL) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update of schema %s cannot be verified: its "
+                     "database is not reachable%Z", u->schema);
+        return NGX_ERROR;
+    }
+
+    /* OX's work goes on after its client ended: wait for it */
+    ngx_http_oxmigrate_admin_ox_wait_lock(w);
+
+    t = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    if (t < 0) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update of schema %s cannot be verified: %s%Z",
+                     u->schema, mysql_error(w->sm));
+        return NGX_ERROR;
+    }
+
+    if (t > 0 && now - t <= (int64_t) w->idle) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "still running inside OX: the update of schema %s "
+                     "holds OX's lock (refreshed %L s ago); not enabled%Z",
+                     u->schema, (now - t) / 1000);
+        return NGX_AGAIN;
+    }
+
+    if (t > 0) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update of schema %s died inside OX: its lock was "
+                     "left behind (idle for %L s); unblock it (POST "
+                     "/databases/{id}/unblock) and run it again%Z",
+                     u->schema, (now - t) / 1000);
+        return NGX_ERROR;
+    }
+
+    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
+              "SELECT taskName FROM %I.updateTask WHERE cid = 0"
+              " AND successful = 0 AND taskName NOT IN ('LOCKED',"
+              " 'BACKGROUND') ORDER BY lastModified", u->schema);
+    if (res == NULL) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update of schema %s cannot be verified: %s%Z",
+                     u->schema, mysql_error(w->sm));
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        ngx_http_oxmigrate_admin_ox_name(u->failed, u->pool, (u_char *) row[0],
+                                         ngx_strlen(row[0]));
+    }
+
+    mysql_free_result(res);
+
+    pending = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (pending == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_ox_pending(u->alcf, u->pool, u->log,
+                                            u->schema, pending, err,
+                                            sizeof(err))
+        != NGX_OK)
+    {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update of schema %s cannot be verified: %s%Z",
+                     u->schema, err);
+        return NGX_ERROR;
+    }
+
+    if (u->failed->nelts == 0 && pending->nelts) {
+        ngx_http_oxmigrate_admin_ox_names(pending, names, sizeof(names));
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "runupdate ended but %ui task(s) of the new version are "
+                     "still pending on schema %s: %s (OX logs the cause on "
+                     "the node: another runner's lock, an SQL error)%Z",
+                     pending->nelts, u->schema, names);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * runupdate -n SCHEMA (new cluster), with the master credentials from
+ * 7.10.1 on.  oxmigrate does not take OX's LOCKED row: it reads it, before
+ * (a live lock: UPD-0003, runupdate would do nothing), while the tool
+ * runs, and after it (ox_verify).
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
+    ngx_http_oxmigrate_update_t *u)
+{
+    char                           err[256];
+    int64_t                        since;
+    ngx_int_t                      rc, vrc;
+    ngx_array_t                   *told;
+    ngx_http_oxmigrate_ox_call_t  *call;
+    ngx_http_oxmigrate_ox_watch_t  w;
+
+    u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
+    u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (u->executed == NULL || u->failed == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&w, sizeof(ngx_http_oxmigrate_ox_watch_t));
+    w.u = u;
+    w.idle = u->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->lock_idle;
+    since = 0;
+
+    w.sm = u->conn;
+    u->conn = NULL;
+
+    if (w.sm == NULL) {
+        w.sm = ngx_http_oxmigrate_admin_connect(u->host, NULL, 0, err,
+                                                sizeof(err));
+        if (w.sm == NULL) {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "schema %s on %s:%ud: %s: runupdate does not run "
+                         "where its result cannot be read%Z", u->schema,
+                         u->host->host, u->host->port, err);
+            return NGX_ERROR;
+        }
+    }
+
+    if (u->job_id) {
+        /* a resumed job: the runupdate of the dead worker may still run */
+        ngx_http_oxmigrate_admin_ox_wait_lock(&w);
+    }
+
+    rc = ngx_http_oxmigrate_admin_ox_before(&w, &since);
+    if (rc != NGX_OK) {
+        goto done;
+    }
+
+    call = ngx_http_oxmigrate_admin_ox_call(st, "runupdate",
+                                            NGX_HTTP_OXMIGRATE_OX_NEW);
+    if (call == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    call->quick = 0;
+    call->args[0] = "-n";
+    call->args[1] = u->schema;
+    call->tick = ngx_http_oxmigrate_admin_ox_tick;
+    call->tick_ms = u->alcf->lock_refresh;
+    call->data = &w;
+
+    rc = ngx_http_oxmigrate_admin_ox_run(call);
+
+    if (rc == NGX_ERROR && !call->timed_out) {
+        /* not started, or killed because OX's runner died */
+        ngx_cpystrn((u_char *) u->error, (u_char *) call->error,
+                    sizeof(u->error));
+        st->ox_failed = 1;
+        goto done;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, u->log, 0,
+                      "oxmigrate admin: %s; reading the state of schema %s "
+                      "(OX's update goes on inside the node)", call->error,
+                      u->schema);
+    }
+
+    /* what the tool printed; the schema's own rows come first */
+    told = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (told) {
+        ngx_http_oxmigrate_admin_ox_failed_tasks(told, u->pool, &call->out);
+    }
+
+    vrc = ngx_http_oxmigrate_admin_ox_verify(st, &w);
+
+    if (vrc == NGX_OK && u->failed->nelts == 0 && told && told->nelts) {
+        ngx_memcpy(u->failed, told, sizeof(ngx_array_t));
+    }
+
+    if (vrc == NGX_ERROR && rc == NGX_DECLINED) {
+        /* the tool's own failure says more (credentials, an RMI error) */
+        ngx_cpystrn((u_char *) u->error, (u_char *) call->error,
+                    sizeof(u->error));
+        st->ox_failed = 1;
+    }
+
+    rc = vrc;
+
+    ngx_http_oxmigrate_admin_ox_executed(u, w.sm, since);
+
+    if (rc == NGX_OK && u->lost) {
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the job was taken over by another worker while "
+                     "runupdate ran on schema %s%Z", u->schema);
+        rc = NGX_ERROR;
+    }
+
+done:
+
+    if (w.cdb) {
+        mysql_close(w.cdb);
+    }
+
+    if (u->keep && mysql_errno(w.sm) < 2000) {
+        u->conn = w.sm;
+
+    } else {
+        mysql_close(w.sm);
+    }
+
+    return rc;
+}
