@@ -17,7 +17,7 @@
  *                                         schema runs next, when a step
  *                                         is done, the end
  *   ngx_http_oxmigrate_admin_jobsteps.c   the steps (thread): one schema's
- *                                         disable, update, changeserver,
+ *                                         disable, changeserver, update,
  *                                         enable; the job's final state
  *   ngx_http_oxmigrate_admin_jobcheck.c   the checks before an enable
  *   ngx_http_oxmigrate_admin_revert.c     one schema after a job

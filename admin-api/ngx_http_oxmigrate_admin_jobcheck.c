@@ -1,7 +1,8 @@
 
 /*
  * oxmigrate admin API: the checks before a job enables a schema (thread
- * pool, in the schema's step, after its update and before changeserver).
+ * pool, in the schema's step, after its changeserver and update, before
+ * its enable).
  *
  *   tasks        (check_tasks) no task of the schema's updateTask failed,
  *                and none is pending for the new version: listUpdateTasks
@@ -15,7 +16,7 @@
  *
  * Every result goes into the job's row of the schema (checks, JSON) and an
  * audit row (action "checkschema"); the step leaves a schema whose check
- * failed disabled on its old server.
+ * failed disabled on the new server.
  */
 
 

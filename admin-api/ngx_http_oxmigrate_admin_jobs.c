@@ -8,7 +8,7 @@
  * A job lives in configdb (oxmigrate_job, oxmigrate_job_schema), so every
  * worker of every balancer answers GET /jobs.  The worker that created or
  * resumed a job drives it from its event loop: it posts one thread-pool
- * step per schema (disable, update, changeserver, enable), at most
+ * step per schema (disable, changeserver, update, enable), at most
  * "parallel" at once and never two on one database host, and schedules the
  * next when a step completes.  The steps write every state change to
  * configdb and refresh the job's heartbeat (also from the update runner's
@@ -478,9 +478,9 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "steps");
     ngx_http_oxmigrate_admin_json_str(g,
                   op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
-                  ? "disableschema (old), runupdate (new), "
-                    "changeserver (old), enableschema (old)"
-                  : "disable, update, changeserver, enable");
+                  ? "disableschema (old), changeserver (old), "
+                    "runupdate (new), enableschema (old)"
+                  : "disable, changeserver, update, enable");
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g,
                   ngx_http_oxmigrate_admin_caches(op->alcf));

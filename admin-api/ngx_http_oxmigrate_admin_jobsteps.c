@@ -1,7 +1,7 @@
 
 /*
  * oxmigrate admin API: the steps of a job (thread pool).  One step is one
- * schema: disable, update, changeserver, enable for an upgrade, update for
+ * schema: disable, changeserver, update, enable for an upgrade, update for
  * runallupdate, through the steps interface (OX tools or SQL).  Every
  * state change is written to configdb by the step itself, conditional on
  * the job's claim; the job's heartbeat is refreshed at every step.

@@ -4,8 +4,10 @@
  * (oxmigrate_update_lock_watch INTERVAL).
  *
  * A schema is locked by a row of its updateTask table (LOCKED for blocking
- * updates, BACKGROUND for background ones) that the holder refreshes every
- * 20 s (ox-facts 6).  When the holder dies (a node killed during
+ * updates, BACKGROUND for background ones) that the holder refreshes (every
+ * 5 min on 7.10.x, every 20 s on 8.x: ox-facts 6); it is stale after the
+ * upgraded node's idle time (lock_dead() in tasks.c: lock_idle= of
+ * oxmigrate_ox_tools new).  When the holder dies (a node killed during
  * runupdate) the row stays: no update task runs there any more, OX's
  * checkdatabase says "Blocking updates running for too long", and only
  * unblockdatabase frees the schema.  Nothing else tells the operator.
