@@ -199,7 +199,8 @@ sub _rmi_targets {
     my ($list) = @_;
     my $site = conf()->{site} // {};
     my @dirs;
-    for my $h (split /\s*,\s*/, $list, -1) {
+    # Pattern.split: an empty list is one empty host
+    for my $h ($list eq '' ? ('') : split /\s*,\s*/, $list, -1) {
         server_error('Could not parse the RMI host address', 103)
             if $h !~ /\S/;
         my $a = $h;

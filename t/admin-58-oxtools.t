@@ -1,0 +1,269 @@
+#!/usr/bin/perl
+# The OX tool stand-in (t/oxtools/oxtool) against OX's own formats
+# (t/oxtools/FORMATS.md, the examples of OX's documentation in
+# t/oxtools/fixtures/): both generations of the update-task tools (7.10.0
+# JMX, 7.10.1+ RMI) and the 8.x rules, every option error, exit code and
+# credential rule, disable/enable with -r on both clusters, the errors the
+# node swallows, the lock rules per version, an update that goes on inside
+# the node when its client is killed.  Runs the tools directly on a real
+# configdb and real schemas of the suite's MariaDB; no nginx.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+use OxTest;
+use OxAdmin;
+
+my $site = OxAdmin::site('adm58', schemas => 3, contexts => 2,
+                         prefix => 'ox58');
+my @S = @{ $site->{schemas} };
+my $port = $ENV{OXM_MYSQL_PORT};
+my $FIX = OxTest::root() . '/t/oxtools/fixtures';
+my $TASKS = [ { name => 'com.openexchange.groupware.update.tasks.FirstTask' },
+              { name => 'com.openexchange.groupware.update.tasks.'
+                        . 'ResourceTablesUtf8Mb4UpdateTask',
+                namespace => 'groupware.utf8mb4' },
+              { name => 'com.openexchange.oauth.FailingTask',
+                fail_if_table => 'make_fail' } ];
+my $ox = OxAdmin::oxtools($site, tasks => $TASKS);
+my $U = $OxAdmin::USER;
+my $P = $OxAdmin::PASS;
+
+# runs one tool of a cluster: {out, err, rc}
+sub tool {
+    my ($o, $cluster, $name, $args, %opt) = @_;
+    my $dir = OxTest::tmpdir();
+    my ($fo, $fe) = ("$dir/t58.out", "$dir/t58.err");
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setpgrp(0, 0) if $opt{pgrp};
+        delete $ENV{ADMIN_PASSWORD};
+        $ENV{$_} = $opt{env}{$_} for keys %{ $opt{env} // {} };
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $fo or POSIX::_exit(126);
+        open STDERR, '>', $fe or POSIX::_exit(126);
+        { exec $o->dir($cluster) . "/$name", @$args }
+        POSIX::_exit(127);
+    }
+    return $pid if $opt{background};
+    waitpid $pid, 0;
+    return { rc => $? >> 8, out => OxTest::_slurp($fo) // '',
+             err => OxTest::_slurp($fe) // '' };
+}
+
+sub q_ { my ($s) = @_; $s =~ s/'/''/g; return "'$s'" }
+sub ssql { my ($s, $q) = @_; return OxAdmin::schema_sql($s, $q) }
+sub rows { my ($s) = @_; return OxAdmin::task_rows($s) }
+sub lock_lm {
+    my ($s) = @_;
+    my $r = eval { ssql($s, "SELECT lastModified FROM updateTask WHERE"
+                           . " taskName = 'LOCKED'") } // [];
+    return @$r ? $r->[0][0] : undef;
+}
+sub now_ms { int(time * 1000) }
+
+my $cred = [ '-A', $U, '-P', $P ];
+
+# ====================================================== admin console tools
+
+subtest 'registerserver' => sub {
+    my $r = tool($ox, 'new', 'registerserver', [ @$cred, '-n', 'oxnew' ]);
+    is($r->{rc}, 0, 'exit 0');
+    like($r->{out}, qr/\Aserver (\d+) registered\n\z/, 'server N registered');
+    $r = tool($ox, 'new', 'registerserver', [ @$cred, '-n', 'oxnew' ]);
+    is($r->{rc}, 103, 'existing name: 103');
+    like($r->{err}, qr/\AServer response:\n Server oxnew already exists\n/,
+         'Server response');
+    $r = tool($ox, 'new', 'registerserver', $cred);
+    is($r->{rc}, 104, 'no -n: 104');
+    is($r->{err}, qq{Error: Option(s) "servername" missing\n}, 'its text');
+    like($r->{out}, qr/\AUsage: registerserver \n/, 'usage on stdout');
+};
+
+
+subtest 'listdatabaseschema: doOutput table, csv, nothing found' => sub {
+    my $r = tool($ox, 'old', 'listdatabaseschema', $cred);
+    is($r->{rc}, 0, 'exit 0');
+    # id right-aligned, every column padded to its widest value (the last
+    # one too), one space between columns
+    my $w = 10;    # max(length 'schemaname', length of the names)
+    my $exp = sprintf("%2s %-4s %-*s %-9s %6s\n", 'id', 'name', $w,
+                      'schemaname', 'hostname', 'curctx');
+    $exp .= sprintf("%2s %-4s %-*s %-9s %6s\n", 3, 'oxdb', $w, $_,
+                    '127.0.0.1', 2) for @S;
+    is($r->{out}, $exp, 'padded table');
+    $r = tool($ox, 'old', 'listdatabaseschema', [ @$cred, '--csv' ]);
+    is($r->{out}, "id,display_name,schema_name,url,currentunits\n"
+       . join('', map { qq{"3","oxdb","$_","jdbc:mysql://127.0.0.1:$port/","2"\n} }
+                  @S), '--csv');
+    $r = tool($ox, 'old', 'listdatabaseschema', [ @$cred, '-s', 'nix*' ]);
+    is($r->{out}, "No such database schemas found\n", 'nothing found');
+    $r = tool($ox, 'old', 'listdatabaseschema', [ @$cred, '-s', "$S[1]*" ]);
+    is(scalar(() = $r->{out} =~ /\n/g), 2, '-s pattern: header + 1 row');
+};
+
+subtest 'admin tools: credentials as OX reads them' => sub {
+    my $r = tool($ox, 'old', 'listdatabaseschema', [ '-A', $U ],
+                 env => { ADMIN_PASSWORD => $P });
+    is($r->{rc}, 0, 'password from ADMIN_PASSWORD, user from -A');
+    my $c = $ox->calls->[-1];
+    is_deeply($c->{argv}, [ '-A', $U ], 'argv without the password');
+    ok($c->{env_password}, 'env_password logged as true');
+    ok(!grep({ /\Q$P\E/ } keys %$c), 'no new field holds the password');
+    $r = tool($ox, 'old', 'listdatabaseschema', [ '-A', $U ],
+              env => { ADMIN_PASSWORD => 'wrong' });
+    is($r->{rc}, 101, 'wrong password: 101');
+    is($r->{err}, "database schemas could not be listed: \n"
+       . "Server response:\n Authentication failed\n"
+       . "\tat com.openexchange.stand.in(oxtool)\n\n",
+       'first part (class name matches "list") + Server response');
+    $r = tool($ox, 'old', 'listdatabaseschema', [ '-A', $U, '-P', 'x' ],
+              env => { ADMIN_PASSWORD => $P });
+    is($r->{rc}, 101, '-P wins over ADMIN_PASSWORD');
+    $r = tool($ox, 'old', 'checkdatabase', [],
+              env => { ADMIN_PASSWORD => $P });
+    is($r->{rc}, 104, 'no -A and no -P (env set): 104');
+    is($r->{err}, qq{Error: Options "adminuser, adminpass" missing\n},
+       'Options "adminuser, adminpass" missing');
+    like($r->{out}, qr/\AUsage: checkdatabase \n/, 'usage on stdout');
+    ok(!$ox->calls->[-1]{env_password} ? 0 : 1, 'env_password true');
+    $r = tool($ox, 'old', 'checkdatabase', [ '-P', $P ]);
+    is($r->{rc}, 101, 'only -P: 101 (not 104)');
+
+    # any character in a password, through -P and through the environment
+    my $hard = q{p!#$&*? '"\\ x};
+    my $ox2 = OxAdmin::oxtools($site, pass => $hard);
+    $r = tool($ox2, 'new', 'listdatabaseschema', [ '-A', $U ],
+              env => { ADMIN_PASSWORD => $hard });
+    is($r->{rc}, 0, 'hard password through ADMIN_PASSWORD');
+    $r = tool($ox2, 'new', 'listdatabaseschema', [ '-A', $U, '-P', $hard ]);
+    is($r->{rc}, 0, 'hard password through -P');
+    $r = tool($ox2, 'new', 'runupdate', [ '-A', $U, '-P', $hard, '-n', 'x' ]);
+    is($r->{err}, "Unknown schema name: x\n", 'and through runupdate -P');
+    $r = tool($ox2, 'new', 'runupdate', [ '-A', $U, '-n', $S[0] ],
+              env => { ADMIN_PASSWORD => $hard });
+    is($r->{rc}, 255, 'runupdate ignores ADMIN_PASSWORD: 255');
+};
+
+subtest 'admin tools: option errors' => sub {
+    my $r = tool($ox, 'old', 'disableschema', $cred);
+    is($r->{rc}, 104, 'missing -m: 104');
+    is($r->{err}, qq{Error: Option(s) "schema" missing\n}, 'its text');
+    like($r->{out}, qr/\AUsage: disableschema \n -h,--help {38}   Prints a help text {10}\n/,
+         'usage, AdminParser layout');
+    my $line = sub { sprintf(" %s,%-45s%-2s%-28s\n", @_) };
+    like($r->{out}, qr/\n\Q${\ $line->('-m', '--schema <schema_name>', '*',
+        'The name of the schema to disable') }\E/, 'needed option marked *');
+    like($r->{out}, qr/\n\Q${\ $line->('-A', '--adminuser <adminuser>', '?',
+        'master Admin user name') }\E/, 'possibly option marked ?');
+    $r = tool($ox, 'old', 'disableschema', [ @$cred, '-m', $S[0], '-x' ]);
+    is($r->{rc}, 111, 'unknown option: 111');
+    is($r->{err}, "Error: Unrecognized options on the command line: "
+       . "Unknown option `` -x'\n", "Unknown option `` -x' (OX's quoting)");
+    $r = tool($ox, 'old', 'disableschema', [ @$cred, '--bogus', '-m', $S[0] ]);
+    is($r->{err}, "Error: Unrecognized options on the command line: "
+       . "Unknown option `` --bogus'\n", 'unknown long option');
+    $r = tool($ox, 'old', 'disableschema', [ @$cred, '-m' ]);
+    is($r->{rc}, 111, 'missing value: 111');
+    is($r->{err}, "Error: Unrecognized options on the command line: "
+       . "Missing argument for option ' m'\n", 'its text');
+    $r = tool($ox, 'old', 'disableschema', [ @$cred, '-m', $S[0], 'stray' ]);
+    is($r->{err}, "Error: Unrecognized options on the command line: "
+       . "Unknown option ``stray'\n", 'a stray argument');
+    $r = tool($ox, 'old', 'changeserver', $cred);
+    is($r->{rc}, 104, 'changeserver without -m/-s: 104');
+    is($r->{err}, "server could not be changed: \n"
+       . qq{Error: Option(s) "schema-name,server-id" missing\n},
+       'first part + both names in parser order');
+    $r = tool($ox, 'old', 'changeserver', [ @$cred, '-m', $S[0], '-s', 'x' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Error: Invalid server id: x\n" ],
+              'invalid server id: 1');
+    $r = tool($ox, 'old', 'changeserver', [ @$cred, '-m', ' ', '-s', '8' ]);
+    is_deeply([ $r->{rc}, $r->{err} ],
+              [ 1, "Error: Please specify the schema name\n\n" ],
+              'blank schema name: 1');
+    $r = tool($ox, 'old', 'checkdatabase', [ '-h' ]);
+    is($r->{rc}, 0, '-h: 0');
+    like($r->{out}, qr/Entries marked with an asterisk/, 'usage');
+};
+
+subtest 'disableschema / enableschema: configdb, caches, -r' => sub {
+    my $enabled = sub {
+        $site->{db}->sql("SELECT c.cid, c.enabled, c.reason_id FROM context c"
+            . " JOIN context_server2db_pool p USING (cid) WHERE p.db_schema"
+            . " = '$_[0]' ORDER BY 1");
+    };
+    $ox->set_cache($_, { 1 => {}, 2 => {}, 3 => {} }) for qw(old new);
+    my $r = tool($ox, 'old', 'disableschema', [ @$cred, '-m', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              'disableschema prints nothing, exit 0');
+    is_deeply($enabled->($S[0]), [ [1, 0, 1431655765], [2, 0, 1431655765] ],
+              'contexts disabled with the schema-move reason');
+    is_deeply([ sort keys %{ $ox->cache('old') } ],
+              [ sort qw(3 sessions_closed invalidations) ],
+              'without -r: the own cluster drops the contexts');
+    is_deeply($ox->cache('old')->{sessions_closed}, [1, 2], 'and sessions');
+    ok(exists $ox->cache('new')->{1}, 'the other cluster still caches them');
+
+    $r = tool($ox, 'old', 'enableschema',
+              [ @$cred, '-m', $S[0], '-r', 'nohost:1099' ]);
+    is($r->{rc}, 105, 'unreachable -r host: 105');
+    is($r->{err}, "Error: Connection refused to host: nohost; nested"
+       . " exception is: \n\tjava.net.ConnectException: Connection refused"
+       . " (Connection refused)\n", 'ConnectException text');
+    is($enabled->($S[0])->[0][1], 0, 'nothing changed');
+    $r = tool($ox, 'old', 'enableschema', [ @$cred, '-m', $S[0], '-r', '' ]);
+    is($r->{rc}, 103, 'empty -r: 103');
+
+    $r = tool($ox, 'old', 'enableschema', [ @$cred, '-m', $S[0], '-r',
+              $ox->rmi('old') . ' , ' . $ox->rmi('new') ]);
+    is($r->{rc}, 0, 'enableschema -r old,new: 0');
+    is_deeply($enabled->($S[0]), [ [1, 1, undef], [2, 1, undef] ],
+              'enabled again');
+    ok(!exists $ox->cache('new')->{1}, '-r: the other cluster invalidated');
+    is_deeply($ox->cache('new')->{invalidations},
+              [ { schema => $S[0], sessions => 0, by => 'old' } ],
+              'enable: caches only, no session kill');
+    ok(!exists $ox->cache('new')->{sessions_closed}, 'sessions stay');
+
+    $ox->set_cache($_, { 1 => {}, 3 => {} }) for qw(old new);
+    $r = tool($ox, 'new', 'disableschema', [ @$cred, '-m', $S[0], '-r',
+              $ox->rmi('old') ]);
+    is($r->{rc}, 0, 'disableschema -r old (run on new)');
+    ok(!exists $ox->cache('old')->{1}, 'the listed cluster invalidated');
+    ok(exists $ox->cache('new')->{1},
+       'the local one not (it was not listed)');
+    is_deeply($ox->cache('old')->{sessions_closed}, [1, 2], 'sessions closed');
+
+    # a context disabled for another reason stays disabled
+    $site->{db}->do("UPDATE context SET reason_id = 7 WHERE cid = 2");
+    tool($ox, 'new', 'enableschema', [ @$cred, '-m', $S[0] ]);
+    is_deeply($enabled->($S[0]), [ [1, 1, undef], [2, 0, 7] ],
+              'enable keeps a context of another reason disabled');
+    $site->{db}->do("UPDATE context SET enabled = 1, reason_id = NULL"
+                    . " WHERE cid = 2");
+};
+
+subtest 'changeserver' => sub {
+    my $r = tool($ox, 'old', 'changeserver', [ @$cred, '-m', $S[1], '-s', 8 ]);
+    is($r->{rc}, 106, 'enabled contexts: 106');
+    is($r->{err}, "server could not be changed: \nServer response:\n The"
+       . " schema '$S[1]' is not disabled. The following contexts are still"
+       . " enabled: [3, 4]\n\tat com.openexchange.stand.in(oxtool)\n\n",
+       'its text');
+    tool($ox, 'old', 'disableschema', [ @$cred, '-m', $S[1] ]);
+    $r = tool($ox, 'old', 'changeserver', [ @$cred, '-m', $S[1], '-s', 8 ]);
+    is($r->{rc}, 0, 'disabled: 0');
+    is($r->{out}, "Successfully changed to server '8' for schema '$S[1]'.\n",
+       'its text');
+    is($site->{db}->value("SELECT DISTINCT server_id FROM"
+       . " context_server2db_pool WHERE db_schema = '$S[1]'"), 8, 'moved');
+    tool($ox, 'old', 'changeserver', [ @$cred, '-m', $S[1], '-s', 2 ]);
+    tool($ox, 'old', 'enableschema', [ @$cred, '-m', $S[1] ]);
+};
+
+done_testing();
