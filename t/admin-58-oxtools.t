@@ -66,6 +66,41 @@ sub lock_lm {
 }
 sub now_ms { int(time * 1000) }
 
+sub mk_table {
+    my ($s) = @_;
+    ssql($s, "CREATE TABLE IF NOT EXISTS updateTask (cid INT UNSIGNED NOT"
+        . " NULL, taskName VARCHAR(1024) NOT NULL, successful BOOLEAN NOT"
+        . " NULL, lastModified BIGINT NOT NULL, uuid BINARY(16) NOT NULL,"
+        . " PRIMARY KEY (cid, uuid), INDEX full (cid, taskName(191)))");
+}
+sub set_lock {          # a LOCKED row touched $age ms ago (undef: none)
+    my ($s, $age) = @_;
+    mk_table($s);
+    ssql($s, "DELETE FROM updateTask WHERE taskName = 'LOCKED'");
+    ssql($s, "INSERT INTO updateTask VALUES (0, 'LOCKED', 1, "
+        . (now_ms() - $age) . ", UNHEX('8d8b93e559794baca39daef8f87087a1'))")
+        if defined $age;
+}
+
+# a fixture of t/oxtools/fixtures/code with {S0}.. {PORT} filled in
+sub fixture {
+    my ($name) = @_;
+    my $t = OxTest::_slurp("$FIX/code/$name") // die "$name: $!";
+    $t =~ s/\{S(\d)\}/$S[$1]/g;
+    $t =~ s/\{PORT\}/$port/g;
+    return $t;
+}
+
+# a documentation example's lines with the data columns replaced by X and
+# runs of blanks collapsed: what must be the same "modulo the data values"
+sub shape {
+    my ($line, @data) = @_;
+    for my $re (@data) { $line =~ s/$re/X/g }
+    $line =~ s/[ \t]+/ /g;
+    $line =~ s/^ | \z//g;
+    return $line;
+}
+
 my $cred = [ '-A', $U, '-P', $P ];
 
 # ====================================================== admin console tools
@@ -264,6 +299,101 @@ subtest 'changeserver' => sub {
        . " context_server2db_pool WHERE db_schema = '$S[1]'"), 8, 'moved');
     tool($ox, 'old', 'changeserver', [ @$cred, '-m', $S[1], '-s', 2 ]);
     tool($ox, 'old', 'enableschema', [ @$cred, '-m', $S[1] ]);
+};
+
+# ========================================== checkdatabase, unblockdatabase
+
+my $ox8 = OxAdmin::oxtools($site, tasks => $TASKS, new_version => '8.0.0');
+my $oxe = OxAdmin::oxtools($site, tasks => [], new_version => '8.0.0');
+
+subtest 'checkdatabase: 7.10.x table, 8.x progress line, csv' => sub {
+    set_lock($_, undef) for @S;
+    my $r = tool($oxe, 'old', 'checkdatabase', $cred);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, fixture('checkdatabase-empty-7.10.txt') ],
+              '7.10.x, nothing to report: the header alone');
+    $r = tool($oxe, 'new', 'checkdatabase', $cred);
+    is($r->{out}, fixture('checkdatabase-empty-8.txt'),
+       '8.x: progress line, empty line, "Neither pending, ..."');
+    set_lock($S[1], 1000);                    # fresh
+    set_lock($S[2], 25 * 3600 * 1000);        # stale (> 24 h)
+    $r = tool($ox, 'old', 'checkdatabase', $cred);
+    is($r->{out}, fixture('checkdatabase-7.10.txt'),
+       '7.10.x: pending, running, stale; padded (last column too)');
+    $r = tool($ox8, 'new', 'checkdatabase', $cred);
+    is($r->{out}, fixture('checkdatabase-8.txt'), '8.x: the same after the'
+       . ' progress line');
+    $r = tool($ox, 'old', 'checkdatabase', [ @$cred, '--csv' ]);
+    is($r->{out}, fixture('checkdatabase-csv.txt'), '--csv');
+    $r = tool($ox8, 'new', 'checkdatabase', [ @$cred, '--csv' ]);
+    is($r->{out}, "Checking database schemas.\n\n"
+       . fixture('checkdatabase-csv.txt'), '8.x --csv after the progress');
+    $ox8->configure('new', checkdatabase_ms => 1200);
+    $r = tool($ox8, 'new', 'checkdatabase', $cred);
+    like($r->{out}, qr/\AChecking database schemas\.{3,4}\n\nid /,
+         'a dot every 500 ms while the check runs') or diag $r->{out};
+    $ox8->configure('new', checkdatabase_ms => undef);
+
+    # against the documentation's example, modulo the data values
+    my $doc = OxTest::_slurp("$FIX/doc/checkdatabase.txt");
+    my @dre = (qr/\b1996\b/, qr/\bdatabase1_\d+\b/, qr/\bdatabase1\b/,
+               qr/\bdb\.open-xchange\.com\b/);
+    my @ore = (qr/(?<=^ )3\b/, qr/\box58_\d\b/, qr/\boxdb\b/,
+               qr/\b127\.0\.0\.1\b/);
+    my %doc = map { shape($_, @dre) => 1 } split /\n/, $doc;
+    my @ours = map { shape($_, @ore) } split /\n/, fixture('checkdatabase-7.10.txt');
+    is($ours[0], (map { shape($_, @dre) } split /\n/, $doc)[0],
+       'header as documented');
+    ok($doc{$_}, "documented: '$_'") for @ours[1 .. $#ours];
+    like($doc, qr/^  id name {6}hostname {12}scheme {7}status {31}$/m,
+         'the documented header is doOutput-padded (id right, status to 37)');
+};
+
+subtest 'unblockdatabase: every answer' => sub {
+    set_lock($S[1], 1000);
+    set_lock($S[2], 25 * 3600 * 1000);
+    my $r = tool($ox, 'old', 'unblockdatabase', [ @$cred, '-i', 3 ]);
+    is_deeply([ $r->{rc}, $r->{out} ],
+              [ 0, fixture('unblockdatabase-7.10.txt') ],
+              '7.10.x: unblocked the following schemas + table');
+    is(lock_lm($S[2]), undef, 'the stale lock is gone');
+    ok(lock_lm($S[1]), 'the fresh one is kept');
+    $r = tool($ox, 'old', 'unblockdatabase', [ @$cred, '-i', 3 ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, "database 3 is already unblocked\n" ],
+              'nothing stale: database 3 is already unblocked');
+    $r = tool($ox, 'old', 'unblockdatabase', [ @$cred, '-n', 'oxdb' ]);
+    is($r->{out}, "database oxdb is already unblocked\n", 'by -n name');
+    $r = tool($ox, 'old', 'unblockdatabase',
+              [ @$cred, '-i', 3, '--schema', $S[1] ]);
+    is($r->{out}, "schema $S[1] is already unblocked\n",
+       '--schema, fresh lock: is already unblocked');
+    set_lock($S[1], 25 * 3600 * 1000);
+    $r = tool($ox, 'old', 'unblockdatabase',
+              [ @$cred, '-i', 3, '--schema', $S[1] ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, "schema $S[1] unblocked\n" ],
+              '--schema, stale: schema S unblocked');
+    set_lock($S[2], 25 * 3600 * 1000);
+    $r = tool($ox8, 'new', 'unblockdatabase', [ @$cred, '-i', 3 ]);
+    is($r->{out}, fixture('unblockdatabase-8.txt'), '8.x: an empty line'
+       . ' before the table');
+    $r = tool($ox, 'old', 'unblockdatabase', [ @$cred, '-i', 'x' ]);
+    is_deeply([ $r->{rc}, $r->{err} ],
+              [ 1, "Invalid input detected: Ids must be numbers!\n" ],
+              '-i not a number: 1');
+    $r = tool($ox, 'old', 'unblockdatabase', $cred);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 104, "Error: Either databasename or"
+              . " databaseid must be given\n" ], 'neither -i nor -n: 104');
+    $r = tool($ox, 'old', 'unblockdatabase', [ '-A', $U, '-i', 3 ],
+              env => { ADMIN_PASSWORD => $P });
+    is($r->{rc}, 101, 'unblockdatabase ignores ADMIN_PASSWORD: 101');
+
+    my $doc = OxTest::_slurp("$FIX/doc/unblockdatabase.txt");
+    my @d = split /\n/, $doc;
+    is(shape($d[0], qr/1996/), shape("unblocked the following schemas from"
+       . " database 3:", qr/\b3\b/), 'first line as documented');
+    is(shape($d[2], qr/1996/), 'id name hostname scheme',
+       'documented header columns');
+    ok(!grep({ $_ eq '' } split /\n/, fixture('unblockdatabase-7.10.txt')),
+       '7.10.x prints no empty line (the page shows one; 8.x code does)');
 };
 
 done_testing();

@@ -133,13 +133,15 @@ sub run {
     $T->{run}->($cmd);
 }
 
-# The server's authentication (BasicAuthenticator) at the RMI call
+# The server's authentication (BasicAuthenticator) at the RMI call; the
+# password from -P, else ADMIN_PASSWORD (credentialsparsing) unless $no_env
+# (UnblockDatabase builds its Credentials from -A/-P only)
 sub auth {
-    my ($cmd) = @_;
+    my ($cmd, $no_env) = @_;
     my $c = conf();
     return if exists $c->{master_auth} && !$c->{master_auth};
     my $user = $cmd->{adminuser};
-    my $pass = $cmd->{adminpass} // $ENV{ADMIN_PASSWORD};
+    my $pass = $cmd->{adminpass} // ($no_env ? undef : $ENV{ADMIN_PASSWORD});
     $pass = undef if defined $pass && $pass !~ /\S/
                      && !defined $cmd->{adminpass};
     return if defined $user && defined $pass && $user eq $c->{user}
@@ -370,7 +372,7 @@ sub unblockdatabase {
     _error('Either databasename or databaseid must be given', 104, 1)
         unless defined $id || defined $cmd->{name};
     my $text = defined $id ? $id : $cmd->{name};
-    auth($cmd);
+    auth($cmd, 1);
     my $where = defined $id ? "d.db_pool_id = $id"
                             : "d.name = " . sqlq($cmd->{name});
     $where .= " AND p.db_schema = " . sqlq($cmd->{schema})
