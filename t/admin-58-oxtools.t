@@ -396,4 +396,254 @@ subtest 'unblockdatabase: every answer' => sub {
        '7.10.x prints no empty line (the page shows one; 8.x code does)');
 };
 
+# ============================================================ runupdate
+
+my ($T1, $T2, $T3) = map { $_->{name} } @$TASKS;
+sub reset_schema {
+    my ($s) = @_;
+    mk_table($s);
+    ssql($s, "DELETE FROM updateTask");
+}
+
+subtest 'runupdate 7.10.0 (JMX): options, failure lines, exit 0' => sub {
+    reset_schema($S[0]);
+    ssql($S[0], "CREATE TABLE IF NOT EXISTS make_fail (i INT)");
+    my $r = tool($ox, 'old', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is($r->{rc}, 1, '-A is unknown to the JMX tool: 1');
+    is($r->{err}, "Unable to parse command line: Unrecognized option: -A\n",
+       'its text');
+    like($r->{out}, qr/\Ausage: runUpdate\n -c,--context <arg> /,
+         'HelpFormatter usage on stdout');
+    $r = tool($ox, 'old', 'runupdate', []);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Missing context/schema"
+              . " identifier.\n" ], 'no -c/-n: 1');
+    $r = tool($ox, 'old', 'runupdate', [ '-c', 'x' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Context parameter is not a"
+              . " number: x\n" ], '-c not a number: 1');
+    $r = tool($ox, 'old', 'runupdate', [ '-n' ]);
+    is($r->{err}, "Unable to parse command line: Missing argument for"
+       . " option: n\n", '-n without value');
+    is_deeply(rows($S[0]), {}, 'nothing ran');
+
+    $r = tool($ox, 'old', 'runupdate', [ '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ],
+              [ 0, fixture('runupdate-jmx.txt'), '' ],
+              'a failed task: " <SimpleName> (schema=s)" lines, exit 0');
+    is_deeply(rows($S[0]), { $T1 => 1, $T2 => 1, $T3 => 0 },
+              'one row per task, the failed one successful = 0');
+    is(lock_lm($S[0]), undef, 'the lock is gone');
+    $r = tool($ox, 'old', 'runupdate', [ '-l', 'jmx', '-s', 'x', '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, '' ],
+              'again: a failed task is not run again (forceupdatetask is)');
+
+    my @doc = split /\n/, OxTest::_slurp("$FIX/doc/runupdate-jmx.txt");
+    my @our = split /\n/, fixture('runupdate-jmx.txt');
+    is($our[0], "$doc[0] ", 'first line as documented, plus the blank the'
+       . ' MBean puts before \R');
+    is(shape($our[1], qr/\S+ \(schema=\S+\)/),
+       shape($doc[1], qr/\S+ \(schema=\S+\)/), 'task lines as documented');
+};
+
+subtest 'runupdate 7.10.1 (RMI): credentials, failure table, exit 0' => sub {
+    reset_schema($S[0]);
+    my $r = tool($ox, 'new', 'runupdate', [ '-n', $S[0] ]);
+    is($r->{rc}, 255, 'no -A/-P: 255');
+    like($r->{out}, qr/\AYou must provide administrative credentials to proceed\.\nusage: runUpdate\n/,
+         'the text on stdout, then the help');
+    is($r->{err}, '', 'nothing on stderr');
+    $r = tool($ox, 'new', 'runupdate', [ '-A', $U, '-n', $S[0] ]);
+    is($r->{rc}, 255, 'only -A: 255');
+    $r = tool($ox, 'new', 'runupdate', [ '-A', $U, '-P', 'x', '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Authentication failed\n" ],
+              'wrong password: 1');
+    $r = tool($ox, 'new', 'runupdate', [ @$cred ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Missing context/schema"
+              . " identifier.\n" ], 'missing -n is checked before the'
+              . ' credentials');
+    $r = tool($ox, 'new', 'runupdate', [ '-l', 'admin', '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Unable to parse command line:"
+              . " Unrecognized option: -l\n" ], '-l (JMX login) is unknown');
+    is_deeply(rows($S[0]), {}, 'nothing ran');
+
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ],
+              [ 0, fixture('runupdate-rmi.txt'), '' ],
+              'failed task: header + TableWriter table, STILL exit 0');
+    is_deeply(rows($S[0]), { $T1 => 1, $T2 => 1, $T3 => 0 }, 'rows');
+
+    # forceupdatetask re-runs it: the row is updated in place
+    my $uuid = sub { ssql($S[0], "SELECT HEX(uuid), successful FROM"
+                          . " updateTask WHERE taskName = '$T3'") };
+    my $before = $uuid->();
+    ssql($S[0], "DROP TABLE make_fail");
+    $r = tool($ox, 'new', 'forceupdatetask', [ @$cred, '-n', $S[0], '-t', $T3 ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              'forceupdatetask: nothing printed, 0');
+    my $after = $uuid->();
+    is(scalar @$after, 1, 'still one row for the task');
+    is_deeply([ $after->[0][0], $after->[0][1] ], [ $before->[0][0], 1 ],
+              'same row (uuid), now successful');
+
+    # the early 7.10.1 service keyed the failures name/class/schema
+    reset_schema($S[0]);
+    ssql($S[0], "CREATE TABLE make_fail (i INT)");
+    $ox->configure('new', rmi_failure_keys => 'name');
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ],
+              [ 1, "The following update task(s) failed:\n",
+                "An error occurred.\n" ], 'early 7.10.1: NPE, exit 1');
+    $ox->configure('new', rmi_failure_keys => undef);
+
+    reset_schema($S[0]);
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-c', 1 ]);
+    is($r->{rc}, 0, '-c <cid>: the schema of that context');
+    is(scalar keys %{ rows($S[0]) }, 3, 'ran');
+    $ox->configure('new', master_auth => JSON::PP::false);
+    reset_schema($S[0]);
+    $r = tool($ox, 'new', 'runupdate', [ '-n', $S[0] ]);
+    is($r->{rc}, 0, 'master authentication off: no credentials needed');
+    $ox->configure('new', master_auth => JSON::PP::true);
+    ssql($S[0], "DROP TABLE make_fail");
+};
+
+subtest 'errors inside the node are swallowed' => sub {
+    reset_schema($S[0]);
+    set_lock($S[0], 180_000);               # 3 minutes idle
+    my $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              'lock held: nothing printed, exit 0');
+    is_deeply(rows($S[0]), {}, 'no task ran');
+    my $upd = "ERROR UPD-0003 Update conflict detected. Another process is"
+            . " currently updating schema $S[0].";
+    ok(grep({ /\Q$upd\E$/ } @{ $ox->node_log('new') }),
+       'UPD-0003 only in the node log');
+    ok(lock_lm($S[0]), '7.10.x: a lock idle for 3 minutes is left alone');
+    $r = tool($ox, 'old', 'runupdate', [ '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, scalar keys %{ rows($S[0]) } ],
+              [ 0, '', 0 ], '7.10.0 the same');
+
+    set_lock($S[0], undef);
+    $ox->node_fault('new', { sql_error => 'lock' });
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              'SQL error taking the lock: nothing printed, exit 0');
+    is_deeply(rows($S[0]), {}, 'no task ran');
+    ok(grep({ /ERROR SQL problem/ } @{ $ox->node_log('new') }), 'logged');
+    $ox->node_fault('new', {});
+
+    # an SQL error recording the second task aborts the update
+    my @t = @$TASKS;
+    $t[1] = { %{ $t[1] }, sql_error_if_table => 'sql_err' };
+    $ox->tasks(\@t);
+    ssql($S[0], "CREATE TABLE sql_err (i INT)");
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              'SQL error inside the update: nothing printed, exit 0');
+    is_deeply(rows($S[0]), { $T1 => 1 }, 'the update stopped there');
+    is(lock_lm($S[0]), undef, 'and unlocked');
+    ssql($S[0], "DROP TABLE sql_err");
+    $ox->tasks($TASKS);
+
+    $r = tool($ox, 'new', 'runupdate', [ @$cred, '-n', 'nosuch' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Unknown schema name: nosuch\n" ],
+              'unknown schema (7.10.1+): the RemoteException message, 1');
+    $r = tool($ox, 'old', 'runupdate', [ '-n', 'nosuch' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Unexpected error: Unknown"
+              . " schema name: nosuch\n" ], 'unknown schema (7.10.0): 1');
+};
+
+subtest 'lock rules: 7.10.x never takes over, 8.x after idleMillis' => sub {
+    reset_schema($S[0]);
+    set_lock($S[0], 180_000);
+    my $r = tool($ox8, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, '' ], '8.x: ran');
+    is(scalar keys %{ rows($S[0]) }, 3, '8.x: a lock idle 3 min (> 60 s) is'
+       . ' taken over');
+    is(lock_lm($S[0]), undef, 'and removed at the end');
+    ok(grep({ /WARN Took over the idle lock/ } @{ $ox8->node_log('new') }),
+       'logged');
+    reset_schema($S[0]);
+    set_lock($S[0], 10_000);
+    tool($ox8, 'new', 'runupdate', [ @$cred, '-n', $S[0] ]);
+    is_deeply(rows($S[0]), {}, '8.x: a lock idle 10 s is not');
+
+    # refresh: 7.10.x every 5 minutes, 8.x every refreshIntervalMillis
+    my $slow = [ { name => 'com.x.Slow', sleep => 2 } ];
+    my $sample = sub {
+        my ($o) = @_;
+        reset_schema($S[0]);
+        my $pid = tool($o, 'new', 'runupdate', [ @$cred, '-n', $S[0] ],
+                       background => 1);
+        my $first;
+        OxTest::wait_for(sub { $first = lock_lm($S[0]) }, 10, 0.05);
+        sleep 1.2;
+        my $later = lock_lm($S[0]);
+        waitpid $pid, 0;
+        return ($first, $later);
+    };
+    $ox->tasks($slow);
+    my ($a, $b) = $sample->($ox);
+    ok($a && $b && $a == $b, '7.10.1: not refreshed within 2 s');
+    $ox->configure('new', refresh_ms => 300);
+    ($a, $b) = $sample->($ox);
+    ok($a && $b && $b > $a, '7.10.1, refresh_ms 300 (a test setting):'
+       . ' refreshed');
+    $ox->configure('new', refresh_ms => undef);
+    $ox8->tasks($slow);
+    $ox8->configure('new', refresh_ms => 300);
+    ($a, $b) = $sample->($ox8);
+    ok($a && $b && $b > $a, '8.x: refreshed every refreshIntervalMillis');
+    $ox8->tasks($TASKS);
+    $ox->tasks($TASKS);
+};
+
+subtest 'a killed client: the update goes on inside the node' => sub {
+    reset_schema($S[0]);
+    $ox->tasks([ { name => 'com.x.Slow', sleep => 2 }, { name => 'com.x.B' } ]);
+    my $pid = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ],
+                   background => 1, pgrp => 1);
+    my $node;
+    OxTest::wait_for(sub { $node = $ox->node_pid('new', $S[0]) }, 10, 0.05);
+    ok($node, 'the update runs in a node process');
+    isnt(getpgrp($node), $pid, 'in its own process group') if $node;
+    kill 'KILL', -$pid;                         # the connector's timeout
+    waitpid $pid, 0;
+    is($? & 127, 9, 'client killed');
+    ok($node && kill(0, $node), 'the node goes on');
+    ok(OxTest::wait_for(sub { !lock_lm($S[0]) && keys %{ rows($S[0]) } == 2 },
+                        15, 0.1), 'and finishes the update');
+    is_deeply(rows($S[0]), { 'com.x.Slow' => 1, 'com.x.B' => 1 }, 'rows');
+    ok(!grep({ $_->{pid} == $pid } @{ $ox->calls }),
+       'the killed client logged no call end');
+
+    # a hang: the lock stays fresh while the node lives, stale after
+    reset_schema($S[0]);
+    $ox->tasks([ { name => 'com.x.Hang', hang => 1 } ]);
+    $ox->configure('new', refresh_ms => 200, stale_ms => 1500);
+    $pid = tool($ox, 'new', 'runupdate', [ @$cred, '-n', $S[0] ],
+                background => 1, pgrp => 1);
+    OxTest::wait_for(sub { $node = $ox->node_pid('new', $S[0]) }, 10, 0.05);
+    OxTest::wait_for(sub { lock_lm($S[0]) }, 10, 0.05);
+    kill 'KILL', -$pid;
+    waitpid $pid, 0;
+    my $lm = lock_lm($S[0]);
+    ok(OxTest::wait_for(sub { (lock_lm($S[0]) // 0) > $lm }, 5, 0.1),
+       'hanging update: the lock is still refreshed');
+    my $r = tool($ox, 'new', 'checkdatabase', $cred);
+    like($r->{out}, qr/ \Q$S[0]\E Blocking updates running *\n/,
+         'checkdatabase: Blocking updates running');
+    kill 'KILL', $node;                        # the JVM dies
+    OxTest::wait_for(sub { !kill 0, $node }, 5, 0.05);
+    ok(OxTest::wait_for(sub {
+        tool($ox, 'new', 'checkdatabase', $cred)->{out}
+            =~ / \Q$S[0]\E Blocking updates running for too long\n/ }, 10,
+        0.3), 'the JVM gone: the lock goes stale');
+    $r = tool($ox, 'new', 'unblockdatabase', [ @$cred, '-i', 3, '--schema',
+                                               $S[0] ]);
+    is($r->{out}, "schema $S[0] unblocked\n", 'unblockdatabase');
+    is(lock_lm($S[0]), undef, 'unlocked');
+    $ox->configure('new', refresh_ms => undef, stale_ms => undef);
+    $ox->tasks($TASKS);
+};
+
 done_testing();

@@ -271,6 +271,7 @@ sub _force {
             my $e = $@;
             chomp $e;
             node_log('ERROR', $e);
+            $e =~ s/^[A-Z]{3}-\d{4} //;     # the plain log message
             _fail($prefix . $e);
         };
     }
