@@ -646,4 +646,150 @@ subtest 'a killed client: the update goes on inside the node' => sub {
     $ox->tasks($TASKS);
 };
 
+# ============================================== listing and forcing tasks
+
+sub tw {                 # TableWriter, for expected values
+    my (@rows) = @_;
+    my @w;
+    for my $r (@rows) { for (0 .. $#$r) {
+        $w[$_] = length $r->[$_] if length $r->[$_] > ($w[$_] // 0) } }
+    return join '', map { my $r = $_; join(' ', map { sprintf '%-*s',
+        $w[$_], $r->[$_] } 0 .. $#$r) . "\n" } @rows;
+}
+
+subtest 'listUpdateTasks: 7.10.2+ (-e pending, -r executed)' => sub {
+    ok(!-e $ox->dir('new') . '/listUpdateTasks',
+       '7.10.1 has no listUpdateTasks (it came with 7.10.2)');
+    my $o = OxAdmin::oxtools($site, tasks => $TASKS, new_version => '7.10.2',
+                             excluded_tasks => [ $T1 ]);
+    reset_schema($S[1]);
+    ssql($S[1], "INSERT INTO updateTask VALUES (0, '$T3', 0, 1, UNHEX("
+         . "REPLACE(UUID(), '-', '')))");
+    my $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-n', $S[1] ]);
+    is($r->{rc}, 1, 'no mode switch: 1');
+    is($r->{err}, "Unable to parse command line: Missing required option: "
+       . "[-a Lists all pending and excluded update tasks (both via"
+       . " excludedupdate.properties' file and namespace), -e Lists only"
+       . " the pending update tasks, -x Lists only the update tasks excluded"
+       . " both via excludedupdate.properties' file and namespace, -xf Lists"
+       . " only the update tasks excluded via 'excludedupdate.properties'"
+       . " file, -xn Lists only the update tasks excluded via namespace, -r"
+       . " Lists executed update tasks of a schema]\n", 'its text');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-a', '-e', '-n', $S[1] ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Unable to parse command line:"
+              . " The option 'e' was specified but an option from this group"
+              . " has already been selected: 'a'\n" ], 'two switches: 1');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-a' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Schema name must be defined.\n" ],
+              'no -n: 1');
+    $r = tool($o, 'new', 'listUpdateTasks', [ '-a', '-n', $S[1] ]);
+    is($r->{rc}, 255, 'no credentials: 255');
+
+    my $xf = "excluded via file 'excludedupdatetask.properties'";
+    my $xn = "excluded via namespace 'groupware.utf8mb4'";
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-a', '-n', $S[1] ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, tw([ 'taskName', 'state' ],
+        [ $T1, 'pending' ], [ $T1, $xf ], [ $T2, 'pending' ], [ $T2, $xn ],
+        [ $T3, 'pending' ]) ], '-a: sorted by name; excluded tasks are'
+        . ' ALSO pending, a failed one is pending');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-e', '-n', $S[1] ]);
+    is($r->{out}, tw([ 'taskName', 'state' ], [ $T1, 'pending' ],
+       [ $T2, 'pending' ], [ $T3, 'pending' ]),
+       '-e (pending): the exclusions are not subtracted');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-xf', '-n', $S[1] ]);
+    is($r->{out}, tw([ 'taskName', 'state' ], [ $T1, $xf ]), '-xf');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-xn', '-n', $S[1] ]);
+    is($r->{out}, tw([ 'taskName', 'state' ], [ $T2, $xn ]),
+       '-xn: every namespace-aware task, excluded namespace or not');
+    set_lock($S[1], 0);
+    my $lm = lock_lm($S[1]);
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-r', '-n', $S[1] ]);
+    my $d = sub { POSIX::strftime('%Y-%m-%d %H:%M:%S %Z',
+                                  localtime(int($_[0] / 1000))) };
+    is($r->{out}, tw([ 'taskName', 'successful', 'lastModified' ],
+       [ 'LOCKED', 'true', $d->($lm) ], [ $T3, 'false', $d->(1) ]),
+       '-r (executed): every row, the LOCKED row too, sorted by name');
+    set_lock($S[1], undef);
+    ssql($S[1], "DELETE FROM updateTask");
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-r', '-n', $S[1] ]);
+    is($r->{out}, "taskName successful lastModified\n",
+       'nothing: the header alone');
+
+    my @doc = split /\n/, OxTest::_slurp("$FIX/doc/listUpdateTasks-a.txt");
+    is($doc[1], 'taskName state', 'documented header of -a');
+    my %states = map { /^\S+ (.*)$/ ? ($1 => 1) : () } @doc[2 .. $#doc];
+    ok($states{pending} && $states{$xf} && $states{$xn},
+       'the documented state texts are ours');
+    my %both;
+    $both{ (split / /, $_)[0] }++ for @doc[2 .. $#doc];
+    ok(grep({ $_ > 1 } values %both), 'the documentation, too, lists an'
+       . ' excluded task as pending as well');
+};
+
+subtest 'listUpdateTasks: 8.x (-g pending, -e executed, -n required)' => sub {
+    my $o = OxAdmin::oxtools($site, tasks => $TASKS, new_version => '8.0.0');
+    reset_schema($S[1]);
+    my $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-g' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Missing required option: n\n" ],
+              'no -n: the parser says so (no prefix)');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-n', $S[1] ]);
+    like($r->{err}, qr/\AMissing required option: \[-a Lists all pending/,
+         'no switch');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-e', '-n', $S[1] ]);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, "No entries found.\n" ],
+              '-e is EXECUTED in 8.x; empty: No entries found.');
+    $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-g', '-n', $S[1] ]);
+    like($r->{out}, qr/\AtaskName +state +reason *\n/, '-g: taskName state'
+       . ' reason');
+    is(scalar(() = $r->{out} =~ /\n/g), 4, 'three pending tasks');
+};
+
+subtest 'listUpdateTaskNamespaces' => sub {
+    ok(!-e $ox->dir('new') . '/listupdatetasknamespaces',
+       'no lower-case tool');
+    my $all = "+- groupware.utf8mb4\n|--- $T2\n";
+    my $r = tool($ox, 'old', 'listUpdateTaskNamespaces', []);
+    is_deeply([ $r->{rc}, $r->{out} ], [ 0, $all ],
+              '7.10.0: no credentials, "+- ns" and "|--- task" lines');
+    $r = tool($ox, 'new', 'listUpdateTaskNamespaces', []);
+    is($r->{rc}, 255, '7.10.1: credentials required, 255');
+    $r = tool($ox, 'new', 'listUpdateTaskNamespaces', $cred);
+    is($r->{out}, $all, '7.10.1 with credentials');
+    $r = tool($ox, 'new', 'listUpdateTaskNamespaces', [ @$cred, '-n' ]);
+    is($r->{out}, "+- groupware.utf8mb4\n", '-n: namespaces only');
+};
+
+subtest 'forceupdatetask' => sub {
+    reset_schema($S[2]);
+    my $r = tool($ox, 'new', 'forceupdatetask', [ @$cred, '-n', $S[2] ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Missing update task's class"
+              . " name.\n" ], 'no -t: 1');
+    $r = tool($ox, 'new', 'forceupdatetask', [ '-n', $S[2], '-t', $T1 ]);
+    is($r->{rc}, 255, '7.10.1 without credentials: 255');
+    $r = tool($ox, 'new', 'forceupdatetask', [ @$cred, '-c', 'x', '-t', $T1 ]);
+    is($r->{err}, "Context identifier parameter is not a number: x\n",
+       '-c not a number');
+    set_lock($S[2], 1000);
+    $r = tool($ox, 'new', 'forceupdatetask', [ @$cred, '-n', $S[2], '-t', $T1 ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Update conflict detected."
+              . " Another process is currently updating schema $S[2].\n" ],
+              'lock held: the error reaches the client (not swallowed), 1');
+    set_lock($S[2], undef);
+    $r = tool($ox, 'old', 'forceupdatetask', [ '-n', $S[2], '-t', $T1 ]);
+    is_deeply([ $r->{rc}, $r->{out}, $r->{err} ], [ 0, '', '' ],
+              '7.10.0: JMX, no credentials');
+    is_deeply(rows($S[2]), { $T1 => 1 }, 'the task ran');
+    $r = tool($ox, 'old', 'forceupdatetask', [ '-n', $S[2], '-t', 'com.x.No' ]);
+    is_deeply([ $r->{rc}, $r->{err} ], [ 1, "Unexpected error: Unknown update"
+              . " task: com.x.No\n" ], 'unknown task (7.10.0)');
+};
+
+subtest 'calls.log' => sub {
+    my $c = $ox->calls->[-1];
+    is_deeply([ sort keys %$c ], [ sort qw(cluster tool argv pid start end
+              exit env_password version) ], 'fields');
+    is_deeply([ @$c{qw(cluster tool exit version)} ],
+              [ 'old', 'forceupdatetask', 1, '7.10.0' ], 'values');
+};
+
 done_testing();
