@@ -15,11 +15,13 @@ package OxAdmin;
 #   my $r = OxAdmin::api($ng, POST => 'schemas/x/disable', json => {...});
 #       $r->{status}, $r->{json}
 #   OxAdmin::wait_job($ng, $id)  -> the job once it is no longer running
-#   my $ox = OxAdmin::oxtools($site, tasks => [{name => 't.A'}, ...]);
-#       the stand-in OX tools (t/oxtools/oxtool) of an old and a new
-#       cluster; OxAdmin::nginx($site, ox => $ox) configures them
-#       (oxmigrate_ox_tools, _credentials, _timeout).  $ox->calls: every
-#       call, in order; $ox->cache('old'): that cluster's node cache
+#   my $ox = OxAdmin::oxtools($site, tasks => [{name => 't.A'}, ...],
+#                             new_version => '8.0.0');
+#       the stand-in OX tools (t/oxtools/oxtool) of an old (7.10.0) and a
+#       new (7.10.1) cluster; OxAdmin::nginx($site, ox => $ox) configures
+#       them (oxmigrate_ox_tools, _credentials, _timeout).  $ox->calls:
+#       every call, in order; $ox->cache('old'): that cluster's node cache;
+#       $ox->node_log('new'), $ox->rmi('new'), $ox->node_fault(...)
 
 use strict;
 use warnings;
@@ -225,33 +227,69 @@ sub wait_job {
     return $job;
 }
 
-# The stand-in OX tools of both clusters: DIR/old and DIR/new hold a
-# symlink named like each real tool, oxtool.json, tasks.json (the update
-# tasks of the new version), behave.json (set by ->behave) and cache.json.
+# The stand-in OX tools of both clusters (t/oxtools/oxtool, formats in
+# t/oxtools/FORMATS.md): DIR/old and DIR/new hold a symlink named like
+# each real tool of that version, oxtool.json, tasks.json (the update
+# tasks of the new version), behave.json (set by ->behave), node.json
+# (->node_fault), cache.json and node.log.  Options:
+#   old_version => '7.10.0', new_version => '7.10.1' (the generation of
+#   the tools: < 7.10.1 JMX, 7.10.1+ RMI, >= 8.0.0 8.x lock rules;
+#   listUpdateTasks exists from 7.10.2), tasks => [...], user/pass,
+#   master_auth => 1, excluded_tasks/excluded_ns => [...],
+#   refresh_ms/idle_ms/stale_ms (default: OX's values per version).
+# Each cluster has an RMI address ($ox->rmi('old')) and every oxtool.json
+# maps the site's RMI addresses to cluster directories, so that
+# disableschema/enableschema -r reach the other cluster's cache.json.
 our @OX_TOOLS = qw(registerserver listdatabaseschema disableschema
                    enableschema changeserver runupdate runallupdate
-                   forceupdatetask listUpdateTasks listupdatetasknamespaces
+                   forceupdatetask listUpdateTasks listUpdateTaskNamespaces
                    checkdatabase unblockdatabase);
+
+my @OX_BASES;
+my $OX_PARENT = $$;     # forked children must not end the nodes
+
+sub _vge {
+    my ($a, $b) = @_;
+    my @a = split /\./, $a;
+    my @b = split /\./, $b;
+    for (0 .. 2) { my $c = ($a[$_] // 0) <=> ($b[$_] // 0); return $c > 0
+                   if $c }
+    return 1;
+}
 
 sub oxtools {
     my ($site, %o) = @_;
     my $base = OxTest::tmpdir() . '/ox-' . OxTest::free_port();
     my $J = JSON::PP->new->utf8->canonical;
     mkdir $base or croak "$base: $!";
+    push @OX_BASES, $base;
     my $self = bless { base => $base, log => "$base/calls.log",
                        cred => "$base/credentials", J => $J }, 'OxAdmin::Tools';
+    my %ver = (old => $o{old_version} // '7.10.0',
+               new => $o{new_version} // '7.10.1');
+    my %rmi = map { $_ => '127.0.0.1:' . OxTest::free_port() } qw(old new);
+    $self->{rmi} = \%rmi;
+    $self->{version} = \%ver;
     for my $c (qw(old new)) {
         mkdir "$base/$c" or croak "$base/$c: $!";
         for my $t (@OX_TOOLS) {
+            next if $t eq 'listUpdateTasks' && !_vge($ver{$c}, '7.10.2');
             symlink OxTest::root() . '/t/oxtools/oxtool', "$base/$c/$t"
                 or croak "symlink: $!";
         }
         $self->_write("$c/oxtool.json", {
-            cluster => $c, socket => $ENV{OXM_MYSQL_SOCKET},
+            cluster => $c, version => $ver{$c},
+            socket => $ENV{OXM_MYSQL_SOCKET},
             configdb => $site->{db}->name, log => $self->{log},
             user => $o{user} // $USER, pass => $o{pass} // $PASS,
-            refresh_ms => $o{refresh_ms} // 1000,
-            idle_ms => $o{idle_ms} // 3000,
+            master_auth => (exists $o{master_auth}
+                            ? ($o{master_auth} ? JSON::PP::true
+                                               : JSON::PP::false)
+                            : JSON::PP::true),
+            rmi => $rmi{$c},
+            site => { map { $rmi{$_} => "$base/$_" } qw(old new) },
+            (map { defined $o{$_} ? ($_ => $o{$_}) : () }
+             qw(refresh_ms idle_ms stale_ms timezone)),
             excluded_tasks => $o{excluded_tasks} // [],
             excluded_ns => $o{excluded_ns} // [] });
         $self->_write("$c/tasks.json", $o{tasks} // []);
@@ -261,6 +299,18 @@ sub oxtools {
     close $fh;
     chmod 0600, $self->{cred};
     return $self;
+}
+
+# updates still running inside a stand-in "node" end with the test file
+END {
+    for my $base ($$ == $OX_PARENT ? @OX_BASES : ()) {
+        for my $pf (glob("$base/*/node-*.pid")) {
+            open my $fh, '<', $pf or next;
+            my $pid = <$fh>;
+            close $fh;
+            kill 'KILL', $1 if defined $pid && $pid =~ /^(\d+)/;
+        }
+    }
 }
 
 package OxAdmin::Tools;
@@ -331,6 +381,39 @@ sub cache {
 sub set_cache {
     my ($self, $cluster, $cache) = @_;
     $self->_write("$cluster/cache.json", $cache);
+}
+
+
+sub rmi { $_[0]{rmi}{ $_[1] } }
+
+# changes keys of a cluster's oxtool.json (e.g. refresh_ms => 500)
+sub configure {
+    my ($self, $cluster, %kv) = @_;
+    my $f = "$self->{base}/$cluster/oxtool.json";
+    my $c = $self->{J}->decode(OxTest::_slurp($f));
+    for (keys %kv) { if (defined $kv{$_}) { $c->{$_} = $kv{$_} }
+                     else { delete $c->{$_} } }
+    $self->_write("$cluster/oxtool.json", $c);
+}
+
+# faults inside the node: node_fault('new', {sql_error => 'lock'})
+sub node_fault {
+    my ($self, $cluster, $fault) = @_;
+    $self->_write("$cluster/node.json", $fault // {});
+}
+
+# the lines of the node's log
+sub node_log {
+    my ($self, $cluster) = @_;
+    my $t = OxTest::_slurp("$self->{base}/$cluster/node.log") // '';
+    return [ split /\n/, $t ];
+}
+
+# pid of the update of $schema running inside the node, or undef
+sub node_pid {
+    my ($self, $cluster, $schema) = @_;
+    my $t = OxTest::_slurp("$self->{base}/$cluster/node-$schema.pid");
+    return defined $t && $t =~ /^(\d+)/ && kill(0, $1) ? $1 : undef;
 }
 
 package OxAdmin;
