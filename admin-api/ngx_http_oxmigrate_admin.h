@@ -686,6 +686,7 @@ void ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
     ngx_log_t *log, const char *tool, ngx_uint_t cluster);
 /* thread: NGX_OK exit 0, NGX_DECLINED failed, NGX_ERROR not run/killed */
 ngx_int_t ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call);
+u_char *ngx_http_oxmigrate_admin_ox_said(ngx_str_t *out, size_t *len);
 void ngx_http_oxmigrate_admin_ox_json(yajl_gen g,
     ngx_http_oxmigrate_ox_call_t *call);
 void ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,

@@ -290,12 +290,49 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
 }
 
 
+/*
+ * The line of a tool's output that says why it failed: the one after
+ * "Server response:" of the admin console tools (then stack frames
+ * follow), else the first line that is not blank.
+ */
+
+u_char *
+ngx_http_oxmigrate_admin_ox_said(ngx_str_t *out, size_t *len)
+{
+    u_char  *p, *end, *eol;
+
+    end = out->data + out->len;
+    p = ngx_strlcasestrn(out->data, end, (u_char *) "Server response:",
+                         16 - 1);
+    p = p ? ngx_strlchr(p, end, '\n') : NULL;
+    p = p ? p + 1 : out->data;
+
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    eol = ngx_strlchr(p, end, '\n');
+    if (eol == NULL) {
+        eol = end;
+    }
+
+    while (eol > p && (eol[-1] == '\r' || eol[-1] == ' ')) {
+        eol--;
+    }
+
+    *len = eol - p;
+
+    return p;
+}
+
+
 /* how the tool ended, in call->error: NGX_OK, NGX_DECLINED, NGX_ERROR */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_ox_result(ngx_http_oxmigrate_ox_call_t *call,
     ngx_msec_t timeout)
 {
+    u_char     *p;
     size_t      len;
     ngx_str_t  *said;
 
@@ -327,18 +364,12 @@ ngx_http_oxmigrate_admin_ox_result(ngx_http_oxmigrate_ox_call_t *call,
 
     } else {
         said = call->err.len ? &call->err : &call->out;
-        len = said->len;
-
-        while (len && (said->data[len - 1] == '\n'
-                       || said->data[len - 1] == '\r'))
-        {
-            len--;
-        }
+        p = ngx_http_oxmigrate_admin_ox_said(said, &len);
 
         ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
                      "%s (%s cluster) exited with code %d: %*s%Z", call->tool,
                      ngx_http_oxmigrate_ox_cluster[call->cluster],
-                     call->exit_code, ngx_min(len, 300), said->data);
+                     call->exit_code, ngx_min(len, 300), p);
     }
 
     return NGX_DECLINED;

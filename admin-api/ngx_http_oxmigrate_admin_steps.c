@@ -357,6 +357,7 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
     uint64_t server_id)
 {
     u_char                        *p, *last;
+    size_t                         len;
     uint64_t                       total, enabled, *cid;
     ngx_uint_t                     rc;
     ngx_str_t                     *said;
@@ -436,14 +437,12 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
         }
     }
 
-    p = said->data;
-    last = p + ngx_min(said->len, sizeof(st->res.msg) - 1);
-    while (last > p && (last[-1] == '\n' || last[-1] == '\r')) {
-        last--;
-    }
+    /* "server could not be changed: \nServer response:\n The schema ..." */
+    p = ngx_http_oxmigrate_admin_ox_said(said, &len);
+    len = ngx_min(len, sizeof(st->res.msg) - 1);
 
-    ngx_memcpy(st->res.msg, p, last - p);
-    st->res.msg[last - p] = '\0';
+    ngx_memcpy(st->res.msg, p, len);
+    st->res.msg[len] = '\0';
     st->ox_failed = 0;
 
     return NGX_HTTP_CONFLICT;

@@ -49,15 +49,16 @@ $ox->set_cache('old', { map { $_ => { enabled => 1, server_id => 2 } }
 my $r = api(POST => "schemas/$s[0]/disable");
 is($r->{status}, 200, 'disable: 200');
 is($r->{json}{contexts}, 2, 'both contexts disabled');
-is($r->{json}{ox_caches}, 'invalidated by OX', 'ox_caches');
+like($r->{json}{ox_caches}, qr/^invalidated by OX in the old cluster only: the new cluster was not reached/, 'ox_caches: which cluster OX reached (no rmi=)');
 is($r->{json}{ox}{tool}, 'disableschema', 'the answer names the tool');
 is($r->{json}{ox}{cluster}, 'old', 'on the old cluster');
 is($r->{json}{ox}{exit_code}, 0, 'and its exit code');
 is_deeply($r->{json}{ox}{argv}, [ $ox->dir('old') . '/disableschema',
-          '-A', 'oxadminmaster', '-P', '********', '-m', $s[0] ],
-          'the argv shown, password masked');
-is_deeply($ox->trace, [ "old:disableschema -A oxadminmaster -P $P -m $s[0]" ],
-          'disableschema -A -P -m SCHEMA ran once, on the old cluster');
+          '-A', 'oxadminmaster', '-m', $s[0] ],
+          'the argv shown: no password (it is in ADMIN_PASSWORD)');
+is_deeply($ox->trace, [ "old:disableschema -A oxadminmaster -m $s[0]" ],
+          'disableschema -A -m SCHEMA ran once, on the old cluster');
+ok($ox->calls->[-1]{env_password}, 'with the password in the environment');
 is_deeply(ctx_state($s[0]), [ [ 0, 1431655765, 2 ] ],
           'the tool disabled the contexts (maintenance reason)');
 my $cache = $ox->cache('old');
@@ -84,8 +85,8 @@ is($r->{status}, 200, 'changeserver: 200');
 is($r->{json}{server_id}, 8, 'server id');
 is($r->{json}{contexts}, 2, 'contexts');
 is_deeply($ox->trace,
-          [ "old:changeserver -A oxadminmaster -P $P -s 8 -m $s[0]" ],
-          'changeserver -A -P -s ID -m SCHEMA on the old cluster');
+          [ "old:changeserver -A oxadminmaster -s 8 -m $s[0]" ],
+          'changeserver -A -s ID -m SCHEMA on the old cluster');
 is_deeply(ctx_state($s[0]), [ [ 0, 1431655765, 8 ] ], 'moved, still off');
 
 # ------------------------------------------------ runupdate
@@ -97,8 +98,10 @@ is_deeply($r->{json}{executed},
           [ 'com.openexchange.groupware.update.tasks.A', 't.Bad' ],
           'executed: the tasks OX recorded');
 is_deeply($r->{json}{failed}, [], 'none failed');
-is_deeply($ox->trace, [ "new:runupdate -n $s[0]" ],
-          'runupdate -n SCHEMA on the NEW cluster, no credentials');
+is_deeply($ox->trace, [ "new:runupdate -P $P -A oxadminmaster -n $s[0]",
+                        "new:checkdatabase -A oxadminmaster" ],
+          'runupdate -A -P -n SCHEMA on the NEW cluster (7.10.1: the'
+          . ' wrapper adds -P), then checkdatabase: nothing pending');
 is_deeply(OxAdmin::task_rows($s[0]),
           { 'com.openexchange.groupware.update.tasks.A' => 1, 't.Bad' => 1 },
           "OX's rows in updateTask");
@@ -110,8 +113,8 @@ is(OxAdmin::schema_sql($s[0], "SELECT COUNT(*) FROM updateTask WHERE"
 OxAdmin::schema_sql($s[2], 'CREATE TABLE make_bad_fail (id INT)');
 $r = api(POST => "schemas/$s[2]/update");
 is($r->{status}, 200, 'update with a failing task: 200');
-is_deeply($r->{json}{failed}, [ 't.Bad' ], 'failed: from "The following'
-          . ' update task(s) failed:"');
+is_deeply($r->{json}{failed}, [ 't.Bad' ], 'failed: the row OX wrote'
+          . ' (successful = 0)');
 is_deeply($r->{json}{executed},
           [ 'com.openexchange.groupware.update.tasks.A' ], 'executed');
 
@@ -137,8 +140,8 @@ $ox->clear_log;
 $r = api(POST => "schemas/$s[0]/enable");
 is($r->{status}, 200, 'enable: 200');
 is($r->{json}{contexts}, 2, 'both enabled');
-is_deeply($ox->trace, [ "old:enableschema -A oxadminmaster -P $P -m $s[0]" ],
-          'enableschema -A -P -m SCHEMA on the old cluster');
+is_deeply($ox->trace, [ "old:enableschema -A oxadminmaster -m $s[0]" ],
+          'enableschema -A -m SCHEMA on the old cluster');
 is_deeply(ctx_state($s[0]), [ [ 1, undef, 8 ] ], 'enabled on the new server');
 $cache = $ox->cache('old');
 ok(!exists $cache->{1} && !exists $cache->{2} && exists $cache->{3},
@@ -151,8 +154,8 @@ $r = api(POST => 'servers', json => { name => 'oxserver-abc' });
 is($r->{status}, 201, 'registerserver: 201');
 is($r->{json}{id}, 101, 'the id the tool printed');
 is_deeply($ox->trace,
-          [ "old:registerserver -A oxadminmaster -P $P -n oxserver-abc" ],
-          'registerserver -A -P -n NAME on the old cluster');
+          [ "old:registerserver -A oxadminmaster -n oxserver-abc" ],
+          'registerserver -A -n NAME on the old cluster');
 $r = api(POST => 'servers', json => { name => 'oxserver-abc' });
 is($r->{status}, 409, 'a registered name: 409 (no tool run)');
 $r = api(POST => 'servers', json => { name => '-n x' });

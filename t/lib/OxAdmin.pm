@@ -330,16 +330,28 @@ sub _write {
 }
 
 # the directives; nginx(ox => $ox, via_old => CMD, via_new => CMD,
-# ox_timeout => '60s', ox_quick => '10s')
+# ox_timeout => '60s', ox_quick => '10s', rmi => 1 (both clusters' RMI
+# addresses: disable/enable get -r), wrapper => 0 (no password_wrapper=:
+# -P is an argument), lock_idle => '3s' (the new cluster's), version_new
+# => '7.10.0' (a version= other than the stand-in's))
 sub directives {
     my ($self, %o) = @_;
-    my $via_old = $o{via_old} ? qq{ "via=$o{via_old}"} : '';
-    my $via_new = $o{via_new} ? qq{ "via=$o{via_new}"} : '';
     my $t = $o{ox_timeout} // '60s';
     my $q = $o{ox_quick} // '20s';
-    return "\n            oxmigrate_ox_tools old $self->{base}/old$via_old;"
-         . "\n            oxmigrate_ox_tools new $self->{base}/new$via_new;"
-         . "\n            oxmigrate_ox_credentials $self->{cred};"
+    my $wrap = ($o{wrapper} // 1)
+        ? ' password_wrapper=' . OxTest::root() . '/contrib/oxmigrate-ox-password'
+        : '';
+    my $d = '';
+    for my $c (qw(old new)) {
+        my $v = $o{"version_$c"} // $self->{version}{$c};
+        $d .= "\n            oxmigrate_ox_tools $c $self->{base}/$c"
+            . " version=$v$wrap"
+            . ($o{"via_$c"} ? qq{ "via=$o{"via_$c"}"} : '')
+            . ($o{rmi} ? " rmi=$self->{rmi}{$c}" : '')
+            . ($c eq 'new' && $o{lock_idle} ? " lock_idle=$o{lock_idle}" : '')
+            . ';';
+    }
+    return "$d\n            oxmigrate_ox_credentials $self->{cred};"
          . "\n            oxmigrate_ox_tools_timeout $t quick=$q;\n";
 }
 
