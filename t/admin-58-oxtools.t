@@ -738,6 +738,14 @@ subtest 'listUpdateTasks: 8.x (-g pending, -e executed, -n required)' => sub {
     $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-e', '-n', $S[1] ]);
     is_deeply([ $r->{rc}, $r->{out} ], [ 0, "No entries found.\n" ],
               '-e is EXECUTED in 8.x; empty: No entries found.');
+    $r = tool($o, 'new', 'listUpdateTasks', [ '-A', $U, '-P', '-secret',
+                                              '-g', '-n', $S[1] ]);
+    is($r->{err}, "Unable to parse command line: Missing argument for option:"
+       . " P\n", '8.x DefaultParser: a'
+       . ' password starting with "-" and a short option letter is an option');
+    $r = tool($ox, 'new', 'runupdate', [ '-A', $U, '-P', '-secret', '-n', 'x' ]);
+    is($r->{err}, "Authentication failed\n", '7.10.x PosixParser takes it as'
+       . ' the value');
     $r = tool($o, 'new', 'listUpdateTasks', [ @$cred, '-g', '-n', $S[1] ]);
     like($r->{out}, qr/\AtaskName +state +reason *\n/, '-g: taskName state'
        . ' reason');

@@ -55,7 +55,11 @@ sub cc_parse {
     };
     my $value = sub {
         my ($opt) = @_;
-        if (!@t || (($t[0] =~ /^-/) && _find($opts, $t[0] =~ s/=.*//r))) {
+        # PosixParser: the next token is a value unless it names an option;
+        # DefaultParser (8.x): unless its first letter is a short option too
+        if (!@t || (($t[0] =~ /^-/) && (_find($opts, $t[0] =~ s/=.*//r)
+                    || (($o{parser} // '') eq 'default' && $t[0] =~ /^-(\w)/
+                        && _find($opts, "-$1"))))) {
             return (undef, { kind => 'missing_arg',
                              msg => 'Missing argument for option: '
                                   . _key($opt) });

@@ -166,7 +166,8 @@ sub _rmi_parse {
         _help();
         finish(0);
     }
-    my ($cmd, $e) = cc_parse($args, $OPTS, groups => $o{groups});
+    my ($cmd, $e) = cc_parse($args, $OPTS, groups => $o{groups},
+                             parser => $v8 ? 'default' : 'posix');
     if ($e) {
         _fail($v8 && $e->{kind} eq 'missing_opts' ? $e->{msg}
               : "Unable to parse command line: $e->{msg}", 1);
