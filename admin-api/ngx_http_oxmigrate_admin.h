@@ -137,6 +137,7 @@ typedef struct {
     ngx_str_t                   ox_user;        /* -A */
     ngx_str_t                   ox_pass;        /* never logged */
     char                       *ox_env;         /* "ADMIN_PASSWORD=..." */
+    char                       *ox_passarg;     /* "--adminpass=..." */
     const char                 *ox_caches;      /* who OX invalidates */
     ngx_msec_t                  ox_timeout;     /* runupdate & co */
     ngx_msec_t                  ox_quick_timeout;  /* the schema tools */

@@ -169,9 +169,10 @@ ngx_http_oxmigrate_admin_job_known(ngx_http_oxmigrate_admin_op_t *op,
 
 /*
  * The plan of an upgrade: every schema with contexts, in the documented
- * order, that still has contexts on other servers than the target (a
- * schema fully on the target was upgraded before: "continue" goes on from
- * there), after resume_after (-m), without skip (-k).  Both name known
+ * order, that still has contexts on other servers than the target or
+ * disabled for the move (a schema fully on the target and enabled was
+ * upgraded before: "continue" goes on from there), after resume_after
+ * (-m), without skip (-k).  Both name known
  * schemas (404).  NGX_ERROR: answered.
  */
 

@@ -111,7 +111,7 @@ ngx_http_oxmigrate_admin_ox_auth(ngx_http_oxmigrate_ox_call_t *call)
 
 /*
  * The argument vector: via words, [password_wrapper] DIR/tool, -A user
- * [-P pass], mode, args.  The password is an argument only for a -P tool
+ * [--adminpass=pass], mode, args.  The password is an argument only for a -P tool
  * without a wrapper (masked: "********" in what is shown).
  */
 
@@ -161,8 +161,8 @@ ngx_http_oxmigrate_admin_ox_argv(ngx_http_oxmigrate_ox_call_t *call,
     }
 
     if (auth == NGX_HTTP_OXMIGRATE_OX_AUTH_P && t->wrapper == NULL) {
-        argv[n++] = "-P";
-        argv[n++] = masked ? "********" : (char *) call->alcf->ox_pass.data;
+        /* one word: a password that starts with "-" is no option then */
+        argv[n++] = masked ? "--adminpass=********" : call->alcf->ox_passarg;
     }
 
     if (call->mode) {

@@ -321,10 +321,17 @@ ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
                     last - colon - 1, colon + 1);
     }
 
+    alcf->ox_passarg = ngx_pnalloc(cf->pool, sizeof("--adminpass=")
+                                             + (last - colon - 1));
+    if (alcf->ox_passarg) {
+        ngx_sprintf((u_char *) alcf->ox_passarg, "--adminpass=%*s%Z",
+                    last - colon - 1, colon + 1);
+    }
+
     ngx_explicit_memzero(buf, sizeof(buf));
 
     if (alcf->ox_user.data == NULL || alcf->ox_pass.data == NULL
-        || alcf->ox_env == NULL)
+        || alcf->ox_env == NULL || alcf->ox_passarg == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -387,7 +394,11 @@ ngx_http_oxmigrate_admin_ox_merge(ngx_conf_t *cf,
     ngx_conf_merge_ptr_value(conf->ox[1], prev->ox[1], NULL);
     ngx_conf_merge_str_value(conf->ox_user, prev->ox_user, "");
     ngx_conf_merge_str_value(conf->ox_pass, prev->ox_pass, "");
-    ngx_conf_merge_ptr_value(conf->ox_env, prev->ox_env, NULL);
+    if (conf->ox_env == NULL) {
+        /* set with ox_user, by oxmigrate_ox_credentials */
+        conf->ox_env = prev->ox_env;
+        conf->ox_passarg = prev->ox_passarg;
+    }
     ngx_conf_merge_msec_value(conf->ox_timeout, prev->ox_timeout,
                               6 * 3600 * 1000);
     ngx_conf_merge_msec_value(conf->ox_quick_timeout, prev->ox_quick_timeout,

@@ -16,6 +16,10 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
+static ngx_uint_t ngx_http_oxmigrate_admin_ox_has(ngx_array_t *a, u_char *s,
+    size_t len);
+
+
 /* runupdate: OX's LOCKED row as oxmigrate watches it */
 
 typedef struct {
@@ -328,16 +332,15 @@ ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
 /*
  * The first word of each line of a tool's output that names a task (a Java
  * class name: it has a dot; not the header "taskName", not "No entries
- * found."), into names, unless it is in skip or its row says "excluded".
+ * found."), into names: of the lines that say "excluded" (excluded = 1)
+ * or of those that do not (0), unless the name is in skip.
  */
 
 static void
 ngx_http_oxmigrate_admin_ox_task_words(ngx_str_t *out, ngx_array_t *names,
-    ngx_array_t *skip, ngx_pool_t *pool)
+    ngx_uint_t excluded, ngx_array_t *skip, ngx_pool_t *pool)
 {
-    u_char      *p, *eol, *end, *w;
-    char       **x;
-    ngx_uint_t   i;
+    u_char  *p, *eol, *end, *w;
 
     p = out->data;
     end = p + out->len;
@@ -357,26 +360,100 @@ ngx_http_oxmigrate_admin_ox_task_words(ngx_str_t *out, ngx_array_t *names,
         }
 
         if (w == p || ngx_strlchr(p, w, '.') == NULL || w[-1] == '.'
-            || (skip == NULL
-                && ngx_strlcasestrn(w, eol, (u_char *) "excluded", 8 - 1)))
+            || (ngx_strlcasestrn(w, eol, (u_char *) "excluded", 8 - 1)
+                == NULL) == excluded
+            || (skip && ngx_http_oxmigrate_admin_ox_has(skip, p, w - p)))
         {
             continue;
         }
 
-        x = skip ? skip->elts : NULL;
+        ngx_http_oxmigrate_admin_ox_name(names, pool, p, w - p);
+    }
+}
 
-        for (i = 0; skip && i < skip->nelts; i++) {
-            if (ngx_strlen(x[i]) == (size_t) (w - p)
-                && ngx_strncmp(x[i], p, w - p) == 0)
-            {
-                break;
-            }
-        }
 
-        if (skip == NULL || i == skip->nelts) {
-            ngx_http_oxmigrate_admin_ox_name(names, pool, p, w - p);
+/* whether a list of names has this one */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_ox_has(ngx_array_t *a, u_char *s, size_t len)
+{
+    char        **x;
+    ngx_uint_t    i;
+
+    x = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (ngx_strlen(x[i]) == len && ngx_strncmp(x[i], s, len) == 0) {
+            return 1;
         }
     }
+
+    return 0;
+}
+
+
+/*
+ * The tasks of the namespaces this site excludes
+ * (oxmigrate_excluded_namespaces, as OX's excludedupdatetask namespaces):
+ * listUpdateTaskNamespaces' "+- <ns>" and "|--- <task>" lines.  Its
+ * "listUpdateTasks -xn" cannot say it: it lists every namespace-aware
+ * task, excluded or not.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_ns_tasks(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_array_t *excluded, char *err,
+    size_t err_len)
+{
+    u_char                        *p, *eol, *end;
+    ngx_str_t                      ns;
+    ngx_uint_t                     in;
+    ngx_http_oxmigrate_task_t      t;
+    ngx_http_oxmigrate_ox_call_t   call;
+
+    if (alcf->excluded_ns == NULL || alcf->excluded_ns->nelts == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(&call, alcf, pool, log,
+                                     "listUpdateTaskNamespaces",
+                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+
+    if (ngx_http_oxmigrate_admin_ox_run(&call) != NGX_OK) {
+        ngx_snprintf((u_char *) err, err_len - 1, "%s%Z", call.error);
+        return NGX_ERROR;
+    }
+
+    in = 0;
+    p = call.out.data;
+    end = p + call.out.len;
+
+    for ( /* void */ ; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        ns.data = p;
+        for (ns.len = eol - p; ns.len && (p[ns.len - 1] == ' '
+                                          || p[ns.len - 1] == '\r'); ns.len--)
+        {
+            /* void */
+        }
+
+        if (ns.len > 3 && ngx_strncmp(p, "+- ", 3) == 0) {
+            ngx_memzero(&t, sizeof(ngx_http_oxmigrate_task_t));
+            t.ns.data = ns.data + 3;
+            t.ns.len = ns.len - 3;
+            in = (ngx_http_oxmigrate_admin_excluded(alcf, &t, pool) != NULL);
+
+        } else if (in && ns.len > 5 && ngx_strncmp(p, "|--- ", 5) == 0) {
+            ngx_http_oxmigrate_admin_ox_name(excluded, pool, p + 5,
+                                             ns.len - 5);
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -469,8 +546,9 @@ ngx_http_oxmigrate_admin_ox_needs_update(
 /*
  * The tasks of the new version still pending on the schema, as OX says:
  * listUpdateTasks (7.10.2+) in its pending mode (-e on 7.10.x, -g on
- * 8.x: the letters changed meaning) minus its excluded mode (-x: 7.10.x
- * lists excluded tasks as pending too); before 7.10.2 checkdatabase.
+ * 8.x: the letters changed meaning), which lists excluded tasks as
+ * pending too, minus the excluded ones: -xf and the tasks of the
+ * namespaces the site excludes; before 7.10.2 checkdatabase.
  */
 
 ngx_int_t
@@ -495,24 +573,30 @@ ngx_http_oxmigrate_admin_ox_pending(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log, "-x",
+    /* excluded: -xf (the file), and the tasks of excluded namespaces */
+
+    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log, "-xf",
                                          schema, err, err_len)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_oxmigrate_admin_ox_ns_tasks(alcf, pool, log, excluded,
+                                                err, err_len)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_ox_task_words(&call.out, excluded, NULL, pool);
+    ngx_http_oxmigrate_admin_ox_task_words(&call.out, excluded, 1, NULL, pool);
 
     if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log,
-                                         ngx_http_oxmigrate_admin_ox_pending_mode(alcf),
-                                         schema, err, err_len)
+                                  ngx_http_oxmigrate_admin_ox_pending_mode(alcf),
+                                  schema, err, err_len)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_ox_task_words(&call.out, pending, excluded, pool);
+    ngx_http_oxmigrate_admin_ox_task_words(&call.out, pending, 0, excluded,
+                                           pool);
 
     return NGX_OK;
 }

@@ -25,21 +25,30 @@ ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
     unsigned long                    *lens;
     ngx_http_oxmigrate_schema_ref_t  *s;
 
+    /*
+     * not_on: contexts not yet upgraded onto server_id: on another server,
+     * or on it but still disabled for the schema move (OX's order moves a
+     * schema before its update tasks: one whose tasks failed is there)
+     */
     res = ngx_http_oxmigrate_admin_select(m, pool,
-        "SELECT db_schema, write_db_pool_id, COUNT(*),"
-        " SUM(server_id <> %U) FROM context_server2db_pool"
-        " GROUP BY db_schema, write_db_pool_id"
+        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+        " SUM(p.server_id <> %U OR (c.enabled = 0 AND c.reason_id = %U))"
+        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+        " GROUP BY p.db_schema, p.write_db_pool_id"
         " UNION ALL"
         " SELECT s.schemaname, s.db_pool_id, 0, 0"
         " FROM contexts_per_dbschema s WHERE NOT EXISTS"
         " (SELECT 1 FROM context_server2db_pool q"
-        " WHERE q.db_schema = s.schemaname)", server_id);
+        " WHERE q.db_schema = s.schemaname)", server_id,
+        (uint64_t) ngx_http_oxmigrate_admin_reason);
 
     if (res == NULL && mysql_errno(m) == 1146) {
         res = ngx_http_oxmigrate_admin_select(m, pool,
-            "SELECT db_schema, write_db_pool_id, COUNT(*),"
-            " SUM(server_id <> %U) FROM context_server2db_pool"
-            " GROUP BY db_schema, write_db_pool_id", server_id);
+            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+            " SUM(p.server_id <> %U OR (c.enabled = 0 AND c.reason_id = %U))"
+            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+            " GROUP BY p.db_schema, p.write_db_pool_id", server_id,
+            (uint64_t) ngx_http_oxmigrate_admin_reason);
     }
 
     if (res == NULL) {

@@ -45,7 +45,7 @@ ALTER TABLE oxmigrate_job
     ADD COLUMN IF NOT EXISTS claim BIGINT UNSIGNED NOT NULL DEFAULT 0
     AFTER owner;
 
--- What the OX nodes' caches saw of the job's steps: "invalidated by OX"
+-- What the OX nodes' caches saw of the job's steps: "invalidated by OX ..."
 -- (oxmigrate_ox_tools ran OX's own tools) or "not invalidated" (plain SQL
 -- on configdb).
 ALTER TABLE oxmigrate_job
@@ -105,3 +105,7 @@ ALTER TABLE oxmigrate_job_schema
 -- The checks before its enable: [{"check":"tasks","ok":true,"detail":..}]
 ALTER TABLE oxmigrate_job_schema
     ADD COLUMN IF NOT EXISTS checks TEXT NULL;
+-- ox_caches names the OX clusters that dropped the contexts ("invalidated
+-- by OX in both clusters", or which one was not reached): longer words.
+ALTER TABLE oxmigrate_job
+    MODIFY COLUMN ox_caches VARCHAR(255) NOT NULL DEFAULT 'not invalidated';

@@ -1,11 +1,12 @@
 #!/usr/bin/perl
-# POST /upgrade (upgradeschemata) through the (stand-in) OX tools: the
-# seed's procedure per schema (disableschema, runupdate, changeserver,
-# enableschema) with the right flags, in the right order, on the right
-# cluster; registerserver once; -f (force), -m (resume_after), -k (skip),
-# continue, dry_run; a failed update leaves the schema disabled on its old
-# server; a worker killed during a long runupdate: the job is resumed on
-# another worker, which waits for OX's lock, and no task runs twice.
+# POST /upgrade (upgradeschemata) through the (stand-in) OX tools: OX's
+# procedure per schema (disableschema, changeserver, runupdate and its
+# verification, enableschema: UpgradeSchemata's order) with the right
+# flags, in the right order, on the right cluster; registerserver once;
+# -f (force), -m (resume_after), -k (skip), continue, dry_run; a failed
+# update leaves the schema disabled on the NEW server, never enabled; a
+# worker killed during a long runupdate: the job is resumed on another
+# worker, which waits for OX's lock, and no task runs twice.
 
 use strict;
 use warnings;
@@ -19,7 +20,8 @@ use OxAdmin;
 my $site = OxAdmin::site('adm_oxup', schemas => 5, contexts => 2);
 my @s = @{ $site->{schemas} };
 my $db = $site->{db};
-my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
+my $cred = "-A oxadminmaster";
+my $P = $OxAdmin::PASS;
 
 my $ox = OxAdmin::oxtools($site, tasks => [
     { name => 't.A' },
@@ -32,10 +34,12 @@ sub api { OxAdmin::api($ng, @_) }
 
 sub procedure {
     my ($schema, $sid, $upto) = @_;
-    my @c = ("old:disableschema $cred -m $schema", "new:runupdate -n $schema",
+    my @c = ("old:disableschema $cred -m $schema",
              "old:changeserver $cred -s $sid -m $schema",
+             "new:runupdate --adminpass=$P $cred -n $schema",
+             "new:checkdatabase $cred",
              "old:enableschema $cred -m $schema");
-    return @c[0 .. ($upto // 3)];
+    return @c[0 .. ($upto // 4)];
 }
 
 sub ctx_state {
@@ -50,9 +54,10 @@ sub ctx_state {
 my $r = api(POST => 'upgrade', json => { server => 'oxserver-new',
                                          dry_run => JSON::PP::true });
 is($r->{status}, 200, 'dry_run: 200');
-is($r->{json}{steps}, 'disableschema (old), runupdate (new), changeserver'
-   . ' (old), enableschema (old)', 'the plan names the tools');
-is($r->{json}{ox_caches}, 'invalidated by OX', 'ox_caches');
+is($r->{json}{steps}, 'disableschema (old), changeserver (old), runupdate'
+   . ' (new), enableschema (old)', "the plan names the tools, OX's order");
+like($r->{json}{ox_caches}, qr/^invalidated by OX in the old cluster only/,
+     'ox_caches');
 is_deeply([ map { $_->{name} } @{ $r->{json}{schemas} } ], \@s, 'schemas');
 is_deeply($ox->trace, [], 'dry_run runs no tool');
 
@@ -69,19 +74,22 @@ is($r->{status}, 202, 'upgrade: 202');
 is($r->{json}{server_id}, 101, 'the id registerserver printed');
 my $job = OxAdmin::wait_job($ng, $r->{json}{job});
 is($job->{state}, 'failed', 'the job failed');
-is($job->{ox_caches}, 'invalidated by OX', 'the job says ox_caches');
+like($job->{ox_caches}, qr/^invalidated by OX in the old cluster only/,
+     'the job says ox_caches');
 is_deeply([ map { $_->{state} } @{ $job->{schemas} } ],
           [ qw(done failed pending pending pending) ], 'stopped at s1');
 is_deeply($job->{schemas}[1]{failed_tasks}, [ 't.Bad' ], 'the failed task');
 is_deeply($ox->trace, [
     "old:registerserver $cred -n oxserver-new",
     procedure($s[0], 101),
-    procedure($s[1], 101, 1),
+    procedure($s[1], 101, 3),
 ], 'registerserver, then the procedure per schema, in order, on the'
-   . ' right clusters; nothing after the failed runupdate');
+   . ' right clusters; no enable after the failed runupdate');
 is_deeply(ctx_state($s[0]), [ [ 1, undef, 101 ] ], "$s[0] moved, enabled");
-is_deeply(ctx_state($s[1]), [ [ 0, 1431655765, 2 ] ],
-          "$s[1] stays disabled on its old server");
+is_deeply(ctx_state($s[1]), [ [ 0, 1431655765, 101 ] ],
+          "$s[1] stays disabled, on the new server (OX's order moved it)");
+like($job->{schemas}[1]{message}, qr/update tasks failed; disabled on the new server/,
+     'the message says where it is');
 
 # ------------------------------------------------ -f -m -k, continue
 
@@ -97,9 +105,10 @@ is($job->{state}, 'failed', 'failed (a schema failed)');
 is_deeply([ map { $_->{name} . ':' . $_->{state} } @{ $job->{schemas} } ],
           [ "$s[2]:done", "$s[3]:failed" ],
           'after s1, without s4; went on past nothing (s3 is last)');
-is_deeply($ox->trace, [ procedure($s[2], 101), procedure($s[3], 101, 1) ],
+is_deeply($ox->trace, [ procedure($s[2], 101), procedure($s[3], 101, 3) ],
           'no registerserver (registered); the procedure for s2 and s3');
-is_deeply(ctx_state($s[3]), [ [ 0, 1431655765, 2 ] ], "$s[3] disabled, old");
+is_deeply(ctx_state($s[3]), [ [ 0, 1431655765, 101 ] ],
+          "$s[3] disabled (on the new server): force never enables failed tasks");
 is_deeply(ctx_state($s[4]), [ [ 1, undef, 2 ] ], "$s[4] untouched");
 
 # -f goes on past a failure
@@ -110,8 +119,23 @@ $r = api(POST => 'upgrade', json => { server => 'oxserver-new',
                                       skip => [ $s[1], $s[4] ] });
 $job = OxAdmin::wait_job($ng, $r->{json}{job});
 is_deeply([ map { $_->{name} . ':' . $_->{state} } @{ $job->{schemas} } ],
-          [ "$s[3]:done" ],
-          "$s[3] again: its failed task is not re-run by runupdate (OX)");
+          [ "$s[3]:failed" ],
+          "$s[3] again: OX does not re-run its failed task, and its row"
+          . " (successful = 0) still fails it");
+is_deeply($job->{schemas}[0]{failed_tasks}, [ 't.Bad' ], 'named');
+is_deeply(ctx_state($s[3]), [ [ 0, 1431655765, 101 ] ], 'still disabled');
+
+# the way on: the cause fixed, the task forced, the job continued
+OxAdmin::schema_sql($s[3], 'DROP TABLE make_bad_fail');
+$r = api(POST => "schemas/$s[3]/updatetasks/t.Bad/force");
+is($r->{status}, 200, 'forceupdatetask t.Bad: 200');
+$r = api(POST => 'upgrade', json => { server => 'oxserver-new',
+                                      continue => JSON::PP::true,
+                                      skip => [ $s[1], $s[4] ] });
+$job = OxAdmin::wait_job($ng, $r->{json}{job});
+is_deeply([ map { $_->{name} . ':' . $_->{state} } @{ $job->{schemas} } ],
+          [ "$s[3]:done" ], "$s[3] done once its task succeeded");
+is_deeply(ctx_state($s[3]), [ [ 1, undef, 101 ] ], 'and enabled');
 
 # ------------------------------------------------ killed worker, resume
 

@@ -42,20 +42,24 @@ sub wrapped { [ map { s/^\d+ //r } split /\n/, OxTest::_slurp($wlog) // '' ] }
 my $r = api(POST => "schemas/$s[0]/disable");
 is($r->{status}, 200, 'disable via the old wrapper: 200');
 is_deeply(wrapped(), [ "--node ox-old-1 " . $ox->dir('old')
-          . "/disableschema -A oxadminmaster -P $P -m $s[0]" ],
-          'the wrapper got its words, then the tool and its flags');
+          . "/disableschema -A oxadminmaster -m $s[0]" ],
+          'the wrapper got its words, then the tool and its flags (no'
+          . ' password: it travels in ADMIN_PASSWORD)');
 is_deeply($r->{json}{ox}{argv}, [ $wrap, '--node', 'ox-old-1',
-          $ox->dir('old') . '/disableschema', '-A', 'oxadminmaster', '-P',
-          '********', '-m', $s[0] ], 'the answer shows it, password masked');
-is_deeply($ox->trace, [ "old:disableschema -A oxadminmaster -P $P"
-          . " -m $s[0]" ], 'and the tool ran');
+          $ox->dir('old') . '/disableschema', '-A', 'oxadminmaster',
+          '-m', $s[0] ], 'the answer shows it');
+is_deeply($ox->trace, [ "old:disableschema -A oxadminmaster -m $s[0]" ],
+          'and the tool ran');
+ok($ox->calls->[-1]{env_password}, 'with the password from the environment');
 
 unlink $wlog;
 $r = api(POST => "schemas/$s[0]/update");
 is($r->{status}, 200, 'runupdate via the new wrapper: 200');
-is_deeply(wrapped(), [ "--node ox-new-1 " . $ox->dir('new')
-          . "/runupdate -n $s[0]" ], 'the new cluster\'s wrapper, extra'
-          . ' blanks in via= ignored');
+my $pw = OxTest::root() . '/contrib/oxmigrate-ox-password';
+is_deeply([ wrapped()->[0] ], [ "--node ox-new-1 $pw " . $ox->dir('new')
+          . "/runupdate -A oxadminmaster -n $s[0]" ], 'the new cluster\'s'
+          . ' wrapper, extra blanks in via= ignored; the password wrapper'
+          . ' runs on the node');
 
 # ------------------------------------------------ timeout kills the group
 
