@@ -604,21 +604,62 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
 
 
 /*
+ * Whether a row "<task> excluded ..." of listUpdateTasks is true: OX's -xn
+ * (and so -x and -a) lists every namespace-aware task "excluded via
+ * namespace '<ns>'", excluded or not; only the namespaces of
+ * oxmigrate_excluded_namespaces are.
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_str_t *line, size_t name_len)
+{
+    u_char                     *q, *e, *end;
+    ngx_http_oxmigrate_task_t   t;
+
+    end = line->data + line->len;
+
+    if (ngx_strlcasestrn(line->data + name_len, end, (u_char *) " excluded",
+                         9 - 1)
+        == NULL)
+    {
+        return 0;
+    }
+
+    q = ngx_strlcasestrn(line->data + name_len, end,
+                         (u_char *) "namespace '", 11 - 1);
+    e = q ? ngx_strlchr(q + 11, end, '\'') : NULL;
+
+    if (e == NULL) {
+        return 1;       /* via file */
+    }
+
+    ngx_memzero(&t, sizeof(ngx_http_oxmigrate_task_t));
+    t.ns.data = q + 11;
+    t.ns.len = e - q - 11;
+
+    return ngx_http_oxmigrate_admin_excluded(op->alcf, &t, op->pool) != NULL;
+}
+
+
+/*
  * listUpdateTasks -a of 7.10.x lists an excluded task that never ran
- * twice: "pending" and "excluded via ...".  Its pending line is dropped:
- * out becomes the other lines.
+ * twice, "pending" and "excluded via ...", and every namespace-aware task
+ * as excluded.  out becomes the true lines: a task's pending line is
+ * dropped when it is excluded, an exclusion line when it is not true.
  */
 
 static void
-ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_pool_t *pool, ngx_str_t *out)
+ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_str_t *out)
 {
     u_char       *p, *q, *end, *copy;
     ngx_str_t     line, name, *x;
-    ngx_uint_t    i, pass;
+    ngx_uint_t    i, pass, ex;
     ngx_array_t  *excluded;
 
-    excluded = ngx_array_create(pool, 4, sizeof(ngx_str_t));
-    copy = ngx_pnalloc(pool, out->len + 1);
+    excluded = ngx_array_create(op->pool, 4, sizeof(ngx_str_t));
+    copy = ngx_pnalloc(op->pool, out->len + 1);
     if (excluded == NULL || copy == NULL) {
         return;
     }
@@ -638,32 +679,34 @@ ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_pool_t *pool, ngx_str_t *out)
                 /* void */
             }
 
+            ex = ngx_http_oxmigrate_admin_oxt_excluded(op, &line, name.len);
+
             if (pass == 0) {
-                if (ngx_strlcasestrn(line.data + name.len,
-                                     line.data + line.len,
-                                     (u_char *) " excluded", 9 - 1)
-                    && (x = ngx_array_push(excluded)))
-                {
+                if (ex && (x = ngx_array_push(excluded))) {
                     *x = name;
                 }
 
                 continue;
             }
 
+            if (!ex && ngx_strlcasestrn(line.data + name.len,
+                                        line.data + line.len,
+                                        (u_char *) " excluded", 9 - 1))
+            {
+                continue;       /* a namespace OX lists, not excluded */
+            }
+
             x = excluded->elts;
 
-            for (i = 0; i < excluded->nelts; i++) {
+            for (i = 0; !ex && i < excluded->nelts; i++) {
                 if (x[i].len == name.len
-                    && ngx_strncmp(x[i].data, name.data, name.len) == 0
-                    && ngx_strlcasestrn(line.data + name.len,
-                                        line.data + line.len,
-                                        (u_char *) " pending", 8 - 1))
+                    && ngx_strncmp(x[i].data, name.data, name.len) == 0)
                 {
-                    break;
+                    break;      /* the pending line of an excluded task */
                 }
             }
 
-            if (i == excluded->nelts) {
+            if (ex || i == excluded->nelts) {
                 q = ngx_cpymem(q, line.data, line.len);
                 *q++ = '\n';
             }
@@ -732,7 +775,7 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
 
     if (tool) {
-        ngx_http_oxmigrate_admin_oxt_drop_excluded(op->pool, &call.out);
+        ngx_http_oxmigrate_admin_oxt_drop_excluded(op, &call.out);
 
         /* a CR in a task's line stays part of its words */
         (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,

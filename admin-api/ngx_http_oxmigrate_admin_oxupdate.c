@@ -708,6 +708,11 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
 
     mysql_free_result(res);
 
+    if (u->failed->nelts) {
+        /* failed: never enabled, whatever else is pending */
+        return NGX_OK;
+    }
+
     pending = ngx_array_create(u->pool, 4, sizeof(char *));
     if (pending == NULL) {
         return NGX_ERROR;
@@ -724,7 +729,7 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
         return NGX_ERROR;
     }
 
-    if (u->failed->nelts == 0 && pending->nelts) {
+    if (pending->nelts) {
         ngx_http_oxmigrate_admin_ox_names(pending, names, sizeof(names));
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "runupdate ended but %ui task(s) of the new version are "

@@ -49,7 +49,7 @@ like($out, qr/needs both "old" and "new"/, 'says why');
 isnt($rc, 0, 'no credentials: refused');
 like($out, qr/needs "oxmigrate_ox_credentials"/, 'says why');
 
-for my $bad ("nocolon\n", "a:b c\n", "a:b\nc:d\n", "-A:x\n", "a:'x'\n") {
+for my $bad ("nocolon\n", "a:\n", "a:b\nc:d\n", "-A:x\n", "a b:x\n") {
     my $f = cred_file('bad', $bad);
     ($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
                         . " $new; oxmigrate_ox_credentials $f;");
@@ -65,7 +65,33 @@ is($rc, 0, 'a credentials file readable by others: accepted');
 like($out, qr/readable by others than its owner \(mode 0644\)/, 'warned');
 unlike($out, qr/pw/, 'the password is not shown');
 
-for my $bad ("oxmigrate_ox_tools middle $old;",
+# any character in the password (it travels in ADMIN_PASSWORD)
+my $odd = cred_file('odd', "oxadminmaster:p !#\$&*?'\"\\ w:d\n");
+($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                    . " $new password_wrapper=/usr/local/sbin/w;"
+                    . " oxmigrate_ox_credentials $odd;");
+is($rc, 0, 'a password with !#$&*? \'"\\ and blanks: accepted') or diag $out;
+unlike($out, qr/password_wrapper/, 'no warning with a wrapper on the new cluster');
+($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                    . " $new; oxmigrate_ox_credentials $odd;");
+is($rc, 0, 'without a wrapper: accepted');
+like($out, qr/no "password_wrapper=" on "oxmigrate_ox_tools new": the tools that take the password only as -P show it in the process list/,
+     'with a warning');
+($rc, $out) = check("oxmigrate_ox_tools old $old \"via=ssh x\"; oxmigrate_ox_tools"
+                    . " new $new password_wrapper=/w; oxmigrate_ox_credentials $odd;");
+isnt($rc, 0, 'via= without a wrapper and a password a remote shell splits:'
+     . ' refused');
+like($out, qr/"oxmigrate_ox_tools old" with "via=" needs "password_wrapper="/,
+     'says why');
+unlike($out, qr/!#/, 'and shows no password');
+
+for my $bad ("oxmigrate_ox_tools old $old version=7.10;",
+             "oxmigrate_ox_tools old $old version=7.x.0;",
+             "oxmigrate_ox_tools old $old \"rmi=a b\";",
+             "oxmigrate_ox_tools old $old password_wrapper=rel/w;",
+             "oxmigrate_ox_tools old $old lock_idle=0;",
+             "oxmigrate_ox_tools old $old \"via=a\" \"via=b\";",
+             "oxmigrate_ox_tools middle $old;",
              "oxmigrate_ox_tools old relative/dir;",
              "oxmigrate_ox_tools old $old via=;",
              "oxmigrate_ox_tools old $old ssh=x;",
@@ -109,7 +135,8 @@ $r = api(POST => 'upgrade', json => { server => 'oxserver-xyz',
                                       continue => JSON::PP::true,
                                       dry_run => JSON::PP::true });
 is($r->{json}{ox_caches}, 'not invalidated', 'dry_run: not invalidated');
-is($r->{json}{steps}, 'disable, update, changeserver, enable', 'SQL steps');
+is($r->{json}{steps}, 'disable, changeserver, update, enable',
+   "SQL steps, OX's order");
 $r = api(POST => 'upgrade', json => { server => 'oxserver-xyz',
                                       continue => JSON::PP::true });
 is($r->{status}, 202, 'SQL upgrade: 202');
