@@ -694,19 +694,23 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
               "SELECT taskName FROM %I.updateTask WHERE cid = 0"
               " AND successful = 0 AND taskName NOT IN ('LOCKED',"
               " 'BACKGROUND') ORDER BY lastModified", u->schema);
-    if (res == NULL) {
+    if (res == NULL && mysql_errno(w->sm) != 1146) {
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "the update of schema %s cannot be verified: %s%Z",
                      u->schema, mysql_error(w->sm));
         return NGX_ERROR;
     }
 
-    while ((row = mysql_fetch_row(res))) {
+    /* no updateTask table: no task ran there, none failed */
+
+    while (res && (row = mysql_fetch_row(res))) {
         ngx_http_oxmigrate_admin_ox_name(u->failed, u->pool, (u_char *) row[0],
                                          ngx_strlen(row[0]));
     }
 
-    mysql_free_result(res);
+    if (res) {
+        mysql_free_result(res);
+    }
 
     if (u->failed->nelts) {
         /* failed: never enabled, whatever else is pending */

@@ -83,12 +83,13 @@ $r = api(POST => 'upgrade', json => { server => 'oxserver-new',
                                       only => [ $s[1] ] });
 $job = OxAdmin::wait_job($ng, $r->{json}{job}, 30);
 $ox->behave('new', 'runupdate', {});
-is($job->{state}, 'failed', "$s[1]: a failed check");
-is_deeply(ctx_state($s[1]), [ [ 0, 1431655765, 2 ] ], 'disabled, old server');
+is($job->{state}, 'failed', "$s[1]: a task still pending after runupdate");
+is_deeply(ctx_state($s[1]), [ [ 0, 1431655765, 101 ] ],
+          "disabled, on the new server (OX's order)");
 
 my $p = problems($s[1]);
 is(scalar @$p, 1, 'one inconsistency');
-like($p->[0]{problem}, qr/^disabled: job \d+ failed on it \(check failed/,
+like($p->[0]{problem}, qr/^disabled: job \d+ failed on it \(runupdate ended but 1 task\(s\) .* still pending/,
      'disabled: its job failed');
 like($p->[0]{fix}, qr{POST /schemas/$s[1]/revert}, 'fix: ... or revert');
 
