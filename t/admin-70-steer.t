@@ -19,7 +19,8 @@ use OxAdmin;
 my $site = OxAdmin::site('adm_steer', schemas => 12, contexts => 2);
 my @s = @{ $site->{schemas} };
 my $db = $site->{db};
-my $cred = "-A oxadminmaster -P $OxAdmin::PASS";
+my $cred = "-A oxadminmaster";
+my $P = $OxAdmin::PASS;
 
 my $ox = OxAdmin::oxtools($site, tasks => [
     { name => 't.A' },
@@ -30,10 +31,12 @@ sub api { OxAdmin::api($ng, @_) }
 
 sub procedure {
     my ($schema, $sid, $upto) = @_;
-    my @c = ("old:disableschema $cred -m $schema", "new:runupdate -n $schema",
+    my @c = ("old:disableschema $cred -m $schema",
              "old:changeserver $cred -s $sid -m $schema",
+             "new:runupdate --adminpass=$P $cred -n $schema",
+             "new:checkdatabase $cred",
              "old:enableschema $cred -m $schema");
-    return @c[0 .. ($upto // 3)];
+    return @c[0 .. ($upto // 4)];
 }
 
 sub ctx_state {
@@ -170,6 +173,8 @@ $ox->behave('new', 'runupdate', {});
 
 # ------------------------------------------------ cancel during changeserver
 
+# OX's order: changeserver before the update tasks; a cancel then moves
+# the schema back and enables it there
 $ox->clear_log;
 $ox->behave('old', 'changeserver', { sleep => 1, pidfile => 1 });
 $id = upgrade(only => [ $s[5], $s[6] ]);
@@ -178,9 +183,18 @@ $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 202, 'cancel: 202');
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'cancelled', 'the job is cancelled');
-is_deeply(states($job), [ qw(done cancelled) ], "$s[5] finished");
-is_deeply(ctx_state($s[5]), [ [ 1, undef, 101 ] ], "$s[5] moved, enabled");
+is_deeply(states($job), [ qw(cancelled cancelled) ],
+          "$s[5] cancelled before its update tasks");
+is_deeply(ctx_state($s[5]), [ [ 1, undef, 2 ] ],
+          "$s[5] back on its old server, enabled");
+is_deeply($ox->trace, [ procedure($s[5], 101, 1),
+                        "old:changeserver $cred -s 2 -m $s[5]",
+                        "old:enableschema $cred -m $s[5]" ],
+          'disable, changeserver, changeserver back, enable; no runupdate');
+is_deeply(OxAdmin::task_rows($s[5]), {}, "$s[5]: no update task ran");
 $ox->behave('old', 'changeserver', {});
+$job = OxAdmin::wait_job($ng, upgrade(only => [ $s[5] ]), 30);
+is($job->{state}, 'done', "$s[5] upgraded by the next job");
 
 # ------------------------------------------------ cancel during enableschema
 
@@ -275,7 +289,8 @@ $job = OxAdmin::wait_job($ng, $id, 30);
 is_deeply([ $job->{state}, @{ states($job) } ], [ qw(done done done) ],
           'continued to the end');
 is_deeply([ grep { /runupdate/ } @{ $ox->trace } ],
-          [ "new:runupdate -n $s[0]", "new:runupdate -n $s[1]" ],
+          [ "new:runupdate --adminpass=$P $cred -n $s[0]",
+            "new:runupdate --adminpass=$P $cred -n $s[1]" ],
           'runupdate of those two only');
 $r = api(POST => 'updates', json => { window => '5-6' });
 is($r->{status}, 400, 'runallupdate with a malformed window: 400');
