@@ -24,6 +24,7 @@ my $db = $site->{db};
 my $ox = OxAdmin::oxtools($site, tasks => [
     { name => 't.A' },
     { name => 't.Slow', sleep => 3, sleep_if_table => 'slow_flag' },
+    { name => 't.Slower', sleep => 5, sleep_if_table => 'slower_flag' },
 ]);
 my $clock = OxTest::tmpdir() . '/clock-' . OxTest::free_port();
 sub clock { OxTest::_spew($clock, "$_[0]\n") }
@@ -123,22 +124,23 @@ is($job->{state}, 'done', 'and runs when it opens');
 
 clock('01:30');
 $ox->clear_log;
-OxAdmin::schema_sql($s[4], 'CREATE TABLE slow_flag (id INT)');
+OxAdmin::schema_sql($s[4], 'CREATE TABLE slower_flag (id INT)');
 $r = api(POST => 'upgrade', json => { server => 'oxserver-new',
                                       continue => JSON::PP::true,
-                                      max_downtime => 1,
+                                      max_downtime => 3,
                                       only => [ $s[4], $s[5] ] });
-is($r->{status}, 202, 'upgrade with max_downtime 1 s; the first takes 3 s');
+is($r->{status}, 202, 'upgrade with max_downtime 3 s; the first takes 5 s'
+   . ' (the second one s: five tool calls)');
 $id = $r->{json}{job};
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'paused', 'the job paused');
 is_deeply(states($job), [ qw(done pending) ],
           "$s[4] finished (not killed), $s[5] did not start");
-like($job->{reason} // '', qr/max_downtime: $s[4] was disabled for more than 1 s/,
+like($job->{reason} // '', qr/max_downtime: $s[4] was disabled for more than 3 s/,
      'the reason names the schema');
-ok($job->{schemas}[0]{downtime_ms} > 1000, "$s[4]'s downtime is reported: "
+ok($job->{schemas}[0]{downtime_ms} > 3000, "$s[4]'s downtime is reported: "
    . ($job->{schemas}[0]{downtime_ms} // 'null') . ' ms');
-is_deeply(OxAdmin::task_rows($s[4]), { 't.A' => 1, 't.Slow' => 1 },
+is_deeply(OxAdmin::task_rows($s[4]), { 't.A' => 1, 't.Slow' => 1, 't.Slower' => 1 },
           'its tasks all ran');
 $r = api(POST => "jobs/$id/continue");
 is($r->{status}, 202, 'continue');
