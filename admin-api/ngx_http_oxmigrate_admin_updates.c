@@ -407,9 +407,14 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (rc != NGX_OK) {
+        /* with the tools: OX did not update it (the schema's state says) */
         ngx_http_oxmigrate_admin_error_open(op,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "update_error", "%s", u.error);
+                               op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
+                               ? NGX_HTTP_BAD_GATEWAY
+                               : NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
+                               ? "ox_update_failed" : "update_error",
+                               "%s", u.error);
         if (op->gen) {
             ngx_http_oxmigrate_admin_names(op->gen, "executed", u.executed);
             ngx_http_oxmigrate_admin_names(op->gen, "failed", u.failed);
