@@ -16,7 +16,10 @@
  *   ngx_http_oxmigrate_admin_store.c     their SQL on configdb (no HTTP)
  *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
  *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
- *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
+ *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner: its
+ *                                        lock, reconnects after faults
+ *   ngx_http_oxmigrate_admin_taskrun.c   one task and its updateTask row,
+ *                                        one transaction
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
  *                                        a schema's updateTask state
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, force,
@@ -263,6 +266,11 @@ int64_t ngx_http_oxmigrate_admin_now_ms(void);
 void ngx_http_oxmigrate_admin_thread_init(void);
 MYSQL *ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
     const char *db, unsigned long flags, char *err, size_t errlen);
+/* MariaDB's error of this thread's last failed connect (0: it connected) */
+unsigned int ngx_http_oxmigrate_admin_connect_error(void);
+/* an error number that means the server went away or the connection
+   broke (a restart, a kill), not that the statement failed */
+ngx_uint_t ngx_http_oxmigrate_admin_gone(unsigned int e);
 /* a NUL-terminated copy of n bytes (s may be NULL when n is 0) */
 char *ngx_http_oxmigrate_admin_strndup(ngx_pool_t *pool, const void *s,
     size_t n);
@@ -315,6 +323,25 @@ const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
 /* "started" before the handler runs, completed (or written) after it */
 void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
+
+/* the audit row of a job's step (disableschema, changeserver, runupdate,
+   enableschema of one schema), user "job N" (thread) */
+typedef struct {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_log_t                            *log;
+    uint64_t                              job_id;
+    const char                           *action;
+    const char                           *schema;
+    ngx_uint_t                            status;   /* HTTP-like */
+    const char                           *state;    /* done, failed, ... */
+    const char                           *message;
+    uint64_t                              server_id; /* 0: none */
+    ngx_array_t                          *executed;  /* char *, or NULL */
+    ngx_array_t                          *failed;
+} ngx_http_oxmigrate_audit_step_t;
+
+void ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
+    ngx_http_oxmigrate_audit_step_t *a);
 /* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
 int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 
@@ -460,9 +487,25 @@ typedef struct {
     char                                  error[512];
 } ngx_http_oxmigrate_update_t;
 
-/* NGX_OK: ran (see failed); NGX_BUSY: live lock (UPD-0003); NGX_ERROR */
+/*
+ * NGX_OK: ran (see failed); NGX_BUSY: live lock (UPD-0003); NGX_AGAIN: the
+ * schema's database went away and stayed away for oxmigrate_update_lock_idle
+ * (nothing failed: what is recorded is done, the rest runs on a retry);
+ * NGX_ERROR
+ */
 ngx_int_t ngx_http_oxmigrate_admin_update_run(
     ngx_http_oxmigrate_update_t *u);
+
+/* ngx_http_oxmigrate_admin_taskrun.c: one task and its updateTask row in
+   one transaction; NGX_OK (*ok: how it went), NGX_AGAIN: the server went
+   away, NGX_ERROR: the connection is unusable */
+ngx_int_t ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u,
+    MYSQL *m, ngx_http_oxmigrate_task_t *task, ngx_uint_t *ok, char *err,
+    size_t len);
+/* statements separated by ";" in one round trip: the affected rows of the
+   last one, -1: one failed (mysql_errno) */
+int64_t ngx_http_oxmigrate_admin_batch(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...);
 
 
 /* ngx_http_oxmigrate_admin_updates.c (thread) */

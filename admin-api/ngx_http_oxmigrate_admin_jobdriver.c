@@ -464,7 +464,8 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
         step->s->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
 
     } else if (step->rc == NGX_ABORT) {
-        /* configdb stayed away: where the schema is, a resume finds out */
+        /* configdb or the schema's database stayed away: where the
+         * schema is, a resume finds out */
         step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
         job->pending++;
         job->stop = 1;

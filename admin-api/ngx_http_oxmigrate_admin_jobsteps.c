@@ -118,7 +118,7 @@ ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
     unsigned int  e;
 
     e = mysql_errno(run->m);
-    if (e < 2000 || e >= 3000) {
+    if (!ngx_http_oxmigrate_admin_gone(e)) {
         return 0;
     }
 
@@ -308,6 +308,38 @@ ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
 }
 
 
+/* the audit row of a step of this schema (user "job N") */
+
+static void
+ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
+    const char *action, ngx_uint_t status, const char *state,
+    const char *msg, ngx_http_oxmigrate_update_t *u)
+{
+    ngx_http_oxmigrate_audit_step_t  a;
+
+    ngx_memzero(&a, sizeof(ngx_http_oxmigrate_audit_step_t));
+    a.alcf = run->job->alcf;
+    a.log = run->job->log;
+    a.job_id = run->job->id;
+    a.action = action;
+    a.schema = run->js->name;
+    a.status = status;
+    a.state = state;
+    a.message = msg;
+
+    if (ngx_strcmp(action, "changeserver") == 0) {
+        a.server_id = run->job->server_id;
+    }
+
+    if (u) {
+        a.executed = u->executed;
+        a.failed = u->failed;
+    }
+
+    ngx_http_oxmigrate_admin_audit_step(run->m, run->pool, &a);
+}
+
+
 /* disable, enable or changeserver, again after a reconnect; 0: done */
 
 #define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
@@ -337,6 +369,13 @@ ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
         ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
                                           run->st.res.msg);
     }
+
+    ngx_http_oxmigrate_admin_job_audit(run,
+        (what == NGX_HTTP_OXMIGRATE_DO_DISABLE) ? "disableschema"
+        : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE) ? "enableschema"
+        : "changeserver",
+        status ? status : NGX_HTTP_OK, status ? "failed" : "done",
+        run->st.res.msg, NULL);
 
     return status;
 }
@@ -376,7 +415,23 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
     step->sm = u.conn;
 
     if (rc == NGX_OK && u.failed->nelts == 0) {
+        ngx_http_oxmigrate_admin_job_audit(run, "runupdate", NGX_HTTP_OK,
+                                           "done", "", &u);
         return NGX_OK;
+    }
+
+    if (rc == NGX_AGAIN) {
+        /*
+         * The schema's database went away and stayed away: nothing
+         * failed (what is recorded is done), the job stops "interrupted"
+         * and a resume goes on with this schema's sequence.
+         */
+        step->rc = NGX_ABORT;
+        ngx_http_oxmigrate_admin_job_mark(run, "pending", NULL, u.error);
+        ngx_http_oxmigrate_admin_job_audit(run, "runupdate",
+                                           NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "interrupted", u.error, &u);
+        return NGX_ERROR;
     }
 
     /* without force the schema stays disabled on its old server */
@@ -384,6 +439,9 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
                                       rc == NGX_OK ? u.failed : NULL,
                                       rc == NGX_OK ? "update tasks failed"
                                                    : u.error);
+    ngx_http_oxmigrate_admin_job_audit(run, "runupdate",
+        rc == NGX_BUSY ? NGX_HTTP_CONFLICT : NGX_HTTP_INTERNAL_SERVER_ERROR,
+        "failed", rc == NGX_OK ? "update tasks failed" : u.error, &u);
     return NGX_ERROR;
 }
 
