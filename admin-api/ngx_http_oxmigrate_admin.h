@@ -18,6 +18,7 @@
  *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
  *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner: its
  *                                        lock, reconnects after faults
+ *   ngx_http_oxmigrate_admin_refresher.c the runner's lock refresher thread
  *   ngx_http_oxmigrate_admin_taskrun.c   one task and its updateTask row,
  *                                        one transaction
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
@@ -495,6 +496,18 @@ typedef struct {
  */
 ngx_int_t ngx_http_oxmigrate_admin_update_run(
     ngx_http_oxmigrate_update_t *u);
+
+/* ngx_http_oxmigrate_admin_refresher.c: the runner's lock refresher */
+typedef struct ngx_http_oxmigrate_refresher_s  ngx_http_oxmigrate_refresher_t;
+
+ngx_http_oxmigrate_refresher_t *ngx_http_oxmigrate_admin_refresher_start(
+    ngx_http_oxmigrate_update_t *u, int64_t last);
+ngx_uint_t ngx_http_oxmigrate_admin_refresher_lost(
+    ngx_http_oxmigrate_refresher_t *rf);
+int64_t ngx_http_oxmigrate_admin_refresher_reclaim(
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, ngx_pool_t *pool);
+int64_t ngx_http_oxmigrate_admin_refresher_stop(
+    ngx_http_oxmigrate_refresher_t *rf, ngx_uint_t *lost);
 
 /* ngx_http_oxmigrate_admin_taskrun.c: one task and its updateTask row in
    one transaction; NGX_OK (*ok: how it went), NGX_AGAIN: the server went

@@ -8,31 +8,11 @@
 
 #include "ngx_http_oxmigrate_admin.h"
 
-#include <pthread.h>
-
-typedef struct {
-    pthread_t                      tid;
-    pthread_mutex_t                mtx;
-    pthread_cond_t                 cond;
-    ngx_uint_t                     stop;
-    ngx_uint_t                     lost;
-    pthread_mutex_t                dbmtx;      /* the LOCKED row, last */
-    int64_t                        last;       /* our lastModified */
-    ngx_msec_t                     refresh;
-    MYSQL                         *m;          /* own connection */
-    ngx_http_oxmigrate_dbhost_t   *host;
-    const char                    *schema;
-    ngx_pool_t                    *pool;
-    ngx_log_t                     *log;
-    uint64_t                       job_id;
-    uint64_t                       job_claim;
-    ngx_http_oxmigrate_db_conf_t  *configdb;
-    MYSQL                         *cdb;        /* job heartbeat */
-} ngx_http_oxmigrate_refresher_t;
 
 
 
-static void *ngx_http_oxmigrate_admin_refresher(void *data);
+
+
 static MYSQL *ngx_http_oxmigrate_admin_runner_connect(
     ngx_http_oxmigrate_update_t *u, unsigned int *e);
 static MYSQL *ngx_http_oxmigrate_admin_runner_reach(
@@ -42,12 +22,14 @@ static MYSQL *ngx_http_oxmigrate_admin_runner_back(
     MYSQL *m);
 static ngx_int_t ngx_http_oxmigrate_admin_runner_lock(
     ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t now, int64_t mine);
+static ngx_int_t ngx_http_oxmigrate_admin_runner_wait(
+    ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t *now);
 static ngx_int_t ngx_http_oxmigrate_admin_runner_tasks(
     ngx_http_oxmigrate_update_t *u, ngx_http_oxmigrate_refresher_t *rf,
     MYSQL *m, int64_t *only_at);
 static void ngx_http_oxmigrate_admin_runner_unlock(
     ngx_http_oxmigrate_update_t *u, ngx_http_oxmigrate_refresher_t *rf,
-    MYSQL *m, ngx_uint_t started);
+    MYSQL *m, int64_t last);
 
 
 /* the runner (thread) */
@@ -226,6 +208,81 @@ failed:
 
 
 /*
+ * A job's step found the LOCKED row held (UPD-0003): often the row of its
+ * own previous run, whose worker was killed a moment ago and which is not
+ * idle long enough yet.  A holder that lives refreshes it; one that does
+ * not refresh it for oxmigrate_update_lock_idle is dead and its lock is
+ * taken over.  So wait for one or the other instead of failing the schema.
+ * NGX_OK: ours (*now its lastModified); NGX_BUSY: refreshed, alive.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_runner_wait(ngx_http_oxmigrate_update_t *u,
+    MYSQL *m, int64_t *now)
+{
+    int64_t     first, last, end;
+    ngx_int_t   rc;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    first = -1;
+    end = ngx_http_oxmigrate_admin_now_ms() + (int64_t) u->alcf->lock_idle
+          + 1000;
+
+    for ( ;; ) {
+        res = ngx_http_oxmigrate_admin_select(m, u->pool,
+                  "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
+                  " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
+                  u->schema);
+        if (res == NULL) {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "schema %s: %s%Z", u->schema, mysql_error(m));
+            return NGX_ERROR;
+        }
+
+        row = mysql_fetch_row(res);
+        last = (row && row[0]) ? ngx_atoof((u_char *) row[0],
+                                           ngx_strlen(row[0]))
+                               : 0;
+        mysql_free_result(res);
+
+        if (first == -1) {
+            first = last;
+            ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
+                          "oxmigrate admin: the update lock of schema %s is "
+                          "held: if it is not refreshed within "
+                          "oxmigrate_update_lock_idle, it is dead and taken "
+                          "over", u->schema);
+
+        } else if (last != first && last != 0) {
+            /* refreshed: another runner lives (u->error says so) */
+            return NGX_BUSY;
+        }
+
+        if (ngx_http_oxmigrate_admin_now_ms() >= end || ngx_terminate) {
+            return NGX_BUSY;
+        }
+
+        ngx_msleep(500);
+
+        *now = ngx_http_oxmigrate_admin_now_ms();
+
+        rc = ngx_http_oxmigrate_admin_runner_lock(u, m, *now, -1);
+        if (rc != NGX_BUSY) {
+            if (rc == NGX_OK) {
+                ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
+                              "oxmigrate admin: the update lock of schema "
+                              "%s is not refreshed any more: taken over",
+                              u->schema);
+            }
+
+            return rc;
+        }
+    }
+}
+
+
+/*
  * A run of a schema's tasks, in the face of faults: the schema's database
  * may go away at any moment (a restart, a kill -9).  A task's row in
  * updateTask is committed with the task (run_task), so what is recorded
@@ -243,7 +300,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
     int64_t                          now, mine, only_at;
     ngx_int_t                        ret, rc;
     ngx_uint_t                       started, gone, try;
-    ngx_http_oxmigrate_refresher_t   rf;
+    ngx_http_oxmigrate_refresher_t  *rf;
 
     u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
     u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
@@ -265,6 +322,10 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
 
         rc = ngx_http_oxmigrate_admin_runner_lock(u, m, now, mine);
 
+        if (rc == NGX_BUSY && u->job_id) {
+            rc = ngx_http_oxmigrate_admin_runner_wait(u, m, &now);
+        }
+
         if (rc == NGX_OK) {
             break;
         }
@@ -281,40 +342,9 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         mine = now;
     }
 
-    /* the refresher */
-
-    ngx_memzero(&rf, sizeof(ngx_http_oxmigrate_refresher_t));
-    rf.last = now;
-    rf.refresh = u->alcf->lock_refresh;
-    rf.schema = u->schema;
-    rf.log = u->log;
-    rf.job_id = u->job_id;
-    rf.job_claim = u->job_claim;
-    rf.configdb = u->configdb;
-
-    /* the refresher connects when its first refresh is due: most runs are
-     * over before that */
-    started = 0;
-    rf.host = u->host;
-    rf.pool = ngx_create_pool(4096, u->log);
-
-    if (rf.pool) {
-        pthread_mutex_init(&rf.mtx, NULL);
-        pthread_mutex_init(&rf.dbmtx, NULL);
-        pthread_cond_init(&rf.cond, NULL);
-
-        if (pthread_create(&rf.tid, NULL, ngx_http_oxmigrate_admin_refresher,
-                           &rf)
-            == 0)
-        {
-            started = 1;
-
-        } else {
-            pthread_mutex_destroy(&rf.mtx);
-            pthread_mutex_destroy(&rf.dbmtx);
-            pthread_cond_destroy(&rf.cond);
-        }
-    }
+    /* the refresher: OX's refreshIntervalMillis, and the job's heartbeat */
+    rf = ngx_http_oxmigrate_admin_refresher_start(u, now);
+    started = (rf != NULL);
 
     if (!started) {
         /* without a refresh our lock would look dead: do not run */
@@ -326,13 +356,13 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         only_at = 0;
 
         for ( ;; ) {
-            ret = ngx_http_oxmigrate_admin_runner_tasks(u, &rf, m, &only_at);
+            ret = ngx_http_oxmigrate_admin_runner_tasks(u, rf, m, &only_at);
             if (ret != NGX_AGAIN) {
                 break;
             }
 
             /* the server went away: back, or given up (m NULL) */
-            m = ngx_http_oxmigrate_admin_runner_back(u, &rf, m);
+            m = ngx_http_oxmigrate_admin_runner_back(u, rf, m);
             if (m == NULL) {
                 ret = u->lost ? NGX_ERROR : NGX_AGAIN;
                 break;
@@ -340,7 +370,7 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         }
     }
 
-    ngx_http_oxmigrate_admin_runner_unlock(u, &rf, m, started);
+    ngx_http_oxmigrate_admin_runner_unlock(u, rf, m, now);
 
     /* a lost lock is an error wherever it is noticed, also after the last
      * task: another runner may have run tasks at the same time */
@@ -444,9 +474,7 @@ ngx_http_oxmigrate_admin_runner_tasks(ngx_http_oxmigrate_update_t *u,
 
     for (i = 0; i < n; i++) {
 
-        pthread_mutex_lock(&rf->mtx);
-        u->lost = rf->lost;
-        pthread_mutex_unlock(&rf->mtx);
+        u->lost = ngx_http_oxmigrate_admin_refresher_lost(rf);
 
         if (u->lost) {
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
@@ -515,7 +543,7 @@ ngx_http_oxmigrate_admin_runner_back(ngx_http_oxmigrate_update_t *u,
     ngx_http_oxmigrate_refresher_t *rf, MYSQL *m)
 {
     char        why[sizeof(u->error)];
-    int64_t     end, now, rc;
+    int64_t     end, rc;
     ngx_uint_t  gone;
 
     ngx_log_error(NGX_LOG_WARN, u->log, 0,
@@ -542,23 +570,7 @@ ngx_http_oxmigrate_admin_runner_back(ngx_http_oxmigrate_update_t *u,
             return NULL;
         }
 
-        pthread_mutex_lock(&rf->dbmtx);
-
-        now = ngx_http_oxmigrate_admin_now_ms();
-        if (now <= rf->last) {
-            now = rf->last + 1;
-        }
-
-        rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
-                 "UPDATE %I.updateTask SET lastModified = %D"
-                 " WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 u->schema, now, rf->last);
-        if (rc == 1) {
-            rf->last = now;
-        }
-
-        pthread_mutex_unlock(&rf->dbmtx);
+        rc = ngx_http_oxmigrate_admin_refresher_reclaim(rf, m, u->pool);
 
         if (rc == 1) {
             ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
@@ -568,10 +580,6 @@ ngx_http_oxmigrate_admin_runner_back(ngx_http_oxmigrate_update_t *u,
         }
 
         if (rc == 0) {
-            pthread_mutex_lock(&rf->mtx);
-            rf->lost = 1;
-            pthread_mutex_unlock(&rf->mtx);
-
             u->lost = 1;
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                          "the update lock of schema %s was taken over by "
@@ -603,25 +611,16 @@ ngx_http_oxmigrate_admin_runner_back(ngx_http_oxmigrate_update_t *u,
 
 static void
 ngx_http_oxmigrate_admin_runner_unlock(ngx_http_oxmigrate_update_t *u,
-    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, ngx_uint_t started)
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, int64_t last)
 {
     char           why[sizeof(u->error)];
     MYSQL         *own;
     int64_t        rc;
     unsigned int   e;
 
-    if (started) {
-        pthread_mutex_lock(&rf->mtx);
-        rf->stop = 1;
-        pthread_cond_signal(&rf->cond);
-        pthread_mutex_unlock(&rf->mtx);
-
-        pthread_join(rf->tid, NULL);
-        pthread_mutex_destroy(&rf->mtx);
-        pthread_mutex_destroy(&rf->dbmtx);
-        pthread_cond_destroy(&rf->cond);
-
-        u->lost = rf->lost;
+    if (rf) {
+        /* stopped and joined: its last refresh is the lock's value */
+        last = ngx_http_oxmigrate_admin_refresher_stop(rf, &u->lost);
     }
 
     /* one more try, without losing why it was given up */
@@ -635,14 +634,14 @@ ngx_http_oxmigrate_admin_runner_unlock(ngx_http_oxmigrate_update_t *u,
                  "ROLLBACK; SET autocommit = 1;"
                  " DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
                  NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 u->schema, rf->last);
+                 u->schema, last);
 
         if (rc < 0) {
             ngx_log_error(NGX_LOG_ERR, u->log, 0,
                           "oxmigrate admin: unlocking schema %s failed: %s",
                           u->schema, mysql_error(own));
 
-        } else if (rc == 0 && started) {
+        } else if (rc == 0 && rf) {
             /* not ours any more: taken over after the last refresh */
             u->lost = 1;
         }
@@ -657,129 +656,4 @@ ngx_http_oxmigrate_admin_runner_unlock(ngx_http_oxmigrate_update_t *u,
     if (own && own != m) {
         mysql_close(own);
     }
-
-    if (rf->m) {
-        mysql_close(rf->m);
-    }
-
-    if (rf->cdb) {
-        mysql_close(rf->cdb);
-    }
-
-    if (rf->pool) {
-        ngx_destroy_pool(rf->pool);
-    }
-}
-
-
-static void *
-ngx_http_oxmigrate_admin_refresher(void *data)
-{
-    ngx_http_oxmigrate_refresher_t  *rf = data;
-
-    char             err[256];
-    int64_t          now, next, rc;
-    struct timespec  ts;
-
-    ngx_http_oxmigrate_admin_thread_init();
-
-    pthread_mutex_lock(&rf->mtx);
-
-    while (!rf->stop) {
-
-        next = ngx_http_oxmigrate_admin_now_ms() + rf->refresh;
-        ts.tv_sec = next / 1000;
-        ts.tv_nsec = (next % 1000) * 1000000;
-
-        while (!rf->stop
-               && ngx_http_oxmigrate_admin_now_ms() < next)
-        {
-            (void) pthread_cond_timedwait(&rf->cond, &rf->mtx, &ts);
-        }
-
-        if (rf->stop) {
-            break;
-        }
-
-        pthread_mutex_unlock(&rf->mtx);
-
-        ngx_reset_pool(rf->pool);
-
-        /* one writer of our lastModified at a time (runner_back too) */
-        pthread_mutex_lock(&rf->dbmtx);
-
-        now = ngx_http_oxmigrate_admin_now_ms();
-        if (now <= rf->last) {
-            now = rf->last + 1;
-        }
-
-        if (rf->m == NULL) {
-            rf->m = ngx_http_oxmigrate_admin_connect(rf->host, rf->schema,
-                                                     CLIENT_FOUND_ROWS, err,
-                                                     sizeof(err));
-            if (rf->m == NULL) {
-                ngx_log_error(NGX_LOG_ERR, rf->log, 0,
-                              "oxmigrate admin: the update lock of schema "
-                              "%s cannot be refreshed: %s", rf->schema, err);
-            }
-        }
-
-        rc = (rf->m == NULL) ? -1 : ngx_http_oxmigrate_admin_exec(rf->m,
-                                                                  rf->pool,
-                 "UPDATE %I.updateTask SET lastModified = %D"
-                 " WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 rf->schema, now, rf->last);
-
-        if (rc < 0 && rf->m) {
-            ngx_log_error(NGX_LOG_WARN, rf->log, 0,
-                          "oxmigrate admin: refreshing the update lock of "
-                          "schema %s failed: %s", rf->schema,
-                          mysql_error(rf->m));
-            mysql_close(rf->m);
-            rf->m = NULL;
-        }
-
-        if (rc == 1) {
-            rf->last = now;
-        }
-
-        pthread_mutex_unlock(&rf->dbmtx);
-
-        if (rf->job_id) {
-            if (rf->cdb == NULL) {
-                rf->cdb = ngx_http_oxmigrate_admin_configdb_connect(
-                              rf->configdb, rf->pool, err, sizeof(err));
-            }
-
-            if (rf->cdb
-                && ngx_http_oxmigrate_admin_exec(rf->cdb, rf->pool,
-                       "UPDATE oxmigrate_job SET heartbeat = %D"
-                       " WHERE id = %U AND claim = %U", now, rf->job_id,
-                       rf->job_claim)
-                   < 0)
-            {
-                mysql_close(rf->cdb);
-                rf->cdb = NULL;
-            }
-        }
-
-        pthread_mutex_lock(&rf->mtx);
-
-        if (rc == 0) {
-            ngx_log_error(NGX_LOG_ERR, rf->log, 0,
-                          "oxmigrate admin: the update lock of schema %s "
-                          "was taken over by another process", rf->schema);
-            rf->lost = 1;
-            break;
-        }
-    }
-
-    pthread_mutex_unlock(&rf->mtx);
-
-    /* our own thread: its connections are closed by the runner, which
-     * joins it; free what the connector keeps per thread */
-    mysql_thread_end();
-
-    return NULL;
 }
