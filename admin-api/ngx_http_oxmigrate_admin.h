@@ -78,6 +78,9 @@
 #define NGX_HTTP_OXMIGRATE_LOCKED_UUID  "8d8b93e559794baca39daef8f87087a1"
 #define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
 
+/* the thread pool of job steps without oxmigrate_job_thread_pool */
+#define NGX_HTTP_OXMIGRATE_JOB_POOL     "oxmigrate_jobs"
+
 /* the schema-move maintenance reason of context.reason_id (ox-facts 5) */
 /*
  * context.reason_id of a schema move: oxmigrate_maintenance_reason (OX's
@@ -114,6 +117,8 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
+    ngx_str_t                   job_pool_name;
+    ngx_thread_pool_t          *job_pool;      /* job steps */
     size_t                      max_body;
     ngx_msec_t                  lock_refresh;
     ngx_msec_t                  lock_idle;
@@ -666,6 +671,8 @@ ngx_int_t ngx_http_oxmigrate_admin_job_minute(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 /* event loop: start the job a handler prepared in op->job */
 void ngx_http_oxmigrate_admin_job_start(void *job);
+/* the addresses of a job's database hosts, before it starts (thread) */
+void ngx_http_oxmigrate_admin_job_resolve(void *job);
 /* event loop: free a prepared job that will not run */
 void ngx_http_oxmigrate_admin_job_free(void *job);
 
