@@ -347,7 +347,9 @@ typedef struct {
 } ngx_http_oxmigrate_audit_step_t;
 
 void ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
-    ngx_http_oxmigrate_audit_step_t *a);
+    ngx_http_oxmigrate_audit_step_t *a, char **rows);
+void ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
+    ngx_log_t *log, char *rows);
 /* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
 int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 

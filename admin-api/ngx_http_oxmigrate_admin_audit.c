@@ -239,13 +239,15 @@ ngx_http_oxmigrate_admin_audit_mask(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
  * {"params":[schema],"body":""}, result {"job","schema","state",
  * "message", and "server_id" or "executed" and "failed" where they
  * apply}.  No password: messages are MariaDB's and the tools', the OX
- * master password masked.
+ * master password masked.  The row is added to *rows (escaped on m),
+ * written by audit_flush: a schema's steps cost one commit, not four.
  */
 
 void
 ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
-    ngx_http_oxmigrate_audit_step_t *a)
+    ngx_http_oxmigrate_audit_step_t *a, char **rows)
 {
+    char                 *row;
     size_t                len;
     yajl_gen              g;
     ngx_str_t             result, msg;
@@ -316,19 +318,37 @@ ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
     result.data = (u_char *) buf;
     result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
 
-    if (ngx_http_oxmigrate_admin_exec(m, pool,
-            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
-            " status, result) VALUES (%D, CONCAT('job ', %U), %s,"
-            " JSON_OBJECT('params', JSON_ARRAY(%s), 'body', ''), %U, %V)",
-            ngx_http_oxmigrate_admin_now_ms(), a->job_id, a->action,
-            a->schema, (uint64_t) a->status, &result)
-        < 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, a->log, 0,
-                      "oxmigrate admin: job %uL: audit of %s of schema %s "
-                      "not written: %s", a->job_id, a->action, a->schema,
-                      mysql_error(m));
+    row = ngx_http_oxmigrate_admin_sql(m, pool,
+              "%R%R(%D, CONCAT('job ', %U), %s,"
+              " JSON_OBJECT('params', JSON_ARRAY(%s), 'body', ''), %U, %V)",
+              *rows ? *rows : "", *rows ? ", " : "",
+              ngx_http_oxmigrate_admin_now_ms(), a->job_id, a->action,
+              a->schema, (uint64_t) a->status, &result);
+    if (row) {
+        *rows = row;
     }
 
     yajl_gen_free(g);
+}
+
+
+/* the rows of audit_step in one INSERT (one commit); rows NULL: none */
+
+void
+ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
+    ngx_log_t *log, char *rows)
+{
+    if (m == NULL || rows == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
+            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
+            " status, result) VALUES %R", rows)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oxmigrate admin: audit of a job's steps not written: "
+                      "%s", mysql_error(m));
+    }
 }

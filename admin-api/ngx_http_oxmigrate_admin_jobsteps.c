@@ -73,6 +73,7 @@ typedef struct {
     ngx_pool_t                       *pool;
     MYSQL                            *m;      /* configdb; NULL: gone */
     ngx_http_oxmigrate_step_t         st;
+    char                             *audit;  /* rows not written yet */
 } ngx_http_oxmigrate_job_run_t;
 
 
@@ -308,7 +309,11 @@ ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
 }
 
 
-/* the audit row of a step of this schema (user "job N") */
+/*
+ * The audit row of a step of this schema (user "job N"): written with the
+ * others of the schema when its step ends (job_close), one commit; a
+ * failed or interrupted one at once.
+ */
 
 static void
 ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
@@ -336,7 +341,13 @@ ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
         a.failed = u->failed;
     }
 
-    ngx_http_oxmigrate_admin_audit_step(run->m, run->pool, &a);
+    ngx_http_oxmigrate_admin_audit_step(run->m, run->pool, &a, &run->audit);
+
+    if (status != NGX_HTTP_OK) {
+        ngx_http_oxmigrate_admin_audit_flush(run->m, run->pool,
+                                             run->job->log, run->audit);
+        run->audit = NULL;
+    }
 }
 
 
@@ -490,6 +501,9 @@ static void
 ngx_http_oxmigrate_admin_job_close(ngx_http_oxmigrate_job_step_t *step,
     ngx_http_oxmigrate_job_run_t *run)
 {
+    ngx_http_oxmigrate_admin_audit_flush(run->m, run->pool, run->job->log,
+                                         run->audit);
+
     if (run->m == NULL) {
         /* configdb stayed away */
 
