@@ -16,7 +16,11 @@
  *   ngx_http_oxmigrate_admin_store.c     their SQL on configdb (no HTTP)
  *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
  *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
- *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner
+ *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner: its
+ *                                        lock, reconnects after faults
+ *   ngx_http_oxmigrate_admin_refresher.c the runner's lock refresher thread
+ *   ngx_http_oxmigrate_admin_taskrun.c   one task and its updateTask row,
+ *                                        one transaction
  *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
  *                                        a schema's updateTask state
  *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, force,
@@ -74,6 +78,9 @@
 #define NGX_HTTP_OXMIGRATE_LOCKED_UUID  "8d8b93e559794baca39daef8f87087a1"
 #define NGX_HTTP_OXMIGRATE_BG_UUID      "5b7a2847985a49aa874c17df79af48b3"
 
+/* the thread pool of job steps without oxmigrate_job_thread_pool */
+#define NGX_HTTP_OXMIGRATE_JOB_POOL     "oxmigrate_jobs"
+
 /* the schema-move maintenance reason of context.reason_id (ox-facts 5) */
 /*
  * context.reason_id of a schema move: oxmigrate_maintenance_reason (OX's
@@ -124,6 +131,8 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
+    ngx_str_t                   job_pool_name;
+    ngx_thread_pool_t          *job_pool;      /* job steps */
     size_t                      max_body;
     ngx_msec_t                  lock_refresh;
     ngx_msec_t                  lock_idle;
@@ -280,6 +289,11 @@ int64_t ngx_http_oxmigrate_admin_now_ms(void);
 void ngx_http_oxmigrate_admin_thread_init(void);
 MYSQL *ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
     const char *db, unsigned long flags, char *err, size_t errlen);
+/* MariaDB's error of this thread's last failed connect (0: it connected) */
+unsigned int ngx_http_oxmigrate_admin_connect_error(void);
+/* an error number that means the server went away or the connection
+   broke (a restart, a kill), not that the statement failed */
+ngx_uint_t ngx_http_oxmigrate_admin_gone(unsigned int e);
 /* a NUL-terminated copy of n bytes (s may be NULL when n is 0) */
 char *ngx_http_oxmigrate_admin_strndup(ngx_pool_t *pool, const void *s,
     size_t n);
@@ -332,6 +346,27 @@ const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
 /* "started" before the handler runs, completed (or written) after it */
 void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
+
+/* the audit row of a job's step (disableschema, changeserver, runupdate,
+   enableschema of one schema), user "job N" (thread) */
+typedef struct {
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
+    ngx_log_t                            *log;
+    uint64_t                              job_id;
+    const char                           *action;
+    const char                           *schema;
+    ngx_uint_t                            status;   /* HTTP-like */
+    const char                           *state;    /* done, failed, ... */
+    const char                           *message;
+    uint64_t                              server_id; /* 0: none */
+    ngx_array_t                          *executed;  /* char *, or NULL */
+    ngx_array_t                          *failed;
+} ngx_http_oxmigrate_audit_step_t;
+
+void ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
+    ngx_http_oxmigrate_audit_step_t *a, char **rows);
+void ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
+    ngx_log_t *log, char *rows);
 /* natural order of schema names: oxdatabase_2 before oxdatabase_10 */
 int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 
@@ -477,9 +512,37 @@ typedef struct {
     char                                  error[512];
 } ngx_http_oxmigrate_update_t;
 
-/* NGX_OK: ran (see failed); NGX_BUSY: live lock (UPD-0003); NGX_ERROR */
+/*
+ * NGX_OK: ran (see failed); NGX_BUSY: live lock (UPD-0003); NGX_AGAIN: the
+ * schema's database went away and stayed away for oxmigrate_update_lock_idle
+ * (nothing failed: what is recorded is done, the rest runs on a retry);
+ * NGX_ERROR
+ */
 ngx_int_t ngx_http_oxmigrate_admin_update_run(
     ngx_http_oxmigrate_update_t *u);
+
+/* ngx_http_oxmigrate_admin_refresher.c: the runner's lock refresher */
+typedef struct ngx_http_oxmigrate_refresher_s  ngx_http_oxmigrate_refresher_t;
+
+ngx_http_oxmigrate_refresher_t *ngx_http_oxmigrate_admin_refresher_start(
+    ngx_http_oxmigrate_update_t *u, int64_t last);
+ngx_uint_t ngx_http_oxmigrate_admin_refresher_lost(
+    ngx_http_oxmigrate_refresher_t *rf);
+int64_t ngx_http_oxmigrate_admin_refresher_reclaim(
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, ngx_pool_t *pool);
+int64_t ngx_http_oxmigrate_admin_refresher_stop(
+    ngx_http_oxmigrate_refresher_t *rf, ngx_uint_t *lost);
+
+/* ngx_http_oxmigrate_admin_taskrun.c: one task and its updateTask row in
+   one transaction; NGX_OK (*ok: how it went), NGX_AGAIN: the server went
+   away, NGX_ERROR: the connection is unusable */
+ngx_int_t ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u,
+    MYSQL *m, ngx_http_oxmigrate_task_t *task, ngx_uint_t *ok, char *err,
+    size_t len);
+/* statements separated by ";" in one round trip: the affected rows of the
+   last one, -1: one failed (mysql_errno) */
+int64_t ngx_http_oxmigrate_admin_batch(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, ...);
 
 
 /* ngx_http_oxmigrate_admin_updates.c (thread) */
@@ -627,6 +690,8 @@ ngx_int_t ngx_http_oxmigrate_admin_job_minute(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 /* event loop: start the job a handler prepared in op->job */
 void ngx_http_oxmigrate_admin_job_start(void *job);
+/* the addresses of a job's database hosts, before it starts (thread) */
+void ngx_http_oxmigrate_admin_job_resolve(void *job);
 /* event loop: free a prepared job that will not run */
 void ngx_http_oxmigrate_admin_job_free(void *job);
 

@@ -201,3 +201,154 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
 
     yajl_gen_free(g);
 }
+
+
+/* the OX master password masked, should a tool's message echo it */
+
+static void
+ngx_http_oxmigrate_admin_audit_mask(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
+    u_char *p, size_t len)
+{
+    size_t   n;
+    u_char  *end;
+
+    n = alcf->ox_pass.len;
+    if (n == 0 || n > len) {
+        return;
+    }
+
+    end = p + len - n;
+
+    while (p <= end) {
+        if (ngx_memcmp(p, alcf->ox_pass.data, n) == 0) {
+            ngx_memset(p, '*', n);
+            p += n;
+
+        } else {
+            p++;
+        }
+    }
+}
+
+
+/*
+ * A step of a job (thread): a row per disable, changeserver, runupdate,
+ * enable of each schema, user "job N" (as the job's checkschema rows).
+ * status: 200 done, 409 refused (a live lock), 500 failed, 503
+ * interrupted (a database went away; the job resumes it).  arguments
+ * {"params":[schema],"body":""}, result {"job","schema","state",
+ * "message", and "server_id" or "executed" and "failed" where they
+ * apply}.  No password: messages are MariaDB's and the tools', the OX
+ * master password masked.  The row is added to *rows (escaped on m),
+ * written by audit_flush: a schema's steps cost one commit, not four.
+ */
+
+void
+ngx_http_oxmigrate_admin_audit_step(MYSQL *m, ngx_pool_t *pool,
+    ngx_http_oxmigrate_audit_step_t *a, char **rows)
+{
+    char                 *row;
+    size_t                len;
+    yajl_gen              g;
+    ngx_str_t             result, msg;
+    ngx_uint_t            i, k;
+    ngx_array_t          *names[2];
+    const char           *keys[2] = { "executed", "failed" };
+    const unsigned char  *buf;
+
+    if (m == NULL) {
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return;
+    }
+
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    msg.len = a->message ? ngx_strlen(a->message) : 0;
+    msg.data = ngx_pnalloc(pool, msg.len + 1);
+    if (msg.data == NULL) {
+        yajl_gen_free(g);
+        return;
+    }
+
+    ngx_memcpy(msg.data, a->message ? a->message : "", msg.len);
+    ngx_http_oxmigrate_admin_audit_mask(a->alcf, msg.data, msg.len);
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, "job");
+    ngx_http_oxmigrate_admin_json_int(g, a->job_id);
+    ngx_http_oxmigrate_admin_json_str(g, "schema");
+    ngx_http_oxmigrate_admin_json_str(g, a->schema);
+    ngx_http_oxmigrate_admin_json_str(g, "state");
+    ngx_http_oxmigrate_admin_json_str(g, a->state);
+    ngx_http_oxmigrate_admin_json_str(g, "message");
+    ngx_http_oxmigrate_admin_json_strn(g, msg.data,
+                                       ngx_min(msg.len,
+                                               NGX_HTTP_OXMIGRATE_AUDIT_MAX
+                                               / 2));
+
+    if (a->server_id) {
+        ngx_http_oxmigrate_admin_json_str(g, "server_id");
+        ngx_http_oxmigrate_admin_json_int(g, a->server_id);
+    }
+
+    names[0] = a->executed;
+    names[1] = a->failed;
+
+    for (k = 0; k < 2; k++) {
+        if (names[k] == NULL) {
+            continue;
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, keys[k]);
+        yajl_gen_array_open(g);
+        for (i = 0; i < names[k]->nelts; i++) {
+            ngx_http_oxmigrate_admin_json_str(g,
+                                          ((char **) names[k]->elts)[i]);
+        }
+        yajl_gen_array_close(g);
+    }
+
+    yajl_gen_map_close(g);
+
+    yajl_gen_get_buf(g, &buf, &len);
+    result.data = (u_char *) buf;
+    result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
+
+    row = ngx_http_oxmigrate_admin_sql(m, pool,
+              "%R%R(%D, CONCAT('job ', %U), %s,"
+              " JSON_OBJECT('params', JSON_ARRAY(%s), 'body', ''), %U, %V)",
+              *rows ? *rows : "", *rows ? ", " : "",
+              ngx_http_oxmigrate_admin_now_ms(), a->job_id, a->action,
+              a->schema, (uint64_t) a->status, &result);
+    if (row) {
+        *rows = row;
+    }
+
+    yajl_gen_free(g);
+}
+
+
+/* the rows of audit_step in one INSERT (one commit); rows NULL: none */
+
+void
+ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
+    ngx_log_t *log, char *rows)
+{
+    if (m == NULL || rows == NULL) {
+        return;
+    }
+
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
+            "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
+            " status, result) VALUES %R", rows)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oxmigrate admin: audit of a job's steps not written: "
+                      "%s", mysql_error(m));
+    }
+}

@@ -127,6 +127,95 @@ ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
 }
 
 
+/*
+ * The pool job steps run on (a step holds its thread for a whole update,
+ * hours with real tasks), never the one that answers the API
+ * (oxmigrate_thread_pool): GET /jobs/{id}, pause and cancel must not wait
+ * behind them.  oxmigrate_job_thread_pool names one ("thread_pool" in the
+ * main context); without it, "oxmigrate_jobs" as declared there, else
+ * declared here with 64 threads (the most "parallel" allows), as if
+ * nginx.conf said "thread_pool oxmigrate_jobs threads=64;".
+ */
+
+static ngx_thread_pool_t *
+ngx_http_oxmigrate_admin_job_pool(ngx_conf_t *cf, ngx_str_t *name)
+{
+    char               *rv;
+    ngx_str_t          *value, dflt;
+    ngx_uint_t          i;
+    ngx_array_t        *saved, args;
+    ngx_module_t       *tpm;
+    ngx_command_t      *cmd;
+    ngx_thread_pool_t  *tp;
+
+    if (name->len) {
+        return ngx_thread_pool_add(cf, name);
+    }
+
+    ngx_str_set(&dflt, NGX_HTTP_OXMIGRATE_JOB_POOL);
+
+    tp = ngx_thread_pool_get(cf->cycle, &dflt);
+    if (tp) {
+        return tp;
+    }
+
+    tpm = NULL;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (ngx_strcmp(cf->cycle->modules[i]->name, "ngx_thread_pool_module")
+            == 0)
+        {
+            tpm = cf->cycle->modules[i];
+            break;
+        }
+    }
+
+    cmd = tpm ? tpm->commands : NULL;
+
+    while (cmd && cmd->name.len
+           && ngx_strcmp(cmd->name.data, "thread_pool") != 0)
+    {
+        cmd++;
+    }
+
+    if (cmd == NULL || cmd->name.len == 0
+        || ngx_array_init(&args, cf->temp_pool, 3, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "cannot declare the thread "
+                           "pool \"%V\": name one with "
+                           "\"oxmigrate_job_thread_pool\"", &dflt);
+        return NULL;
+    }
+
+    value = ngx_array_push_n(&args, 3);
+    if (value == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&value[0], "thread_pool");
+    ngx_str_set(&value[2], "threads=64");
+
+    /* the pool keeps the name: in the cycle's pool, not in this module */
+    value[1].len = dflt.len;
+    value[1].data = ngx_pstrdup(cf->pool, &dflt);
+    if (value[1].data == NULL) {
+        return NULL;
+    }
+
+    saved = cf->args;
+    cf->args = &args;
+    rv = cmd->set(cf, cmd, (void *) cf->cycle->conf_ctx[tpm->index]);
+    cf->args = saved;
+
+    if (rv != NGX_CONF_OK) {
+        return NULL;
+    }
+
+    return ngx_thread_pool_get(cf->cycle, &dflt);
+}
+
+
 char *
 ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child)
@@ -140,6 +229,7 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "");
+    ngx_conf_merge_str_value(conf->job_pool_name, prev->job_pool_name, "");
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
     ngx_conf_merge_msec_value(conf->lock_refresh, prev->lock_refresh, 20000);
     ngx_conf_merge_msec_value(conf->lock_idle, prev->lock_idle, 60000);
@@ -188,6 +278,12 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
                                  conf->thread_pool_name.len
                                  ? &conf->thread_pool_name : NULL);
     if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->job_pool = ngx_http_oxmigrate_admin_job_pool(cf,
+                                                       &conf->job_pool_name);
+    if (conf->job_pool == NULL) {
         return NGX_CONF_ERROR;
     }
 

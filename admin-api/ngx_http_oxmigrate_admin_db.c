@@ -17,7 +17,8 @@
 
 
 
-static __thread ngx_uint_t  ngx_http_oxmigrate_admin_thread_ready;
+static __thread ngx_uint_t    ngx_http_oxmigrate_admin_thread_ready;
+static __thread unsigned int  ngx_http_oxmigrate_admin_connect_errno;
 
 
 int64_t
@@ -73,12 +74,37 @@ ngx_http_oxmigrate_admin_connect(ngx_http_oxmigrate_dbhost_t *h,
                            h->socket, flags)
         == NULL)
     {
+        ngx_http_oxmigrate_admin_connect_errno = mysql_errno(m);
         ngx_cpystrn((u_char *) err, (u_char *) mysql_error(m), errlen);
         mysql_close(m);
         return NULL;
     }
 
+    ngx_http_oxmigrate_admin_connect_errno = 0;
+
     return m;
+}
+
+
+unsigned int
+ngx_http_oxmigrate_admin_connect_error(void)
+{
+    return ngx_http_oxmigrate_admin_connect_errno;
+}
+
+
+/*
+ * The server went away or the connection broke: a client error (cannot
+ * connect, gone away, lost during a query), the server shutting down
+ * (1053) or killing the connection (1927, 4031).  A restart or a kill -9
+ * of MariaDB ends a statement with one of these; an error of the
+ * statement itself (a syntax error, a deadlock, access denied) does not.
+ */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_gone(unsigned int e)
+{
+    return (e >= 2000 && e < 3000) || e == 1053 || e == 1927 || e == 4031;
 }
 
 

@@ -50,6 +50,7 @@ typedef struct {
     char                                 *name;
     uint64_t                              pool_id;
     char                                 *host;     /* "host:port" */
+    char                                 *addr;     /* resolved "a:port" */
     ngx_uint_t                            seq;
     ngx_uint_t                            state;
     ngx_uint_t                            hidx;     /* in job->hosts */
@@ -64,7 +65,7 @@ typedef struct {
  * the next schema in O(hosts), not O(schemas).
  */
 typedef struct {
-    char                                 *host;     /* "host:port" */
+    char                                 *host;     /* resolved "a:port" */
     ngx_uint_t                           *queue;    /* into job->schemas */
     ngx_uint_t                            n;
     ngx_uint_t                            next;     /* queue[next] is next */

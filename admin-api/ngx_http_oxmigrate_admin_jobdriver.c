@@ -201,12 +201,17 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
     for (i = 0; i < job->schemas.nelts; i++) {
         h = job->hosts.elts;
 
-        if (job->hosts.nelts && ngx_strcmp(h[last].host, js[i].host) == 0) {
+        /* by address (job_resolve): 127.1 and 127.0.0.1 are one host */
+        if (js[i].addr == NULL) {
+            js[i].addr = js[i].host;
+        }
+
+        if (job->hosts.nelts && ngx_strcmp(h[last].host, js[i].addr) == 0) {
             k = last;
 
         } else {
             for (k = 0; k < job->hosts.nelts; k++) {
-                if (ngx_strcmp(h[k].host, js[i].host) == 0) {
+                if (ngx_strcmp(h[k].host, js[i].addr) == 0) {
                     break;
                 }
             }
@@ -218,7 +223,7 @@ ngx_http_oxmigrate_admin_job_hosts(ngx_http_oxmigrate_job_t *job)
                 }
 
                 ngx_memzero(h, sizeof(ngx_http_oxmigrate_job_host_t));
-                h->host = js[i].host;
+                h->host = js[i].addr;
             }
         }
 
@@ -347,7 +352,9 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
         step->started = ngx_current_msec;
         step->s->started = step->started;
 
-        if (ngx_http_oxmigrate_admin_post(job->alcf->thread_pool, job->pool,
+        /* steps on their own pool: the API's threads stay free for
+         * GET /jobs/{id}, pause and cancel */
+        if (ngx_http_oxmigrate_admin_post(job->alcf->job_pool, job->pool,
                                   ngx_http_oxmigrate_admin_job_step,
                                   ngx_http_oxmigrate_admin_job_step_done, step)
             != NGX_OK)
@@ -464,7 +471,8 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
         step->s->state = NGX_HTTP_OXMIGRATE_S_CANCELLED;
 
     } else if (step->rc == NGX_ABORT) {
-        /* configdb stayed away: where the schema is, a resume finds out */
+        /* configdb or the schema's database stayed away: where the
+         * schema is, a resume finds out */
         step->s->state = NGX_HTTP_OXMIGRATE_S_PENDING;
         job->pending++;
         job->stop = 1;

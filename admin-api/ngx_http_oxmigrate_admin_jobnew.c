@@ -10,6 +10,9 @@
 
 #include "ngx_http_oxmigrate_admin_job.h"
 
+#include <netdb.h>
+#include <arpa/inet.h>
+
 
 static ngx_int_t ngx_http_oxmigrate_admin_job_schemas(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
@@ -393,4 +396,110 @@ ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
     yajl_gen_map_close(g);
 
     op->job = job;
+}
+
+
+/*
+ * "One step per database host" compares addresses: the host part of a
+ * schema's "host:port" is looked up (getaddrinfo, on the thread: never on
+ * the event loop) and the smallest of its addresses, with the port, is
+ * the key, so 127.1, 127.0.0.1 and a name of that address are one host.
+ * A name that does not resolve keys by itself.  Each distinct "host:port"
+ * is looked up once.
+ */
+
+static char *
+ngx_http_oxmigrate_admin_job_addr(ngx_pool_t *pool, const char *hostport)
+{
+    char              *host, *key, best[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
+    void              *in;
+    const char        *port;
+    size_t             n;
+    struct addrinfo    hints, *res, *ai;
+
+    port = strrchr(hostport, ':');
+    if (port == NULL || port == hostport) {
+        return (char *) hostport;
+    }
+
+    host = ngx_http_oxmigrate_admin_strndup(pool, hostport, port - hostport);
+    if (host == NULL) {
+        return (char *) hostport;
+    }
+
+    /* an IPv6 literal in brackets */
+    n = ngx_strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        host++;
+    }
+
+    ngx_memzero(&hints, sizeof(struct addrinfo));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+        return (char *) hostport;
+    }
+
+    best[0] = '\0';
+
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            in = &((struct sockaddr_in *) ai->ai_addr)->sin_addr;
+
+        } else if (ai->ai_family == AF_INET6) {
+            in = &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
+
+        } else {
+            continue;
+        }
+
+        if (inet_ntop(ai->ai_family, in, a, sizeof(a)) != NULL
+            && (best[0] == '\0' || ngx_strcmp(a, best) < 0))
+        {
+            ngx_cpystrn((u_char *) best, (u_char *) a, sizeof(best));
+        }
+    }
+
+    freeaddrinfo(res);
+
+    if (best[0] == '\0') {
+        return (char *) hostport;
+    }
+
+    key = ngx_pnalloc(pool, ngx_strlen(best) + ngx_strlen(port) + 1);
+    if (key == NULL) {
+        return (char *) hostport;
+    }
+
+    ngx_sprintf((u_char *) key, "%s%s%Z", best, port);
+
+    return key;
+}
+
+
+void
+ngx_http_oxmigrate_admin_job_resolve(void *data)
+{
+    ngx_http_oxmigrate_job_t  *job = data;
+
+    ngx_uint_t                        i, k;
+    ngx_http_oxmigrate_job_schema_t  *js;
+
+    js = job->schemas.elts;
+
+    for (i = 0; i < job->schemas.nelts; i++) {
+
+        /* schemas of one host mostly follow each other */
+        for (k = i; k > 0; k--) {
+            if (ngx_strcmp(js[k - 1].host, js[i].host) == 0) {
+                break;
+            }
+        }
+
+        js[i].addr = (k > 0) ? js[k - 1].addr
+                             : ngx_http_oxmigrate_admin_job_addr(job->pool,
+                                                                 js[i].host);
+    }
 }

@@ -73,6 +73,7 @@ typedef struct {
     ngx_pool_t                       *pool;
     MYSQL                            *m;      /* configdb; NULL: gone */
     ngx_http_oxmigrate_step_t         st;
+    char                             *audit;  /* rows not written yet */
 } ngx_http_oxmigrate_job_run_t;
 
 
@@ -118,7 +119,7 @@ ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
     unsigned int  e;
 
     e = mysql_errno(run->m);
-    if (e < 2000 || e >= 3000) {
+    if (!ngx_http_oxmigrate_admin_gone(e)) {
         return 0;
     }
 
@@ -308,6 +309,48 @@ ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
 }
 
 
+/*
+ * The audit row of a step of this schema (user "job N"): written with the
+ * others of the schema when its step ends (job_close), one commit; a
+ * failed or interrupted one at once.
+ */
+
+static void
+ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
+    const char *action, ngx_uint_t status, const char *state,
+    const char *msg, ngx_http_oxmigrate_update_t *u)
+{
+    ngx_http_oxmigrate_audit_step_t  a;
+
+    ngx_memzero(&a, sizeof(ngx_http_oxmigrate_audit_step_t));
+    a.alcf = run->job->alcf;
+    a.log = run->job->log;
+    a.job_id = run->job->id;
+    a.action = action;
+    a.schema = run->js->name;
+    a.status = status;
+    a.state = state;
+    a.message = msg;
+
+    if (ngx_strcmp(action, "changeserver") == 0) {
+        a.server_id = run->job->server_id;
+    }
+
+    if (u) {
+        a.executed = u->executed;
+        a.failed = u->failed;
+    }
+
+    ngx_http_oxmigrate_admin_audit_step(run->m, run->pool, &a, &run->audit);
+
+    if (status != NGX_HTTP_OK) {
+        ngx_http_oxmigrate_admin_audit_flush(run->m, run->pool,
+                                             run->job->log, run->audit);
+        run->audit = NULL;
+    }
+}
+
+
 /* disable, enable or changeserver, again after a reconnect; 0: done */
 
 #define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
@@ -338,14 +381,21 @@ ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
                                           run->st.res.msg);
     }
 
+    ngx_http_oxmigrate_admin_job_audit(run,
+        (what == NGX_HTTP_OXMIGRATE_DO_DISABLE) ? "disableschema"
+        : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE) ? "enableschema"
+        : "changeserver",
+        status ? status : NGX_HTTP_OK, status ? "failed" : "done",
+        run->st.res.msg, NULL);
+
     return status;
 }
 
 
 /*
  * The update of a schema; NGX_OK: every task succeeded; NGX_AGAIN: still
- * running inside OX (the step ends interrupted, never failed, never
- * enabled).
+ * running inside OX, or the schema's database is gone (the step ends
+ * interrupted, never failed, never enabled); NGX_ERROR: failed.
  */
 
 static ngx_int_t
@@ -380,12 +430,24 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
     step->sm = u.conn;
 
     if (rc == NGX_OK && u.failed->nelts == 0) {
+        ngx_http_oxmigrate_admin_job_audit(run, "runupdate", NGX_HTTP_OK,
+                                           "done", "", &u);
         return NGX_OK;
     }
 
     if (rc == NGX_AGAIN) {
-        /* OX's update goes on: neither failed nor enabled; a resume waits */
-        ngx_http_oxmigrate_admin_job_mark(run, "running", NULL, u.error);
+        /*
+         * Nothing failed, nothing is enabled: OX's update still runs
+         * inside the node, or the schema's database went away and stayed
+         * away (what is recorded is done).  The job stops "interrupted"
+         * and a resume goes on with this schema's sequence (it waits for
+         * OX's lock first).
+         */
+        step->rc = NGX_ABORT;
+        ngx_http_oxmigrate_admin_job_mark(run, "pending", NULL, u.error);
+        ngx_http_oxmigrate_admin_job_audit(run, "runupdate",
+                                           NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "interrupted", u.error, &u);
         return NGX_AGAIN;
     }
 
@@ -397,6 +459,9 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
                                         " new server (POST /schemas/{s}/revert"
                                         " takes it back)"
                                       : u.error);
+    ngx_http_oxmigrate_admin_job_audit(run, "runupdate",
+        rc == NGX_BUSY ? NGX_HTTP_CONFLICT : NGX_HTTP_INTERNAL_SERVER_ERROR,
+        "failed", rc == NGX_OK ? "update tasks failed" : u.error, &u);
     return NGX_ERROR;
 }
 
@@ -445,6 +510,9 @@ static void
 ngx_http_oxmigrate_admin_job_close(ngx_http_oxmigrate_job_step_t *step,
     ngx_http_oxmigrate_job_run_t *run)
 {
+    ngx_http_oxmigrate_admin_audit_flush(run->m, run->pool, run->job->log,
+                                         run->audit);
+
     if (run->m == NULL) {
         /* configdb stayed away */
 
@@ -707,15 +775,8 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         }
     }
 
-    rc = ngx_http_oxmigrate_admin_job_update(&run, step, &h);
-
-    if (rc == NGX_AGAIN) {
-        /* still running inside OX: the job stops, a resume waits for it */
-        step->rc = NGX_ABORT;
-        goto done;
-    }
-
-    if (rc != NGX_OK) {
+    /* NGX_AGAIN: interrupted (step->rc is NGX_ABORT), a resume goes on */
+    if (ngx_http_oxmigrate_admin_job_update(&run, step, &h) != NGX_OK) {
         goto done;
     }
 

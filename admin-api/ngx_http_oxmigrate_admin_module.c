@@ -75,6 +75,13 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("oxmigrate_job_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_admin_loc_conf_t, job_pool_name),
+      NULL },
+
     { ngx_string("oxmigrate_admin_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -499,6 +506,11 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
         }
 
         op->route->handler(op);
+    }
+
+    if (op->job) {
+        /* its database hosts by address: a lookup, never on the loop */
+        ngx_http_oxmigrate_admin_job_resolve(op->job);
     }
 
     if (op->route->action) {

@@ -8,41 +8,28 @@
 
 #include "ngx_http_oxmigrate_admin.h"
 
-#include <pthread.h>
-
-typedef struct {
-    pthread_t                      tid;
-    pthread_mutex_t                mtx;
-    pthread_cond_t                 cond;
-    ngx_uint_t                     stop;
-    ngx_uint_t                     lost;
-    int64_t                        last;       /* our lastModified */
-    ngx_msec_t                     refresh;
-    MYSQL                         *m;          /* own connection */
-    ngx_http_oxmigrate_dbhost_t   *host;
-    const char                    *schema;
-    ngx_pool_t                    *pool;
-    ngx_log_t                     *log;
-    uint64_t                       job_id;
-    uint64_t                       job_claim;
-    ngx_http_oxmigrate_db_conf_t  *configdb;
-    MYSQL                         *cdb;        /* job heartbeat */
-} ngx_http_oxmigrate_refresher_t;
 
 
 
-static ngx_int_t ngx_http_oxmigrate_admin_run_sql(MYSQL *m,
-    ngx_http_oxmigrate_task_t *task, char *err, size_t len);
-static ngx_int_t ngx_http_oxmigrate_admin_task_end(MYSQL *m,
-    ngx_pool_t *pool, const char *schema, ngx_uint_t *ok, char *err,
-    size_t len);
-static ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
-static void *ngx_http_oxmigrate_admin_refresher(void *data);
+
+
 static MYSQL *ngx_http_oxmigrate_admin_runner_connect(
-    ngx_http_oxmigrate_update_t *u);
+    ngx_http_oxmigrate_update_t *u, unsigned int *e);
+static MYSQL *ngx_http_oxmigrate_admin_runner_reach(
+    ngx_http_oxmigrate_update_t *u, int64_t end, ngx_uint_t *gone);
+static MYSQL *ngx_http_oxmigrate_admin_runner_back(
+    ngx_http_oxmigrate_update_t *u, ngx_http_oxmigrate_refresher_t *rf,
+    MYSQL *m);
 static ngx_int_t ngx_http_oxmigrate_admin_runner_lock(
-    ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t now);
+    ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t now, int64_t mine);
+static ngx_int_t ngx_http_oxmigrate_admin_runner_wait(
+    ngx_http_oxmigrate_update_t *u, MYSQL *m, int64_t *now);
+static ngx_int_t ngx_http_oxmigrate_admin_runner_tasks(
+    ngx_http_oxmigrate_update_t *u, ngx_http_oxmigrate_refresher_t *rf,
+    MYSQL *m, int64_t *only_at);
+static void ngx_http_oxmigrate_admin_runner_unlock(
+    ngx_http_oxmigrate_update_t *u, ngx_http_oxmigrate_refresher_t *rf,
+    MYSQL *m, int64_t last);
 
 
 /* the runner (thread) */
@@ -50,10 +37,13 @@ static ngx_int_t ngx_http_oxmigrate_admin_runner_lock(
 /* the schema's database, with OX's updateTask; NULL: u->error says why */
 
 static MYSQL *
-ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
+ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u,
+    unsigned int *e)
 {
     char    err[512];
     MYSQL  *m;
+
+    *e = 0;
 
     /*
      * A job lends the connection of the previous schema on this host: a
@@ -79,6 +69,7 @@ ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
     }
 
     if (m == NULL) {
+        *e = ngx_http_oxmigrate_admin_connect_error();
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "schema %s on %s:%ud: %s%Z", u->schema, u->host->host,
                      u->host->port, err);
@@ -97,6 +88,7 @@ ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", u->schema)
         < 0)
     {
+        *e = mysql_errno(m);
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "schema %s: %s%Z", u->schema, mysql_error(m));
         mysql_close(m);
@@ -108,6 +100,51 @@ ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
 
 
 /*
+ * The schema's database, also when it is away for a moment (a restart):
+ * a connection every half second until "end".  NULL: u->error says why;
+ * *gone: the server stayed away (else it refused us: access, no such
+ * database).
+ */
+
+static MYSQL *
+ngx_http_oxmigrate_admin_runner_reach(ngx_http_oxmigrate_update_t *u,
+    int64_t end, ngx_uint_t *gone)
+{
+    MYSQL         *m;
+    ngx_uint_t     told;
+    unsigned int   e;
+
+    told = 0;
+
+    for ( ;; ) {
+        m = ngx_http_oxmigrate_admin_runner_connect(u, &e);
+        if (m) {
+            *gone = 0;
+            return m;
+        }
+
+        *gone = ngx_http_oxmigrate_admin_gone(e);
+
+        if (!*gone || ngx_terminate
+            || ngx_http_oxmigrate_admin_now_ms() >= end)
+        {
+            return NULL;
+        }
+
+        if (!told) {
+            told = 1;
+            ngx_log_error(NGX_LOG_WARN, u->log, 0,
+                          "oxmigrate admin: %s, trying again for up to "
+                          "%L ms", u->error,
+                          end - ngx_http_oxmigrate_admin_now_ms());
+        }
+
+        ngx_msleep(500);
+    }
+}
+
+
+/*
  * OX's LOCKED row: inserted (the fixed uuid makes it atomic), or taken
  * over when its holder stopped refreshing.  NGX_OK: ours; NGX_BUSY: a live
  * lock (UPD-0003); NGX_ERROR: u->error says why.
@@ -115,7 +152,7 @@ ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u)
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_runner_lock(ngx_http_oxmigrate_update_t *u,
-    MYSQL *m, int64_t now)
+    MYSQL *m, int64_t now, int64_t mine)
 {
     int64_t  rc;
 
@@ -132,14 +169,18 @@ ngx_http_oxmigrate_admin_runner_lock(ngx_http_oxmigrate_update_t *u,
             goto failed;
         }
 
-        /* held: take it over only if its holder stopped refreshing */
+        /*
+         * held: take it over only if its holder stopped refreshing, or
+         * if it is the one our INSERT made before the connection broke
+         * ("mine": its lastModified, -1: none)
+         */
 
         rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
                  "UPDATE %I.updateTask SET lastModified = %D"
                  " WHERE cid = 0 AND uuid = UNHEX('"
                  NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
-                 " AND lastModified < %D", u->schema, now,
-                 now - (int64_t) u->alcf->lock_idle);
+                 " AND (lastModified < %D OR lastModified = %D)", u->schema,
+                 now, now - (int64_t) u->alcf->lock_idle, mine);
         if (rc < 0) {
             goto failed;
         }
@@ -166,17 +207,100 @@ failed:
 }
 
 
+/*
+ * A job's step found the LOCKED row held (UPD-0003): often the row of its
+ * own previous run, whose worker was killed a moment ago and which is not
+ * idle long enough yet.  A holder that lives refreshes it; one that does
+ * not refresh it for oxmigrate_update_lock_idle is dead and its lock is
+ * taken over.  So wait for one or the other instead of failing the schema.
+ * NGX_OK: ours (*now its lastModified); NGX_BUSY: refreshed, alive.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_runner_wait(ngx_http_oxmigrate_update_t *u,
+    MYSQL *m, int64_t *now)
+{
+    int64_t     first, last, end;
+    ngx_int_t   rc;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    first = -1;
+    end = ngx_http_oxmigrate_admin_now_ms() + (int64_t) u->alcf->lock_idle
+          + 1000;
+
+    for ( ;; ) {
+        res = ngx_http_oxmigrate_admin_select(m, u->pool,
+                  "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
+                  " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
+                  u->schema);
+        if (res == NULL) {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "schema %s: %s%Z", u->schema, mysql_error(m));
+            return NGX_ERROR;
+        }
+
+        row = mysql_fetch_row(res);
+        last = (row && row[0]) ? ngx_atoof((u_char *) row[0],
+                                           ngx_strlen(row[0]))
+                               : 0;
+        mysql_free_result(res);
+
+        if (first == -1) {
+            first = last;
+            ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
+                          "oxmigrate admin: the update lock of schema %s is "
+                          "held: if it is not refreshed within "
+                          "oxmigrate_update_lock_idle, it is dead and taken "
+                          "over", u->schema);
+
+        } else if (last != first && last != 0) {
+            /* refreshed: another runner lives (u->error says so) */
+            return NGX_BUSY;
+        }
+
+        if (ngx_http_oxmigrate_admin_now_ms() >= end || ngx_terminate) {
+            return NGX_BUSY;
+        }
+
+        ngx_msleep(500);
+
+        *now = ngx_http_oxmigrate_admin_now_ms();
+
+        rc = ngx_http_oxmigrate_admin_runner_lock(u, m, *now, -1);
+        if (rc != NGX_BUSY) {
+            if (rc == NGX_OK) {
+                ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
+                              "oxmigrate admin: the update lock of schema "
+                              "%s is not refreshed any more: taken over",
+                              u->schema);
+            }
+
+            return rc;
+        }
+    }
+}
+
+
+/*
+ * A run of a schema's tasks, in the face of faults: the schema's database
+ * may go away at any moment (a restart, a kill -9).  A task's row in
+ * updateTask is committed with the task (run_task), so what is recorded
+ * is done; the runner reconnects for up to oxmigrate_update_lock_idle,
+ * finds its LOCKED row still its own and goes on with the tasks not
+ * recorded.  A server that stays away: NGX_AGAIN, nothing failed (the job
+ * is interrupted and resumed later).  NGX_BUSY: a live lock of another
+ * runner; NGX_ERROR: u->error says why.
+ */
+
 ngx_int_t
 ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
 {
-    char                               err[512], **name;
-    MYSQL                             *m;
-    int64_t                            now, rc;
-    ngx_int_t                          ret;
-    ngx_uint_t                         i, n, ok, started;
-    ngx_http_oxmigrate_task_t         *t, **todo;
-    ngx_http_oxmigrate_refresher_t     rf;
-    ngx_http_oxmigrate_schema_state_t  st;
+    MYSQL                           *m;
+    int64_t                          now, mine, only_at;
+    ngx_int_t                        ret, rc;
+    ngx_uint_t                       started, gone, try;
+    ngx_http_oxmigrate_refresher_t  *rf;
 
     u->executed = ngx_array_create(u->pool, 8, sizeof(char *));
     u->failed = ngx_array_create(u->pool, 4, sizeof(char *));
@@ -184,82 +308,148 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         return NGX_ERROR;
     }
 
-    m = ngx_http_oxmigrate_admin_runner_connect(u);
-    if (m == NULL) {
-        return NGX_ERROR;
-    }
+    mine = -1;
 
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    rc = ngx_http_oxmigrate_admin_runner_lock(u, m, now);
-    if (rc != NGX_OK) {
-        mysql_close(m);
-        return rc;
-    }
-
-    /* the refresher */
-
-    ngx_memzero(&rf, sizeof(ngx_http_oxmigrate_refresher_t));
-    rf.last = now;
-    rf.refresh = u->alcf->lock_refresh;
-    rf.schema = u->schema;
-    rf.log = u->log;
-    rf.job_id = u->job_id;
-    rf.job_claim = u->job_claim;
-    rf.configdb = u->configdb;
-
-    /* the refresher connects when its first refresh is due: most runs are
-     * over before that */
-    started = 0;
-    rf.host = u->host;
-    rf.pool = ngx_create_pool(4096, u->log);
-
-    if (rf.pool) {
-        pthread_mutex_init(&rf.mtx, NULL);
-        pthread_cond_init(&rf.cond, NULL);
-
-        if (pthread_create(&rf.tid, NULL, ngx_http_oxmigrate_admin_refresher,
-                           &rf)
-            == 0)
-        {
-            started = 1;
-
-        } else {
-            pthread_mutex_destroy(&rf.mtx);
-            pthread_cond_destroy(&rf.cond);
+    for (try = 0; /* void */; try++) {
+        m = ngx_http_oxmigrate_admin_runner_reach(u,
+                ngx_http_oxmigrate_admin_now_ms()
+                + (int64_t) u->alcf->lock_idle, &gone);
+        if (m == NULL) {
+            return gone ? NGX_AGAIN : NGX_ERROR;
         }
+
+        now = ngx_http_oxmigrate_admin_now_ms();
+
+        rc = ngx_http_oxmigrate_admin_runner_lock(u, m, now, mine);
+
+        if (rc == NGX_BUSY && u->job_id) {
+            rc = ngx_http_oxmigrate_admin_runner_wait(u, m, &now);
+        }
+
+        if (rc == NGX_OK) {
+            break;
+        }
+
+        gone = (rc == NGX_ERROR
+                && ngx_http_oxmigrate_admin_gone(mysql_errno(m)));
+        mysql_close(m);
+
+        if (!gone || try == 1) {
+            return gone ? NGX_AGAIN : rc;
+        }
+
+        /* lost while taking the lock: it may be ours, with this time */
+        mine = now;
     }
+
+    /* the refresher: OX's refreshIntervalMillis, and the job's heartbeat */
+    rf = ngx_http_oxmigrate_admin_refresher_start(u, now);
+    started = (rf != NULL);
 
     if (!started) {
         /* without a refresh our lock would look dead: do not run */
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "cannot start the lock refresher%Z");
         ret = NGX_ERROR;
-        goto unlock;
+
+    } else {
+        only_at = 0;
+
+        for ( ;; ) {
+            ret = ngx_http_oxmigrate_admin_runner_tasks(u, rf, m, &only_at);
+            if (ret != NGX_AGAIN) {
+                break;
+            }
+
+            /* the server went away: back, or given up (m NULL) */
+            m = ngx_http_oxmigrate_admin_runner_back(u, rf, m);
+            if (m == NULL) {
+                ret = u->lost ? NGX_ERROR : NGX_AGAIN;
+                break;
+            }
+        }
     }
 
-    /* what to run */
+    ngx_http_oxmigrate_admin_runner_unlock(u, rf, m, now);
+
+    /* a lost lock is an error wherever it is noticed, also after the last
+     * task: another runner may have run tasks at the same time */
+    if (u->lost && ret == NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, u->log, 0,
+                      "oxmigrate admin: the update lock of schema %s was "
+                      "taken over by another process during the update",
+                      u->schema);
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "the update lock of schema %s was taken over by "
+                     "another process during the update%Z", u->schema);
+        ret = NGX_ERROR;
+    }
+
+    if (m == NULL) {
+        /* given up */
+
+    } else if (u->keep && mysql_errno(m) < 2000) {
+        u->conn = m;
+
+    } else {
+        mysql_close(m);
+    }
+
+    return ret;
+}
+
+
+/*
+ * The tasks not recorded yet, in order.  NGX_AGAIN: the server went away
+ * (what was recorded is done, the rest runs after a reconnect); *only_at:
+ * when a forced task started (0: not yet), so that a reconnect does not
+ * run it a second time once its row says it is done.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_runner_tasks(ngx_http_oxmigrate_update_t *u,
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, int64_t *only_at)
+{
+    char                               err[512], **name;
+    ngx_int_t                          rc;
+    ngx_uint_t                         i, n, ok;
+    ngx_http_oxmigrate_task_t         *t, **todo;
+    ngx_http_oxmigrate_executed_t     *e;
+    ngx_http_oxmigrate_schema_state_t  st;
+
+    /* what to run: read before autocommit goes off (no snapshot kept) */
 
     if (ngx_http_oxmigrate_admin_schema_state(u->alcf, m, u->pool, u->schema,
                                               &st)
         != NGX_OK)
     {
-        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1, "%s%Z",
-                     mysql_error(m));
-        ret = NGX_ERROR;
-        goto unlock;
+        goto failed;
     }
 
     n = u->alcf->tasks ? u->alcf->tasks->nelts : 0;
     todo = ngx_pcalloc(u->pool, (n + 1) * sizeof(ngx_http_oxmigrate_task_t *));
     if (todo == NULL) {
-        ret = NGX_ERROR;
-        goto unlock;
+        return NGX_ERROR;
     }
 
     if (u->only) {
+        e = *only_at ? ngx_http_oxmigrate_admin_executed(&st, &u->only->name)
+                     : NULL;
+
+        if (e && e->last_modified >= *only_at) {
+            /* its run committed before the server went away */
+            name = ngx_array_push(e->successful ? u->executed : u->failed);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            *name = e->name;
+            return NGX_OK;
+        }
+
         todo[0] = u->only;
         n = 1;
+        *only_at = ngx_http_oxmigrate_admin_now_ms();
 
     } else {
         t = n ? u->alcf->tasks->elts : NULL;
@@ -275,34 +465,38 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
         }
     }
 
-    ret = NGX_OK;
+    /* each task's statements and its row: one transaction (run_task) */
+    if (n && ngx_http_oxmigrate_admin_exec(m, u->pool, "SET autocommit = 0")
+             < 0)
+    {
+        goto failed;
+    }
 
     for (i = 0; i < n; i++) {
 
-        pthread_mutex_lock(&rf.mtx);
-        u->lost = rf.lost;
-        pthread_mutex_unlock(&rf.mtx);
+        u->lost = ngx_http_oxmigrate_admin_refresher_lost(rf);
 
         if (u->lost) {
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                          "the update lock of schema %s was taken over by "
                          "another process%Z", u->schema);
-            ret = NGX_ERROR;
-            break;
+            return NGX_ERROR;
         }
 
-        ok = (ngx_http_oxmigrate_admin_run_sql(m, todo[i], err, sizeof(err))
-              == NGX_OK);
+        rc = ngx_http_oxmigrate_admin_run_task(u, m, todo[i], &ok, err,
+                                               sizeof(err));
+        if (rc == NGX_AGAIN) {
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "during task %V: %s%Z", &todo[i]->name,
+                         mysql_error(m));
+            return NGX_AGAIN;
+        }
 
-        if (ngx_http_oxmigrate_admin_task_end(m, u->pool, u->schema, &ok,
-                                              err, sizeof(err))
-            != NGX_OK)
-        {
+        if (rc != NGX_OK) {
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                          "after task %V: %s%Z", &todo[i]->name,
                          mysql_error(m));
-            ret = NGX_ERROR;
-            break;
+            return NGX_ERROR;
         }
 
         if (!ok) {
@@ -313,334 +507,153 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
 
         name = ngx_array_push(ok ? u->executed : u->failed);
         if (name == NULL) {
-            ret = NGX_ERROR;
-            break;
+            return NGX_ERROR;
         }
 
         *name = ngx_http_oxmigrate_admin_strndup(u->pool, todo[i]->name.data,
                                                  todo[i]->name.len);
         if (*name == NULL) {
-            ret = NGX_ERROR;
-            break;
+            return NGX_ERROR;
         }
-
-        if (ngx_http_oxmigrate_admin_record(m, u->pool, u->schema,
-                                            &todo[i]->name, ok,
-                                            u->only != NULL)
-            != NGX_OK)
-        {
-            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                         "recording task %V: %s%Z", &todo[i]->name,
-                         mysql_error(m));
-            ret = NGX_ERROR;
-            break;
-        }
-    }
-
-unlock:
-
-    if (started) {
-        pthread_mutex_lock(&rf.mtx);
-        rf.stop = 1;
-        pthread_cond_signal(&rf.cond);
-        pthread_mutex_unlock(&rf.mtx);
-
-        pthread_join(rf.tid, NULL);
-        pthread_mutex_destroy(&rf.mtx);
-        pthread_cond_destroy(&rf.cond);
-
-        u->lost = rf.lost;
-    }
-
-    if (!u->lost) {
-        rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
-                 "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 u->schema, rf.last);
-
-        if (rc < 0) {
-            ngx_log_error(NGX_LOG_ERR, u->log, 0,
-                          "oxmigrate admin: unlocking schema %s failed: %s",
-                          u->schema, mysql_error(m));
-
-        } else if (rc == 0 && started) {
-            /* not ours any more: taken over after the last refresh */
-            u->lost = 1;
-        }
-    }
-
-    /* a lost lock is an error wherever it is noticed, also after the last
-     * task: another runner may have run tasks at the same time */
-    if (u->lost && ret == NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, u->log, 0,
-                      "oxmigrate admin: the update lock of schema %s was "
-                      "taken over by another process during the update",
-                      u->schema);
-        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
-                     "the update lock of schema %s was taken over by "
-                     "another process during the update%Z", u->schema);
-        ret = NGX_ERROR;
-    }
-
-    if (rf.m) {
-        mysql_close(rf.m);
-    }
-
-    if (rf.cdb) {
-        mysql_close(rf.cdb);
-    }
-
-    if (rf.pool) {
-        ngx_destroy_pool(rf.pool);
-    }
-
-    if (u->keep && mysql_errno(m) < 2000) {
-        u->conn = m;
-
-    } else {
-        mysql_close(m);
-    }
-
-    return ret;
-}
-
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_run_sql(MYSQL *m, ngx_http_oxmigrate_task_t *task,
-    char *err, size_t len)
-{
-    int         status;
-    MYSQL_RES  *res;
-
-    if (task->sql.len == 0) {
-        return NGX_OK;
-    }
-
-    if (mysql_real_query(m, (char *) task->sql.data, task->sql.len) != 0) {
-        goto failed;
-    }
-
-    /* a task is a batch of statements: drain every result */
-
-    do {
-        res = mysql_store_result(m);
-        if (res) {
-            mysql_free_result(res);
-
-        } else if (mysql_field_count(m) != 0) {
-            goto failed;
-        }
-
-        status = mysql_next_result(m);
-
-    } while (status == 0);
-
-    if (status > 0) {
-        goto failed;
     }
 
     return NGX_OK;
 
 failed:
 
-    ngx_snprintf((u_char *) err, len - 1, "MariaDB error %ud: %s%Z",
-                 mysql_errno(m), mysql_error(m));
+    ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1, "schema %s: %s%Z",
+                 u->schema, mysql_error(m));
 
-    return NGX_ERROR;
+    return ngx_http_oxmigrate_admin_gone(mysql_errno(m)) ? NGX_AGAIN
+                                                         : NGX_ERROR;
 }
 
 
 /*
- * What a task leaves behind must not leak into our bookkeeping or the next
- * task: an open transaction (START TRANSACTION without COMMIT, or
- * autocommit off) would take the updateTask rows and the unlock with it
- * when the connection is reset or closed, a USE would send the next task
- * into another database.  A task that succeeded is committed, one that
- * failed rolled back; table locks are released, autocommit restored and
- * the schema selected again.
- * NGX_ERROR: the connection is broken.
+ * The server went away during the run: a new connection (for up to
+ * oxmigrate_update_lock_idle), and our LOCKED row refreshed on it, which
+ * proves it is still ours (nobody takes it over while the server is away;
+ * after it is back, only once the idle time has passed since our last
+ * refresh).  NULL: given up (u->error), or the lock is another's
+ * (u->lost); m is closed either way.
  */
 
-static ngx_int_t
-ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_uint_t *ok, char *err, size_t len)
+static MYSQL *
+ngx_http_oxmigrate_admin_runner_back(ngx_http_oxmigrate_update_t *u,
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m)
 {
-    int         status;
-    char       *sql;
-    MYSQL_RES  *res;
+    char        why[sizeof(u->error)];
+    int64_t     end, rc;
+    ngx_uint_t  gone;
 
-    if (*ok && mysql_query(m, "COMMIT") != 0) {
-        ngx_snprintf((u_char *) err, len - 1, "COMMIT: MariaDB error %ud: "
-                     "%s%Z", mysql_errno(m), mysql_error(m));
-        *ok = 0;
-    }
+    ngx_log_error(NGX_LOG_WARN, u->log, 0,
+                  "oxmigrate admin: the database of schema %s went away "
+                  "(%s): reconnecting, the tasks not recorded run then",
+                  u->schema, u->error);
 
-    /*
-     * One round trip, not mysql_reset_connection(): a reset after every
-     * task made a 100-schema upgrade a third slower.  Session variables a
-     * task sets (sql_mode, foreign_key_checks) do stay for the next one,
-     * as they would in one OX update run.
-     */
+    ngx_cpystrn((u_char *) why, (u_char *) u->error, sizeof(why));
+    mysql_close(m);
 
-    sql = ngx_http_oxmigrate_admin_sql(m, pool, "ROLLBACK; UNLOCK TABLES;"
-                                       " SET autocommit = 1; USE %I", schema);
-    if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
-        return NGX_ERROR;
-    }
+    end = ngx_http_oxmigrate_admin_now_ms() + (int64_t) u->alcf->lock_idle;
 
-    do {
-        res = mysql_store_result(m);
-        if (res) {
-            mysql_free_result(res);
-        }
-
-        status = mysql_next_result(m);
-
-    } while (status == 0);
-
-    return status > 0 ? NGX_ERROR : NGX_OK;
-}
-
-
-/* one row per task (a forced re-run updates it), uuid random (ox-facts 6) */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update)
-{
-    int64_t  rc, now;
-
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    /* a pending task has no row yet (we hold the lock): only a forced one
-     * may have one to update */
-
-    rc = !update ? 0 : ngx_http_oxmigrate_admin_exec(m, pool,
-             "UPDATE %I.updateTask SET successful = %U, lastModified = %D"
-             " WHERE cid = 0 AND taskName = %V"
-             " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
-             " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "')",
-             schema, (uint64_t) ok, now, name);
-    if (rc < 0) {
-        return NGX_ERROR;
-    }
-
-    if (rc > 0) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
-             "INSERT INTO %I.updateTask"
-             " (cid, taskName, successful, lastModified, uuid)"
-             " VALUES (0, %V, %U, %D, UNHEX(REPLACE(UUID(), '-', '')))",
-             schema, name, (uint64_t) ok, now);
-
-    return rc < 0 ? NGX_ERROR : NGX_OK;
-}
-
-
-static void *
-ngx_http_oxmigrate_admin_refresher(void *data)
-{
-    ngx_http_oxmigrate_refresher_t  *rf = data;
-
-    char             err[256];
-    int64_t          now, next, rc;
-    struct timespec  ts;
-
-    ngx_http_oxmigrate_admin_thread_init();
-
-    pthread_mutex_lock(&rf->mtx);
-
-    while (!rf->stop) {
-
-        next = ngx_http_oxmigrate_admin_now_ms() + rf->refresh;
-        ts.tv_sec = next / 1000;
-        ts.tv_nsec = (next % 1000) * 1000000;
-
-        while (!rf->stop
-               && ngx_http_oxmigrate_admin_now_ms() < next)
-        {
-            (void) pthread_cond_timedwait(&rf->cond, &rf->mtx, &ts);
-        }
-
-        if (rf->stop) {
-            break;
-        }
-
-        pthread_mutex_unlock(&rf->mtx);
-
-        ngx_reset_pool(rf->pool);
-
-        now = ngx_http_oxmigrate_admin_now_ms();
-        if (now <= rf->last) {
-            now = rf->last + 1;
-        }
-
-        if (rf->m == NULL) {
-            rf->m = ngx_http_oxmigrate_admin_connect(rf->host, rf->schema,
-                                                     CLIENT_FOUND_ROWS, err,
-                                                     sizeof(err));
-            if (rf->m == NULL) {
-                ngx_log_error(NGX_LOG_ERR, rf->log, 0,
-                              "oxmigrate admin: the update lock of schema "
-                              "%s cannot be refreshed: %s", rf->schema, err);
-            }
-        }
-
-        rc = (rf->m == NULL) ? -1 : ngx_http_oxmigrate_admin_exec(rf->m,
-                                                                  rf->pool,
-                 "UPDATE %I.updateTask SET lastModified = %D"
-                 " WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 rf->schema, now, rf->last);
-
-        if (rc < 0 && rf->m) {
-            ngx_log_error(NGX_LOG_WARN, rf->log, 0,
-                          "oxmigrate admin: refreshing the update lock of "
-                          "schema %s failed: %s", rf->schema,
-                          mysql_error(rf->m));
-            mysql_close(rf->m);
-            rf->m = NULL;
-        }
-
-        if (rf->job_id) {
-            if (rf->cdb == NULL) {
-                rf->cdb = ngx_http_oxmigrate_admin_configdb_connect(
-                              rf->configdb, rf->pool, err, sizeof(err));
+    for ( ;; ) {
+        m = ngx_http_oxmigrate_admin_runner_reach(u, end, &gone);
+        if (m == NULL) {
+            if (gone) {
+                ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                             "the database of schema %s went away %s and "
+                             "stayed away: interrupted, its tasks not "
+                             "recorded run when the job is resumed%Z",
+                             u->schema, why);
             }
 
-            if (rf->cdb
-                && ngx_http_oxmigrate_admin_exec(rf->cdb, rf->pool,
-                       "UPDATE oxmigrate_job SET heartbeat = %D"
-                       " WHERE id = %U AND claim = %U", now, rf->job_id,
-                       rf->job_claim)
-                   < 0)
-            {
-                mysql_close(rf->cdb);
-                rf->cdb = NULL;
-            }
+            return NULL;
         }
 
-        pthread_mutex_lock(&rf->mtx);
+        rc = ngx_http_oxmigrate_admin_refresher_reclaim(rf, m, u->pool);
 
         if (rc == 1) {
-            rf->last = now;
-
-        } else if (rc == 0) {
-            ngx_log_error(NGX_LOG_ERR, rf->log, 0,
-                          "oxmigrate admin: the update lock of schema %s "
-                          "was taken over by another process", rf->schema);
-            rf->lost = 1;
-            break;
+            ngx_log_error(NGX_LOG_NOTICE, u->log, 0,
+                          "oxmigrate admin: the database of schema %s is "
+                          "back, the update goes on", u->schema);
+            return m;
         }
+
+        if (rc == 0) {
+            u->lost = 1;
+            ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                         "the update lock of schema %s was taken over by "
+                         "another process while its database was away%Z",
+                         u->schema);
+            mysql_close(m);
+            return NULL;
+        }
+
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "schema %s: %s%Z", u->schema, mysql_error(m));
+        gone = ngx_http_oxmigrate_admin_gone(mysql_errno(m));
+        mysql_close(m);
+
+        if (!gone) {
+            return NULL;
+        }
+
+        /* away again */
+    }
+}
+
+
+/*
+ * The end of a run: the refresher stopped, our LOCKED row deleted (m
+ * NULL: the server stayed away; one more try, else the row stays and
+ * turns dead by the idle rule, which has passed by then).
+ */
+
+static void
+ngx_http_oxmigrate_admin_runner_unlock(ngx_http_oxmigrate_update_t *u,
+    ngx_http_oxmigrate_refresher_t *rf, MYSQL *m, int64_t last)
+{
+    char           why[sizeof(u->error)];
+    MYSQL         *own;
+    int64_t        rc;
+    unsigned int   e;
+
+    if (rf) {
+        /* stopped and joined: its last refresh is the lock's value */
+        last = ngx_http_oxmigrate_admin_refresher_stop(rf, &u->lost);
     }
 
-    pthread_mutex_unlock(&rf->mtx);
+    /* one more try, without losing why it was given up */
+    ngx_cpystrn((u_char *) why, (u_char *) u->error, sizeof(why));
+    own = m ? m : ngx_http_oxmigrate_admin_runner_connect(u, &e);
+    ngx_cpystrn((u_char *) u->error, (u_char *) why, sizeof(why));
 
-    /* our own thread: its connections are closed by the runner, which
-     * joins it; free what the connector keeps per thread */
-    mysql_thread_end();
+    if (!u->lost && own) {
+        /* autocommit back on (the connection may serve the next schema) */
+        rc = ngx_http_oxmigrate_admin_batch(own, u->pool,
+                 "ROLLBACK; SET autocommit = 1;"
+                 " DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
+                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+                 u->schema, last);
 
-    return NULL;
+        if (rc < 0) {
+            ngx_log_error(NGX_LOG_ERR, u->log, 0,
+                          "oxmigrate admin: unlocking schema %s failed: %s",
+                          u->schema, mysql_error(own));
+
+        } else if (rc == 0 && rf) {
+            /* not ours any more: taken over after the last refresh */
+            u->lost = 1;
+        }
+
+    } else if (!u->lost) {
+        ngx_log_error(NGX_LOG_ERR, u->log, 0,
+                      "oxmigrate admin: the update lock of schema %s stays "
+                      "until it is idle for oxmigrate_update_lock_idle: "
+                      "%s", u->schema, u->error);
+    }
+
+    if (own && own != m) {
+        mysql_close(own);
+    }
 }
