@@ -111,8 +111,9 @@ is_deeply($db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
 is_deeply($db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
                    . " FROM context c JOIN context_server2db_pool p"
                    . " USING (cid) WHERE p.db_schema = '$s[1]'"),
-          [ [0, 1431655765, 2] ],
-          "$s[1]: stays disabled on its old server");
+          [ [0, 1431655765, 101] ],
+          "$s[1]: stays disabled, on the new server (OX's order: changeserver"
+          . " before the update)");
 is_deeply($db->sql("SELECT DISTINCT c.enabled, p.server_id FROM context c"
                    . " JOIN context_server2db_pool p USING (cid)"
                    . " WHERE p.db_schema = '$s[2]'"),

@@ -155,12 +155,13 @@ my $rows = $cdb->sql("SELECT action, status, JSON_VALUE(result, '\$.state'),"
                      . " = '$s[1]' ORDER BY id");
 is_deeply($rows, [
     [ 'disableschema', 200, 'done', "job $id" ],
+    [ 'changeserver', 200, 'done', "job $id" ],
     [ 'runupdate', 503, 'interrupted', "job $id" ],
     [ 'disableschema', 200, 'done', "job $id" ],
-    [ 'runupdate', 200, 'done', "job $id" ],
     [ 'changeserver', 200, 'done', "job $id" ],
+    [ 'runupdate', 200, 'done', "job $id" ],
     [ 'enableschema', 200, 'done', "job $id" ],
-], "the audit has every step of $s[1], the interrupted update too");
+], "the audit has every step of $s[1] (OX's order), the interrupted update too");
 my $upd = $cdb->sql("SELECT arguments, result FROM oxmigrate_audit WHERE"
                     . " action = 'runupdate' AND status = 200 AND"
                     . " JSON_VALUE(result, '\$.job') = $id AND"
