@@ -16,6 +16,9 @@
  *   ngx_http_oxmigrate_admin_jobdriver.c  the driver (event loop): which
  *                                         schema runs next, when a step
  *                                         is done, the end
+ *   ngx_http_oxmigrate_admin_jobrun.c     what steps and polls share
+ *                                         (thread): connection, heartbeat,
+ *                                         bookkeeping, audit, control
  *   ngx_http_oxmigrate_admin_jobsteps.c   the steps (thread): one schema's
  *                                         disable, changeserver, update,
  *                                         enable; the job's final state
@@ -188,6 +191,49 @@ void ngx_http_oxmigrate_admin_job_json_str(yajl_gen g, const char *key,
     const char *v);
 void ngx_http_oxmigrate_admin_job_json_int(yajl_gen g, const char *key,
     const char *v);
+
+
+/* ngx_http_oxmigrate_admin_jobrun.c: what a step and a poll share (thread) */
+
+/* one schema's step, as its helpers see it */
+
+typedef struct {
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_pool_t                       *pool;
+    MYSQL                            *m;      /* configdb; NULL: gone */
+    ngx_http_oxmigrate_step_t         st;
+    char                             *audit;  /* rows not written yet */
+} ngx_http_oxmigrate_job_run_t;
+
+MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
+    ngx_pool_t *pool);
+/* NGX_DECLINED: the job is another driver's now */
+ngx_int_t ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job,
+    MYSQL *m, ngx_pool_t *pool);
+void ngx_http_oxmigrate_admin_job_invalidate(
+    ngx_http_oxmigrate_job_run_t *run);
+/* 1: the broken configdb connection is back */
+ngx_uint_t ngx_http_oxmigrate_admin_job_again(
+    ngx_http_oxmigrate_job_run_t *run);
+int64_t ngx_http_oxmigrate_admin_job_exec(ngx_http_oxmigrate_job_run_t *run,
+    const char *fmt, ...);
+void ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
+    const char *state, ngx_array_t *failed, const char *msg);
+ngx_int_t ngx_http_oxmigrate_admin_job_control(
+    ngx_http_oxmigrate_job_run_t *run, ngx_http_oxmigrate_job_step_t *step,
+    ngx_uint_t *disabled);
+void ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run);
+void ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
+    const char *action, ngx_uint_t status, const char *state,
+    const char *msg, ngx_http_oxmigrate_update_t *u);
+ngx_int_t ngx_http_oxmigrate_admin_run_open(
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_job_run_t *run,
+    size_t size);
+void ngx_http_oxmigrate_admin_run_close(ngx_http_oxmigrate_job_step_t *step,
+    ngx_http_oxmigrate_job_run_t *run);
+ngx_int_t ngx_http_oxmigrate_admin_run_begin(
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_job_run_t *run);
 
 
 /* ngx_http_oxmigrate_admin_jobsteps.c (thread) */
