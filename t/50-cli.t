@@ -465,7 +465,7 @@ is($db->value('SELECT COUNT(*) FROM oxmigrate_job'), 0, 'no job started');
 $r = cli(['upgradeschemata', '-n', 'oxserver-xyz', '--continue', '--dry-run', '-k', "$s[1],$s[2]"]);
 is($r->{rc}, 0, '--dry-run: 0');
 $l = lines($r->{out});
-like($l->[0], qr/^Would upgrade onto server 'oxserver-xyz' \(id 8\): disable, update, changeserver, enable$/,
+like($l->[0], qr/^Would upgrade onto server 'oxserver-xyz' \(id 8\): disable, changeserver, update, enable$/,
      'the plan\'s head');
 is_deeply([ @$l[1 .. 3] ], [ 'id hostname scheme contexts pending',
                              "3 $host $s[0] 2 0", "3 $host $s[3] 2 1" ],
@@ -478,7 +478,8 @@ $r = cli(['upgradeschemata', '-A', $OxAdmin::USER, '-P', $OxAdmin::PASS,
 is($r->{rc}, 111, 'upgradeschemata -f -m -k, one schema failing: 111');
 $l = lines($r->{out});
 is($l->[0], 'Attempting to upgrade 2 schemas in total...', 'first line');
-ok((grep { $_ eq "Schema $s[2] failed: update tasks failed" } @$l), 'the failed schema');
+ok((grep { $_ eq "Schema $s[2] failed: update tasks failed; disabled on the new server (POST /schemas/{s}/revert takes it back)" } @$l), 'the failed schema')
+    or diag explain $l;
 ok((grep { /^Schema \Q$s[3]\E upgraded \(downtime \d+ ms\)\.$/ } @$l), 'the upgraded one');
 ok((grep { $_ eq 'Processed 2 of 2 schemas.' } @$l), 'Processed 2 of 2 schemas.');
 is_deeply([ @$l[-2, -1] ], [ 'The following update task(s) failed:', "t.Bad (schema=$s[2])" ],
@@ -505,7 +506,8 @@ $r = cli(['jobs', 'show', $job]);
 is($r->{rc}, 0, 'jobs show: 0');
 like($r->{out}, qr/^state: +failed$/m, 'state');
 like($r->{out}, qr/^progress: +2 of 2 schemas, 1 failed$/m, 'progress');
-like($r->{out}, qr/^\Q$s[2]\E +failed +- +t\.Bad +update tasks failed$/m, 'the failed schema');
+like($r->{out}, qr/^\Q$s[2]\E +failed +- +t\.Bad +update tasks failed; disabled on the new server/m,
+     'the failed schema');
 like($r->{out}, qr/^\Q$s[3]\E +done +\d+ +- +-$/m, 'the done one');
 $r = cli(['jobs', 'show', $job, '--json']);
 is_deeply($r->{json}, api(GET => "jobs/$job")->{json}, 'jobs show --json');

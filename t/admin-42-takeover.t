@@ -35,8 +35,11 @@ my $tasks = OxAdmin::tasks(
                    . ", 7, 0));\nCREATE TABLE IF NOT EXISTS run_log"
                    . " (id INT);\nINSERT INTO run_log VALUES (1);\n");
 
+# the job's steps share the API's one thread here (oxmigrate_job_thread_pool
+# names it): the stuck driver this test is about
 my $ng1 = OxAdmin::nginx($site, tasks => $tasks, pool => 'threads=1',
-                         refresh => '1s', idle => '3s');
+                         refresh => '1s', idle => '3s',
+                         extra => 'oxmigrate_job_thread_pool oxmigrate;');
 my $ng2 = OxAdmin::nginx($site, tasks => $tasks, refresh => '1s',
                          idle => '3s');
 

@@ -98,7 +98,7 @@ is_deeply($r->{json}{executed},
           [ 'com.openexchange.groupware.update.tasks.A', 't.Bad' ],
           'executed: the tasks OX recorded');
 is_deeply($r->{json}{failed}, [], 'none failed');
-is_deeply($ox->trace, [ "new:runupdate -P $P -A oxadminmaster -n $s[0]",
+is_deeply($ox->trace, [ "new:runupdate --adminpass=$P -A oxadminmaster -n $s[0]",
                         "new:checkdatabase -A oxadminmaster" ],
           'runupdate -A -P -n SCHEMA on the NEW cluster (7.10.1: the'
           . ' wrapper adds -P), then checkdatabase: nothing pending');
