@@ -64,6 +64,8 @@ for my $f (map { s{.*/}{}r } glob("$root/sql/*.sql")) {
 }
 like($out, qr{ \./usr/share/oxmigrate/sql/updatetasks/001_\S+\.sql$}m, 'tools: example update tasks');
 like($out, qr{ \./usr/share/oxmigrate/conf\.d/admin\.conf$}m, 'tools: example confs');
+like($out, qr{^-rwxr-xr-x .* \./usr/share/oxmigrate/contrib/oxmigrate-ox-password$}m,
+     'tools: the node-side password wrapper, executable');
 like($out, qr{ \./usr/share/doc/oxmigrate-tools/cli\.md\.gz$}m, 'tools: docs/cli.md');
 
 (my $abi = `dpkg-query -W -f='\${Provides}' nginx`) =~ s/.*(nginx-abi-[\w.~+-]+).*/$1/s;

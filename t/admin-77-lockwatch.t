@@ -126,6 +126,7 @@ my $dead = OxTest::free_port();
 $db->do("INSERT INTO db_pool VALUES (9, 'jdbc:mysql://127.0.0.1:$dead/',"
         . " 'com.mysql.jdbc.Driver', 'root', '', 0, 100, 0, 'deaddb');"
         . " INSERT INTO contexts_per_dbschema VALUES (9, 'adm_lockw_dead', 0, 0)");
+lock_row($s1, 'LOCKED', 0);    # held: refreshed now, not 3 s of scans ago
 $v = next_scan();
 ok($v->{oxmigrate_update_lock_scan_failures_total} >= 1,
    'an unreachable database counts in oxmigrate_update_lock_scan_failures_total ('
