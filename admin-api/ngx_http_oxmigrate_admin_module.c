@@ -431,6 +431,19 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
 }
 
 
+/* a call that runs update tasks (or OX's runupdate) for as long as they
+ * take */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_work(ngx_http_oxmigrate_admin_route_t *rt)
+{
+    return rt->handler == ngx_http_oxmigrate_admin_schema_update
+           || rt->handler == ngx_http_oxmigrate_admin_task_force
+           || rt->handler == ngx_http_oxmigrate_admin_task_force_all
+           || rt->handler == ngx_http_oxmigrate_admin_schema_revert;
+}
+
+
 /*
  * NGX_OK: posted, the thread answers.  NGX_DECLINED: answered here (*rc is
  * what the content handler returns or the request is finalized with).
@@ -449,7 +462,17 @@ ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
     ctx->task->event.data = r;
     ctx->task->event.log = r->connection->log;
 
-    if (ngx_thread_task_post(op->alcf->thread_pool, ctx->task) != NGX_OK) {
+    /*
+     * An update (runupdate, force, revert) holds its thread as long as
+     * its tasks run: on the job pool, with the job steps, so that the
+     * API's threads stay free for GET /jobs/{id}, pause and cancel.
+     */
+
+    if (ngx_thread_task_post(ngx_http_oxmigrate_admin_work(op->route)
+                             ? op->alcf->job_pool : op->alcf->thread_pool,
+                             ctx->task)
+        != NGX_OK)
+    {
         *rc = ngx_http_oxmigrate_admin_send_error(r,
                          NGX_HTTP_SERVICE_UNAVAILABLE, "busy",
                          "the oxmigrate thread pool queue is full");

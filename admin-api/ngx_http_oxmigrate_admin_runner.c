@@ -2,15 +2,17 @@
 /*
  * oxmigrate admin API: the update-task runner of the SQL path: the *.sql
  * tasks of oxmigrate_update_tasks in a schema's own database, under OX's
- * LOCKED row, refreshed by a helper thread.  Thread pool only.
+ * LOCKED row, refreshed by a helper thread (..._refresher.c); each task
+ * with its updateTask row in one transaction (..._taskrun.c).  A server
+ * that goes away is waited for, never a failed schema.  Thread pool only.
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
-
-
+/* reconnects of one run before it gives up (interrupted) */
+#define NGX_HTTP_OXMIGRATE_RUNNER_BACK  8
 
 
 static MYSQL *ngx_http_oxmigrate_admin_runner_connect(
@@ -355,9 +357,16 @@ ngx_http_oxmigrate_admin_update_run(ngx_http_oxmigrate_update_t *u)
     } else {
         only_at = 0;
 
-        for ( ;; ) {
+        for (try = 0; /* void */; try++) {
             ret = ngx_http_oxmigrate_admin_runner_tasks(u, rf, m, &only_at);
             if (ret != NGX_AGAIN) {
+                break;
+            }
+
+            if (try == NGX_HTTP_OXMIGRATE_RUNNER_BACK) {
+                /* a server that keeps going away: stop (resumable) */
+                mysql_close(m);
+                m = NULL;
                 break;
             }
 

@@ -150,9 +150,7 @@ ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
 /*
  * A task's row, and COMMIT: one row per task (a forced re-run updates
  * it), uuid random (ox-facts 6).  A pending task has no row yet (we hold
- * the lock): only a forced one may have one to update.  A task that left
- * LOCK TABLES keeps updateTask out of reach (1100): its UNLOCK TABLES
- * commits it first.
+ * the lock): only a forced one may have one to update.
  */
 
 static ngx_int_t
@@ -195,8 +193,18 @@ ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
             return NGX_OK;
         }
 
-        if (mysql_errno(m) != 1100 || try > 0
-            || ngx_http_oxmigrate_admin_batch(m, pool, "UNLOCK TABLES") < 0)
+        /*
+         * The task's own state keeps the row out: a LOCK TABLES without
+         * updateTask (1100), a READ ONLY transaction (1792).  Ending it
+         * commits the task first, then the row follows alone.
+         */
+
+        if (try > 0
+            || (mysql_errno(m) != 1100 && mysql_errno(m) != 1792)
+            || ngx_http_oxmigrate_admin_batch(m, pool,
+                                              mysql_errno(m) == 1100
+                                              ? "UNLOCK TABLES" : "COMMIT")
+               < 0)
         {
             return NGX_ERROR;
         }

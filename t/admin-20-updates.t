@@ -277,7 +277,9 @@ $ng->stop;
 # ------------------------------------------------ a full thread pool
 
 OxAdmin::schema_sql($s2, "DELETE FROM updateTask");
-$ng = OxAdmin::nginx($site, tasks => $slow, pool => 'threads=1 max_queue=1');
+# updates run on the job pool; here it is the API's own (one thread)
+$ng = OxAdmin::nginx($site, tasks => $slow, pool => 'threads=1 max_queue=1',
+                     extra => 'oxmigrate_job_thread_pool oxmigrate;');
 my $auth = { Authorization => 'Basic ' . MIME::Base64::encode_base64(
                  "$OxAdmin::USER:$OxAdmin::PASS", '') };
 my $busy = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s2/update",

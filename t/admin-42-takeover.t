@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # A job whose driver is stuck (its next step waits for a thread of a pool
-# busy with a long call) goes stale and is resumed by another balancer.
+# busy with a long call: one pool of one thread for the API and the jobs)
+# goes stale and is resumed by another balancer.
 # When the stuck step finally gets its thread it must see that the job is
 # no longer its own and stop: no second disable/enable of a schema that the
 # new driver already moved, no overwritten job state.
@@ -35,8 +36,9 @@ my $tasks = OxAdmin::tasks(
                    . ", 7, 0));\nCREATE TABLE IF NOT EXISTS run_log"
                    . " (id INT);\nINSERT INTO run_log VALUES (1);\n");
 
-# the job's steps share the API's one thread here (oxmigrate_job_thread_pool
-# names it): the stuck driver this test is about
+# the first balancer: one thread for everything (its job pool is the
+# API's: a separate one keeps the driver's poll, and so its heartbeat,
+# going while its steps wait)
 my $ng1 = OxAdmin::nginx($site, tasks => $tasks, pool => 'threads=1',
                          refresh => '1s', idle => '3s',
                          extra => 'oxmigrate_job_thread_pool oxmigrate;');

@@ -5,7 +5,8 @@
 # steps busy in an update task, GET /jobs/{id}, pause and cancel are
 # answered while both tasks provably still run (their SLEEPs are in the
 # servers' process lists before and after each answer).  The answer times
-# are measured and printed, not asserted.
+# are measured and printed, not asserted.  The same for two manual
+# POST /schemas/{s}/update in their tasks (they run on the job pool too).
 # "One step per database host" compares resolved addresses: db_pools
 # naming 127.0.0.1, 127.1 and 2130706433 (one MariaDB) never run at once.
 
@@ -17,6 +18,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use OxTest;
 use OxAdmin;
+use MIME::Base64 ();
 
 my $site = OxAdmin::site('adm_ctl', schemas => 3, contexts => 2);
 my @a = @{ $site->{schemas} };
@@ -115,6 +117,30 @@ is(scalar(grep { $_->{state} eq 'failed' } @{ $job->{schemas} }), 0,
    'no schema failed')
     or diag(explain([ map { "$_->{name}: $_->{state}: "
                              . ($_->{message} // '') } @{ $job->{schemas} } ]));
+
+# ------------------------------------------------ manual updates, too
+
+# POST /schemas/{s}/update holds its thread as long as the tasks run: on
+# the job pool as well, so two of them leave the API's two threads free
+OxAdmin::schema_sql($a[0], 'DELETE FROM updateTask');
+$host2->sql_in($b, 'DELETE FROM updateTask');
+my @calls = map {
+    OxTest::http_start(POST => "/oxmigrate/v1/schemas/$_/update",
+                       port => $ng->port('A'), timeout => 60,
+                       headers => { Authorization => 'Basic '
+                           . MIME::Base64::encode_base64(
+                                 "$OxAdmin::USER:$OxAdmin::PASS", '') })
+} $a[0], $b;
+ok(OxTest::wait_for(\&both_busy, 30, 0.05),
+   'two manual updates are in their task');
+my $t0 = time;
+$r = api(GET => 'schemas', timeout => 90);
+my $d = (time - $t0) * 1000;
+is($r->{status}, 200, 'GET /schemas: 200');
+ok(both_busy(), 'answered while both updates still run');
+diag(sprintf('GET /schemas while two manual updates run: %.0f ms', $d));
+is_deeply([ map { $_->wait->{status} } @calls ], [ 200, 200 ],
+          'both updates: 200');
 
 # ------------------------------------------------ one host by address
 
