@@ -121,6 +121,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       offsetof(ngx_http_oxmigrate_main_conf_t, maintenance_reason),
       NULL },
 
+    { ngx_string("oxmigrate_changes_hole_time"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, hole_time),
+      NULL },
+
     { ngx_string("oxmigrate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -959,6 +966,7 @@ ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf)
     omcf->negative_ttl = NGX_CONF_UNSET_MSEC;
     omcf->cache_stale = NGX_CONF_UNSET_MSEC;
     omcf->maintenance_reason = NGX_CONF_UNSET_UINT;
+    omcf->hole_time = NGX_CONF_UNSET_MSEC;
 
     return omcf;
 }
@@ -974,6 +982,7 @@ ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(omcf->cache_stale, 0);
     ngx_conf_init_uint_value(omcf->maintenance_reason,
                              NGX_HTTP_OXMIGRATE_SCHEMA_REASON);
+    ngx_conf_init_msec_value(omcf->hole_time, 300000);
 
     return NGX_CONF_OK;
 }
