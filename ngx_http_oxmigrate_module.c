@@ -90,7 +90,15 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_oxmigrate_conf_db,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_oxmigrate_main_conf_t, db),
+      NULL },
+
+    /* the admin API's own configdb user (admin-api/), same syntax */
+    { ngx_string("oxmigrate_admin_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_conf_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, admin_db),
       NULL },
 
     { ngx_string("oxmigrate_redis"),

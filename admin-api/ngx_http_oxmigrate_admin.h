@@ -658,6 +658,16 @@ struct ngx_http_oxmigrate_ox_call_s {
 
 char *ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/*
+ * The configdb the admin API reads and writes: oxmigrate_admin_db, else
+ * the router's oxmigrate_db.
+ */
+static ngx_inline ngx_http_oxmigrate_db_conf_t *
+ngx_http_oxmigrate_admin_dcf(ngx_http_oxmigrate_main_conf_t *omcf)
+{
+    return omcf->admin_db ? omcf->admin_db : omcf->db;
+}
+
 /* oxmigrate_health_url URL (ngx_http_oxmigrate_admin_jobcheck.c) */
 char *ngx_http_oxmigrate_admin_health_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -179,9 +179,10 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oxmigrate_module);
-    if (omcf == NULL || omcf->db == NULL) {
+    if (omcf == NULL || (omcf->db == NULL && omcf->admin_db == NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oxmigrate_admin\" needs \"oxmigrate_db\"");
+                           "\"oxmigrate_admin\" needs \"oxmigrate_admin_db\" "
+                           "or \"oxmigrate_db\"");
         return NGX_CONF_ERROR;
     }
 

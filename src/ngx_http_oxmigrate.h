@@ -79,6 +79,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_oxmigrate_db_conf_t     *db;      /* NULL: no oxmigrate_db */
+    ngx_http_oxmigrate_db_conf_t     *admin_db;  /* oxmigrate_admin_db */
     ngx_http_oxmigrate_redis_conf_t  *redis;   /* NULL: no Redis layer */
     ngx_shm_zone_t                   *shm_zone; /* NULL: no shm cache */
     ngx_msec_t                        cache_ttl;

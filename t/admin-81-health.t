@@ -71,7 +71,8 @@ ok($job->{schemas}[0]{checks}[0]{ok}, '... 200');
 
 # "parallel": the range it says is the one it takes
 for my $p (0, 65) {
-    $r = upgrade(only => [ $s[1] ], parallel => $p, dry_run => JSON::PP::true);
+    $r = upgrade(only => [ $s[1] ], parallel => $p,
+                 dry_run => JSON::PP::true);
     is($r->{status}, 400, "parallel $p: 400");
     like($r->{json}{error}{message}, qr/"parallel" must be 1 to 64/, '... 1 to 64');
 }
