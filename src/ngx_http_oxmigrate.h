@@ -87,6 +87,7 @@ typedef struct {
     ngx_msec_t                        cache_stale;  /* 0: off */
     ngx_uint_t                        maintenance_reason;
     ngx_msec_t                        hole_time;  /* a change-log hole */
+    ngx_uint_t                        nonascii;   /* 1: looked up */
     ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
 } ngx_http_oxmigrate_main_conf_t;
 

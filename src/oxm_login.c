@@ -305,19 +305,43 @@ oxm_form_field(const unsigned char *form, size_t len, const char *name,
 size_t
 oxm_login_key_normalize(unsigned char *key, size_t len)
 {
-    size_t  i;
+    size_t         i, n;
+    unsigned char  c;
 
-    while (len && key[len - 1] == ' ') {
-        len--;
+    /* the control bytes utf8mb4_unicode_ci ignores go, A-Z are lowered */
+
+    for (i = 0, n = 0; i < len; i++) {
+        c = key[i];
+
+        if (c <= 0x08 || (c >= 0x0e && c <= 0x1f) || c == 0x7f) {
+            continue;
+        }
+
+        key[n++] = (c >= 'A' && c <= 'Z') ? (c | 0x20) : c;
     }
 
+    /* PAD SPACE: trailing spaces, also those before an ignored byte */
+
+    while (n && key[n - 1] == ' ') {
+        n--;
+    }
+
+    return n;
+}
+
+
+int
+oxm_login_key_ascii(const unsigned char *key, size_t len)
+{
+    size_t  i;
+
     for (i = 0; i < len; i++) {
-        if (key[i] >= 'A' && key[i] <= 'Z') {
-            key[i] |= 0x20;
+        if (key[i] >= 0x80) {
+            return 0;
         }
     }
 
-    return len;
+    return 1;
 }
 
 

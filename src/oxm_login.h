@@ -58,11 +58,22 @@ int oxm_form_scan(oxm_form_scan_t *s, const unsigned char *p, size_t len);
 int oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len);
 
 /*
- * A context part as the configdb's collation compares it, so that names
- * MariaDB finds equal share one cache entry: ASCII letters lowered in place,
- * trailing spaces (PAD SPACE) dropped.  Returns the new length.
+ * A context part as the configdb's collation (utf8mb4_unicode_ci) compares
+ * its ASCII, so that names MariaDB finds equal share one cache entry: the
+ * control bytes it ignores (0x00-0x08, 0x0e-0x1f, 0x7f) removed, ASCII
+ * letters lowered, trailing spaces (PAD SPACE) dropped, in place.  Every
+ * other ASCII byte weighs on its own there.  Returns the new length.
+ * Beyond ASCII the collation also folds case and accents and ignores some
+ * 440 characters (U+00AD, U+200B, ...): see oxm_login_key_ascii.
  */
 size_t oxm_login_key_normalize(unsigned char *key, size_t len);
+
+/*
+ * 1 when key is ASCII only: then its normalized form is exactly what the
+ * collation compares.  Other names are not looked up by default
+ * (oxmigrate_nonascii_names).
+ */
+int oxm_login_key_ascii(const unsigned char *key, size_t len);
 
 /*
  * The user name of an "Authorization: Basic ..." header value (RFC 7617):

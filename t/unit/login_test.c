@@ -439,6 +439,14 @@ test_normalize(void)
     NORM("", "");
     NORM("Jos\xc3\x89", "jos\xc3\x89");      /* non-ASCII untouched */
     NORM("@[`{AZaz", "@[`{azaz");              /* only A-Z change */
+
+    /* bytes utf8mb4_unicode_ci ignores (issue 17) */
+    NORM("ctx\x01""5.ex\x08""ample.com", "ctx5.example.com");
+    NORM("\x00""ctx5\x0e\x1f\x7f", "ctx5");
+    NORM("ctx5 \x02", "ctx5");                 /* a space before it trails */
+    NORM("ctx5\t\n\r", "ctx5\t\n\r");           /* 0x09-0x0d weigh */
+    CHECK(oxm_login_key_ascii((unsigned char *) "ctx5.example.com", 16));
+    CHECK(!oxm_login_key_ascii((unsigned char *) "ctx5\xe2\x80\x8b", 7));
 }
 
 
