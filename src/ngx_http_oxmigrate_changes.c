@@ -221,11 +221,18 @@ ngx_http_oxmigrate_changes_tick(ngx_event_t *ev)
 static size_t
 ngx_http_oxmigrate_changes_sql(ngx_http_oxmigrate_changes_t *ch)
 {
-    u_char                     *p;
+    u_char                     *p, *last;
     ngx_uint_t                  i, any;
     ngx_http_oxmigrate_hole_t  *h, *unread;
 
     p = ch->sql;
+
+    /*
+     * Room for the two other parts and one more range: the holes that do
+     * not fit are asked next time (one that is not asked stays as it is).
+     */
+
+    last = ch->sql + NGX_HTTP_OXMIGRATE_CHANGES_SQL - 1024;
     any = 0;
     unread = NULL;
 
@@ -237,6 +244,10 @@ ngx_http_oxmigrate_changes_sql(ngx_http_oxmigrate_changes_t *ch)
                 unread = h;
             }
 
+            continue;
+        }
+
+        if (p >= last) {
             continue;
         }
 
@@ -395,7 +406,14 @@ ngx_http_oxmigrate_changes_done(void *data, ngx_int_t rc,
     ngx_http_oxmigrate_shm_poll_next(ch->omcf->shm_zone, next);
 
     if (next == 0 && !(ngx_exiting || ngx_quit || ngx_terminate)) {
-        /* rows wait: the next batch after the events due now, not a tick */
+        /*
+         * rows wait: the next batch after the events due now, not a tick
+         * (a timer moved by less than NGX_TIMER_LAZY_DELAY stays put)
+         */
+        if (ch->timer.timer_set) {
+            ngx_del_timer(&ch->timer);
+        }
+
         ngx_add_timer(&ch->timer, 1);
     }
 }
@@ -412,7 +430,8 @@ static void
 ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
 {
     uint64_t                           upto;
-    ngx_uint_t                         i, j, k, w, first, part, level;
+    ngx_uint_t                         i, j, k, w, first, part, level,
+                                       end, cur[2];
     ngx_msec_t                         now, us;
     struct timespec                    t0, t1;
     ngx_http_oxmigrate_hole_t         *h, range;
@@ -438,7 +457,8 @@ ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
      * first unread range: read up to the last row of a full part.
      */
 
-    i = 0;
+    cur[0] = 0;
+    cur[1] = ch->nparts[0];
 
     for (j = 0; j < ch->st.nholes; j++) {
         h = &ch->st.holes[j];
@@ -469,26 +489,23 @@ ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
             }
         }
 
-        /* this range's rows */
+        /* this range's rows: each part has its own cursor */
 
-        while (i < ch->n
-               && (rows[i].part < part
-                   || (rows[i].part == part && rows[i].c.id < h->lo)))
-        {
+        i = cur[part];
+        end = (part ? ch->nparts[0] : 0) + ch->nparts[part];
+
+        while (i < end && rows[i].c.id < h->lo) {
             i++;
         }
 
-        for (k = i;
-             k < ch->n && rows[k].part == part && rows[k].c.id <= h->hi;
-             k++)
-        {
+        for (k = i; k < end && rows[k].c.id <= h->hi; k++) {
             /* void */
         }
 
         w = ngx_http_oxmigrate_changes_split(ch, w, h, upto,
                                              h->unread ? now : h->since,
                                              &rows[i], k - i);
-        i = k;
+        cur[part] = k;
     }
 
     /* the new rows, above the position: a full part leaves unread below */

@@ -8,7 +8,7 @@
 #    watched after oxmigrate_changes_hole_time;
 #  - a small change committed right behind 300 000 change rows is seen
 #    within 2 s, the big one is read in batches (each < 1 ms of the event
-#    loop) and is applied too.
+#    loop) and is applied too, its first and its middle change.
 
 use strict;
 use warnings;
@@ -147,10 +147,12 @@ ok(OxTest::wait_for(sub { $ALL[0]->error_log =~ $gone
 
 # --- a small change right behind 300 000 change rows
 everyone('x', 'u@ctx4.example.com') for 1 .. 2;
+is(everyone('LGI-0016', 'u@ctx6.example.com'), '', 'ctx6 is moved (cached)');
 my $big = 'INSERT INTO oxmigrate_change (cid) SELECT 1000000 + seq'
-          . ' FROM seq_1_to_300000';
+          . ' FROM seq_1_to_150000';
 $db->do("BEGIN; UPDATE context_server2db_pool SET server_id = 8 WHERE cid = 3;"
-        . " $big; COMMIT;"
+        . " $big; UPDATE context_server2db_pool SET server_id = 2"
+        . " WHERE cid = 6; $big; COMMIT;"
         . " UPDATE context SET enabled = 0, reason_id = 42 WHERE cid = 4");
 $t0 = time;
 $d = seen_within('CTX-0007', 'u@ctx4.example.com', $t0, 10);
@@ -161,6 +163,11 @@ $d = seen_within('LGI-0016', 'u@ctx3.example.com', $t0, 60);
 ok(defined $d, 'the big transaction\'s first change is applied too')
     or diag("after " . ($d // 'never'));
 diag(sprintf 'its first row applied after %.2f s', $d) if defined $d;
+
+$d = seen_within('pass', 'u@ctx6.example.com', $t0, 90);
+ok(defined $d, 'its change in the middle (row 150 002) is applied too')
+    or diag("after " . ($d // 'never'));
+diag(sprintf 'the middle row applied after %.2f s', $d) if defined $d;
 
 my @us = map { /rows applied in (\d+) us/ ? $1 : () }
          map { split /\n/, $_->error_log } @ALL;
