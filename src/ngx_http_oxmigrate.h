@@ -217,9 +217,10 @@ void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
  * Applies changes read by the poll of st->gen (in any order) and stores
  * the state it leaves; a poll that was overtaken by another worker's
  * stores nothing.  The first read (st->ready 0) only sets the position,
- * st->applied.
+ * st->applied.  Returns the worker's CPU time with the zone locked, in
+ * microseconds (not the time spent waiting for the lock).
  */
-void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
+ngx_msec_t ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
     ngx_http_oxmigrate_change_t *changes, ngx_uint_t n,
     ngx_http_oxmigrate_log_state_t *st);
 typedef struct {

@@ -146,12 +146,13 @@ ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone, ngx_msec_t after)
  * (position, holes) is stored unless another worker's poll started since.
  */
 
-void
+ngx_msec_t
 ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
     ngx_http_oxmigrate_change_t *changes, ngx_uint_t n,
     ngx_http_oxmigrate_log_state_t *st)
 {
     uint64_t                        top;
+    struct timespec                 t0, t1;
     ngx_uint_t                      i, deleted;
     ngx_http_oxmigrate_change_t    *slot;
     ngx_http_oxmigrate_shm_sh_t    *sh;
@@ -161,6 +162,8 @@ ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
     sh = ctx->sh;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 
     if (!st->ready) {
         /* the first read: the zone holds nothing older than it */
@@ -173,7 +176,7 @@ ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
         }
 
         ngx_shmtx_unlock(&ctx->shpool->mutex);
-        return;
+        return 0;
     }
 
     top = sh->ring_n ? sh->ring[(sh->ring_next + sh->ring_size - 1)
@@ -207,6 +210,8 @@ ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
 
     sh->invalidated += deleted;
 
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     if (n) {
@@ -214,6 +219,9 @@ ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
                        "oxmigrate shm: %ui changes applied, position %uL, "
                        "%ui entries deleted", n, st->applied, deleted);
     }
+
+    return (ngx_msec_t) ((t1.tv_sec - t0.tv_sec) * 1000000
+                         + (t1.tv_nsec - t0.tv_nsec) / 1000);
 }
 
 
