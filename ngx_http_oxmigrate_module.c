@@ -741,10 +741,8 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
      * The configdb finds "CTX5.example.com  " as "ctx5.example.com": the
      * caches must too, or case and space variants of one name would each
      * cost a query and a cache entry (issue 6), and so would names with
-     * bytes the collation ignores (issue 17).  Beyond ASCII it folds far
-     * more (case, accents, ~440 ignored characters): such a name is not
-     * looked up (it passes as unknown) unless oxmigrate_nonascii_names
-     * lookup says so.
+     * characters the collation ignores or folds (issue 17).  With
+     * oxmigrate_nonascii_names pass a name beyond ASCII is not looked up.
      */
 
     ctx->key.data = ngx_pnalloc(r->pool, klen ? klen : 1);
@@ -1015,7 +1013,7 @@ ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(omcf->maintenance_reason,
                              NGX_HTTP_OXMIGRATE_SCHEMA_REASON);
     ngx_conf_init_msec_value(omcf->hole_time, 300000);
-    ngx_conf_init_uint_value(omcf->nonascii, 0);
+    ngx_conf_init_uint_value(omcf->nonascii, 1);
 
     return NGX_CONF_OK;
 }
