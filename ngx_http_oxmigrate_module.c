@@ -66,6 +66,13 @@ static ngx_conf_enum_t  ngx_http_oxmigrate_on_error[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oxmigrate_nonascii[] = {
+    { ngx_string("pass"), 0 },
+    { ngx_string("lookup"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_oxmigrate_redirect_statuses[] = {
     { ngx_string("301"), NGX_HTTP_MOVED_PERMANENTLY },
     { ngx_string("302"), NGX_HTTP_MOVED_TEMPORARILY },
@@ -90,7 +97,15 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_oxmigrate_conf_db,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_oxmigrate_main_conf_t, db),
+      NULL },
+
+    /* the admin API's own configdb user (admin-api/), same syntax */
+    { ngx_string("oxmigrate_admin_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_conf_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, admin_db),
       NULL },
 
     { ngx_string("oxmigrate_redis"),
@@ -119,6 +134,20 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_oxmigrate_main_conf_t, maintenance_reason),
+      NULL },
+
+    { ngx_string("oxmigrate_nonascii_names"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, nonascii),
+      &ngx_http_oxmigrate_nonascii },
+
+    { ngx_string("oxmigrate_changes_hole_time"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oxmigrate_main_conf_t, hole_time),
       NULL },
 
     { ngx_string("oxmigrate"),
@@ -698,8 +727,9 @@ static ngx_int_t
 ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx, u_char *login, size_t len)
 {
-    size_t         klen;
-    const u_char  *key;
+    size_t                           klen;
+    const u_char                    *key;
+    ngx_http_oxmigrate_main_conf_t  *omcf;
 
     if (len == 0) {
         return ngx_http_oxmigrate_lookup_key(r, ctx);
@@ -710,7 +740,9 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
     /*
      * The configdb finds "CTX5.example.com  " as "ctx5.example.com": the
      * caches must too, or case and space variants of one name would each
-     * cost a query and a cache entry (issue 6).
+     * cost a query and a cache entry (issue 6), and so would names with
+     * characters the collation ignores or folds (issue 17).  With
+     * oxmigrate_nonascii_names pass a name beyond ASCII is not looked up.
      */
 
     ctx->key.data = ngx_pnalloc(r->pool, klen ? klen : 1);
@@ -725,8 +757,12 @@ ngx_http_oxmigrate_resolve(ngx_http_request_t *r,
                    "oxmigrate: login context \"%*s\"",
                    ctx->key.len, ctx->key.data);
 
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
+
     if (ctx->key.len == 0 || ctx->key.len > NGX_HTTP_OXMIGRATE_KEY_MAX
-        || !oxm_utf8_valid(ctx->key.data, ctx->key.len))
+        || !oxm_utf8_valid(ctx->key.data, ctx->key.len)
+        || (!omcf->nonascii
+            && !oxm_login_key_ascii(ctx->key.data, ctx->key.len)))
     {
         ctx->key.len = 0;
     }
@@ -959,6 +995,8 @@ ngx_http_oxmigrate_create_main_conf(ngx_conf_t *cf)
     omcf->negative_ttl = NGX_CONF_UNSET_MSEC;
     omcf->cache_stale = NGX_CONF_UNSET_MSEC;
     omcf->maintenance_reason = NGX_CONF_UNSET_UINT;
+    omcf->hole_time = NGX_CONF_UNSET_MSEC;
+    omcf->nonascii = NGX_CONF_UNSET_UINT;
 
     return omcf;
 }
@@ -974,6 +1012,8 @@ ngx_http_oxmigrate_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(omcf->cache_stale, 0);
     ngx_conf_init_uint_value(omcf->maintenance_reason,
                              NGX_HTTP_OXMIGRATE_SCHEMA_REASON);
+    ngx_conf_init_msec_value(omcf->hole_time, 300000);
+    ngx_conf_init_uint_value(omcf->nonascii, 1);
 
     return NGX_CONF_OK;
 }

@@ -151,6 +151,9 @@ typedef struct {
     ngx_msec_t                  ox_timeout;     /* runupdate & co */
     ngx_msec_t                  ox_quick_timeout;  /* the schema tools */
 
+    /* the URLs a job's health_url may name (jobcheck.c), char * */
+    ngx_array_t                *health_urls;
+
     /* jobs' time windows (ngx_http_oxmigrate_admin_jobctl.c) */
     ngx_int_t                   job_utc_offset; /* seconds */
     ngx_str_t                   job_clock;      /* tests: "HH:MM" file */
@@ -168,6 +171,7 @@ typedef enum {
     NGX_HTTP_OXMIGRATE_FIELD_STRING = 0,
     NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL,
     NGX_HTTP_OXMIGRATE_FIELD_UINT,
+    NGX_HTTP_OXMIGRATE_FIELD_COUNT,     /* an integer, 1 to max */
     NGX_HTTP_OXMIGRATE_FIELD_BOOL,
     NGX_HTTP_OXMIGRATE_FIELD_STRINGS
 } ngx_http_oxmigrate_field_type_e;
@@ -737,6 +741,22 @@ struct ngx_http_oxmigrate_ox_call_s {
 
 char *ngx_http_oxmigrate_admin_ox_tools(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/*
+ * The configdb the admin API reads and writes: oxmigrate_admin_db, else
+ * the router's oxmigrate_db.
+ */
+static ngx_inline ngx_http_oxmigrate_db_conf_t *
+ngx_http_oxmigrate_admin_dcf(ngx_http_oxmigrate_main_conf_t *omcf)
+{
+    return omcf->admin_db ? omcf->admin_db : omcf->db;
+}
+
+/* oxmigrate_health_url URL (ngx_http_oxmigrate_admin_jobcheck.c) */
+char *ngx_http_oxmigrate_admin_health_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* NULL: url is one the location allows; else why not (a 400's text) */
+const char *ngx_http_oxmigrate_admin_health_allowed(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, const char *url);
 char *ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_oxmigrate_admin_ox_timeout(ngx_conf_t *cf, ngx_command_t *cmd,

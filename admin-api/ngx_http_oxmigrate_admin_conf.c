@@ -117,6 +117,7 @@ ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf)
     conf->tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_tasks = NGX_CONF_UNSET_PTR;
     conf->excluded_ns = NGX_CONF_UNSET_PTR;
+    conf->health_urls = NGX_CONF_UNSET_PTR;
     conf->ox[0] = NGX_CONF_UNSET_PTR;
     conf->ox[1] = NGX_CONF_UNSET_PTR;
     conf->ox_timeout = NGX_CONF_UNSET_MSEC;
@@ -237,6 +238,7 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->excluded_tasks, prev->excluded_tasks,
                              NULL);
     ngx_conf_merge_ptr_value(conf->excluded_ns, prev->excluded_ns, NULL);
+    ngx_conf_merge_ptr_value(conf->health_urls, prev->health_urls, NULL);
     ngx_conf_merge_value(conf->job_utc_offset, prev->job_utc_offset, 0);
     ngx_conf_merge_str_value(conf->job_clock, prev->job_clock, "");
 
@@ -267,9 +269,10 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oxmigrate_module);
-    if (omcf == NULL || omcf->db == NULL) {
+    if (omcf == NULL || (omcf->db == NULL && omcf->admin_db == NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oxmigrate_admin\" needs \"oxmigrate_db\"");
+                           "\"oxmigrate_admin\" needs \"oxmigrate_admin_db\" "
+                           "or \"oxmigrate_db\"");
         return NGX_CONF_ERROR;
     }
 

@@ -197,8 +197,9 @@ ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op)
         return op->db;
     }
 
-    op->db = ngx_http_oxmigrate_admin_configdb_connect(op->omcf->db, op->pool,
-                                                       err, sizeof(err));
+    op->db = ngx_http_oxmigrate_admin_configdb_connect(
+                 ngx_http_oxmigrate_admin_dcf(op->omcf), op->pool, err,
+                 sizeof(err));
 
     if (op->db == NULL) {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
@@ -636,10 +637,16 @@ ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
 
     why[0] = '\0';
 
+    /*
+     * The change log's table (its triggers come with it): seen with the
+     * admin user's table rights; information_schema.triggers would need
+     * the TRIGGER privilege, which the documented GRANT does not give.
+     */
+
     if (m
-        && mysql_query(m, "SELECT 1 FROM information_schema.triggers"
-                          " WHERE trigger_schema = DATABASE()"
-                          " AND trigger_name = 'oxmigrate_cs2db_au'") == 0
+        && mysql_query(m, "SELECT 1 FROM information_schema.tables"
+                          " WHERE table_schema = DATABASE()"
+                          " AND table_name = 'oxmigrate_change'") == 0
         && (res = mysql_store_result(m)) != NULL)
     {
         i = mysql_num_rows(res);

@@ -12,7 +12,10 @@
  *                read_db_pool_id, when it is not the write pool, is a
  *                replica whose Seconds_Behind_Master is known and below
  *                the limit (a stopped replication thread fails)
- *   health       (health_url) GET of an http:// URL answers 200 within 5 s
+ *   health       (health_url) GET of an http:// URL answers 200 within 5 s;
+ *                only a URL of the location's oxmigrate_health_url (the
+ *                site says where a check may connect, a request only
+ *                picks one of them)
  *
  * Every result goes into the job's row of the schema (checks, JSON) and an
  * audit row (action "checkschema"); the step leaves a schema whose check
@@ -255,6 +258,116 @@ ngx_http_oxmigrate_admin_check_replica(ngx_http_oxmigrate_job_t *job,
 }
 
 
+/*
+ * oxmigrate_health_url http://host[:port][/path]: one URL jobs may check.
+ * The host is a name or an IPv4 address, the path printable ASCII without
+ * spaces: nothing a request line or a header could be made of.
+ */
+
+char *
+ngx_http_oxmigrate_admin_health_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oxmigrate_admin_loc_conf_t  *alcf = conf;
+
+    char       **u;
+    u_char      *p, *last, *host;
+    ngx_int_t    port;
+    ngx_str_t   *value;
+
+    value = cf->args->elts;
+    p = value[1].data;
+    last = p + value[1].len;
+
+    if (value[1].len < 8 || ngx_strncmp(p, "http://", 7) != 0) {
+        return "must be an http:// URL";
+    }
+
+    for (p += 7, host = p; p < last && (isalnum(*p) || *p == '.'
+                                        || *p == '-'); p++)
+    {
+        /* void */
+    }
+
+    if (p == host) {
+        return "has no host";
+    }
+
+    if (p < last && *p == ':') {
+        host = ++p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        port = ngx_atoi(host, p - host);
+        if (port < 1 || port > 65535) {
+            return "has an invalid port";
+        }
+    }
+
+    if (p < last && *p != '/') {
+        return "must be http://host[:port][/path]";
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+
+    if (alcf->health_urls == NGX_CONF_UNSET_PTR) {
+        alcf->health_urls = ngx_array_create(cf->pool, 2, sizeof(char *));
+        if (alcf->health_urls == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    u = ngx_array_push(alcf->health_urls);
+    if (u == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *u = (char *) value[1].data;     /* NUL-terminated by the parser */
+
+    return NGX_CONF_OK;
+}
+
+
+/* NULL when a request (or a stored job) may check url; else why not */
+
+const char *
+ngx_http_oxmigrate_admin_health_allowed(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, const char *url)
+{
+    char        **u;
+    ngx_uint_t    i;
+    const char   *p;
+
+    for (p = url; *p; p++) {
+        if ((u_char) *p < 0x20 || *p == 0x7f) {
+            return "field \"health_url\" must not contain control bytes";
+        }
+    }
+
+    if (alcf->health_urls == NULL) {
+        return "field \"health_url\": this location allows none (see "
+               "oxmigrate_health_url)";
+    }
+
+    u = alcf->health_urls->elts;
+
+    for (i = 0; i < alcf->health_urls->nelts; i++) {
+        if (ngx_strcmp(u[i], url) == 0) {
+            return NULL;
+        }
+    }
+
+    return "field \"health_url\" must be one of this location's "
+           "oxmigrate_health_url";
+}
+
+
 /* health: GET url, 200 within 5 s (a blocking socket: thread pool) */
 
 static void
@@ -273,9 +386,13 @@ ngx_http_oxmigrate_admin_check_health(ngx_http_oxmigrate_job_t *job,
     ai = NULL;
     status = 0;
 
-    if (ngx_strncmp(u, "http://", 7) != 0) {
+    /* a job resumed after the configuration changed: asked again */
+
+    if (ngx_http_oxmigrate_admin_health_allowed(job->alcf, u) != NULL) {
         ngx_http_oxmigrate_admin_check_add(c, "health", 0,
-                                           "only http:// URLs are checked");
+                                           "not a URL of this location's "
+                                           "oxmigrate_health_url: not "
+                                           "checked");
         return;
     }
 

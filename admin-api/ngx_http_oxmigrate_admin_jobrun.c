@@ -19,8 +19,8 @@ ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     char    err[256];
     MYSQL  *m;
 
-    m = ngx_http_oxmigrate_admin_configdb_connect(job->omcf->db, pool, err,
-                                                  sizeof(err));
+    m = ngx_http_oxmigrate_admin_configdb_connect(
+            ngx_http_oxmigrate_admin_dcf(job->omcf), pool, err, sizeof(err));
     if (m == NULL) {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "oxmigrate admin: job %uL: configdb: %s", job->id, err);
@@ -125,9 +125,9 @@ ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
     end = ngx_http_oxmigrate_admin_now_ms() + run->job->alcf->lock_idle;
 
     while (!ngx_terminate) {
-        run->m = ngx_http_oxmigrate_admin_configdb_connect(run->job->omcf->db,
-                                                           run->pool, err,
-                                                           sizeof(err));
+        run->m = ngx_http_oxmigrate_admin_configdb_connect(
+                     ngx_http_oxmigrate_admin_dcf(run->job->omcf), run->pool,
+                     err, sizeof(err));
         if (run->m) {
             run->st.m = run->m;
             return 1;

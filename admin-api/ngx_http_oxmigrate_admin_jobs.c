@@ -568,8 +568,9 @@ static ngx_int_t
 ngx_http_oxmigrate_admin_upgrade_args(ngx_http_oxmigrate_admin_op_t *op,
     char **server, char **window, ngx_uint_t *parallel)
 {
-    char      *health;
-    yajl_val   v;
+    char        *health;
+    yajl_val     v;
+    const char  *why;
 
     *server = ngx_http_oxmigrate_admin_body_str(op, "server");
     if (*server == NULL) {
@@ -591,11 +592,11 @@ ngx_http_oxmigrate_admin_upgrade_args(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
-    if (health && ngx_strncmp(health, "http://", 7) != 0) {
+    why = health ? ngx_http_oxmigrate_admin_health_allowed(op->alcf, health)
+                 : NULL;
+    if (why) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"health_url\" must be an "
-                                       "http:// URL");
+                                       "invalid_argument", "%s", why);
         return NGX_ERROR;
     }
 

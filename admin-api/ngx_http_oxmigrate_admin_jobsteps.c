@@ -71,7 +71,7 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
 
     ngx_memzero(&u, sizeof(ngx_http_oxmigrate_update_t));
     u.alcf = job->alcf;
-    u.configdb = job->omcf->db;
+    u.configdb = ngx_http_oxmigrate_admin_dcf(job->omcf);
     u.pool = run->pool;
     u.log = job->log;
     u.host = h;

@@ -17,6 +17,7 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
 {
     char                        errbuf[128], *p;
     size_t                      i, j, n;
+    ngx_int_t                   lo;
     yajl_val                    v, e;
     const char                 *key;
     ngx_http_oxmigrate_field_t *f;
@@ -145,17 +146,20 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
             break;
 
         case NGX_HTTP_OXMIGRATE_FIELD_UINT:
+        case NGX_HTTP_OXMIGRATE_FIELD_COUNT:
             if (!YAJL_IS_INTEGER(v)) {
                 goto wrong;
             }
 
-            if (YAJL_GET_INTEGER(v) < 0
+            lo = (f->type == NGX_HTTP_OXMIGRATE_FIELD_COUNT) ? 1 : 0;
+
+            if (YAJL_GET_INTEGER(v) < lo
                 || (f->max && (uint64_t) YAJL_GET_INTEGER(v) > f->max))
             {
                 ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
                                    "invalid_argument",
-                                   "field \"%s\" must be 0 to %ui",
-                                   key, f->max);
+                                   "field \"%s\" must be %i to %ui",
+                                   key, lo, f->max);
                 return NGX_ERROR;
             }
 
@@ -201,6 +205,8 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
                      ? "a string or null"
                    : f->type == NGX_HTTP_OXMIGRATE_FIELD_UINT
                      ? "a non-negative integer"
+                   : f->type == NGX_HTTP_OXMIGRATE_FIELD_COUNT
+                     ? "a positive integer"
                    : f->type == NGX_HTTP_OXMIGRATE_FIELD_BOOL
                      ? "true or false" : "an array of strings");
         return NGX_ERROR;

@@ -142,8 +142,8 @@ ngx_http_oxmigrate_admin_lockwatch_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    m = ngx_http_oxmigrate_admin_configdb_connect(w->omcf->db, pool, err,
-                                                  sizeof(err));
+    m = ngx_http_oxmigrate_admin_configdb_connect(
+            ngx_http_oxmigrate_admin_dcf(w->omcf), pool, err, sizeof(err));
     if (m == NULL) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "oxmigrate admin: update lock scan: configdb: %s", err);

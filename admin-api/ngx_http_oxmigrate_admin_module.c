@@ -145,6 +145,13 @@ static ngx_command_t  ngx_http_oxmigrate_admin_commands[] = {
       offsetof(ngx_http_oxmigrate_admin_loc_conf_t, job_clock),
       NULL },
 
+    { ngx_string("oxmigrate_health_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_admin_health_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("oxmigrate_ox_tools"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_oxmigrate_admin_ox_tools,

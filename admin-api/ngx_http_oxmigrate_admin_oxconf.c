@@ -261,15 +261,20 @@ ngx_http_oxmigrate_admin_ox_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    /* like ssh with a private key: any access by group or others refuses */
+
     if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
         && (fi.st_mode & (S_IRWXG | S_IRWXO)))
     {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"%s\" is readable by others than its owner "
-                           "(mode 0%d%d%d): it holds OX's master password",
-                           name.data, (int) (fi.st_mode >> 6) & 7,
+        ngx_close_file(fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" is open to others than its owner "
+                           "(mode 0%d%d%d): it holds OX's master password, "
+                           "chmod 600 it", name.data,
+                           (int) (fi.st_mode >> 6) & 7,
                            (int) (fi.st_mode >> 3) & 7,
                            (int) fi.st_mode & 7);
+        return NGX_CONF_ERROR;
     }
 
     n = ngx_read_fd(fd, buf, sizeof(buf) - 1);

@@ -35,7 +35,7 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
     { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
     { "resume_after", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
     { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
-    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64 },
     { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
     { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
     { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
@@ -54,7 +54,7 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_revert[] = {
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
-    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_UINT, 64 },
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64 },
     { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
     { NULL, 0, 0 }
 };

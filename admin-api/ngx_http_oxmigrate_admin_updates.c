@@ -305,7 +305,7 @@ ngx_http_oxmigrate_admin_update_init(ngx_http_oxmigrate_admin_op_t *op,
 {
     ngx_memzero(u, sizeof(ngx_http_oxmigrate_update_t));
     u->alcf = op->alcf;
-    u->configdb = op->omcf->db;
+    u->configdb = ngx_http_oxmigrate_admin_dcf(op->omcf);
     u->pool = op->pool;
     u->log = op->log;
     u->host = h;

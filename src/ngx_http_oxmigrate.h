@@ -79,12 +79,15 @@ typedef struct {
 
 typedef struct {
     ngx_http_oxmigrate_db_conf_t     *db;      /* NULL: no oxmigrate_db */
+    ngx_http_oxmigrate_db_conf_t     *admin_db;  /* oxmigrate_admin_db */
     ngx_http_oxmigrate_redis_conf_t  *redis;   /* NULL: no Redis layer */
     ngx_shm_zone_t                   *shm_zone; /* NULL: no shm cache */
     ngx_msec_t                        cache_ttl;
     ngx_msec_t                        negative_ttl;
     ngx_msec_t                        cache_stale;  /* 0: off */
     ngx_uint_t                        maintenance_reason;
+    ngx_msec_t                        hole_time;  /* a change-log hole */
+    ngx_uint_t                        nonascii;   /* 1: looked up */
     ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
 } ngx_http_oxmigrate_main_conf_t;
 
@@ -100,6 +103,8 @@ typedef struct {
     ngx_str_t                   server;    /* server.name, may be empty */
     uint64_t                    pos;       /* the server's change log, */
     ngx_uint_t                  pos_set;   /* not serialized            */
+    uint64_t                    at;        /* the server's clock, unix ms,
+                                              when it read (0: unknown) */
 } ngx_http_oxmigrate_info_t;
 
 
@@ -137,6 +142,9 @@ ngx_int_t ngx_http_oxmigrate_info_parse(ngx_str_t *value,
 /* one row of the configdb change log (sql/changelog.sql), as applied */
 typedef struct {
     uint64_t                    id;
+    uint64_t                    seen;       /* configdb's clock, unix ms, */
+                                            /* of the poll that read it  */
+    uint64_t                    top;        /* ring: highest id so far */
     uint32_t                    cid;        /* 0: none */
     uint32_t                    server_id;  /* 0: none */
     uint32_t                    key_hash;   /* crc32 of the normalised */
@@ -162,25 +170,59 @@ ngx_int_t ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone,
  * Store value (info parsed from it) for ttl ms, kept stale ms more for
  * get_stale; evicts least recently used entries when full.  NGX_DECLINED
  * (not stored, and not to be used) when the epoch is no longer the zone's
- * or a change applied after position pos (what the value is fresh as of)
- * touches it; NGX_OK otherwise, also when it was not cached (ttl 0, too
+ * or an applied change the value may not have seen touches it (the value
+ * is fresh as of change-log position pos, read by configdb at unix ms at,
+ * 0: unknown); NGX_OK otherwise, also when it was not cached (ttl 0, too
  * large, zone full).
  */
 ngx_int_t ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
-    ngx_http_oxmigrate_info_t *info, uint64_t pos);
+    ngx_http_oxmigrate_info_t *info, uint64_t pos, uint64_t at);
 /* the zone's epoch, after reporting what this worker saw and when */
 ngx_uint_t ngx_http_oxmigrate_shm_epoch(ngx_shm_zone_t *shm_zone,
     ngx_uint_t seen, ngx_msec_t seen_at);
 /* the change-log position applied to the zone; *ready: one is known */
 uint64_t ngx_http_oxmigrate_shm_position(ngx_shm_zone_t *shm_zone,
     ngx_uint_t *ready);
+
+/*
+ * Ids of the change log not read yet: a hole (an id handed out to a
+ * transaction that had not committed, or rolled back: watched until since
+ * + the hole time) or, unread set, ids known to hold committed rows not
+ * read yet (the rest of a big transaction, read in batches).
+ */
+typedef struct {
+    uint64_t                    lo;
+    uint64_t                    hi;
+    ngx_msec_t                  since;
+    ngx_uint_t                  unread;
+} ngx_http_oxmigrate_hole_t;
+
+#define NGX_HTTP_OXMIGRATE_HOLES  64
+
+typedef struct {
+    uint64_t                    applied;    /* highest id read */
+    ngx_uint_t                  ready;      /* applied is a position */
+    ngx_uint_t                  gen;        /* of this poll */
+    ngx_uint_t                  nholes;
+    ngx_http_oxmigrate_hole_t   holes[NGX_HTTP_OXMIGRATE_HOLES];
+} ngx_http_oxmigrate_log_state_t;
+
+/* NGX_OK: this worker polls now, st holds the log's state */
 ngx_int_t ngx_http_oxmigrate_shm_poll_due(ngx_shm_zone_t *shm_zone,
-    ngx_msec_t busy, uint64_t *from, ngx_uint_t *ready);
+    ngx_msec_t busy, ngx_http_oxmigrate_log_state_t *st);
 void ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone,
     ngx_msec_t after);
-void ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
-    ngx_http_oxmigrate_change_t *changes, ngx_uint_t n, uint64_t start);
+/*
+ * Applies changes read by the poll of st->gen (in any order) and stores
+ * the state it leaves; a poll that was overtaken by another worker's
+ * stores nothing.  The first read (st->ready 0) only sets the position,
+ * st->applied.  Returns the worker's CPU time with the zone locked, in
+ * microseconds (not the time spent waiting for the lock).
+ */
+ngx_msec_t ngx_http_oxmigrate_shm_apply(ngx_shm_zone_t *shm_zone,
+    ngx_http_oxmigrate_change_t *changes, ngx_uint_t n,
+    ngx_http_oxmigrate_log_state_t *st);
 typedef struct {
     ngx_msec_t                  age;
     ngx_msec_int_t              expires_in;  /* <= 0: past its ttl */

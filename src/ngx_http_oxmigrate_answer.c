@@ -238,21 +238,45 @@ ngx_http_oxmigrate_redirect(ngx_http_request_t *r,
 /*
  * A share link of a moved context: 302 to the redirect URL plus the
  * path, as OX's share servlet answers with migrationRedirectURL +
- * servletPath + pathInfo (never the query string).  The URL is an origin
- * here ("https://upgrade.example.com"); a trailing '/' is dropped.
+ * servletPath + pathInfo (never the query string: it may carry a session
+ * or a password).  A URL without variables is taken as it is (a trailing
+ * '/' dropped); one with variables ("https://host$request_uri", the form
+ * logins want) gives only its origin, scheme://host[:port], so neither
+ * the path nor the query comes twice, whatever the variables were.
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_redirect_share(ngx_http_request_t *r)
 {
-    u_char     *p, *q;
-    size_t      plen;
-    ngx_int_t   rc;
-    ngx_str_t   url, full;
+    u_char                         *p, *q, *end;
+    size_t                          plen;
+    ngx_int_t                       rc;
+    ngx_str_t                       url, full;
+    ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oxmigrate_module);
 
     rc = ngx_http_oxmigrate_redirect_url(r, &url);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    end = url.data + url.len;
+    p = ngx_strlcasestrn(url.data, end, (u_char *) "://", 3 - 1);
+
+    if (olcf->redirect_url->lengths && p) {
+        /* the origin: up to the path, query or fragment */
+        for (p += 3; p < end && *p != '/' && *p != '?' && *p != '#'; p++) {
+            /* void */
+        }
+
+        url.len = p - url.data;
+
+    } else {
+        q = ngx_strlchr(url.data, end, '?');
+        if (q) {
+            url.len = q - url.data;
+        }
     }
 
     while (url.len && url.data[url.len - 1] == '/') {

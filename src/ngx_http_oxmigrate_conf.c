@@ -10,6 +10,10 @@
 #include "ngx_http_oxmigrate.h"
 
 
+static char *ngx_http_oxmigrate_conf_db_parse(ngx_conf_t *cf,
+    ngx_http_oxmigrate_db_conf_t **slot);
+
+
 typedef enum {
     NGX_HTTP_OXMIGRATE_PARAM_CSTR = 0,   /* NUL-terminated copy */
     NGX_HTTP_OXMIGRATE_PARAM_STR,        /* points into the configuration */
@@ -365,20 +369,35 @@ ngx_http_oxmigrate_parse_params(ngx_conf_t *cf,
 }
 
 
+/*
+ * oxmigrate_db (the router's lookups and change-log polls: SELECT only)
+ * and oxmigrate_admin_db (the admin API's reads and writes): one syntax.
+ */
+
 char *
 ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_oxmigrate_main_conf_t *omcf = conf;
+    ngx_http_oxmigrate_db_conf_t  **slot;
 
+    slot = (ngx_http_oxmigrate_db_conf_t **) ((char *) conf + cmd->offset);
+
+    if (*slot) {
+        return "is duplicate";
+    }
+
+    return ngx_http_oxmigrate_conf_db_parse(cf, slot);
+}
+
+
+static char *
+ngx_http_oxmigrate_conf_db_parse(ngx_conf_t *cf,
+    ngx_http_oxmigrate_db_conf_t **slot)
+{
     char                            *rv;
     ngx_str_t                        empty = ngx_string("");
     ngx_array_t                     *extra;
     ngx_http_oxmigrate_db_conf_t    *dcf;
     ngx_http_oxmigrate_db_server_t  *s;
-
-    if (omcf->db) {
-        return "is duplicate";
-    }
 
     dcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oxmigrate_db_conf_t));
     if (dcf == NULL) {
@@ -437,7 +456,7 @@ ngx_http_oxmigrate_conf_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                    extra->nelts * sizeof(ngx_http_oxmigrate_db_server_t));
     }
 
-    omcf->db = dcf;
+    *slot = dcf;
 
     return NGX_CONF_OK;
 }

@@ -20,6 +20,7 @@ typedef struct {
     ngx_uint_t                       epoch;
     uint64_t                         pos;       /* change log at the start */
     ngx_uint_t                       pos_ready;
+    uint64_t                         at;       /* configdb's clock */
     ngx_uint_t                       in_tree;
     ngx_http_oxmigrate_main_conf_t  *omcf;
 } ngx_http_oxmigrate_op_t;
@@ -121,6 +122,7 @@ ngx_http_oxmigrate_lookup(ngx_http_oxmigrate_main_conf_t *omcf,
     op->epoch = epoch;
     op->omcf = omcf;
     op->pos = 0;
+    op->at = 0;
     op->pos_ready = 0;
     ngx_queue_init(&op->waiters);
 
@@ -177,20 +179,21 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
 {
     ngx_http_oxmigrate_op_t *op = data;
 
-    u_char                     *p, *last, *slash;
-    uint64_t                    pos;
+    u_char                     *p, *last, *slash, *slash2;
+    uint64_t                    pos, at;
     ngx_msec_t                  ttl;
     ngx_str_t                   info_value;
     ngx_msec_int_t              left;
     ngx_http_oxmigrate_info_t   info;
 
     /*
-     * A Redis value is "<expiry in unix ms>[/<position>] <info>": an entry
-     * copied into shared memory must not outlive its Redis original, or a
-     * negative entry would be served for negative_ttl twice over; the
-     * change-log position says what it is fresh as of (a copy written
-     * before a change that touches it, by any balancer, or brought back by
-     * a Redis restart, is a miss).
+     * A Redis value is "<expiry in unix ms>[/<position>[/<read at>]]
+     * <info>": an entry copied into shared memory must not outlive its
+     * Redis original, or a negative entry would be served for negative_ttl
+     * twice over; the change-log position and configdb's clock when it was
+     * read say what it is fresh as of (a copy written before a change that
+     * touches it, by any balancer, or brought back by a Redis restart, is
+     * a miss).
      */
 
     if (rc != NGX_OK || value->len > NGX_HTTP_OXMIGRATE_VALUE_MAX) {
@@ -210,12 +213,24 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
 
     slash = ngx_strlchr(value->data, p, '/');
     pos = 0;
+    at = 0;
 
     if (slash) {
-        pos = (uint64_t) ngx_atoof(slash + 1, p - slash - 1);
+        slash2 = ngx_strlchr(slash + 1, p, '/');
+
+        pos = (uint64_t) ngx_atoof(slash + 1,
+                                   (slash2 ? slash2 : p) - slash - 1);
 
         if ((off_t) pos == NGX_ERROR) {
             goto db;
+        }
+
+        if (slash2) {
+            at = (uint64_t) ngx_atoof(slash2 + 1, p - slash2 - 1);
+
+            if ((off_t) at == NGX_ERROR) {
+                goto db;
+            }
         }
     }
 
@@ -238,7 +253,8 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
         if (ngx_http_oxmigrate_shm_set(op->omcf->shm_zone, &op->sn.str,
                                        op->epoch, &info_value,
                                        ngx_min(ttl, (ngx_msec_t) left),
-                                       op->omcf->cache_stale, &info, pos)
+                                       op->omcf->cache_stale, &info, pos,
+                                       at)
             == NGX_DECLINED)
         {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
@@ -276,9 +292,9 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
     ngx_http_oxmigrate_op_t *op = data;
 
     size_t                            n;
-    u_char                            stamp[NGX_TIME_T_LEN + NGX_INT64_LEN
+    u_char                            stamp[NGX_TIME_T_LEN + 2 * NGX_INT64_LEN
                                             + 2];
-    u_char                            buf[NGX_TIME_T_LEN + NGX_INT64_LEN + 2
+    u_char                            buf[NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 2
                                           + NGX_HTTP_OXMIGRATE_VALUE_MAX];
     time_t                            ttl;
     ngx_str_t                         value, stamped;
@@ -306,7 +322,7 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
     }
 
     /* room in front for the expiry stamp of the Redis copy */
-    value.data = buf + NGX_TIME_T_LEN + NGX_INT64_LEN + 2;
+    value.data = buf + NGX_TIME_T_LEN + 2 * NGX_INT64_LEN + 2;
     value.len = ngx_http_oxmigrate_info_serialize(info, value.data);
 
     /*
@@ -323,6 +339,7 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
 
     if (info->pos_set) {
         op->pos = info->pos;
+        op->at = info->at;
     }
 
     if (omcf->shm_zone) {
@@ -330,7 +347,8 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
                                           op->epoch, &value,
                                           info->found ? omcf->cache_ttl
                                                       : omcf->negative_ttl,
-                                          omcf->cache_stale, info, op->pos);
+                                          omcf->cache_stale, info, op->pos,
+                                          op->at);
     }
 
     if (omcf->redis) {
@@ -338,9 +356,10 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
                           : (time_t) (omcf->negative_ttl + 999) / 1000;
 
         if (op->pos_ready) {
-            n = ngx_sprintf(stamp, "%M/%uL ", ngx_http_oxmigrate_unix_ms()
-                                             + (ngx_msec_t) ttl * 1000,
-                            op->pos)
+            n = ngx_sprintf(stamp, "%M/%uL/%uL ",
+                            ngx_http_oxmigrate_unix_ms()
+                            + (ngx_msec_t) ttl * 1000,
+                            op->pos, op->at)
                 - stamp;
 
         } else {

@@ -27,7 +27,7 @@
 #include <errmsg.h>
 
 
-#define NGX_HTTP_OXMIGRATE_QUERY_MAX  (2 * NGX_HTTP_OXMIGRATE_KEY_MAX + 768)
+#define NGX_HTTP_OXMIGRATE_QUERY_MAX  (2 * NGX_HTTP_OXMIGRATE_KEY_MAX + 2048)
 #define NGX_HTTP_OXMIGRATE_DB_DOWN    5000     /* ms */
 #define NGX_HTTP_OXMIGRATE_DB_BEHIND  1000     /* ms */
 
@@ -127,13 +127,16 @@ static const char  ngx_http_oxmigrate_db_select[] =
 
 /*
  * With the change log: one row always, the server's change-log position
- * last, the context's columns NULL when the name is unknown.
+ * and its clock (unix ms, when the statement started) last, the context's
+ * columns NULL when the name is unknown.
  */
 
 static const char  ngx_http_oxmigrate_db_select_pos[] =
     "SELECT l.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name,"
-    " x.pos"
-    " FROM (SELECT COALESCE(MAX(id), 0) AS pos FROM oxmigrate_change) x"
+    " x.pos, x.at"
+    " FROM (SELECT COALESCE(MAX(id), 0) AS pos,"
+    " CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS at"
+    " FROM oxmigrate_change) x"
     " LEFT JOIN (login2context l"
     " JOIN context c ON c.cid = l.cid"
     " JOIN context_server2db_pool p ON p.cid = l.cid"
@@ -142,8 +145,10 @@ static const char  ngx_http_oxmigrate_db_select_pos[] =
 
 static const char  ngx_http_oxmigrate_db_select_cid_pos[] =
     "SELECT c.cid, c.enabled, c.reason_id, p.server_id, p.db_schema, s.name,"
-    " x.pos"
-    " FROM (SELECT COALESCE(MAX(id), 0) AS pos FROM oxmigrate_change) x"
+    " x.pos, x.at"
+    " FROM (SELECT COALESCE(MAX(id), 0) AS pos,"
+    " CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED) AS at"
+    " FROM oxmigrate_change) x"
     " LEFT JOIN (context c"
     " JOIN context_server2db_pool p ON p.cid = c.cid"
     " LEFT JOIN server s ON s.server_id = p.server_id)"
@@ -643,6 +648,7 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
     row = mysql_fetch_row(res);
 
     req->info.pos_set = 0;
+    req->info.at = 0;
 
     if (row && mysql_num_fields(res) > 6) {
         lengths = mysql_fetch_lengths(res);
@@ -650,6 +656,13 @@ ngx_http_oxmigrate_db_result(ngx_http_oxmigrate_db_conn_t *dc, MYSQL_RES *res)
                                                       lengths[6])
                                : 0;
         req->info.pos_set = 1;
+        req->info.at = (mysql_num_fields(res) > 7 && row[7])
+                       ? (uint64_t) ngx_atoof((u_char *) row[7], lengths[7])
+                       : 0;
+
+        if ((off_t) req->info.at == NGX_ERROR) {
+            req->info.at = 0;
+        }
 
         if (req->info.pos < req->min_pos
             && req->tries + 1 < ngx_http_oxmigrate_dcf->servers->nelts)

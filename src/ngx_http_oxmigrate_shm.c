@@ -264,7 +264,7 @@ ngx_http_oxmigrate_shm_get_stale(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 ngx_int_t
 ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, ngx_str_t *value, ngx_msec_t ttl, ngx_msec_t stale,
-    ngx_http_oxmigrate_info_t *info, uint64_t pos)
+    ngx_http_oxmigrate_info_t *info, uint64_t pos, uint64_t at)
 {
     size_t                          size;
     ngx_msec_t                      now;
@@ -298,14 +298,15 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     now = ngx_current_msec;
 
     /*
-     * A change applied since the lookup started may have made this answer
-     * stale: then it is not stored, and the caller does not use it either
+     * An applied change the answer may not have seen (shm_log.c: by its
+     * position and configdb's time of the read) may have made it stale:
+     * then it is not stored, and the caller does not use it either
      * (a Redis copy: configdb is asked).  One lock for the check and the
      * store, so no change can slip in between.
      */
 
     if (epoch != ctx->sh->epoch
-        || ngx_http_oxmigrate_shm_touched(ctx->sh, pos, hash,
+        || ngx_http_oxmigrate_shm_touched(ctx->sh, pos, at, hash,
                              info->found ? (uint32_t) info->cid : 0,
                              info->found ? (uint32_t) info->server_id : 0))
     {

@@ -50,9 +50,9 @@ typedef struct {
     ngx_uint_t                   invalidated;
 
     /* the configdb change log: see changes.c */
-    ngx_uint_t                   log_ready;   /* applied is a position */
-    uint64_t                     applied;     /* last change applied */
-    uint64_t                     covered;     /* ring holds all > covered */
+    ngx_http_oxmigrate_log_state_t  log;      /* position, holes */
+    uint64_t                     covered;     /* the ring forgot changes */
+    uint64_t                     covered_seen;  /* up to these */
     ngx_msec_t                   poll_at;     /* next poll, any worker */
     ngx_uint_t                   ring_size;
     ngx_uint_t                   ring_next;   /* next slot to write */
@@ -74,11 +74,13 @@ ngx_http_oxmigrate_shm_node_t *ngx_http_oxmigrate_shm_lookup(
 void ngx_http_oxmigrate_shm_delete(ngx_http_oxmigrate_shm_ctx_t *ctx,
     ngx_http_oxmigrate_shm_node_t *sn);
 /*
- * 1 when a change applied after pos touches an entry with this key hash,
- * cid or server id (or the ring no longer reaches back to pos)
+ * 1 when an applied change that a value fresh as of position pos, read at
+ * configdb time at, may not have seen touches an entry with this key hash,
+ * cid or server id (or the ring no longer reaches back that far)
  */
 ngx_uint_t ngx_http_oxmigrate_shm_touched(ngx_http_oxmigrate_shm_sh_t *sh,
-    uint64_t pos, uint32_t hash, uint32_t cid, uint32_t server_id);
+    uint64_t pos, uint64_t at, uint32_t hash, uint32_t cid,
+    uint32_t server_id);
 
 
 #endif /* _NGX_HTTP_OXMIGRATE_SHM_H_INCLUDED_ */

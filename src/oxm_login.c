@@ -11,6 +11,7 @@
 
 
 #include "oxm_login.h"
+#include "oxm_collation.h"
 
 
 enum {
@@ -302,22 +303,124 @@ oxm_form_field(const unsigned char *form, size_t len, const char *name,
 }
 
 
-size_t
-oxm_login_key_normalize(unsigned char *key, size_t len)
+/* the class of a BMP character: its representative, 0: it weighs nothing */
+
+static unsigned
+oxm_collation_fold(unsigned cp)
 {
-    size_t  i;
+    size_t  lo, hi, mid;
 
-    while (len && key[len - 1] == ' ') {
-        len--;
-    }
+    lo = 0;
+    hi = OXM_COLLATION_N;
 
-    for (i = 0; i < len; i++) {
-        if (key[i] >= 'A' && key[i] <= 'Z') {
-            key[i] |= 0x20;
+    while (lo < hi) {
+        mid = (lo + hi) / 2;
+
+        if (oxm_collation[mid][0] == cp) {
+            return oxm_collation[mid][1];
+        }
+
+        if (oxm_collation[mid][0] < cp) {
+            lo = mid + 1;
+
+        } else {
+            hi = mid;
         }
     }
 
-    return len;
+    return cp;
+}
+
+
+size_t
+oxm_login_key_normalize(unsigned char *key, size_t len)
+{
+    size_t         i, n, k;
+    unsigned       cp;
+    unsigned char  c;
+
+    for (i = 0, n = 0; i < len; /* void */) {
+        c = key[i];
+
+        if (c < 0x80) {
+            i++;
+
+            /* the control bytes the collation ignores go, A-Z are lowered */
+
+            if (c <= 0x08 || (c >= 0x0e && c <= 0x1f) || c == 0x7f) {
+                continue;
+            }
+
+            key[n++] = (c >= 'A' && c <= 'Z') ? (c | 0x20) : c;
+            continue;
+        }
+
+        k = (c >= 0xf0) ? 4 : (c >= 0xe0) ? 3 : (c >= 0xc0) ? 2 : 0;
+
+        if (k == 0 || i + k > len || !oxm_utf8_valid(key + i, k)) {
+            /* not UTF-8: kept as it is (the caller refuses the name) */
+            key[n++] = key[i++];
+            continue;
+        }
+
+        if (k == 4) {
+            /* every supplementary character weighs the same (0xFFFD) */
+            i += 4;
+            key[n++] = 0xf0;
+            key[n++] = 0x90;
+            key[n++] = 0x80;
+            key[n++] = 0x80;
+            continue;
+        }
+
+        cp = (k == 2) ? ((c & 0x1fu) << 6 | (key[i + 1] & 0x3fu))
+                      : ((c & 0x0fu) << 12 | (key[i + 1] & 0x3fu) << 6
+                         | (key[i + 2] & 0x3fu));
+        i += k;
+
+        /* the class's representative never has a longer encoding */
+
+        cp = oxm_collation_fold(cp);
+
+        if (cp == 0) {
+            continue;
+
+        } else if (cp < 0x80) {
+            key[n++] = (unsigned char) cp;
+
+        } else if (cp < 0x800) {
+            key[n++] = (unsigned char) (0xc0 | cp >> 6);
+            key[n++] = (unsigned char) (0x80 | (cp & 0x3f));
+
+        } else {
+            key[n++] = (unsigned char) (0xe0 | cp >> 12);
+            key[n++] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
+            key[n++] = (unsigned char) (0x80 | (cp & 0x3f));
+        }
+    }
+
+    /* PAD SPACE: trailing spaces (and what folds to one) do not count */
+
+    while (n && key[n - 1] == ' ') {
+        n--;
+    }
+
+    return n;
+}
+
+
+int
+oxm_login_key_ascii(const unsigned char *key, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (key[i] >= 0x80) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -58,11 +58,20 @@ int oxm_form_scan(oxm_form_scan_t *s, const unsigned char *p, size_t len);
 int oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len);
 
 /*
- * A context part as the configdb's collation compares it, so that names
- * MariaDB finds equal share one cache entry: ASCII letters lowered in place,
- * trailing spaces (PAD SPACE) dropped.  Returns the new length.
+ * A context part as configdb's collation (utf8mb4_unicode_ci) compares it,
+ * so that names MariaDB finds equal share one cache entry, in place: each
+ * character replaced by its class's representative (oxm_collation.h, asked
+ * of MariaDB: case and accents fold, A-Z to a-z, "Ä" to "a"), the ~470
+ * characters it ignores removed (0x00-0x08, U+00AD, U+200B, ...), every
+ * supplementary character made one, trailing spaces (PAD SPACE) dropped.
+ * Two names that give one key are equal there.  Not folded: a character
+ * equal to a sequence (an expansion, "ß" = "ss", "æ" = "ae"), so such
+ * spellings stay separate entries.  Returns the new length.
  */
 size_t oxm_login_key_normalize(unsigned char *key, size_t len);
+
+/* 1 when key is ASCII only (oxmigrate_nonascii_names pass) */
+int oxm_login_key_ascii(const unsigned char *key, size_t len);
 
 /*
  * The user name of an "Authorization: Basic ..." header value (RFC 7617):

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # Hostile logins (issue 6, points 2-4): a redirect URL evaluated from the
-# request never splits the Location header; case and trailing-space
-# variants of one login domain share one cache entry and one configdb
-# query, as the configdb collation makes them equal; a login body of tens
+# request never splits the Location header; case, trailing-space and
+# Unicode case, accent and ignored-character variants of one login domain
+# share one cache entry and one configdb query, as the configdb collation
+# makes them equal; a login body of tens
 # of megabytes is scanned in bounded pieces (the worker's peak memory
 # barely moves), the login field is found behind 50 MB of padding, and
 # the body still reaches the backend byte for byte.
@@ -155,6 +156,51 @@ ok($q >= 1 && $q <= 3, "... with $q configdb queries");
 # a local context in upper case passes to the old cluster
 $r = login(port => $A, user => 'U@CTX1.EXAMPLE.COM  ');
 is($r->{headers}{'x-context'}, 1, 'CTX1.EXAMPLE.COM and spaces: context 1');
+
+# ------------------------------- what else the collation folds (issue 17)
+
+# utf8mb4_unicode_ci finds "ctx5" in "c\x01tx5", "ctx\xe2\x80\x8b5"
+# (U+200B) and "CTX\xe2\x81\xa05" alike, and "example" in "EX\xc3\x84MPLE"
+# (Ä): the cache key folds the same, so all are one entry, one query.
+my @ign = ((map { chr } 1 .. 8, 0x0e .. 0x1f, 0x7f),
+           "\xe2\x80\x8b", "\xe2\x81\xa0", "\xef\xbb\xbf", "\xcd\x8f",
+           "\xe2\x80\x8c", "\xe2\x80\x8d");
+$before = lookups();
+$keys_before = $redis->cmd('DBSIZE');
+my $moved = 0;
+my %names;
+for my $i (0 .. 999) {
+    my @c = split //, 'ctx5';
+    for my $k (0 .. $i % 3) {
+        my $at = ($i >> $k) % (@c + 1);
+        splice @c, $at, 0, $ign[($i * 7 + $k) % @ign];
+    }
+    my $name = join('', @c) . '.example.com';
+    $names{$name}++;
+    my $x = login(port => $A, user => "u\@$name");
+    $moved++ if $x->{status} == 200 && $x->{body} =~ /"code":"LGI-0016"/;
+}
+cmp_ok(scalar(keys %names), '>', 500, scalar(keys %names)
+       . ' distinct spellings with characters the collation ignores');
+is($moved, 1000, '... all of ctx5: LGI-0016');
+$q = lookups() - $before;
+ok($q < 50, "1000 ignorable-character variants cost $q configdb queries");
+$k = $redis->cmd('DBSIZE') - $keys_before;
+ok($k <= 2, "... and $k new Redis keys");
+
+$before = lookups();
+$moved = 0;
+my @acc = ("\xc3\xa4", "\xc3\x84", "\xc3\xa1", "\xc3\x81", "\xc3\xa2",
+           "\xc3\xa0", "a", "A", "\xc4\x81", "\xc4\x80");
+for my $i (0 .. 199) {
+    my $name = 'ctx5.ex' . $acc[$i % 10] . 'mpl' . ($i % 3 ? 'e' : "\xc3\xa9")
+               . '.com' . (' ' x ($i % 2));
+    my $x = login(port => $A, user => "u\@$name");
+    $moved++ if $x->{status} == 200 && $x->{body} =~ /"code":"LGI-0016"/;
+}
+is($moved, 200, 'Unicode case and accents (exÄmple, exámplé): ctx5');
+$q = lookups() - $before;
+ok($q <= 1, "... $q configdb queries for 200 such spellings");
 
 # ----------------------------------------------------------- huge bodies
 

@@ -323,7 +323,7 @@ sub site_conf {
     my ($file, %port) = @_;
     my $t = OxTest::_slurp("$root/conf.d/$file") or die "$file: $!";
     my $n = 0;
-    $n += $t =~ s{host=10\.20\.0\.5 port=3306 user=oxmigrate "password=db secret"\s+database=configdb}
+    $n += $t =~ s{host=10\.20\.0\.5 port=3306 user=oxmigrate_router "password=db secret"\s+database=configdb}
                  {host=127.0.0.1 port=%%DB_PORT%% user=root password= database=%%DB_NAME%%};
     $n += $t =~ s{host=10\.20\.0\.6 port=6379}{host=127.0.0.1 port=%%REDIS_PORT%%};
     $n += $t =~ s{server 10\.20\.1\.11:8009;\s*server 10\.20\.1\.12:8009;}

@@ -94,6 +94,24 @@ $dav
             add_header X-Decision \$oxmigrate_decision always;
             proxy_pass http://old;
         }
+        location /rq/ {
+            oxmigrate on;
+            oxmigrate_identify login share;
+            oxmigrate_redirect_url https://upgrade.example.com\$request_uri;
+            proxy_pass http://old;
+        }
+        location /rq2/ {
+            oxmigrate on;
+            oxmigrate_identify share;
+            oxmigrate_redirect_url \$scheme://upgrade.example.com:8443\$uri\$is_args\$args;
+            proxy_pass http://old;
+        }
+        location /rq3/ {
+            oxmigrate on;
+            oxmigrate_identify share;
+            oxmigrate_redirect_url https://upgrade.example.com/ox/;
+            proxy_pass http://old;
+        }
         location /appsuite/api/ {
             oxmigrate on;
             oxmigrate_identify login basic share;
@@ -267,6 +285,17 @@ cluster_ok(req($P, 'PROPFIND', '/nomaint/dav/', user => 'x@ctx5.example.com'), '
 redirect_ok(req($P, 'GET', '/nomaint/share/' . token(4)), 302,
             'http://upgrade.example.com/nomaint/share/' . token(4),
             'oxmigrate_maintenance off: a moved share is still redirected');
+# the redirect URL with variables (issue 17 d): no query, no path twice
+$r = req($P, 'GET', '/rq/share/' . token(4) . '/f?session=SECRET&x=1');
+redirect_ok($r, 302, 'https://upgrade.example.com/rq/share/' . token(4) . '/f',
+            'https://host$request_uri: the share Location has the path once, no query');
+unlike($r->{headers}{location} // '', qr/SECRET/, '... the session is not in it');
+$r = req($P, 'GET', '/rq2/share/' . token(4) . '/a%20b?delivery=view');
+redirect_ok($r, 302, 'http://upgrade.example.com:8443/rq2/share/' . token(4) . '/a%20b',
+            '$scheme://host:port$uri$is_args$args: the origin, the path as sent');
+$r = req($P, 'GET', '/rq3/share/' . token(4) . '?x=1');
+redirect_ok($r, 302, 'https://upgrade.example.com/ox/rq3/share/' . token(4),
+            'a URL without variables keeps its path prefix');
 cluster_ok(req($S, 'GET', '/ajax/share/' . token(1)), 'misdirected', 'secondary: old context\'s share: ctx0012');
 
 my @keys = $redis->cmd('KEYS', '*');

@@ -22,6 +22,9 @@ ok($conf =~ s{listen 127\.0\.0\.1:8080;}{listen 127.0.0.1:%%PORT_A%%;},
 ok($conf =~ s{/etc/nginx/oxmigrate\.htpasswd}{$htpasswd}g, 'htpasswd');
 ok($conf =~ s{/etc/nginx/oxmigrate/updatetasks}{$tasks}, 'update tasks');
 $conf =~ s{/var/log/nginx/oxmigrate-admin\.log}{%%TMP%%/admin.log};
+(my $admin_db = $site->{db}->directive) =~ s/^oxmigrate_db/oxmigrate_admin_db/;
+ok($conf =~ s{oxmigrate_admin_db host=10\.20\.0\.5[^;]*;}{$admin_db},
+   'its own configdb user (oxmigrate_admin_db)');
 unlike($conf, qr{/etc/|/var/}m, 'no other site path left');
 
 my $ng = OxTest::nginx($site->{db}->directive . "\n" . $conf,

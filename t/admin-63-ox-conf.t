@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # The OX connector's directives: what nginx refuses at start (one cluster
 # only, no credentials, a credentials file that is not one safe
-# "user:password" line, a bad via= or timeout), the warning about a
-# readable credentials file; and without oxmigrate_ox_tools: the SQL steps,
+# "user:password" line, a bad via= or timeout, a credentials file open to
+# group or others); and without oxmigrate_ox_tools: the SQL steps,
 # "ox_caches":"not invalidated" in every answer and the job record, and
 # one warning in the error log at start.
 
@@ -58,12 +58,20 @@ for my $bad ("nocolon\n", "a:\n", "a:b\nc:d\n", "-A:x\n", "a b:x\n") {
     unlike($out, qr/\Q$bad\E/, 'and not echoed') if $bad =~ /:/;
 }
 
-my $open = cred_file('open', "oxadminmaster:pw\n", 0644);
+# like ssh with a private key (issue 17 f)
+for my $mode (0644, 0640, 0604, 0620, 0602, 0666, 0610) {
+    my $open = cred_file('open', "oxadminmaster:pw\n", $mode);
+    ($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
+                        . " $new; oxmigrate_ox_credentials $open;");
+    my $m = sprintf '0%o', $mode;
+    isnt($rc, 0, "a credentials file of mode $m: nginx -t fails");
+    like($out, qr/open to others than its owner \(mode $m\)/, 'says why');
+    unlike($out, qr/pw/, 'the password is not shown');
+}
+my $own = cred_file('own', "oxadminmaster:pw\n", 0400);
 ($rc, $out) = check("oxmigrate_ox_tools old $old; oxmigrate_ox_tools new"
-                    . " $new; oxmigrate_ox_credentials $open;");
-is($rc, 0, 'a credentials file readable by others: accepted');
-like($out, qr/readable by others than its owner \(mode 0644\)/, 'warned');
-unlike($out, qr/pw/, 'the password is not shown');
+                    . " $new; oxmigrate_ox_credentials $own;");
+is($rc, 0, 'mode 0400: accepted') or diag $out;
 
 # any character in the password (it travels in ADMIN_PASSWORD)
 my $odd = cred_file('odd', "oxadminmaster:p !#\$&*?'\"\\ w:d\n");

@@ -25,7 +25,11 @@ my $ox = OxAdmin::oxtools($site, tasks => [ { name => 't.A' } ],
 my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
                         http => 'server { listen 127.0.0.1:%%PORT_H%%;'
                               . ' location /ok { return 200 "ok\n"; }'
-                              . ' location /bad { return 500; } }');
+                              . ' location /bad { return 500; } }',
+                        extra => join ' ', map { "oxmigrate_health_url $_;" }
+                                 'http://127.0.0.1:%%PORT_H%%/ok',
+                                 'http://127.0.0.1:%%PORT_H%%/bad',
+                                 'http://127.0.0.1:1/x');
 sub api { OxAdmin::api($ng, @_) }
 my $health = 'http://127.0.0.1:' . $ng->port('H');
 

@@ -437,8 +437,26 @@ test_normalize(void)
     NORM("a b ", "a b");
     NORM("    ", "");
     NORM("", "");
-    NORM("Jos\xc3\x89", "jos\xc3\x89");      /* non-ASCII untouched */
+    NORM("Jos\xc3\x89", "jose");                 /* the collation: E */
     NORM("@[`{AZaz", "@[`{azaz");              /* only A-Z change */
+
+    /* bytes utf8mb4_unicode_ci ignores (issue 17) */
+    NORM("ctx\x01""5.ex\x08""ample.com", "ctx5.example.com");
+    NORM("\x00""ctx5\x0e\x1f\x7f", "ctx5");
+    NORM("ctx5 \x02", "ctx5");                 /* a space before it trails */
+    NORM("ctx5\t\n\r", "ctx5\t\n\r");           /* 0x09-0x0d weigh */
+    NORM("ctx\xe2\x80\x8b""5", "ctx5");            /* U+200B */
+    NORM("\xe2\x81\xa0""ctx5\xef\xbb\xbf", "ctx5");   /* U+2060, U+FEFF */
+    NORM("c\xc2\xad""tx5", "c\xc2\xad""tx5");      /* U+00AD weighs */
+    NORM("M\xc3\x9cLLER", "muller");                /* Ü: case, accent */
+    NORM("ctx5\xc2\xa0\xc2\xa0", "ctx5");           /* NBSP is a space */
+    NORM("\xce\xa3\xcf\x83", "\xce\xa3\xce\xa3");   /* Greek Σ σ */
+    NORM("stra\xc3\x9f""e", "stra\xc3\x9f""e");      /* ß = ss: kept */
+    NORM("a\xf0\x9f\x98\x80", "a\xf0\x90\x80\x80"); /* 4 bytes: one */
+    NORM("a\xff""B", "a\xff""b");                   /* not UTF-8: kept */
+    NORM("a\xc3", "a\xc3");                         /* cut short: kept */
+    CHECK(oxm_login_key_ascii((unsigned char *) "ctx5.example.com", 16));
+    CHECK(!oxm_login_key_ascii((unsigned char *) "ctx5\xe2\x80\x8b", 7));
 }
 
 
