@@ -513,6 +513,7 @@ typedef struct {
     ngx_array_t                          *executed;  /* char * */
     ngx_array_t                          *failed;    /* char * */
     ngx_uint_t                            lost;      /* lock taken over */
+    ngx_uint_t                            gone;      /* its db went away */
     char                                  error[512];
 } ngx_http_oxmigrate_update_t;
 
@@ -773,6 +774,12 @@ void ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
 /* thread: NGX_OK exit 0, NGX_DECLINED failed, NGX_ERROR not run/killed */
 ngx_int_t ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call);
 u_char *ngx_http_oxmigrate_admin_ox_said(ngx_str_t *out, size_t *len);
+/* oxtasks.c: runs a call, NGX_ERROR: answered (502, 503, 504) */
+ngx_int_t ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_ox_call_t *call);
+/* a name that is a safe argument; NGX_ERROR: answered 400 */
+ngx_int_t ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
+    const char *what, const char *s);
 void ngx_http_oxmigrate_admin_ox_json(yajl_gen g,
     ngx_http_oxmigrate_ox_call_t *call);
 void ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,

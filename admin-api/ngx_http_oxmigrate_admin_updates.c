@@ -358,6 +358,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
 {
     yajl_gen                      g;
     ngx_int_t                     rc;
+    ngx_uint_t                    gone;
     ngx_http_oxmigrate_step_t     st;
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
@@ -389,10 +390,13 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (rc == NGX_AGAIN) {
-        /* the tool timed out; OX's update goes on inside the node */
-        ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_GATEWAY_TIME_OUT,
-                                            "ox_update_running", "%s",
-                                            u.error);
+        /* OX's update goes on inside the node, or the schema's db is gone */
+        gone = u.gone || op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW] == NULL;
+        ngx_http_oxmigrate_admin_error_open(op,
+                                 gone ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                      : NGX_HTTP_GATEWAY_TIME_OUT,
+                                 gone ? "db_unavailable" : "ox_update_running",
+                                 "%s", u.error);
         if (op->gen) {
             ngx_http_oxmigrate_admin_step_json(op->gen, &st);
         }

@@ -117,6 +117,7 @@ is($v->{"${B}\"held\"}"}, 1, "${s1}'s lock refreshed: held again");
 # --- unblockdatabase frees the dead ones; the counts follow
 my $r = OxAdmin::api($ng, POST => 'databases/3/unblock', json => {});
 is($r->{status}, 200, 'POST /databases/3/unblock: 200') or diag($r->{body});
+lock_row($s1, 'LOCKED', 0);    # held: refreshed now, as its holder would
 $v = next_scan();
 is($v->{"${B}\"stale\"}"}, 0, 'after unblockdatabase: no stale blocking lock');
 is($v->{"${B}\"held\"}"}, 1, "... ${s1}'s live lock is still there and held");
