@@ -87,9 +87,12 @@ is(metric('oxmigrate_job_schema_running_seconds'), '0.000', '... none running');
 $db->do("UPDATE oxmigrate_job_schema SET contexts = 10 WHERE job_id = $id"
         . " AND state = 'done'");
 $job = api(GET => "jobs/$id")->{json};
+my $rate2 = $rate;
 ($rate, $eta) = expect($id);
-ok(abs($job->{rate} - $rate) < 1e-6 * $rate && $job->{rate} > 2,
-   "weighted: 10 contexts in the same time: rate $job->{rate}");
+ok(abs($job->{rate} - $rate) < 1e-6 * $rate
+   && abs($job->{rate} - 5 * $rate2) < 1e-6 * $rate,
+   "weighted: 10 contexts in the same time: rate $job->{rate}, 5 times"
+   . " the rate of 2 contexts");
 is($job->{eta_seconds}, $eta, "eta_seconds $eta");
 $db->do("UPDATE oxmigrate_job_schema SET contexts = 2 WHERE job_id = $id");
 
