@@ -828,6 +828,8 @@ ngx_int_t ngx_http_oxmigrate_admin_ox_pending(
     size_t err_len);
 const char *ngx_http_oxmigrate_admin_ox_pending_mode(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
+ngx_uint_t ngx_http_oxmigrate_admin_ox_word(u_char **p, u_char *end,
+    u_char **w, u_char **eol);
 void ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool,
     u_char *s, size_t len);
 const char *ngx_http_oxmigrate_admin_caches(

@@ -40,6 +40,41 @@ ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool, u_char *s,
 
 
 /*
+ * The next line of a tool's output from *p: its first word is [*p, *w)
+ * (leading blanks skipped), the line ends at *eol (past it: eol + 1 is
+ * where the caller goes on).  0: no line left.
+ */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_ox_word(u_char **p, u_char *end, u_char **w,
+    u_char **eol)
+{
+    u_char  *q;
+
+    if (*p >= end) {
+        return 0;
+    }
+
+    *eol = ngx_strlchr(*p, end, '\n');
+    if (*eol == NULL) {
+        *eol = end;
+    }
+
+    while (*p < *eol && (**p == ' ' || **p == '\t')) {
+        (*p)++;
+    }
+
+    for (q = *p; q < *eol && *q != ' ' && *q != '\t' && *q != '\r'; q++) {
+        /* void */
+    }
+
+    *w = q;
+
+    return 1;
+}
+
+
+/*
  * The first word of each line of a tool's output that names a task (a Java
  * class name: it has a dot; not the header "taskName", not "No entries
  * found."), into names: of the lines that say "excluded" (excluded = 1)
@@ -55,29 +90,18 @@ ngx_http_oxmigrate_admin_ox_task_words(ngx_str_t *out, ngx_array_t *names,
     p = out->data;
     end = p + out->len;
 
-    for ( /* void */ ; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        while (p < eol && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        for (w = p; w < eol && *w != ' ' && *w != '\t' && *w != '\r'; w++) {
-            /* void */
-        }
-
+    while (ngx_http_oxmigrate_admin_ox_word(&p, end, &w, &eol)) {
         if (w == p || ngx_strlchr(p, w, '.') == NULL || w[-1] == '.'
             || (ngx_strlcasestrn(w, eol, (u_char *) "excluded", 8 - 1)
                 == NULL) == excluded
             || (skip && ngx_http_oxmigrate_admin_ox_has(skip, p, w - p)))
         {
+            p = eol + 1;
             continue;
         }
 
         ngx_http_oxmigrate_admin_ox_name(names, pool, p, w - p);
+        p = eol + 1;
     }
 }
 

@@ -190,21 +190,9 @@ ngx_http_oxmigrate_admin_ox_failed_tasks(ngx_array_t *failed, ngx_pool_t *pool,
 
     end = out->data + out->len;
     p = ngx_strlchr(p, end, '\n');
+    p = p ? p + 1 : end;
 
-    while (p && p < end) {
-        p++;
-        eol = ngx_strlchr(p, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        while (p < eol && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        for (w = p; w < eol && *w != ' ' && *w != '\t' && *w != '\r'; w++) {
-            /* void */
-        }
+    while (ngx_http_oxmigrate_admin_ox_word(&p, end, &w, &eol)) {
 
         /* not the header, not a rule of "-", "+" or "|" */
         if (w > p && !(w - p == 8 && ngx_strncmp(p, "taskName", 8) == 0)
@@ -213,7 +201,7 @@ ngx_http_oxmigrate_admin_ox_failed_tasks(ngx_array_t *failed, ngx_pool_t *pool,
             ngx_http_oxmigrate_admin_ox_name(failed, pool, p, w - p);
         }
 
-        p = eol;
+        p = eol + 1;
     }
 }
 

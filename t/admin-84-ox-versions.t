@@ -291,6 +291,21 @@ $job = OxAdmin::wait_job($ng, $id, 60);
 is($job->{state}, 'done', 'done');
 is_deeply(ctx_state($s[4]), [ [ 1, undef, 101 ] ], 'enabled on the new server');
 
+# what runupdate prints when no row says so (both generations' formats):
+# its task names are kept, the schema is not enabled by a job
+for my $out ("The following update task(s) failed: \n FooTask (schema=$s[8])\n",
+             "The following update task(s) failed:\ntaskName className"
+             . "                                  schema    \nFooTask  com.open"
+             . "xchange.groupware.update.TaskInfo $s[8]\n") {
+    $ox->behave('new', 'runupdate', { stdout => $out, exit => 0 });
+    $r = api(POST => "schemas/$s[8]/update");
+    is($r->{status}, 200, 'a runupdate that reports a failure: 200');
+    is_deeply($r->{json}{failed}, [ 'FooTask' ],
+              'failed: the name from its ' . ($out =~ /className/
+              ? '7.10.1+ table' : '7.10.0 line'));
+}
+$ox->behave('new', 'runupdate', undef);
+
 unlike($ng->error_log, qr/\Q$PW\E/, 'the password is in no log line');
 is(scalar(grep { "@$_" =~ /\Q$PW\E/ } @{ $db->sql("SELECT arguments, result"
    . " FROM oxmigrate_audit") }), 0, 'nor in the audit');
