@@ -266,15 +266,18 @@ run_job nginx "$api_port"
 # ox_tools DIR CONFIGDB: the stand-in OX tools of both clusters on
 # CONFIGDB, the new cluster's update tasks those of tasks_dir
 ox_tools() {
-    local dir=$1 cdb=$2 c t
+    local dir=$1 cdb=$2 c t v
     for c in old new; do
         mkdir -p "$dir/$c"
         for t in registerserver disableschema enableschema changeserver \
-                 runupdate listUpdateTasks; do
+                 runupdate listUpdateTasks listUpdateTaskNamespaces \
+                 checkdatabase; do
             ln -s "$root/t/oxtools/oxtool" "$dir/$c/$t"
         done
-        printf '{"cluster":"%s","socket":"%s","configdb":"%s","log":"%s","user":"bench","pass":"bench","refresh_ms":20000,"idle_ms":60000}' \
-            "$c" "$tmp/db.sock" "$cdb" "$dir/calls.log" >"$dir/$c/oxtool.json"
+        # a 7.10.0 cluster and an upgraded 7.10.6 node (ox-facts 7)
+        v=7.10.0; [ "$c" = new ] && v=7.10.6
+        printf '{"cluster":"%s","version":"%s","socket":"%s","configdb":"%s","log":"%s","user":"bench","pass":"bench"}' \
+            "$c" "$v" "$tmp/db.sock" "$cdb" "$dir/calls.log" >"$dir/$c/oxtool.json"
     done
     perl -MJSON::PP -e '
         my @t;
@@ -293,9 +296,11 @@ ox_tools() {
 ox_nginx() {
     local name=$1 port=$2 dir=$tmp/$1
     ox_tools "$dir" "cdb_$name"
-    nginx_conf "nginx-$name" "$port" "cdb_$name" "oxmigrate_ox_tools old $dir/old;
-            oxmigrate_ox_tools new $dir/new;
-            oxmigrate_ox_credentials $dir/cred;" >"$tmp/nginx-$name.conf"
+    local pw="password_wrapper=$root/contrib/oxmigrate-ox-password"
+    nginx_conf "nginx-$name" "$port" "cdb_$name" "oxmigrate_ox_tools old $dir/old version=7.10.0 $pw;
+            oxmigrate_ox_tools new $dir/new version=7.10.6 $pw;
+            oxmigrate_ox_credentials $dir/cred;
+            oxmigrate_health_url http://127.0.0.1:$port/ping;" >"$tmp/nginx-$name.conf"
     /usr/sbin/nginx -p "$tmp/" -c "$tmp/nginx-$name.conf" \
         -e "$tmp/logs/nginx-$name-error.log"
     sleep 0.5
