@@ -87,6 +87,7 @@ typedef struct {
     ngx_uint_t                       n;
     ngx_uint_t                       nparts[3];
     ngx_msec_t                       worst;     /* longest apply, us */
+    ngx_msec_t                       told_holes;  /* last hole line */
     ngx_http_oxmigrate_changes_row_t rows[NGX_HTTP_OXMIGRATE_CHANGES_ROWS];
     ngx_http_oxmigrate_change_t      apply[NGX_HTTP_OXMIGRATE_CHANGES_ROWS];
     ngx_http_oxmigrate_hole_t        work[NGX_HTTP_OXMIGRATE_HOLES_WORK];
@@ -711,7 +712,14 @@ ngx_http_oxmigrate_changes_keep(ngx_http_oxmigrate_changes_t *ch,
         n--;
     }
 
-    if (expired || dropped) {
+    /* at most once a minute: a site with gaps by design would flood */
+
+    if ((expired || dropped)
+        && (ch->told_holes == 0
+            || (ngx_msec_int_t) (now - ch->told_holes) >= 60000))
+    {
+        ch->told_holes = now ? now : 1;
+
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "oxmigrate: change log: %uL ids never appeared within "
                       "%M ms, %uL dropped (more than %d ranges): no longer "

@@ -88,8 +88,9 @@ sub open_trx {
                    . ' WHERE trx_rows_modified > 0') > 0 }, 10);
 }
 
-# warm: every cache tier holds ctx1..6
-sleep 1;
+# warm: every cache tier holds ctx1..6, once both follow the change log
+ok(OxTest::wait_for(sub { !grep { $_->error_log !~ /following the configdb/ }
+                               @ALL }, 10), 'both balancers follow the log');
 for my $u (map { "u\@ctx$_.example.com" } 1 .. 6) {
     everyone('x', $u) for 1 .. 2;
 }
