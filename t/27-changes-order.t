@@ -173,8 +173,12 @@ diag(sprintf 'the middle row applied after %.2f s', $d) if defined $d;
 my @us = map { /rows applied in (\d+) us/ ? $1 : () }
          map { split /\n/, $_->error_log } @ALL;
 my ($worst) = sort { $b <=> $a } @us;
-ok(@us && $worst < 1000, 'each batch held the event loop < 1 ms')
-    or diag("longest $worst us");
+SKIP: {
+    # an ASan/UBSan build checks memory, its timings are not the product's
+    skip 'ASan/UBSan build: timings not measured', 1 if $ENV{OXM_ASAN};
+    ok(@us && $worst < 1000, 'each batch held the event loop < 1 ms')
+        or diag("longest $worst us");
+}
 diag("longest batch: $worst us");
 
 done_testing();
