@@ -608,9 +608,46 @@ fuzz_share(const uint8_t *data, size_t size)
 }
 
 
+/*
+ * The cache key (issue 17): never longer, valid UTF-8 stays valid, and a
+ * key folds to itself (a class's representative is its own).
+ */
+
+static void
+fuzz_normalize(const uint8_t *data, size_t size)
+{
+    size_t          n, m;
+    unsigned char  *k, *k2;
+
+    k = xmalloc(size);
+    if (size) {
+        memcpy(k, data, size);
+    }
+
+    n = oxm_login_key_normalize(k, size);
+    CHECK(n <= size);
+
+    if (oxm_utf8_valid(data, size)) {
+        CHECK(oxm_utf8_valid(k, n));
+    }
+
+    k2 = xmalloc(n);
+    if (n) {
+        memcpy(k2, k, n);
+    }
+
+    m = oxm_login_key_normalize(k2, n);
+    CHECK(m == n && (n == 0 || memcmp(k, k2, n) == 0));
+
+    free(k2);
+    free(k);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_normalize(data, size);
     fuzz_form(data, size);
     fuzz_split(data, size);
     fuzz_basic(data, size);

@@ -256,7 +256,9 @@ EOF
 # the balancer's own)
 site_conf() {
     local name=$1 port=$2 file=${3:-$1} out
-    out=$(sed -e "s#host=10\.20\.0\.5 port=3306 user=oxmigrate \"password=db secret\"#host=127.0.0.1 port=$DB_PORT user=root password=#" \
+    out=$(sed -e "s#host=10\.20\.0\.5 port=3306 user=oxmigrate_router \"password=db secret\"#host=127.0.0.1 port=$DB_PORT user=root password=#" \
+              -e "s#host=10\.20\.0\.5 port=3306 user=oxmigrate_admin#host=127.0.0.1 port=$DB_PORT user=root password=#" \
+              -e "s#\"password=admin db secret\" ##" \
               -e "s#host=10\.20\.0\.6 port=6379#host=127.0.0.1 port=$REDIS_PORT#" \
               -e "s#server 10\.20\.1\.11:8009;#server 127.0.0.1:$OLD_PORT;#" \
               -e "/server 10\.20\.1\.12:8009;/d" \

@@ -87,6 +87,7 @@ typedef struct {
     ngx_uint_t                       n;
     ngx_uint_t                       nparts[3];
     ngx_msec_t                       worst;     /* longest apply, us */
+    ngx_msec_t                       told_holes;  /* last hole line */
     ngx_http_oxmigrate_changes_row_t rows[NGX_HTTP_OXMIGRATE_CHANGES_ROWS];
     ngx_http_oxmigrate_change_t      apply[NGX_HTTP_OXMIGRATE_CHANGES_ROWS];
     ngx_http_oxmigrate_hole_t        work[NGX_HTTP_OXMIGRATE_HOLES_WORK];
@@ -101,6 +102,8 @@ static void ngx_http_oxmigrate_changes_row(void *data, ngx_str_t *cols,
 static void ngx_http_oxmigrate_changes_done(void *data, ngx_int_t rc,
     ngx_http_oxmigrate_info_t *info);
 static void ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch);
+static ngx_uint_t ngx_http_oxmigrate_changes_old(
+    ngx_http_oxmigrate_changes_t *ch, ngx_msec_t now);
 static int ngx_libc_cdecl ngx_http_oxmigrate_changes_cmp(const void *a,
     const void *b);
 static ngx_uint_t ngx_http_oxmigrate_changes_split(
@@ -431,20 +434,16 @@ ngx_http_oxmigrate_changes_done(void *data, ngx_int_t rc,
 static void
 ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
 {
-    uint64_t                           upto;
-    ngx_uint_t                         i, j, k, w, first, part, level,
-                                       end, cur[2];
+    ngx_uint_t                         i, k, w, level;
     ngx_msec_t                         now, us;
     struct timespec                    t0, t1;
-    ngx_http_oxmigrate_hole_t         *h, range;
+    ngx_http_oxmigrate_hole_t          range;
     ngx_http_oxmigrate_changes_row_t  *rows;
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 
     now = ngx_current_msec;
     rows = ch->rows;
-    w = 0;
-    first = 1;
 
     ngx_qsort(rows, ch->n, sizeof(ngx_http_oxmigrate_changes_row_t),
               ngx_http_oxmigrate_changes_cmp);
@@ -453,11 +452,77 @@ ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
                 || ch->nparts[1] == NGX_HTTP_OXMIGRATE_CHANGES_BATCH
                 || ch->nparts[2] == NGX_HTTP_OXMIGRATE_CHANGES_BATCH);
 
-    /*
-     * The old ranges.  Holes: a full part read them up to its last row,
-     * the rest as it was (what part of it is filled is read next).  The
-     * first unread range: read up to the last row of a full part.
-     */
+    w = ngx_http_oxmigrate_changes_old(ch, now);
+
+    /* the new rows, above the position: a full part leaves unread below */
+
+    i = ch->nparts[0] + ch->nparts[1];
+    k = ch->nparts[2];
+
+    if (k) {
+        range.lo = ch->st.applied + 1;
+        range.hi = rows[i + k - 1].c.id;
+        range.unread = 0;
+
+        if (k == NGX_HTTP_OXMIGRATE_CHANGES_BATCH
+            && rows[i].c.id > range.lo)
+        {
+            w = ngx_http_oxmigrate_changes_add(ch, w, range.lo,
+                                               rows[i].c.id - 1, now, 1);
+            range.lo = rows[i].c.id;
+        }
+
+        w = ngx_http_oxmigrate_changes_split(ch, w, &range, (uint64_t) -1,
+                                             now, &rows[i], k);
+        ch->st.applied = range.hi;
+    }
+
+    ngx_http_oxmigrate_changes_keep(ch, w);
+
+    for (i = 0; i < ch->n; i++) {
+        ch->apply[i] = rows[i].c;
+    }
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+
+    us = (ngx_msec_t) ((t1.tv_sec - t0.tv_sec) * 1000000
+                       + (t1.tv_nsec - t0.tv_nsec) / 1000);
+
+    us += ngx_http_oxmigrate_shm_apply(ch->omcf->shm_zone, ch->apply, ch->n,
+                                       &ch->st);
+
+    if (us > ch->worst) {
+        ch->worst = us;
+
+        level = (us > 1000) ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
+                      "oxmigrate: change log: %ui rows applied in %M us "
+                      "(the longest yet), %ui ranges watched",
+                      ch->n, us, ch->st.nholes);
+    }
+}
+
+
+/*
+ * The old ranges.  Holes: a full part read them up to its last row, the
+ * rest as it was (what part of it is filled is read next).  The first
+ * unread range: read up to the last row of a full part.  Returns the
+ * number of ranges written to ch->work.
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_changes_old(ngx_http_oxmigrate_changes_t *ch,
+    ngx_msec_t now)
+{
+    uint64_t                           upto;
+    ngx_uint_t                         i, j, k, w, first, part, end, cur[2];
+    ngx_http_oxmigrate_hole_t         *h;
+    ngx_http_oxmigrate_changes_row_t  *rows;
+
+    rows = ch->rows;
+    w = 0;
+    first = 1;
 
     cur[0] = 0;
     cur[1] = ch->nparts[0];
@@ -510,53 +575,7 @@ ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
         cur[part] = k;
     }
 
-    /* the new rows, above the position: a full part leaves unread below */
-
-    i = ch->nparts[0] + ch->nparts[1];
-    k = ch->nparts[2];
-
-    if (k) {
-        range.lo = ch->st.applied + 1;
-        range.hi = rows[i + k - 1].c.id;
-        range.unread = 0;
-
-        if (k == NGX_HTTP_OXMIGRATE_CHANGES_BATCH
-            && rows[i].c.id > range.lo)
-        {
-            w = ngx_http_oxmigrate_changes_add(ch, w, range.lo,
-                                               rows[i].c.id - 1, now, 1);
-            range.lo = rows[i].c.id;
-        }
-
-        w = ngx_http_oxmigrate_changes_split(ch, w, &range, (uint64_t) -1,
-                                             now, &rows[i], k);
-        ch->st.applied = range.hi;
-    }
-
-    ngx_http_oxmigrate_changes_keep(ch, w);
-
-    for (i = 0; i < ch->n; i++) {
-        ch->apply[i] = rows[i].c;
-    }
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-
-    us = (ngx_msec_t) ((t1.tv_sec - t0.tv_sec) * 1000000
-                       + (t1.tv_nsec - t0.tv_nsec) / 1000);
-
-    us += ngx_http_oxmigrate_shm_apply(ch->omcf->shm_zone, ch->apply, ch->n,
-                                       &ch->st);
-
-    if (us > ch->worst) {
-        ch->worst = us;
-
-        level = (us > 1000) ? NGX_LOG_WARN : NGX_LOG_INFO;
-
-        ngx_log_error(level, ngx_cycle->log, 0,
-                      "oxmigrate: change log: %ui rows applied in %M us "
-                      "(the longest yet), %ui ranges watched",
-                      ch->n, us, ch->st.nholes);
-    }
+    return w;
 }
 
 
@@ -711,7 +730,14 @@ ngx_http_oxmigrate_changes_keep(ngx_http_oxmigrate_changes_t *ch,
         n--;
     }
 
-    if (expired || dropped) {
+    /* at most once a minute: a site with gaps by design would flood */
+
+    if ((expired || dropped)
+        && (ch->told_holes == 0
+            || (ngx_msec_int_t) (now - ch->told_holes) >= 60000))
+    {
+        ch->told_holes = now ? now : 1;
+
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "oxmigrate: change log: %uL ids never appeared within "
                       "%M ms, %uL dropped (more than %d ranges): no longer "

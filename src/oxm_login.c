@@ -339,6 +339,15 @@ oxm_login_key_normalize(unsigned char *key, size_t len)
     unsigned       cp;
     unsigned char  c;
 
+    /*
+     * Not UTF-8: left as it is, for the caller to refuse; dropping a byte
+     * could join its neighbours into a valid character.
+     */
+
+    if (!oxm_utf8_valid(key, len)) {
+        return len;
+    }
+
     for (i = 0, n = 0; i < len; /* void */) {
         c = key[i];
 
@@ -357,9 +366,8 @@ oxm_login_key_normalize(unsigned char *key, size_t len)
 
         k = (c >= 0xf0) ? 4 : (c >= 0xe0) ? 3 : (c >= 0xc0) ? 2 : 0;
 
-        if (k == 0 || i + k > len || !oxm_utf8_valid(key + i, k)) {
-            /* not UTF-8: kept as it is (the caller refuses the name) */
-            key[n++] = key[i++];
+        if (k == 0 || i + k > len) {
+            key[n++] = key[i++];        /* not reached: valid UTF-8 */
             continue;
         }
 

@@ -66,7 +66,8 @@ int oxm_form_scan_end(oxm_form_scan_t *s, size_t *out_len);
  * supplementary character made one, trailing spaces (PAD SPACE) dropped.
  * Two names that give one key are equal there.  Not folded: a character
  * equal to a sequence (an expansion, "ß" = "ss", "æ" = "ae"), so such
- * spellings stay separate entries.  Returns the new length.
+ * spellings stay separate entries.  A key that is not UTF-8 is left as
+ * it is (the callers refuse it).  Returns the new length.
  */
 size_t oxm_login_key_normalize(unsigned char *key, size_t len);
 

@@ -88,8 +88,9 @@ sub open_trx {
                    . ' WHERE trx_rows_modified > 0') > 0 }, 10);
 }
 
-# warm: every cache tier holds ctx1..6
-sleep 1;
+# warm: every cache tier holds ctx1..6, once both follow the change log
+ok(OxTest::wait_for(sub { !grep { $_->error_log !~ /following the configdb/ }
+                               @ALL }, 10), 'both balancers follow the log');
 for my $u (map { "u\@ctx$_.example.com" } 1 .. 6) {
     everyone('x', $u) for 1 .. 2;
 }
@@ -172,8 +173,12 @@ diag(sprintf 'the middle row applied after %.2f s', $d) if defined $d;
 my @us = map { /rows applied in (\d+) us/ ? $1 : () }
          map { split /\n/, $_->error_log } @ALL;
 my ($worst) = sort { $b <=> $a } @us;
-ok(@us && $worst < 1000, 'each batch held the event loop < 1 ms')
-    or diag("longest $worst us");
+SKIP: {
+    # an ASan/UBSan build checks memory, its timings are not the product's
+    skip 'ASan/UBSan build: timings not measured', 1 if $ENV{OXM_ASAN};
+    ok(@us && $worst < 1000, 'each batch held the event loop < 1 ms')
+        or diag("longest $worst us");
+}
 diag("longest batch: $worst us");
 
 done_testing();

@@ -453,7 +453,8 @@ test_normalize(void)
     NORM("\xce\xa3\xcf\x83", "\xce\xa3\xce\xa3");   /* Greek Σ σ */
     NORM("stra\xc3\x9f""e", "stra\xc3\x9f""e");      /* ß = ss: kept */
     NORM("a\xf0\x9f\x98\x80", "a\xf0\x90\x80\x80"); /* 4 bytes: one */
-    NORM("a\xff""B", "a\xff""b");                   /* not UTF-8: kept */
+    NORM("a\xff""B", "a\xff""B");                   /* not UTF-8: kept */
+    NORM("\xc3\x07\x80", "\xc3\x07\x80");           /* not joined: À */
     NORM("a\xc3", "a\xc3");                         /* cut short: kept */
     CHECK(oxm_login_key_ascii((unsigned char *) "ctx5.example.com", 16));
     CHECK(!oxm_login_key_ascii((unsigned char *) "ctx5\xe2\x80\x8b", 7));
