@@ -249,7 +249,10 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
         return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_job_invalidate(run);
+    /*
+     * no invalidation here: a disabled context gets the maintenance
+     * answer whatever its server; the enable (or the way back) invalidates
+     */
 
     if (!disabled) {
         rc = ngx_http_oxmigrate_admin_job_back(run, step, 1);

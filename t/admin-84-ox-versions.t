@@ -132,6 +132,32 @@ like($r->{json}{ox}{argv}[0], qr{/contrib/oxmigrate-ox-password$},
 ok(!grep({ index($_, $PW) >= 0 } @{ $r->{json}{ox}{argv} }),
    'whose arguments carry no password');
 
+# through ssh: a stand-in that does what ssh does with its words (joins
+# them into one command line for the remote shell) and passes
+# ADMIN_PASSWORD on as "SendEnv ADMIN_PASSWORD" would
+my $ssh = OxTest::tmpdir() . '/ssh';
+open my $fh, '>', $ssh or die "$ssh: $!";
+print $fh "#!/bin/sh\n# ssh [-o OPT]... HOST COMMAND...\n"
+        . "while [ \"\$1\" = -o ]; do shift 2; done\nshift\n"
+        . "exec env -i PATH=\"\$PATH\" ADMIN_PASSWORD=\"\$ADMIN_PASSWORD\""
+        . " /bin/sh -c \"\$*\"\n";
+close $fh;
+chmod 0755, $ssh;
+my $ngs = OxAdmin::nginx($site, ox => $ox,
+    via_old => "$ssh -o SendEnv=ADMIN_PASSWORD oxadmin\@ox-old-1",
+    via_new => "$ssh -o SendEnv=ADMIN_PASSWORD oxadmin\@ox-new-1");
+$r = OxAdmin::api($ngs, POST => "schemas/$s[0]/disable");
+is($r->{status}, 200, 'via=ssh: disable with the odd password: 200');
+is($ox->calls->[-1]{exit}, 0, 'the remote tool took it');
+$r = OxAdmin::api($ngs, POST => "schemas/$s[0]/update");
+is($r->{status}, 200, 'via=ssh: runupdate through the node\'s wrapper: 200')
+    or diag explain $r->{json};
+ok(!grep({ index($_, $PW) >= 0 } @{ $r->{json}{ox}{argv} }),
+   'the remote command line carries no password');
+is(OxAdmin::api($ngs, POST => "schemas/$s[0]/enable")->{status}, 200,
+   'enabled again');
+$ngs->stop;
+
 # ------------------------------------------------ -r: both clusters
 
 $ox->set_cache('old', { 5 => { enabled => 1 }, 6 => { enabled => 1 } });
