@@ -139,11 +139,12 @@ like($ng->error_log, qr/update lock scan: database 9: /,
 
 # --- a schema configdb knows but whose database is gone: nothing to lock
 $suite->do("DROP DATABASE `$s4`");
+$v = next_scan();
 my $f0 = $v->{oxmigrate_update_lock_scan_failures_total};
 $v = next_scan();
-$v = next_scan();
-ok($v->{oxmigrate_update_lock_scan_failures_total} - $f0 <= 2,
-   'a dropped schema database is no failure of its own (only database 9 fails)');
+ok($v->{oxmigrate_update_lock_scan_failures_total} - $f0 <= 1,
+   'a dropped schema database is no failure of its own (a scan counts only'
+   . ' database 9)');
 
 # --- the directive's checks
 my ($rc, $out) = OxTest::nginx_check(OxAdmin::admin_conf($site,
