@@ -580,7 +580,10 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
 
     rc = vrc;
 
-    ngx_http_oxmigrate_admin_ox_executed(u, w.sm, since);
+    if (w.sm) {
+        /* NULL: the schema's database stayed away (rc is NGX_AGAIN) */
+        ngx_http_oxmigrate_admin_ox_executed(u, w.sm, since);
+    }
 
     if (rc == NGX_OK && u->lost) {
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
