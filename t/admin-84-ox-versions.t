@@ -332,6 +332,21 @@ for my $out ("The following update task(s) failed: \n FooTask (schema=$s[8])\n",
 }
 $ox->behave('new', 'runupdate', undef);
 
+# the schema's database unreachable: runupdate is not started where its
+# result cannot be read; not a failure, 503
+my $dead = OxTest::free_port();
+my ($url) = @{ $db->sql("SELECT url FROM db_pool WHERE db_pool_id = 3")->[0] };
+$db->do("UPDATE db_pool SET url = 'jdbc:mysql://127.0.0.1:$dead/'"
+        . " WHERE db_pool_id = 3");
+$ox->clear_log;
+$r = api(POST => "schemas/$s[8]/update");
+$db->do("UPDATE db_pool SET url = '$url' WHERE db_pool_id = 3");
+is($r->{status}, 503, "the schema's database unreachable: 503");
+is($r->{json}{error}{code}, 'db_unavailable', 'db_unavailable');
+like($r->{json}{error}{message}, qr/is not reachable: .*the schema stays disabled/,
+     'says what it means');
+ok(!grep({ $_->{tool} eq 'runupdate' } @{ $ox->calls }), 'runupdate not started');
+
 unlike($ng->error_log, qr/\Q$PW\E/, 'the password is in no log line');
 is(scalar(grep { "@$_" =~ /\Q$PW\E/ } @{ $db->sql("SELECT arguments, result"
    . " FROM oxmigrate_audit") }), 0, 'nor in the audit');
