@@ -544,6 +544,16 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
 
     rc = ngx_http_oxmigrate_admin_ox_run(call);
 
+    if (rc == NGX_ERROR && call->aborted && ngx_terminate) {
+        /* nginx stops: OX's update goes on in the node, a resume waits */
+        ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
+                     "nginx stopped while runupdate ran on schema %s; OX's "
+                     "update goes on inside the node (a resume waits for "
+                     "it and reads the schema)%Z", u->schema);
+        rc = NGX_AGAIN;
+        goto done;
+    }
+
     if (rc == NGX_ERROR && !call->timed_out) {
         /* not started, or killed because OX's runner died */
         ngx_cpystrn((u_char *) u->error, (u_char *) call->error,
