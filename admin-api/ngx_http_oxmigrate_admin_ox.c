@@ -556,7 +556,8 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
             wait = 0;
         }
 
-        if (poll(pfd, n, n ? wait : ngx_min(wait, 20)) > 0) {
+        /* both pipes closed: the tool is exiting, reap it within 1 ms */
+        if (poll(pfd, n, n ? wait : ngx_min(wait, 1)) > 0) {
             for (i = 0; i < (ngx_uint_t) n; i++) {
                 if (pfd[i].revents) {
                     ngx_http_oxmigrate_admin_ox_read(call,

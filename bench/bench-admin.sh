@@ -387,7 +387,9 @@ perl -MJSON::PP -e '
                 my $c = eval { decode_json($_) } or next;
                 next if $c->{tool} eq "disableschema";
                 my ($s) = join(" ", @{ $c->{argv} }) =~ /-[mn] (\S+)/;
-                $tools{$s} += $c->{end} - $c->{start} if defined $s;
+                # the whole process: from its fork, interpreter included
+                $tools{$s} += $c->{end} - ($c->{spawned} // $c->{start})
+                    if defined $s;
             }
         }
         my @own = sort { $a <=> $b } map { defined $_->{downtime_ms}

@@ -50,6 +50,21 @@ sub slurp {
 
 sub now { int(time * 1000) }
 
+# when this process was created (ms, 10 ms steps): the fork that started
+# it, before the interpreter loaded; exec() keeps it.  For measurements
+# (bench/bench-admin.sh: a tool's whole time), not an OX behaviour.
+sub spawned {
+    open my $s, '<', '/proc/self/stat' or return undef;
+    my $st = <$s>;
+    close $s;
+    open my $u, '<', '/proc/uptime' or return undef;
+    my ($up) = split ' ', scalar <$u>;
+    close $u;
+    $st =~ s/^.*\) //s;
+    my $ticks = (split ' ', $st)[19];
+    return defined $ticks ? int(now() - ($up - $ticks / 100) * 1000) : undef;
+}
+
 # stdout (autoflushed by oxtool) and stderr
 sub out { print STDOUT @_ }
 sub err { print STDERR @_ }
@@ -63,6 +78,7 @@ sub log_call {
     print $fh $J->encode({
         cluster => $CONF->{cluster}, tool => $TOOL, argv => \@ARGV0,
         pid => $$, start => $START, end => now(), exit => $code,
+        spawned => spawned(),
         env_password => (defined $pw && length $pw)
             ? JSON::PP::true : JSON::PP::false,
         version => $CONF->{version} // '7.10.0',
