@@ -15,8 +15,9 @@
 # stopped on exit, whatever happens; the exit status is prove's.
 #
 # Environment:
-#   OXM_JOBS=N   run N test files in parallel (default 1: several tests
-#                measure latency, and the CI machines have 2 cores)
+#   OXM_JOBS=N   run N test files in parallel (default 1; make test: 3;
+#                t/admin-80 runs first, alone: it counts MariaDB's
+#                connections)
 #   OXM_ASAN=1   the module is an ASan/UBSan build (see docs/testing.md)
 #   OXM_KEEP=1   keep the temporary directories (also kept on failure)
 #   OXM_VERBOSE=1  prove -v
@@ -151,8 +152,17 @@ prove_args=(-r -I "$root/t/lib" -j "${OXM_JOBS:-1}")
 cd "$root"
 if [ $# -gt 0 ]; then
     prove "${prove_args[@]}" "$@"
+    status=$?
 else
-    prove "${prove_args[@]}" t/
+    # the files that need the suite's MariaDB to themselves first, alone
+    # (t/admin-80 counts the server's connections), then the rest
+    alone=(t/admin-80-job-conns.t)
+    rest=()
+    for f in t/*.t; do
+        [[ " ${alone[*]} " == *" $f "* ]] || rest+=("$f")
+    done
+    prove "${prove_args[@]}" "${alone[@]}"
+    status=$?
+    prove "${prove_args[@]}" "${rest[@]}" || status=$?
 fi
-status=$?
 exit $status
