@@ -574,16 +574,21 @@ subtest 'lock rules: 7.10.x never takes over, 8.x after idleMillis' => sub {
         reset_schema($S[0]);
         my $pid = tool($o, 'new', 'runupdate', [ @$cred, '-n', $S[0] ],
                        background => 1);
-        my $first;
+        my ($first, $later);
         OxTest::wait_for(sub { $first = lock_lm($S[0]) }, 10, 0.05);
-        sleep 1.2;
-        my $later = lock_lm($S[0]);
+        # until it is refreshed, or gone with the end of the 2 s update
+        OxTest::wait_for(sub {
+            my $t = lock_lm($S[0]);
+            return 1 unless defined $t;
+            $later = $t;
+            return $t != $first;
+        }, 10, 0.05);
         waitpid $pid, 0;
         return ($first, $later);
     };
     $ox->tasks($slow);
     my ($a, $b) = $sample->($ox);
-    ok($a && $b && $a == $b, '7.10.1: not refreshed within 2 s');
+    ok($a && $b && $a == $b, '7.10.1: not refreshed during its 2 s update');
     $ox->configure('new', refresh_ms => 300);
     ($a, $b) = $sample->($ox);
     ok($a && $b && $b > $a, '7.10.1, refresh_ms 300 (a test setting):'

@@ -30,12 +30,7 @@ my $ng = OxAdmin::nginx($site, ox => $ox, ox_quick => '2s');
 sub api { OxAdmin::api($ng, @_) }
 sub last_call { $ox->calls->[-1] }
 
-sub ctx_state {
-    my ($schema) = @_;
-    return $db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
-                    . " FROM context c JOIN context_server2db_pool p"
-                    . " USING (cid) WHERE p.db_schema = '$schema'");
-}
+sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
 unlike($ng->error_log, qr/ox_caches/,
        'no "not invalidated" warning with the tools configured');

@@ -42,12 +42,7 @@ sub procedure {
     return @c[0 .. ($upto // 4)];
 }
 
-sub ctx_state {
-    my ($schema) = @_;
-    return $db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
-                    . " FROM context c JOIN context_server2db_pool p"
-                    . " USING (cid) WHERE p.db_schema = '$schema'");
-}
+sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
 # ------------------------------------------------ dry run
 

@@ -25,12 +25,7 @@ my $ng = OxAdmin::nginx($site, ox => $ox, workers => 2, refresh => '1s',
                         idle => '3s', allow => qr/exited on signal 9/);
 sub api { OxAdmin::api($ng, @_) }
 
-sub ctx_state {
-    my ($schema) = @_;
-    return $db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
-                    . " FROM context c JOIN context_server2db_pool p"
-                    . " USING (cid) WHERE p.db_schema = '$schema'");
-}
+sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
 sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
 

@@ -33,12 +33,7 @@ my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
 sub api { OxAdmin::api($ng, @_) }
 my $health = 'http://127.0.0.1:' . $ng->port('H');
 
-sub ctx_state {
-    my ($schema) = @_;
-    return $db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
-                    . " FROM context c JOIN context_server2db_pool p"
-                    . " USING (cid) WHERE p.db_schema = '$schema'");
-}
+sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
 sub upgrade {
     my (%o) = @_;

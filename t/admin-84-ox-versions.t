@@ -46,12 +46,7 @@ my $ng = OxAdmin::nginx($site, ox => $ox, rmi => 1, ox_timeout => '3s',
                         workers => 2);
 sub api { OxAdmin::api($ng, @_) }
 
-sub ctx_state {
-    my ($schema) = @_;
-    return $db->sql("SELECT DISTINCT c.enabled, c.reason_id, p.server_id"
-                    . " FROM context c JOIN context_server2db_pool p"
-                    . " USING (cid) WHERE p.db_schema = '$schema'");
-}
+sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
 # every process whose command line holds the password: [pid, cmdline]
 sub cmdlines_with_password {

@@ -435,6 +435,14 @@ sub schema_sql {
     return suite()->sql_in($schema, $sql);
 }
 
+# [enabled, reason_id, server_id] of a schema's contexts, distinct
+sub ctx_state {
+    my ($site, $schema) = @_;
+    return $site->{db}->sql("SELECT DISTINCT c.enabled, c.reason_id,"
+        . " p.server_id FROM context c JOIN context_server2db_pool p"
+        . " USING (cid) WHERE p.db_schema = '$schema'");
+}
+
 # taskName => successful of a schema's updateTask (no lock rows)
 sub task_rows {
     my ($schema) = @_;
