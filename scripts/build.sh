@@ -24,7 +24,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 fi
 
 stamp="$build/.configured"
-want="$cc_opt|$ld_opt|$(cat "$root/config"; ls "$root"/src "$root"/admin-api)"
+want="$cc_opt|$ld_opt|$(cat "$root/config"; ls -R "$root"/src "$root"/admin-api)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     rm -rf "$build/nginx"
     cp -a "$src" "$build/nginx"
