@@ -2,54 +2,30 @@
 /*
  * oxmigrate admin REST API: shared declarations of admin-api/.
  *
- * Layout (one concern per file):
- *   ngx_http_oxmigrate_admin_module.c    the module, auth, request body,
- *                                        thread-pool plumbing, answers
- *   ngx_http_oxmigrate_admin_conf.c      location conf, task directives
- *   ngx_http_oxmigrate_admin_routes.c    the endpoints and the routing
- *   ngx_http_oxmigrate_admin_json.c      yajl: body validation, output
- *   ngx_http_oxmigrate_admin_db.c        blocking MariaDB/hiredis helpers,
- *                                        SQL building, JDBC URLs
- *   ngx_http_oxmigrate_admin_audit.c     the audit: "started", completed
- *   ngx_http_oxmigrate_admin_configdb.c  servers, disable, enable,
- *                                        changeserver: the endpoints
- *   ngx_http_oxmigrate_admin_store.c     their SQL on configdb (no HTTP)
- *   ngx_http_oxmigrate_admin_listing.c   GET /schemas, GET /audit
- *   ngx_http_oxmigrate_admin_check.c     checkdatabase, unblockdatabase
- *   ngx_http_oxmigrate_admin_runner.c    the SQL update-task runner: its
- *                                        lock, reconnects after faults
- *   ngx_http_oxmigrate_admin_refresher.c the runner's lock refresher thread
- *   ngx_http_oxmigrate_admin_taskrun.c   one task and its updateTask row,
- *                                        one transaction
- *   ngx_http_oxmigrate_admin_tasks.c     update tasks: loading, exclusions,
- *                                        a schema's updateTask state
- *   ngx_http_oxmigrate_admin_updates.c   update endpoints: update, force,
- *                                        namespaces; all schemas,
- *                                        database by database
- *   ngx_http_oxmigrate_admin_tasklist.c  a schema's update tasks: the
- *                                        answer both paths write, the SQL
- *                                        path
- *   ngx_http_oxmigrate_admin_jobs.c      upgrade/updates jobs: endpoints
- *   ngx_http_oxmigrate_admin_jobnew.c    a new job: its rows in configdb,
- *                                        one job at a time, the 202
- *   ngx_http_oxmigrate_admin_jobview.c   GET /jobs, resume
- *   ngx_http_oxmigrate_admin_jobctl.c    pause, cancel, continue, PATCH
- *                                        of a job; time windows
- *   ngx_http_oxmigrate_admin_jobrow.c    a job's row as the endpoints
- *                                        read it; a stale heartbeat
- *   ngx_http_oxmigrate_admin_jobdriver.c the job driver (event loop):
- *                                        a queue per database host
- *   ngx_http_oxmigrate_admin_jobsteps.c  a job's steps (thread)
- *   ngx_http_oxmigrate_admin_jobcheck.c  the checks before a job's enable
- *   ngx_http_oxmigrate_admin_revert.c    a schema after a job: revert,
- *                                        diagnosis
- *   ngx_http_oxmigrate_admin_job.h       what the job files share
- *   ngx_http_oxmigrate_admin_steps.c     the steps as one interface: OX
- *                                        tools or SQL
- *   ngx_http_oxmigrate_admin_ox.c        the OX connector: running a tool
- *                                        (spawn, output, timeout, reap)
- *   ngx_http_oxmigrate_admin_oxconf.c    the OX connector's directives
- *   ngx_http_oxmigrate_admin_oxtasks.c   update-task endpoints by OX tools
+ * The layers, one folder each; a file calls only into its own folder and
+ * the folders below it, never up (ngx_http_oxmigrate_admin_call.h says
+ * what crosses between them):
+ *
+ *   http/   the nginx module (auth, body, a thread per call, the reply),
+ *           the directives, the route table that parses a request once
+ *           into typed arguments, and the answer layer: (rc, reason,
+ *           result) to a status and JSON.  Only here: statuses and yajl.
+ *   svc/    the services of the endpoints, one file per family, on the
+ *           thread pool: (connection, arguments) -> rc, reason, result.
+ *   jobs/   upgrade and update jobs: the driver (event loop), a schema's
+ *           steps in OX's order, the checks before enable, the lock watch;
+ *           steps.c: one step interface over OX's tools or SQL.
+ *   ox/     OX's command-line tools: running one (spawn, timeout, reap),
+ *           reading their answers per version, runupdate's proof.
+ *   tasks/  the SQL update-task runner: *.sql tasks, OX's lock, one task
+ *           and its updateTask row in one transaction.
+ *   store/  SQL, by table family: configdb (server, context, db_pool),
+ *           the audit; db.c: connections and the SQL builder.
+ *   core/   below everything: posting work to a thread pool, a reason.
+ *
+ * Handlers that still take the whole call (op) are the families not yet
+ * moved to services (issue 18); http/ngx_http_oxmigrate_admin_legacy.c
+ * serves them.
  *
  * Threading rule: every function marked "thread" runs on an nginx thread
  * pool and may block; it never touches a request, r->pool or an event.
@@ -167,6 +143,9 @@ typedef struct {
 } ngx_http_oxmigrate_admin_main_conf_t;
 
 
+#include "ngx_http_oxmigrate_admin_call.h"
+
+
 typedef enum {
     NGX_HTTP_OXMIGRATE_FIELD_STRING = 0,
     NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL,
@@ -182,6 +161,7 @@ typedef struct {
     const char                 *name;
     ngx_http_oxmigrate_field_type_e  type;
     ngx_uint_t                  max;       /* UINT: upper bound, 0: none */
+    size_t                      offset;    /* in the arguments */
 } ngx_http_oxmigrate_field_t;
 
 
@@ -191,12 +171,25 @@ typedef void (*ngx_http_oxmigrate_admin_handler_pt)(
     ngx_http_oxmigrate_admin_op_t *op);
 
 
+/* a service (svc/, thread): see ngx_http_oxmigrate_admin_call.h */
+typedef ngx_int_t (*ngx_http_oxmigrate_admin_service_pt)(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+
+/* its answer (http/, thread): rc and res to a status and a body */
+typedef void (*ngx_http_oxmigrate_admin_answer_pt)(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+
+
 typedef struct {
     ngx_uint_t                  method;    /* NGX_HTTP_GET, NGX_HTTP_POST */
     const char                 *path;      /* "servers", "jobs/ * /resume" */
     const char                 *action;    /* audit name; NULL: read-only */
-    ngx_http_oxmigrate_admin_handler_pt  handler;  /* thread */
+    ngx_http_oxmigrate_admin_handler_pt  handler;  /* thread, or: */
+    ngx_http_oxmigrate_admin_service_pt  service;  /* thread */
+    ngx_http_oxmigrate_admin_answer_pt   answer;
     ngx_http_oxmigrate_field_t *fields;    /* NULL: no body fields at all */
+    ngx_uint_t                  work;      /* runs tasks: the job pool */
 } ngx_http_oxmigrate_admin_route_t;
 
 
@@ -215,26 +208,17 @@ typedef struct {
 /*
  * One admin call.  Allocated from r->pool on the event loop; while the
  * thread runs, the event loop does not touch it.  The thread allocates
- * from its private op->pool only.
+ * from its private op->conn.pool only.
  */
 struct ngx_http_oxmigrate_admin_op_s {
-    ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
-    ngx_http_oxmigrate_main_conf_t       *omcf;
+    ngx_http_oxmigrate_admin_conn_t       conn;     /* what services get */
+    ngx_http_oxmigrate_admin_args_t       args;     /* parsed once */
+    ngx_http_oxmigrate_admin_res_t        res;      /* a service's word */
+
     ngx_http_oxmigrate_admin_route_t     *route;
     ngx_http_request_t                   *request;  /* event loop only */
-    ngx_log_t                            *log;
-    ngx_pool_t                           *pool;     /* thread-private */
-
-    char                                 *user;
-    char                                 *arg[2];   /* path parameters */
-    u_char                               *body;     /* NUL-terminated */
-    size_t                                body_len;
-    char                                 *q_state;  /* ?state= */
-    ngx_str_t                             q_args;   /* the query string */
-    ngx_int_t                             q_limit;  /* ?limit=, 1..1000 */
 
     yajl_val                              json;     /* parsed body */
-    MYSQL                                *db;       /* configdb, lazily */
 
     ngx_uint_t                            status;
     yajl_gen                              gen;
@@ -243,6 +227,7 @@ struct ngx_http_oxmigrate_admin_op_s {
 
     void                                 *job;      /* start after reply */
     uint64_t                              audit_id; /* its "started" row */
+    ngx_msec_t                            loop_ms;  /* event-loop work */
 
     unsigned                              preset:1;  /* error known */
     unsigned                              no_audit:1;
@@ -251,6 +236,8 @@ struct ngx_http_oxmigrate_admin_op_s {
 
 /* ngx_http_oxmigrate_admin_json.c */
 
+void ngx_http_oxmigrate_admin_args_init(ngx_http_oxmigrate_admin_args_t *a);
+/* the body into op->args (thread); NGX_ERROR: answered 400 */
 ngx_int_t ngx_http_oxmigrate_admin_body_parse(
     ngx_http_oxmigrate_admin_op_t *op);
 yajl_val ngx_http_oxmigrate_admin_body_get(ngx_http_oxmigrate_admin_op_t *op,
@@ -287,6 +274,12 @@ yajl_gen ngx_http_oxmigrate_admin_reply_list(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_RES *res, const char *key);
 
 
+/* http/ngx_http_oxmigrate_admin_answer.c: op->res as an error answer,
+   left open for an endpoint's own fields, or closed */
+void ngx_http_oxmigrate_admin_answer_open(ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_answer_fail(ngx_http_oxmigrate_admin_op_t *op);
+
+
 /* ngx_http_oxmigrate_admin_db.c (thread) */
 
 int64_t ngx_http_oxmigrate_admin_now_ms(void);
@@ -308,7 +301,7 @@ char *ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
 MYSQL *ngx_http_oxmigrate_admin_configdb_connect(
     ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, char *err,
     size_t errlen);
-/* op->db, connected on first use; NULL: op answered 503 */
+/* op->conn.db, connected on first use; NULL: op answered 503 */
 MYSQL *ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op);
 /*
  * printf-like SQL: %s C string and %V ngx_str_t * as escaped literals,
@@ -319,14 +312,23 @@ char *ngx_http_oxmigrate_admin_sql(MYSQL *m, ngx_pool_t *pool,
 char *ngx_http_oxmigrate_admin_vsql(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, va_list args);
 /* SELECT: the stored result, NULL on error (mysql_errno(m) != 0) */
+MYSQL_RES *ngx_http_oxmigrate_admin_vselect(MYSQL *m, ngx_pool_t *pool,
+    const char *fmt, va_list args);
 MYSQL_RES *ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
-/* a handler's SELECT on configdb (op->db); NULL: answered 503 or 500 */
+/* a handler's SELECT on configdb (op->conn.db); NULL: answered 503 or 500 */
 MYSQL_RES *ngx_http_oxmigrate_admin_op_select(
     ngx_http_oxmigrate_admin_op_t *op, const char *fmt, ...);
 /* other statements: affected rows, -1 on error */
 int64_t ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
+/* a service's configdb (c->db), connected on first use; NULL: res says
+   configdb_unavailable */
+MYSQL *ngx_http_oxmigrate_admin_conn_db(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_res_t *res);
+/* a failed statement as a service's reason (db_error); NGX_ERROR */
+ngx_int_t ngx_http_oxmigrate_admin_db_fail(ngx_http_oxmigrate_admin_res_t *res,
+    MYSQL *m);
 /* a failed configdb statement: 500 with MariaDB's message */
 void ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m);
@@ -377,14 +379,7 @@ int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 
 /* ngx_http_oxmigrate_admin_configdb.c (thread) */
 
-void ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_schema_disable(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_schema_changeserver(
-    ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
 
 /* ngx_http_oxmigrate_admin_routes.c: names and indexes for the metrics */
@@ -419,7 +414,7 @@ typedef struct {
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
-/* ngx_http_oxmigrate_admin_configdb.c: the path's schema (op->arg[0])
+/* ngx_http_oxmigrate_admin_configdb.c: the path's schema (op->args.path[0])
  * exists; NGX_ERROR: answered 404 unknown_schema or 500 */
 ngx_int_t ngx_http_oxmigrate_admin_known_schema(
     ngx_http_oxmigrate_admin_op_t *op, MYSQL *m);
@@ -438,6 +433,12 @@ uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
 /* the schema's contexts and how many of them are enabled */
 ngx_int_t ngx_http_oxmigrate_admin_count_enabled(MYSQL *m, ngx_pool_t *pool,
     const char *schema, uint64_t *total, uint64_t *enabled);
+/* every server, ngx_http_oxmigrate_server_t by id; NGX_ERROR: see m */
+ngx_int_t ngx_http_oxmigrate_admin_store_servers(MYSQL *m, ngx_pool_t *pool,
+    ngx_array_t **servers);
+/* NGX_OK: a server of that id exists, NGX_DECLINED: none, NGX_ERROR */
+ngx_int_t ngx_http_oxmigrate_admin_store_server_known(MYSQL *m,
+    ngx_pool_t *pool, uint64_t id);
 /* server id by name, 0: none; -1 on error */
 int64_t ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
     const char *name);
@@ -561,7 +562,7 @@ typedef struct {
 } ngx_http_oxmigrate_schema_ref_t;
 
 /*
- * Every schema of configdb (op->db), in the documented order: database
+ * Every schema of configdb (op->conn.db), in the documented order: database
  * (db_pool_id) first, then the name with digit runs compared as numbers.
  * not_on counts contexts whose server is not server_id.  NULL: answered
  * 503 or 500.
@@ -584,7 +585,7 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
  * its schemas, not one per schema.
  */
 typedef struct {
-    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->db */
+    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->conn.db */
     uint64_t                        pool_id;  /* (uint64_t) -1: none yet */
     ngx_uint_t                      known;    /* pool_host found it */
     char                           *pname;
@@ -603,10 +604,10 @@ ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
 void ngx_http_oxmigrate_admin_pool_walk_done(
     ngx_http_oxmigrate_pool_walk_t *pw);
 
-/* the database host of the schema op->arg[0]; NGX_ERROR: answered */
+/* the database host of the schema op->args.path[0]; NGX_ERROR: answered */
 ngx_int_t ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_dbhost_t *h);
-/* an answer {"schema":op->arg[0], left open; NULL: no generator */
+/* an answer {"schema":op->args.path[0], left open; NULL: no generator */
 yajl_gen ngx_http_oxmigrate_admin_reply_schema(
     ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t status);
 
@@ -642,7 +643,7 @@ void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
 #define NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED  0x04
 
 /*
- * The 200 answer {"schema":op->arg[0],"tasks":[ left open, after reading
+ * The 200 answer {"schema":op->args.path[0],"tasks":[ left open, after reading
  * st, the schema's updateTask, on h (NULL: not needed); NULL: answered
  */
 yajl_gen ngx_http_oxmigrate_admin_tasks_open(
@@ -847,6 +848,60 @@ void ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
     ngx_log_t *log, MYSQL *m, const char *schema);
 
 
+/* svc/ngx_http_oxmigrate_admin_configdb.c: servers and the schema tools */
+
+typedef struct {
+    uint64_t                    id;
+    char                       *name;
+} ngx_http_oxmigrate_server_t;
+
+/* POST /servers */
+typedef struct {
+    int64_t                     id;
+    char                       *name;
+    ngx_uint_t                  created;
+    ngx_http_oxmigrate_step_t   st;       /* st.call: the tool, if run */
+} ngx_http_oxmigrate_registered_t;
+
+/* disable, enable, changeserver of one schema */
+typedef struct {
+    char                       *schema;
+    int64_t                     server_id;  /* changeserver; -1: none */
+    ngx_uint_t                  stepped;    /* st was run */
+    ngx_http_oxmigrate_step_t   st;
+} ngx_http_oxmigrate_schema_op_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_servers_list(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_servers_add(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_schema_disable(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_schema_enable(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_schema_changeserver(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+
+/* http/ngx_http_oxmigrate_admin_answer_configdb.c */
+void ngx_http_oxmigrate_admin_answer_servers(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+void ngx_http_oxmigrate_admin_answer_registered(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+void ngx_http_oxmigrate_admin_answer_schema_op(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+/* a failed step's error answer, op->res giving the reason */
+void ngx_http_oxmigrate_admin_step_fail(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_step_t *st);
+/* ox/ngx_http_oxmigrate_admin_ox.c: why a tool failed, as a reason */
+const char *ngx_http_oxmigrate_admin_ox_reason(
+    ngx_http_oxmigrate_ox_call_t *call);
+
+
 /* ngx_http_oxmigrate_admin_oxtasks.c: update-task endpoints by OX tools */
 
 void ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op);
@@ -881,7 +936,7 @@ ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
     ngx_uint_t *status);
 
 
-/* ngx_http_oxmigrate_admin_module.c */
+/* core/ngx_http_oxmigrate_admin_core.c */
 
 /* event loop: run handler on the thread pool, detached from any request */
 ngx_int_t ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp,

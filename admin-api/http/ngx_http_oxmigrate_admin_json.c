@@ -10,6 +10,35 @@
 
 
 static u_char *ngx_http_oxmigrate_admin_utf8_fix(const u_char *s, size_t len);
+static ngx_int_t ngx_http_oxmigrate_admin_arg_set(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_field_t *f,
+    yajl_val v);
+
+
+/* a "string or null" field given as null */
+char  ngx_http_oxmigrate_admin_arg_null_mark[] = "";
+
+
+/* the arguments before the route table fills them: nothing given */
+
+void
+ngx_http_oxmigrate_admin_args_init(ngx_http_oxmigrate_admin_args_t *a)
+{
+    ngx_memzero(a, sizeof(ngx_http_oxmigrate_admin_args_t));
+
+    a->rows = 50;
+    a->server_id = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->parallel = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->limit = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->pause_after = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->max_downtime = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->max_replica_lag = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->cont = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->force = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->dry_run = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->check_tasks = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+    a->stop_on_error = NGX_HTTP_OXMIGRATE_ARG_UNSET;
+}
 
 
 ngx_int_t
@@ -22,19 +51,19 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
     const char                 *key;
     ngx_http_oxmigrate_field_t *f;
 
-    if (op->body == NULL || op->route->fields == NULL) {
+    if (op->args.body == NULL || op->route->fields == NULL) {
         return NGX_OK;
     }
 
-    for (p = (char *) op->body; *p == ' ' || *p == '\t' || *p == '\r'
+    for (p = (char *) op->args.body; *p == ' ' || *p == '\t' || *p == '\r'
                                 || *p == '\n'; p++) { /* void */ }
 
-    if (*p == '\0' && (size_t) (p - (char *) op->body) == op->body_len) {
+    if (*p == '\0' && (size_t) (p - (char *) op->args.body) == op->args.body_len) {
         /* no body: all fields take their defaults */
         return NGX_OK;
     }
 
-    if (ngx_strlen(op->body) != op->body_len) {
+    if (ngx_strlen(op->args.body) != op->args.body_len) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
                                        "invalid_json",
                                        "the body contains a NUL byte");
@@ -48,7 +77,7 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
      * pass over the escapes finds it.
      */
 
-    for (p = (char *) op->body; *p; p++) {
+    for (p = (char *) op->args.body; *p; p++) {
         if (*p != '\\') {
             continue;
         }
@@ -69,7 +98,7 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     errbuf[0] = '\0';
-    op->json = yajl_tree_parse((char *) op->body, errbuf, sizeof(errbuf));
+    op->json = yajl_tree_parse((char *) op->args.body, errbuf, sizeof(errbuf));
 
     if (op->json == NULL) {
         /* yajl's message spans lines; keep its first one */
@@ -194,6 +223,14 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
             break;
         }
 
+        if (ngx_http_oxmigrate_admin_arg_set(op, f, v) != NGX_OK) {
+            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "internal", "out of memory");
+            return NGX_ERROR;
+        }
+
+        op->args.body_fields++;
+
         continue;
 
     wrong:
@@ -213,6 +250,72 @@ ngx_http_oxmigrate_admin_body_parse(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     return NGX_OK;
+}
+
+
+/* a valid field into its typed argument, copied to the call's pool */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_arg_set(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_field_t *f, yajl_val v)
+{
+    char         **s;
+    size_t         i;
+    u_char        *arg;
+    ngx_array_t  **a;
+
+    arg = (u_char *) &op->args + f->offset;
+
+    switch (f->type) {
+
+    case NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL:
+        if (YAJL_IS_NULL(v)) {
+            *(char **) arg = NGX_HTTP_OXMIGRATE_ARG_NULL;
+            return NGX_OK;
+        }
+
+        /* fall through */
+
+    case NGX_HTTP_OXMIGRATE_FIELD_STRING:
+        *(char **) arg = ngx_http_oxmigrate_admin_strndup(op->conn.pool,
+                                  v->u.string, ngx_strlen(v->u.string));
+        return *(char **) arg ? NGX_OK : NGX_ERROR;
+
+    case NGX_HTTP_OXMIGRATE_FIELD_UINT:
+    case NGX_HTTP_OXMIGRATE_FIELD_COUNT:
+        *(int64_t *) arg = YAJL_GET_INTEGER(v);
+        return NGX_OK;
+
+    case NGX_HTTP_OXMIGRATE_FIELD_BOOL:
+        *(ngx_int_t *) arg = YAJL_IS_TRUE(v) ? 1 : 0;
+        return NGX_OK;
+
+    case NGX_HTTP_OXMIGRATE_FIELD_STRINGS:
+        a = (ngx_array_t **) arg;
+        *a = ngx_array_create(op->conn.pool, v->u.array.len + 1,
+                              sizeof(char *));
+        if (*a == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < v->u.array.len; i++) {
+            s = ngx_array_push(*a);
+            if (s == NULL) {
+                return NGX_ERROR;
+            }
+
+            *s = ngx_http_oxmigrate_admin_strndup(op->conn.pool,
+                     v->u.array.values[i]->u.string,
+                     ngx_strlen(v->u.array.values[i]->u.string));
+            if (*s == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
 }
 
 

@@ -211,7 +211,8 @@ ngx_module_t  ngx_http_oxmigrate_admin_module = {
 ngx_int_t
 ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                             rc;
+    u_char                               *user;
+    ngx_int_t                             rc, rows;
     ngx_str_t                             v;
     ngx_uint_t                            status;
     ngx_pool_cleanup_t                   *cln;
@@ -266,11 +267,11 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_oxmigrate_admin_cleanup;
     cln->data = op;
 
-    op->alcf = alcf;
-    op->omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
+    op->conn.alcf = alcf;
+    op->conn.omcf = ngx_http_get_module_main_conf(r, ngx_http_oxmigrate_module);
     op->request = r;
-    op->log = ngx_cycle->log;
-    op->q_limit = 50;
+    op->conn.log = ngx_cycle->log;
+    ngx_http_oxmigrate_admin_args_init(&op->args);
 
     op->route = ngx_http_oxmigrate_admin_route(r, op, &status);
     if (op->route == NULL) {
@@ -281,35 +282,35 @@ ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r)
                                                   : "no such endpoint");
     }
 
-    op->user = ngx_pnalloc(r->pool, r->headers_in.user.len + 1);
-    if (op->user == NULL) {
+    user = ngx_pnalloc(r->pool, r->headers_in.user.len + 1);
+    if (user == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_cpystrn((u_char *) op->user, r->headers_in.user.data,
-                r->headers_in.user.len + 1);
+    ngx_cpystrn(user, r->headers_in.user.data, r->headers_in.user.len + 1);
+    op->conn.user = (char *) user;
 
-    op->q_args = r->args;
+    op->args.query = r->args;
 
     if (ngx_http_arg(r, (u_char *) "state", 5, &v) == NGX_OK) {
-        op->q_state = ngx_pnalloc(r->pool, v.len + 1);
-        if (op->q_state == NULL) {
+        op->args.state = ngx_pnalloc(r->pool, v.len + 1);
+        if (op->args.state == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_cpystrn((u_char *) op->q_state, v.data, v.len + 1);
+        ngx_cpystrn((u_char *) op->args.state, v.data, v.len + 1);
     }
 
     /* the lists (GET /jobs, GET /audit): 50 rows unless told, 1000 at most */
 
     if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
-        op->q_limit = ngx_atoi(v.data, v.len);
-        if (op->q_limit == NGX_ERROR || op->q_limit == 0) {
+        rows = ngx_atoi(v.data, v.len);
+        if (rows == NGX_ERROR || rows == 0) {
             return ngx_http_oxmigrate_admin_send_error(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_argument", "limit must be a positive number");
         }
 
-        op->q_limit = ngx_min(op->q_limit, 1000);
+        op->args.rows = ngx_min((ngx_uint_t) rows, 1000);
     }
 
     if (op->route->fields == NULL) {
@@ -384,18 +385,18 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ctx->too_large || len > (off_t) op->alcf->max_body) {
+    if (ctx->too_large || len > (off_t) op->conn.alcf->max_body) {
         op->preset = 1;
         ngx_cpystrn((u_char *) op->preset_code, (u_char *) "body_too_large",
                     sizeof(op->preset_code));
         ngx_snprintf((u_char *) op->preset_msg, sizeof(op->preset_msg) - 1,
                      "request body larger than %uz bytes%Z",
-                     op->alcf->max_body);
+                     op->conn.alcf->max_body);
         len = 0;
     }
 
-    op->body = ngx_pnalloc(r->pool, (size_t) len + 1);
-    if (op->body == NULL) {
+    op->args.body = ngx_pnalloc(r->pool, (size_t) len + 1);
+    if (op->args.body == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -408,7 +409,7 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
 
             if (b->in_file) {
                 /* a body beyond client_body_buffer_size, at most max_body */
-                got = ngx_read_file(b->file, op->body + n,
+                got = ngx_read_file(b->file, op->args.body + n,
                                     (size_t) (b->file_last - b->file_pos),
                                     b->file_pos);
                 if (got != b->file_last - b->file_pos) {
@@ -423,31 +424,18 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
 
             /* the end mark of a chunked body is empty, its pos NULL */
             if (b->last > b->pos) {
-                n = ngx_cpymem(op->body + n, b->pos, b->last - b->pos)
-                    - op->body;
+                n = ngx_cpymem(op->args.body + n, b->pos, b->last - b->pos)
+                    - op->args.body;
             }
         }
     }
 
-    op->body[n] = '\0';
-    op->body_len = n;
+    op->args.body[n] = '\0';
+    op->args.body_len = n;
 
     if (ngx_http_oxmigrate_admin_dispatch(r, op, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
     }
-}
-
-
-/* a call that runs update tasks (or OX's runupdate) for as long as they
- * take */
-
-static ngx_uint_t
-ngx_http_oxmigrate_admin_work(ngx_http_oxmigrate_admin_route_t *rt)
-{
-    return rt->handler == ngx_http_oxmigrate_admin_schema_update
-           || rt->handler == ngx_http_oxmigrate_admin_task_force
-           || rt->handler == ngx_http_oxmigrate_admin_task_force_all
-           || rt->handler == ngx_http_oxmigrate_admin_schema_revert;
 }
 
 
@@ -475,8 +463,8 @@ ngx_http_oxmigrate_admin_dispatch(ngx_http_request_t *r,
      * API's threads stay free for GET /jobs/{id}, pause and cancel.
      */
 
-    if (ngx_thread_task_post(ngx_http_oxmigrate_admin_work(op->route)
-                             ? op->alcf->job_pool : op->alcf->thread_pool,
+    if (ngx_thread_task_post(op->route->work
+                             ? op->conn.alcf->job_pool : op->conn.alcf->thread_pool,
                              ctx->task)
         != NGX_OK)
     {
@@ -516,12 +504,13 @@ ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev)
 static void
 ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
 {
+    ngx_int_t                       rc;
     ngx_http_oxmigrate_admin_op_t  *op = data;
 
     ngx_http_oxmigrate_admin_thread_init();
 
-    op->pool = ngx_create_pool(16384, op->log);
-    if (op->pool == NULL) {
+    op->conn.pool = ngx_create_pool(16384, op->conn.log);
+    if (op->conn.pool == NULL) {
         op->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         return;
     }
@@ -535,7 +524,16 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
             ngx_http_oxmigrate_admin_audit_start(op);
         }
 
-        op->route->handler(op);
+        if (op->route->service) {
+            rc = op->route->service(&op->conn, &op->args, &op->res);
+            op->route->answer(op, rc);
+
+            op->job = op->res.job;
+            op->no_audit = op->res.no_audit;
+
+        } else {
+            op->route->handler(op);
+        }
     }
 
     if (op->job) {
@@ -547,9 +545,9 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
         ngx_http_oxmigrate_admin_audit(op);
     }
 
-    if (op->db) {
-        mysql_close(op->db);
-        op->db = NULL;
+    if (op->conn.db) {
+        mysql_close(op->conn.db);
+        op->conn.db = NULL;
     }
 
     if (op->json) {
@@ -557,8 +555,8 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
         op->json = NULL;
     }
 
-    ngx_destroy_pool(op->pool);
-    op->pool = NULL;
+    ngx_destroy_pool(op->conn.pool);
+    op->conn.pool = NULL;
 }
 
 
@@ -721,30 +719,6 @@ ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* detached work: jobs run on the pool without any request */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp, ngx_pool_t *pool,
-    void (*handler)(void *data, ngx_log_t *log),
-    void (*done)(ngx_event_t *ev), void *data)
-{
-    ngx_thread_task_t  *task;
-
-    task = ngx_thread_task_alloc(pool, 0);
-    if (task == NULL) {
-        return NGX_ERROR;
-    }
-
-    task->ctx = data;
-    task->handler = handler;
-    task->event.handler = done;
-    task->event.data = data;
-    task->event.log = ngx_cycle->log;
-
-    return ngx_thread_task_post(tp, task);
-}
-
-
 /*
  * Counts a request body of an admin call while it is read.  Past
  * oxmigrate_admin_max_body (a chunked body, or one that lied about its
@@ -771,7 +745,7 @@ ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ctx->received += ngx_buf_size(cl->buf);
         }
 
-        if (ctx->received > (off_t) ctx->op->alcf->max_body) {
+        if (ctx->received > (off_t) ctx->op->conn.alcf->max_body) {
             ctx->too_large = 1;
 
         } else {

@@ -9,164 +9,209 @@
 #include "ngx_http_oxmigrate_admin.h"
 
 
+#define NGX_HTTP_OXMIGRATE_ARG(f)  offsetof(ngx_http_oxmigrate_admin_args_t, f)
+
+
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_none[] = {
-    { NULL, 0, 0 }
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_server[] = {
-    { "name", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { NULL, 0, 0 }
+    { "name", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255,
+      NGX_HTTP_OXMIGRATE_ARG(name) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_change[] = {
-    { "server_id", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { NULL, 0, 0 }
+    { "server_id", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(server_id) },
+    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255,
+      NGX_HTTP_OXMIGRATE_ARG(server) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_unblock[] = {
-    { "schema", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
-    { NULL, 0, 0 }
+    { "schema", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64,
+      NGX_HTTP_OXMIGRATE_ARG(schema) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_upgrade[] = {
-    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255 },
-    { "continue", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "resume_after", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64 },
-    { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
-    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64 },
-    { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
-    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
-    { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "check_tasks", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "max_replica_lag", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "health_url", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 1024 },
-    { NULL, 0, 0 }
+    { "server", NGX_HTTP_OXMIGRATE_FIELD_STRING, 255,
+      NGX_HTTP_OXMIGRATE_ARG(server) },
+    { "continue", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(cont) },
+    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(force) },
+    { "resume_after", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 64,
+      NGX_HTTP_OXMIGRATE_ARG(resume_after) },
+    { "skip", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64,
+      NGX_HTTP_OXMIGRATE_ARG(skip) },
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64,
+      NGX_HTTP_OXMIGRATE_ARG(parallel) },
+    { "dry_run", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(dry_run) },
+    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64,
+      NGX_HTTP_OXMIGRATE_ARG(only) },
+    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(limit) },
+    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(pause_after) },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16,
+      NGX_HTTP_OXMIGRATE_ARG(window) },
+    { "max_downtime", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(max_downtime) },
+    { "check_tasks", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(check_tasks) },
+    { "max_replica_lag", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(max_replica_lag) },
+    { "health_url", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 1024,
+      NGX_HTTP_OXMIGRATE_ARG(health_url) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_revert[] = {
-    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { NULL, 0, 0 }
+    { "force", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(force) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_jobpatch[] = {
-    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64 },
-    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
-    { NULL, 0, 0 }
+    { "parallel", NGX_HTTP_OXMIGRATE_FIELD_COUNT, 64,
+      NGX_HTTP_OXMIGRATE_ARG(parallel) },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16,
+      NGX_HTTP_OXMIGRATE_ARG(window) },
+    { NULL, 0, 0, 0 }
 };
 
 static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
-    { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0 },
-    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64 },
-    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U },
-    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16 },
-    { NULL, 0, 0 }
+    { "stop_on_error", NGX_HTTP_OXMIGRATE_FIELD_BOOL, 0,
+      NGX_HTTP_OXMIGRATE_ARG(stop_on_error) },
+    { "only", NGX_HTTP_OXMIGRATE_FIELD_STRINGS, 64,
+      NGX_HTTP_OXMIGRATE_ARG(only) },
+    { "limit", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(limit) },
+    { "pause_after", NGX_HTTP_OXMIGRATE_FIELD_UINT, 4294967295U,
+      NGX_HTTP_OXMIGRATE_ARG(pause_after) },
+    { "window", NGX_HTTP_OXMIGRATE_FIELD_STRING_NULL, 16,
+      NGX_HTTP_OXMIGRATE_ARG(window) },
+    { NULL, 0, 0, 0 }
 };
 
 
-/* "*" matches one path segment; the first two become op->arg[0..1] */
+/* "*" matches one path segment; the first two become op->args.path[0..1] */
 static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
 
     { NGX_HTTP_GET, "servers", NULL,
-      ngx_http_oxmigrate_admin_servers_list, NULL },
+      NULL, ngx_http_oxmigrate_admin_servers_list,
+      ngx_http_oxmigrate_admin_answer_servers,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "servers", "registerserver",
-      ngx_http_oxmigrate_admin_servers_add,
-      ngx_http_oxmigrate_admin_f_server },
+      NULL, ngx_http_oxmigrate_admin_servers_add,
+      ngx_http_oxmigrate_admin_answer_registered,
+      ngx_http_oxmigrate_admin_f_server, 0 },
 
     { NGX_HTTP_GET, "schemas", NULL,
-      ngx_http_oxmigrate_admin_schemas_list, NULL },
+      ngx_http_oxmigrate_admin_schemas_list, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_GET, "schemas/*", NULL,
-      ngx_http_oxmigrate_admin_schema_get, NULL },
+      ngx_http_oxmigrate_admin_schema_get, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/revert", "revertschema",
-      ngx_http_oxmigrate_admin_schema_revert,
-      ngx_http_oxmigrate_admin_f_revert },
+      ngx_http_oxmigrate_admin_schema_revert, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_revert, 1 },
 
     { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
-      ngx_http_oxmigrate_admin_schema_disable,
-      ngx_http_oxmigrate_admin_f_none },
+      NULL, ngx_http_oxmigrate_admin_schema_disable,
+      ngx_http_oxmigrate_admin_answer_schema_op,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "schemas/*/enable", "enableschema",
-      ngx_http_oxmigrate_admin_schema_enable,
-      ngx_http_oxmigrate_admin_f_none },
+      NULL, ngx_http_oxmigrate_admin_schema_enable,
+      ngx_http_oxmigrate_admin_answer_schema_op,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "schemas/*/changeserver", "changeserver",
-      ngx_http_oxmigrate_admin_schema_changeserver,
-      ngx_http_oxmigrate_admin_f_change },
+      NULL, ngx_http_oxmigrate_admin_schema_changeserver,
+      ngx_http_oxmigrate_admin_answer_schema_op,
+      ngx_http_oxmigrate_admin_f_change, 0 },
 
     { NGX_HTTP_POST, "schemas/*/update", "runupdate",
-      ngx_http_oxmigrate_admin_schema_update,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_schema_update, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "schemas/*/updatetasks", NULL,
-      ngx_http_oxmigrate_admin_tasks_list, NULL },
+      ngx_http_oxmigrate_admin_tasks_list, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_task_force, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "updatetasks/namespaces", NULL,
-      ngx_http_oxmigrate_admin_namespaces, NULL },
+      ngx_http_oxmigrate_admin_namespaces, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force_all,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_task_force_all, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "databases/check", NULL,
-      ngx_http_oxmigrate_admin_db_check, NULL },
+      ngx_http_oxmigrate_admin_db_check, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "databases/*/unblock", "unblockdatabase",
-      ngx_http_oxmigrate_admin_db_unblock,
-      ngx_http_oxmigrate_admin_f_unblock },
+      ngx_http_oxmigrate_admin_db_unblock, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_unblock, 0 },
 
     { NGX_HTTP_POST, "upgrade", "upgradeschemata",
-      ngx_http_oxmigrate_admin_upgrade,
-      ngx_http_oxmigrate_admin_f_upgrade },
+      ngx_http_oxmigrate_admin_upgrade, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_upgrade, 0 },
 
     { NGX_HTTP_POST, "updates", "runallupdate",
-      ngx_http_oxmigrate_admin_updates,
-      ngx_http_oxmigrate_admin_f_updates },
+      ngx_http_oxmigrate_admin_updates, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_updates, 0 },
 
     { NGX_HTTP_GET, "jobs", NULL,
-      ngx_http_oxmigrate_admin_jobs_list, NULL },
+      ngx_http_oxmigrate_admin_jobs_list, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_GET, "jobs/*", NULL,
-      ngx_http_oxmigrate_admin_job_get, NULL },
+      ngx_http_oxmigrate_admin_job_get, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
-      ngx_http_oxmigrate_admin_job_resume,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_job_resume, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/pause", "pausejob",
-      ngx_http_oxmigrate_admin_job_pause,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_job_pause, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/continue", "continuejob",
-      ngx_http_oxmigrate_admin_job_continue,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_job_continue, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/cancel", "canceljob",
-      ngx_http_oxmigrate_admin_job_cancel,
-      ngx_http_oxmigrate_admin_f_none },
+      ngx_http_oxmigrate_admin_job_cancel, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_PATCH, "jobs/*", "patchjob",
-      ngx_http_oxmigrate_admin_job_patch,
-      ngx_http_oxmigrate_admin_f_jobpatch },
+      ngx_http_oxmigrate_admin_job_patch, NULL, NULL,
+      ngx_http_oxmigrate_admin_f_jobpatch, 0 },
 
     { NGX_HTTP_GET, "audit", NULL,
-      ngx_http_oxmigrate_admin_audit_list, NULL },
+      ngx_http_oxmigrate_admin_audit_list, NULL, NULL,
+      NULL, 0 },
 
     { NGX_HTTP_GET, "lookup", NULL,
-      ngx_http_oxmigrate_admin_lookup, NULL },
+      ngx_http_oxmigrate_admin_lookup, NULL, NULL,
+      NULL, 0 },
 
-    { 0, NULL, NULL, NULL, NULL }
+    { 0, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 };
 
 
@@ -278,14 +323,14 @@ ngx_http_oxmigrate_admin_route(ngx_http_request_t *r,
         for (i = 0; i < n; i++) {
             if (q[0] == '*' && (q[1] == '/' || q[1] == '\0')) {
                 if (a < 2) {
-                    op->arg[a] = ngx_pnalloc(r->pool, lens[i] + 1);
-                    if (op->arg[a] == NULL) {
+                    op->args.path[a] = ngx_pnalloc(r->pool, lens[i] + 1);
+                    if (op->args.path[a] == NULL) {
                         *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
                         return NULL;
                     }
 
-                    ngx_memcpy(op->arg[a], segs[i], lens[i]);
-                    op->arg[a][lens[i]] = '\0';
+                    ngx_memcpy(op->args.path[a], segs[i], lens[i]);
+                    op->args.path[a][lens[i]] = '\0';
                     a++;
                 }
             }

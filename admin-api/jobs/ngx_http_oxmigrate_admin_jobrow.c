@@ -16,10 +16,10 @@ ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op)
 {
     ngx_int_t  id;
 
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    id = ngx_atoi((u_char *) op->args.path[0], ngx_strlen(op->args.path[0]));
     if (id == NGX_ERROR) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_job",
-                                       "job '%s' not found", op->arg[0]);
+                                       "job '%s' not found", op->args.path[0]);
     }
 
     return id;

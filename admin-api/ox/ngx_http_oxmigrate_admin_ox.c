@@ -622,103 +622,22 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
 }
 
 
-/* "ox":{"tool","cluster","argv","exit_code","stdout","stderr",...} */
+/* the reason of a tool that failed: it timed out, is not there, or said
+   no */
 
-void
-ngx_http_oxmigrate_admin_ox_json(yajl_gen g, ngx_http_oxmigrate_ox_call_t *call)
+const char *
+ngx_http_oxmigrate_admin_ox_reason(ngx_http_oxmigrate_ox_call_t *call)
 {
-    char       **a;
-    ngx_uint_t   i;
-
-    ngx_http_oxmigrate_admin_json_str(g, "ox");
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "tool");
-    ngx_http_oxmigrate_admin_json_str(g, call->tool);
-    ngx_http_oxmigrate_admin_json_str(g, "cluster");
-    ngx_http_oxmigrate_admin_json_str(g,
-                                 ngx_http_oxmigrate_ox_cluster[call->cluster]);
-    ngx_http_oxmigrate_admin_json_str(g, "argv");
-    yajl_gen_array_open(g);
-
-    for (a = call->argv; a && *a; a++) {
-        ngx_http_oxmigrate_admin_json_str(g, *a);
-    }
-
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "exit_code");
-    if (call->exit_code >= 0) {
-        ngx_http_oxmigrate_admin_json_int(g, call->exit_code);
-
-    } else {
-        yajl_gen_null(g);
-    }
-
-    if (call->signo) {
-        ngx_http_oxmigrate_admin_json_str(g, "signal");
-        ngx_http_oxmigrate_admin_json_int(g, call->signo);
-    }
-
-    if (call->timed_out || call->aborted || call->not_started) {
-        ngx_http_oxmigrate_admin_json_str(g, call->timed_out ? "timed_out"
-                                          : call->aborted ? "aborted"
-                                          : "not_started");
-        ngx_http_oxmigrate_admin_json_bool(g, 1);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "ms");
-    ngx_http_oxmigrate_admin_json_int(g, call->elapsed);
-
-    for (i = 0; i < 2; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, i ? "stderr" : "stdout");
-        ngx_http_oxmigrate_admin_json_strn(g,
-                            i ? call->err.data : call->out.data,
-                            i ? call->err.len : call->out.len);
-    }
-
-    if (call->truncated) {
-        ngx_http_oxmigrate_admin_json_str(g, "truncated");
-        ngx_http_oxmigrate_admin_json_bool(g, 1);
-    }
-
-    yajl_gen_map_close(g);
-}
-
-
-/* the answer to a tool that failed: 502, 504 or 503, with its words */
-
-void
-ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_ox_call_t *call)
-{
-    ngx_uint_t   status;
-    const char  *code;
-
     if (call->timed_out) {
-        status = NGX_HTTP_GATEWAY_TIME_OUT;
-        code = "ox_tool_timeout";
+        return "ox_tool_timeout";
+    }
 
-    } else if (call->not_started || call->exit_code == 126
-               || call->exit_code == 127)
+    if (call->not_started || call->exit_code == 126 || call->exit_code == 127)
     {
-        status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        code = "ox_tool_unavailable";
-
-    } else {
-        status = NGX_HTTP_BAD_GATEWAY;
-        code = "ox_tool_failed";
+        return "ox_tool_unavailable";
     }
 
-    ngx_log_error(NGX_LOG_ERR, op->log, 0, "oxmigrate admin: %s",
-                  call->error);
-
-    ngx_http_oxmigrate_admin_error_open(op, status, code, "%s", call->error);
-
-    if (op->gen) {
-        ngx_http_oxmigrate_admin_ox_json(op->gen, call);
-    }
-
-    ngx_http_oxmigrate_admin_error_close(op);
+    return "ox_tool_failed";
 }
 
 

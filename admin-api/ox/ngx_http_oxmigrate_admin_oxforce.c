@@ -20,7 +20,7 @@ ngx_http_oxmigrate_admin_oxt_result(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
-    res = ngx_http_oxmigrate_admin_select(sm, op->pool,
+    res = ngx_http_oxmigrate_admin_select(sm, op->conn.pool,
               "SELECT successful FROM %I.updateTask WHERE cid = 0"
               " AND taskName = %s AND lastModified >= %D"
               " ORDER BY lastModified DESC LIMIT 1", schema, task, since);
@@ -61,7 +61,7 @@ ngx_http_oxmigrate_admin_oxt_force(ngx_http_oxmigrate_admin_op_t *op,
 {
     ngx_uint_t  i;
 
-    ngx_http_oxmigrate_admin_ox_init(call, op->alcf, op->pool, op->log,
+    ngx_http_oxmigrate_admin_ox_init(call, op->conn.alcf, op->conn.pool, op->conn.log,
                                      "forceupdatetask",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
     call->quick = 0;
@@ -96,14 +96,14 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
     ngx_int_t                     rc;
     ngx_http_oxmigrate_ox_call_t  call;
 
-    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[1])
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->args.path[1])
         != NGX_OK)
     {
         return;
     }
 
-    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, op->arg[0],
-                                               op->arg[1]);
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, op->args.path[0],
+                                               op->args.path[1]);
 
     if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
         return;
@@ -115,7 +115,7 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
         ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
                            "UPD-0003", "Update conflict detected. Another "
                            "process is currently updating schema %s.",
-                           op->arg[0]);
+                           op->args.path[0]);
         if (op->gen) {
             ngx_http_oxmigrate_admin_ox_json(op->gen, &call);
         }
@@ -128,8 +128,8 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
     sm = ngx_http_oxmigrate_admin_connect(h, NULL, 0, err, sizeof(err));
 
     if (sm) {
-        rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->arg[0],
-                                                 op->arg[1], since);
+        rc = ngx_http_oxmigrate_admin_oxt_result(op, sm, op->args.path[0],
+                                                 op->args.path[1], since);
         mysql_close(sm);
     }
 
@@ -139,7 +139,7 @@ ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     ngx_http_oxmigrate_admin_json_str(g, "task");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
+    ngx_http_oxmigrate_admin_json_str(g, op->args.path[1]);
     ngx_http_oxmigrate_admin_oxt_success(g, rc);
     ngx_http_oxmigrate_admin_ox_json(g, &call);
     yajl_gen_map_close(g);
@@ -157,7 +157,7 @@ ngx_http_oxmigrate_admin_oxt_forced(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_oxt_success(g, pw->sm
              ? ngx_http_oxmigrate_admin_oxt_result(op, pw->sm, schema,
-                                                   op->arg[0], *since)
+                                                   op->args.path[0], *since)
              : -1);
 }
 
@@ -172,7 +172,7 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_array_t                   *all;
     ngx_http_oxmigrate_ox_call_t   call;
 
-    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->arg[0])
+    if (ngx_http_oxmigrate_admin_oxt_safe(op, "update task", op->args.path[0])
         != NGX_OK)
     {
         return;
@@ -183,7 +183,7 @@ ngx_http_oxmigrate_admin_ox_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, NULL, op->arg[0]);
+    since = ngx_http_oxmigrate_admin_oxt_force(op, &call, NULL, op->args.path[0]);
 
     if (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK) {
         return;

@@ -55,7 +55,7 @@ ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
 {
     u_char  *p, *q, *text;
 
-    text = ngx_pnalloc(op->pool, call->out.len + 1);
+    text = ngx_pnalloc(op->conn.pool, call->out.len + 1);
     if (text == NULL) {
         return NGX_ERROR;
     }
@@ -262,7 +262,7 @@ ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
     ngx_uint_t                    rows;
     ngx_http_oxmigrate_ox_call_t  call;
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
                                      "checkdatabase",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
 
@@ -302,12 +302,12 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     ngx_str_t                      line;
     ngx_http_oxmigrate_ox_call_t   call;
 
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    id = ngx_atoi((u_char *) op->args.path[0], ngx_strlen(op->args.path[0]));
     if (id == NGX_ERROR) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
                                        "unknown_database",
                                        "database '%s' not found",
-                                       op->arg[0]);
+                                       op->args.path[0]);
         return;
     }
 
@@ -318,11 +318,11 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
                                      "unblockdatabase",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
     call.args[0] = "-i";
-    call.args[1] = op->arg[0];
+    call.args[1] = op->args.path[0];
 
     if (schema) {
         call.args[2] = "--schema";
@@ -447,7 +447,7 @@ ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_op_t *op,
     t.ns.data = q + 11;
     t.ns.len = e - q - 11;
 
-    return ngx_http_oxmigrate_admin_excluded(op->alcf, &t, op->pool) != NULL;
+    return ngx_http_oxmigrate_admin_excluded(op->conn.alcf, &t, op->conn.pool) != NULL;
 }
 
 
@@ -467,8 +467,8 @@ ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t    i, pass, ex;
     ngx_array_t  *excluded;
 
-    excluded = ngx_array_create(op->pool, 4, sizeof(ngx_str_t));
-    copy = ngx_pnalloc(op->pool, out->len + 1);
+    excluded = ngx_array_create(op->conn.pool, 4, sizeof(ngx_str_t));
+    copy = ngx_pnalloc(op->conn.pool, out->len + 1);
     if (excluded == NULL || copy == NULL) {
         return;
     }
@@ -547,14 +547,14 @@ ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
                    | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED);
 
     ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
                                      "listUpdateTasks",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
     call.mode = "-a";
     call.args[0] = "-n";
-    call.args[1] = op->arg[0];
+    call.args[1] = op->args.path[0];
 
-    if (tool && op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
+    if (tool && op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
                 < NGX_HTTP_OXMIGRATE_OX_LIST_TOOL)
     {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_IMPLEMENTED,
@@ -616,7 +616,7 @@ ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     ngx_uint_t                     open;
     ngx_http_oxmigrate_ox_call_t   call;
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->alcf, op->pool, op->log,
+    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
                                      "listUpdateTaskNamespaces",
                                      NGX_HTTP_OXMIGRATE_OX_NEW);
 

@@ -12,7 +12,7 @@
 #define NGX_HTTP_OXMIGRATE_AUDIT_MAX  4000
 
 
-/* op->db for the audit, without replacing an answer already made */
+/* op->conn.db for the audit, without replacing an answer already made */
 
 static MYSQL *
 ngx_http_oxmigrate_admin_audit_db(ngx_http_oxmigrate_admin_op_t *op)
@@ -21,8 +21,8 @@ ngx_http_oxmigrate_admin_audit_db(ngx_http_oxmigrate_admin_op_t *op)
     yajl_gen     keep;
     ngx_uint_t   status;
 
-    if (op->db) {
-        return op->db;
+    if (op->conn.db) {
+        return op->conn.db;
     }
 
     keep = op->gen;
@@ -39,10 +39,10 @@ ngx_http_oxmigrate_admin_audit_db(ngx_http_oxmigrate_admin_op_t *op)
     op->status = status;
 
     if (m == NULL) {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
                       "oxmigrate admin: audit of \"%s\" by \"%s\" "
                       "not written: configdb unavailable",
-                      op->route->action, op->user);
+                      op->route->action, op->conn.user);
     }
 
     return m;
@@ -70,15 +70,15 @@ ngx_http_oxmigrate_admin_audit_args(ngx_http_oxmigrate_admin_op_t *op,
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "params");
     yajl_gen_array_open(g);
-    for (i = 0; i < 2 && op->arg[i]; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, op->arg[i]);
+    for (i = 0; i < 2 && op->args.path[i]; i++) {
+        ngx_http_oxmigrate_admin_json_str(g, op->args.path[i]);
     }
     yajl_gen_array_close(g);
 
     ngx_http_oxmigrate_admin_json_str(g, "body");
-    blen = ngx_min(op->body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    if (op->body) {
-        ngx_http_oxmigrate_admin_json_strn(g, op->body, blen);
+    blen = ngx_min(op->args.body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
+    if (op->args.body) {
+        ngx_http_oxmigrate_admin_json_strn(g, op->args.body, blen);
 
     } else {
         yajl_gen_null(g);
@@ -117,15 +117,15 @@ ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
             "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
             " status, result) VALUES (%D, %s, %s, %V, 0,"
             " '{\"state\":\"started\"}')",
-            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
+            ngx_http_oxmigrate_admin_now_ms(), op->conn.user, op->route->action,
             &args)
         < 0)
     {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
                       "oxmigrate admin: audit insert failed: %s",
                       mysql_error(m));
 
@@ -155,7 +155,7 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
     if (op->no_audit) {
         /* a dry run: it changed nothing, its "started" row goes */
         if (op->audit_id) {
-            (void) ngx_http_oxmigrate_admin_exec(m, op->pool,
+            (void) ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
                       "DELETE FROM oxmigrate_audit WHERE id = %U",
                       op->audit_id);
         }
@@ -173,7 +173,7 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     if (op->audit_id) {
-        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+        rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
                  "UPDATE oxmigrate_audit SET status = %U, result = %V"
                  " WHERE id = %U", (uint64_t) op->status, &result,
                  op->audit_id);
@@ -187,14 +187,14 @@ ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
             "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
             " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
-            ngx_http_oxmigrate_admin_now_ms(), op->user, op->route->action,
+            ngx_http_oxmigrate_admin_now_ms(), op->conn.user, op->route->action,
             &args, (uint64_t) op->status, &result)
         < 0)
     {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
                       "oxmigrate admin: audit insert failed: %s",
                       mysql_error(m));
     }

@@ -188,31 +188,6 @@ ngx_http_oxmigrate_admin_configdb_connect(ngx_http_oxmigrate_db_conf_t *dcf,
 }
 
 
-MYSQL *
-ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char  err[256];
-
-    if (op->db) {
-        return op->db;
-    }
-
-    op->db = ngx_http_oxmigrate_admin_configdb_connect(
-                 ngx_http_oxmigrate_admin_dcf(op->omcf), op->pool, err,
-                 sizeof(err));
-
-    if (op->db == NULL) {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "oxmigrate admin: configdb connect failed: %s", err);
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "configdb_unavailable",
-                                       "configdb: %s", err);
-    }
-
-    return op->db;
-}
-
-
 /* the SQL builder */
 
 typedef struct {
@@ -390,7 +365,7 @@ ngx_http_oxmigrate_admin_sql(MYSQL *m, ngx_pool_t *pool, const char *fmt,
 }
 
 
-static MYSQL_RES *
+MYSQL_RES *
 ngx_http_oxmigrate_admin_vselect(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, va_list args)
 {
@@ -421,31 +396,6 @@ ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
 }
 
 
-MYSQL_RES *
-ngx_http_oxmigrate_admin_op_select(ngx_http_oxmigrate_admin_op_t *op,
-    const char *fmt, ...)
-{
-    MYSQL      *m;
-    va_list     args;
-    MYSQL_RES  *res;
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL) {
-        return NULL;
-    }
-
-    va_start(args, fmt);
-    res = ngx_http_oxmigrate_admin_vselect(m, op->pool, fmt, args);
-    va_end(args);
-
-    if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-    }
-
-    return res;
-}
-
-
 int64_t
 ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool, const char *fmt,
     ...)
@@ -471,17 +421,43 @@ ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool, const char *fmt,
 }
 
 
-void
-ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
+MYSQL *
+ngx_http_oxmigrate_admin_conn_db(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_res_t *res)
+{
+    char  err[256];
+
+    if (c->db) {
+        return c->db;
+    }
+
+    c->db = ngx_http_oxmigrate_admin_configdb_connect(
+                ngx_http_oxmigrate_admin_dcf(c->omcf), c->pool, err,
+                sizeof(err));
+
+    if (c->db == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "oxmigrate admin: configdb connect failed: %s", err);
+        (void) ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
+                                             "configdb_unavailable",
+                                             "configdb: %s", err);
+    }
+
+    return c->db;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_db_fail(ngx_http_oxmigrate_admin_res_t *res,
     MYSQL *m)
 {
-    ngx_log_error(NGX_LOG_ERR, op->log, 0,
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "oxmigrate admin: MariaDB error %ud: %s",
                   mysql_errno(m), mysql_error(m));
 
-    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                   "db_error", "MariaDB error %ud: %s",
-                                   mysql_errno(m), mysql_error(m));
+    return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error",
+                                         "MariaDB error %ud: %s",
+                                         mysql_errno(m), mysql_error(m));
 }
 
 

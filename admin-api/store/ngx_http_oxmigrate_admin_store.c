@@ -15,6 +15,71 @@
 ngx_uint_t  ngx_http_oxmigrate_admin_reason = NGX_HTTP_OXMIGRATE_SCHEMA_REASON;
 
 
+/* listservers: every server, by id */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_servers(MYSQL *m, ngx_pool_t *pool,
+    ngx_array_t **servers)
+{
+    MYSQL_ROW                     row;
+    MYSQL_RES                    *res;
+    ngx_http_oxmigrate_server_t  *srv;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT server_id, name FROM server ORDER BY server_id");
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *servers = ngx_array_create(pool, mysql_num_rows(res) + 1,
+                                sizeof(ngx_http_oxmigrate_server_t));
+    if (*servers == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        srv = ngx_array_push(*servers);
+        if (srv == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        srv->id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+        srv->name = ngx_http_oxmigrate_admin_strndup(pool, row[1],
+                                                     ngx_strlen(row[1]));
+        if (srv->name == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_server_known(MYSQL *m, ngx_pool_t *pool,
+    uint64_t id)
+{
+    ngx_int_t   rc;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT 1 FROM server WHERE server_id = %U", id);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mysql_num_rows(res) ? NGX_OK : NGX_DECLINED;
+    mysql_free_result(res);
+
+    return rc;
+}
+
+
 int64_t
 ngx_http_oxmigrate_admin_server_id(MYSQL *m, ngx_pool_t *pool,
     const char *name)

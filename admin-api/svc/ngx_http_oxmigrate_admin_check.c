@@ -51,11 +51,11 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        if (ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm, op->pool,
+        if (ngx_http_oxmigrate_admin_schema_state(op->conn.alcf, pw.sm, op->conn.pool,
                                                   s[i].name, &st)
             != NGX_OK)
         {
-            ngx_log_error(NGX_LOG_WARN, op->log, 0,
+            ngx_log_error(NGX_LOG_WARN, op->conn.log, 0,
                           "oxmigrate admin: schema %s: %s", s[i].name,
                           mysql_error(pw.sm));
             continue;
@@ -121,7 +121,7 @@ ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_update_state_e     state;
     ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
 
-    state = ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now);
+    state = ngx_http_oxmigrate_admin_update_state(op->conn.alcf, st, ctx->now);
     status = ngx_http_oxmigrate_admin_check_status[state];
     if (status == NULL) {
         return;
@@ -141,7 +141,7 @@ ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
     ngx_array_t                          *all;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_db_check(op);
         return;
     }
@@ -201,13 +201,13 @@ ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_update_state(op->alcf, st, ctx->now)
+    if (ngx_http_oxmigrate_admin_update_state(op->conn.alcf, st, ctx->now)
         == NGX_HTTP_OXMIGRATE_STALE)
     {
 
         /* conditional: a holder that refreshes right now keeps its lock */
 
-        rc = ngx_http_oxmigrate_admin_exec(sm, op->pool,
+        rc = ngx_http_oxmigrate_admin_exec(sm, op->conn.pool,
                  "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
                  NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
                  schema, st->locked);
@@ -272,14 +272,14 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_kept_t      *k;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_db_unblock(op);
         return;
     }
 
     ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
 
-    id = ngx_atoi((u_char *) op->arg[0], ngx_strlen(op->arg[0]));
+    id = ngx_atoi((u_char *) op->args.path[0], ngx_strlen(op->args.path[0]));
     schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
 
     m = ngx_http_oxmigrate_admin_configdb(op);
@@ -288,12 +288,12 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     rc = (id == NGX_ERROR) ? NGX_DECLINED
-         : ngx_http_oxmigrate_admin_pool_host(op->pool, m, id, &h, &ctx.pname);
+         : ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, id, &h, &ctx.pname);
 
     if (rc == NGX_DECLINED) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
                                        "unknown_database",
-                                       "database '%s' not found", op->arg[0]);
+                                       "database '%s' not found", op->args.path[0]);
         return;
     }
 
@@ -311,7 +311,7 @@ ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    ctx.kept = ngx_array_create(op->pool, 4,
+    ctx.kept = ngx_array_create(op->conn.pool, 4,
                                 sizeof(ngx_http_oxmigrate_admin_kept_t));
     if (ctx.kept == NULL) {
         return;

@@ -1,424 +1,334 @@
 
 /*
- * oxmigrate admin API: what the OX admin tools do to configdb (ox-facts 5):
- * registerserver, listdatabaseschema, disableschema, enableschema,
- * changeserver, plus the audit listing.  Thread pool only.
+ * oxmigrate admin API, services: what the OX admin tools do to configdb
+ * (ox-facts 5): listservers, registerserver, disableschema, enableschema,
+ * changeserver.  Thread pool; (connection, arguments) in, rc, reason and a
+ * result out (http/ngx_http_oxmigrate_admin_answer_configdb.c answers).
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
+static ngx_int_t ngx_http_oxmigrate_admin_step_failed(
+    ngx_http_oxmigrate_admin_res_t *res, ngx_http_oxmigrate_step_t *st,
+    ngx_uint_t status);
+static ngx_int_t ngx_http_oxmigrate_admin_schema_known(
+    ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
+    ngx_http_oxmigrate_admin_res_t *res);
+static ngx_int_t ngx_http_oxmigrate_admin_schema_toggle(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res, ngx_uint_t enable);
 
 
-static void ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st);
+/* GET /servers: data is an array of ngx_http_oxmigrate_server_t */
 
-
-static void
-ngx_http_oxmigrate_admin_epoch(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st)
+ngx_int_t
+ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    st->cache = ngx_http_oxmigrate_admin_invalidate(st->m, op->omcf->redis,
-                                                    op->log, st->cache_why,
-                                                    sizeof(st->cache_why));
-}
+    MYSQL        *m;
+    ngx_array_t  *servers;
 
-
-/* GET /servers */
-
-void
-ngx_http_oxmigrate_admin_servers_list(ngx_http_oxmigrate_admin_op_t *op)
-{
-    yajl_gen    g;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
-
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT server_id, name FROM server ORDER BY server_id");
-    if (res == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply_list(op, res, "servers");
-    if (g == NULL) {
-        return;
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "id");
-        ngx_http_oxmigrate_admin_json_int(g, ngx_atoof((u_char *) row[0],
-                                                      ngx_strlen(row[0])));
-        ngx_http_oxmigrate_admin_json_str(g, "name");
-        ngx_http_oxmigrate_admin_json_str(g, row[1]);
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    mysql_free_result(res);
-}
-
-
-
-
-
-
-/* POST /servers {"name":...} */
-
-void
-ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_op_t *op)
-{
-    char                       *name;
-    MYSQL                      *m;
-    int64_t                     id;
-    yajl_gen                    g;
-    ngx_http_oxmigrate_step_t   st;
-
-    name = ngx_http_oxmigrate_admin_body_str(op, "name");
-    if (name == NULL) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "missing_field",
-                                       "field \"name\" is required");
-        return;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
     if (m == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
-    id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
+    if (ngx_http_oxmigrate_admin_store_servers(m, c->pool, &servers)
+        != NGX_OK)
+    {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
+    }
+
+    res->data = servers;
+
+    return NGX_OK;
+}
+
+
+/* POST /servers {"name":...}: data is an ngx_http_oxmigrate_registered_t */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
+{
+    MYSQL                            *m;
+    int64_t                           id;
+    ngx_http_oxmigrate_registered_t  *rg;
+
+    if (a->name == NULL) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "missing_field",
+                                             "field \"name\" is required");
+    }
+
+    rg = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_registered_t));
+    if (rg == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->data = rg;
+    rg->name = a->name;
+
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    id = ngx_http_oxmigrate_admin_server_id(m, c->pool, a->name);
 
     if (id == 0) {
-        if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
-            && !ngx_http_oxmigrate_admin_ox_safe((u_char *) name,
-                                                 ngx_strlen(name)))
+        if (c->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+            && !ngx_http_oxmigrate_admin_ox_safe((u_char *) a->name,
+                                                 ngx_strlen(a->name)))
         {
-            ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
                            "invalid_argument", "a server name consists of "
                            "letters, digits and _.-:@%%+=,/ (not starting "
                            "with \"-\")");
-            return;
         }
 
-        ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log,
+        ngx_http_oxmigrate_admin_step_init(&rg->st, c->alcf, c->pool, c->log,
                                            m, NULL);
 
-        id = st.steps->registerserver(&st, name);
+        id = rg->st.steps->registerserver(&rg->st, a->name);
 
-        if (id == 0 && st.status != NGX_HTTP_CONFLICT) {
-            ngx_http_oxmigrate_admin_step_error(op, &st, st.status);
-            return;
+        if (id == 0 && rg->st.status != NGX_HTTP_CONFLICT) {
+            return ngx_http_oxmigrate_admin_step_failed(res, &rg->st,
+                                                        rg->st.status);
         }
 
+        if (id) {
+            rg->id = id;
+            rg->created = 1;
+            return NGX_OK;
+        }
+
+        /* registered concurrently under the same name */
+        id = ngx_http_oxmigrate_admin_server_id(m, c->pool, a->name);
+
         if (id == 0) {
-            /* registered concurrently under the same name */
-            id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
-
-            if (id == 0) {
-                /* the duplicate was the id: configdb_sequence lags */
-                ngx_http_oxmigrate_admin_error(op,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "db_error", "registerserver: %s",
-                                       st.res.msg);
-                return;
-            }
-
-        } else {
-            g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_CREATED);
-            if (g == NULL) {
-                return;
-            }
-
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "id");
-            ngx_http_oxmigrate_admin_json_int(g, id);
-            ngx_http_oxmigrate_admin_json_str(g, "name");
-            ngx_http_oxmigrate_admin_json_str(g, name);
-            ngx_http_oxmigrate_admin_json_str(g, "message");
-            ngx_http_oxmigrate_admin_json_str(g, "registered");
-            if (st.call) {
-                ngx_http_oxmigrate_admin_ox_json(g, st.call);
-            }
-            yajl_gen_map_close(g);
-            return;
+            /* the duplicate was the id: configdb_sequence lags */
+            return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error",
+                                                 "registerserver: %s",
+                                                 rg->st.res.msg);
         }
     }
 
     if (id < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                        "server_exists",
+    rg->id = id;
+
+    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED, "server_exists",
                         "The specified server is already registered with "
                         "id '%L'.", id);
-    if (op->gen) {
-        ngx_http_oxmigrate_admin_json_str(op->gen, "id");
-        ngx_http_oxmigrate_admin_json_int(op->gen, id);
-        ngx_http_oxmigrate_admin_json_str(op->gen, "name");
-        ngx_http_oxmigrate_admin_json_str(op->gen, name);
-    }
-
-    ngx_http_oxmigrate_admin_error_close(op);
 }
 
 
+/*
+ * A failed step: the tool's own failure, or what configdb refused (409:
+ * schema_empty, schema_not_disabled) or could not do (db_error).
+ * The step layer still speaks statuses; this is the one place that reads
+ * them.
+ */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_step_failed(ngx_http_oxmigrate_admin_res_t *res,
+    ngx_http_oxmigrate_step_t *st, ngx_uint_t status)
+{
+    if (st->ox_failed && st->call) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
+                   ngx_http_oxmigrate_admin_ox_reason(st->call), "%s",
+                   st->call->error);
+    }
+
+    if (status != NGX_HTTP_CONFLICT) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error", "%s",
+                                             st->res.msg);
+    }
+
+    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                   st->res.empty ? "schema_empty" : "schema_not_disabled",
+                   "%s", st->res.msg);
+}
 
 
+/* the schema of the path ({s}) exists in configdb */
 
-
-
-
-
-
-
-
-/* the schema of the path ({s}) exists in configdb; NGX_ERROR: answered */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_known_schema(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m)
+static ngx_int_t
+ngx_http_oxmigrate_admin_schema_known(ngx_http_oxmigrate_admin_conn_t *c,
+    MYSQL *m, const char *schema, ngx_http_oxmigrate_admin_res_t *res)
 {
     ngx_int_t  rc;
 
-    rc = ngx_http_oxmigrate_admin_schema_exists(m, op->pool, op->arg[0]);
+    rc = ngx_http_oxmigrate_admin_schema_exists(m, c->pool, schema);
 
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NGX_ERROR;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
     if (rc == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                       "unknown_schema",
-                                       "schema '%s' not found", op->arg[0]);
-        return NGX_ERROR;
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_schema",
+                                             "schema '%s' not found", schema);
     }
 
     return NGX_OK;
 }
 
 
-static void
-ngx_http_oxmigrate_admin_schema_answer(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st, int64_t server_id)
-{
-    yajl_gen  g;
-
-    g = ngx_http_oxmigrate_admin_reply_schema(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    if (server_id >= 0) {
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        ngx_http_oxmigrate_admin_json_int(g, server_id);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "contexts");
-    ngx_http_oxmigrate_admin_json_int(g, st->res.changed);
-    ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation");
-    ngx_http_oxmigrate_admin_json_str(g, st->cache ? st->cache : "ttl");
-
-    if (st->cache_why[0]) {
-        ngx_http_oxmigrate_admin_json_str(g, "cache_invalidation_error");
-        ngx_http_oxmigrate_admin_json_str(g, st->cache_why);
-    }
-    ngx_http_oxmigrate_admin_step_json(g, st);
-    yajl_gen_map_close(g);
-}
-
-
-/* a failed step: 409 and 500 as always, a failed tool with its words */
-
-void
-ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st, ngx_uint_t status)
-{
-    uint64_t    *cid;
-    ngx_uint_t   i;
-
-    if (st->ox_failed && st->call) {
-        ngx_http_oxmigrate_admin_ox_fail(op, st->call);
-        return;
-    }
-
-    if (status != NGX_HTTP_CONFLICT) {
-        ngx_http_oxmigrate_admin_error(op, status, "db_error", "%s",
-                                       st->res.msg);
-        return;
-    }
-
-    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT,
-                   st->res.empty ? "schema_empty" : "schema_not_disabled",
-                   "%s", st->res.msg);
-
-    if (op->gen && st->res.enabled && st->res.enabled->nelts) {
-        ngx_http_oxmigrate_admin_json_str(op->gen, "enabled_contexts");
-        yajl_gen_array_open(op->gen);
-
-        cid = st->res.enabled->elts;
-        for (i = 0; i < st->res.enabled->nelts; i++) {
-            ngx_http_oxmigrate_admin_json_int(op->gen, cid[i]);
-        }
-
-        yajl_gen_array_close(op->gen);
-    }
-
-    if (op->gen) {
-        ngx_http_oxmigrate_admin_step_json(op->gen, st);
-    }
-
-    ngx_http_oxmigrate_admin_error_close(op);
-}
-
-
-/* "ox_caches" and, when a tool ran, "ox":{...} */
-
-void
-ngx_http_oxmigrate_admin_step_json(yajl_gen g, ngx_http_oxmigrate_step_t *st)
-{
-    ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
-    ngx_http_oxmigrate_admin_json_str(g, ngx_http_oxmigrate_admin_caches(st->alcf));
-
-    if (st->call) {
-        ngx_http_oxmigrate_admin_ox_json(g, st->call);
-    }
-}
-
-
 /* disableschema and enableschema: the same call, another step */
 
-static void
-ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_op_t *op,
+static ngx_int_t
+ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res,
     ngx_uint_t enable)
 {
-    MYSQL                      *m;
-    ngx_uint_t                  status;
-    ngx_http_oxmigrate_step_t   st;
+    MYSQL                           *m;
+    ngx_int_t                        rc;
+    ngx_uint_t                       status;
+    ngx_http_oxmigrate_schema_op_t  *so;
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
-    if (m == NULL || ngx_http_oxmigrate_admin_known_schema(op, m) != NGX_OK) {
-        return;
+    so = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_schema_op_t));
+    if (so == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
-                                       op->arg[0]);
+    res->data = so;
+    so->schema = a->path[0];
+    so->server_id = -1;
 
-    status = enable ? st.steps->enable(&st) : st.steps->disable(&st);
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oxmigrate_admin_schema_known(c, m, so->schema, res);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_oxmigrate_admin_step_init(&so->st, c->alcf, c->pool, c->log, m,
+                                       so->schema);
+    so->stepped = 1;
+
+    status = enable ? so->st.steps->enable(&so->st)
+                    : so->st.steps->disable(&so->st);
 
     if (status) {
-        ngx_http_oxmigrate_admin_step_error(op, &st, status);
-        return;
+        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, status);
     }
 
-    ngx_http_oxmigrate_admin_epoch(op, &st);
-    ngx_http_oxmigrate_admin_schema_answer(op, &st, -1);
+    so->st.cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis,
+                          c->log, so->st.cache_why, sizeof(so->st.cache_why));
+
+    return NGX_OK;
 }
 
 
 /* POST /schemas/{schema}/disable */
 
-void
-ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_schema_disable(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op, 0);
+    return ngx_http_oxmigrate_admin_schema_toggle(c, a, res, 0);
 }
 
 
 /* POST /schemas/{schema}/enable */
 
-void
-ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_schema_enable(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_admin_schema_toggle(op, 1);
+    return ngx_http_oxmigrate_admin_schema_toggle(c, a, res, 1);
 }
 
 
 /* POST /schemas/{schema}/changeserver {"server_id":N} | {"server":"name"} */
 
-void
+ngx_int_t
 ngx_http_oxmigrate_admin_schema_changeserver(
-    ngx_http_oxmigrate_admin_op_t *op)
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res)
 {
-    char                       *name;
-    MYSQL                      *m;
-    int64_t                     id;
-    yajl_val                    v;
-    MYSQL_RES                  *rs;
-    ngx_uint_t                  status;
-    ngx_http_oxmigrate_step_t   st;
+    MYSQL                           *m;
+    int64_t                          id;
+    ngx_int_t                        rc;
+    ngx_uint_t                       status;
+    ngx_http_oxmigrate_schema_op_t  *so;
 
-    v = ngx_http_oxmigrate_admin_body_get(op, "server_id");
-    name = ngx_http_oxmigrate_admin_body_str(op, "server");
-
-    if ((v == NULL) == (name == NULL)) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "missing_field",
-                                       "exactly one of \"server_id\" and "
-                                       "\"server\" is required");
-        return;
+    if ((a->server_id == NGX_HTTP_OXMIGRATE_ARG_UNSET)
+        == (a->server == NULL))
+    {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "missing_field",
+                                             "exactly one of \"server_id\" "
+                                             "and \"server\" is required");
     }
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
+    so = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_schema_op_t));
+    if (so == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->data = so;
+    so->schema = a->path[0];
+
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
     if (m == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
-    if (name) {
-        id = ngx_http_oxmigrate_admin_server_id(m, op->pool, name);
+    if (a->server) {
+        id = ngx_http_oxmigrate_admin_server_id(m, c->pool, a->server);
 
     } else {
-        id = YAJL_GET_INTEGER(v);
+        id = a->server_id;
 
-        rs = ngx_http_oxmigrate_admin_select(m, op->pool,
-                 "SELECT 1 FROM server WHERE server_id = %U", (uint64_t) id);
-        if (rs == NULL) {
+        rc = ngx_http_oxmigrate_admin_store_server_known(m, c->pool, id);
+        if (rc == NGX_ERROR) {
             id = -1;
 
-        } else {
-            if (mysql_num_rows(rs) == 0) {
-                id = 0;
-            }
-
-            mysql_free_result(rs);
+        } else if (rc == NGX_DECLINED) {
+            id = 0;
         }
     }
 
     if (id < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
     if (id == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
                    "unknown_server", "server %s%s%s not found",
-                   name ? "'" : "", name ? name : "id",
-                   name ? "'" : "");
-        return;
+                   a->server ? "'" : "", a->server ? a->server : "id",
+                   a->server ? "'" : "");
     }
 
-    if (ngx_http_oxmigrate_admin_known_schema(op, m) != NGX_OK) {
-        return;
+    rc = ngx_http_oxmigrate_admin_schema_known(c, m, so->schema, res);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
-                                       op->arg[0]);
+    so->server_id = id;
 
-    status = st.steps->changeserver(&st, id);
+    ngx_http_oxmigrate_admin_step_init(&so->st, c->alcf, c->pool, c->log, m,
+                                       so->schema);
+    so->stepped = 1;
+
+    status = so->st.steps->changeserver(&so->st, id);
 
     if (status) {
-        ngx_http_oxmigrate_admin_step_error(op, &st, status);
-        return;
+        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, status);
     }
 
-    ngx_http_oxmigrate_admin_epoch(op, &st);
-    ngx_http_oxmigrate_admin_schema_answer(op, &st, id);
+    so->st.cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis,
+                          c->log, so->st.cache_why, sizeof(so->st.cache_why));
+
+    return NGX_OK;
 }
-
-

@@ -55,13 +55,13 @@ ngx_http_oxmigrate_admin_job_cancelled(ngx_http_oxmigrate_admin_op_t *op,
 
     now = ngx_http_oxmigrate_admin_now_ms();
 
-    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
              "UPDATE oxmigrate_job SET state = 'cancelled', control = NULL,"
              " finished = %D, claim = %U WHERE id = %U AND %R",
              now, ngx_http_oxmigrate_admin_job_claim(), (uint64_t) id, where);
 
     if (rc > 0
-        && ngx_http_oxmigrate_admin_exec(m, op->pool,
+        && ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
                "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
                " message = 'not started: the job was cancelled'"
                " WHERE job_id = %U AND state = 'pending'", (uint64_t) id)
@@ -91,7 +91,7 @@ ngx_http_oxmigrate_admin_job_settle(ngx_http_oxmigrate_admin_op_t *op,
         rc = ngx_http_oxmigrate_admin_job_cancelled(op, m, id, where);
 
     } else {
-        rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+        rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
                  "UPDATE oxmigrate_job SET state = 'paused',"
                  " control = NULL, finished = NULL, claim = %U"
                  " WHERE id = %U AND %R",
@@ -136,7 +136,7 @@ ngx_http_oxmigrate_admin_job_ask_driver(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     /* a cancel overrides a pause, never the other way round */
-    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
              "UPDATE oxmigrate_job SET control = %s WHERE id = %U"
              " AND state = 'running' AND (control IS NULL OR %U"
              " OR control <> 'cancel')",
@@ -189,7 +189,7 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     cancel = (ngx_strcmp(want, "cancel") == 0);
-    stale = ngx_http_oxmigrate_admin_job_stale(op->alcf);
+    stale = ngx_http_oxmigrate_admin_job_stale(op->conn.alcf);
 
     res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT state, control, " NGX_HTTP_OXMIGRATE_JOB_DEAD ","
@@ -240,7 +240,7 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
      * driver.
      */
 
-    where = ngx_http_oxmigrate_admin_sql(m, op->pool,
+    where = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
                                          NGX_HTTP_OXMIGRATE_JOB_DEAD, stale);
     if (where == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
@@ -253,7 +253,7 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
              "UPDATE oxmigrate_job SET control = %s WHERE id = %U AND %R",
              want, (uint64_t) id, where);
     if (rc < 0) {
@@ -310,13 +310,13 @@ ngx_http_oxmigrate_admin_job_continue_locked(
 
     /* still pausing (its schemas in flight run): it just goes on */
 
-    rc = ngx_http_oxmigrate_admin_exec(op->db, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(op->conn.db, op->conn.pool,
              "UPDATE oxmigrate_job SET control = NULL WHERE id = %U"
              " AND state = 'running' AND control = 'pause'"
              " AND heartbeat >= %D", (uint64_t) id,
-             ngx_http_oxmigrate_admin_job_stale(op->alcf));
+             ngx_http_oxmigrate_admin_job_stale(op->conn.alcf));
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, op->db);
+        ngx_http_oxmigrate_admin_db_error(op, op->conn.db);
         return;
     }
 
@@ -386,7 +386,7 @@ ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
 
     ngx_sprintf((u_char *) pbuf, "%L%Z", v ? YAJL_GET_INTEGER(v) : 0);
 
-    rc = ngx_http_oxmigrate_admin_exec(m, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
              "UPDATE oxmigrate_job SET parallel = IF(%R > 0, %R, parallel),"
              " time_window = IF(%U, NULLIF(%s, ''), time_window)"
              " WHERE id = %U AND state IN ('running', 'paused',"

@@ -63,7 +63,7 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_job_t  *job;
 
     /* the job outlives the request: its own pool, freed when it ends */
-    pool = ngx_create_pool(4096, op->log);
+    pool = ngx_create_pool(4096, op->conn.log);
     if (pool == NULL) {
         return NULL;
     }
@@ -83,15 +83,15 @@ ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     job->pool = pool;
-    job->log = op->log;
+    job->log = op->conn.log;
     job->id = id;
     job->kind = kind;
     job->parallel = 1;
     job->win_start = -1;
     job->win_end = -1;
     job->max_replica_lag = -1;
-    job->alcf = op->alcf;
-    job->omcf = op->omcf;
+    job->alcf = op->conn.alcf;
+    job->omcf = op->conn.omcf;
     job->claim = ngx_http_oxmigrate_admin_job_claim();
 
     return job;
@@ -145,7 +145,7 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
         if (s[i].pool_id != pool_id) {
             pool_id = s[i].pool_id;
 
-            if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, &h,
+            if (ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, pool_id, &h,
                                                    &pname)
                 == NGX_OK)
             {
@@ -196,13 +196,13 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t                        i, j;
     ngx_http_oxmigrate_job_schema_t  *js;
 
-    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+    owner = ngx_http_oxmigrate_admin_owner(op->conn.pool);
     now = ngx_http_oxmigrate_admin_now_ms();
 
     /* no JSON (an empty or blank body): the defaults */
     if (op->json) {
-        body.data = op->body;
-        body.len = op->body_len;
+        body.data = op->args.body;
+        body.len = op->args.body_len;
 
     } else {
         ngx_str_set(&body, "{}");
@@ -235,14 +235,14 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
         ngx_cpystrn((u_char *) sidbuf, (u_char *) "NULL", sizeof(sidbuf));
     }
 
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
             "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
             " user, owner, claim, ox_caches, started, heartbeat,"
             " pause_after, time_window, max_downtime)"
             " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
             " NULLIF(%s, ''), %R)",
-            kind, &body, sidbuf, op->user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_caches(op->alcf), now, now,
+            kind, &body, sidbuf, op->conn.user, owner ? owner : "?", job->claim,
+            ngx_http_oxmigrate_admin_caches(op->conn.alcf), now, now,
             pabuf, window ? window : "", mdbuf)
         < 0)
     {
@@ -257,7 +257,7 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
 
         /* 200 rows per INSERT */
 
-        sql = ngx_http_oxmigrate_admin_sql(m, op->pool,
+        sql = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
                   "INSERT INTO oxmigrate_job_schema"
                   " (job_id, seq, name, db_pool_id, host, state, contexts)"
                   " VALUES ");
@@ -266,7 +266,7 @@ ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
         }
 
         for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
-            p = ngx_http_oxmigrate_admin_sql(m, op->pool,
+            p = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
                     "%R%R(%U, %U, %s, %U, %s, 'pending', %U)", sql,
                     j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
                     js[j].pool_id, js[j].host, js[j].contexts);
@@ -303,12 +303,12 @@ ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT id, kind, state FROM oxmigrate_job"
               " WHERE ((state = 'running' AND heartbeat >= %D)"
               " OR state = 'paused') AND id <> %U"
               " ORDER BY id LIMIT 1",
-              ngx_http_oxmigrate_admin_job_stale(op->alcf), except);
+              ngx_http_oxmigrate_admin_job_stale(op->conn.alcf), except);
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return NGX_ERROR;

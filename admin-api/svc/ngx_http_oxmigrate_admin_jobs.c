@@ -52,7 +52,7 @@ ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT GET_LOCK(" NGX_HTTP_OXMIGRATE_JOB_LOCK ", 10)");
     if (res == NULL) {
         ngx_http_oxmigrate_admin_db_error(op, m);
@@ -72,12 +72,12 @@ ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
 
     start(op);
 
-    if (ngx_http_oxmigrate_admin_exec(m, op->pool,
+    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
             "DO RELEASE_LOCK(" NGX_HTTP_OXMIGRATE_JOB_LOCK ")")
         < 0)
     {
         /* closing the connection at the end of the call releases it */
-        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+        ngx_log_error(NGX_LOG_WARN, op->conn.log, 0,
                       "oxmigrate admin: RELEASE_LOCK failed: %s",
                       mysql_error(m));
     }
@@ -219,7 +219,7 @@ ngx_http_oxmigrate_admin_upgrade_plan(ngx_http_oxmigrate_admin_op_t *op,
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(plan, op->pool, all->nelts + 1,
+    if (ngx_array_init(plan, op->conn.pool, all->nelts + 1,
                        sizeof(ngx_http_oxmigrate_schema_ref_t))
         != NGX_OK)
     {
@@ -273,7 +273,7 @@ ngx_http_oxmigrate_admin_upgrade_estimate(ngx_http_oxmigrate_admin_op_t *op,
     ms_ctx = -1;
     *from = 0;
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT s.job_id, SUM(s.ended_at - s.started_at)"
               " / SUM(COALESCE(NULLIF(s.contexts, 0), 1))"
               " FROM oxmigrate_job_schema s WHERE s.job_id = ("
@@ -310,7 +310,7 @@ ngx_http_oxmigrate_admin_upgrade_pending(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "pending");
 
     if (sm == NULL
-        || ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
+        || ngx_http_oxmigrate_admin_schema_state(op->conn.alcf, sm, op->conn.pool,
                                                  schema, &st)
            != NGX_OK)
     {
@@ -320,10 +320,10 @@ ngx_http_oxmigrate_admin_upgrade_pending(ngx_http_oxmigrate_admin_op_t *op,
 
     yajl_gen_array_open(g);
 
-    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-    for (j = 0; t && j < op->alcf->tasks->nelts; j++) {
+    t = op->conn.alcf->tasks ? op->conn.alcf->tasks->elts : NULL;
+    for (j = 0; t && j < op->conn.alcf->tasks->nelts; j++) {
         if (ngx_http_oxmigrate_admin_executed(&st, &t[j].name) == NULL
-            && ngx_http_oxmigrate_admin_excluded(op->alcf, &t[j], op->pool)
+            && ngx_http_oxmigrate_admin_excluded(op->conn.alcf, &t[j], op->conn.pool)
                == NULL)
         {
             ngx_http_oxmigrate_admin_json_strn(g, t[j].name.data,
@@ -357,7 +357,7 @@ ngx_http_oxmigrate_admin_upgrade_host(ngx_http_oxmigrate_admin_op_t *op,
 
     *pool_id = want;
 
-    if (ngx_http_oxmigrate_admin_pool_host(op->pool, m, want, &h, &pname)
+    if (ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, want, &h, &pname)
         != NGX_OK)
     {
         return NULL;
@@ -478,13 +478,13 @@ ngx_http_oxmigrate_admin_upgrade_dry(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "steps");
     ngx_http_oxmigrate_admin_json_str(g,
-                  op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+                  op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
                   ? "disableschema (old), changeserver (old), "
                     "runupdate (new), enableschema (old)"
                   : "disable, changeserver, update, enable");
     ngx_http_oxmigrate_admin_json_str(g, "ox_caches");
     ngx_http_oxmigrate_admin_json_str(g,
-                  ngx_http_oxmigrate_admin_caches(op->alcf));
+                  ngx_http_oxmigrate_admin_caches(op->conn.alcf));
 
     ngx_http_oxmigrate_admin_upgrade_dry_schemas(op, g, m, job, plan_a,
                                                  ms_ctx);
@@ -505,7 +505,7 @@ ngx_http_oxmigrate_admin_upgrade_target(ngx_http_oxmigrate_admin_op_t *op,
 {
     int64_t  sid;
 
-    sid = ngx_http_oxmigrate_admin_server_id(m, op->pool, server);
+    sid = ngx_http_oxmigrate_admin_server_id(m, op->conn.pool, server);
     if (sid < 0) {
         ngx_http_oxmigrate_admin_db_error(op, m);
         return NGX_ERROR;
@@ -542,7 +542,7 @@ ngx_http_oxmigrate_admin_upgrade_register(ngx_http_oxmigrate_admin_op_t *op,
     uint64_t                   id;
     ngx_http_oxmigrate_step_t  rs;
 
-    ngx_http_oxmigrate_admin_step_init(&rs, op->alcf, op->pool, op->log, m,
+    ngx_http_oxmigrate_admin_step_init(&rs, op->conn.alcf, op->conn.pool, op->conn.log, m,
                                        NULL);
 
     id = rs.steps->registerserver(&rs, server);
@@ -580,7 +580,7 @@ ngx_http_oxmigrate_admin_upgrade_args(ngx_http_oxmigrate_admin_op_t *op,
         return NGX_ERROR;
     }
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_OLD]
         && !ngx_http_oxmigrate_admin_ox_safe((u_char *) *server,
                                              ngx_strlen(*server)))
     {
@@ -592,7 +592,7 @@ ngx_http_oxmigrate_admin_upgrade_args(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     health = ngx_http_oxmigrate_admin_body_str(op, "health_url");
-    why = health ? ngx_http_oxmigrate_admin_health_allowed(op->alcf, health)
+    why = health ? ngx_http_oxmigrate_admin_health_allowed(op->conn.alcf, health)
                  : NULL;
     if (why) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
@@ -727,7 +727,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_job_t         *job;
     ngx_http_oxmigrate_schema_ref_t  *s, *ps;
 
-    m = op->db;
+    m = op->conn.db;
 
     if (ngx_http_oxmigrate_admin_job_window_arg(op, &window, "") != NGX_OK) {
         return;
@@ -756,7 +756,7 @@ ngx_http_oxmigrate_admin_updates_locked(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_array_init(&plan, op->pool, all->nelts + 1,
+    if (ngx_array_init(&plan, op->conn.pool, all->nelts + 1,
                        sizeof(ngx_http_oxmigrate_schema_ref_t))
         != NGX_OK)
     {

@@ -45,7 +45,7 @@ ngx_http_oxmigrate_admin_job_state(ngx_http_oxmigrate_admin_op_t *op,
 {
     return ngx_http_oxmigrate_admin_job_shown(row[2],
                ngx_http_oxmigrate_admin_job_col(row[3], 0)
-               < ngx_http_oxmigrate_admin_job_stale(op->alcf));
+               < ngx_http_oxmigrate_admin_job_stale(op->conn.alcf));
 }
 
 
@@ -140,7 +140,7 @@ ngx_http_oxmigrate_admin_job_json_schemas(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL_ROW   sr;
     MYSQL_RES  *res;
 
-    res = ngx_http_oxmigrate_admin_select(op->db, op->pool,
+    res = ngx_http_oxmigrate_admin_select(op->conn.db, op->conn.pool,
               "SELECT name, state, failed_tasks, disabled_at,"
               " enabled_at, message, checks FROM oxmigrate_job_schema"
               " WHERE job_id = %R ORDER BY seq", id);
@@ -220,7 +220,7 @@ ngx_http_oxmigrate_admin_job_json(ngx_http_oxmigrate_admin_op_t *op,
     {
         ngx_http_oxmigrate_admin_json_bool(g,
                            ngx_http_oxmigrate_admin_job_inside(ws, we,
-                               ngx_http_oxmigrate_admin_job_minute(op->alcf)));
+                               ngx_http_oxmigrate_admin_job_minute(op->conn.alcf)));
     } else {
         yajl_gen_null(g);
     }
@@ -247,7 +247,7 @@ ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op)
 
     res = ngx_http_oxmigrate_admin_op_select(op,
               NGX_HTTP_OXMIGRATE_JOB_COLUMNS " ORDER BY j.id DESC LIMIT %U",
-              (uint64_t) op->q_limit);
+              (uint64_t) op->args.rows);
     if (res == NULL) {
         return;
     }
@@ -332,15 +332,15 @@ ngx_http_oxmigrate_admin_job_claim_dead(ngx_http_oxmigrate_admin_op_t *op,
     char     *owner;
     int64_t   rc;
 
-    if (ngx_http_oxmigrate_admin_job_none_running(op, op->db, (uint64_t) id)
+    if (ngx_http_oxmigrate_admin_job_none_running(op, op->conn.db, (uint64_t) id)
         != NGX_OK)
     {
         return -1;
     }
 
-    owner = ngx_http_oxmigrate_admin_owner(op->pool);
+    owner = ngx_http_oxmigrate_admin_owner(op->conn.pool);
 
-    rc = ngx_http_oxmigrate_admin_exec(op->db, op->pool,
+    rc = ngx_http_oxmigrate_admin_exec(op->conn.db, op->conn.pool,
              "UPDATE oxmigrate_job SET state = 'running', heartbeat = %D,"
              " owner = %s, claim = %U, finished = NULL,"
              " control = IF(%U AND control = 'pause', NULL, control),"
@@ -351,7 +351,7 @@ ngx_http_oxmigrate_admin_job_claim_dead(ngx_http_oxmigrate_admin_op_t *op,
              (uint64_t) cont, (uint64_t) cont, (uint64_t) id, stale,
              (uint64_t) cont);
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, op->db);
+        ngx_http_oxmigrate_admin_db_error(op, op->conn.db);
     }
 
     return rc;
@@ -505,7 +505,7 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
         return;
     }
 
-    stale = ngx_http_oxmigrate_admin_job_stale(op->alcf);
+    stale = ngx_http_oxmigrate_admin_job_stale(op->conn.alcf);
 
     /*
      * An unknown job and one that cannot be resumed are answered as such
@@ -565,11 +565,11 @@ ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_job_restore(job, row);
     mysql_free_result(res);
 
-    if (ngx_http_oxmigrate_admin_job_load(job, op->db, op->pool, &remaining)
+    if (ngx_http_oxmigrate_admin_job_load(job, op->conn.db, op->conn.pool, &remaining)
         != NGX_OK)
     {
         ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, op->db);
+        ngx_http_oxmigrate_admin_db_error(op, op->conn.db);
         return;
     }
 

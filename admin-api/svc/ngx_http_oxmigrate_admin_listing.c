@@ -51,7 +51,7 @@ ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_row_t  *s;
 
     /* with contexts, and those without (contexts_per_dbschema) */
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
         NGX_HTTP_OXMIGRATE_SCHEMAS_SQL
         " UNION ALL"
         " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
@@ -62,7 +62,7 @@ ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
 
     if (res == NULL && mysql_errno(m) == 1146) {
         /* a configdb without contexts_per_dbschema */
-        res = ngx_http_oxmigrate_admin_select(m, op->pool,
+        res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
                   NGX_HTTP_OXMIGRATE_SCHEMAS_SQL,
                   (uint64_t) ngx_http_oxmigrate_admin_reason);
     }
@@ -72,7 +72,7 @@ ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(rows, op->pool, 64,
+    if (ngx_array_init(rows, op->conn.pool, 64,
                        sizeof(ngx_http_oxmigrate_schema_row_t))
         != NGX_OK)
     {
@@ -89,7 +89,7 @@ ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
             return NGX_ERROR;
         }
 
-        s->ref.name = ngx_http_oxmigrate_admin_strndup(op->pool, row[0],
+        s->ref.name = ngx_http_oxmigrate_admin_strndup(op->conn.pool, row[0],
                                                        lens[0]);
         s->ref.pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
         s->ref.contexts = ngx_atoof((u_char *) row[2], lens[2]);
@@ -98,7 +98,7 @@ ngx_http_oxmigrate_admin_schemas_read(ngx_http_oxmigrate_admin_op_t *op,
                                         ngx_strlen(row[3])) : 0;
         s->maintenance = row[4] ? ngx_atoof((u_char *) row[4],
                                             ngx_strlen(row[4])) : 0;
-        s->server_ids = ngx_http_oxmigrate_admin_strndup(op->pool, row[5],
+        s->server_ids = ngx_http_oxmigrate_admin_strndup(op->conn.pool, row[5],
                                                          lens[5]);
         s->host = NULL;
         s->status = "unknown";
@@ -133,7 +133,7 @@ ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
 
     for (i = 0; i < rows->nelts; i++) {
         if (ngx_http_oxmigrate_admin_pool_walk(&pw, s[i].ref.pool_id)) {
-            host = pw.known ? ngx_http_oxmigrate_admin_host_port(op->pool,
+            host = pw.known ? ngx_http_oxmigrate_admin_host_port(op->conn.pool,
                                                                  &pw.h)
                             : NULL;
         }
@@ -141,8 +141,8 @@ ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
         s[i].host = host;
 
         if (pw.sm == NULL
-            || ngx_http_oxmigrate_admin_schema_state(op->alcf, pw.sm,
-                                                     op->pool, s[i].ref.name,
+            || ngx_http_oxmigrate_admin_schema_state(op->conn.alcf, pw.sm,
+                                                     op->conn.pool, s[i].ref.name,
                                                      &st)
                != NGX_OK)
         {
@@ -150,7 +150,7 @@ ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
         }
 
         s[i].status = ngx_http_oxmigrate_admin_schema_status[
-                          ngx_http_oxmigrate_admin_update_state(op->alcf,
+                          ngx_http_oxmigrate_admin_update_state(op->conn.alcf,
                                                                 &st, now)];
     }
 
@@ -243,7 +243,7 @@ ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op)
     res = ngx_http_oxmigrate_admin_op_select(op,
               "SELECT id, ts, user, action, arguments, status, result"
               " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
-              (uint64_t) op->q_limit);
+              (uint64_t) op->args.rows);
     if (res == NULL) {
         return;
     }

@@ -42,7 +42,7 @@ ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op)
     const u_char              *kp;
     ngx_http_oxmigrate_info_t  info;
 
-    if (oxm_form_field(op->q_args.data, op->q_args.len, "login", 5, login,
+    if (oxm_form_field(op->args.query.data, op->args.query.len, "login", 5, login,
                        sizeof(login), &len)
         != OXM_LOGIN_OK || len == 0)
     {
@@ -52,14 +52,14 @@ ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (oxm_form_field(op->q_args.data, op->q_args.len, "primary", 7, prim,
+    if (oxm_form_field(op->args.query.data, op->args.query.len, "primary", 7, prim,
                        sizeof(prim) - 1, &plen)
         != OXM_LOGIN_OK)
     {
         plen = 0;
     }
 
-    if (oxm_form_field(op->q_args.data, op->q_args.len, "secondary", 9, sec,
+    if (oxm_form_field(op->args.query.data, op->args.query.len, "secondary", 9, sec,
                        sizeof(sec) - 1, &slen)
         != OXM_LOGIN_OK)
     {
@@ -73,7 +73,7 @@ ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op)
 
     oxm_login_context(login, len, &kp, &klen);
 
-    key.data = ngx_pnalloc(op->pool, klen + 1);
+    key.data = ngx_pnalloc(op->conn.pool, klen + 1);
     if (key.data == NULL) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "internal", "out of memory");
@@ -98,7 +98,7 @@ ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (ngx_http_oxmigrate_admin_store_login(m, op->pool, (char *) key.data,
+    if (ngx_http_oxmigrate_admin_store_login(m, op->conn.pool, (char *) key.data,
                                              &info)
         != NGX_OK)
     {
@@ -228,14 +228,14 @@ ngx_http_oxmigrate_admin_lookup_shm(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "shm");
 
-    if (op->omcf->shm_zone == NULL) {
+    if (op->conn.omcf->shm_zone == NULL) {
         yajl_gen_null(g);
         return;
     }
 
     yajl_gen_map_open(g);
 
-    if (ngx_http_oxmigrate_shm_peek(op->omcf->shm_zone, key, buf, &len, &pk)
+    if (ngx_http_oxmigrate_shm_peek(op->conn.omcf->shm_zone, key, buf, &len, &pk)
         != NGX_OK)
     {
         ngx_http_oxmigrate_admin_json_str(g, "present");
@@ -287,7 +287,7 @@ ngx_http_oxmigrate_admin_lookup_redis(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "redis");
 
-    rcf = op->omcf->redis;
+    rcf = op->conn.omcf->redis;
 
     if (rcf == NULL) {
         yajl_gen_null(g);

@@ -38,14 +38,14 @@ ngx_http_oxmigrate_admin_last_job(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
 
     ngx_memzero(lj, sizeof(ngx_http_oxmigrate_last_job_t));
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT s.job_id, j.state, s.state, s.message, j.server_id,"
               " s.from_server_id, s.disabled_at,"
               " j.state = 'running' AND j.heartbeat >= %D"
               " FROM oxmigrate_job_schema s JOIN oxmigrate_job j"
               " ON j.id = s.job_id WHERE s.name = %s AND j.kind = 'upgrade'"
               " ORDER BY s.job_id DESC LIMIT 1",
-              ngx_http_oxmigrate_admin_job_stale(op->alcf), op->arg[0]);
+              ngx_http_oxmigrate_admin_job_stale(op->conn.alcf), op->args.path[0]);
     if (res == NULL) {
         return NGX_ERROR;
     }
@@ -54,12 +54,12 @@ ngx_http_oxmigrate_admin_last_job(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
 
     if (row) {
         lj->job_id = ngx_http_oxmigrate_admin_job_col(row[0], 0);
-        lj->job_state = ngx_http_oxmigrate_admin_strndup(op->pool, row[1],
+        lj->job_state = ngx_http_oxmigrate_admin_strndup(op->conn.pool, row[1],
                                                         ngx_strlen(row[1]));
-        lj->state = ngx_http_oxmigrate_admin_strndup(op->pool, row[2],
+        lj->state = ngx_http_oxmigrate_admin_strndup(op->conn.pool, row[2],
                                                     ngx_strlen(row[2]));
         lj->message = row[3]
-                      ? ngx_http_oxmigrate_admin_strndup(op->pool, row[3],
+                      ? ngx_http_oxmigrate_admin_strndup(op->conn.pool, row[3],
                                                          ngx_strlen(row[3]))
                       : NULL;
         lj->server_id = ngx_http_oxmigrate_admin_job_col(row[4], 0);
@@ -83,16 +83,16 @@ ngx_http_oxmigrate_admin_schema_db(ngx_http_oxmigrate_admin_op_t *op,
     char                         *pname, err[256];
     ngx_http_oxmigrate_dbhost_t   h;
 
-    if (ngx_http_oxmigrate_admin_schema_pool(m, op->pool, op->arg[0], pool_id)
+    if (ngx_http_oxmigrate_admin_schema_pool(m, op->conn.pool, op->args.path[0], pool_id)
         != NGX_OK
-        || ngx_http_oxmigrate_admin_pool_host(op->pool, m, *pool_id, &h,
+        || ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, *pool_id, &h,
                                               &pname)
            != NGX_OK)
     {
         return NULL;
     }
 
-    return ngx_http_oxmigrate_admin_connect(&h, op->arg[0], 0, err,
+    return ngx_http_oxmigrate_admin_connect(&h, op->args.path[0], 0, err,
                                             sizeof(err));
 }
 
@@ -131,14 +131,14 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
     case NGX_DECLINED:
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "no_job",
                                        "no upgrade job touched schema '%s'",
-                                       op->arg[0]);
+                                       op->args.path[0]);
         return;
     }
 
     if (lj.live && ngx_strcmp(lj.state, "running") == 0) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT, "job_running",
                                        "job %uL works on schema '%s'",
-                                       lj.job_id, op->arg[0]);
+                                       lj.job_id, op->args.path[0]);
         return;
     }
 
@@ -146,7 +146,7 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
                    "unknown_server", "job %uL did not record the server "
                    "schema '%s' had before: POST /schemas/%s/changeserver "
-                   "and /enable by hand", lj.job_id, op->arg[0], op->arg[0]);
+                   "and /enable by hand", lj.job_id, op->args.path[0], op->args.path[0]);
         return;
     }
 
@@ -156,7 +156,7 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
     sm = ngx_http_oxmigrate_admin_schema_db(op, m, &pool_id);
 
     if (sm && lj.disabled_at) {
-        tasks = ngx_http_oxmigrate_admin_select(sm, op->pool,
+        tasks = ngx_http_oxmigrate_admin_select(sm, op->conn.pool,
                     "SELECT taskName FROM updateTask WHERE lastModified >= %D"
                     " AND taskName NOT IN ('LOCKED', 'BACKGROUND')"
                     " ORDER BY lastModified, taskName", lj.disabled_at);
@@ -173,7 +173,7 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
                 "tasks_ran", "%ui update task(s) of the new version ran on "
                 "schema '%s' since job %uL disabled it; they are rarely "
                 "reversible: send \"force\": true to revert anyway", n,
-                op->arg[0], lj.job_id);
+                op->args.path[0], lj.job_id);
         if (op->gen) {
             ngx_http_oxmigrate_admin_json_str(op->gen, "tasks");
             yajl_gen_array_open(op->gen);
@@ -190,13 +190,13 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
 
     /* disable, changeserver back, enable there */
 
-    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log, m,
-                                       op->arg[0]);
+    ngx_http_oxmigrate_admin_step_init(&st, op->conn.alcf, op->conn.pool, op->conn.log, m,
+                                       op->args.path[0]);
 
     status = st.steps->disable(&st);
     if (status == 0) {
-        st.cache = ngx_http_oxmigrate_admin_invalidate(m, op->omcf->redis,
-                                                       op->log, st.cache_why,
+        st.cache = ngx_http_oxmigrate_admin_invalidate(m, op->conn.omcf->redis,
+                                                       op->conn.log, st.cache_why,
                                                        sizeof(st.cache_why));
         status = st.steps->changeserver(&st, lj.from_server_id);
     }
@@ -214,21 +214,21 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    st.cache = ngx_http_oxmigrate_admin_invalidate(m, op->omcf->redis,
-                                                   op->log, st.cache_why,
+    st.cache = ngx_http_oxmigrate_admin_invalidate(m, op->conn.omcf->redis,
+                                                   op->conn.log, st.cache_why,
                                                    sizeof(st.cache_why));
 
-    (void) ngx_http_oxmigrate_admin_exec(m, op->pool,
+    (void) ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
               "UPDATE oxmigrate_job_schema SET message = CONCAT("
               "'reverted to server ', %U, ' by ', %s) WHERE job_id = %U"
-              " AND name = %s", lj.from_server_id, op->user, lj.job_id,
-              op->arg[0]);
+              " AND name = %s", lj.from_server_id, op->conn.user, lj.job_id,
+              op->args.path[0]);
 
     g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
     if (g) {
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "schema");
-        ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+        ngx_http_oxmigrate_admin_json_str(g, op->args.path[0]);
         ngx_http_oxmigrate_admin_json_str(g, "reverted");
         ngx_http_oxmigrate_admin_json_bool(g, 1);
         ngx_http_oxmigrate_admin_json_str(g, "server_id");
@@ -293,16 +293,16 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    res = ngx_http_oxmigrate_admin_select(m, op->pool,
+    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT c.enabled, c.reason_id, p.server_id, COUNT(*)"
               " FROM context c JOIN context_server2db_pool p USING (cid)"
               " WHERE p.db_schema = %s GROUP BY 1, 2, 3 ORDER BY 3, 1, 2",
-              op->arg[0]);
-    servers = ngx_http_oxmigrate_admin_select(m, op->pool,
+              op->args.path[0]);
+    servers = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
               "SELECT p.server_id, s.name, COUNT(*)"
               " FROM context_server2db_pool p LEFT JOIN server s"
               " USING (server_id) WHERE p.db_schema = %s GROUP BY 1, 2"
-              " ORDER BY 1", op->arg[0]);
+              " ORDER BY 1", op->args.path[0]);
     rc = ngx_http_oxmigrate_admin_last_job(op, m, &lj);
 
     if (res == NULL || servers == NULL || rc == NGX_ERROR) {
@@ -327,7 +327,7 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
     if (sm) {
         MYSQL_RES  *lr;
 
-        lr = ngx_http_oxmigrate_admin_select(sm, op->pool,
+        lr = ngx_http_oxmigrate_admin_select(sm, op->conn.pool,
                  "SELECT lastModified FROM updateTask WHERE cid = 0"
                  " AND taskName = 'LOCKED'");
         locked = 0;
@@ -353,7 +353,7 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
 
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "schema");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, op->args.path[0]);
     ngx_http_oxmigrate_admin_json_str(g, "db_pool_id");
     ngx_http_oxmigrate_admin_json_int(g, pool_id);
 
@@ -430,7 +430,7 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
         ngx_http_oxmigrate_admin_json_int(g, age);
         ngx_http_oxmigrate_admin_json_str(g, "live");
         ngx_http_oxmigrate_admin_json_bool(g,
-                !ngx_http_oxmigrate_admin_lock_dead(op->alcf, locked,
+                !ngx_http_oxmigrate_admin_lock_dead(op->conn.alcf, locked,
                                                     locked + age));
         yajl_gen_map_close(g);
     }
@@ -476,9 +476,9 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
             ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "half-enabled:"
                          " %ui context state(s) enabled, %ui disabled (to"
                          " keep it down: POST /schemas/%s/disable)%Z",
-                         enabled, disabled, op->arg[0]);
+                         enabled, disabled, op->args.path[0]);
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
-                         "POST /schemas/%s/enable%Z", op->arg[0]);
+                         "POST /schemas/%s/enable%Z", op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, buf, fix);
         }
 
@@ -488,14 +488,14 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
                          "POST /schemas/%s/disable, POST /schemas/%s/"
                          "changeserver {\"server_id\":%uL}, POST /schemas/%s"
-                         "/enable%Z", op->arg[0], op->arg[0],
+                         "/enable%Z", op->args.path[0], op->args.path[0],
                          (rc == NGX_OK && lj.server_id) ? lj.server_id : sid,
-                         op->arg[0]);
+                         op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, buf, fix);
         }
 
         if (locked > 0
-            && ngx_http_oxmigrate_admin_lock_dead(op->alcf, locked,
+            && ngx_http_oxmigrate_admin_lock_dead(op->conn.alcf, locked,
                                          ngx_http_oxmigrate_admin_now_ms()))
         {
             ngx_snprintf((u_char *) buf, sizeof(buf) - 1, "dead OX lock:"
@@ -503,7 +503,7 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
                          (ngx_http_oxmigrate_admin_now_ms() - locked) / 1000);
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
                          "POST /databases/%uL/unblock {\"schema\":\"%s\"}%Z",
-                         pool_id, op->arg[0]);
+                         pool_id, op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, buf, fix);
         }
 
@@ -511,7 +511,7 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
             && ngx_strcmp(lj.state, "done") == 0)
         {
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
-                         "POST /schemas/%s/enable%Z", op->arg[0]);
+                         "POST /schemas/%s/enable%Z", op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, "disabled although its job"
                                              " finished it", fix);
         }
@@ -523,8 +523,8 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
                          "POST /schemas/%s/disable, POST /schemas/%s/"
                          "changeserver {\"server_id\":%uL}, POST /schemas/%s"
-                         "/enable%Z", op->arg[0], op->arg[0], lj.server_id,
-                         op->arg[0]);
+                         "/enable%Z", op->args.path[0], op->args.path[0], lj.server_id,
+                         op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, "its job finished it but it"
                                              " is not on the job's server",
                                              fix);
@@ -539,8 +539,8 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op)
             ngx_snprintf((u_char *) fix, sizeof(fix) - 1,
                          "fix the cause, then POST /schemas/%s/update,"
                          " /changeserver {\"server_id\":%uL} and /enable;"
-                         " or POST /schemas/%s/revert%Z", op->arg[0],
-                         lj.server_id, op->arg[0]);
+                         " or POST /schemas/%s/revert%Z", op->args.path[0],
+                         lj.server_id, op->args.path[0]);
             ngx_http_oxmigrate_admin_problem(g, buf, fix);
         }
     }

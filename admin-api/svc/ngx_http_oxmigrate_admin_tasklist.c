@@ -28,8 +28,8 @@ ngx_http_oxmigrate_admin_tasks_state(ngx_http_oxmigrate_admin_op_t *op,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oxmigrate_admin_schema_state(op->alcf, sm, op->pool,
-                                              op->arg[0], st)
+    if (ngx_http_oxmigrate_admin_schema_state(op->conn.alcf, sm, op->conn.pool,
+                                              op->args.path[0], st)
         != NGX_OK)
     {
         ngx_http_oxmigrate_admin_db_error(op, sm);
@@ -167,12 +167,12 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
            | NGX_HTTP_OXMIGRATE_TASKS_PENDING
            | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED;
 
-    if (op->q_state && ngx_strcmp(op->q_state, "all") != 0) {
-        want = (ngx_strcmp(op->q_state, "executed") == 0)
+    if (op->args.state && ngx_strcmp(op->args.state, "all") != 0) {
+        want = (ngx_strcmp(op->args.state, "executed") == 0)
                ? NGX_HTTP_OXMIGRATE_TASKS_EXECUTED
-               : (ngx_strcmp(op->q_state, "pending") == 0)
+               : (ngx_strcmp(op->args.state, "pending") == 0)
                ? NGX_HTTP_OXMIGRATE_TASKS_PENDING
-               : (ngx_strcmp(op->q_state, "excluded") == 0)
+               : (ngx_strcmp(op->args.state, "excluded") == 0)
                ? NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED : 0;
 
         if (want == 0) {
@@ -188,7 +188,7 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_tasks_list(op, &h, want);
         return;
     }
@@ -200,12 +200,12 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
 
     /* the configured tasks in run order, then rows of unknown tasks */
 
-    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
+    t = op->conn.alcf->tasks ? op->conn.alcf->tasks->elts : NULL;
 
-    for (i = 0; t && i < op->alcf->tasks->nelts; i++) {
+    for (i = 0; t && i < op->conn.alcf->tasks->nelts; i++) {
         e = ngx_http_oxmigrate_admin_executed(&st, &t[i].name);
         by = e ? NULL
-               : ngx_http_oxmigrate_admin_excluded(op->alcf, &t[i], op->pool);
+               : ngx_http_oxmigrate_admin_excluded(op->conn.alcf, &t[i], op->conn.pool);
 
         if (by) {
             why.data = (u_char *) by;
@@ -217,7 +217,7 @@ ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op)
                                            by ? &why : NULL);
     }
 
-    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, op->alcf);
+    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, op->conn.alcf);
 
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);

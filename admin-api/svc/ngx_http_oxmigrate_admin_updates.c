@@ -104,7 +104,7 @@ ngx_http_oxmigrate_admin_op_schemas(ngx_http_oxmigrate_admin_op_t *op,
         return NULL;
     }
 
-    if (ngx_http_oxmigrate_admin_all_schemas(m, op->pool, server_id, &all)
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->conn.pool, server_id, &all)
         != NGX_OK)
     {
         ngx_http_oxmigrate_admin_db_error(op, m);
@@ -197,7 +197,7 @@ ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
     ngx_http_oxmigrate_admin_pool_walk_done(pw);
 
     pw->pool_id = pool_id;
-    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->op->pool, pw->op->db,
+    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->op->conn.pool, pw->op->conn.db,
                                                     pool_id, &pw->h,
                                                     &pw->pname)
                  == NGX_OK);
@@ -209,7 +209,7 @@ ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
     pw->sm = ngx_http_oxmigrate_admin_connect(&pw->h, NULL, 0, err,
                                               sizeof(err));
     if (pw->sm == NULL && pw->warn) {
-        ngx_log_error(NGX_LOG_WARN, pw->op->log, 0,
+        ngx_log_error(NGX_LOG_WARN, pw->op->conn.log, 0,
                       "oxmigrate admin: database %uL: %s", pool_id, err);
     }
 
@@ -244,11 +244,11 @@ ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
         return NGX_ERROR;
     }
 
-    schema = op->arg[0];
-    rc = ngx_http_oxmigrate_admin_schema_pool(m, op->pool, schema, &pool_id);
+    schema = op->args.path[0];
+    rc = ngx_http_oxmigrate_admin_schema_pool(m, op->conn.pool, schema, &pool_id);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_oxmigrate_admin_pool_host(op->pool, m, pool_id, h,
+        rc = ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, pool_id, h,
                                                 &pname);
 
         if (rc == NGX_DECLINED) {
@@ -304,10 +304,10 @@ ngx_http_oxmigrate_admin_update_init(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_task_t *task, ngx_http_oxmigrate_update_t *u)
 {
     ngx_memzero(u, sizeof(ngx_http_oxmigrate_update_t));
-    u->alcf = op->alcf;
-    u->configdb = ngx_http_oxmigrate_admin_dcf(op->omcf);
-    u->pool = op->pool;
-    u->log = op->log;
+    u->alcf = op->conn.alcf;
+    u->configdb = ngx_http_oxmigrate_admin_dcf(op->conn.omcf);
+    u->pool = op->conn.pool;
+    u->log = op->conn.log;
     u->host = h;
     u->schema = schema;
     u->only = task;
@@ -322,7 +322,7 @@ ngx_http_oxmigrate_admin_known_task(ngx_http_oxmigrate_admin_op_t *op,
 {
     ngx_http_oxmigrate_task_t  *task;
 
-    task = ngx_http_oxmigrate_admin_find_task(op->alcf, name);
+    task = ngx_http_oxmigrate_admin_find_task(op->conn.alcf, name);
 
     if (task == NULL) {
         ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_task",
@@ -344,7 +344,7 @@ ngx_http_oxmigrate_admin_reply_schema(ngx_http_oxmigrate_admin_op_t *op,
     if (g) {
         yajl_gen_map_open(g);
         ngx_http_oxmigrate_admin_json_str(g, "schema");
-        ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+        ngx_http_oxmigrate_admin_json_str(g, op->args.path[0]);
     }
 
     return g;
@@ -367,9 +367,9 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    ngx_http_oxmigrate_admin_update_init(op, &h, op->arg[0], NULL, &u);
-    ngx_http_oxmigrate_admin_step_init(&st, op->alcf, op->pool, op->log,
-                                       op->db, op->arg[0]);
+    ngx_http_oxmigrate_admin_update_init(op, &h, op->args.path[0], NULL, &u);
+    ngx_http_oxmigrate_admin_step_init(&st, op->conn.alcf, op->conn.pool, op->conn.log,
+                                       op->conn.db, op->args.path[0]);
 
     rc = st.steps->update(&st, &u);
 
@@ -391,7 +391,7 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
 
     if (rc == NGX_AGAIN) {
         /* OX's update goes on inside the node, or the schema's db is gone */
-        gone = u.gone || op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW] == NULL;
+        gone = u.gone || op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW] == NULL;
         ngx_http_oxmigrate_admin_error_open(op,
                                  gone ? NGX_HTTP_SERVICE_UNAVAILABLE
                                       : NGX_HTTP_GATEWAY_TIME_OUT,
@@ -413,10 +413,10 @@ ngx_http_oxmigrate_admin_schema_update(ngx_http_oxmigrate_admin_op_t *op)
     if (rc != NGX_OK) {
         /* with the tools: OX did not update it (the schema's state says) */
         ngx_http_oxmigrate_admin_error_open(op,
-                               op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
+                               op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
                                ? NGX_HTTP_BAD_GATEWAY
                                : NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
+                               op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]
                                ? "ox_update_failed" : "update_error",
                                "%s", u.error);
         if (op->gen) {
@@ -472,7 +472,7 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_dbhost_t   h;
     ngx_http_oxmigrate_update_t   u;
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         if (ngx_http_oxmigrate_admin_resolve(op, &h) == NGX_OK) {
             ngx_http_oxmigrate_admin_ox_task_force(op, &h);
         }
@@ -480,14 +480,14 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
         return;
     }
 
-    task = ngx_http_oxmigrate_admin_known_task(op, op->arg[1]);
+    task = ngx_http_oxmigrate_admin_known_task(op, op->args.path[1]);
     if (task == NULL
         || ngx_http_oxmigrate_admin_resolve(op, &h) != NGX_OK)
     {
         return;
     }
 
-    ngx_http_oxmigrate_admin_update_init(op, &h, op->arg[0], task, &u);
+    ngx_http_oxmigrate_admin_update_init(op, &h, op->args.path[0], task, &u);
     rc = ngx_http_oxmigrate_admin_update_run(&u);
 
     if (rc == NGX_BUSY) {
@@ -504,7 +504,7 @@ ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op)
     }
 
     ngx_http_oxmigrate_admin_json_str(g, "task");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[1]);
+    ngx_http_oxmigrate_admin_json_str(g, op->args.path[1]);
     ngx_http_oxmigrate_admin_force_result(g, rc, &u);
     yajl_gen_map_close(g);
 }
@@ -527,7 +527,7 @@ ngx_http_oxmigrate_admin_force_all_json(ngx_http_oxmigrate_admin_op_t *op,
 
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "task");
-    ngx_http_oxmigrate_admin_json_str(g, op->arg[0]);
+    ngx_http_oxmigrate_admin_json_str(g, op->args.path[0]);
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
 
@@ -585,12 +585,12 @@ ngx_http_oxmigrate_admin_task_force_all(ngx_http_oxmigrate_admin_op_t *op)
     ngx_array_t                *all;
     ngx_http_oxmigrate_task_t  *task;
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_task_force_all(op);
         return;
     }
 
-    task = ngx_http_oxmigrate_admin_known_task(op, op->arg[0]);
+    task = ngx_http_oxmigrate_admin_known_task(op, op->args.path[0]);
     if (task == NULL) {
         return;
     }
@@ -624,7 +624,7 @@ ngx_http_oxmigrate_admin_ns_open(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_strn(g, ns->data, ns->len);
     ngx_http_oxmigrate_admin_json_str(g, "excluded");
     ngx_http_oxmigrate_admin_json_bool(g,
-             ngx_http_oxmigrate_admin_excluded(op->alcf, &t, op->pool)
+             ngx_http_oxmigrate_admin_excluded(op->conn.alcf, &t, op->conn.pool)
              != NULL);
     ngx_http_oxmigrate_admin_json_str(g, "tasks");
     yajl_gen_array_open(g);
@@ -640,7 +640,7 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     ngx_uint_t                  i, j, n, seen;
     ngx_http_oxmigrate_task_t  *t;
 
-    if (op->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
         ngx_http_oxmigrate_admin_ox_namespaces(op);
         return;
     }
@@ -654,8 +654,8 @@ ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op)
     ngx_http_oxmigrate_admin_json_str(g, "namespaces");
     yajl_gen_array_open(g);
 
-    t = op->alcf->tasks ? op->alcf->tasks->elts : NULL;
-    n = op->alcf->tasks ? op->alcf->tasks->nelts : 0;
+    t = op->conn.alcf->tasks ? op->conn.alcf->tasks->elts : NULL;
+    n = op->conn.alcf->tasks ? op->conn.alcf->tasks->nelts : 0;
 
     for (i = 0; i < n; i++) {
         if (t[i].ns.len == 0) {

@@ -212,7 +212,19 @@ sub api {
                          (defined $body ? (body => $body) : ()),
                          timeout => $o{timeout} // 60);
     $r->{json} = OxTest::json($r->{body});
+    _record($method, $path, $body, $r) if $ENV{OXM_RECORD};
     return $r;
+}
+
+# OXM_RECORD=DIR: every call and its answer, one file per test file, to
+# compare the API's answers before and after a change (docs/testing.md)
+sub _record {
+    my ($method, $path, $body, $r) = @_;
+    (my $name = $0) =~ s{.*/}{};
+    open my $fh, '>>', "$ENV{OXM_RECORD}/$name.log" or return;
+    print $fh "$method $path ", ($body // ''), "\n-> $r->{status} ",
+              ($r->{body} // ''), "\n";
+    close $fh;
 }
 
 # Polls GET jobs/ID until the job is no longer running (or timeout).
