@@ -944,4 +944,9 @@ ngx_int_t ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp,
     void (*done)(ngx_event_t *ev), void *data);
 
 
+/* the families that moved to services keep their declarations apart */
+#include "ngx_http_oxmigrate_admin_updates.h"
+#include "ngx_http_oxmigrate_admin_jobsvc.h"
+
+
 #endif /* _NGX_HTTP_OXMIGRATE_ADMIN_H_INCLUDED_ */
