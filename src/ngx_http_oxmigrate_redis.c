@@ -30,6 +30,17 @@
  *  - redisBufferRead() reads at most 16k per call, so the events are level
  *    triggered: with edge triggered epoll a burst of pipelined replies larger
  *    than that would stall until the next packet.
+ *
+ * The worker's state is one struct, ngx_http_oxmigrate_redis_t, as nginx's
+ * upstream keepalive module keeps one per connection pool: the context and
+ * its generation, the connection state, the epoch and when it was read,
+ * the log-once flags, the four events (connect timeout, reconnect, epoch
+ * poll, the deferred drop of the second rule with drop_gen/drop_reason) and
+ * the dummy connection their ev->data points to.  It is the file's one
+ * static, one instance per worker process, filled by init_worker: hiredis'
+ * callbacks and the callers of get/set/epoch carry no pointer to it, and a
+ * process that never ran init_worker finds it zeroed (down, epoch 0, not
+ * inited).  Nothing outside this file touches it.
  */
 
 
@@ -60,6 +71,51 @@ typedef struct {
     ngx_http_oxmigrate_redis_get_pt    handler;
     void                              *data;
 } ngx_http_oxmigrate_redis_req_t;
+
+
+/*
+ * The worker's Redis state: the only mutable file-scope data of this file,
+ * one instance per worker process (see the header comment).
+ */
+typedef struct {
+    ngx_http_oxmigrate_redis_conf_t   *conf;
+    ngx_log_t                         *log;
+    char                              *host;      /* NUL-terminated */
+
+    redisAsyncContext                 *ac;        /* NULL: none */
+    ngx_http_oxmigrate_redis_state_e   state;
+    ngx_uint_t                         epoch_value;
+    ngx_msec_t                         epoch_at;  /* when it was true */
+    ngx_msec_t                         poll_sent;
+
+    /* a context generation, so a deferred drop hits the context it was for */
+    ngx_uint_t                         gen;
+    ngx_uint_t                         drop_gen;
+    const char                        *drop_reason;
+
+    ngx_uint_t                         setup_n;   /* AUTH/SELECT unanswered */
+    ngx_uint_t                         inited;
+    ngx_uint_t                         ever_up;
+    ngx_uint_t                         reported;  /* "down" was logged */
+    ngx_uint_t                         polling;   /* an epoch GET in flight */
+    ngx_uint_t                         set_err;
+    ngx_uint_t                         epoch_err;
+    /* no reconnects: the worker is shutting down */
+    ngx_uint_t                         quitting;
+    /* no handlers: the worker process is exiting, requests are abandoned */
+    ngx_uint_t                         exiting;
+
+    ngx_event_t                        connect_ev;
+    ngx_event_t                        reconnect_ev;
+    ngx_event_t                        poll_ev;
+    ngx_event_t                        drop_ev;
+
+    /*
+     * Timer events carry a connection in ev->data for nginx's debug log
+     * (ngx_event_ident reads its fd): a dummy one with fd -1.
+     */
+    ngx_connection_t                   dummy;
+} ngx_http_oxmigrate_redis_t;
 
 
 static void ngx_http_oxmigrate_redis_connect(void);
@@ -105,47 +161,12 @@ static void ngx_http_oxmigrate_redis_poll_handler(ngx_event_t *ev);
 static void ngx_http_oxmigrate_redis_drop_handler(ngx_event_t *ev);
 
 
-static ngx_http_oxmigrate_redis_conf_t  *ngx_http_oxmigrate_redis_conf;
-static ngx_log_t                        *ngx_http_oxmigrate_redis_log;
-static char                             *ngx_http_oxmigrate_redis_host;
-
-static redisAsyncContext                *ngx_http_oxmigrate_redis_ac;
-static ngx_http_oxmigrate_redis_state_e  ngx_http_oxmigrate_redis_state;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_epoch_value;
-static ngx_msec_t                        ngx_http_oxmigrate_redis_epoch_at;
-static ngx_msec_t                        ngx_http_oxmigrate_redis_poll_sent;
-
-/* a context generation, so a deferred drop hits the context it was for */
-static ngx_uint_t                        ngx_http_oxmigrate_redis_gen;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_drop_gen;
-static const char                       *ngx_http_oxmigrate_redis_drop_reason;
-
-static ngx_uint_t                        ngx_http_oxmigrate_redis_setup_n;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_inited;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_ever_up;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_reported;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_polling;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_set_err;
-static ngx_uint_t                        ngx_http_oxmigrate_redis_epoch_err;
-/* no reconnects: the worker is shutting down */
-static ngx_uint_t                        ngx_http_oxmigrate_redis_quitting;
-/* no handlers: the worker process is exiting, requests are abandoned */
-static ngx_uint_t                        ngx_http_oxmigrate_redis_exiting;
-
-static ngx_event_t                       ngx_http_oxmigrate_redis_connect_ev;
-static ngx_event_t                       ngx_http_oxmigrate_redis_reconnect_ev;
-static ngx_event_t                       ngx_http_oxmigrate_redis_poll_ev;
-static ngx_event_t                       ngx_http_oxmigrate_redis_drop_ev;
-
-/*
- * Timer events carry a connection in ev->data for nginx's debug log
- * (ngx_event_ident reads its fd): a dummy one with fd -1.
- */
-static ngx_connection_t                  ngx_http_oxmigrate_redis_dummy;
+/* zeroed like any static: DOWN, epoch 0, not inited */
+static ngx_http_oxmigrate_redis_t        ngx_http_oxmigrate_redis;
 
 
 #define ngx_http_oxmigrate_redis_stopping()                                  \
-    (ngx_http_oxmigrate_redis_quitting || ngx_exiting || ngx_quit            \
+    (ngx_http_oxmigrate_redis.quitting || ngx_exiting || ngx_quit            \
      || ngx_terminate)
 
 
@@ -156,42 +177,42 @@ ngx_http_oxmigrate_redis_init_worker(ngx_cycle_t *cycle,
     ngx_uint_t    i;
     ngx_event_t  *ev[4];
 
-    ngx_http_oxmigrate_redis_conf = rcf;
-    ngx_http_oxmigrate_redis_log = cycle->log;
+    ngx_http_oxmigrate_redis.conf = rcf;
+    ngx_http_oxmigrate_redis.log = cycle->log;
 
-    ngx_http_oxmigrate_redis_host = ngx_pnalloc(cycle->pool,
+    ngx_http_oxmigrate_redis.host = ngx_pnalloc(cycle->pool,
                                                 rcf->host.len + 1);
-    if (ngx_http_oxmigrate_redis_host == NULL) {
+    if (ngx_http_oxmigrate_redis.host == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_cpystrn((u_char *) ngx_http_oxmigrate_redis_host,
+    (void) ngx_cpystrn((u_char *) ngx_http_oxmigrate_redis.host,
                        rcf->host.data, rcf->host.len + 1);
 
-    ngx_http_oxmigrate_redis_dummy.fd = (ngx_socket_t) -1;
+    ngx_http_oxmigrate_redis.dummy.fd = (ngx_socket_t) -1;
 
-    ev[0] = &ngx_http_oxmigrate_redis_connect_ev;
+    ev[0] = &ngx_http_oxmigrate_redis.connect_ev;
     ev[0]->handler = ngx_http_oxmigrate_redis_connect_timeout_handler;
-    ev[1] = &ngx_http_oxmigrate_redis_reconnect_ev;
+    ev[1] = &ngx_http_oxmigrate_redis.reconnect_ev;
     ev[1]->handler = ngx_http_oxmigrate_redis_reconnect_handler;
-    ev[2] = &ngx_http_oxmigrate_redis_poll_ev;
+    ev[2] = &ngx_http_oxmigrate_redis.poll_ev;
     ev[2]->handler = ngx_http_oxmigrate_redis_poll_handler;
-    ev[3] = &ngx_http_oxmigrate_redis_drop_ev;
+    ev[3] = &ngx_http_oxmigrate_redis.drop_ev;
     ev[3]->handler = ngx_http_oxmigrate_redis_drop_handler;
 
     for (i = 0; i < 4; i++) {
-        ev[i]->data = &ngx_http_oxmigrate_redis_dummy;
+        ev[i]->data = &ngx_http_oxmigrate_redis.dummy;
         ev[i]->log = cycle->log;
         /* a reload or a graceful shutdown must not wait for these */
         ev[i]->cancelable = 1;
     }
 
-    ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_DOWN;
-    ngx_http_oxmigrate_redis_inited = 1;
+    ngx_http_oxmigrate_redis.state = NGX_HTTP_OXMIGRATE_REDIS_DOWN;
+    ngx_http_oxmigrate_redis.inited = 1;
 
     ngx_http_oxmigrate_redis_connect();
 
-    ngx_add_timer(&ngx_http_oxmigrate_redis_poll_ev,
+    ngx_add_timer(&ngx_http_oxmigrate_redis.poll_ev,
                   NGX_HTTP_OXMIGRATE_REDIS_POLL);
 
     return NGX_OK;
@@ -201,7 +222,7 @@ ngx_http_oxmigrate_redis_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle)
 {
-    if (!ngx_http_oxmigrate_redis_inited) {
+    if (!ngx_http_oxmigrate_redis.inited) {
         return;
     }
 
@@ -211,37 +232,37 @@ ngx_http_oxmigrate_redis_exit_worker(ngx_cycle_t *cycle)
      * their state and call nobody.
      */
 
-    ngx_http_oxmigrate_redis_quitting = 1;
-    ngx_http_oxmigrate_redis_exiting = 1;
+    ngx_http_oxmigrate_redis.quitting = 1;
+    ngx_http_oxmigrate_redis.exiting = 1;
 
-    if (ngx_http_oxmigrate_redis_connect_ev.timer_set) {
-        ngx_del_timer(&ngx_http_oxmigrate_redis_connect_ev);
+    if (ngx_http_oxmigrate_redis.connect_ev.timer_set) {
+        ngx_del_timer(&ngx_http_oxmigrate_redis.connect_ev);
     }
 
-    if (ngx_http_oxmigrate_redis_reconnect_ev.timer_set) {
-        ngx_del_timer(&ngx_http_oxmigrate_redis_reconnect_ev);
+    if (ngx_http_oxmigrate_redis.reconnect_ev.timer_set) {
+        ngx_del_timer(&ngx_http_oxmigrate_redis.reconnect_ev);
     }
 
-    if (ngx_http_oxmigrate_redis_poll_ev.timer_set) {
-        ngx_del_timer(&ngx_http_oxmigrate_redis_poll_ev);
+    if (ngx_http_oxmigrate_redis.poll_ev.timer_set) {
+        ngx_del_timer(&ngx_http_oxmigrate_redis.poll_ev);
     }
 
-    if (ngx_http_oxmigrate_redis_drop_ev.posted) {
-        ngx_delete_posted_event(&ngx_http_oxmigrate_redis_drop_ev);
+    if (ngx_http_oxmigrate_redis.drop_ev.posted) {
+        ngx_delete_posted_event(&ngx_http_oxmigrate_redis.drop_ev);
     }
 
     ngx_http_oxmigrate_redis_drop(NULL);
 
-    ngx_http_oxmigrate_redis_inited = 0;
+    ngx_http_oxmigrate_redis.inited = 0;
 }
 
 
 ngx_uint_t
 ngx_http_oxmigrate_redis_epoch(ngx_msec_t *at)
 {
-    *at = ngx_http_oxmigrate_redis_epoch_at;
+    *at = ngx_http_oxmigrate_redis.epoch_at;
 
-    return ngx_http_oxmigrate_redis_epoch_value;
+    return ngx_http_oxmigrate_redis.epoch_value;
 }
 
 
@@ -252,8 +273,8 @@ ngx_http_oxmigrate_redis_get(ngx_str_t *key, ngx_uint_t epoch,
     size_t  len;
     u_char  buf[NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN];
 
-    if (ngx_http_oxmigrate_redis_state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
-        || ngx_http_oxmigrate_redis_ac == NULL)
+    if (ngx_http_oxmigrate_redis.state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
+        || ngx_http_oxmigrate_redis.ac == NULL)
     {
         return NGX_DECLINED;
     }
@@ -263,7 +284,7 @@ ngx_http_oxmigrate_redis_get(ngx_str_t *key, ngx_uint_t epoch,
         return NGX_DECLINED;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: GET \"%*s\"", len, buf);
 
     /*
@@ -271,7 +292,7 @@ ngx_http_oxmigrate_redis_get(ngx_str_t *key, ngx_uint_t epoch,
      * handler later, never before get() returns.
      */
 
-    return ngx_http_oxmigrate_redis_send(ngx_http_oxmigrate_redis_ac,
+    return ngx_http_oxmigrate_redis_send(ngx_http_oxmigrate_redis.ac,
                                          handler, data, "GET %b", buf, len);
 }
 
@@ -283,14 +304,14 @@ ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
     size_t  len;
     u_char  buf[NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN];
 
-    if (ngx_http_oxmigrate_redis_state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
-        || ngx_http_oxmigrate_redis_ac == NULL)
+    if (ngx_http_oxmigrate_redis.state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
+        || ngx_http_oxmigrate_redis.ac == NULL)
     {
         return;
     }
 
     if (ttl <= 0) {
-        ttl = ngx_http_oxmigrate_redis_conf->ttl;
+        ttl = ngx_http_oxmigrate_redis.conf->ttl;
 
         if (ttl <= 0) {
             ttl = NGX_HTTP_OXMIGRATE_REDIS_TTL;
@@ -302,12 +323,12 @@ ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
         return;
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: SET \"%*s\" EX %T", len, buf, ttl);
 
     /* the reply only matters when it is an error */
 
-    (void) redisAsyncCommand(ngx_http_oxmigrate_redis_ac,
+    (void) redisAsyncCommand(ngx_http_oxmigrate_redis.ac,
                              ngx_http_oxmigrate_redis_set_reply, NULL,
                              "SET %b %b EX %lld", buf, len,
                              value->data, value->len, (long long) ttl);
@@ -325,12 +346,12 @@ ngx_http_oxmigrate_redis_key(u_char *buf, ngx_str_t *key, ngx_uint_t epoch)
     u_char     *p;
     ngx_str_t  *prefix;
 
-    prefix = &ngx_http_oxmigrate_redis_conf->prefix;
+    prefix = &ngx_http_oxmigrate_redis.conf->prefix;
 
     if (prefix->len + key->len + NGX_INT_T_LEN + 2
         > NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN)
     {
-        ngx_log_error(NGX_LOG_WARN, ngx_http_oxmigrate_redis_log, 0,
+        ngx_log_error(NGX_LOG_WARN, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis: key of %uz bytes is too long",
                       key->len);
         return 0;
@@ -362,7 +383,7 @@ ngx_http_oxmigrate_redis_send(redisAsyncContext *ac,
     ngx_http_oxmigrate_redis_req_t  *req;
 
     req = ngx_alloc(sizeof(ngx_http_oxmigrate_redis_req_t),
-                    ngx_http_oxmigrate_redis_log);
+                    ngx_http_oxmigrate_redis.log);
     if (req == NULL) {
         return NGX_DECLINED;
     }
@@ -373,8 +394,8 @@ ngx_http_oxmigrate_redis_send(redisAsyncContext *ac,
     req->data = data;
 
     req->timer.handler = ngx_http_oxmigrate_redis_timeout_handler;
-    req->timer.data = &ngx_http_oxmigrate_redis_dummy;
-    req->timer.log = ngx_http_oxmigrate_redis_log;
+    req->timer.data = &ngx_http_oxmigrate_redis.dummy;
+    req->timer.log = ngx_http_oxmigrate_redis.log;
     req->timer.cancelable = 1;
 
     if (redisAsyncCommand(ac, ngx_http_oxmigrate_redis_reply, req, fmt,
@@ -386,7 +407,7 @@ ngx_http_oxmigrate_redis_send(redisAsyncContext *ac,
         return NGX_DECLINED;
     }
 
-    timeout = ngx_http_oxmigrate_redis_conf->timeout;
+    timeout = ngx_http_oxmigrate_redis.conf->timeout;
 
     if (timeout == 0 || timeout == NGX_CONF_UNSET_MSEC) {
         timeout = NGX_HTTP_OXMIGRATE_REDIS_TIMEOUT;
@@ -406,10 +427,10 @@ ngx_http_oxmigrate_redis_connect(void)
     redisAsyncContext                *ac;
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
-    rcf = ngx_http_oxmigrate_redis_conf;
-    host = (u_char *) ngx_http_oxmigrate_redis_host;
+    rcf = ngx_http_oxmigrate_redis.conf;
+    host = (u_char *) ngx_http_oxmigrate_redis.host;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: connecting to %V:%ui",
                    &rcf->host, rcf->port);
 
@@ -439,7 +460,7 @@ ngx_http_oxmigrate_redis_connect(void)
         return;
     }
 
-    c = ngx_get_connection(ac->c.fd, ngx_http_oxmigrate_redis_log);
+    c = ngx_get_connection(ac->c.fd, ngx_http_oxmigrate_redis.log);
     if (c == NULL) {
         ngx_http_oxmigrate_redis_mark_down(NGX_LOG_WARN,
                                            "no free connection");
@@ -451,8 +472,8 @@ ngx_http_oxmigrate_redis_connect(void)
     c->data = ac;
     c->read->handler = ngx_http_oxmigrate_redis_read_handler;
     c->write->handler = ngx_http_oxmigrate_redis_write_handler;
-    c->read->log = ngx_http_oxmigrate_redis_log;
-    c->write->log = ngx_http_oxmigrate_redis_log;
+    c->read->log = ngx_http_oxmigrate_redis.log;
+    c->write->log = ngx_http_oxmigrate_redis.log;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
 
     /*
@@ -469,13 +490,13 @@ ngx_http_oxmigrate_redis_connect(void)
     ac->ev.delWrite = ngx_http_oxmigrate_redis_del_write;
     ac->ev.cleanup = ngx_http_oxmigrate_redis_cleanup;
 
-    ngx_http_oxmigrate_redis_ac = ac;
-    ngx_http_oxmigrate_redis_gen++;
-    ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTING;
-    ngx_http_oxmigrate_redis_setup_n = 0;
-    ngx_http_oxmigrate_redis_set_err = 0;
+    ngx_http_oxmigrate_redis.ac = ac;
+    ngx_http_oxmigrate_redis.gen++;
+    ngx_http_oxmigrate_redis.state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTING;
+    ngx_http_oxmigrate_redis.setup_n = 0;
+    ngx_http_oxmigrate_redis.set_err = 0;
     /* the last context's poll was answered (NULL reply) when it was freed */
-    ngx_http_oxmigrate_redis_polling = 0;
+    ngx_http_oxmigrate_redis.polling = 0;
 
     (void) redisAsyncSetDisconnectCallback(ac,
                                    ngx_http_oxmigrate_redis_on_disconnect);
@@ -484,7 +505,7 @@ ngx_http_oxmigrate_redis_connect(void)
     (void) redisAsyncSetConnectCallback(ac,
                                    ngx_http_oxmigrate_redis_on_connect);
 
-    ngx_add_timer(&ngx_http_oxmigrate_redis_connect_ev,
+    ngx_add_timer(&ngx_http_oxmigrate_redis.connect_ev,
                   (rcf->timeout && rcf->timeout != NGX_CONF_UNSET_MSEC)
                   ? rcf->timeout : NGX_HTTP_OXMIGRATE_REDIS_TIMEOUT);
 }
@@ -502,7 +523,7 @@ ngx_http_oxmigrate_redis_on_connect(const redisAsyncContext *cac, int status)
 
     ac = (redisAsyncContext *) cac;
 
-    if (ac != ngx_http_oxmigrate_redis_ac) {
+    if (ac != ngx_http_oxmigrate_redis.ac) {
         return;
     }
 
@@ -512,10 +533,10 @@ ngx_http_oxmigrate_redis_on_connect(const redisAsyncContext *cac, int status)
         return;
     }
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: TCP connected");
 
-    rcf = ngx_http_oxmigrate_redis_conf;
+    rcf = ngx_http_oxmigrate_redis.conf;
 
     /*
      * AUTH and SELECT are pipelined before everything else; the connection
@@ -534,7 +555,7 @@ ngx_http_oxmigrate_redis_on_connect(const redisAsyncContext *cac, int status)
             return;
         }
 
-        ngx_http_oxmigrate_redis_setup_n++;
+        ngx_http_oxmigrate_redis.setup_n++;
     }
 
     if (rcf->db != 0 && rcf->db != NGX_CONF_UNSET) {
@@ -550,7 +571,7 @@ ngx_http_oxmigrate_redis_on_connect(const redisAsyncContext *cac, int status)
             return;
         }
 
-        ngx_http_oxmigrate_redis_setup_n++;
+        ngx_http_oxmigrate_redis.setup_n++;
     }
 
     ngx_http_oxmigrate_redis_poll_handler(NULL);
@@ -563,7 +584,7 @@ static void
 ngx_http_oxmigrate_redis_on_disconnect(const redisAsyncContext *ac,
     int status)
 {
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: disconnected, status %d", status);
 
     ngx_http_oxmigrate_redis_lost(ac);
@@ -576,28 +597,28 @@ ngx_http_oxmigrate_redis_connected(void)
     ngx_uint_t                        level;
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
-    if (ngx_http_oxmigrate_redis_connect_ev.timer_set) {
-        ngx_del_timer(&ngx_http_oxmigrate_redis_connect_ev);
+    if (ngx_http_oxmigrate_redis.connect_ev.timer_set) {
+        ngx_del_timer(&ngx_http_oxmigrate_redis.connect_ev);
     }
 
-    rcf = ngx_http_oxmigrate_redis_conf;
+    rcf = ngx_http_oxmigrate_redis.conf;
 
-    ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTED;
+    ngx_http_oxmigrate_redis.state = NGX_HTTP_OXMIGRATE_REDIS_CONNECTED;
 
     ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
                                        NGX_HTTP_OXMIGRATE_M_UP);
 
-    level = ngx_http_oxmigrate_redis_reported ? NGX_LOG_WARN : NGX_LOG_NOTICE;
+    level = ngx_http_oxmigrate_redis.reported ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
-    ngx_log_error(level, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_error(level, ngx_http_oxmigrate_redis.log, 0,
                   "oxmigrate redis %V:%ui %s, epoch %ui",
                   &rcf->host, rcf->port,
-                  ngx_http_oxmigrate_redis_ever_up ? "reconnected"
+                  ngx_http_oxmigrate_redis.ever_up ? "reconnected"
                                                    : "connected",
-                  ngx_http_oxmigrate_redis_epoch_value);
+                  ngx_http_oxmigrate_redis.epoch_value);
 
-    ngx_http_oxmigrate_redis_reported = 0;
-    ngx_http_oxmigrate_redis_ever_up = 1;
+    ngx_http_oxmigrate_redis.reported = 0;
+    ngx_http_oxmigrate_redis.ever_up = 1;
 }
 
 
@@ -611,43 +632,43 @@ ngx_http_oxmigrate_redis_mark_down(ngx_uint_t level, const char *reason)
 {
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
-    rcf = ngx_http_oxmigrate_redis_conf;
+    rcf = ngx_http_oxmigrate_redis.conf;
 
-    if (reason != NULL && !ngx_http_oxmigrate_redis_exiting) {
+    if (reason != NULL && !ngx_http_oxmigrate_redis.exiting) {
         ngx_http_oxmigrate_metrics_backend(NGX_HTTP_OXMIGRATE_M_REDIS,
             ngx_strstr(reason, "timed out") ? NGX_HTTP_OXMIGRATE_M_TIMEOUT
                                             : NGX_HTTP_OXMIGRATE_M_CONNECT);
     }
 
-    if (reason == NULL || ngx_http_oxmigrate_redis_exiting) {
+    if (reason == NULL || ngx_http_oxmigrate_redis.exiting) {
         /* shutdown */
 
-    } else if (ngx_http_oxmigrate_redis_state
+    } else if (ngx_http_oxmigrate_redis.state
                == NGX_HTTP_OXMIGRATE_REDIS_CONNECTED)
     {
-        ngx_log_error(level, ngx_http_oxmigrate_redis_log, 0,
+        ngx_log_error(level, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis %V:%ui down: %s, logins are answered "
                       "from MariaDB until it is back",
                       &rcf->host, rcf->port, reason);
-        ngx_http_oxmigrate_redis_reported = 1;
+        ngx_http_oxmigrate_redis.reported = 1;
 
-    } else if (!ngx_http_oxmigrate_redis_reported) {
-        ngx_log_error(level, ngx_http_oxmigrate_redis_log, 0,
+    } else if (!ngx_http_oxmigrate_redis.reported) {
+        ngx_log_error(level, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis %V:%ui unavailable: %s, "
                       "retrying every second",
                       &rcf->host, rcf->port, reason);
-        ngx_http_oxmigrate_redis_reported = 1;
+        ngx_http_oxmigrate_redis.reported = 1;
 
     } else {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                        "oxmigrate redis %V:%ui still unavailable: %s",
                        &rcf->host, rcf->port, reason);
     }
 
-    ngx_http_oxmigrate_redis_state = NGX_HTTP_OXMIGRATE_REDIS_DOWN;
+    ngx_http_oxmigrate_redis.state = NGX_HTTP_OXMIGRATE_REDIS_DOWN;
 
-    if (ngx_http_oxmigrate_redis_connect_ev.timer_set) {
-        ngx_del_timer(&ngx_http_oxmigrate_redis_connect_ev);
+    if (ngx_http_oxmigrate_redis.connect_ev.timer_set) {
+        ngx_del_timer(&ngx_http_oxmigrate_redis.connect_ev);
     }
 }
 
@@ -664,7 +685,7 @@ ngx_http_oxmigrate_redis_drop(const char *reason)
 {
     redisAsyncContext  *ac;
 
-    ac = ngx_http_oxmigrate_redis_ac;
+    ac = ngx_http_oxmigrate_redis.ac;
 
     if (ac == NULL) {
         return;
@@ -677,7 +698,7 @@ ngx_http_oxmigrate_redis_drop(const char *reason)
 
     ngx_http_oxmigrate_redis_mark_down(NGX_LOG_WARN, reason);
 
-    ngx_http_oxmigrate_redis_ac = NULL;
+    ngx_http_oxmigrate_redis.ac = NULL;
 
     redisAsyncFree(ac);
 
@@ -690,27 +711,27 @@ ngx_http_oxmigrate_redis_drop(const char *reason)
 static void
 ngx_http_oxmigrate_redis_drop_later(const char *reason)
 {
-    if (ngx_http_oxmigrate_redis_ac == NULL) {
+    if (ngx_http_oxmigrate_redis.ac == NULL) {
         return;
     }
 
     ngx_http_oxmigrate_redis_mark_down(NGX_LOG_WARN, reason);
 
-    ngx_http_oxmigrate_redis_drop_gen = ngx_http_oxmigrate_redis_gen;
-    ngx_http_oxmigrate_redis_drop_reason = reason;
+    ngx_http_oxmigrate_redis.drop_gen = ngx_http_oxmigrate_redis.gen;
+    ngx_http_oxmigrate_redis.drop_reason = reason;
 
-    ngx_post_event(&ngx_http_oxmigrate_redis_drop_ev, &ngx_posted_events);
+    ngx_post_event(&ngx_http_oxmigrate_redis.drop_ev, &ngx_posted_events);
 }
 
 
 static void
 ngx_http_oxmigrate_redis_drop_handler(ngx_event_t *ev)
 {
-    if (ngx_http_oxmigrate_redis_drop_gen != ngx_http_oxmigrate_redis_gen) {
+    if (ngx_http_oxmigrate_redis.drop_gen != ngx_http_oxmigrate_redis.gen) {
         return;
     }
 
-    ngx_http_oxmigrate_redis_drop(ngx_http_oxmigrate_redis_drop_reason);
+    ngx_http_oxmigrate_redis_drop(ngx_http_oxmigrate_redis.drop_reason);
 }
 
 
@@ -719,7 +740,7 @@ ngx_http_oxmigrate_redis_drop_handler(ngx_event_t *ev)
 static void
 ngx_http_oxmigrate_redis_lost(const redisAsyncContext *ac)
 {
-    if (ac != ngx_http_oxmigrate_redis_ac) {
+    if (ac != ngx_http_oxmigrate_redis.ac) {
         /* we dropped it ourselves, or already noticed */
         return;
     }
@@ -730,7 +751,7 @@ ngx_http_oxmigrate_redis_lost(const redisAsyncContext *ac)
                                        ac->c.err ? ac->c.errstr
                                                  : "connection closed");
 
-    ngx_http_oxmigrate_redis_ac = NULL;
+    ngx_http_oxmigrate_redis.ac = NULL;
 
     ngx_http_oxmigrate_redis_schedule_reconnect();
 }
@@ -743,7 +764,7 @@ ngx_http_oxmigrate_redis_schedule_reconnect(void)
         return;
     }
 
-    ngx_add_timer(&ngx_http_oxmigrate_redis_reconnect_ev,
+    ngx_add_timer(&ngx_http_oxmigrate_redis.reconnect_ev,
                   NGX_HTTP_OXMIGRATE_REDIS_RECONNECT);
 }
 
@@ -752,7 +773,7 @@ static void
 ngx_http_oxmigrate_redis_reconnect_handler(ngx_event_t *ev)
 {
     if (ngx_http_oxmigrate_redis_stopping()
-        || ngx_http_oxmigrate_redis_ac != NULL)
+        || ngx_http_oxmigrate_redis.ac != NULL)
     {
         return;
     }
@@ -764,7 +785,7 @@ ngx_http_oxmigrate_redis_reconnect_handler(ngx_event_t *ev)
 static void
 ngx_http_oxmigrate_redis_connect_timeout_handler(ngx_event_t *ev)
 {
-    if (ngx_http_oxmigrate_redis_state
+    if (ngx_http_oxmigrate_redis.state
         != NGX_HTTP_OXMIGRATE_REDIS_CONNECTING)
     {
         return;
@@ -806,22 +827,22 @@ ngx_http_oxmigrate_redis_poll_handler(ngx_event_t *ev)
 
         ngx_add_timer(ev, NGX_HTTP_OXMIGRATE_REDIS_POLL);
 
-        if (ngx_http_oxmigrate_redis_state
+        if (ngx_http_oxmigrate_redis.state
             != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED)
         {
             return;
         }
     }
 
-    ac = ngx_http_oxmigrate_redis_ac;
+    ac = ngx_http_oxmigrate_redis.ac;
 
     /* a poll still in flight is covered by its own timer */
 
-    if (ac == NULL || ngx_http_oxmigrate_redis_polling) {
+    if (ac == NULL || ngx_http_oxmigrate_redis.polling) {
         return;
     }
 
-    prefix = &ngx_http_oxmigrate_redis_conf->prefix;
+    prefix = &ngx_http_oxmigrate_redis.conf->prefix;
 
     if (prefix->len + sizeof("epoch") > sizeof(buf)) {
         return;
@@ -843,8 +864,8 @@ ngx_http_oxmigrate_redis_poll_handler(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_oxmigrate_redis_polling = 1;
-    ngx_http_oxmigrate_redis_poll_sent = ngx_current_msec;
+    ngx_http_oxmigrate_redis.polling = 1;
+    ngx_http_oxmigrate_redis.poll_sent = ngx_current_msec;
 }
 
 
@@ -855,9 +876,9 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
     ngx_int_t   n;
     ngx_uint_t  epoch;
 
-    ngx_http_oxmigrate_redis_polling = 0;
+    ngx_http_oxmigrate_redis.polling = 0;
 
-    epoch = ngx_http_oxmigrate_redis_epoch_value;
+    epoch = ngx_http_oxmigrate_redis.epoch_value;
 
     switch (rc) {
 
@@ -865,12 +886,12 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
         n = ngx_atoi(value->data, value->len);
 
         if (n == NGX_ERROR) {
-            if (!ngx_http_oxmigrate_redis_epoch_err) {
-                ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis_log, 0,
+            if (!ngx_http_oxmigrate_redis.epoch_err) {
+                ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis.log, 0,
                               "oxmigrate redis: %Vepoch is not a number: "
                               "\"%V\"",
-                              &ngx_http_oxmigrate_redis_conf->prefix, value);
-                ngx_http_oxmigrate_redis_epoch_err = 1;
+                              &ngx_http_oxmigrate_redis.conf->prefix, value);
+                ngx_http_oxmigrate_redis.epoch_err = 1;
             }
 
             rc = NGX_ERROR;
@@ -893,41 +914,41 @@ ngx_http_oxmigrate_redis_epoch_handler(void *data, ngx_int_t rc,
 
         /* e.g. WRONGTYPE: the server answers, so it is still usable */
 
-        if (!ngx_http_oxmigrate_redis_epoch_err
-            && ngx_http_oxmigrate_redis_state
+        if (!ngx_http_oxmigrate_redis.epoch_err
+            && ngx_http_oxmigrate_redis.state
                != NGX_HTTP_OXMIGRATE_REDIS_DOWN)
         {
-            ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis_log, 0,
+            ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis.log, 0,
                           "oxmigrate redis: GET %Vepoch: %V",
-                          &ngx_http_oxmigrate_redis_conf->prefix, value);
-            ngx_http_oxmigrate_redis_epoch_err = 1;
+                          &ngx_http_oxmigrate_redis.conf->prefix, value);
+            ngx_http_oxmigrate_redis.epoch_err = 1;
         }
 
         break;
     }
 
     if (rc != NGX_ERROR) {
-        ngx_http_oxmigrate_redis_epoch_err = 0;
+        ngx_http_oxmigrate_redis.epoch_err = 0;
     }
 
-    if (epoch < ngx_http_oxmigrate_redis_epoch_value && rc != NGX_ERROR) {
+    if (epoch < ngx_http_oxmigrate_redis.epoch_value && rc != NGX_ERROR) {
         epoch = ngx_http_oxmigrate_redis_epoch_back(epoch);
     }
 
-    if (epoch != ngx_http_oxmigrate_redis_epoch_value) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_http_oxmigrate_redis_log, 0,
+    if (epoch != ngx_http_oxmigrate_redis.epoch_value) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis: epoch %ui -> %ui",
-                      ngx_http_oxmigrate_redis_epoch_value, epoch);
-        ngx_http_oxmigrate_redis_epoch_value = epoch;
+                      ngx_http_oxmigrate_redis.epoch_value, epoch);
+        ngx_http_oxmigrate_redis.epoch_value = epoch;
 
         /* when this was true: a newer observation wins in the shared zone */
-        ngx_http_oxmigrate_redis_epoch_at =
-                                ngx_http_oxmigrate_redis_poll_sent
-                                ? ngx_http_oxmigrate_redis_poll_sent : 1;
+        ngx_http_oxmigrate_redis.epoch_at =
+                                ngx_http_oxmigrate_redis.poll_sent
+                                ? ngx_http_oxmigrate_redis.poll_sent : 1;
     }
 
-    if (ngx_http_oxmigrate_redis_state == NGX_HTTP_OXMIGRATE_REDIS_CONNECTING
-        && ngx_http_oxmigrate_redis_setup_n == 0)
+    if (ngx_http_oxmigrate_redis.state == NGX_HTTP_OXMIGRATE_REDIS_CONNECTING
+        && ngx_http_oxmigrate_redis.setup_n == 0)
     {
         ngx_http_oxmigrate_redis_connected();
     }
@@ -938,8 +959,8 @@ static void
 ngx_http_oxmigrate_redis_setup_handler(void *data, ngx_int_t rc,
     ngx_str_t *value)
 {
-    if (ngx_http_oxmigrate_redis_setup_n) {
-        ngx_http_oxmigrate_redis_setup_n--;
+    if (ngx_http_oxmigrate_redis.setup_n) {
+        ngx_http_oxmigrate_redis.setup_n--;
     }
 
     if (rc == NGX_OK || value->len == 0) {
@@ -952,13 +973,13 @@ ngx_http_oxmigrate_redis_setup_handler(void *data, ngx_int_t rc,
      * "error" once, not at every reconnect, then treat Redis as down.
      */
 
-    if (!ngx_http_oxmigrate_redis_reported) {
-        ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis_log, 0,
+    if (!ngx_http_oxmigrate_redis.reported) {
+        ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis %V:%ui: %s failed: %V",
-                      &ngx_http_oxmigrate_redis_conf->host,
-                      ngx_http_oxmigrate_redis_conf->port,
+                      &ngx_http_oxmigrate_redis.conf->host,
+                      ngx_http_oxmigrate_redis.conf->port,
                       (char *) data, value);
-        ngx_http_oxmigrate_redis_reported = 1;
+        ngx_http_oxmigrate_redis.reported = 1;
     }
 
     ngx_http_oxmigrate_redis_drop_later("setup failed");
@@ -1009,7 +1030,7 @@ ngx_http_oxmigrate_redis_reply(redisAsyncContext *ac, void *r,
             value.len = reply->len;
             rc = NGX_ERROR;
 
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log,
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log,
                            0, "oxmigrate redis: error reply \"%V\"", &value);
             break;
 
@@ -1019,10 +1040,10 @@ ngx_http_oxmigrate_redis_reply(redisAsyncContext *ac, void *r,
         }
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: reply rc %i", rc);
 
-    if (!ngx_http_oxmigrate_redis_exiting) {
+    if (!ngx_http_oxmigrate_redis.exiting) {
         /* the value is hiredis' memory: valid during this call only */
         req->handler(req->data, rc, &value);
     }
@@ -1045,9 +1066,9 @@ ngx_http_oxmigrate_redis_set_reply(redisAsyncContext *ac, void *r,
 
     /* e.g. OOM or READONLY: once per connection, it repeats per login */
 
-    if (!ngx_http_oxmigrate_redis_set_err) {
-        ngx_http_oxmigrate_redis_set_err = 1;
-        ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis_log, 0,
+    if (!ngx_http_oxmigrate_redis.set_err) {
+        ngx_http_oxmigrate_redis.set_err = 1;
+        ngx_log_error(NGX_LOG_ERR, ngx_http_oxmigrate_redis.log, 0,
                       "oxmigrate redis: SET failed: %*s",
                       (size_t) reply->len, reply->str);
     }
@@ -1127,7 +1148,7 @@ ngx_http_oxmigrate_redis_cleanup(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                    "oxmigrate redis: cleanup fd:%d", c->fd);
 
     if (c->read->active) {
@@ -1164,10 +1185,10 @@ ngx_http_oxmigrate_redis_read_handler(ngx_event_t *rev)
 
     if (c->close) {
         /* graceful shutdown or reload: nginx closes idle connections */
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis_log, 0,
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_oxmigrate_redis.log, 0,
                        "oxmigrate redis: closing on shutdown");
 
-        ngx_http_oxmigrate_redis_quitting = 1;
+        ngx_http_oxmigrate_redis.quitting = 1;
         ngx_http_oxmigrate_redis_drop(NULL);
         return;
     }
@@ -1204,16 +1225,16 @@ ngx_http_oxmigrate_redis_epoch_back(ngx_uint_t epoch)
     ngx_str_t  *prefix;
     ngx_uint_t  next;
 
-    next = ngx_http_oxmigrate_redis_epoch_value + 1;
-    prefix = &ngx_http_oxmigrate_redis_conf->prefix;
+    next = ngx_http_oxmigrate_redis.epoch_value + 1;
+    prefix = &ngx_http_oxmigrate_redis.conf->prefix;
 
-    ngx_log_error(NGX_LOG_WARN, ngx_http_oxmigrate_redis_log, 0,
+    ngx_log_error(NGX_LOG_WARN, ngx_http_oxmigrate_redis.log, 0,
                   "oxmigrate redis: %Vepoch went back from %ui to %ui (a "
                   "restart from an older snapshot?): moved to %ui, so that "
                   "no entry it brought back is read",
-                  prefix, ngx_http_oxmigrate_redis_epoch_value, epoch, next);
+                  prefix, ngx_http_oxmigrate_redis.epoch_value, epoch, next);
 
-    if (ngx_http_oxmigrate_redis_ac == NULL
+    if (ngx_http_oxmigrate_redis.ac == NULL
         || prefix->len + sizeof("epoch") > sizeof(buf))
     {
         return next;
@@ -1222,7 +1243,7 @@ ngx_http_oxmigrate_redis_epoch_back(ngx_uint_t epoch)
     ngx_memcpy(ngx_cpymem(buf, prefix->data, prefix->len), "epoch",
                sizeof("epoch") - 1);
 
-    (void) redisAsyncCommand(ngx_http_oxmigrate_redis_ac,
+    (void) redisAsyncCommand(ngx_http_oxmigrate_redis.ac,
                              ngx_http_oxmigrate_redis_set_reply, NULL,
                              "INCRBY %b %lld", buf,
                              prefix->len + sizeof("epoch") - 1,
