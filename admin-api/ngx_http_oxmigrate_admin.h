@@ -379,8 +379,6 @@ int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 
 /* ngx_http_oxmigrate_admin_configdb.c (thread) */
 
-void ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
 
 /* ngx_http_oxmigrate_admin_routes.c: names and indexes for the metrics */
 const char *ngx_http_oxmigrate_admin_route_name(ngx_uint_t i);
@@ -400,8 +398,41 @@ ngx_int_t ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
 ngx_int_t ngx_http_oxmigrate_admin_lockwatch_init_process(
     ngx_cycle_t *cycle, ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
-/* ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
-void ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op);
+/* svc/ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
+
+/* store/ngx_http_oxmigrate_admin_cache.c: a Redis entry as it is */
+typedef struct {
+    ngx_uint_t                  configured;  /* oxmigrate_redis is set */
+    char                       *error;       /* not reached: why */
+    char                       *key;
+    int64_t                     epoch;
+    ngx_uint_t                  present;
+    int64_t                     ttl;         /* ms, -1: none */
+    ngx_str_t                   stamp;
+} ngx_http_oxmigrate_redis_entry_t;
+
+typedef struct {
+    ngx_str_t                       login;
+    ngx_str_t                       key;       /* as the router keys it */
+    ngx_http_oxmigrate_info_t       info;      /* configdb */
+    const char                     *primary;   /* decision, or a hint */
+    const char                     *secondary;
+    ngx_uint_t                      shm;       /* a zone is configured */
+    ngx_uint_t                      shm_present;
+    ngx_uint_t                      shm_info_ok;
+    ngx_http_oxmigrate_shm_peek_t   pk;
+    ngx_http_oxmigrate_info_t       shm_info;
+    ngx_http_oxmigrate_redis_entry_t  redis;
+} ngx_http_oxmigrate_lookup_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res);
+void ngx_http_oxmigrate_admin_store_redis_entry(
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_pool_t *pool, ngx_str_t *key,
+    ngx_http_oxmigrate_redis_entry_t *re);
+/* http/ngx_http_oxmigrate_admin_answer_lookup.c */
+void ngx_http_oxmigrate_admin_answer_lookup(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc);
 
 /* shared by handlers and jobs; return HTTP status, 0 = done */
 typedef struct {
@@ -585,7 +616,7 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
  * its schemas, not one per schema.
  */
 typedef struct {
-    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->conn.db */
+    ngx_http_oxmigrate_admin_conn_t  *conn;   /* pool_host on conn->db */
     uint64_t                        pool_id;  /* (uint64_t) -1: none yet */
     ngx_uint_t                      known;    /* pool_host found it */
     char                           *pname;
@@ -596,7 +627,7 @@ typedef struct {
 } ngx_http_oxmigrate_pool_walk_t;
 
 void ngx_http_oxmigrate_admin_pool_walk_init(
-    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_conn_t *c,
     ngx_uint_t connect, ngx_uint_t warn);
 /* at the database of pool_id; 1: another one than the last schema's */
 ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
@@ -886,6 +917,47 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_enable(
 ngx_int_t ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
     ngx_http_oxmigrate_admin_res_t *res);
+
+/* svc/ngx_http_oxmigrate_admin_listing.c: GET /schemas, GET /audit */
+
+/* a row of GET /schemas; ref first, so that it sorts as a schema_ref */
+typedef struct {
+    ngx_http_oxmigrate_schema_ref_t   ref;
+    uint64_t                          enabled;
+    uint64_t                          maintenance;
+    char                             *server_ids;   /* "1,8" */
+    char                             *host;
+    const char                       *status;
+} ngx_http_oxmigrate_schema_row_t;
+
+/* a row of oxmigrate_audit */
+typedef struct {
+    uint64_t                          id;
+    int64_t                           ts;          /* ms */
+    char                             *user;
+    char                             *action;
+    char                             *arguments;   /* JSON, or not */
+    ngx_int_t                         status;
+    char                             *result;      /* JSON, or not */
+} ngx_http_oxmigrate_audit_row_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_schemas_list(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_audit_list(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+/* store.c, audit.c: their rows; NGX_ERROR: mysql_errno(m), 0: no memory */
+ngx_int_t ngx_http_oxmigrate_admin_store_schemas(MYSQL *m, ngx_pool_t *pool,
+    ngx_array_t *rows);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_rows(MYSQL *m,
+    ngx_pool_t *pool, ngx_uint_t limit, ngx_array_t **rows);
+
+/* http/ngx_http_oxmigrate_admin_answer_listing.c */
+void ngx_http_oxmigrate_admin_answer_schemas(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+void ngx_http_oxmigrate_admin_answer_audit(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc);
 
 /* http/ngx_http_oxmigrate_admin_answer_configdb.c */
 void ngx_http_oxmigrate_admin_answer_servers(

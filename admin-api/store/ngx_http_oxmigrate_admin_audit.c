@@ -352,3 +352,61 @@ ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
                       "%s", mysql_error(m));
     }
 }
+
+
+/* GET /audit: the newest rows first, ngx_http_oxmigrate_audit_row_t */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_audit_rows(MYSQL *m, ngx_pool_t *pool,
+    ngx_uint_t limit, ngx_array_t **rows)
+{
+    MYSQL_ROW                        row;
+    MYSQL_RES                       *res;
+    unsigned long                   *lens;
+    ngx_http_oxmigrate_audit_row_t  *a;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT id, ts, user, action, arguments, status, result"
+              " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
+              (uint64_t) limit);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rows = ngx_array_create(pool, mysql_num_rows(res) + 1,
+                             sizeof(ngx_http_oxmigrate_audit_row_t));
+    if (*rows == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        a = ngx_array_push(*rows);
+        if (a == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        a->id = ngx_atoof((u_char *) row[0], lens[0]);
+        a->ts = ngx_atoof((u_char *) row[1], lens[1]);
+        a->user = ngx_http_oxmigrate_admin_strndup(pool, row[2], lens[2]);
+        a->action = ngx_http_oxmigrate_admin_strndup(pool, row[3], lens[3]);
+        a->arguments = ngx_http_oxmigrate_admin_strndup(pool, row[4],
+                                                        lens[4]);
+        a->status = ngx_atoi((u_char *) row[5], lens[5]);
+        a->result = ngx_http_oxmigrate_admin_strndup(pool, row[6], lens[6]);
+
+        if (a->user == NULL || a->action == NULL || a->arguments == NULL
+            || a->result == NULL)
+        {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
