@@ -349,7 +349,19 @@ redisContext *ngx_http_oxmigrate_admin_redis(
 const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
     size_t why_len);
-/* "started" before the handler runs, completed (or written) after it */
+/* store/ngx_http_oxmigrate_admin_audit.c: a call's row */
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_started(MYSQL *m,
+    ngx_pool_t *pool, const char *user, const char *action, ngx_str_t *args,
+    uint64_t *id);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_done(MYSQL *m,
+    ngx_pool_t *pool, uint64_t id, ngx_uint_t status, ngx_str_t *result);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_row(MYSQL *m,
+    ngx_pool_t *pool, const char *user, const char *action, ngx_str_t *args,
+    ngx_uint_t status, ngx_str_t *result);
+void ngx_http_oxmigrate_admin_store_audit_drop(MYSQL *m, ngx_pool_t *pool,
+    uint64_t id);
+/* http/ngx_http_oxmigrate_admin_audit.c: "started" before the handler
+   runs, completed (or written) after it */
 void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
 

@@ -37,6 +37,8 @@ void *ngx_http_oxmigrate_admin_create_main_conf(ngx_conf_t *cf);
 void *ngx_http_oxmigrate_admin_create_loc_conf(ngx_conf_t *cf);
 char *ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static char *ngx_http_oxmigrate_admin_merge(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_oxmigrate_admin_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oxmigrate_admin_access(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
@@ -188,7 +190,7 @@ static ngx_http_module_t  ngx_http_oxmigrate_admin_module_ctx = {
     NULL,                                  /* merge server configuration */
 
     ngx_http_oxmigrate_admin_create_loc_conf,  /* create location conf */
-    ngx_http_oxmigrate_admin_merge_loc_conf    /* merge location conf */
+    ngx_http_oxmigrate_admin_merge             /* merge location conf */
 };
 
 
@@ -777,6 +779,26 @@ ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_next_request_body_filter(r, &out);
+}
+
+
+/* the directives merged (http/..._conf.c), an API location answers here */
+
+static char *
+ngx_http_oxmigrate_admin_merge(ngx_conf_t *cf, void *parent, void *child)
+{
+    char                                 *rv;
+    ngx_http_core_loc_conf_t             *clcf;
+    ngx_http_oxmigrate_admin_loc_conf_t  *conf = child;
+
+    rv = ngx_http_oxmigrate_admin_merge_loc_conf(cf, parent, child);
+
+    if (rv == NGX_CONF_OK && conf->enable) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        clcf->handler = ngx_http_oxmigrate_admin_handler;
+    }
+
+    return rv;
 }
 
 

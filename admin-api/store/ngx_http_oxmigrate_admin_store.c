@@ -533,7 +533,7 @@ ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
 
 /*
  * listdatabaseschema: configdb's schemas with their contexts, as
- * ngx_http_oxmigrate_schema_row_t in the documented order; NGX_ERROR: see
+ * ngx_http_oxmigrate_schema_row_t in configdb's order; NGX_ERROR: see
  * mysql_errno(m) (0: out of memory)
  */
 
@@ -600,9 +600,6 @@ ngx_http_oxmigrate_admin_store_schemas(MYSQL *m, ngx_pool_t *pool,
     }
 
     mysql_free_result(res);
-
-    qsort(rows->elts, rows->nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
-          ngx_http_oxmigrate_admin_schema_order);
 
     return NGX_OK;
 }

@@ -87,6 +87,10 @@ ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_conn_t *c,
                               : NGX_ERROR;
     }
 
+    /* the documented order: database, then the name, digits as numbers */
+    qsort(rows->elts, rows->nelts, sizeof(ngx_http_oxmigrate_schema_row_t),
+          ngx_http_oxmigrate_admin_schema_order);
+
     ngx_http_oxmigrate_admin_schemas_state(c, rows);
 
     res->data = rows;
