@@ -1022,6 +1022,16 @@ ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
 
 /* core/ngx_http_oxmigrate_admin_core.c */
 
+/* http/ngx_http_oxmigrate_admin_request.c: a call (event loop) */
+ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+extern ngx_http_request_body_filter_pt  ngx_http_oxmigrate_admin_next_body_filter;
+
+/* event loop: the admin API's time on it, in oxmigrate_metrics */
+uint64_t ngx_http_oxmigrate_admin_loop_start(void);
+void ngx_http_oxmigrate_admin_loop_end(uint64_t start, const char *what,
+    ngx_log_t *log);
 /* event loop: run handler on the thread pool, detached from any request */
 ngx_int_t ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp,
     ngx_pool_t *pool, void (*handler)(void *data, ngx_log_t *log),
