@@ -469,7 +469,7 @@ ngx_int_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
 ngx_int_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
     ngx_pool_t *pool, const char *schema, uint64_t server_id,
-    ngx_http_oxmigrate_schema_res_t *res);
+    ngx_uint_t look, ngx_http_oxmigrate_schema_res_t *res);
 /* registerserver; returns the id, 0 on error (msg set) */
 uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
     const char *name, char *msg, size_t len);
@@ -541,6 +541,17 @@ ngx_http_oxmigrate_executed_t *ngx_http_oxmigrate_admin_executed(
 
 
 /* the update-task runner (thread) */
+/*
+ * The tasks OX excludes on the new cluster (listUpdateTasks -xf and the
+ * excluded namespaces' tasks: the same for every schema), read by a job's
+ * first verification and handed from step to step (oxpending.c); in a
+ * pool of its own, the job's driver frees it.
+ */
+typedef struct {
+    ngx_pool_t                           *pool;
+    ngx_array_t                          *names;     /* char * */
+} ngx_http_oxmigrate_ox_excluded_t;
+
 typedef struct {
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_db_conf_t         *configdb;  /* job heartbeat */
@@ -553,6 +564,7 @@ typedef struct {
     uint64_t                              job_claim; /* its driver's */
     MYSQL                                *conn;      /* in/out, see keep */
     ngx_uint_t                            keep;      /* hand conn back */
+    ngx_http_oxmigrate_ox_excluded_t     *excluded;  /* in/out: a job's */
 
     ngx_array_t                          *executed;  /* char * */
     ngx_array_t                          *failed;    /* char * */
@@ -847,6 +859,8 @@ typedef struct {
     ngx_uint_t                            ox_failed;
     const char                           *cache;    /* invalidation */
     char                                  cache_why[160];
+    ngx_uint_t                            job;      /* a job's: no counts,
+                                                       res.changed unread */
 } ngx_http_oxmigrate_step_t;
 
 struct ngx_http_oxmigrate_steps_s {
@@ -868,8 +882,10 @@ ngx_int_t ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
     ngx_http_oxmigrate_update_t *u);
 ngx_int_t ngx_http_oxmigrate_admin_ox_pending(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
-    ngx_log_t *log, const char *schema, ngx_array_t *pending, char *err,
-    size_t err_len);
+    ngx_log_t *log, const char *schema, ngx_array_t *pending,
+    ngx_http_oxmigrate_ox_excluded_t **cache, char *err, size_t err_len);
+void ngx_http_oxmigrate_admin_ox_excluded_free(
+    ngx_http_oxmigrate_ox_excluded_t *x);
 const char *ngx_http_oxmigrate_admin_ox_pending_mode(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 ngx_uint_t ngx_http_oxmigrate_admin_ox_word(u_char **p, u_char *end,

@@ -336,7 +336,7 @@ ngx_http_oxmigrate_admin_refused(MYSQL *m, ngx_pool_t *pool,
 
 ngx_int_t
 ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, uint64_t server_id,
+    const char *schema, uint64_t server_id, ngx_uint_t look,
     ngx_http_oxmigrate_schema_res_t *res)
 {
     uint64_t  total, enabled;
@@ -347,10 +347,18 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    /* a plain look first: a refused call should not move and roll back */
-    if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
-                                               &enabled)
-        != NGX_OK)
+    /*
+     * a plain look first: a refused call should not move and roll back;
+     * not for a job's step, which disabled the schema itself just before
+     * (a refusal is rolled back all the same)
+     */
+    total = 1;
+    enabled = 0;
+
+    if (look
+        && ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
+                                                  &enabled)
+           != NGX_OK)
     {
         goto failed;
     }
