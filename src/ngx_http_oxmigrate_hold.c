@@ -685,7 +685,13 @@ ngx_http_oxmigrate_hold_release(ngx_event_t *ev)
         ctx->held_ms = ngx_current_msec - ctx->hold_start;
         ngx_http_oxmigrate_metrics_held(h->outcome, 1, ctx->held_ms);
 
-        ctx->state = NGX_HTTP_OXMIGRATE_STATE_AGAIN;
+        /*
+         * Decided again as if it had just come; a worker that exits gives
+         * today's answer at once (its lookups may no longer be served).
+         */
+        ctx->state = (h->outcome == NGX_HTTP_OXMIGRATE_HELD_SHUTDOWN)
+                     ? NGX_HTTP_OXMIGRATE_STATE_DONE
+                     : NGX_HTTP_OXMIGRATE_STATE_AGAIN;
         ctx->suspended = 0;
 
         r->read_event_handler = ngx_http_block_reading;
