@@ -234,6 +234,8 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
               ngx_http_oxmigrate_admin_now_ms(), job->id,
               (uint64_t) run->js->seq);
 
+    /* before the balancers learn it: oxmigrate_hold's window and counts */
+    ngx_http_oxmigrate_admin_hold_disabled(run);
     ngx_http_oxmigrate_admin_job_invalidate(run);
 
     if (!disabled) {

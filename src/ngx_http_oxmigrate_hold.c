@@ -311,11 +311,7 @@ ngx_http_oxmigrate_hold(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
     }
 
     ngx_http_oxmigrate_metrics_holding(1);
-
-    if (!ctx->was_held) {
-        ctx->was_held = 1;
-        ngx_http_oxmigrate_hold_report(&ctx->schema, 0);
-    }
+    ctx->was_held = 1;
 
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_HELD;
     ctx->suspended = 1;
@@ -685,6 +681,12 @@ ngx_http_oxmigrate_hold_release(ngx_event_t *ev)
         ctx->held_ms = ngx_current_msec - ctx->hold_start;
         ngx_http_oxmigrate_metrics_held(h->outcome, 1, ctx->held_ms);
 
+        /* held only to learn the expected window: not counted as held */
+        if (h->outcome != NGX_HTTP_OXMIGRATE_HELD_WINDOW && !ctx->held_told) {
+            ctx->held_told = 1;
+            ngx_http_oxmigrate_hold_report(&ctx->schema, 0);
+        }
+
         /*
          * Decided again as if it had just come; a worker that exits gives
          * today's answer at once (its lookups may no longer be served).
@@ -723,6 +725,10 @@ ngx_http_oxmigrate_hold_cleanup(void *data)
     ngx_http_oxmigrate_hold_leave(h);
     ngx_http_oxmigrate_metrics_held(NGX_HTTP_OXMIGRATE_HELD_GONE, 1,
                                     ngx_current_msec - ctx->hold_start);
+
+    if (!ctx->held_told) {
+        ngx_http_oxmigrate_hold_report(&ctx->schema, 0);
+    }
 }
 
 

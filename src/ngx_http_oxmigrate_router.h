@@ -91,6 +91,7 @@ typedef struct {
     unsigned                      cleanup_set:1;  /* the waiter's cleanup */
     unsigned                      was_held:1;
     unsigned                      hold_over:1;    /* never held again */
+    unsigned                      held_told:1;    /* counted in Redis */
 } ngx_http_oxmigrate_ctx_t;
 
 
