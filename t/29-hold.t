@@ -109,6 +109,38 @@ EOF
 
 my %vars = (OLD => $old->port, NEW => $new->port);
 
+# --- the directive
+{
+    my $base = $db->directive . "\n%s\nserver { listen 127.0.0.1:%%%%PORT_A%%%%;"
+               . " location / { oxmigrate on; oxmigrate_server oxserver-old;"
+               . " %s proxy_pass http://127.0.0.1:1; } }";
+    my $cache = 'oxmigrate_cache zone=oxt_hold_c:1m;';
+    for my $c (['oxmigrate_hold 15s max=20000 per_context=2000;', undef],
+               ['oxmigrate_hold off;', undef],
+               ['oxmigrate_hold soon;', qr/invalid hold time "soon"/],
+               ['oxmigrate_hold 0s;', qr/invalid hold time "0s"/],
+               ['oxmigrate_hold 5s max=0;', qr/invalid parameter "max=0"/],
+               ['oxmigrate_hold 5s per_context=x;',
+                qr/invalid parameter "per_context=x"/],
+               ['oxmigrate_hold 5s bogus=1;', qr/invalid parameter "bogus=1"/],
+               ['oxmigrate_hold 5s; oxmigrate_hold 6s;', qr/is duplicate/])
+    {
+        my ($rc, $out) = OxTest::nginx_check(sprintf($base, $cache, $c->[0]),
+                                             db => $db);
+        if (defined $c->[1]) {
+            ok($rc != 0 && $out =~ $c->[1], "nginx -t refuses $c->[0]")
+                or diag $out;
+        } else {
+            is($rc, 0, "nginx -t takes $c->[0]") or diag $out;
+        }
+    }
+    my ($rc, $out) = OxTest::nginx_check(sprintf($base, '', 'oxmigrate_hold 5s;'),
+                                         db => $db);
+    ok($rc != 0 && $out =~ /"oxmigrate_hold" needs "oxmigrate_cache"/,
+       'oxmigrate_hold without oxmigrate_cache or oxmigrate_redis: refused')
+        or diag $out;
+}
+
 # both balancers' roles in one nginx, two workers
 my $ng = OxTest::nginx($conf, db => $db, redis => $redis, workers => 2,
                        vars => { %vars, ZONE => 'a', TTL => '60s' });
