@@ -807,15 +807,14 @@ ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
-    w = ctx->waiter_mem;    /* a request decided again keeps its own */
+    /*
+     * Not from the request pool: a request that waits (a lookup, or held
+     * by oxmigrate_hold) keeps its pool, and 2 kB each add up.
+     */
 
+    w = ngx_calloc(sizeof(ngx_http_oxmigrate_waiter_t), r->connection->log);
     if (w == NULL) {
-        w = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_waiter_t));
-        if (w == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->waiter_mem = w;
+        return NGX_ERROR;
     }
 
     w->handler = ngx_http_oxmigrate_lookup_done;
@@ -831,24 +830,27 @@ ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
         ctx->source = w->source;
         ngx_http_oxmigrate_metrics_lookup(w->source, 0);
         ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+        ngx_free(w);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
     if (rc != NGX_AGAIN) {
+        ngx_free(w);
         ngx_http_oxmigrate_decide(r, ctx, NGX_ERROR, NULL);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
     /*
-     * The waiter lives in the request pool: if the client goes away while
-     * the lookup runs, the cleanup takes it off the lookup before the pool
-     * is freed, so the answer never touches a freed request.
+     * If the client goes away while the lookup runs, the cleanup takes the
+     * waiter off the lookup and frees it before the pool is freed, so the
+     * answer never touches a freed request.
      */
 
     if (!ctx->cleanup_set) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             ngx_http_oxmigrate_lookup_cancel(w);
+            ngx_free(w);
             return NGX_ERROR;
         }
 
@@ -888,6 +890,7 @@ ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w)
     }
 
     ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+    ngx_free(w);
 
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
     ctx->suspended = 0;
@@ -907,6 +910,7 @@ ngx_http_oxmigrate_cleanup(void *data)
 
     if (ctx->waiter) {
         ngx_http_oxmigrate_lookup_cancel(ctx->waiter);
+        ngx_free(ctx->waiter);
         ctx->waiter = NULL;
     }
 }

@@ -15,7 +15,8 @@
  * an untouched one is a shared-memory hit).  A context that is no longer
  * in maintenance releases its group: the requests are put on a release
  * list and re-run through the lookup and the decision table, at most
- * NGX_HTTP_OXMIGRATE_HOLD_SLICE of them per turn of the event loop.
+ * NGX_HTTP_OXMIGRATE_HOLD_SLICE of them or 0.5 ms of the worker's CPU
+ * time per turn of the event loop (at least one).
  *
  * The request waits in the access phase like a lookup does: its body
  * (if any, and not read yet) stays unread in the socket; a client that
@@ -36,7 +37,8 @@
 
 
 #define NGX_HTTP_OXMIGRATE_HOLD_TICK     100      /* ms */
-#define NGX_HTTP_OXMIGRATE_HOLD_SLICE    64       /* releases per turn */
+#define NGX_HTTP_OXMIGRATE_HOLD_SLICE    64       /* releases per turn, */
+#define NGX_HTTP_OXMIGRATE_HOLD_SLICE_US 500      /* or this CPU time   */
 #define NGX_HTTP_OXMIGRATE_HOLD_MAX      10000
 #define NGX_HTTP_OXMIGRATE_HOLD_PER_CTX  1000
 
@@ -78,6 +80,7 @@ typedef struct {
     ngx_event_t                         release_ev;
     ngx_uint_t                          held;     /* this worker */
     ngx_uint_t                          ready;
+    ngx_msec_t                          worst;    /* longest slice, us */
     ngx_http_oxmigrate_main_conf_t     *omcf;
 } ngx_http_oxmigrate_hold_worker_t;
 
@@ -656,18 +659,33 @@ ngx_http_oxmigrate_hold_expire(ngx_event_t *ev)
 static void
 ngx_http_oxmigrate_hold_release(ngx_event_t *ev)
 {
-    ngx_uint_t                         n;
+    ngx_uint_t                         n, level;
+    ngx_msec_t                         us;
     ngx_queue_t                       *q;
+    struct timespec                    t0, t1;
     ngx_connection_t                  *c;
     ngx_http_request_t                *r;
     ngx_http_oxmigrate_ctx_t          *ctx;
     ngx_http_oxmigrate_hold_t         *h;
     ngx_http_oxmigrate_hold_worker_t  *hw = ev->data;
 
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+
     for (n = 0; n < NGX_HTTP_OXMIGRATE_HOLD_SLICE; n++) {
 
         if (ngx_queue_empty(&hw->release)) {
-            return;
+            break;
+        }
+
+        if (n) {
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+
+            if ((t1.tv_sec - t0.tv_sec) * 1000000
+                + (t1.tv_nsec - t0.tv_nsec) / 1000
+                >= NGX_HTTP_OXMIGRATE_HOLD_SLICE_US)
+            {
+                break;
+            }
         }
 
         q = ngx_queue_head(&hw->release);
@@ -701,6 +719,21 @@ ngx_http_oxmigrate_hold_release(ngx_event_t *ev)
 
         ngx_http_core_run_phases(r);
         ngx_http_run_posted_requests(c);
+    }
+
+    /* the worker's CPU time for the slice: the event loop's stall */
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+
+    us = (ngx_msec_t) ((t1.tv_sec - t0.tv_sec) * 1000000
+                       + (t1.tv_nsec - t0.tv_nsec) / 1000);
+
+    if (us > hw->worst) {
+        hw->worst = us;
+        level = (us > 1000) ? NGX_LOG_WARN : NGX_LOG_INFO;
+        ngx_log_error(level, ev->log, 0,
+                      "oxmigrate: %ui held requests answered in %M us "
+                      "(the longest yet)", n, us);
     }
 
     if (!ngx_queue_empty(&hw->release)) {

@@ -82,7 +82,6 @@ typedef struct {
     ngx_str_t                     schema;
     ngx_http_oxmigrate_kind_e     kind;
     ngx_msec_t                    lookup_start;
-    ngx_http_oxmigrate_waiter_t  *waiter_mem;     /* reused */
     void                         *hold;           /* hold.c's entry */
     ngx_msec_t                    hold_start;
     ngx_msec_t                    held_ms;
