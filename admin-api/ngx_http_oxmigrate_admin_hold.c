@@ -6,8 +6,8 @@
  * Both go through the Redis every balancer already reads (oxmigrate_redis):
  *
  *   <prefix>window:<schema>   the unix time in ms by which the job expects
- *                             the schema back, written when the job has
- *                             disabled it: now + the mean downtime (disable
+ *                             the schema back, written just before the job
+ *                             disables it: now + the mean downtime (disable
  *                             to enable) of the schemas this job has
  *                             finished so far.  Nothing is written before
  *                             the first schema is done.  A balancer holds
@@ -39,8 +39,9 @@ static redisContext *ngx_http_oxmigrate_admin_hold_redis(
 
 
 /*
- * A job disabled the schema: its counts start again and the balancers
- * learn the expected window.  Failures are logged; the job goes on.
+ * A job is about to disable the schema: its counts start again and the
+ * balancers learn the expected window.  Failures are logged; the job goes
+ * on.
  */
 
 void

@@ -209,7 +209,7 @@ typedef struct {
 
 /* ngx_http_oxmigrate_admin_hold.c: oxmigrate_hold's Redis keys (thread) */
 
-/* a job disabled the schema: counts reset, the expected window written */
+/* a job disables the schema: counts reset, the expected window written */
 void ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run);
 /* GET /jobs/{id}: per schema "held", "maintenance_answers" (c may be NULL) */
 redisContext *ngx_http_oxmigrate_admin_hold_open(

@@ -219,6 +219,12 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
               run->js->name, job->server_id, job->id,
               (uint64_t) run->js->seq);
 
+    /*
+     * oxmigrate_hold's expected window and counts, before any balancer can
+     * see the schema in maintenance
+     */
+    ngx_http_oxmigrate_admin_hold_disabled(run);
+
     if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)) {
         return NGX_ERROR;
     }
@@ -234,8 +240,6 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
               ngx_http_oxmigrate_admin_now_ms(), job->id,
               (uint64_t) run->js->seq);
 
-    /* before the balancers learn it: oxmigrate_hold's window and counts */
-    ngx_http_oxmigrate_admin_hold_disabled(run);
     ngx_http_oxmigrate_admin_job_invalidate(run);
 
     if (!disabled) {

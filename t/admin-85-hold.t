@@ -53,6 +53,11 @@ sub held_now {
     return $b =~ /^oxmigrate_held_requests (\d+)$/m ? $1 : -1;
 }
 
+# the balancer counts into Redis once it is connected
+ok(OxTest::wait_for(sub {
+       OxTest::http(GET => '/metrics', port => $P)->{body}
+           =~ /^oxmigrate_redis_up 1$/m }, 10), 'the balancer is connected to Redis');
+
 # the first schema: no window (nothing measured yet), its logins are held
 my $r = OxAdmin::api($ng, POST => 'upgrade',
                      json => { server => 'oxserver-new', pause_after => 1 });
