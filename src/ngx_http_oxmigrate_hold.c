@@ -39,8 +39,6 @@
 #define NGX_HTTP_OXMIGRATE_HOLD_TICK     100      /* ms */
 #define NGX_HTTP_OXMIGRATE_HOLD_SLICE    64       /* releases per turn, */
 #define NGX_HTTP_OXMIGRATE_HOLD_SLICE_US 500      /* or this CPU time   */
-#define NGX_HTTP_OXMIGRATE_HOLD_MAX      10000
-#define NGX_HTTP_OXMIGRATE_HOLD_PER_CTX  1000
 
 
 typedef struct ngx_http_oxmigrate_hold_group_s  ngx_http_oxmigrate_hold_group_t;
@@ -105,6 +103,9 @@ static ngx_http_oxmigrate_hold_group_t *ngx_http_oxmigrate_hold_group(
     ngx_http_oxmigrate_ctx_t *ctx, ngx_uint_t cid);
 static void ngx_http_oxmigrate_hold_group_free(
     ngx_http_oxmigrate_hold_group_t *g);
+static ngx_int_t ngx_http_oxmigrate_hold_enter(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, ngx_http_oxmigrate_hold_group_t *g,
+    ngx_msec_t left);
 static void ngx_http_oxmigrate_hold_leave(ngx_http_oxmigrate_hold_t *h);
 static void ngx_http_oxmigrate_hold_tick(ngx_event_t *ev);
 static void ngx_http_oxmigrate_hold_check(ngx_http_oxmigrate_hold_group_t *g,
@@ -122,75 +123,6 @@ static void ngx_http_oxmigrate_hold_window(
     ngx_http_oxmigrate_hold_group_t *g);
 static void ngx_http_oxmigrate_hold_window_done(void *data, ngx_int_t rc,
     ngx_str_t *value);
-
-
-/* oxmigrate_hold TIME [max=N] [per_context=N] | off */
-
-char *
-ngx_http_oxmigrate_conf_hold(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_oxmigrate_loc_conf_t *olcf = conf;
-
-    ngx_int_t    n;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
-    ngx_msec_t   t;
-
-    if (olcf->hold_time != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
-        olcf->hold_time = 0;
-        return NGX_CONF_OK;
-    }
-
-    t = ngx_parse_time(&value[1], 0);
-    if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid hold time \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    olcf->hold_time = t;
-    olcf->hold_max = NGX_HTTP_OXMIGRATE_HOLD_MAX;
-    olcf->hold_per_context = NGX_HTTP_OXMIGRATE_HOLD_PER_CTX;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
-            if (n == NGX_ERROR || n == 0) {
-                goto invalid;
-            }
-
-            olcf->hold_max = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "per_context=", 12) == 0) {
-            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
-            if (n == NGX_ERROR || n == 0) {
-                goto invalid;
-            }
-
-            olcf->hold_per_context = n;
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
-    return NGX_CONF_ERROR;
-}
 
 
 static void
@@ -230,8 +162,6 @@ ngx_http_oxmigrate_hold(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
 {
     ngx_msec_t                          left;
     ngx_uint_t                          outcome;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_http_oxmigrate_hold_t          *h;
     ngx_http_oxmigrate_hold_group_t    *g;
     ngx_http_oxmigrate_loc_conf_t      *olcf;
     ngx_http_oxmigrate_main_conf_t     *omcf;
@@ -281,40 +211,9 @@ ngx_http_oxmigrate_hold(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
         goto not_held;
     }
 
-    h = ctx->hold;
-
-    if (h == NULL) {
-        h = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_hold_t));
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (h == NULL || cln == NULL) {
-            goto not_held;
-        }
-
-        cln->handler = ngx_http_oxmigrate_hold_cleanup;
-        cln->data = ctx;
-
-        h->ctx = ctx;
-        h->timer.handler = ngx_http_oxmigrate_hold_expire;
-        h->timer.data = h;
-        h->timer.cancelable = 1;
-        ctx->hold = h;
+    if (ngx_http_oxmigrate_hold_enter(r, ctx, g, left) != NGX_OK) {
+        goto not_held;
     }
-
-    h->timer.log = r->connection->log;
-    h->group = g;
-    h->active = 1;
-    ngx_queue_insert_tail(&g->held, &h->queue);
-    g->n++;
-    hw->held++;
-
-    ngx_add_timer(&h->timer, left);
-
-    if (!hw->tick.timer_set) {
-        ngx_add_timer(&hw->tick, NGX_HTTP_OXMIGRATE_HOLD_TICK);
-    }
-
-    ngx_http_oxmigrate_metrics_holding(1);
-    ctx->was_held = 1;
 
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_HELD;
     ctx->suspended = 1;
@@ -411,6 +310,56 @@ ngx_http_oxmigrate_hold_group_free(ngx_http_oxmigrate_hold_group_t *g)
     ngx_rbtree_delete(&hw->tree, &g->node);
     ngx_queue_remove(&g->link);
     ngx_free(g);
+}
+
+
+/* the request joins its context's group, with its timer */
+
+static ngx_int_t
+ngx_http_oxmigrate_hold_enter(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, ngx_http_oxmigrate_hold_group_t *g,
+    ngx_msec_t left)
+{
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_oxmigrate_hold_t         *h;
+    ngx_http_oxmigrate_hold_worker_t  *hw = &ngx_http_oxmigrate_hold_w;
+
+    h = ctx->hold;
+
+    if (h == NULL) {
+        h = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_hold_t));
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (h == NULL || cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_oxmigrate_hold_cleanup;
+        cln->data = ctx;
+
+        h->ctx = ctx;
+        h->timer.handler = ngx_http_oxmigrate_hold_expire;
+        h->timer.data = h;
+        h->timer.cancelable = 1;
+        ctx->hold = h;
+    }
+
+    h->timer.log = r->connection->log;
+    h->group = g;
+    h->active = 1;
+    ngx_queue_insert_tail(&g->held, &h->queue);
+    g->n++;
+    hw->held++;
+
+    ngx_add_timer(&h->timer, left);
+
+    if (!hw->tick.timer_set) {
+        ngx_add_timer(&hw->tick, NGX_HTTP_OXMIGRATE_HOLD_TICK);
+    }
+
+    ngx_http_oxmigrate_metrics_holding(1);
+    ctx->was_held = 1;
+
+    return NGX_OK;
 }
 
 
@@ -851,57 +800,4 @@ ngx_http_oxmigrate_hold_window_done(void *data, ngx_int_t rc,
         ngx_http_oxmigrate_hold_release_group(g,
                                               NGX_HTTP_OXMIGRATE_HELD_WINDOW);
     }
-}
-
-
-/* $oxmigrate_held: the time held, in seconds with milliseconds */
-
-ngx_int_t
-ngx_http_oxmigrate_hold_variable(ngx_http_request_t *r,
-    ngx_http_oxmigrate_ctx_t *ctx, ngx_str_t *s)
-{
-    if (ctx == NULL || !ctx->was_held
-        || ctx->state != NGX_HTTP_OXMIGRATE_STATE_DONE)
-    {
-        s->len = 0;
-        return NGX_OK;
-    }
-
-    s->data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
-    if (s->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    s->len = ngx_sprintf(s->data, "%M.%03M", ctx->held_ms / 1000,
-                         ctx->held_ms % 1000)
-             - s->data;
-
-    return NGX_OK;
-}
-
-
-/*
- * Per schema, for the job view (GET /jobs/{id}): HINCRBY
- * "<prefix>hold:<schema>" "held" or "answered" (a maintenance answer,
- * CTX-0007 / 503), kept for a week after the last one.  Without Redis
- * nothing is counted.
- */
-
-void
-ngx_http_oxmigrate_hold_report(ngx_str_t *schema, ngx_uint_t answered)
-{
-    u_char      buf[NGX_HTTP_OXMIGRATE_KEY_MAX];
-    ngx_str_t   name;
-
-    if (schema->len == 0 || schema->len > sizeof(buf) - sizeof("hold:")) {
-        return;
-    }
-
-    name.data = buf;
-    name.len = ngx_cpymem(ngx_cpymem(buf, "hold:", sizeof("hold:") - 1),
-                          schema->data, schema->len)
-               - buf;
-
-    ngx_http_oxmigrate_redis_hincr(&name, answered ? "answered" : "held",
-                                   7 * 86400);
 }
