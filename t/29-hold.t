@@ -61,7 +61,8 @@ my $conf = <<"EOF";
     }
 
     server {
-        listen 127.0.0.1:%%PORT_P%%;
+        # reuseport: the kernel spreads the connections over both workers
+        listen 127.0.0.1:%%PORT_P%% reuseport;
         oxmigrate_server oxserver-old;
         oxmigrate_redirect_url $NEWURL\$request_uri;
         oxmigrate_hold 20s;
@@ -96,7 +97,7 @@ $loc
     }
 
     server {
-        listen 127.0.0.1:%%PORT_S%%;
+        listen 127.0.0.1:%%PORT_S%% reuseport;
         oxmigrate_server oxserver-xyz;
         oxmigrate_hold 20s;
 
@@ -228,6 +229,9 @@ my %req = (
     'S share' => sub { OxTest::http_start(GET => '/ajax/share/' . token(6),
                                           port => $S, timeout => 30) },
 );
+# more of them, so that both workers surely hold some
+$req{"P login $_"} = $req{'P login'} for 2 .. 4;
+$req{"S login $_"} = $req{'S login'} for 2 .. 4;
 my @kinds = sort keys %req;
 
 my @pending;
