@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 OXM_JOBS   ?= 3
 
 .PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
-        bench-admin bench-upgrade clean
+        bench-admin bench-upgrade bench-hold clean
 
 all: build
 
@@ -74,6 +74,10 @@ bench-admin: build
 # logins during an upgrade job: the global epoch against the change log
 bench-upgrade: build
 	@bench/bench-upgrade.sh $(BUILD)/ngx_http_oxmigrate_module.so
+
+# oxmigrate_hold: 10 000 held logins in one worker, released together
+bench-hold: build
+	@bench/bench-hold.sh $(BUILD)/ngx_http_oxmigrate_module.so
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

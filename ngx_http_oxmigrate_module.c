@@ -220,6 +220,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       offsetof(ngx_http_oxmigrate_loc_conf_t, identify),
       &ngx_http_oxmigrate_identify },
 
+    { ngx_string("oxmigrate_hold"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_oxmigrate_conf_hold,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -260,7 +267,8 @@ enum {
     NGX_HTTP_OXMIGRATE_VAR_SERVER_ID,
     NGX_HTTP_OXMIGRATE_VAR_SCHEMA,
     NGX_HTTP_OXMIGRATE_VAR_DECISION,
-    NGX_HTTP_OXMIGRATE_VAR_CACHE
+    NGX_HTTP_OXMIGRATE_VAR_CACHE,
+    NGX_HTTP_OXMIGRATE_VAR_HELD
 };
 
 
@@ -280,6 +288,9 @@ static ngx_http_variable_t  ngx_http_oxmigrate_vars[] = {
 
     { ngx_string("oxmigrate_cache"), NULL, ngx_http_oxmigrate_variable,
       NGX_HTTP_OXMIGRATE_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oxmigrate_held"), NULL, ngx_http_oxmigrate_variable,
+      NGX_HTTP_OXMIGRATE_VAR_HELD, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -340,7 +351,11 @@ ngx_http_oxmigrate_handler(ngx_http_request_t *r)
     case NGX_HTTP_OXMIGRATE_STATE_DONE:
         return ngx_http_oxmigrate_respond(r, ctx);
 
-    default: /* still waiting for the body or the lookup */
+    case NGX_HTTP_OXMIGRATE_STATE_AGAIN:
+        /* released by oxmigrate_hold: decided as if it had just come */
+        return ngx_http_oxmigrate_lookup_key(r, ctx);
+
+    default: /* still waiting for the body, the lookup or held */
         return NGX_AGAIN;
     }
 }
@@ -792,7 +807,12 @@ ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
-    w = ngx_pcalloc(r->pool, sizeof(ngx_http_oxmigrate_waiter_t));
+    /*
+     * Not from the request pool: a request that waits (a lookup, or held
+     * by oxmigrate_hold) keeps its pool, and 2 kB each add up.
+     */
+
+    w = ngx_calloc(sizeof(ngx_http_oxmigrate_waiter_t), r->connection->log);
     if (w == NULL) {
         return NGX_ERROR;
     }
@@ -810,28 +830,34 @@ ngx_http_oxmigrate_lookup_key(ngx_http_request_t *r,
         ctx->source = w->source;
         ngx_http_oxmigrate_metrics_lookup(w->source, 0);
         ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+        ngx_free(w);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
     if (rc != NGX_AGAIN) {
+        ngx_free(w);
         ngx_http_oxmigrate_decide(r, ctx, NGX_ERROR, NULL);
         return ngx_http_oxmigrate_respond(r, ctx);
     }
 
     /*
-     * The waiter lives in the request pool: if the client goes away while
-     * the lookup runs, the cleanup takes it off the lookup before the pool
-     * is freed, so the answer never touches a freed request.
+     * If the client goes away while the lookup runs, the cleanup takes the
+     * waiter off the lookup and frees it before the pool is freed, so the
+     * answer never touches a freed request.
      */
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_http_oxmigrate_lookup_cancel(w);
-        return NGX_ERROR;
-    }
+    if (!ctx->cleanup_set) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_oxmigrate_lookup_cancel(w);
+            ngx_free(w);
+            return NGX_ERROR;
+        }
 
-    cln->handler = ngx_http_oxmigrate_cleanup;
-    cln->data = ctx;
+        cln->handler = ngx_http_oxmigrate_cleanup;
+        cln->data = ctx;
+        ctx->cleanup_set = 1;
+    }
 
     ctx->waiter = w;
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_LOOKUP;
@@ -864,6 +890,7 @@ ngx_http_oxmigrate_lookup_done(ngx_http_oxmigrate_waiter_t *w)
     }
 
     ngx_http_oxmigrate_decide(r, ctx, w->rc, &w->info);
+    ngx_free(w);
 
     ctx->state = NGX_HTTP_OXMIGRATE_STATE_DONE;
     ctx->suspended = 0;
@@ -883,6 +910,7 @@ ngx_http_oxmigrate_cleanup(void *data)
 
     if (ctx->waiter) {
         ngx_http_oxmigrate_lookup_cancel(ctx->waiter);
+        ngx_free(ctx->waiter);
         ctx->waiter = NULL;
     }
 }
@@ -897,6 +925,14 @@ ngx_http_oxmigrate_variable(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oxmigrate_module);
+
+    if (data == NGX_HTTP_OXMIGRATE_VAR_HELD) {
+        if (ngx_http_oxmigrate_hold_variable(r, ctx, &s) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto value;
+    }
 
     if (ctx == NULL || ctx->state != NGX_HTTP_OXMIGRATE_STATE_DONE) {
         v->not_found = 1;
@@ -936,6 +972,8 @@ ngx_http_oxmigrate_variable(ngx_http_request_t *r,
         s = ngx_http_oxmigrate_sources[ctx->source];
         break;
     }
+
+value:
 
     if (s.len == 0) {
         v->not_found = 1;
@@ -1038,6 +1076,9 @@ ngx_http_oxmigrate_create_loc_conf(ngx_conf_t *cf)
     conf->on_error = NGX_CONF_UNSET_UINT;
     conf->actions = NGX_CONF_UNSET_PTR;
     conf->retry_after = NGX_CONF_UNSET;
+    conf->hold_time = NGX_CONF_UNSET_MSEC;
+    conf->hold_max = NGX_CONF_UNSET_UINT;
+    conf->hold_per_context = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1066,6 +1107,13 @@ ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_bitmask_value(conf->identify, prev->identify,
                                  (NGX_CONF_BITMASK_SET
                                   |NGX_HTTP_OXMIGRATE_ID_LOGIN));
+
+    if (conf->hold_time == NGX_CONF_UNSET_MSEC) {
+        conf->hold_time = (prev->hold_time == NGX_CONF_UNSET_MSEC)
+                          ? 0 : prev->hold_time;
+        conf->hold_max = prev->hold_max;
+        conf->hold_per_context = prev->hold_per_context;
+    }
 
     if (conf->actions == NULL) {
         conf->actions = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
@@ -1099,6 +1147,14 @@ ngx_http_oxmigrate_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"oxmigrate on\" needs \"oxmigrate_server\": "
                            "the names of the servers this balancer serves");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->hold_time && omcf->shm_zone == NULL && omcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oxmigrate_hold\" needs \"oxmigrate_cache\" "
+                           "(the change log) or \"oxmigrate_redis\" (the "
+                           "epoch): nothing else tells it a context is back");
         return NGX_CONF_ERROR;
     }
 

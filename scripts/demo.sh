@@ -365,6 +365,7 @@ start_balancer() {
         echo "    # conf.d/$name.conf, site values replaced:"
         site_conf "$name" "$port" | sed 's/^/    /'
         if [ "$name" = primary ]; then
+            hold_server
             echo "    # conf.d/admin.conf, site values replaced, the OX connector"
             echo "    # on (stand-in tools of t/oxtools, reached by a fake ssh):"
             site_conf "$name" "$port" admin | sed 's/^/    /' \
@@ -384,6 +385,26 @@ start_balancer() {
     return 0
 }
 
+# The demo's own server on the primary: logins held while their schema is
+# in maintenance (oxmigrate_hold), on a port of their own so that the walk
+# shows today's CTX-0007 on the site's port as well
+hold_server() {
+    cat <<EOF
+    # the demo's: the primary's login location with oxmigrate_hold
+    server {
+        listen 127.0.0.1:$HOLD_PORT;
+        oxmigrate_server oxserver-old;
+        oxmigrate_redirect_url http://127.0.0.1:$SECONDARY_PORT/appsuite/;
+        location /appsuite/api/ {
+            oxmigrate on;
+            oxmigrate_hold 60s;
+            add_header X-Held \$oxmigrate_held always;
+            proxy_pass http://ox_old/ajax/;
+        }
+    }
+EOF
+}
+
 start() {
     [ -f "$module" ] || die "no module at $module (run make first)"
     module=$(cd "$(dirname "$module")" && pwd)/$(basename "$module")
@@ -399,6 +420,7 @@ start() {
     PRIMARY_PORT=$(free_port); SECONDARY_PORT=$(free_port)
     ADMIN_PORT=$(free_port); MIS_PORT=$(free_port)
     PRIMARY_METRICS=$(free_port); SECONDARY_METRICS=$(free_port)
+    HOLD_PORT=$(free_port)
     cat >"$run/env" <<EOF
 DB_PORT=$DB_PORT
 REDIS_PORT=$REDIS_PORT
@@ -410,6 +432,7 @@ ADMIN_PORT=$ADMIN_PORT
 MIS_PORT=$MIS_PORT
 PRIMARY_METRICS=$PRIMARY_METRICS
 SECONDARY_METRICS=$SECONDARY_METRICS
+HOLD_PORT=$HOLD_PORT
 API=http://127.0.0.1:$ADMIN_PORT/oxmigrate/v1
 AUTH="-u $ADMIN_USER:$ADMIN_PASS"
 EOF
@@ -601,6 +624,15 @@ walk() {
     login primary login alice@ctx1.example.com
     login secondary login alice@ctx1.example.com
     note "-> CTX-0007 'down for maintenance' with Retry-After, on both"
+    local held_url="http://127.0.0.1:$HOLD_PORT/appsuite/api/login?action=login"
+    printf '\n    %s$ curl -si %s \\\n          --data-urlencode %s --data password=secret &%s\n' \
+        "$bold" "'$held_url'" "'name=alice@ctx1.example.com'" "$off"
+    curl -si --max-time 90 "$held_url" \
+         --data-urlencode 'name=alice@ctx1.example.com' --data password=secret \
+         >"$run/held.out" 2>&1 &
+    local held_pid=$!
+    note "-> the same login on a location with 'oxmigrate_hold 60s': no answer"
+    note "   yet, it is held until her schema comes back (answered below)"
 
     say "Step 5, changeserver -s $xyz -m oxdatabase_5"
     api POST schemas/oxdatabase_5/changeserver "{\"server_id\":$xyz}"
@@ -623,6 +655,14 @@ walk() {
     api POST schemas/oxdatabase_5/enable
     oxcalls
     follow
+    say "alice's login held since step 4 is answered now"
+    wait "$held_pid" || true
+    http_show <"$run/held.out"
+    note "-> the held login: LGI-0016 to the new cluster, decided again as soon"
+    note "   as the balancer saw her context enabled (here the Redis epoch the"
+    note "   admin API bumped; with sql/changelog.sql the change log);"
+    note "   X-Held: how long it waited"
+
     say "alice after enableschema: the primary sends her over"
     login primary login alice@ctx1.example.com
     note "-> LGI-0016 with the secondary's URL: the App Suite UI goes there"

@@ -267,6 +267,12 @@ ngx_int_t ngx_http_oxmigrate_redis_get(ngx_str_t *key, ngx_uint_t epoch,
 void ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
     ngx_str_t *value, time_t ttl);
 
+/* GET <prefix><name>, as redis_get (oxmigrate_hold's expected windows) */
+ngx_int_t ngx_http_oxmigrate_redis_get_raw(ngx_str_t *name,
+    ngx_http_oxmigrate_redis_get_pt handler, void *data);
+/* HINCRBY <prefix><name> field 1, EXPIRE ttl; fire and forget */
+void ngx_http_oxmigrate_redis_hincr(ngx_str_t *name, const char *field,
+    time_t ttl);
 
 /* ngx_http_oxmigrate_mysql.c: Connector/C non-blocking API, pooled */
 
@@ -340,6 +346,17 @@ void ngx_http_oxmigrate_metrics_tasks(ngx_uint_t executed, ngx_uint_t failed);
 /* a scan of OX's update locks: per lock kind (blocking, background) */
 void ngx_http_oxmigrate_metrics_locks(ngx_uint_t *held, ngx_uint_t *stale,
     ngx_msec_t oldest, ngx_uint_t failures, ngx_uint_t complete);
+/* oxmigrate_hold: requests held now (+1/-1); one that left (outcome) */
+#define NGX_HTTP_OXMIGRATE_HELD_RELEASED   0   /* re-decided: a change */
+#define NGX_HTTP_OXMIGRATE_HELD_EXPIRED    1   /* the hold time */
+#define NGX_HTTP_OXMIGRATE_HELD_GONE       2   /* the client went away */
+#define NGX_HTTP_OXMIGRATE_HELD_SHUTDOWN   3   /* reload or stop */
+#define NGX_HTTP_OXMIGRATE_HELD_LIMIT      4   /* not held: max= */
+#define NGX_HTTP_OXMIGRATE_HELD_WINDOW     5   /* not held: expected window */
+#define NGX_HTTP_OXMIGRATE_HELD_OUTCOMES   6
+void ngx_http_oxmigrate_metrics_holding(ngx_int_t delta);
+void ngx_http_oxmigrate_metrics_held(ngx_uint_t outcome, ngx_uint_t held,
+    ngx_msec_t ms);
 /* a failure of a backend (M_CONNECT, ...), or M_UP after a success */
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 

@@ -97,7 +97,16 @@ ngx_http_oxmigrate_respond(ngx_http_request_t *r,
     u_char                          params[2 * NGX_INT_T_LEN + 4];
     u_char                          desc[128];
     ngx_http_oxmigrate_oxerror_t    err;
+    ngx_int_t                       rc;
     ngx_http_oxmigrate_loc_conf_t  *olcf;
+
+    if (ctx->decision == NGX_HTTP_OXMIGRATE_MAINTENANCE) {
+        /* oxmigrate_hold: wait for the context to come back */
+        rc = ngx_http_oxmigrate_hold(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     ngx_http_oxmigrate_metrics_decision(ctx->kind, ctx->decision);
 

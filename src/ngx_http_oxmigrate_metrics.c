@@ -17,6 +17,7 @@
 #define NGX_HTTP_OXMIGRATE_M_SOURCES    5
 #define NGX_HTTP_OXMIGRATE_M_BUCKETS    9
 #define NGX_HTTP_OXMIGRATE_M_LOOP_BUCKETS  7
+#define NGX_HTTP_OXMIGRATE_M_HELD_BUCKETS  8
 
 
 typedef struct {
@@ -46,6 +47,11 @@ typedef struct {
     ngx_atomic_t   lock_oldest_ms;
     ngx_atomic_t   lock_scan_time;           /* 0: never complete */
     ngx_atomic_t   lock_scan_failures;
+    ngx_atomic_t   holding;                  /* held now, all workers */
+    ngx_atomic_t   held[NGX_HTTP_OXMIGRATE_HELD_OUTCOMES];
+    ngx_atomic_t   held_b[NGX_HTTP_OXMIGRATE_M_HELD_BUCKETS];
+    ngx_atomic_t   held_sum_ms;
+    ngx_atomic_t   held_count;
 } ngx_http_oxmigrate_metrics_sh_t;
 
 
@@ -57,6 +63,8 @@ static u_char *ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
 static u_char *ngx_http_oxmigrate_metrics_print_locks(u_char *p,
     u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
 static u_char *ngx_http_oxmigrate_metrics_print_loop(u_char *p,
+    u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
+static u_char *ngx_http_oxmigrate_metrics_print_held(u_char *p,
     u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
 static u_char *ngx_http_oxmigrate_metrics_seconds(u_char *p, u_char *last,
     const char *name, const char *help, ngx_uint_t present,
@@ -100,6 +108,19 @@ static ngx_uint_t  ngx_http_oxmigrate_metrics_loop_le[] = {
 
 static const char  *ngx_http_oxmigrate_metrics_loop_text[] = {
     "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.01"
+};
+
+/* le bounds of oxmigrate_held_seconds */
+static ngx_msec_t  ngx_http_oxmigrate_metrics_held_le[] = {
+    100, 500, 1000, 2000, 5000, 10000, 30000, 60000
+};
+
+static const char  *ngx_http_oxmigrate_metrics_held_text[] = {
+    "0.1", "0.5", "1", "2", "5", "10", "30", "60"
+};
+
+static const char  *ngx_http_oxmigrate_metrics_held_outcome[] = {
+    "released", "expired", "gone", "shutdown", "limit", "window"
 };
 
 static const char  *ngx_http_oxmigrate_metrics_job_states[] = {
@@ -409,6 +430,91 @@ ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind)
 }
 
 
+void
+ngx_http_oxmigrate_metrics_holding(ngx_int_t delta)
+{
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m != NULL) {
+        (void) ngx_atomic_fetch_add(&m->holding, delta);
+    }
+}
+
+
+/* a request that left the hold (held: it was held ms), or was not held */
+
+void
+ngx_http_oxmigrate_metrics_held(ngx_uint_t outcome, ngx_uint_t held,
+    ngx_msec_t ms)
+{
+    ngx_uint_t                        b;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL || outcome >= NGX_HTTP_OXMIGRATE_HELD_OUTCOMES) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->held[outcome], 1);
+
+    if (!held) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->held_count, 1);
+    (void) ngx_atomic_fetch_add(&m->held_sum_ms, ms);
+
+    for (b = 0; b < NGX_HTTP_OXMIGRATE_M_HELD_BUCKETS; b++) {
+        if (ms <= ngx_http_oxmigrate_metrics_held_le[b]) {
+            (void) ngx_atomic_fetch_add(&m->held_b[b], 1);
+            break;
+        }
+    }
+}
+
+
+static u_char *
+ngx_http_oxmigrate_metrics_print_held(u_char *p, u_char *last,
+    ngx_http_oxmigrate_metrics_sh_t *m)
+{
+    ngx_uint_t  k, cum;
+
+    p = ngx_slprintf(p, last, "# HELP oxmigrate_held_requests Requests held "
+                     "now (oxmigrate_hold), all workers.\n"
+                     "# TYPE oxmigrate_held_requests gauge\n"
+                     "oxmigrate_held_requests %uA\n"
+                     "# HELP oxmigrate_held_total Requests of a context in "
+                     "maintenance by what ended their hold: released (a "
+                     "change), expired, gone, shutdown; or why they were "
+                     "not held: limit, window.\n"
+                     "# TYPE oxmigrate_held_total counter\n", m->holding);
+
+    for (k = 0; k < NGX_HTTP_OXMIGRATE_HELD_OUTCOMES; k++) {
+        p = ngx_slprintf(p, last, "oxmigrate_held_total{outcome=\"%s\"} "
+                         "%uA\n", ngx_http_oxmigrate_metrics_held_outcome[k],
+                         m->held[k]);
+    }
+
+    p = ngx_slprintf(p, last, "# HELP oxmigrate_held_seconds How long held "
+                     "requests were held.\n"
+                     "# TYPE oxmigrate_held_seconds histogram\n");
+    cum = 0;
+
+    for (k = 0; k < NGX_HTTP_OXMIGRATE_M_HELD_BUCKETS; k++) {
+        cum += m->held_b[k];
+        p = ngx_slprintf(p, last, "oxmigrate_held_seconds_bucket{le=\"%s\"} "
+                         "%ui\n", ngx_http_oxmigrate_metrics_held_text[k],
+                         cum);
+    }
+
+    return ngx_slprintf(p, last,
+                        "oxmigrate_held_seconds_bucket{le=\"+Inf\"} %uA\n"
+                        "oxmigrate_held_seconds_sum %uA.%03uA\n"
+                        "oxmigrate_held_seconds_count %uA\n",
+                        m->held_count, m->held_sum_ms / 1000,
+                        m->held_sum_ms % 1000, m->held_count);
+}
+
+
 static ngx_int_t
 ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r)
 {
@@ -429,7 +535,7 @@ ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r)
     }
 
     /*
-     * the fixed part is under 12 kB; each admin action and status class
+     * the fixed part is under 14 kB; each admin action and status class
      * that was seen adds a line of at most ~100 bytes
      */
     size = 16384 + NGX_HTTP_OXMIGRATE_M_ROUTES * 4 * 128;
@@ -600,6 +706,7 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                m->tasks[0], m->tasks[1]);
 
     p = ngx_http_oxmigrate_metrics_print_locks(p, last, m);
+    p = ngx_http_oxmigrate_metrics_print_held(p, last, m);
 
     oxm_printf("# HELP oxmigrate_schema_downtime_seconds How long a schema "
                "of a job was disabled (disable to enable).\n"

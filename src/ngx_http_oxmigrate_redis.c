@@ -335,6 +335,73 @@ ngx_http_oxmigrate_redis_set(ngx_str_t *key, ngx_uint_t epoch,
 }
 
 
+/* GET <prefix><name>: a key of oxmigrate's own, not of a lookup (hold.c) */
+
+ngx_int_t
+ngx_http_oxmigrate_redis_get_raw(ngx_str_t *name,
+    ngx_http_oxmigrate_redis_get_pt handler, void *data)
+{
+    u_char      buf[NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN];
+    ngx_str_t  *prefix;
+
+    if (ngx_http_oxmigrate_redis.conf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    prefix = &ngx_http_oxmigrate_redis.conf->prefix;
+
+    if (ngx_http_oxmigrate_redis.state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
+        || ngx_http_oxmigrate_redis.ac == NULL
+        || prefix->len + name->len > sizeof(buf))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(ngx_cpymem(buf, prefix->data, prefix->len), name->data,
+               name->len);
+
+    return ngx_http_oxmigrate_redis_send(ngx_http_oxmigrate_redis.ac,
+                                         handler, data, "GET %b", buf,
+                                         prefix->len + name->len);
+}
+
+
+/* HINCRBY <prefix><name> field 1 and EXPIRE, fire and forget (hold.c) */
+
+void
+ngx_http_oxmigrate_redis_hincr(ngx_str_t *name, const char *field,
+    time_t ttl)
+{
+    size_t      len;
+    u_char      buf[NGX_HTTP_OXMIGRATE_REDIS_KEY_LEN];
+    ngx_str_t  *prefix;
+
+    if (ngx_http_oxmigrate_redis.conf == NULL) {
+        return;
+    }
+
+    prefix = &ngx_http_oxmigrate_redis.conf->prefix;
+
+    if (ngx_http_oxmigrate_redis.state != NGX_HTTP_OXMIGRATE_REDIS_CONNECTED
+        || ngx_http_oxmigrate_redis.ac == NULL
+        || prefix->len + name->len > sizeof(buf))
+    {
+        return;
+    }
+
+    len = ngx_cpymem(ngx_cpymem(buf, prefix->data, prefix->len), name->data,
+                     name->len)
+          - buf;
+
+    (void) redisAsyncCommand(ngx_http_oxmigrate_redis.ac,
+                             ngx_http_oxmigrate_redis_set_reply, NULL,
+                             "HINCRBY %b %s 1", buf, len, field);
+    (void) redisAsyncCommand(ngx_http_oxmigrate_redis.ac,
+                             ngx_http_oxmigrate_redis_set_reply, NULL,
+                             "EXPIRE %b %lld", buf, len, (long long) ttl);
+}
+
+
 /*
  * <prefix>v<epoch>:<key>, or <prefix>v<epoch>#cid:<cid> for a lookup by
  * context id; 0 when it does not fit

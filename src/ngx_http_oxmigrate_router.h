@@ -27,7 +27,9 @@ typedef enum {
     NGX_HTTP_OXMIGRATE_STATE_BODY = 0,    /* reading the request body */
     NGX_HTTP_OXMIGRATE_STATE_BODY_DONE,
     NGX_HTTP_OXMIGRATE_STATE_LOOKUP,      /* waiting for Redis/MariaDB */
-    NGX_HTTP_OXMIGRATE_STATE_DONE
+    NGX_HTTP_OXMIGRATE_STATE_DONE,
+    NGX_HTTP_OXMIGRATE_STATE_HELD,        /* oxmigrate_hold: waiting */
+    NGX_HTTP_OXMIGRATE_STATE_AGAIN        /* released: decide again */
 } ngx_http_oxmigrate_state_e;
 
 
@@ -60,6 +62,9 @@ typedef struct {
     ngx_array_t                  *actions;        /* ngx_str_t */
     time_t                        retry_after;
     ngx_uint_t                    identify;       /* ID_* bits */
+    ngx_msec_t                    hold_time;      /* 0: oxmigrate_hold off */
+    ngx_uint_t                    hold_max;       /* per worker */
+    ngx_uint_t                    hold_per_context;
 } ngx_http_oxmigrate_loc_conf_t;
 
 
@@ -77,8 +82,15 @@ typedef struct {
     ngx_str_t                     schema;
     ngx_http_oxmigrate_kind_e     kind;
     ngx_msec_t                    lookup_start;
+    void                         *hold;           /* hold.c's entry */
+    ngx_msec_t                    hold_start;
+    ngx_msec_t                    held_ms;
     unsigned                      json_client:1;  /* action=login */
     unsigned                      suspended:1;
+    unsigned                      cleanup_set:1;  /* the waiter's cleanup */
+    unsigned                      was_held:1;
+    unsigned                      hold_over:1;    /* never held again */
+    unsigned                      held_told:1;    /* counted in Redis */
 } ngx_http_oxmigrate_ctx_t;
 
 
@@ -94,6 +106,20 @@ void ngx_http_oxmigrate_decide(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_oxmigrate_respond(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx);
+
+
+/* ngx_http_oxmigrate_hold.c: oxmigrate_hold */
+
+char *ngx_http_oxmigrate_conf_hold(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* a maintenance decision: NGX_DONE held, NGX_DECLINED answer it now */
+ngx_int_t ngx_http_oxmigrate_hold(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx);
+/* $oxmigrate_held: s->len 0 when the request was not held */
+ngx_int_t ngx_http_oxmigrate_hold_variable(ngx_http_request_t *r,
+    ngx_http_oxmigrate_ctx_t *ctx, ngx_str_t *s);
+/* per schema, in Redis: a request held (answered 0) or given CTX-0007/503 */
+void ngx_http_oxmigrate_hold_report(ngx_str_t *schema, ngx_uint_t answered);
 
 
 #endif /* _NGX_HTTP_OXMIGRATE_ROUTER_H_INCLUDED_ */

@@ -208,6 +208,18 @@ typedef struct {
     char                             *audit;  /* rows not written yet */
 } ngx_http_oxmigrate_job_run_t;
 
+
+/* ngx_http_oxmigrate_admin_hold.c: oxmigrate_hold's Redis keys (thread) */
+
+/* a job disables the schema: counts reset, the expected window written */
+void ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run);
+/* GET /jobs/{id}: per schema "held", "maintenance_answers" (c may be NULL) */
+redisContext *ngx_http_oxmigrate_admin_hold_open(
+    ngx_http_oxmigrate_admin_op_t *op);
+void ngx_http_oxmigrate_admin_hold_json(ngx_http_oxmigrate_admin_op_t *op,
+    redisContext *c, yajl_gen g, const char *schema);
+void ngx_http_oxmigrate_admin_hold_close(redisContext *c);
+
 MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool);
 /* NGX_DECLINED: the job is another driver's now */

@@ -222,6 +222,12 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
               run->js->name, job->server_id, job->id,
               (uint64_t) run->js->seq);
 
+    /*
+     * oxmigrate_hold's expected window and counts, before any balancer can
+     * see the schema in maintenance
+     */
+    ngx_http_oxmigrate_admin_hold_disabled(run);
+
     if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)) {
         return NGX_ERROR;
     }

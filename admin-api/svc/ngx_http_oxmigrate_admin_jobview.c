@@ -136,9 +136,10 @@ static void
 ngx_http_oxmigrate_admin_job_json_schemas(ngx_http_oxmigrate_admin_op_t *op,
     yajl_gen g, const char *id)
 {
-    int64_t     dis, ena;
-    MYSQL_ROW   sr;
-    MYSQL_RES  *res;
+    int64_t        dis, ena;
+    MYSQL_ROW      sr;
+    MYSQL_RES     *res;
+    redisContext  *hc;
 
     res = ngx_http_oxmigrate_admin_select(op->conn.db, op->conn.pool,
               "SELECT name, state, failed_tasks, disabled_at,"
@@ -147,6 +148,8 @@ ngx_http_oxmigrate_admin_job_json_schemas(ngx_http_oxmigrate_admin_op_t *op,
 
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
+
+    hc = res ? ngx_http_oxmigrate_admin_hold_open(op) : NULL;
 
     while (res && (sr = mysql_fetch_row(res))) {
         yajl_gen_map_open(g);
@@ -170,9 +173,13 @@ ngx_http_oxmigrate_admin_job_json_schemas(ngx_http_oxmigrate_admin_op_t *op,
 
         /* the checks before its enable, when the job asked for any */
         ngx_http_oxmigrate_admin_job_json_array(g, "checks", sr[6], 0);
+
+        /* oxmigrate_hold on the balancers: held, still answered CTX-0007 */
+        ngx_http_oxmigrate_admin_hold_json(op, hc, g, sr[0]);
         yajl_gen_map_close(g);
     }
 
+    ngx_http_oxmigrate_admin_hold_close(hc);
     yajl_gen_array_close(g);
 
     if (res) {

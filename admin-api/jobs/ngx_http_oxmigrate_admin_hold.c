@@ -1,0 +1,197 @@
+
+/*
+ * oxmigrate admin API: the balancers' oxmigrate_hold, seen from a job
+ * (src/ngx_http_oxmigrate_hold.c is the balancers' side).
+ *
+ * Both go through the Redis every balancer already reads (oxmigrate_redis):
+ *
+ *   <prefix>window:<schema>   the unix time in ms by which the job expects
+ *                             the schema back, written just before the job
+ *                             disables it: now + the mean downtime (disable
+ *                             to enable) of the schemas this job has
+ *                             finished so far.  Nothing is written before
+ *                             the first schema is done.  A balancer holds
+ *                             no request of the schema whose hold time
+ *                             would end before that (answered at once,
+ *                             oxmigrate_held_total{outcome="window"}).
+ *                             Expires by itself a minute after that time.
+ *   <prefix>hold:<schema>     a hash the balancers count into: "held"
+ *                             (requests held), "answered" (requests that
+ *                             got CTX-0007 / 503 all the same).  Reset
+ *                             when the job disables the schema, read by
+ *                             GET /jobs/{id} per schema.
+ *
+ * Without Redis neither exists: every request of a schema in maintenance
+ * is held (up to the hold time) and the job view shows null counts.
+ * Thread pool only (blocking hiredis and MariaDB).
+ */
+
+
+#include "ngx_http_oxmigrate_admin.h"
+#include "ngx_http_oxmigrate_admin_job.h"
+
+
+#define NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY  512
+
+
+static redisContext *ngx_http_oxmigrate_admin_hold_redis(
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log);
+
+
+/*
+ * A job is about to disable the schema: its counts start again and the
+ * balancers learn the expected window.  Failures are logged; the job goes
+ * on.
+ */
+
+void
+ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run)
+{
+    char                              key[NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY];
+    int64_t                           mean;
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    redisReply                       *reply;
+    redisContext                     *c;
+    ngx_http_oxmigrate_redis_conf_t  *rcf;
+
+    rcf = run->job->omcf->redis;
+
+    if (rcf == NULL || run->m == NULL) {
+        return;
+    }
+
+    mean = 0;
+
+    res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
+              "SELECT CAST(AVG(enabled_at - disabled_at) AS SIGNED)"
+              " FROM oxmigrate_job_schema WHERE job_id = %U"
+              " AND disabled_at IS NOT NULL AND enabled_at >= disabled_at",
+              run->job->id);
+
+    if (res) {
+        row = mysql_fetch_row(res);
+        if (row && row[0]) {
+            mean = ngx_http_oxmigrate_admin_job_col(row[0], 0);
+        }
+
+        mysql_free_result(res);
+    }
+
+    c = ngx_http_oxmigrate_admin_hold_redis(rcf, run->job->log);
+    if (c == NULL) {
+        return;
+    }
+
+    ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vhold:%s%Z",
+                 &rcf->prefix, run->js->name);
+
+    reply = redisCommand(c, "DEL %s", key);
+    if (reply) {
+        freeReplyObject(reply);
+    }
+
+    if (mean > 0) {
+        ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vwindow:%s%Z",
+                     &rcf->prefix, run->js->name);
+
+        reply = redisCommand(c, "SET %s %lld PX %lld", key,
+                             (long long) (ngx_http_oxmigrate_admin_now_ms()
+                                          + mean),
+                             (long long) (mean + 60000));
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, run->job->log, 0,
+                      "oxmigrate admin: job %uL: schema %s expected back "
+                      "in %L ms", run->job->id, run->js->name, mean);
+    }
+
+    redisFree(c);
+}
+
+
+/* GET /jobs/{id}: one Redis connection for the schemas' counts, or NULL */
+
+redisContext *
+ngx_http_oxmigrate_admin_hold_open(ngx_http_oxmigrate_admin_op_t *op)
+{
+    if (op->conn.omcf->redis == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_oxmigrate_admin_hold_redis(op->conn.omcf->redis, op->conn.log);
+}
+
+
+/* "held": N, "maintenance_answers": M (null without Redis) */
+
+void
+ngx_http_oxmigrate_admin_hold_json(ngx_http_oxmigrate_admin_op_t *op,
+    redisContext *c, yajl_gen g, const char *schema)
+{
+    char         key[NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY];
+    int64_t      v[2];
+    ngx_uint_t   i;
+    redisReply  *reply;
+
+    reply = NULL;
+
+    if (c) {
+        ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vhold:%s%Z",
+                     &op->conn.omcf->redis->prefix, schema);
+        reply = redisCommand(c, "HMGET %s held answered", key);
+    }
+
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        for (i = 0; i < 2; i++) {
+            v[i] = (reply->element[i]->type == REDIS_REPLY_STRING)
+                   ? ngx_http_oxmigrate_admin_job_col(reply->element[i]->str,
+                                                      0)
+                   : 0;
+        }
+
+        ngx_http_oxmigrate_admin_json_str(g, "held");
+        ngx_http_oxmigrate_admin_json_int(g, v[0]);
+        ngx_http_oxmigrate_admin_json_str(g, "maintenance_answers");
+        ngx_http_oxmigrate_admin_json_int(g, v[1]);
+
+    } else {
+        ngx_http_oxmigrate_admin_json_str(g, "held");
+        yajl_gen_null(g);
+        ngx_http_oxmigrate_admin_json_str(g, "maintenance_answers");
+        yajl_gen_null(g);
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
+    }
+}
+
+
+void
+ngx_http_oxmigrate_admin_hold_close(redisContext *c)
+{
+    if (c) {
+        redisFree(c);
+    }
+}
+
+
+static redisContext *
+ngx_http_oxmigrate_admin_hold_redis(ngx_http_oxmigrate_redis_conf_t *rcf,
+    ngx_log_t *log)
+{
+    char           why[256];
+    redisContext  *c;
+
+    c = ngx_http_oxmigrate_admin_redis(rcf, why, sizeof(why));
+
+    if (c == NULL) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "oxmigrate admin: hold counts and windows: %s", why);
+    }
+
+    return c;
+}
