@@ -294,13 +294,17 @@ start_oxtools() {
     for c in old new; do
         for t in registerserver listdatabaseschema disableschema enableschema \
                  changeserver runupdate forceupdatetask listUpdateTasks \
-                 listupdatetasknamespaces checkdatabase unblockdatabase; do
+                 listUpdateTaskNamespaces checkdatabase unblockdatabase; do
             ln -sf "$root/t/oxtools/oxtool" "$ox/$c/$t"
         done
-        OX_CLUSTER=$c OX_SOCK="$run/mysqld.sock" OX_LOG="$ox/calls.log" \
+        # the old cluster runs 7.10.0, the upgraded node 7.10.6 (ox-facts 7)
+        OX_VERSION=7.10.0; [ "$c" = new ] && OX_VERSION=7.10.6
+        OX_CLUSTER=$c OX_VERSION=$OX_VERSION OX_SOCK="$run/mysqld.sock" \
+        OX_LOG="$ox/calls.log" \
         OX_USER=$ADMIN_USER OX_PASS=$ADMIN_PASS perl -MJSON::PP -e '
             print JSON::PP->new->canonical->encode({
-                cluster => $ENV{OX_CLUSTER}, socket => $ENV{OX_SOCK},
+                cluster => $ENV{OX_CLUSTER}, version => $ENV{OX_VERSION},
+                socket => $ENV{OX_SOCK},
                 configdb => "configdb", log => $ENV{OX_LOG},
                 user => $ENV{OX_USER}, pass => $ENV{OX_PASS},
                 refresh_ms => 20000, idle_ms => 60000,
@@ -327,8 +331,10 @@ start_oxtools() {
         'exec "$@"' >"$ox/ssh"
     chmod 755 "$ox/ssh"
     {
-        echo "        oxmigrate_ox_tools old $ox/old \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-old-1\";"
-        echo "        oxmigrate_ox_tools new $ox/new \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-xyz-1\";"
+        echo "        oxmigrate_ox_tools old $ox/old \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-old-1\""
+        echo "                           version=7.10.0 password_wrapper=$root/contrib/oxmigrate-ox-password;"
+        echo "        oxmigrate_ox_tools new $ox/new \"via=$ox/ssh -o BatchMode=yes oxadmin@ox-xyz-1\""
+        echo "                           version=7.10.6 password_wrapper=$root/contrib/oxmigrate-ox-password;"
         echo "        oxmigrate_ox_credentials $ox/credentials;"
         echo "        oxmigrate_ox_tools_timeout 10m quick=1m;"
     } >"$ox/directives"
