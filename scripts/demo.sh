@@ -722,8 +722,8 @@ walk() {
     local job state="" last="" t0
     job=$(field '$j->{job}')
     [ -n "$job" ] || die "POST /upgrade started no job"
-    note "-> job $job: for each schema not on oxserver-xyz yet: disable, update,"
-    note "   changeserver, enable; polling GET /jobs/$job until it is done:"
+    note "-> job $job: for each schema not on oxserver-xyz yet: disable,"
+    note "   changeserver, runupdate, enable (OX's order); polling GET /jobs/$job until it is done:"
     t0=$(date +%s%N)
     for _ in $(seq 1 300); do
         ANSWER=$(curl -s --max-time 10 -u "$ADMIN_USER:$ADMIN_PASS" \
