@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Three stages (docs/cli.md "Runtime image"):
 #
 #   docker build --target runtime -t oxmigrate .

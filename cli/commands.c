@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the commands but jobs (jobs.c): each one but lookup is the OX
  * tool of its name.

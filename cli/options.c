@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the options of a command (getopt), the checks every command
  * makes of them, the settings from them and the environment, --help.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: what the files of the command share (oxmigrate.c says what
  * the command is; docs/cli.md).

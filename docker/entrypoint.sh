@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Entry point of the oxmigrate runtime image: renders the nginx
 # configuration from templates and the environment, then runs CMD
 # (nginx in the foreground).  Logs go to stdout/stderr.

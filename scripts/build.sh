@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Builds build/ngx_http_oxmigrate_module.so against Debian's nginx-dev tree,
 # with exactly the configure flags Debian's /usr/sbin/nginx was built with,
 # so the module loads into the distribution's nginx.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate: what the login router and the admin API share.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * Prometheus metrics of the login router (oxmigrate_metrics).

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_metrics (issue 10, the router's part): Prometheus text from
 # counters in shared memory, added to by every worker and printed by any;
 # decisions, lookups by tier with their duration histogram, backend errors

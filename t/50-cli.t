@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The oxmigrate command (cli/, docs/cli.md) against the real admin API
 # (nginx + MariaDB): every OX tool's subcommand with the seeds' flags and
 # output formats, jobs and lookup, --json (parsed, equal to the API's

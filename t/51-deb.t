@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The Debian packages of `make deb` (debian/, scripts/deb.sh):
 #   - their files (dpkg-deb -c) and dependencies (the nginx ABI this
 #     system's nginx provides, the shared libraries);

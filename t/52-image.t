@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The runtime image (Dockerfile, target runtime): configured only from the
 # environment, it balances logins with the packaged module against the
 # suite's MariaDB, serves the admin API, its packaged `oxmigrate` moves a

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxAdmin;
 
 # Helpers for the admin API tests (t/admin-*.t), on top of OxTest:
