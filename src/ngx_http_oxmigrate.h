@@ -90,6 +90,7 @@ typedef struct {
     ngx_msec_t                        hole_time;  /* a change-log hole */
     ngx_uint_t                        nonascii;   /* 1: looked up */
     ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
+    ngx_uint_t                        admin;  /* an oxmigrate_admin on */
 } ngx_http_oxmigrate_main_conf_t;
 
 

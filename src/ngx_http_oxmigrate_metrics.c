@@ -492,6 +492,10 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         oxm_printf("oxmigrate_redis_up %uA\n", m->up[1]);
     }
 
+    if (!omcf->admin) {
+        goto router;    /* no admin API here: the router's metrics only */
+    }
+
     if (ngx_http_oxmigrate_metrics_route) {
         oxm_printf("# HELP oxmigrate_admin_requests_total Admin API calls, "
                    "by action (the OX tool, or the endpoint) and status "
@@ -564,6 +568,8 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                "oxmigrate_schema_downtime_seconds_count %uA\n",
                m->down_count, m->down_sum_ms / 1000, m->down_sum_ms % 1000,
                m->down_count);
+
+router:
 
     if (omcf->shm_zone) {
         ngx_http_oxmigrate_shm_stats(omcf->shm_zone, &entries, &evictions,

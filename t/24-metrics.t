@@ -109,10 +109,42 @@ my $root = OxTest::root();
 my $dash = OxTest::_slurp("$root/contrib/grafana-dashboard.json");
 ok(eval { JSON::PP::decode_json($dash) }, 'contrib/grafana-dashboard.json is JSON');
 my $rules = OxTest::_slurp("$root/contrib/prometheus-alerts.yml");
+
+# a router-only balancer (no oxmigrate_admin on) prints no admin metric
+# (issue 19); with the admin API in the same nginx, it prints them too
+unlike($r->{body}, qr/^(# TYPE )?oxmigrate_(admin|job|update|schema_downtime)/m,
+       'router only: no admin API metric');
+my $ng_adm = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db,
+    %%DB%%
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+        location /oxmigrate/v1/ { oxmigrate_admin on; }
+        location = /metrics { oxmigrate_metrics; }
+    }
+EOF
+                           vars => { DB => $db->directive });
+my $adm_body = OxTest::http(GET => '/metrics', port => $ng_adm->port('A'))->{body};
+like($adm_body, qr/^# TYPE oxmigrate_job_schemas gauge$/m, 'with oxmigrate_admin on: the job metrics');
+like($adm_body, qr/^# TYPE oxmigrate_update_lock_scan_timestamp_seconds gauge$/m, '... the update-lock metrics');
+like($adm_body, qr/^# TYPE oxmigrate_login_decisions_total counter$/m, '... and the router\'s');
+
 my %printed = map { /^(?:# TYPE )?(oxmigrate_[a-z_]+)/ ? ($1 => 1) : () }
-              split /\n/, $r->{body};
+              split /\n/, $r->{body} . $adm_body;
+# an expr: line and the more indented lines under it (">-" blocks)
+my @rexprs;
+my $indent;
+for (split /\n/, $rules) {
+    if (/^(\s*)expr:\s*(.*)$/) {
+        ($indent, $_) = (length $1, $2);
+        push @rexprs, $_;
+    } elsif (defined $indent && /^(\s*)\S/ && length($1) > $indent) {
+        $rexprs[-1] .= " $_";
+    } else {
+        undef $indent;
+    }
+}
 my @exprs = ((map { @{ $_->{targets} } } @{ JSON::PP::decode_json($dash)->{panels} }),
-             map { { expr => $_ } } $rules =~ /^\s*expr:\s*(.+)$/mg);
+             map { { expr => $_ } } @rexprs);
 my %u;
 for my $e (map { $_->{expr} } @exprs) {
     for my $name ($e =~ /\b(oxmigrate_[a-z_]+)/g) {
