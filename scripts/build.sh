@@ -26,6 +26,9 @@ fi
 
 stamp="$build/.configured"
 want="$cc_opt|$ld_opt|$(cat "$root/config"; ls "$root"/src "$root"/admin-api)"
+# config writes debian/changelog's version into the build: a new one
+# configures again
+want="$want|$(head -1 "$root/debian/changelog")"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     rm -rf "$build/nginx"
     cp -a "$src" "$build/nginx"

@@ -20,7 +20,8 @@
 #include <ngx_http.h>
 
 
-#define NGX_HTTP_OXMIGRATE_VERSION         "0.10.0"
+/* NGX_HTTP_OXMIGRATE_VERSION: debian/changelog's, written by "config" */
+#include <ngx_http_oxmigrate_version.h>
 
 /* context.reason_id of a context disabled by disableschema (ox-facts 5) */
 #define NGX_HTTP_OXMIGRATE_SCHEMA_REASON   1431655765

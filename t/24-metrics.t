@@ -92,7 +92,9 @@ is($v->{'oxmigrate_lookup_duration_seconds_bucket{source="db",le="+Inf"}'},
    $v->{'oxmigrate_lookups_total{source="db"}'}, '... +Inf bucket = count');
 is($v->{'oxmigrate_cache_entries'}, 4, '4 cache entries (3 contexts + 1 unknown)');
 is($v->{'oxmigrate_configdb_up'}, 1, 'configdb up');
-ok(exists $v->{'oxmigrate_build_info{version="0.10.0",nginx="1.22.1"}'}, 'build_info');
+my ($version) = OxTest::_slurp(OxTest::root() . '/debian/changelog') =~ /\((.*?)\)/;
+ok(exists $v->{qq'oxmigrate_build_info{version="$version",nginx="1.22.1"}'},
+   "build_info: debian/changelog's version $version");
 is($both, 2, 'the requests reached both workers (reuseport)');
 my %seen;
 for (1 .. 20) {
