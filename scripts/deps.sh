@@ -14,7 +14,8 @@ REDOCLY_DIR="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/oxmigrate/redocly-cli-$RED
 PKGS="build-essential nginx nginx-dev libmariadb-dev libhiredis-dev libyajl-dev
       libcurl4-openssl-dev dpkg-dev debhelper fakeroot
       mariadb-server mariadb-client redis-server curl wrk apache2-utils perl
-      clang libclang-rt-14-dev gdb prometheus lintian gettext-base"
+      clang libclang-rt-14-dev gdb prometheus lintian gettext-base
+      libyaml-libyaml-perl"
 
 [ "${1:-}" = "--extra" ] && PKGS="$PKGS linux-perf"
 
