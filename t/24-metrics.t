@@ -110,6 +110,9 @@ use JSON::PP ();
 my $root = OxTest::root();
 my $dash = OxTest::_slurp("$root/contrib/grafana-dashboard.json");
 ok(eval { JSON::PP::decode_json($dash) }, 'contrib/grafana-dashboard.json is JSON');
+my @ids = map { $_->{id} } @{ JSON::PP::decode_json($dash)->{panels} };
+my %uniq = map { defined $_ ? ($_ => 1) : () } @ids;
+is(scalar(keys %uniq), scalar(@ids), 'every panel of the dashboard has an id of its own');
 my $rules = OxTest::_slurp("$root/contrib/prometheus-alerts.yml");
 
 # a router-only balancer (no oxmigrate_admin on) prints no admin metric
