@@ -71,6 +71,9 @@ like($out, qr{ \./usr/share/oxmigrate/conf\.d/admin\.conf$}m, 'tools: example co
 like($out, qr{^-rwxr-xr-x .* \./usr/share/oxmigrate/contrib/oxmigrate-ox-password$}m,
      'tools: the node-side password wrapper, executable');
 like($out, qr{ \./usr/share/doc/oxmigrate-tools/cli\.md\.gz$}m, 'tools: docs/cli.md');
+like($out, qr{ \./usr/share/man/man1/oxmigrate\.1\.gz$}m, 'tools: the man page oxmigrate(1)');
+like($out, qr{ \./usr/share/doc/oxmigrate-tools/openapi\.yaml$}m, 'tools: docs/openapi.yaml, uncompressed');
+like($out, qr{ \./usr/share/doc/oxmigrate-tools/directives\.md\.gz$}m, 'tools: docs/directives.md');
 
 (my $abi = `dpkg-query -W -f='\${Provides}' nginx`) =~ s/.*(nginx-abi-[\w.~+-]+).*/$1/s;
 like($abi, qr/^nginx-abi-/, "this system's nginx provides $abi");
