@@ -207,6 +207,10 @@ my $ng3 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
     }
 EOF
 my $T = $ng3->port('T');
+# the worker connects to Redis after it started: a login before that is
+# not stored there (slow machines, ASan)
+OxTest::wait_for(sub { ((scrape($T))[1]{'oxmigrate_redis_up'} // 0) == 1 }, 10)
+    or diag 'Redis not connected after 10 s';
 login(port => $T, user => 'a@ctx1.example.com');      # db, stored in Redis
 sleep 1.2;                                              # shm ttl over
 login(port => $T, user => 'a@ctx1.example.com');      # from Redis
