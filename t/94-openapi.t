@@ -7,7 +7,11 @@
 #     method in it, with every body field of the route's field table in its
 #     request body, and it describes no route the table does not have;
 #   - every error code the code answers (and the errors table of
-#     docs/admin-api.md) is in its ErrorCode enum.
+#     docs/admin-api.md) is in its ErrorCode enum;
+#   - the real answers of a running admin API (every GET, the schema steps,
+#     a job, errors) are valid against it (t/lib/OxOpenAPI.pm, which
+#     OxAdmin::api applies to every answer under OXM_OPENAPI=1), and a
+#     deliberately wrong answer is not.
 
 use strict;
 use warnings;
@@ -16,6 +20,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use YAML::XS ();
 use OxTest;
+use OxAdmin;
+use OxOpenAPI;
 
 my $root = OxTest::root();
 my $file = "$root/docs/openapi.yaml";
@@ -115,5 +121,51 @@ for my $c (sort keys %code) {
     ok($enum{$c}, "ErrorCode has $c") or diag "answered in $code{$c}";
 }
 like(YAML::XS::Dump($api->{components}{schemas}{Error}), qr/ErrorCode/, 'the Error object names its code');
+
+# ------------------------------------------------------------ real answers
+
+{
+    local $ENV{OXM_OPENAPI} = 1;
+    my $site = OxAdmin::site('openapi', schemas => 2, contexts => 2);
+    my ($s1, $s2) = @{ $site->{schemas} };
+    my $ng = OxAdmin::nginx($site);
+    my $api = sub { OxAdmin::api($ng, @_) };
+    $api->(GET => $_) for 'servers', 'schemas', "schemas/$s1", 'databases/check',
+        'updatetasks/namespaces', "schemas/$s1/updatetasks?state=all", 'jobs',
+        'audit?limit=5', 'lookup?login=alice%40ctx1.example.com&primary=oxserver-old';
+    $api->(POST => 'servers', json => { name => 'oxserver-openapi' });
+    $api->(POST => 'servers', json => { name => 'oxserver-openapi' });       # 409
+    $api->(POST => "schemas/$s1/disable");
+    $api->(POST => "schemas/$s1/changeserver", json => { server => 'oxserver-openapi' });
+    $api->(POST => "schemas/$s1/update");
+    $api->(POST => "schemas/$s1/enable");
+    $api->(POST => "schemas/nosuch/disable");                                # 404
+    $api->(POST => "schemas/$s2/changeserver", json => { server_id => 8 });  # 409
+    $api->(POST => 'upgrade', json => { server => 'oxserver-xyz', dry_run => JSON::PP::true });
+    my $r = $api->(POST => 'upgrade', json => { server => 'oxserver-xyz', continue => JSON::PP::true });
+    my $job = $r->{json}{job} // 0;
+    is($r->{status}, 202, 'the sample started a job');
+    OxAdmin::wait_job($ng, $job, 60);
+    $api->(GET => "jobs/$job");
+    $api->(POST => "jobs/$job/pause");                                       # 409
+    $api->(PATCH => "jobs/$job", json => { parallel => 2 });
+    $api->(GET => 'jobs');
+    $api->(POST => 'servers', json => { nmae => 'x' });                      # 400
+    $api->(GET => 'no/such/route');                                          # 404
+    $api->(DELETE => 'servers');                                             # 405
+}
+
+# a deliberately wrong answer fails the validation
+my @e = OxOpenAPI::check('POST', 'schemas/x/disable', 200,
+                         { schema => 'x', contexts => '3', cache_invalidation => 'redis epoch' });
+like("@e", qr/\$\.contexts: string, not integer/, 'a count as a string is refused');
+@e = OxOpenAPI::check('POST', 'schemas/x/disable', 200, { schema => 'x', contexts => 3 });
+like("@e", qr/no cache_invalidation/, 'a missing field is refused');
+@e = OxOpenAPI::check('GET', 'jobs/7', 200, { id => 7, kind => 'upgrade', state => 'sleeping' });
+like("@e", qr/\$\.state: 'sleeping' is not one of the enum/, 'a state outside the enum is refused');
+@e = OxOpenAPI::check('POST', 'servers', 418, { });
+like("@e", qr/status 418 is not documented/, 'an undocumented status is refused');
+@e = OxOpenAPI::check('POST', 'servers', 409, { error => { code => 'server_taken', message => 'm' } });
+like("@e", qr/server_taken' is not one of the enum/, 'an undocumented error code is refused');
 
 done_testing();

@@ -213,6 +213,13 @@ sub api {
                          (defined $body ? (body => $body) : ()),
                          timeout => $o{timeout} // 60);
     $r->{json} = OxTest::json($r->{body});
+    # OXM_OPENAPI=1: every answer checked against docs/openapi.yaml
+    if ($ENV{OXM_OPENAPI} && $r->{status} != 401) {
+        require OxOpenAPI;
+        my @e = OxOpenAPI::check($method, $path, $r->{status}, $r->{json});
+        Test::More::ok(!@e, "docs/openapi.yaml: $method /$path $r->{status}")
+            or Test::More::diag(join "\n", @e);
+    }
     return $r;
 }
 
