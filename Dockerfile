@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Three stages (docs/cli.md "Runtime image"):
 #
 #   docker build --target runtime -t oxmigrate .
@@ -53,7 +54,7 @@ COPY docker/templates/ /etc/oxmigrate/templates/
 COPY docker/entrypoint.sh /usr/local/bin/oxmigrate-entrypoint
 ENV PATH=/usr/lib/oxmigrate/bin:$PATH
 
-EXPOSE 80 8080
+EXPOSE 80 8080 9145
 STOPSIGNAL SIGQUIT
 ENTRYPOINT ["/usr/local/bin/oxmigrate-entrypoint"]
 CMD ["nginx", "-g", "daemon off;"]

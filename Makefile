@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate: the two commands are `make demo` and `make test`.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan

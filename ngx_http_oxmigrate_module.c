@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * ngx_http_oxmigrate_module: routes Open-Xchange logins during a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # make bench-admin: a whole POST /upgrade job against the floor.
 #
 # configdb with 100 schemas of 1000 contexts (100k contexts) on one

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # make bench-hold: oxmigrate_hold under load (issue 20).  One nginx worker
 # holds 10 000 logins of one context in maintenance; then the context is
 # enabled on the new server (plain SQL, the change log tells the balancer)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # make bench-upgrade: logins during an upgrade job (issue 9, point 2).
 #
 # One nginx (2 workers) is a primary balancer and serves the admin API;

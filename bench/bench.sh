@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # make bench: the login decision against plain nginx, one run, wrk on
 # loopback, one nginx worker.  Each case is measured next to the limit in
 # the same nginx instance, so every ratio compares like with like:

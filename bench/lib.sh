@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # What the benchmarks share (sourced by bench.sh, bench-admin.sh and
 # bench-upgrade.sh): a scratch directory removed on exit with every process
 # that left a pid file in it, free ports, and MariaDB and Redis of their own.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the commands but jobs (jobs.c): each one but lookup is the OX
  * tool of its name.
@@ -576,7 +577,28 @@ run_runallupdate(const cmd_t *c, got_t *o)
 static void
 lookup_text(yajl_val json, const void *arg)
 {
+    size_t     i;
+    char      *api[2] = { NULL, NULL };
+    yajl_val   v;
+
+    static const char  *side[] = { "primary", "secondary" };
+
+    /* the API's hint names its query parameter: name the CLI's flag */
+    for (i = 0; i < 2; i++) {
+        v = jget(jget(json, "decision"), side[i]);
+        if (v && YAJL_IS_STRING(v) && strncmp(v->u.string, "give ", 5) == 0) {
+            api[i] = v->u.string;
+            v->u.string = xasprintf("give --%s SERVER[,SERVER]", side[i]);
+        }
+    }
     print_flat("", json);
+    for (i = 0; i < 2; i++) {
+        if (api[i]) {
+            v = jget(jget(json, "decision"), side[i]);
+            free(v->u.string);
+            v->u.string = api[i];
+        }
+    }
 }
 
 

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the OX tools' tables (and --csv) from an answer's arrays, an
  * object as flat "a.b: value" lines.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: one call of the admin API (paths, credentials, proxy), the
  * exit code and message of an error answer, and an answer printed: as it

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: following a job (upgradeschemata, runallupdate, jobs watch)
  * and the jobs command.

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the options of a command (getopt), the checks every command
  * makes of them, the settings from them and the environment, --help.
@@ -287,7 +288,9 @@ usage(const cmd_t *c, FILE *f)
         for (c = cmds; c->name; c++) {
             fprintf(f, "  %-26s %s\n", c->name, c->what);
         }
-        fprintf(f, "\nThe API: --url, else $OXMIGRATE_URL, else %s.\n"
+        fprintf(f, "\nThe API: --url, else $OXMIGRATE_URL, else %s\n"
+                   "  (OpenAPI: /usr/share/doc/oxmigrate-tools/openapi.yaml)."
+                   "\n"
                    "Credentials: -A/-P, or a netrc file (--credentials,"
                    " $OXMIGRATE_CREDENTIALS;\n  recommended: -P shows in"
                    " ps):  machine 127.0.0.1 login oxadminmaster password"

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: the OX upgrade tools (upgradeschemata, registerserver,
  * listdatabaseschema, disableschema, changeserver, runupdate, enableschema,

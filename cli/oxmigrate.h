@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 /*
  * oxmigrate: what the files of the command share (oxmigrate.c says what
  * the command is; docs/cli.md).
@@ -34,7 +35,9 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#define OXM_VERSION  "0.1"
+#ifndef OXM_VERSION
+#error "OXM_VERSION: cli/Makefile passes debian/changelog's version"
+#endif
 #define OXM_DEFAULT_URL  "http://127.0.0.1:8080/oxmigrate/v1"
 #define OXM_RETRIES      60     /* polls in a row a job's API may be away */
 

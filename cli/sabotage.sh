@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Sabotage checks of t/50-cli.t: each mutation of the sources in cli/ below
 # must make the test fail (docs/cli.md, "Tests").  A mutation names a piece
 # of code that stands exactly once in cli/*.c and cli/*.h.  The sources are

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Builds build/ngx_http_oxmigrate_module.so against Debian's nginx-dev tree,
 # with exactly the configure flags Debian's /usr/sbin/nginx was built with,
 # so the module loads into the distribution's nginx.
@@ -25,6 +26,9 @@ fi
 
 stamp="$build/.configured"
 want="$cc_opt|$ld_opt|$(cat "$root/config"; ls -R "$root"/src "$root"/admin-api)"
+# config writes debian/changelog's version into the build: a new one
+# configures again
+want="$want|$(head -1 "$root/debian/changelog")"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     rm -rf "$build/nginx"
     cp -a "$src" "$build/nginx"

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Writes src/oxm_collation.h: how configdb's collation, utf8mb4_unicode_ci,
 # folds each character of the Basic Multilingual Plane, asked of MariaDB
 # itself (WEIGHT_STRING), so that the balancers' cache key folds exactly

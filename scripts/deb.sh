@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Builds the Debian packages (debian/): libnginx-mod-http-oxmigrate and
 # oxmigrate-tools, with `dpkg-buildpackage -us -uc -b` (offline; the build
 # dependencies come from scripts/deps.sh), in a copy of the source tree, so

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # shellcheck disable=SC2016  # $API, $AUTH, $j: printed or evaluated later
 # The zero-downtime upgrade of OX schemas, on loopback, with curl: login
 # routing in both balancers and the admin REST API that drives the upgrade.

@@ -1,12 +1,21 @@
 #!/bin/sh
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Installs what oxmigrate needs to build, test and demo on Debian 12 (bookworm).
 # Runs apt-get only for packages that are missing; uses sudo when not root.
 set -eu
 
+# docs/openapi.yaml's linter (t/93-openapi.t), pinned, installed with npm
+# once into a cache outside the tree: `make clean` keeps it, reruns work
+# offline.  `scripts/deps.sh --redocly-path` prints its directory.
+REDOCLY_VERSION=2.77.0
+REDOCLY_DIR="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/oxmigrate/redocly-cli-$REDOCLY_VERSION"
+[ "${1:-}" = "--redocly-path" ] && { echo "$REDOCLY_DIR"; exit 0; }
+
 PKGS="build-essential nginx nginx-dev libmariadb-dev libhiredis-dev libyajl-dev
       libcurl4-openssl-dev dpkg-dev debhelper fakeroot
       mariadb-server mariadb-client redis-server curl wrk apache2-utils perl
-      clang libclang-rt-14-dev gdb"
+      clang libclang-rt-14-dev gdb prometheus lintian gettext-base
+      libyaml-libyaml-perl"
 
 [ "${1:-}" = "--extra" ] && PKGS="$PKGS linux-perf"
 
@@ -16,7 +25,17 @@ for p in $PKGS; do
         || missing="$missing $p"
 done
 
-[ -z "$missing" ] && exit 0
+# npm (for the Redocly CLI below) may come with a nodejs of another origin
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+redocly() {
+    [ -x "$REDOCLY_DIR/node_modules/.bin/redocly" ] && return 0
+    echo "deps: installing @redocly/cli@$REDOCLY_VERSION into $REDOCLY_DIR"
+    npm install --prefix "$REDOCLY_DIR" --no-audit --no-fund --silent \
+        "@redocly/cli@$REDOCLY_VERSION" >/dev/null
+}
+
+[ -z "$missing" ] && { redocly; exit 0; }
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -31,3 +50,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+redocly

@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- The configdb change log the balancers follow (src/ngx_http_oxmigrate_changes.c).
 -- Load after sql/configdb.sql (OX's own tables), into the configdb:
 --   mariadb configdb < sql/changelog.sql

@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- OX configdb tables, as the Open-Xchange middleware 8.x creates them
 -- (see ox-facts.md section 4).  The login router reads login2context,
 -- context, context_server2db_pool and server; the admin API also writes

@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- Demo / test data for a configdb created by sql/configdb.sql.
 --
 -- Two middleware servers: oxserver-old (id 2, the running cluster) and

@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- oxmigrate's own tables in configdb (the admin API, admin-api/).
 -- Load after sql/configdb.sql, into the same database:
 --   mariadb configdb < sql/oxmigrate.sql

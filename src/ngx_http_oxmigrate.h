@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate: what the login router and the admin API share.
@@ -19,7 +20,8 @@
 #include <ngx_http.h>
 
 
-#define NGX_HTTP_OXMIGRATE_VERSION         "0.10.0"
+/* NGX_HTTP_OXMIGRATE_VERSION: debian/changelog's, written by "config" */
+#include <ngx_http_oxmigrate_version.h>
 
 /* context.reason_id of a context disabled by disableschema (ox-facts 5) */
 #define NGX_HTTP_OXMIGRATE_SCHEMA_REASON   1431655765
@@ -89,6 +91,7 @@ typedef struct {
     ngx_msec_t                        hole_time;  /* a change-log hole */
     ngx_uint_t                        nonascii;   /* 1: looked up */
     ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
+    ngx_uint_t                        admin;  /* an oxmigrate_admin on */
 } ngx_http_oxmigrate_main_conf_t;
 
 

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate_hold as seen from outside (src/ngx_http_oxmigrate_hold.c holds

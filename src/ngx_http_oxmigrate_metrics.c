@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * Prometheus metrics of the login router (oxmigrate_metrics).
@@ -645,6 +646,10 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         oxm_printf("oxmigrate_redis_up %uA\n", m->up[1]);
     }
 
+    if (!omcf->admin) {
+        goto router;    /* no admin API here: the router's metrics only */
+    }
+
     if (ngx_http_oxmigrate_metrics_route) {
         oxm_printf("# HELP oxmigrate_admin_requests_total Admin API calls, "
                    "by action (the OX tool, or the endpoint) and status "
@@ -722,6 +727,8 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                "oxmigrate_schema_downtime_seconds_count %uA\n",
                m->down_count, m->down_sum_ms / 1000, m->down_sum_ms % 1000,
                m->down_count);
+
+router:
 
     if (omcf->shm_zone) {
         ngx_http_oxmigrate_shm_stats(omcf->shm_zone, &entries, &evictions,

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * The configdb lookup on nginx's event loop: MariaDB Connector/C's

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * utf8mb4_unicode_ci's classes of BMP characters, for the cache key

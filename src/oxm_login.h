@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * Login name parsing for oxmigrate.  Plain C without nginx headers, so the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The test harness itself (t/lib/OxTest.pm): databases, private Redis,
 # nginx start/reload/stop, the HTTP client and the echo backend, and that
 # the module loads into Debian's nginx.  Runs first, so a broken

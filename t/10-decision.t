@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The decision table of the login routing issue, every row, on a primary
 # balancer (oxmigrate_redirect_url set) and a secondary one (not set), for
 # both login actions (login: field "name", formlogin: field "login"), as a

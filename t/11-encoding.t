@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Login names as browsers and scripts encode them: %40, '+', UTF-8 (encoded
 # and raw), and SQL/LIKE metacharacters (' \ % _ ") in the context part.
 # The metacharacters are data: no injection, no LIKE matching.  Malformed

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Request bodies: the module reads a login's form body in the access phase,
 # and the proxied backend still receives it byte for byte: small bodies,
 # bodies larger than client_body_buffer_size (spilled to a temporary file),

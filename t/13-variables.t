@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # $oxmigrate_context_id, $oxmigrate_server_id, $oxmigrate_schema,
 # $oxmigrate_decision and $oxmigrate_cache: in a log_format, in headers,
 # and in map + proxy_pass, which routes logins transparently without any

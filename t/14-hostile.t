@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Hostile logins (issue 6, points 2-4): a redirect URL evaluated from the
 # request never splits the Location header; case, trailing-space and
 # Unicode case, accent and ignored-character variants of one login domain

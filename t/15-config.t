@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Configuration: the directives' parameters, the errors nginx -t reports,
 # and the shipped conf.d/primary.conf and conf.d/secondary.conf (with the
 # site's addresses replaced by loopback ones) working as a pair.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Hostile login bodies (issue 6, point 1): one worker with
 # worker_connections 64, 500 login requests of each kind whose body fails
 # late (a bad chunk after a pause, too large after a pause), times out,

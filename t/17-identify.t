@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_identify basic share (issue 8): DAV, ActiveSync and WebDAV
 # requests name their context with HTTP Basic on every request, share links
 # inside their token (ox-facts 8).  On both balancers: which cluster

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Redis is optional and never in the way: absent when nginx starts, killed
 # in the middle of a run, frozen (SIGSTOP), back again.  Decisions stay
 # right, from MariaDB, and no login waits longer than the Redis timeout

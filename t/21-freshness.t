@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Freshness.  With shared memory and Redis caching the decisions, a
 # configdb change followed by the documented invalidation (INCR
 # <prefix>epoch in Redis) is served by every worker of every balancer that

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # How hard logins hit MariaDB, counted in MariaDB's general log (a private
 # server, so nothing else is counted): concurrent misses for one context
 # part in a worker make one query; shared-memory hits make none; unknown

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Freshness for any writer (issue 9): with sql/changelog.sql installed, a
 # change made by plain SQL (no INCR, no admin API) is followed by every
 # worker of two balancers within 2 s, and only the entries it touches

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_metrics (issue 10, the router's part): Prometheus text from
 # counters in shared memory, added to by every worker and printed by any;
 # decisions, lookups by tier with their duration histogram, backend errors
@@ -91,7 +92,9 @@ is($v->{'oxmigrate_lookup_duration_seconds_bucket{source="db",le="+Inf"}'},
    $v->{'oxmigrate_lookups_total{source="db"}'}, '... +Inf bucket = count');
 is($v->{'oxmigrate_cache_entries'}, 4, '4 cache entries (3 contexts + 1 unknown)');
 is($v->{'oxmigrate_configdb_up'}, 1, 'configdb up');
-ok(exists $v->{'oxmigrate_build_info{version="0.10.0",nginx="1.22.1"}'}, 'build_info');
+my ($version) = OxTest::_slurp(OxTest::root() . '/debian/changelog') =~ /\((.*?)\)/;
+ok(exists $v->{qq'oxmigrate_build_info{version="$version",nginx="1.22.1"}'},
+   "build_info: debian/changelog's version $version");
 is($both, 2, 'the requests reached both workers (reuseport)');
 my %seen;
 for (1 .. 20) {
@@ -107,11 +110,46 @@ use JSON::PP ();
 my $root = OxTest::root();
 my $dash = OxTest::_slurp("$root/contrib/grafana-dashboard.json");
 ok(eval { JSON::PP::decode_json($dash) }, 'contrib/grafana-dashboard.json is JSON');
+my @ids = map { $_->{id} } @{ JSON::PP::decode_json($dash)->{panels} };
+my %uniq = map { defined $_ ? ($_ => 1) : () } @ids;
+is(scalar(keys %uniq), scalar(@ids), 'every panel of the dashboard has an id of its own');
 my $rules = OxTest::_slurp("$root/contrib/prometheus-alerts.yml");
+
+# a router-only balancer (no oxmigrate_admin on) prints no admin metric
+# (issue 19); with the admin API in the same nginx, it prints them too
+unlike($r->{body}, qr/^(# TYPE )?oxmigrate_(admin|job|update|schema_downtime)/m,
+       'router only: no admin API metric');
+my $ng_adm = OxTest::nginx(OxTest::standins() . <<"EOF", db => $db,
+    %%DB%%
+    server {
+        listen 127.0.0.1:%%PORT_A%%;
+        location /oxmigrate/v1/ { oxmigrate_admin on; }
+        location = /metrics { oxmigrate_metrics; }
+    }
+EOF
+                           vars => { DB => $db->directive });
+my $adm_body = OxTest::http(GET => '/metrics', port => $ng_adm->port('A'))->{body};
+like($adm_body, qr/^# TYPE oxmigrate_job_schemas gauge$/m, 'with oxmigrate_admin on: the job metrics');
+like($adm_body, qr/^# TYPE oxmigrate_update_lock_scan_timestamp_seconds gauge$/m, '... the update-lock metrics');
+like($adm_body, qr/^# TYPE oxmigrate_login_decisions_total counter$/m, '... and the router\'s');
+
 my %printed = map { /^(?:# TYPE )?(oxmigrate_[a-z_]+)/ ? ($1 => 1) : () }
-              split /\n/, $r->{body};
+              split /\n/, $r->{body} . $adm_body;
+# an expr: line and the more indented lines under it (">-" blocks)
+my @rexprs;
+my $indent;
+for (split /\n/, $rules) {
+    if (/^(\s*)expr:\s*(.*)$/) {
+        ($indent, $_) = (length $1, $2);
+        push @rexprs, $_;
+    } elsif (defined $indent && /^(\s*)\S/ && length($1) > $indent) {
+        $rexprs[-1] .= " $_";
+    } else {
+        undef $indent;
+    }
+}
 my @exprs = ((map { @{ $_->{targets} } } @{ JSON::PP::decode_json($dash)->{panels} }),
-             map { { expr => $_ } } $rules =~ /^\s*expr:\s*(.+)$/mg);
+             map { { expr => $_ } } @rexprs);
 my %u;
 for my $e (map { $_->{expr} } @exprs) {
     for my $name ($e =~ /\b(oxmigrate_[a-z_]+)/g) {
@@ -169,6 +207,10 @@ my $ng3 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
     }
 EOF
 my $T = $ng3->port('T');
+# the worker connects to Redis after it started: a login before that is
+# not stored there (slow machines, ASan)
+OxTest::wait_for(sub { ((scrape($T))[1]{'oxmigrate_redis_up'} // 0) == 1 }, 10)
+    or diag 'Redis not connected after 10 s';
 login(port => $T, user => 'a@ctx1.example.com');      # db, stored in Redis
 sleep 1.2;                                              # shm ttl over
 login(port => $T, user => 'a@ctx1.example.com');      # from Redis

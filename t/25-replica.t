@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # configdb read from a replica (issue 9, point 4): a real MariaDB primary
 # and a GTID replica of it.  oxmigrate_db reads the replica first and the
 # primary (server=) when the replica is down; the change log comes with the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Redis restarted from a snapshot taken before a change, without the change
 # log (issue 9, point 3): the epoch comes back older (7 -> 5) together with
 # copies that predate the change.  The balancers move the epoch past the

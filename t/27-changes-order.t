@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The change log loses nothing (issue 17): ids are handed out at INSERT,
 # not at COMMIT.  On two balancers of two workers each, sharing Redis:
 #  - a change whose transaction commits after a later-numbered one (while

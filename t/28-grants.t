@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Least privilege (issue 17 e): the GRANTs README documents, run as they
 # are (only the database name and the hosts replaced).  The router works
 # with its SELECT-only user (lookups, the change log) and cannot write;

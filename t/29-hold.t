@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_hold (issue 20): a request whose context is in maintenance
 # waits instead of getting CTX-0007 / 503, and is decided again from fresh
 # data when the change log shows its context changed: on the primary the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # MariaDB down: stopped, frozen (SIGSTOP), killed in the middle of a run.
 # Every login is answered within its timeout: it passes (oxmigrate_on_error
 # pass, the default) or gets 503 LGI-0005 (fail).  When MariaDB is back,

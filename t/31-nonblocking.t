@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Non-blocking proof.  One worker process; another MariaDB session holds
 # LOCK TABLES login2context WRITE, so every configdb lookup hangs.  While
 # logins hang, plain requests on the same worker are answered in under

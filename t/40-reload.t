@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # `nginx -s reload` under a steady login load loses no request, and
 # completes promptly although every worker holds pooled MariaDB and Redis
 # connections: the old workers are gone within a few seconds.  Also a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The oxmigrate command (cli/, docs/cli.md) against the real admin API
 # (nginx + MariaDB): every OX tool's subcommand with the seeds' flags and
 # output formats, jobs and lookup, --json (parsed, equal to the API's
@@ -718,6 +719,15 @@ is_deeply([ @$l{'decision.primary', 'decision.secondary'} ], [ 'redirect', 'ctx0
           'the decisions of a primary (--primary) and a secondary (--secondary)');
 is_deeply([ @$l{'cache.shm', 'cache.redis'} ], [ '-', '-' ],
           'nested fields as dotted keys, null as "-" (no cache tiers in this nginx)');
+# without --primary: the hint names the CLI's flag, not the API's parameter
+$r = cli(['lookup', 'alice@ctx1.example.com', '--secondary', 'oxserver-xyz']);
+like($r->{out}, qr/^decision\.primary: give --primary SERVER\[,SERVER\]$/m,
+     'no --primary: "give --primary SERVER[,SERVER]"');
+like($r->{out}, qr/^decision\.secondary: ctx0012$/m, '... the secondary\'s decision');
+unlike($r->{out}, qr/primary=/, '... not the query parameter primary=');
+$r = cli(['lookup', 'alice@ctx1.example.com', '--json']);
+is($r->{json}{decision}{secondary}, 'give secondary=SERVER[,SERVER]',
+   '--json: the API\'s own answer');
 $r = cli(['lookup', 'alice@ctx1.example.com', '--json', '--primary', 'oxserver-new']);
 is($r->{json}{decision}{primary}, 'pass', '--json: the API\'s answer (oxserver-new passes)');
 is($r->{json}{server_id}, 101, '... with the configdb fields');

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The Debian packages of `make deb` (debian/, scripts/deb.sh):
 #   - their files (dpkg-deb -c) and dependencies (the nginx ABI this
 #     system's nginx provides, the shared libraries);
@@ -7,6 +8,9 @@
 #     `nginx -t` with Debian's layout (prefix /usr/share/nginx, its
 #     "modules" link, include modules-enabled/*.conf) loads it and accepts
 #     its directives; without the link it does not; prerm/postrm undo it;
+#   - every path the shipped confs (conf.d/) name exists as installed, and
+#     `nginx -t` passes with each balancer's conf next to admin.conf;
+#   - the packages and the packaged command have debian/changelog's version;
 #   - the packaged module serves the admin API and the packaged CLI (also
 #     through a link named like the OX tool) talks to it.
 # Packages from $OXM_DEBS, else $(BUILD)/deb next to the module under test,
@@ -67,6 +71,9 @@ like($out, qr{ \./usr/share/oxmigrate/conf\.d/admin\.conf$}m, 'tools: example co
 like($out, qr{^-rwxr-xr-x .* \./usr/share/oxmigrate/contrib/oxmigrate-ox-password$}m,
      'tools: the node-side password wrapper, executable');
 like($out, qr{ \./usr/share/doc/oxmigrate-tools/cli\.md\.gz$}m, 'tools: docs/cli.md');
+like($out, qr{ \./usr/share/man/man1/oxmigrate\.1\.gz$}m, 'tools: the man page oxmigrate(1)');
+like($out, qr{ \./usr/share/doc/oxmigrate-tools/openapi\.yaml$}m, 'tools: docs/openapi.yaml, uncompressed');
+like($out, qr{ \./usr/share/doc/oxmigrate-tools/directives\.md\.gz$}m, 'tools: docs/directives.md');
 
 (my $abi = `dpkg-query -W -f='\${Provides}' nginx`) =~ s/.*(nginx-abi-[\w.~+-]+).*/$1/s;
 like($abi, qr/^nginx-abi-/, "this system's nginx provides $abi");
@@ -131,6 +138,52 @@ my $nginx_t = "/usr/sbin/nginx -p '$sr/usr/share/nginx/' -c '$sr/etc/nginx/nginx
 ($rc, $out) = run($nginx_t);
 is($rc, 0, 'nginx -t with the packaged module through modules-enabled') or diag $out;
 like($out, qr/syntax is ok/, '... syntax is ok');
+
+# ------------------------------------------------------------ the shipped confs, as installed
+
+# Every file or directory a shipped conf names (outside comments) exists
+# once the packages are installed: the packages create it, or nginx's own
+# packages do (the log directory).  Then `nginx -t` with each balancer's
+# conf and the admin API's enabled together, as the confs' comments say
+# (/etc/nginx and /var/log/nginx moved into the scratch root).
+my $shipped = "$sr/usr/share/oxmigrate/conf.d";
+my @confs = map { s{.*/}{}r } glob("$shipped/*.conf");
+is_deeply(\@confs, [qw(admin.conf primary.conf secondary.conf)], 'the shipped confs');
+my %nginx_owns = map { chomp; $_ => 1 } `dpkg -L nginx-common nginx 2>/dev/null`;
+ok(-d "$sr/etc/nginx/oxmigrate/updatetasks", 'the package creates /etc/nginx/oxmigrate/updatetasks');
+for my $c (@confs) {
+    my $text = OxTest::_slurp("$shipped/$c");
+    $text =~ s/#.*//g;
+    my %paths = map { $_ => 1 } $text =~ m{\s(/(?:etc|var|usr|run|opt)/[^\s;"]+)}g;
+    for my $p (sort keys %paths) {
+        (my $dir = $p) =~ s{/[^/]+$}{};
+        my $where = -e "$sr$p" ? 'installed'
+                  : -d "$sr$dir" ? 'its directory is installed'
+                  : $nginx_owns{$p} || $nginx_owns{$dir} ? "nginx's" : undef;
+        ok($where, "$c names $p: " . ($where // 'nobody creates it'));
+    }
+}
+mkdir "$tmp/log";
+rename("$sr/etc/nginx/conf.d/oxmigrate.conf", "$tmp/oxmigrate.conf") or die $!;
+for my $set (['primary.conf', 'admin.conf'], ['secondary.conf', 'admin.conf']) {
+    unlink glob("$sr/etc/nginx/conf.d/*.conf");
+    for my $c (@$set) {
+        my $text = OxTest::_slurp("$shipped/$c");
+        $text =~ s{/etc/nginx/}{$sr/etc/nginx/}g;
+        $text =~ s{/var/log/nginx/}{$tmp/log/}g;
+        OxTest::_spew("$sr/etc/nginx/conf.d/$c", $text);
+    }
+    ($rc, $out) = run($nginx_t);
+    is($rc, 0, "nginx -t with the installed @$set") or diag $out;
+}
+unlink glob("$sr/etc/nginx/conf.d/*.conf");
+rename("$tmp/oxmigrate.conf", "$sr/etc/nginx/conf.d/oxmigrate.conf") or die $!;
+
+# the version of the packages and of the packaged command: debian/changelog's
+my $version = `dpkg-parsechangelog -l '$root/debian/changelog' -S Version`;
+chomp $version;
+is(`dpkg-deb -f '$_' Version`, "$version\n", "the version of " . s{.*/}{}r) for $mod, $tools;
+is(`'$sr/usr/bin/oxmigrate' --version`, "oxmigrate $version\n", 'the packaged oxmigrate --version');
 
 # the link is what loads it: prerm (remove) moves it aside
 ($rc, $out) = script('prerm', 'remove');

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The runtime image (Dockerfile, target runtime): configured only from the
 # environment, it balances logins with the packaged module against the
 # suite's MariaDB, serves the admin API, its packaged `oxmigrate` moves a
@@ -57,7 +58,7 @@ is($out, "3\n", 'Debian\'s nginx and both packages installed, no compiler');
 my $site = OxAdmin::site('img', schemas => 2, contexts => 2);
 my ($s1) = @{ $site->{schemas} };
 my $backend = OxTest::echo_backend(name => 'old');
-my ($lb, $adm) = (OxTest::free_port(), OxTest::free_port());
+my ($lb, $adm, $met) = (OxTest::free_port(), OxTest::free_port(), OxTest::free_port());
 my $htpasswd = OxTest::_slurp(OxAdmin::htpasswd());
 chomp $htpasswd;
 
@@ -65,6 +66,8 @@ my $redis = OxTest::redis();
 my %env = (OXM_ROLE => 'primary', OXM_SERVERS => 'oxserver-old',
            OXM_REDIS_HOST => '127.0.0.1', OXM_REDIS_PORT => $redis->port,
            OXM_BACKENDS => '127.0.0.1:' . $backend->port,
+           OXM_NEW_BACKENDS => '127.0.0.1:' . $backend->port,
+           OXM_METRICS_LISTEN => "127.0.0.1:$met",
            OXM_REDIRECT_URL => 'https://upgrade.example.com/appsuite/',
            OXM_DB_HOST => '127.0.0.1', OXM_DB_PORT => $ENV{OXM_MYSQL_PORT},
            OXM_DB_USER => 'root', OXM_DB_NAME => $site->{db}->name,
@@ -80,6 +83,9 @@ ok($up, 'it listens (balancer and admin API)')
 
 my $r = OxTest::login(port => $lb, user => 'alice@ctx3.example.com');
 is($r->{status}, 200, 'a context on oxserver-old passes to the backend');
+my $m = OxTest::http(GET => '/metrics', port => $met);
+like($m->{body}, qr/^oxmigrate_build_info\{/m, 'the metrics on OXM_METRICS_LISTEN');
+like($m->{body}, qr/^# TYPE oxmigrate_job_schemas gauge$/m, '... with the admin API\'s');
 
 # the packaged CLI inside the image moves schema 1 to oxserver-xyz (8)
 my $cli = "docker exec -e OXMIGRATE_URL=http://127.0.0.1:$adm/oxmigrate/v1 $name"
@@ -111,7 +117,9 @@ like($logs, qr/"POST \/ajax\/login\?action=login HTTP\/1\.1" 200 cid=1 server=8 
 my $name2 = "$name-2";
 my $lb2 = OxTest::free_port();
 my %env2 = (%env, OXM_ROLE => 'secondary', OXM_SERVERS => 'oxserver-xyz',
-            OXM_LISTEN => "127.0.0.1:$lb2");
+            OXM_LISTEN => "127.0.0.1:$lb2",
+            OXM_METRICS_LISTEN => '127.0.0.1:' . OxTest::free_port(),
+            OXM_MISDIRECTED_LISTEN => '127.0.0.1:' . OxTest::free_port());
 delete @env2{qw(OXM_REDIRECT_URL OXM_ADMIN_LISTEN OXM_ADMIN_HTPASSWD)};
 $envs = join ' ', map { "-e $_='$env2{$_}'" } sort keys %env2;
 ($rc, $out) = run("docker run -d --name $name2 --network host $envs '$image'");

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The admin API's configdb endpoints (registerserver, listdatabaseschema,
 # disableschema, enableschema, changeserver), authentication, routing and
 # the audit trail, with their failure paths.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Names are data: schema names with backticks, quotes, "%" and "_" (no
 # LIKE anywhere), UTF-8, a case or trailing-space variant of a real name,
 # SQL in every place a name can go (URL and body), a NUL byte hidden in a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # conf.d/admin.conf as shipped (only site paths and the port replaced):
 # nginx accepts it, the API answers behind auth_basic, and only there.
 

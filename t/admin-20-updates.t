@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Update tasks through the admin API: runupdate, listUpdateTasks,
 # forceupdatetask (one schema and all), listupdatetasknamespaces,
 # checkdatabase, unblockdatabase; OX's LOCKED row with its refresh and idle

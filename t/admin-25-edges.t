@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # What the other admin tests leave out: directives inherited from the http
 # and server level, a task named by its file name, GET /schemas "blocked"
 # and "stale", changeserver on a schema without contexts, checkdatabase with

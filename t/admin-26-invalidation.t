@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # How the admin API tells the balancers (issue 9, points 3 and 6): the
 # answer's "cache_invalidation" says what really happened: "redis epoch"
 # (INCR done, also over a unix socket), "failed" with the reason (Redis

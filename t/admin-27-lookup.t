@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # GET /lookup?login= (issue 10): where a login goes and why: the key the
 # router uses, what configdb says, the decision of a primary and of a
 # secondary (their server names as arguments), and what each cache tier

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Jobs: POST /upgrade (upgradeschemata) with continue, force, resume_after
 # (-m), skip (-k), parallel and dry_run; POST /updates (runallupdate);
 # GET /jobs, GET /jobs/{id}; a failing task stops a job without force and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # POST /upgrade with "parallel": schemas on two database hosts (the suite's
 # MariaDB and a private one) run two at once, but never two on one host.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A worker killed (-9) while an upgrade job runs a long task: after the
 # idle time checkdatabase shows "Blocking updates running for too long",
 # unblock removes the dead lock, the job shows "interrupted" (to any

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A job whose driver is stuck (its next step waits for a thread of a pool
 # busy with a long call: one pool of one thread for the API and the jobs)
 # goes stale and is resumed by another balancer.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # nginx -s reload while an upgrade job runs: the old worker finishes the
 # schema it is working on (its update is not cut off), starts no further
 # one and records the job "interrupted" at once; the new workers resume it.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # POST /jobs/{id}/resume while another job runs: refused with 409
 # job_running naming the running job, like POST /upgrade and POST /updates
 # (the resumed job would update the schemas the running one updates, and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The seed's walkthrough ("Upgrading from 7.10.0 without downtimes") end to
 # end through both balancers, driven by the admin API: two nginx instances
 # (primary with the admin API, secondary), each with its own shared-memory

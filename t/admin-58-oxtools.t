@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The OX tool stand-in (t/oxtools/oxtool) against OX's own formats
 # (t/oxtools/FORMATS.md, the examples of OX's documentation in
 # t/oxtools/fixtures/): both generations of the update-task tools (7.10.0

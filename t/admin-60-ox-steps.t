@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The OX connector, one step at a time: with oxmigrate_ox_tools the
 # endpoints run the (stand-in) OX tools with exactly the documented flags
 # on the right cluster (old: registerserver, disableschema, changeserver,

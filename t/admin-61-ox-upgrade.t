@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # POST /upgrade (upgradeschemata) through the (stand-in) OX tools: OX's
 # procedure per schema (disableschema, changeserver, runupdate and its
 # verification, enableschema: UpgradeSchemata's order) with the right

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_ox_tools ... via=COMMAND: the wrapper's words come first (as
 # "ssh -o BatchMode=yes oxadmin@ox-xyz-1" would), one wrapper per cluster;
 # at the timeout the whole process group (wrapper and tool) is killed and

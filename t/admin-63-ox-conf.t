@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The OX connector's directives: what nginx refuses at start (one cluster
 # only, no credentials, a credentials file that is not one safe
 # "user:password" line, a bad via= or timeout, a credentials file open to

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The update-task endpoints through the (stand-in) OX tools on the new
 # cluster (7.10.6: listUpdateTasks exists): checkdatabase -A (password in
 # ADMIN_PASSWORD), forceupdatetask -n S -t T and -t T (all schemas),

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Concurrent disable, enable and changeserver of one schema (SQL steps):
 # MariaDB's deadlocks (1213) and lock wait timeouts (1205) are retried, so
 # no call answers 500; a refused changeserver is always a well-formed 409

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # OX's lock taken over by another process while the LAST update task runs
 # (SQL runner): the update is an error (500 update_error naming the lost
 # lock), not a 200; the job marks the schema failed; the other holder's

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # configdb restarts in the middle of an upgrade job (its own MariaDB; the
 # schemas' databases stay up): the step reconnects and does its
 # idempotent configdb statements again, so the job ends "done" with every

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # nginx stops (nginx -s stop: fast shutdown) while an OX tool runs: the
 # tool's process group is killed and reaped, the worker exits at once
 # instead of waiting for the tool; a graceful stop (-s quit) waits for a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Steering an upgrade job in the middle of its run, against the stand-in OX
 # tools: pause during a schema's update (it finishes its sequence, no
 # further schema starts, the job is "paused" with no driver and blocks

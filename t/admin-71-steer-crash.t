@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A worker killed (-9) while its job is pausing, cancelling or paused: the
 # request is in configdb, so the resumed job (another worker) ends as asked;
 # a schema that was in flight finishes its sequence (never half-moved); a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # PATCH /jobs/{id} {"parallel": N} while an upgrade runs: schemas on two
 # database hosts run one at a time until the PATCH, then two at once (never
 # two on one host); the new parallel outlives a pause and continue.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Time windows and max_downtime of an upgrade job, with a faked clock
 # (oxmigrate_job_clock: a file holding "HH:MM"): outside its window a job
 # starts no schema and waits (running, heartbeat fresh, never failed);

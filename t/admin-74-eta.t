@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Issue 10's job part: rate (contexts per second over the schemas done,
 # each weighted by its contexts) and eta_seconds in GET /jobs/{id}, checked
 # against the job's own rows; dry_run's per-schema estimate once a job has

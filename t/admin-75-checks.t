@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The checks before a job enables a schema, each failing on purpose, with
 # the stand-in OX tools: a task left pending (runupdate that did nothing:
 # listUpdateTasks says pending), a health URL answering 500, a replica

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # POST /schemas/{s}/revert (refused while update tasks of the new version
 # ran on it, listing them; forced; allowed when none ran) and GET
 # /schemas/{s}, the diagnosis, of states made on purpose: half-enabled, a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_update_lock_watch (issue 10, "a stale OX lock"): one worker
 # looks at every schema's updateTask each INTERVAL and oxmigrate_metrics
 # says how many LOCKED and BACKGROUND rows are held or stale (older than

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Issue 9's "any writer", by OX's own tools: with sql/changelog.sql
 # installed and no Redis at all, what the (stand-in) OX tools write to
 # configdb through the admin API (disableschema, changeserver,

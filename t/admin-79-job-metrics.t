@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Issue 10: the admin API's metrics move with a job whose schema fails.
 # Three schemas, the second one's update task fails, force goes on: job
 # schemas done 2 / failed 1, the failed task counted, two downtimes (the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A job reuses its connections (jobs' driver, jobsteps.c): one configdb
 # connection passed from step to step and one per database host, reset
 # between schemas.  12 schemas on one host must not cost a connection

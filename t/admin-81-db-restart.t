@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # The schemas' MariaDB (configdb lives there too, as on a small site)
 # restarts in the middle of an upgrade job's update task, cleanly and with
 # kill -9: the runner reconnects, finds its LOCKED row still its own and

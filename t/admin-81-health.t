@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # health_url reaches only what the site allows (issue 17 c): the URLs come
 # from oxmigrate_health_url; a request may only name one of them; control
 # bytes (a header or a whole request injected through "\r\n") are 400; a

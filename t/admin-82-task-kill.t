@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A worker killed (-9) at the worst moments of an update task, held there
 # by a debugger breakpoint: after the task's statements ran but before
 # its updateTask row (ngx_http_oxmigrate_admin_record), and right after

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Control never waits behind work.  Job steps run on their own thread pool
 # (oxmigrate_job_thread_pool; by default "oxmigrate_jobs", 64 threads), so
 # with the API's pool (threads=2) no larger than "parallel" (2), and both

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Issue 16: the upgrade against the OX that sites run, through the
 # stand-in tools rebuilt from OX's sources (t/oxtools/FORMATS.md): the
 # old cluster 7.10.0, the upgraded node 7.10.1 (and 8.0.0).

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # oxmigrate_hold during a job (issue 20, the admin side): once a schema of
 # the job is done, each next disable writes <prefix>window:<schema> (now +
 # the job's mean downtime so far), and a balancer whose hold time is

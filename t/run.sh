@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Runs the prove suite against one build of the module.
 #
 #   t/run.sh MODULE_SO [PROVE_ARGS_OR_TEST_FILES...]

@@ -276,6 +276,8 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
+    omcf->admin = 1;    /* oxmigrate_metrics prints the admin metrics */
+
     /* "default" is nginx's own default pool: 32 threads */
     conf->thread_pool = ngx_thread_pool_add(cf,
                                  conf->thread_pool_name.len

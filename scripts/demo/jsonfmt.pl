@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # Prints a JSON answer of the admin API for the demo: as compact as the API
 # sends it when it fits the line, else one member per line, keys in the
 # order the API wrote them (a decode/encode round trip would sort them).

@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- The demo's user schemas (oxdatabase_5, oxdatabase_6): the few OX tables
 -- the example update tasks of sql/updatetasks/ work on, as a 7.10 schema
 -- has them (utf8, no hidden column, no auto-completion index).

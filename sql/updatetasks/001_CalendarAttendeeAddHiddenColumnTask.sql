@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- task: com.openexchange.chronos.storage.rdb.groupware.CalendarAttendeeAddHiddenColumnTask
 --
 -- Adds a column: attendees can hide an event from their calendar.

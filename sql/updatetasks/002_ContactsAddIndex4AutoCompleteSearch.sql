@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- task: com.openexchange.groupware.update.tasks.ContactsAddIndex4AutoCompleteSearch
 --
 -- Adds an index: the address-book auto-completion searches display names

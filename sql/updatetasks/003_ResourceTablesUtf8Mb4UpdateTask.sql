@@ -1,3 +1,4 @@
+-- Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 -- task: com.openexchange.groupware.update.tasks.ResourceTablesUtf8Mb4UpdateTask
 -- namespace: groupware.utf8mb4
 --

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxAdmin;
 
 # Helpers for the admin API tests (t/admin-*.t), on top of OxTest:
@@ -213,6 +214,13 @@ sub api {
                          timeout => $o{timeout} // 60);
     $r->{json} = OxTest::json($r->{body});
     _record($method, $path, $body, $r) if $ENV{OXM_RECORD};
+    # OXM_OPENAPI=1: every answer checked against docs/openapi.yaml
+    if ($ENV{OXM_OPENAPI} && $r->{status} != 401) {
+        require OxOpenAPI;
+        my @e = OxOpenAPI::check($method, $path, $r->{status}, $r->{json});
+        Test::More::ok(!@e, "docs/openapi.yaml: $method /$path $r->{status}")
+            or Test::More::diag(join "\n", @e);
+    }
     return $r;
 }
 

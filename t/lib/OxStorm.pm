@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStorm;
 # Many raw HTTP connections at once, each following a script, on one
 # thread (non-blocking sockets and select): the hostile clients of

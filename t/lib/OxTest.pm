@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxTest;
 
 # Test helpers for the oxmigrate prove suite: a private database per test

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStand::Admin;
 
 # The admin console tools (com.openexchange.admin.console): registerserver,

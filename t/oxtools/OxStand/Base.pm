@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStand::Base;
 
 # Shared parts of the OX tool stand-in (t/oxtools/oxtool): the node

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStand::Cli;
 
 # Command-line parsing as OX's tools do it: commons-cli (PosixParser in

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStand::Node;
 
 # What happens inside the OX node (the JVM) for the update-task tools:

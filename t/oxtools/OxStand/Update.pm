@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxStand::Update;
 
 # The clients of the update-task tools: runupdate, forceupdatetask,
