@@ -646,6 +646,9 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         oxm_printf("oxmigrate_redis_up %uA\n", m->up[1]);
     }
 
+    /* oxmigrate_hold's: the router's */
+    p = ngx_http_oxmigrate_metrics_print_held(p, last, m);
+
     if (!omcf->admin) {
         goto router;    /* no admin API here: the router's metrics only */
     }
@@ -670,9 +673,7 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                 }
             }
         }
-    }
 
-    if (ngx_http_oxmigrate_metrics_route) {
         p = ngx_http_oxmigrate_metrics_print_loop(p, last, m);
     }
 
@@ -711,7 +712,6 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
                m->tasks[0], m->tasks[1]);
 
     p = ngx_http_oxmigrate_metrics_print_locks(p, last, m);
-    p = ngx_http_oxmigrate_metrics_print_held(p, last, m);
 
     oxm_printf("# HELP oxmigrate_schema_downtime_seconds How long a schema "
                "of a job was disabled (disable to enable).\n"

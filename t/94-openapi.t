@@ -50,7 +50,8 @@ for my $f (split /\n/, `cd '$root' && git ls-files -co --exclude-standard 'admin
         my ($name, $body) = ($1, $2);
         $fields{$name} = [ $body =~ /\{\s*"(\w+)",/g ];
     }
-    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PATCH|PUT|DELETE),\s*"([^"]+)",\s*(?:"\w+"|NULL),\s*\w+,\s*(\w+|NULL)\s*\}/sg) {
+    # { method, path, action, handler, service, answer, fields, work }
+    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PATCH|PUT|DELETE),\s*"([^"]+)",\s*(?:"\w+"|NULL),\s*\w+,\s*\w+,\s*\w+,\s*(\w+|NULL),\s*\d+\s*\}/sg) {
         push @routes, { method => lc $1, path => $2, fields => $3, file => $f };
     }
 }
@@ -105,6 +106,8 @@ for my $f (split /\n/, `cd '$root' && git ls-files -co --exclude-standard 'admin
         $code{$_} //= $f for $1 =~ /"([a-z]+(?:_[a-z]+)+|UPD-\d+)"/g;
     }
     $code{$_} //= $f for $c =~ /\bcode\s*=\s*"([a-z]+(?:_[a-z]+)+|UPD-\d+)"/g;
+    # the answer layer's reasons: { "code[#variant]", NGX_HTTP_... }
+    $code{$_} //= $f for $c =~ /\{\s*"([a-z]+(?:_[a-z]+)+|UPD-\d+)(?:#\w+)?",\s*NGX_HTTP_\w+\s*\}/g;
 }
 my $md = OxTest::_slurp("$root/docs/admin-api.md") // '';
 my ($table) = $md =~ /^\*\*Errors\.\*\*.*?\n\n(\| status.*?)\n\n/ms;
