@@ -127,7 +127,7 @@ ngx_http_oxmigrate_admin_schemas_state(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_state_t  st;
 
     now = ngx_http_oxmigrate_admin_now_ms();
-    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, &op->conn, 1, 1);
     host = NULL;
     s = rows->elts;
 
