@@ -545,8 +545,9 @@ int64_t ngx_http_oxmigrate_admin_refresher_stop(
 ngx_int_t ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u,
     MYSQL *m, ngx_http_oxmigrate_task_t *task, ngx_uint_t *ok, char *err,
     size_t len);
-/* statements separated by ";" in one round trip: the affected rows of the
-   last one, -1: one failed (mysql_errno) */
+/* store/ngx_http_oxmigrate_admin_store_updatetask.c: statements separated
+   by ";" in one round trip: the affected rows of the last one, -1: one
+   failed (mysql_errno) */
 int64_t ngx_http_oxmigrate_admin_batch(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
 

@@ -234,6 +234,35 @@ ngx_int_t ngx_http_oxmigrate_admin_store_task_rows(MYSQL *sm,
     ngx_http_oxmigrate_schema_state_t *st);
 
 
+/* the runner's statements (tasks/runner.c, refresher.c, taskrun.c) */
+ngx_int_t ngx_http_oxmigrate_admin_store_task_table(MYSQL *m,
+    ngx_pool_t *pool, const char *schema);
+int64_t ngx_http_oxmigrate_admin_store_lock(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t now);
+int64_t ngx_http_oxmigrate_admin_store_lock_takeover(MYSQL *m,
+    ngx_pool_t *pool, const char *schema, int64_t now, int64_t idle_before,
+    int64_t mine);
+ngx_int_t ngx_http_oxmigrate_admin_store_lock_read(MYSQL *m,
+    ngx_pool_t *pool, const char *schema, int64_t *last);
+int64_t ngx_http_oxmigrate_admin_store_lock_refresh(MYSQL *m,
+    ngx_pool_t *pool, const char *schema, int64_t now, int64_t last);
+ngx_int_t ngx_http_oxmigrate_admin_store_tasks_begin(MYSQL *m,
+    ngx_pool_t *pool);
+int64_t ngx_http_oxmigrate_admin_store_unlock_end(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t last);
+/* after a task: its transaction and table locks gone, the schema again */
+ngx_int_t ngx_http_oxmigrate_admin_store_task_end(MYSQL *m, ngx_pool_t *pool,
+    const char *schema);
+/* a task's row and COMMIT (update: a forced re-run's row) */
+ngx_int_t ngx_http_oxmigrate_admin_store_task_record(MYSQL *m,
+    ngx_pool_t *pool, const char *schema, ngx_str_t *name, ngx_uint_t ok,
+    ngx_uint_t update);
+
+/* store/ngx_http_oxmigrate_admin_store.c: a job's heartbeat (refresher) */
+ngx_int_t ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m,
+    ngx_pool_t *pool, uint64_t job_id, uint64_t claim, int64_t now);
+
+
 /* http/ngx_http_oxmigrate_admin_answer_updates.c (thread) */
 
 void ngx_http_oxmigrate_admin_answer_update(ngx_http_oxmigrate_admin_op_t *op,

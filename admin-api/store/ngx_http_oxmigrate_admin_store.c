@@ -658,3 +658,19 @@ ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
         pw->sm = NULL;
     }
 }
+
+
+/*
+ * The refresher: the heartbeat of the job a runner works for (configdb's
+ * oxmigrate_job), while its lock is refreshed.  NGX_ERROR: see m.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m, ngx_pool_t *pool,
+    uint64_t job_id, uint64_t claim, int64_t now)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE oxmigrate_job SET heartbeat = %D"
+               " WHERE id = %U AND claim = %U", now, job_id, claim)
+           < 0 ? NGX_ERROR : NGX_OK;
+}

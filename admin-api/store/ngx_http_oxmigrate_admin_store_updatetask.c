@@ -190,3 +190,259 @@ ngx_http_oxmigrate_admin_store_unlock(MYSQL *sm, ngx_pool_t *pool,
                NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
                schema, locked);
 }
+
+
+/*
+ * What a task leaves behind must not leak into our bookkeeping or the next
+ * task: an open transaction (a failed task's, or START TRANSACTION without
+ * COMMIT) is rolled back, table locks are released, autocommit is off
+ * again for the next task (the end of the run turns it on) and the schema
+ * selected again (a USE would send the next task into another database).
+ * NGX_ERROR: the connection is broken.
+ *
+ * One round trip, not mysql_reset_connection(): a reset after every task
+ * made a 100-schema upgrade a third slower.  Session variables a task sets
+ * (sql_mode, foreign_key_checks) do stay for the next one, as they would
+ * in one OX update run.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_task_end(MYSQL *m, ngx_pool_t *pool,
+    const char *schema)
+{
+    return ngx_http_oxmigrate_admin_batch(m, pool, "ROLLBACK; UNLOCK TABLES;"
+                                          " SET autocommit = 0; USE %I",
+                                          schema)
+           < 0 ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A task's row, and COMMIT: one row per task (a forced re-run updates
+ * it), uuid random (ox-facts 6).  A pending task has no row yet (we hold
+ * the lock): only a forced one may have one to update.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_task_record(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update)
+{
+    int64_t     rc, now;
+    ngx_uint_t  try;
+
+    now = ngx_http_oxmigrate_admin_now_ms();
+
+    for (try = 0; /* void */; try++) {
+
+        if (update) {
+            rc = ngx_http_oxmigrate_admin_batch(m, pool,
+                     "UPDATE %I.updateTask SET successful = %U,"
+                     " lastModified = %D WHERE cid = 0 AND taskName = %V"
+                     " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
+                     " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "');"
+                     " INSERT INTO %I.updateTask"
+                     " (cid, taskName, successful, lastModified, uuid)"
+                     " SELECT 0, %V, %U, %D, UNHEX(REPLACE(UUID(), '-', ''))"
+                     " FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM %I.updateTask"
+                     " WHERE cid = 0 AND taskName = %V"
+                     " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
+                     " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "'));"
+                     " COMMIT",
+                     schema, (uint64_t) ok, now, name, schema, name,
+                     (uint64_t) ok, now, schema, name);
+
+        } else {
+            rc = ngx_http_oxmigrate_admin_batch(m, pool,
+                     "INSERT INTO %I.updateTask"
+                     " (cid, taskName, successful, lastModified, uuid)"
+                     " VALUES (0, %V, %U, %D, UNHEX(REPLACE(UUID(), '-', '')));"
+                     " COMMIT", schema, name, (uint64_t) ok, now);
+        }
+
+        if (rc >= 0) {
+            return NGX_OK;
+        }
+
+        /*
+         * The task's own state keeps the row out: a LOCK TABLES without
+         * updateTask (1100), a READ ONLY transaction (1792).  Ending it
+         * commits the task first, then the row follows alone.
+         */
+
+        if (try > 0
+            || (mysql_errno(m) != 1100 && mysql_errno(m) != 1792)
+            || ngx_http_oxmigrate_admin_batch(m, pool,
+                                              mysql_errno(m) == 1100
+                                              ? "UNLOCK TABLES" : "COMMIT")
+               < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+}
+
+
+/*
+ * Statements separated by ";" in one round trip (the connection has
+ * CLIENT_MULTI_STATEMENTS), every result drained: the affected rows of
+ * the last one; -1: one failed (mysql_errno), the ones after it did not
+ * run.
+ */
+
+int64_t
+ngx_http_oxmigrate_admin_batch(MYSQL *m, ngx_pool_t *pool, const char *fmt,
+    ...)
+{
+    int         status;
+    char       *sql;
+    int64_t     rows;
+    va_list     args;
+    MYSQL_RES  *res;
+
+    va_start(args, fmt);
+    sql = ngx_http_oxmigrate_admin_vsql(m, pool, fmt, args);
+    va_end(args);
+
+    if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
+        return -1;
+    }
+
+    rows = 0;
+
+    do {
+        res = mysql_store_result(m);
+        if (res) {
+            mysql_free_result(res);
+
+        } else if (mysql_field_count(m) != 0) {
+            return -1;
+        }
+
+        rows = (int64_t) mysql_affected_rows(m);
+        status = mysql_next_result(m);
+
+    } while (status == 0);
+
+    return status > 0 ? -1 : rows;
+}
+
+
+/* the runner: a schema's updateTask, as OX creates it */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_task_table(MYSQL *m, ngx_pool_t *pool,
+    const char *schema)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "CREATE TABLE IF NOT EXISTS %I.updateTask ("
+               "cid INT UNSIGNED NOT NULL,"
+               " taskName VARCHAR(1024) NOT NULL,"
+               " successful BOOLEAN NOT NULL,"
+               " lastModified BIGINT NOT NULL,"
+               " uuid BINARY(16) NOT NULL,"
+               " PRIMARY KEY (cid, uuid),"
+               " INDEX full (cid, taskName(191))"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", schema)
+           < 0 ? NGX_ERROR : NGX_OK;
+}
+
+
+/* OX's LOCKED row, inserted: the fixed uuid makes it atomic; -1: failed */
+
+int64_t
+ngx_http_oxmigrate_admin_store_lock(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t now)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "INSERT INTO %I.updateTask"
+               " (cid, taskName, successful, lastModified, uuid)"
+               " VALUES (0, 'LOCKED', 1, %D, UNHEX('"
+               NGX_HTTP_OXMIGRATE_LOCKED_UUID "'))", schema, now);
+}
+
+
+/*
+ * The LOCKED row taken over when it was refreshed before idle_before, or
+ * it is the one with lastModified mine: 1 ours, 0 held, -1 failed
+ */
+
+int64_t
+ngx_http_oxmigrate_admin_store_lock_takeover(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t now, int64_t idle_before, int64_t mine)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE %I.updateTask SET lastModified = %D"
+               " WHERE cid = 0 AND uuid = UNHEX('"
+               NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
+               " AND (lastModified < %D OR lastModified = %D)", schema,
+               now, idle_before, mine);
+}
+
+
+/* the LOCKED row's lastModified, 0: none; NGX_ERROR: see m */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_lock_read(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t *last)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
+              " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
+              schema);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+    *last = (row && row[0]) ? ngx_atoof((u_char *) row[0],
+                                        ngx_strlen(row[0]))
+                            : 0;
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/* the refresher: the LOCKED row, if still at last, to now: 1, 0, -1 */
+
+int64_t
+ngx_http_oxmigrate_admin_store_lock_refresh(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t now, int64_t last)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE %I.updateTask SET lastModified = %D"
+               " WHERE cid = 0 AND uuid = UNHEX('"
+               NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+               schema, now, last);
+}
+
+
+/* the runner's tasks run with autocommit off (one transaction each) */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_tasks_begin(MYSQL *m, ngx_pool_t *pool)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool, "SET autocommit = 0") < 0
+           ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The end of a run: rolled back, autocommit on again (the connection may
+ * serve the next schema), the LOCKED row deleted if it is still at last;
+ * the rows deleted, -1: failed
+ */
+
+int64_t
+ngx_http_oxmigrate_admin_store_unlock_end(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, int64_t last)
+{
+    return ngx_http_oxmigrate_admin_batch(m, pool,
+               "ROLLBACK; SET autocommit = 1;"
+               " DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
+               NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
+               schema, last);
+}
