@@ -207,7 +207,7 @@ ngx_http_oxmigrate_admin_store_unlock(MYSQL *sm, ngx_pool_t *pool,
  */
 
 ngx_int_t
-ngx_http_oxmigrate_admin_store_task_end(MYSQL *m, ngx_pool_t *pool,
+ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
     const char *schema)
 {
     return ngx_http_oxmigrate_admin_batch(m, pool, "ROLLBACK; UNLOCK TABLES;"
@@ -224,7 +224,7 @@ ngx_http_oxmigrate_admin_store_task_end(MYSQL *m, ngx_pool_t *pool,
  */
 
 ngx_int_t
-ngx_http_oxmigrate_admin_store_task_record(MYSQL *m, ngx_pool_t *pool,
+ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update)
 {
     int64_t     rc, now;

@@ -88,7 +88,7 @@ ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u, MYSQL *m,
     }
 
     if (*ok
-        && ngx_http_oxmigrate_admin_store_task_record(m, u->pool, u->schema, &task->name,
+        && ngx_http_oxmigrate_admin_record(m, u->pool, u->schema, &task->name,
                                            1, forced)
            != NGX_OK)
     {
@@ -101,13 +101,13 @@ ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u, MYSQL *m,
         *ok = 0;
     }
 
-    if (ngx_http_oxmigrate_admin_store_task_end(m, u->pool, u->schema) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_task_end(m, u->pool, u->schema) != NGX_OK) {
         return ngx_http_oxmigrate_admin_gone(mysql_errno(m)) ? NGX_AGAIN
                                                              : NGX_ERROR;
     }
 
     if (!*ok
-        && ngx_http_oxmigrate_admin_store_task_record(m, u->pool, u->schema, &task->name,
+        && ngx_http_oxmigrate_admin_record(m, u->pool, u->schema, &task->name,
                                            0, forced)
            != NGX_OK)
     {
