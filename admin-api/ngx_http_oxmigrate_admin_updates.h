@@ -260,9 +260,22 @@ ngx_int_t ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
 ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
 
-/* store/ngx_http_oxmigrate_admin_store.c: a job's heartbeat (refresher) */
-ngx_int_t ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m,
-    ngx_pool_t *pool, uint64_t job_id, uint64_t claim, int64_t now);
+/* runupdate's proof (ox/oxupdate.c): task names, the newest task row */
+ngx_int_t ngx_http_oxmigrate_admin_store_task_names(MYSQL *sm,
+    ngx_pool_t *pool, const char *schema, ngx_uint_t successful,
+    int64_t since, ngx_array_t *names);
+ngx_int_t ngx_http_oxmigrate_admin_store_task_newest(MYSQL *sm,
+    ngx_pool_t *pool, const char *schema, int64_t *newest);
+
+/*
+ * store/ngx_http_oxmigrate_admin_store.c: a job's heartbeat and its
+ * schema's progress message while the runner or runupdate works
+ */
+int64_t ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m, ngx_pool_t *pool,
+    uint64_t job_id, uint64_t claim, int64_t now);
+int64_t ngx_http_oxmigrate_admin_store_job_message(MYSQL *m,
+    ngx_pool_t *pool, uint64_t job_id, const char *schema,
+    const char *message);
 
 
 /* http/ngx_http_oxmigrate_admin_answer_updates.c (thread) */

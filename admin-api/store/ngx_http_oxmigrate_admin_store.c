@@ -753,16 +753,28 @@ ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
 
 
 /*
- * The refresher: the heartbeat of the job a runner works for (configdb's
- * oxmigrate_job), while its lock is refreshed.  NGX_ERROR: see m.
+ * The heartbeat of the job a runner (or runupdate) works for, while it
+ * works: 1, 0 (the job is not this driver's any more), -1: see m
  */
 
-ngx_int_t
+int64_t
 ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m, ngx_pool_t *pool,
     uint64_t job_id, uint64_t claim, int64_t now)
 {
     return ngx_http_oxmigrate_admin_exec(m, pool,
                "UPDATE oxmigrate_job SET heartbeat = %D"
-               " WHERE id = %U AND claim = %U", now, job_id, claim)
-           < 0 ? NGX_ERROR : NGX_OK;
+               " WHERE id = %U AND claim = %U", now, job_id, claim);
+}
+
+
+/* the progress GET /jobs/{id} shows of a running schema; -1: see m */
+
+int64_t
+ngx_http_oxmigrate_admin_store_job_message(MYSQL *m, ngx_pool_t *pool,
+    uint64_t job_id, const char *schema, const char *message)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE oxmigrate_job_schema SET message = %s"
+               " WHERE job_id = %U AND name = %s AND state = 'running'",
+               message, job_id, schema);
 }

@@ -446,3 +446,75 @@ ngx_http_oxmigrate_admin_store_unlock_end(MYSQL *m, ngx_pool_t *pool,
                NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
                schema, last);
 }
+
+
+/*
+ * runupdate's proof: the names of the tasks with successful (1 or 0),
+ * newer than since (-1: any), oldest first, into names (char *).
+ * NGX_DECLINED: no updateTask table; NGX_ERROR: see sm.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_task_names(MYSQL *sm, ngx_pool_t *pool,
+    const char *schema, ngx_uint_t successful, int64_t since,
+    ngx_array_t *names)
+{
+    char       **name;
+    MYSQL_ROW    row;
+    MYSQL_RES   *res;
+
+    if (successful) {
+        res = ngx_http_oxmigrate_admin_select(sm, pool,
+                  "SELECT taskName FROM %I.updateTask WHERE cid = 0"
+                  " AND taskName NOT IN ('LOCKED', 'BACKGROUND')"
+                  " AND successful = 1 AND lastModified > %D"
+                  " ORDER BY lastModified", schema, since);
+
+    } else {
+        res = ngx_http_oxmigrate_admin_select(sm, pool,
+                  "SELECT taskName FROM %I.updateTask WHERE cid = 0"
+                  " AND successful = 0 AND taskName NOT IN ('LOCKED',"
+                  " 'BACKGROUND') ORDER BY lastModified", schema);
+    }
+
+    if (res == NULL) {
+        return mysql_errno(sm) == 1146 ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        name = ngx_array_push(names);
+        if (name) {
+            *name = ngx_http_oxmigrate_admin_strndup(pool, row[0],
+                                                     ngx_strlen(row[0]));
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/* the newest task row's lastModified (0: none); NGX_ERROR: see sm */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_task_newest(MYSQL *sm, ngx_pool_t *pool,
+    const char *schema, int64_t *newest)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(sm, pool,
+              "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
+              " WHERE cid = 0 AND taskName NOT IN ('LOCKED', 'BACKGROUND')",
+              schema);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+    *newest = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+    mysql_free_result(res);
+
+    return NGX_OK;
+}

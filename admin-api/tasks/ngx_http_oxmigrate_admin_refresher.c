@@ -263,7 +263,7 @@ ngx_http_oxmigrate_admin_refresher(void *data)
             if (rf->cdb
                 && ngx_http_oxmigrate_admin_store_heartbeat(rf->cdb, rf->pool,
                        rf->job_id, rf->job_claim, now)
-                   != NGX_OK)
+                   < 0)
             {
                 mysql_close(rf->cdb);
                 rf->cdb = NULL;
