@@ -13,6 +13,10 @@
 
 static void ngx_http_oxmigrate_admin_answer_upd_fail(
     ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_ox_ran_t *ox);
+static yajl_gen ngx_http_oxmigrate_admin_answer_upd_open(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+static void ngx_http_oxmigrate_admin_answer_upd_close(yajl_gen g,
+    ngx_http_oxmigrate_ox_ran_t *ox);
 static void ngx_http_oxmigrate_admin_json_v(yajl_gen g, ngx_str_t *s);
 static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
     ngx_array_t *a);
@@ -36,6 +40,46 @@ ngx_http_oxmigrate_admin_answer_upd_fail(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     ngx_http_oxmigrate_admin_answer_fail(op);
+}
+
+
+/*
+ * The 200 answer {, left open, of a service whose result begins with its
+ * ngx_http_oxmigrate_ox_ran_t; NULL: a failure, answered
+ */
+
+static yajl_gen
+ngx_http_oxmigrate_admin_answer_upd_open(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc)
+{
+    yajl_gen  g;
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_answer_upd_fail(op, op->res.data);
+        return NULL;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+
+    if (g) {
+        yajl_gen_map_open(g);
+    }
+
+    return g;
+}
+
+
+/* "ox" when a tool ran, and } */
+
+static void
+ngx_http_oxmigrate_admin_answer_upd_close(yajl_gen g,
+    ngx_http_oxmigrate_ox_ran_t *ox)
+{
+    if (ox->call) {
+        ngx_http_oxmigrate_admin_ox_json(g, ox->call);
+    }
+
+    yajl_gen_map_close(g);
 }
 
 
@@ -194,17 +238,11 @@ ngx_http_oxmigrate_admin_answer_tasks(ngx_http_oxmigrate_admin_op_t *op,
 
     tl = op->res.data;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_upd_fail(op, tl ? &tl->ox : NULL);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_upd_open(op, rc);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "schema");
     ngx_http_oxmigrate_admin_json_str(g, tl->schema);
     ngx_http_oxmigrate_admin_json_str(g, "tasks");
@@ -217,11 +255,7 @@ ngx_http_oxmigrate_admin_answer_tasks(ngx_http_oxmigrate_admin_op_t *op,
 
     yajl_gen_array_close(g);
 
-    if (tl->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, tl->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &tl->ox);
 }
 
 
@@ -279,12 +313,7 @@ ngx_http_oxmigrate_admin_answer_force(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, fo->task);
     ngx_http_oxmigrate_admin_forced_json(g, &fo->forced);
-
-    if (fo->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, fo->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &fo->ox);
 }
 
 
@@ -301,17 +330,11 @@ ngx_http_oxmigrate_admin_answer_force_all(ngx_http_oxmigrate_admin_op_t *op,
 
     fa = op->res.data;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_upd_fail(op, fa ? &fa->ox : NULL);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_upd_open(op, rc);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "task");
     ngx_http_oxmigrate_admin_json_str(g, fa->task);
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
@@ -328,11 +351,7 @@ ngx_http_oxmigrate_admin_answer_force_all(ngx_http_oxmigrate_admin_op_t *op,
 
     yajl_gen_array_close(g);
 
-    if (fa->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, fa->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &fa->ox);
 }
 
 
@@ -350,17 +369,11 @@ ngx_http_oxmigrate_admin_answer_namespaces(ngx_http_oxmigrate_admin_op_t *op,
 
     nss = op->res.data;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_upd_fail(op, nss ? &nss->ox : NULL);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_upd_open(op, rc);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "namespaces");
     yajl_gen_array_open(g);
 
@@ -386,11 +399,7 @@ ngx_http_oxmigrate_admin_answer_namespaces(ngx_http_oxmigrate_admin_op_t *op,
 
     yajl_gen_array_close(g);
 
-    if (nss->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, nss->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &nss->ox);
 }
 
 
@@ -446,17 +455,11 @@ ngx_http_oxmigrate_admin_answer_check(ngx_http_oxmigrate_admin_op_t *op,
 
     ck = op->res.data;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_upd_fail(op, ck ? &ck->ox : NULL);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_upd_open(op, rc);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_db_rows(g, "schemas", ck->rows);
 
     if (ck->rows->nelts == 0) {
@@ -465,11 +468,7 @@ ngx_http_oxmigrate_admin_answer_check(ngx_http_oxmigrate_admin_op_t *op,
                                              "stale schemas found");
     }
 
-    if (ck->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, ck->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &ck->ox);
 }
 
 
@@ -484,17 +483,11 @@ ngx_http_oxmigrate_admin_answer_unblock(ngx_http_oxmigrate_admin_op_t *op,
 
     ub = op->res.data;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_upd_fail(op, ub ? &ub->ox : NULL);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_upd_open(op, rc);
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "database");
     ngx_http_oxmigrate_admin_json_int(g, ub->database);
     ngx_http_oxmigrate_admin_db_rows(g, "unblocked", ub->unblocked);
@@ -506,9 +499,5 @@ ngx_http_oxmigrate_admin_answer_unblock(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "message");
     ngx_http_oxmigrate_admin_json_strn(g, ub->message.data, ub->message.len);
 
-    if (ub->ox.call) {
-        ngx_http_oxmigrate_admin_ox_json(g, ub->ox.call);
-    }
-
-    yajl_gen_map_close(g);
+    ngx_http_oxmigrate_admin_answer_upd_close(g, &ub->ox);
 }

@@ -435,7 +435,9 @@ ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev)
 
     t0 = ngx_http_oxmigrate_admin_loop_start();
     ngx_http_oxmigrate_admin_answered(ev);
-    ngx_http_oxmigrate_admin_loop_end(t0, "an answer", ev->log);
+
+    /* the answer may have freed the request and ev with it (ASan) */
+    ngx_http_oxmigrate_admin_loop_end(t0, "an answer", ngx_cycle->log);
 }
 
 
