@@ -401,8 +401,8 @@ ngx_uint_t ngx_http_oxmigrate_admin_route_index(
 ngx_int_t ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
     const char *key, ngx_http_oxmigrate_info_t *info);
 
-/* ngx_http_oxmigrate_admin_store.c: a schema's OX lock rows (lastModified,
- * 0: none); NGX_DECLINED: no updateTask there */
+/* store/ngx_http_oxmigrate_admin_store_updatetask.c: a schema's OX lock
+ * rows (lastModified, 0: none); NGX_DECLINED: no updateTask there */
 ngx_int_t ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
     const char *schema, int64_t *locked, int64_t *background);
 
@@ -600,13 +600,14 @@ int64_t ngx_http_oxmigrate_admin_refresher_stop(
 ngx_int_t ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u,
     MYSQL *m, ngx_http_oxmigrate_task_t *task, ngx_uint_t *ok, char *err,
     size_t len);
-/* statements separated by ";" in one round trip: the affected rows of the
-   last one, -1: one failed (mysql_errno) */
+/* store/ngx_http_oxmigrate_admin_store_updatetask.c: statements separated
+   by ";" in one round trip: the affected rows of the last one, -1: one
+   failed (mysql_errno) */
 int64_t ngx_http_oxmigrate_admin_batch(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
 
 
-/* ngx_http_oxmigrate_admin_updates.c (thread) */
+/* store/ngx_http_oxmigrate_admin_store.c: every schema (thread) */
 
 /* a schema as configdb knows it */
 typedef struct {
@@ -617,14 +618,10 @@ typedef struct {
 } ngx_http_oxmigrate_schema_ref_t;
 
 /*
- * Every schema of configdb (op->conn.db), in the documented order: database
- * (db_pool_id) first, then the name with digit runs compared as numbers.
- * not_on counts contexts whose server is not server_id.  NULL: answered
- * 503 or 500.
+ * Every schema of configdb, in the documented order: database (db_pool_id)
+ * first, then the name with digit runs compared as numbers.  not_on counts
+ * contexts whose server is not server_id.  NGX_ERROR: see mysql_error().
  */
-ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
-    ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
-/* the same on any configdb connection; NGX_ERROR: see mysql_error() */
 ngx_int_t ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
     uint64_t server_id, ngx_array_t **out);
 /* qsort() in that order: schema_refs, or structs that begin with one */
@@ -659,71 +656,10 @@ ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
 void ngx_http_oxmigrate_admin_pool_walk_done(
     ngx_http_oxmigrate_pool_walk_t *pw);
 
-/* the database host of the schema op->args.path[0]; NGX_ERROR: answered */
-ngx_int_t ngx_http_oxmigrate_admin_resolve(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h);
-/* an answer {"schema":op->args.path[0], left open; NULL: no generator */
-yajl_gen ngx_http_oxmigrate_admin_reply_schema(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t status);
-
-/*
- * The 200 answer to POST /updatetasks/{t}/force on both paths, left open
- * (NULL: none): "task" and "schemas", database by database (connect: with
- * a connection to each), every schema with what forced writes about it.
- */
-typedef void (*ngx_http_oxmigrate_admin_forced_pt)(
-    ngx_http_oxmigrate_admin_op_t *op, yajl_gen g,
-    ngx_http_oxmigrate_pool_walk_t *pw, const char *schema, void *data);
-
-yajl_gen ngx_http_oxmigrate_admin_force_all_json(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_array_t *all, ngx_uint_t connect,
-    ngx_http_oxmigrate_admin_forced_pt forced, void *data);
-/* a namespace of GET /updatetasks/namespaces: {...,"tasks":[ left open */
-void ngx_http_oxmigrate_admin_ns_open(ngx_http_oxmigrate_admin_op_t *op,
-    yajl_gen g, ngx_str_t *ns);
-
-void ngx_http_oxmigrate_admin_schema_update(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_task_force(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_task_force_all(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_namespaces(ngx_http_oxmigrate_admin_op_t *op);
-
-
-/* ngx_http_oxmigrate_admin_tasklist.c (thread) */
-
-/* what GET /schemas/{s}/updatetasks?state= asks for */
-#define NGX_HTTP_OXMIGRATE_TASKS_EXECUTED  0x01
-#define NGX_HTTP_OXMIGRATE_TASKS_PENDING   0x02
-#define NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED  0x04
-
-/*
- * The 200 answer {"schema":op->args.path[0],"tasks":[ left open, after reading
- * st, the schema's updateTask, on h (NULL: not needed); NULL: answered
- */
-yajl_gen ngx_http_oxmigrate_admin_tasks_open(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_dbhost_t *h,
-    ngx_http_oxmigrate_schema_state_t *st);
-/*
- * An entry of that task list, when want asks for its state: executed (e,
- * its updateTask row), excluded (by: why, in OX's words) or pending; ns
- * NULL: no namespace.  The SQL path and the OX tools' path both write it.
- */
-void ngx_http_oxmigrate_admin_task_json(yajl_gen g, ngx_uint_t want,
-    ngx_str_t *name, ngx_str_t *ns, ngx_http_oxmigrate_executed_t *e,
-    ngx_str_t *by);
-/* the executed entries: the rows of st; with alcf, of tasks it lacks only */
-void ngx_http_oxmigrate_admin_tasks_executed(yajl_gen g, ngx_uint_t want,
-    ngx_http_oxmigrate_schema_state_t *st,
-    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
-
-void ngx_http_oxmigrate_admin_tasks_list(ngx_http_oxmigrate_admin_op_t *op);
-
-
-/* ngx_http_oxmigrate_admin_check.c (thread) */
-
-void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
+/* http/ngx_http_oxmigrate_admin_legacy.c: every schema for a handler that
+ * takes op; NULL: answered 503 or 500 */
+ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
+    ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
 
 
 /* ngx_http_oxmigrate_admin_jobs.c, then _jobview.c */
@@ -830,12 +766,6 @@ void ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
 /* thread: NGX_OK exit 0, NGX_DECLINED failed, NGX_ERROR not run/killed */
 ngx_int_t ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call);
 u_char *ngx_http_oxmigrate_admin_ox_said(ngx_str_t *out, size_t *len);
-/* oxtasks.c: runs a call, NGX_ERROR: answered (502, 503, 504) */
-ngx_int_t ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_ox_call_t *call);
-/* a name that is a safe argument; NGX_ERROR: answered 400 */
-ngx_int_t ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
-    const char *what, const char *s);
 void ngx_http_oxmigrate_admin_ox_json(yajl_gen g,
     ngx_http_oxmigrate_ox_call_t *call);
 void ngx_http_oxmigrate_admin_ox_fail(ngx_http_oxmigrate_admin_op_t *op,
@@ -1000,19 +930,6 @@ void ngx_http_oxmigrate_admin_step_fail(ngx_http_oxmigrate_admin_op_t *op,
 /* ox/ngx_http_oxmigrate_admin_ox.c: why a tool failed, as a reason */
 const char *ngx_http_oxmigrate_admin_ox_reason(
     ngx_http_oxmigrate_ox_call_t *call);
-
-
-/* ngx_http_oxmigrate_admin_oxtasks.c: update-task endpoints by OX tools */
-
-void ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_ox_task_force(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h);
-void ngx_http_oxmigrate_admin_ox_task_force_all(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want);
-void ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op);
 
 
 /* ngx_http_oxmigrate_admin_conf.c and the handler it installs */

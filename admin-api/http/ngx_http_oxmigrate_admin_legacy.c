@@ -63,3 +63,28 @@ ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
     (void) ngx_http_oxmigrate_admin_db_fail(&op->res, m);
     ngx_http_oxmigrate_admin_answer_fail(op);
 }
+
+
+/* every schema of configdb in order; NULL: answered 503 or 500 */
+
+ngx_array_t *
+ngx_http_oxmigrate_admin_op_schemas(ngx_http_oxmigrate_admin_op_t *op,
+    uint64_t server_id)
+{
+    MYSQL        *m;
+    ngx_array_t  *all;
+
+    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oxmigrate_admin_all_schemas(m, op->conn.pool, server_id, &all)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_db_error(op, m);
+        return NULL;
+    }
+
+    return all;
+}

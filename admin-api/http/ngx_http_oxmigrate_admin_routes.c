@@ -141,31 +141,38 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
       ngx_http_oxmigrate_admin_f_change, 0 },
 
     { NGX_HTTP_POST, "schemas/*/update", "runupdate",
-      ngx_http_oxmigrate_admin_schema_update, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_schema_update,
+      ngx_http_oxmigrate_admin_answer_update,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "schemas/*/updatetasks", NULL,
-      ngx_http_oxmigrate_admin_tasks_list, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_tasks_list,
+      ngx_http_oxmigrate_admin_answer_tasks,
       NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_task_force,
+      ngx_http_oxmigrate_admin_answer_force,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "updatetasks/namespaces", NULL,
-      ngx_http_oxmigrate_admin_namespaces, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_namespaces,
+      ngx_http_oxmigrate_admin_answer_namespaces,
       NULL, 0 },
 
     { NGX_HTTP_POST, "updatetasks/*/force", "forceupdatetask",
-      ngx_http_oxmigrate_admin_task_force_all, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_task_force_all,
+      ngx_http_oxmigrate_admin_answer_force_all,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "databases/check", NULL,
-      ngx_http_oxmigrate_admin_db_check, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_db_check,
+      ngx_http_oxmigrate_admin_answer_check,
       NULL, 0 },
 
     { NGX_HTTP_POST, "databases/*/unblock", "unblockdatabase",
-      ngx_http_oxmigrate_admin_db_unblock, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_db_unblock,
+      ngx_http_oxmigrate_admin_answer_unblock,
       ngx_http_oxmigrate_admin_f_unblock, 0 },
 
     { NGX_HTTP_POST, "upgrade", "upgradeschemata",

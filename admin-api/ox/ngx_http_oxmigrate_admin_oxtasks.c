@@ -1,45 +1,53 @@
 
 /*
- * oxmigrate admin API: the update-task endpoints through OX's own tools
- * (oxmigrate_ox_tools), on a node of the new cluster: listUpdateTasks,
- * listUpdateTaskNamespaces, checkdatabase, unblockdatabase
- * (forceupdatetask: ngx_http_oxmigrate_admin_oxforce.c).  The answers are the JSON of the SQL implementation
- * (ngx_http_oxmigrate_admin_updates.c, _check.c) plus "ox" (what the tool
- * said).  Thread pool only.
+ * oxmigrate admin API: the update-task endpoints' OX tools, on a node of
+ * the new cluster (oxmigrate_ox_tools): checkdatabase, unblockdatabase,
+ * listUpdateTasks, listUpdateTaskNamespaces (forceupdatetask:
+ * ngx_http_oxmigrate_admin_oxforce.c).  Runs a tool and reads what it
+ * printed into the result of the endpoint's service (svc/); the answer
+ * writes it as the SQL path's JSON plus "ox" (what the tool said).
+ * Thread pool only.
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
-/* runs the call; NGX_ERROR: the failure is answered (502, 503, 504) */
+static ngx_int_t ngx_http_oxmigrate_admin_oxt_expect(
+    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other);
 
-ngx_int_t
-ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_ox_call_t *call)
+
+/* a call of tool on the new cluster, from the pool; NULL: no memory */
+
+static ngx_http_oxmigrate_ox_call_t *
+ngx_http_oxmigrate_admin_oxt_call(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_ox_ran_t *ox, const char *tool)
 {
-    if (ngx_http_oxmigrate_admin_ox_run(call) != NGX_OK) {
-        ngx_http_oxmigrate_admin_ox_fail(op, call);
-        return NGX_ERROR;
+    ox->call = ngx_palloc(c->pool, sizeof(ngx_http_oxmigrate_ox_call_t));
+    if (ox->call == NULL) {
+        return NULL;
     }
 
-    return NGX_OK;
+    ngx_http_oxmigrate_admin_ox_init(ox->call, c->alcf, c->pool, c->log,
+                                     tool, NGX_HTTP_OXMIGRATE_OX_NEW);
+
+    return ox->call;
 }
 
 
 ngx_int_t
-ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
-    const char *what, const char *s)
+ngx_http_oxmigrate_admin_oxt_run(ngx_http_oxmigrate_ox_call_t *call,
+    const char *one, const char *other)
 {
-    if (ngx_http_oxmigrate_admin_ox_safe((u_char *) s, ngx_strlen(s))) {
-        return NGX_OK;
+    if (ngx_http_oxmigrate_admin_ox_run(call) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                   "invalid_argument", "a%s %s consists of letters, digits "
-                   "and _.-:@%%+=,/ (not starting with \"-\")",
-                   what[0] == 'u' ? "n" : "", what);
-    return NGX_ERROR;
+    if (one) {
+        return ngx_http_oxmigrate_admin_oxt_expect(call, one, other);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -50,12 +58,12 @@ ngx_http_oxmigrate_admin_oxt_safe(ngx_http_oxmigrate_admin_op_t *op,
  */
 
 static ngx_int_t
-ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
+ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_ox_call_t *call,
+    const char *one, const char *other)
 {
     u_char  *p, *q, *text;
 
-    text = ngx_pnalloc(op->conn.pool, call->out.len + 1);
+    text = ngx_pnalloc(call->pool, call->out.len + 1);
     if (text == NULL) {
         return NGX_ERROR;
     }
@@ -88,34 +96,8 @@ ngx_http_oxmigrate_admin_oxt_expect(ngx_http_oxmigrate_admin_op_t *op,
     ngx_snprintf((u_char *) call->error, sizeof(call->error) - 1,
                  "%s (new cluster) exited with code 0 but its output has "
                  "no \"%s\"%Z", call->tool, one);
-    ngx_http_oxmigrate_admin_ox_fail(op, call);
 
     return NGX_ERROR;
-}
-
-
-/* runs the call, then a 200 answer {, left open; NULL: answered */
-
-static yajl_gen
-ngx_http_oxmigrate_admin_oxt_answer(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_ox_call_t *call, const char *one, const char *other)
-{
-    yajl_gen  g;
-
-    if (ngx_http_oxmigrate_admin_oxt_run(op, call) != NGX_OK
-        || (one && ngx_http_oxmigrate_admin_oxt_expect(op, call, one, other)
-                   != NGX_OK))
-    {
-        return NULL;
-    }
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-
-    if (g) {
-        yajl_gen_map_open(g);
-    }
-
-    return g;
 }
 
 
@@ -158,13 +140,13 @@ ngx_http_oxmigrate_admin_oxt_line(u_char **p, u_char *end, ngx_str_t *line)
  * callback says whether it took the row; returns how many it took.
  */
 
-typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(yajl_gen g,
-    ngx_uint_t want, ngx_str_t *line, ngx_str_t *w, ngx_uint_t n);
+typedef ngx_uint_t (*ngx_http_oxmigrate_admin_oxt_row_pt)(void *data,
+    ngx_str_t *line, ngx_str_t *w, ngx_uint_t n);
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
-    ngx_uint_t words, ngx_uint_t cr, yajl_gen g, ngx_uint_t want,
-    ngx_http_oxmigrate_admin_oxt_row_pt cb)
+    ngx_uint_t words, ngx_uint_t cr, ngx_http_oxmigrate_admin_oxt_row_pt cb,
+    void *data)
 {
     u_char      *p, *q, *end, *eol;
     ngx_str_t    line, w[8];
@@ -212,7 +194,7 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
             w[n].len = q - w[n].data;
         }
 
-        if (n == words && cb(g, want, &line, w, n)) {
+        if (n == words && cb(data, &line, w, n)) {
             rows++;
         }
     }
@@ -224,30 +206,31 @@ ngx_http_oxmigrate_admin_oxt_rows(ngx_str_t *out, const char *after,
 /* "id name hostname scheme [status]": checkdatabase, unblockdatabase */
 
 static ngx_uint_t
-ngx_http_oxmigrate_admin_oxt_db(yajl_gen g, ngx_uint_t want, ngx_str_t *line,
-    ngx_str_t *w, ngx_uint_t n)
+ngx_http_oxmigrate_admin_oxt_db(void *data, ngx_str_t *line, ngx_str_t *w,
+    ngx_uint_t n)
 {
+    ngx_array_t                  *rows = data;
+    ngx_http_oxmigrate_db_row_t  *r;
+
     /* a row starts with the database id: not the header, no message */
     if (ngx_atoof(w[0].data, w[0].len) == NGX_ERROR) {
         return 0;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "id");
-    ngx_http_oxmigrate_admin_json_int(g, ngx_atoof(w[0].data, w[0].len));
-    ngx_http_oxmigrate_admin_json_str(g, "name");
-    ngx_http_oxmigrate_admin_json_strn(g, w[1].data, w[1].len);
-    ngx_http_oxmigrate_admin_json_str(g, "hostname");
-    ngx_http_oxmigrate_admin_json_strn(g, w[2].data, w[2].len);
-    ngx_http_oxmigrate_admin_json_str(g, "scheme");
-    ngx_http_oxmigrate_admin_json_strn(g, w[3].data, w[3].len);
-
-    if (n > 4) {
-        ngx_http_oxmigrate_admin_json_str(g, "status");
-        ngx_http_oxmigrate_admin_json_strn(g, w[4].data, w[4].len);
+    r = ngx_array_push(rows);
+    if (r == NULL) {
+        return 0;
     }
 
-    yajl_gen_map_close(g);
+    ngx_memzero(r, sizeof(ngx_http_oxmigrate_db_row_t));
+    r->id = ngx_atoof(w[0].data, w[0].len);
+    r->name = w[1];
+    r->hostname = w[2];
+    r->scheme = w[3];
+
+    if (n > 4) {
+        r->status = w[4];
+    }
 
     return 1;
 }
@@ -255,78 +238,57 @@ ngx_http_oxmigrate_admin_oxt_db(yajl_gen g, ngx_uint_t want, ngx_str_t *line,
 
 /* GET /databases/check: checkdatabase -A u -P p */
 
-void
-ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_db_check(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_db_check_t *ck)
 {
-    yajl_gen                      g;
-    ngx_uint_t                    rows;
-    ngx_http_oxmigrate_ox_call_t  call;
+    ngx_http_oxmigrate_ox_call_t  *call;
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
-                                     "checkdatabase",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
+    call = ngx_http_oxmigrate_admin_oxt_call(c, &ck->ox, "checkdatabase");
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
 
-    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call,
+    if (ngx_http_oxmigrate_admin_oxt_run(call,
                   "id name hostname scheme status",
-                  "Neither pending, blocking nor stale schemas found");
-    if (g == NULL) {
-        return;
+                  "Neither pending, blocking nor stale schemas found")
+        != NGX_OK)
+    {
+        ck->ox.failed = 1;
+        return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-    rows = ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 5, 1, g, 0,
-                                             ngx_http_oxmigrate_admin_oxt_db);
-    yajl_gen_array_close(g);
-
-    if (rows == 0) {
-        ngx_http_oxmigrate_admin_json_str(g, "message");
-        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
-                                             "stale schemas found");
-    }
-
-    ngx_http_oxmigrate_admin_ox_json(g, &call);
-    yajl_gen_map_close(g);
+    (void) ngx_http_oxmigrate_admin_oxt_rows(&call->out, NULL, 5, 1,
+                                             ngx_http_oxmigrate_admin_oxt_db,
+                                             ck->rows);
+    return NGX_OK;
 }
 
 
-/* POST /databases/{id}/unblock: unblockdatabase -A u -P p -i ID [--schema] */
+/*
+ * POST /databases/{id}/unblock: unblockdatabase -A u -P p -i ID
+ * [--schema S]
+ */
 
-void
-ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_conn_t *c,
+    char *id, const char *schema, ngx_http_oxmigrate_db_unblock_t *ub)
 {
     u_char                        *p;
-    char                          *schema;
-    yajl_gen                       g;
-    ngx_int_t                      id;
-    ngx_str_t                      line;
-    ngx_http_oxmigrate_ox_call_t   call;
+    ngx_http_oxmigrate_db_row_t   *r;
+    ngx_http_oxmigrate_ox_call_t  *call;
 
-    id = ngx_atoi((u_char *) op->args.path[0], ngx_strlen(op->args.path[0]));
-    if (id == NGX_ERROR) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                       "unknown_database",
-                                       "database '%s' not found",
-                                       op->args.path[0]);
-        return;
+    call = ngx_http_oxmigrate_admin_oxt_call(c, &ub->ox, "unblockdatabase");
+    if (call == NULL) {
+        return NGX_ERROR;
     }
 
-    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
-    if (schema
-        && ngx_http_oxmigrate_admin_oxt_safe(op, "schema", schema) != NGX_OK)
-    {
-        return;
-    }
-
-    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
-                                     "unblockdatabase",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.args[0] = "-i";
-    call.args[1] = op->args.path[0];
+    call->args[0] = "-i";
+    call->args[1] = id;
 
     if (schema) {
-        call.args[2] = "--schema";
-        call.args[3] = schema;
+        call->args[2] = "--schema";
+        call->args[3] = schema;
     }
 
     /*
@@ -334,52 +296,49 @@ ngx_http_oxmigrate_admin_ox_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
      * schemas from database N:" and a table, "database N is already
      * unblocked", "schema S unblocked", "schema S is already unblocked".
      */
-    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, "unblocked", NULL);
-    if (g == NULL) {
-        return;
+    if (ngx_http_oxmigrate_admin_oxt_run(call, "unblocked", NULL) != NGX_OK) {
+        ub->ox.failed = 1;
+        return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "database");
-    ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
-    yajl_gen_array_open(g);
-
-    if (ngx_strstr(call.out.data, "unblocked the following schemas")) {
-        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out,
+    if (ngx_strstr(call->out.data, "unblocked the following schemas")) {
+        (void) ngx_http_oxmigrate_admin_oxt_rows(&call->out,
                                    "unblocked the following schemas", 4, 1,
-                                   g, 0, ngx_http_oxmigrate_admin_oxt_db);
+                                   ngx_http_oxmigrate_admin_oxt_db,
+                                   ub->unblocked);
 
-    } else if (schema && ngx_strstr(call.out.data, "is already") == NULL) {
+    } else if (schema && ngx_strstr(call->out.data, "is already") == NULL) {
         /* "schema S unblocked": the row as the table would give it */
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "id");
-        ngx_http_oxmigrate_admin_json_int(g, id);
-        ngx_http_oxmigrate_admin_json_str(g, "scheme");
-        ngx_http_oxmigrate_admin_json_str(g, schema);
-        yajl_gen_map_close(g);
-    }
+        r = ngx_array_push(ub->unblocked);
+        if (r == NULL) {
+            return NGX_ERROR;
+        }
 
-    yajl_gen_array_close(g);
+        ngx_memzero(r, sizeof(ngx_http_oxmigrate_db_row_t));
+        r->id = ub->database;
+        r->scheme.data = (u_char *) schema;
+        r->scheme.len = ngx_strlen(schema);
+        r->short_row = 1;
+    }
 
     /* the tool's first line, its own words */
-    p = call.out.data;
-    (void) ngx_http_oxmigrate_admin_oxt_line(&p, call.out.data + call.out.len,
-                                             &line);
-    ngx_http_oxmigrate_admin_json_str(g, "message");
-    ngx_http_oxmigrate_admin_json_strn(g, line.data, line.len);
-    ngx_http_oxmigrate_admin_ox_json(g, &call);
-    yajl_gen_map_close(g);
+    p = call->out.data;
+    (void) ngx_http_oxmigrate_admin_oxt_line(&p, call->out.data
+                                                 + call->out.len,
+                                             &ub->message);
+    return NGX_OK;
 }
 
 
 /* a row "<task> pending" or "<task> excluded via ..." of listUpdateTasks */
 
 static ngx_uint_t
-ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
-    ngx_str_t *line, ngx_str_t *w, ngx_uint_t n)
+ngx_http_oxmigrate_admin_oxt_task(void *data, ngx_str_t *line, ngx_str_t *w,
+    ngx_uint_t n)
 {
-    u_char     *q, *e;
-    ngx_str_t   ns;
+    u_char       *q, *e;
+    ngx_str_t    *ns, *by;
+    ngx_array_t  *tasks = data;
 
     /* a task's name starts its line; not the header "taskName state" */
     if (w[0].data != line->data
@@ -389,8 +348,9 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
     }
 
     if (w[1].len >= 7 && ngx_strncmp(w[1].data, "pending", 7) == 0) {
-        ngx_http_oxmigrate_admin_task_json(g, want, &w[0], NULL, NULL, NULL);
-        return 1;
+        return ngx_http_oxmigrate_admin_task_entry(tasks, &w[0], NULL, NULL,
+                                                   NULL)
+               == NGX_OK;
     }
 
     if (w[1].len < 8 || ngx_strncmp(w[1].data, "excluded", 8) != 0) {
@@ -401,14 +361,26 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
                          (u_char *) "namespace '", 11 - 1);
     e = q ? ngx_strlchr(q + 11, w[1].data + w[1].len, '\'') : NULL;
 
-    if (e) {
-        ns.data = q + 11;
-        ns.len = e - q - 11;
+    ns = NULL;
+    by = ngx_palloc(tasks->pool, sizeof(ngx_str_t));
+    if (by == NULL) {
+        return 0;
     }
 
-    ngx_http_oxmigrate_admin_task_json(g, want, &w[0], e ? &ns : NULL, NULL,
-                                       &w[1]);
-    return 1;
+    *by = w[1];
+
+    if (e) {
+        ns = ngx_palloc(tasks->pool, sizeof(ngx_str_t));
+        if (ns == NULL) {
+            return 0;
+        }
+
+        ns->data = q + 11;
+        ns->len = e - q - 11;
+    }
+
+    return ngx_http_oxmigrate_admin_task_entry(tasks, &w[0], ns, NULL, by)
+           == NGX_OK;
 }
 
 
@@ -420,7 +392,7 @@ ngx_http_oxmigrate_admin_oxt_task(yajl_gen g, ngx_uint_t want,
  */
 
 static ngx_uint_t
-ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_op_t *op,
+ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_str_t *line, size_t name_len)
 {
     u_char                     *q, *e, *end;
@@ -447,7 +419,7 @@ ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_op_t *op,
     t.ns.data = q + 11;
     t.ns.len = e - q - 11;
 
-    return ngx_http_oxmigrate_admin_excluded(op->conn.alcf, &t, op->conn.pool) != NULL;
+    return ngx_http_oxmigrate_admin_excluded(c->alcf, &t, c->pool) != NULL;
 }
 
 
@@ -459,7 +431,7 @@ ngx_http_oxmigrate_admin_oxt_excluded(ngx_http_oxmigrate_admin_op_t *op,
  */
 
 static void
-ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
+ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_str_t *out)
 {
     u_char       *p, *q, *end, *copy;
@@ -467,8 +439,8 @@ ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t    i, pass, ex;
     ngx_array_t  *excluded;
 
-    excluded = ngx_array_create(op->conn.pool, 4, sizeof(ngx_str_t));
-    copy = ngx_pnalloc(op->conn.pool, out->len + 1);
+    excluded = ngx_array_create(c->pool, 4, sizeof(ngx_str_t));
+    copy = ngx_pnalloc(c->pool, out->len + 1);
     if (excluded == NULL || copy == NULL) {
         return;
     }
@@ -488,7 +460,7 @@ ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
                 /* void */
             }
 
-            ex = ngx_http_oxmigrate_admin_oxt_excluded(op, &line, name.len);
+            ex = ngx_http_oxmigrate_admin_oxt_excluded(c, &line, name.len);
 
             if (pass == 0) {
                 if (ex && (x = ngx_array_push(excluded))) {
@@ -529,136 +501,98 @@ ngx_http_oxmigrate_admin_oxt_drop_excluded(ngx_http_oxmigrate_admin_op_t *op,
 
 
 /*
- * GET /schemas/{s}/updatetasks: executed tasks are OX's rows in the
- * schema's updateTask (as without the tools), pending and excluded ones
- * what "listUpdateTasks -A u -P p -a -n S" says (OX knows its tasks).
+ * GET /schemas/{s}/updatetasks: the pending and excluded tasks, what
+ * "listUpdateTasks -A u -P p -a -n S" says (OX knows its tasks).
  */
 
-void
-ngx_http_oxmigrate_admin_ox_tasks_list(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_dbhost_t *h, ngx_uint_t want)
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_tasks(ngx_http_oxmigrate_admin_conn_t *c,
+    const char *schema, ngx_http_oxmigrate_ox_ran_t *ox, ngx_array_t *tasks)
 {
-    yajl_gen                           g;
-    ngx_uint_t                         tool;
-    ngx_http_oxmigrate_ox_call_t       call;
-    ngx_http_oxmigrate_schema_state_t  st;
+    ngx_http_oxmigrate_ox_call_t  *call;
 
-    tool = want & (NGX_HTTP_OXMIGRATE_TASKS_PENDING
-                   | NGX_HTTP_OXMIGRATE_TASKS_EXCLUDED);
-
-    ngx_memzero(&st, sizeof(ngx_http_oxmigrate_schema_state_t));
-    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
-                                     "listUpdateTasks",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-    call.mode = "-a";
-    call.args[0] = "-n";
-    call.args[1] = op->args.path[0];
-
-    if (tool && op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]->version
-                < NGX_HTTP_OXMIGRATE_OX_LIST_TOOL)
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_IMPLEMENTED,
-                   "ox_tool_unavailable", "listUpdateTasks exists from OX "
-                   "7.10.2 on; the new cluster is configured as an older "
-                   "version (version= of oxmigrate_ox_tools new): ask for "
-                   "?state=executed, or GET /databases/check");
-        return;
+    call = ngx_http_oxmigrate_admin_oxt_call(c, ox, "listUpdateTasks");
+    if (call == NULL) {
+        return NGX_ERROR;
     }
 
-    if (tool
-        && (ngx_http_oxmigrate_admin_oxt_run(op, &call) != NGX_OK
-            || ngx_http_oxmigrate_admin_oxt_expect(op, &call, "taskName",
-                                                   NULL)
-               != NGX_OK))
-    {
-        return;
+    call->mode = "-a";
+    call->args[0] = "-n";
+    call->args[1] = schema;
+
+    if (ngx_http_oxmigrate_admin_oxt_run(call, "taskName", NULL) != NGX_OK) {
+        ox->failed = 1;
+        return NGX_ERROR;
     }
 
-    /* executed: OX's rows, read as without the tools */
-    g = ngx_http_oxmigrate_admin_tasks_open(op,
-                 (want & NGX_HTTP_OXMIGRATE_TASKS_EXECUTED) ? h : NULL, &st);
-    if (g == NULL) {
-        return;
-    }
+    ngx_http_oxmigrate_admin_oxt_drop_excluded(c, &call->out);
 
-    ngx_http_oxmigrate_admin_tasks_executed(g, want, &st, NULL);
-
-    if (tool) {
-        ngx_http_oxmigrate_admin_oxt_drop_excluded(op, &call.out);
-
-        /* a CR in a task's line stays part of its words */
-        (void) ngx_http_oxmigrate_admin_oxt_rows(&call.out, NULL, 2, 0, g,
-                                           want,
-                                           ngx_http_oxmigrate_admin_oxt_task);
-    }
-
-    yajl_gen_array_close(g);
-
-    if (tool) {
-        ngx_http_oxmigrate_admin_ox_json(g, &call);
-    }
-
-    yajl_gen_map_close(g);
+    /* a CR in a task's line stays part of its words */
+    (void) ngx_http_oxmigrate_admin_oxt_rows(&call->out, NULL, 2, 0,
+                                             ngx_http_oxmigrate_admin_oxt_task,
+                                             tasks);
+    return NGX_OK;
 }
 
 
 /*
  * GET /updatetasks/namespaces: listUpdateTaskNamespaces ("+- <ns>" and
- * "|--- <task>" lines); "excluded" is oxmigrate_excluded_namespaces.
+ * "|--- <task>" lines)
  */
 
-void
-ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_ox_namespaces(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_namespaces_t *nss)
 {
-    u_char                        *p;
-    yajl_gen                       g;
-    ngx_str_t                      line, ns;
-    ngx_uint_t                     open;
-    ngx_http_oxmigrate_ox_call_t   call;
+    u_char                          *p;
+    ngx_str_t                        line, *t;
+    ngx_http_oxmigrate_ox_call_t    *call;
+    ngx_http_oxmigrate_namespace_t  *ns;
 
-    ngx_http_oxmigrate_admin_ox_init(&call, op->conn.alcf, op->conn.pool, op->conn.log,
-                                     "listUpdateTaskNamespaces",
-                                     NGX_HTTP_OXMIGRATE_OX_NEW);
-
-    g = ngx_http_oxmigrate_admin_oxt_answer(op, &call, NULL, NULL);
-    if (g == NULL) {
-        return;
+    call = ngx_http_oxmigrate_admin_oxt_call(c, &nss->ox,
+                                             "listUpdateTaskNamespaces");
+    if (call == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_http_oxmigrate_admin_json_str(g, "namespaces");
-    yajl_gen_array_open(g);
+    if (ngx_http_oxmigrate_admin_oxt_run(call, NULL, NULL) != NGX_OK) {
+        nss->ox.failed = 1;
+        return NGX_ERROR;
+    }
 
-    open = 0;
-    p = call.out.data;
+    ns = NULL;
+    p = call->out.data;
 
-    while (ngx_http_oxmigrate_admin_oxt_line(&p, call.out.data + call.out.len,
+    while (ngx_http_oxmigrate_admin_oxt_line(&p, call->out.data
+                                                 + call->out.len,
                                              &line))
     {
         if (line.len > 3 && ngx_strncmp(line.data, "+- ", 3) == 0) {
-            if (open) {
-                yajl_gen_array_close(g);
-                yajl_gen_map_close(g);
+            ns = ngx_array_push(nss->namespaces);
+            if (ns == NULL) {
+                return NGX_ERROR;
             }
 
-            ns.data = line.data + 3;
-            ns.len = line.len - 3;
-            ngx_http_oxmigrate_admin_ns_open(op, g, &ns);
-            open = 1;
+            ns->name.data = line.data + 3;
+            ns->name.len = line.len - 3;
+            ns->excluded = 0;
+            ns->tasks = ngx_array_create(c->pool, 8, sizeof(ngx_str_t));
+            if (ns->tasks == NULL) {
+                return NGX_ERROR;
+            }
 
-        } else if (open && line.len > 5
+        } else if (ns && line.len > 5
                    && ngx_strncmp(line.data, "|--- ", 5) == 0)
         {
-            ngx_http_oxmigrate_admin_json_strn(g, line.data + 5,
-                                               line.len - 5);
+            t = ngx_array_push(ns->tasks);
+            if (t == NULL) {
+                return NGX_ERROR;
+            }
+
+            t->data = line.data + 5;
+            t->len = line.len - 5;
         }
     }
 
-    if (open) {
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    ngx_http_oxmigrate_admin_ox_json(g, &call);
-    yajl_gen_map_close(g);
+    return NGX_OK;
 }

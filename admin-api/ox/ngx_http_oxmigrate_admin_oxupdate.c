@@ -34,22 +34,13 @@ static int64_t
 ngx_http_oxmigrate_admin_ox_locked(MYSQL *sm, ngx_pool_t *pool,
     const char *schema)
 {
-    int64_t     t;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    int64_t  t;
 
-    res = ngx_http_oxmigrate_admin_select(sm, pool,
-              "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
-              " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
-              schema);
-    if (res == NULL) {
+    if (ngx_http_oxmigrate_admin_store_lock_read(sm, pool, schema, &t)
+        != NGX_OK)
+    {
         return mysql_errno(sm) == 1146 ? 0 : -1;
     }
-
-    row = mysql_fetch_row(res);
-    t = (row && row[0]) ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0]))
-                        : 0;
-    mysql_free_result(res);
 
     return t;
 }
@@ -81,10 +72,8 @@ ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
         }
 
         if (w->cdb) {
-            if (ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
-                    "UPDATE oxmigrate_job SET heartbeat = %D"
-                    " WHERE id = %U AND claim = %U", now, u->job_id,
-                    u->job_claim)
+            if (ngx_http_oxmigrate_admin_store_heartbeat(w->cdb, u->pool,
+                    u->job_id, u->job_claim, now)
                 == 0)
             {
                 u->lost = 1;
@@ -104,14 +93,12 @@ ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
 
     if (u->job_id && w->cdb) {
         /* the progress GET /jobs/{id} shows while the schema runs */
-        (void) ngx_http_oxmigrate_admin_exec(w->cdb, u->pool,
-                  "UPDATE oxmigrate_job_schema SET message = %s"
-                  " WHERE job_id = %U AND name = %s AND state = 'running'",
+        (void) ngx_http_oxmigrate_admin_store_job_message(w->cdb, u->pool,
+                  u->job_id, u->schema,
                   call->tool == NULL
                   ? "waiting: another runner holds OX's lock"
                   : t > 0 ? "runupdate running, OX's lock is live"
-                          : "runupdate running, no OX lock (yet)",
-                  u->job_id, u->schema);
+                          : "runupdate running, no OX lock (yet)");
     }
 
     if (w->seen && t > 0 && now - t > (int64_t) w->idle) {
@@ -213,28 +200,8 @@ static void
 ngx_http_oxmigrate_admin_ox_executed(ngx_http_oxmigrate_update_t *u,
     MYSQL *sm, int64_t since)
 {
-    char       **name;
-    MYSQL_ROW    row;
-    MYSQL_RES   *res;
-
-    res = ngx_http_oxmigrate_admin_select(sm, u->pool,
-              "SELECT taskName FROM %I.updateTask WHERE cid = 0"
-              " AND taskName NOT IN ('LOCKED', 'BACKGROUND')"
-              " AND successful = 1 AND lastModified > %D"
-              " ORDER BY lastModified", u->schema, since);
-    if (res == NULL) {
-        return;
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        name = ngx_array_push(u->executed);
-        if (name) {
-            *name = ngx_http_oxmigrate_admin_strndup(u->pool, row[0],
-                                                     ngx_strlen(row[0]));
-        }
-    }
-
-    mysql_free_result(res);
+    (void) ngx_http_oxmigrate_admin_store_task_names(sm, u->pool, u->schema,
+                                                     1, since, u->executed);
 }
 
 
@@ -249,8 +216,6 @@ ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
     int64_t *since)
 {
     int64_t                       locked, now;
-    MYSQL_ROW                     row;
-    MYSQL_RES                    *res;
     ngx_http_oxmigrate_update_t  *u;
 
     u = w->u;
@@ -276,15 +241,8 @@ ngx_http_oxmigrate_admin_ox_before(ngx_http_oxmigrate_ox_watch_t *w,
         return NGX_ERROR;
     }
 
-    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
-              "SELECT COALESCE(MAX(lastModified), 0) FROM %I.updateTask"
-              " WHERE cid = 0 AND taskName NOT IN ('LOCKED', 'BACKGROUND')",
-              u->schema);
-    if (res) {
-        row = mysql_fetch_row(res);
-        *since = row ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
-        mysql_free_result(res);
-    }
+    (void) ngx_http_oxmigrate_admin_store_task_newest(w->sm, u->pool,
+                                                      u->schema, since);
 
     return NGX_OK;
 }
@@ -369,11 +327,10 @@ static ngx_int_t
 ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
     ngx_http_oxmigrate_ox_watch_t *w)
 {
-    char                          names[320], err[256];
+    char                          names[320], err[256], **name;
     int64_t                       t, now;
-    MYSQL_ROW                     row;
-    MYSQL_RES                    *res;
-    ngx_array_t                  *pending;
+    ngx_uint_t                    i;
+    ngx_array_t                  *pending, *failed;
     ngx_http_oxmigrate_update_t  *u;
 
     u = w->u;
@@ -418,26 +375,27 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
         return NGX_ERROR;
     }
 
-    res = ngx_http_oxmigrate_admin_select(w->sm, u->pool,
-              "SELECT taskName FROM %I.updateTask WHERE cid = 0"
-              " AND successful = 0 AND taskName NOT IN ('LOCKED',"
-              " 'BACKGROUND') ORDER BY lastModified", u->schema);
-    if (res == NULL && mysql_errno(w->sm) != 1146) {
+    failed = ngx_array_create(u->pool, 4, sizeof(char *));
+    if (failed == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oxmigrate_admin_store_task_names(w->sm, u->pool, u->schema,
+                                                  0, -1, failed)
+        == NGX_ERROR)
+    {
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                      "the update of schema %s cannot be verified: %s%Z",
                      u->schema, mysql_error(w->sm));
         return NGX_ERROR;
     }
 
-    /* no updateTask table: no task ran there, none failed */
+    /* no updateTask table (NGX_DECLINED): no task ran there, none failed */
 
-    while (res && (row = mysql_fetch_row(res))) {
-        ngx_http_oxmigrate_admin_ox_name(u->failed, u->pool, (u_char *) row[0],
-                                         ngx_strlen(row[0]));
-    }
-
-    if (res) {
-        mysql_free_result(res);
+    name = failed->elts;
+    for (i = 0; i < failed->nelts; i++) {
+        ngx_http_oxmigrate_admin_ox_name(u->failed, u->pool, (u_char *) name[i],
+                                         ngx_strlen(name[i]));
     }
 
     if (u->failed->nelts) {

@@ -3,7 +3,8 @@
  * oxmigrate admin API: the configdb store of the steps: servers
  * (registerserver as OX takes ids), whether a schema exists, and the SQL
  * implementation of disableschema, enableschema and changeserver (ox-facts
- * 5).  Knows nothing about HTTP: NGX_OK, NGX_DECLINED (refused, res says
+ * 5), every schema in order and a walk over their databases.  Knows
+ * nothing about HTTP: NGX_OK, NGX_DECLINED (refused, res says
  * why) or NGX_ERROR (MariaDB's error in res); the steps map them to
  * statuses (ngx_http_oxmigrate_admin_steps.c).  Thread pool only.
  */
@@ -474,61 +475,6 @@ ngx_http_oxmigrate_admin_store_login(MYSQL *m, ngx_pool_t *pool,
 }
 
 
-/*
- * oxmigrate_update_lock_watch: the lastModified of a schema's LOCKED and
- * BACKGROUND rows (ox-facts 6), 0 where there is none.  NGX_DECLINED: no
- * updateTask table or no such database (nothing can be locked there);
- * NGX_ERROR: see mysql_error().
- */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, int64_t *locked, int64_t *background)
-{
-    MYSQL_ROW       row;
-    MYSQL_RES      *res;
-    unsigned long  *len;
-
-    *locked = 0;
-    *background = 0;
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT taskName, lastModified FROM %I.updateTask"
-              " WHERE cid = 0 AND taskName IN ('LOCKED', 'BACKGROUND')"
-              " AND uuid IN (UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "'),"
-              " UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "'))", schema);
-
-    if (res == NULL) {
-        switch (mysql_errno(m)) {
-        case 1146:  /* ER_NO_SUCH_TABLE: never updated */
-        case 1049:  /* ER_BAD_DB_ERROR */
-            return NGX_DECLINED;
-        default:
-            return NGX_ERROR;
-        }
-    }
-
-    while ((row = mysql_fetch_row(res))) {
-        len = mysql_fetch_lengths(res);
-
-        if (row[1] == NULL) {
-            continue;
-        }
-
-        if (len[0] == 6 && ngx_strncmp(row[0], "LOCKED", 6) == 0) {
-            *locked = ngx_atoof((u_char *) row[1], len[1]);
-
-        } else {
-            *background = ngx_atoof((u_char *) row[1], len[1]);
-        }
-    }
-
-    mysql_free_result(res);
-
-    return NGX_OK;
-}
-
-
 /* the schemas with contexts, by context_server2db_pool */
 #define NGX_HTTP_OXMIGRATE_SCHEMAS_SQL                                        \
     "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"                       \
@@ -610,4 +556,225 @@ ngx_http_oxmigrate_admin_store_schemas(MYSQL *m, ngx_pool_t *pool,
     mysql_free_result(res);
 
     return NGX_OK;
+}
+
+
+/*
+ * Every schema of configdb, database by database (the order of
+ * GET /schemas and of every walk over the schemas).
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_all_schemas(MYSQL *m, ngx_pool_t *pool,
+    uint64_t server_id, ngx_array_t **out)
+{
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_schema_ref_t  *s;
+
+    /*
+     * not_on: contexts not yet upgraded onto server_id: on another server,
+     * or on it but still disabled for the schema move (OX's order moves a
+     * schema before its update tasks: one whose tasks failed is there)
+     */
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+        "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+        " SUM(p.server_id <> %U OR (c.enabled = 0 AND c.reason_id = %U))"
+        " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+        " GROUP BY p.db_schema, p.write_db_pool_id"
+        " UNION ALL"
+        " SELECT s.schemaname, s.db_pool_id, 0, 0"
+        " FROM contexts_per_dbschema s WHERE NOT EXISTS"
+        " (SELECT 1 FROM context_server2db_pool q"
+        " WHERE q.db_schema = s.schemaname)", server_id,
+        (uint64_t) ngx_http_oxmigrate_admin_reason);
+
+    if (res == NULL && mysql_errno(m) == 1146) {
+        res = ngx_http_oxmigrate_admin_select(m, pool,
+            "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"
+            " SUM(p.server_id <> %U OR (c.enabled = 0 AND c.reason_id = %U))"
+            " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"
+            " GROUP BY p.db_schema, p.write_db_pool_id", server_id,
+            (uint64_t) ngx_http_oxmigrate_admin_reason);
+    }
+
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *out = ngx_array_create(pool, mysql_num_rows(res) + 1,
+                            sizeof(ngx_http_oxmigrate_schema_ref_t));
+    if (*out == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        s = ngx_array_push(*out);
+        if (s == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        s->name = ngx_http_oxmigrate_admin_strndup(pool, row[0], lens[0]);
+        if (s->name == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        s->pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
+        s->contexts = ngx_atoof((u_char *) row[2], lens[2]);
+        s->not_on = row[3] ? ngx_atoof((u_char *) row[3], lens[3]) : 0;
+    }
+
+    mysql_free_result(res);
+
+    qsort((*out)->elts, (*out)->nelts,
+          sizeof(ngx_http_oxmigrate_schema_ref_t),
+          ngx_http_oxmigrate_admin_schema_order);
+
+    return NGX_OK;
+}
+
+
+int ngx_libc_cdecl
+ngx_http_oxmigrate_admin_schema_order(const void *a, const void *b)
+{
+    const ngx_http_oxmigrate_schema_ref_t  *x = a, *y = b;
+
+    if (x->pool_id != y->pool_id) {
+        return x->pool_id < y->pool_id ? -1 : 1;
+    }
+
+    return ngx_http_oxmigrate_admin_natcmp(x->name, y->name);
+}
+
+
+ngx_int_t
+ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t *pool_id)
+{
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT write_db_pool_id FROM context_server2db_pool"
+              " WHERE db_schema = %s AND BINARY db_schema = %s LIMIT 1",
+              schema, schema);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        mysql_free_result(res);
+
+        res = ngx_http_oxmigrate_admin_select(m, pool,
+                  "SELECT db_pool_id FROM contexts_per_dbschema"
+                  " WHERE schemaname = %s AND BINARY schemaname = %s"
+                  " LIMIT 1", schema, schema);
+        if (res == NULL) {
+            return mysql_errno(m) == 1146 ? NGX_DECLINED : NGX_ERROR;
+        }
+
+        row = mysql_fetch_row(res);
+        if (row == NULL) {
+            mysql_free_result(res);
+            return NGX_DECLINED;
+        }
+    }
+
+    *pool_id = row[0] ? ngx_atoof((u_char *) row[0], ngx_strlen(row[0])) : 0;
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oxmigrate_admin_pool_walk_init(ngx_http_oxmigrate_pool_walk_t *pw,
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_uint_t connect, ngx_uint_t warn)
+{
+    ngx_memzero(pw, sizeof(ngx_http_oxmigrate_pool_walk_t));
+    pw->conn = c;
+    pw->pool_id = (uint64_t) -1;
+    pw->connect = connect;
+    pw->warn = warn;
+}
+
+
+/* another database: the last one's connection is closed before the next */
+
+ngx_uint_t
+ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
+    uint64_t pool_id)
+{
+    char  err[256];
+
+    if (pool_id == pw->pool_id) {
+        return 0;
+    }
+
+    ngx_http_oxmigrate_admin_pool_walk_done(pw);
+
+    pw->pool_id = pool_id;
+    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->conn->pool,
+                                                    pw->conn->db, pool_id,
+                                                    &pw->h, &pw->pname)
+                 == NGX_OK);
+
+    if (!pw->known || !pw->connect) {
+        return 1;
+    }
+
+    pw->sm = ngx_http_oxmigrate_admin_connect(&pw->h, NULL, 0, err,
+                                              sizeof(err));
+    if (pw->sm == NULL && pw->warn) {
+        ngx_log_error(NGX_LOG_WARN, pw->conn->log, 0,
+                      "oxmigrate admin: database %uL: %s", pool_id, err);
+    }
+
+    return 1;
+}
+
+
+void
+ngx_http_oxmigrate_admin_pool_walk_done(ngx_http_oxmigrate_pool_walk_t *pw)
+{
+    if (pw->sm) {
+        mysql_close(pw->sm);
+        pw->sm = NULL;
+    }
+}
+
+
+/*
+ * The heartbeat of the job a runner (or runupdate) works for, while it
+ * works: 1, 0 (the job is not this driver's any more), -1: see m
+ */
+
+int64_t
+ngx_http_oxmigrate_admin_store_heartbeat(MYSQL *m, ngx_pool_t *pool,
+    uint64_t job_id, uint64_t claim, int64_t now)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE oxmigrate_job SET heartbeat = %D"
+               " WHERE id = %U AND claim = %U", now, job_id, claim);
+}
+
+
+/* the progress GET /jobs/{id} shows of a running schema; -1: see m */
+
+int64_t
+ngx_http_oxmigrate_admin_store_job_message(MYSQL *m, ngx_pool_t *pool,
+    uint64_t job_id, const char *schema, const char *message)
+{
+    return ngx_http_oxmigrate_admin_exec(m, pool,
+               "UPDATE oxmigrate_job_schema SET message = %s"
+               " WHERE job_id = %U AND name = %s AND state = 'running'",
+               message, job_id, schema);
 }

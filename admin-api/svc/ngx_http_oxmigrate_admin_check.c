@@ -1,9 +1,9 @@
 
 /*
- * oxmigrate admin API: checkdatabase and unblockdatabase on the SQL path
- * (GET /databases/check, POST /databases/{id}/unblock): every schema of
- * every database, one connection per database.  With oxmigrate_ox_tools
- * OX's own tools answer (ngx_http_oxmigrate_admin_oxtasks.c).  Thread
+ * oxmigrate admin API, services: checkdatabase and unblockdatabase (GET
+ * /databases/check, POST /databases/{id}/unblock): every schema of every
+ * database, one connection per database.  With oxmigrate_ox_tools new,
+ * OX's own tools answer (ox/ngx_http_oxmigrate_admin_oxtasks.c).  Thread
  * pool only.
  */
 
@@ -16,26 +16,38 @@
  * calls back with its updateTask state.  Used by check and unblock.
  */
 
-typedef void (*ngx_http_oxmigrate_admin_walk_pt)(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *sm, uint64_t pool_id,
-    ngx_http_oxmigrate_dbhost_t *h, const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data);
+typedef struct {
+    int64_t                        now;
+    int64_t                        id;      /* unblock: the database */
+    char                          *pname;   /* its name */
+    ngx_http_oxmigrate_dbhost_t   *h;       /* its host */
+    ngx_array_t                   *rows;
+    ngx_array_t                   *kept;
+} ngx_http_oxmigrate_admin_walk_ctx_t;
+
+typedef ngx_int_t (*ngx_http_oxmigrate_admin_walk_pt)(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_pool_walk_t *pw,
+    const char *schema, ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_walk_ctx_t *ctx);
 
 
 static ngx_int_t
-ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
+ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_array_t *all, int64_t only_pool, const char *only_schema,
-    ngx_http_oxmigrate_admin_walk_pt cb, void *data)
+    ngx_http_oxmigrate_admin_walk_pt cb,
+    ngx_http_oxmigrate_admin_walk_ctx_t *ctx)
 {
+    ngx_int_t                          rc;
     ngx_uint_t                         i;
     ngx_http_oxmigrate_pool_walk_t     pw;
     ngx_http_oxmigrate_schema_ref_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
 
-    ngx_http_oxmigrate_admin_pool_walk_init(&pw, &op->conn, 1, 1);
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, c, 1, 1);
     s = all->elts;
+    rc = NGX_OK;
 
-    for (i = 0; i < all->nelts; i++) {
+    for (i = 0; i < all->nelts && rc == NGX_OK; i++) {
 
         if (only_pool >= 0 && s[i].pool_id != (uint64_t) only_pool) {
             continue;
@@ -51,54 +63,60 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
             continue;
         }
 
-        if (ngx_http_oxmigrate_admin_schema_state(op->conn.alcf, pw.sm, op->conn.pool,
+        if (ngx_http_oxmigrate_admin_schema_state(c->alcf, pw.sm, c->pool,
                                                   s[i].name, &st)
             != NGX_OK)
         {
-            ngx_log_error(NGX_LOG_WARN, op->conn.log, 0,
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "oxmigrate admin: schema %s: %s", s[i].name,
                           mysql_error(pw.sm));
             continue;
         }
 
-        cb(op, pw.sm, pw.pool_id, &pw.h, pw.pname, s[i].name, &st, data);
+        rc = cb(c, &pw, s[i].name, &st, ctx);
     }
 
     ngx_http_oxmigrate_admin_pool_walk_done(&pw);
 
-    return NGX_OK;
+    return rc;
 }
 
 
-typedef struct {
-    char                       *pname;
-    int64_t                     now;
-    yajl_gen                    g;
-    ngx_uint_t                  count;
-    ngx_array_t                *kept;
-} ngx_http_oxmigrate_admin_walk_ctx_t;
+/* a row: a schema of database id (name, host) */
 
-
-static void
-ngx_http_oxmigrate_admin_row(yajl_gen g, uint64_t pool_id, const char *pname,
+static ngx_int_t
+ngx_http_oxmigrate_admin_row(ngx_array_t *rows, int64_t id, char *pname,
     ngx_http_oxmigrate_dbhost_t *h, const char *schema, const char *status)
 {
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "id");
-    ngx_http_oxmigrate_admin_json_int(g, pool_id);
-    ngx_http_oxmigrate_admin_json_str(g, "name");
-    ngx_http_oxmigrate_admin_json_str(g, pname);
-    ngx_http_oxmigrate_admin_json_str(g, "hostname");
-    ngx_http_oxmigrate_admin_json_str(g, h->host);
-    ngx_http_oxmigrate_admin_json_str(g, "scheme");
-    ngx_http_oxmigrate_admin_json_str(g, schema);
+    ngx_http_oxmigrate_db_row_t  *r;
 
-    if (status) {
-        ngx_http_oxmigrate_admin_json_str(g, "status");
-        ngx_http_oxmigrate_admin_json_str(g, status);
+    r = ngx_array_push(rows);
+    if (r == NULL) {
+        return NGX_ERROR;
     }
 
-    yajl_gen_map_close(g);
+    ngx_memzero(r, sizeof(ngx_http_oxmigrate_db_row_t));
+    r->id = id;
+
+    if (pname) {
+        r->name.data = (u_char *) pname;
+        r->name.len = ngx_strlen(pname);
+    }
+
+    if (h->host) {
+        r->hostname.data = (u_char *) h->host;
+        r->hostname.len = ngx_strlen(h->host);
+    }
+
+    r->scheme.data = (u_char *) schema;
+    r->scheme.len = ngx_strlen(schema);
+
+    if (status) {
+        r->status.data = (u_char *) status;
+        r->status.len = ngx_strlen(status);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -111,131 +129,106 @@ static const char  *ngx_http_oxmigrate_admin_check_status[] = {
 };
 
 
-static void
-ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
-    const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data)
+static ngx_int_t
+ngx_http_oxmigrate_admin_check_cb(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_pool_walk_t *pw, const char *schema,
+    ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_walk_ctx_t *ctx)
 {
-    const char                           *status;
-    ngx_http_oxmigrate_update_state_e     state;
-    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
+    const char  *status;
 
-    state = ngx_http_oxmigrate_admin_update_state(op->conn.alcf, st, ctx->now);
-    status = ngx_http_oxmigrate_admin_check_status[state];
+    status = ngx_http_oxmigrate_admin_check_status[
+                 ngx_http_oxmigrate_admin_update_state(c->alcf, st, ctx->now)];
+
     if (status == NULL) {
-        return;
+        return NGX_OK;
     }
 
-    ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h, schema, status);
-    ctx->count++;
+    return ngx_http_oxmigrate_admin_row(ctx->rows, pw->pool_id, pw->pname,
+                                        &pw->h, schema, status);
 }
 
 
 /* GET /databases/check (checkdatabase) */
 
-void
-ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    yajl_gen                              g;
+    ngx_int_t                             rc;
     ngx_array_t                          *all;
+    ngx_http_oxmigrate_db_check_t        *ck;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
-    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_db_check(op);
-        return;
+    ck = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_db_check_t));
+    if (ck == NULL) {
+        return NGX_ERROR;
     }
 
-    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL) {
-        return;
+    res->data = ck;
+
+    ck->rows = ngx_array_create(c->pool, 16,
+                                sizeof(ngx_http_oxmigrate_db_row_t));
+    if (ck->rows == NULL) {
+        return NGX_ERROR;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
+    if (c->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        if (ngx_http_oxmigrate_admin_ox_db_check(c, ck) != NGX_OK) {
+            return ngx_http_oxmigrate_admin_upd_ox_failed(res, &ck->ox);
+        }
+
+        return NGX_OK;
+    }
+
+    rc = ngx_http_oxmigrate_admin_schemas(c, &all, res);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
-    ctx.g = g;
     ctx.now = ngx_http_oxmigrate_admin_now_ms();
+    ctx.rows = ck->rows;
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
-
-    (void) ngx_http_oxmigrate_admin_walk(op, all, -1, NULL,
+    return ngx_http_oxmigrate_admin_walk(c, all, -1, NULL,
                                          ngx_http_oxmigrate_admin_check_cb,
                                          &ctx);
-
-    yajl_gen_array_close(g);
-
-    if (ctx.count == 0) {
-        ngx_http_oxmigrate_admin_json_str(g, "message");
-        ngx_http_oxmigrate_admin_json_str(g, "Neither pending, blocking nor "
-                                             "stale schemas found");
-    }
-
-    yajl_gen_map_close(g);
 }
 
-
-typedef struct {
-    const char                 *schema;
-    const char                 *host;
-    const char                 *status;
-} ngx_http_oxmigrate_admin_kept_t;
-
-
-static void
-ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *sm, uint64_t pool_id, ngx_http_oxmigrate_dbhost_t *h,
-    const char *pname, const char *schema,
-    ngx_http_oxmigrate_schema_state_t *st, void *data)
-{
-    int64_t                               rc;
-    ngx_http_oxmigrate_admin_kept_t      *k;
-    ngx_http_oxmigrate_admin_walk_ctx_t  *ctx = data;
-
-    if (st->locked == 0) {
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_update_state(op->conn.alcf, st, ctx->now)
-        == NGX_HTTP_OXMIGRATE_STALE)
-    {
-
-        /* conditional: a holder that refreshes right now keeps its lock */
-
-        rc = ngx_http_oxmigrate_admin_exec(sm, op->conn.pool,
-                 "DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 schema, st->locked);
-
-        if (rc == 1) {
-            ngx_http_oxmigrate_admin_row(ctx->g, pool_id, pname, h,
-                                         schema, NULL);
-            ctx->count++;
-            return;
-        }
-    }
-
-    k = ngx_array_push(ctx->kept);
-    if (k == NULL) {
-        return;
-    }
-
-    k->schema = schema;
-    k->host = h->host;
-    k->status = "Blocking updates running";
-}
-
-
-/* a schema to unblock is one of that database's; NGX_ERROR: answered 404 */
 
 static ngx_int_t
-ngx_http_oxmigrate_admin_unblock_schema(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_array_t *all, ngx_int_t id, const char *schema)
+ngx_http_oxmigrate_admin_unblock_cb(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_pool_walk_t *pw, const char *schema,
+    ngx_http_oxmigrate_schema_state_t *st,
+    ngx_http_oxmigrate_admin_walk_ctx_t *ctx)
+{
+    if (st->locked == 0) {
+        return NGX_OK;
+    }
+
+    /* conditional: a holder that refreshes right now keeps its lock */
+
+    if (ngx_http_oxmigrate_admin_update_state(c->alcf, st, ctx->now)
+        == NGX_HTTP_OXMIGRATE_STALE
+        && ngx_http_oxmigrate_admin_store_unlock(pw->sm, c->pool, schema,
+                                                 st->locked)
+           == 1)
+    {
+        return ngx_http_oxmigrate_admin_row(ctx->rows, pw->pool_id,
+                                            pw->pname, &pw->h, schema, NULL);
+    }
+
+    return ngx_http_oxmigrate_admin_row(ctx->kept, ctx->id, ctx->pname,
+                                        ctx->h, schema,
+                                        "Blocking updates running");
+}
+
+
+/* a schema to unblock is one of that database's; NGX_DECLINED: res */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_unblock_schema(ngx_array_t *all, ngx_int_t id,
+    const char *schema, ngx_http_oxmigrate_admin_res_t *res)
 {
     ngx_uint_t                        i;
     ngx_http_oxmigrate_schema_ref_t  *s;
@@ -250,111 +243,139 @@ ngx_http_oxmigrate_admin_unblock_schema(ngx_http_oxmigrate_admin_op_t *op,
         }
     }
 
-    ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND, "unknown_schema",
-                                   "schema '%s' not found in database %i",
-                                   schema, id);
-    return NGX_ERROR;
+    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED, "unknown_schema",
+                                         "schema '%s' not found in database "
+                                         "%i", schema, id);
+}
+
+
+/* with the tools: unblockdatabase -i ID [--schema S] */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_ox_unblock(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_db_unblock_t *ub,
+    ngx_http_oxmigrate_admin_res_t *res)
+{
+    char  *schema;
+
+    schema = ngx_http_oxmigrate_admin_arg_str(a->schema);
+    if (schema
+        && ngx_http_oxmigrate_admin_upd_safe(res, "schema", schema) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oxmigrate_admin_ox_db_unblock(c, a->path[0], schema, ub)
+        != NGX_OK)
+    {
+        return ngx_http_oxmigrate_admin_upd_ox_failed(res, &ub->ox);
+    }
+
+    return NGX_OK;
 }
 
 
 /* POST /databases/{id}/unblock {"schema":optional} (unblockdatabase) */
 
-void
-ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
     char                                 *schema;
     MYSQL                                *m;
-    yajl_gen                              g;
     ngx_int_t                             id, rc;
-    ngx_uint_t                            i;
     ngx_array_t                          *all;
     ngx_http_oxmigrate_dbhost_t           h;
-    ngx_http_oxmigrate_admin_kept_t      *k;
+    ngx_http_oxmigrate_db_unblock_t      *ub;
     ngx_http_oxmigrate_admin_walk_ctx_t   ctx;
 
-    if (op->conn.alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
-        ngx_http_oxmigrate_admin_ox_db_unblock(op);
-        return;
+    ub = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_db_unblock_t));
+    if (ub == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->data = ub;
+
+    ub->unblocked = ngx_array_create(c->pool, 4,
+                                     sizeof(ngx_http_oxmigrate_db_row_t));
+    if (ub->unblocked == NULL) {
+        return NGX_ERROR;
+    }
+
+    id = ngx_atoi((u_char *) a->path[0], ngx_strlen(a->path[0]));
+    ub->database = id;
+
+    if (c->alcf->ox[NGX_HTTP_OXMIGRATE_OX_NEW]) {
+        if (id == NGX_ERROR) {
+            return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                                 "unknown_database",
+                                                 "database '%s' not found",
+                                                 a->path[0]);
+        }
+
+        return ngx_http_oxmigrate_admin_ox_unblock(c, a, ub, res);
     }
 
     ngx_memzero(&ctx, sizeof(ngx_http_oxmigrate_admin_walk_ctx_t));
+    schema = ngx_http_oxmigrate_admin_arg_str(a->schema);
 
-    id = ngx_atoi((u_char *) op->args.path[0], ngx_strlen(op->args.path[0]));
-    schema = ngx_http_oxmigrate_admin_body_str(op, "schema");
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
     if (m == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     rc = (id == NGX_ERROR) ? NGX_DECLINED
-         : ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, id, &h, &ctx.pname);
+         : ngx_http_oxmigrate_admin_pool_host(c->pool, m, id, &h, &ctx.pname);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_NOT_FOUND,
-                                       "unknown_database",
-                                       "database '%s' not found", op->args.path[0]);
-        return;
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_database",
+                                             "database '%s' not found",
+                                             a->path[0]);
     }
 
     if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    all = ngx_http_oxmigrate_admin_op_schemas(op, 0);
-    if (all == NULL
-        || (schema
-            && ngx_http_oxmigrate_admin_unblock_schema(op, all, id, schema)
-               != NGX_OK))
+    rc = ngx_http_oxmigrate_admin_schemas(c, &all, res);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (schema
+        && ngx_http_oxmigrate_admin_unblock_schema(all, id, schema, res)
+           != NGX_OK)
     {
-        return;
+        return NGX_DECLINED;
     }
 
-    ctx.kept = ngx_array_create(op->conn.pool, 4,
-                                sizeof(ngx_http_oxmigrate_admin_kept_t));
-    if (ctx.kept == NULL) {
-        return;
+    ub->kept = ngx_array_create(c->pool, 4,
+                                sizeof(ngx_http_oxmigrate_db_row_t));
+    if (ub->kept == NULL) {
+        return NGX_ERROR;
     }
 
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    ctx.g = g;
     ctx.now = ngx_http_oxmigrate_admin_now_ms();
+    ctx.id = id;
+    ctx.h = &h;
+    ctx.rows = ub->unblocked;
+    ctx.kept = ub->kept;
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "database");
-    ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "unblocked");
-    yajl_gen_array_open(g);
-
-    (void) ngx_http_oxmigrate_admin_walk(op, all, id, schema,
-                                         ngx_http_oxmigrate_admin_unblock_cb,
-                                         &ctx);
-
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "kept");
-    yajl_gen_array_open(g);
-
-    k = ctx.kept->elts;
-    for (i = 0; i < ctx.kept->nelts; i++) {
-        ngx_http_oxmigrate_admin_row(g, id, ctx.pname, &h, k[i].schema,
-                                     k[i].status);
+    rc = ngx_http_oxmigrate_admin_walk(c, all, id, schema,
+                                       ngx_http_oxmigrate_admin_unblock_cb,
+                                       &ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    yajl_gen_array_close(g);
+    if (ub->unblocked->nelts) {
+        ngx_str_set(&ub->message,
+                    "unblocked the following schemas from database");
 
-    ngx_http_oxmigrate_admin_json_str(g, "message");
-    if (ctx.count) {
-        ngx_http_oxmigrate_admin_json_str(g, "unblocked the following "
-                                             "schemas from database");
     } else {
-        ngx_http_oxmigrate_admin_json_str(g, "no stale schemas found");
+        ngx_str_set(&ub->message, "no stale schemas found");
     }
 
-    yajl_gen_map_close(g);
+    return NGX_OK;
 }

@@ -125,11 +125,8 @@ ngx_http_oxmigrate_admin_refresher_reclaim(ngx_http_oxmigrate_refresher_t *rf,
         now = rf->last + 1;
     }
 
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
-             "UPDATE %I.updateTask SET lastModified = %D"
-             " WHERE cid = 0 AND uuid = UNHEX('"
-             NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-             rf->schema, now, rf->last);
+    rc = ngx_http_oxmigrate_admin_store_lock_refresh(m, pool, rf->schema,
+                                                     now, rf->last);
     if (rc == 1) {
         rf->last = now;
     }
@@ -237,12 +234,10 @@ ngx_http_oxmigrate_admin_refresher(void *data)
             }
         }
 
-        rc = (rf->m == NULL) ? -1 : ngx_http_oxmigrate_admin_exec(rf->m,
-                                                                  rf->pool,
-                 "UPDATE %I.updateTask SET lastModified = %D"
-                 " WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 rf->schema, now, rf->last);
+        rc = (rf->m == NULL) ? -1
+             : ngx_http_oxmigrate_admin_store_lock_refresh(rf->m, rf->pool,
+                                                           rf->schema, now,
+                                                           rf->last);
 
         if (rc < 0 && rf->m) {
             ngx_log_error(NGX_LOG_WARN, rf->log, 0,
@@ -266,10 +261,8 @@ ngx_http_oxmigrate_admin_refresher(void *data)
             }
 
             if (rf->cdb
-                && ngx_http_oxmigrate_admin_exec(rf->cdb, rf->pool,
-                       "UPDATE oxmigrate_job SET heartbeat = %D"
-                       " WHERE id = %U AND claim = %U", now, rf->job_id,
-                       rf->job_claim)
+                && ngx_http_oxmigrate_admin_store_heartbeat(rf->cdb, rf->pool,
+                       rf->job_id, rf->job_claim, now)
                    < 0)
             {
                 mysql_close(rf->cdb);

@@ -78,17 +78,8 @@ ngx_http_oxmigrate_admin_runner_connect(ngx_http_oxmigrate_update_t *u,
         return NULL;
     }
 
-    if (ngx_http_oxmigrate_admin_exec(m, u->pool,
-            "CREATE TABLE IF NOT EXISTS %I.updateTask ("
-            "cid INT UNSIGNED NOT NULL,"
-            " taskName VARCHAR(1024) NOT NULL,"
-            " successful BOOLEAN NOT NULL,"
-            " lastModified BIGINT NOT NULL,"
-            " uuid BINARY(16) NOT NULL,"
-            " PRIMARY KEY (cid, uuid),"
-            " INDEX full (cid, taskName(191))"
-            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", u->schema)
-        < 0)
+    if (ngx_http_oxmigrate_admin_store_task_table(m, u->pool, u->schema)
+        != NGX_OK)
     {
         *e = mysql_errno(m);
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
@@ -160,11 +151,7 @@ ngx_http_oxmigrate_admin_runner_lock(ngx_http_oxmigrate_update_t *u,
 
     /* acquire: the fixed uuid makes the INSERT atomic */
 
-    rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
-             "INSERT INTO %I.updateTask"
-             " (cid, taskName, successful, lastModified, uuid)"
-             " VALUES (0, 'LOCKED', 1, %D, UNHEX('"
-             NGX_HTTP_OXMIGRATE_LOCKED_UUID "'))", u->schema, now);
+    rc = ngx_http_oxmigrate_admin_store_lock(m, u->pool, u->schema, now);
 
     if (rc < 0) {
         if (mysql_errno(m) != 1062) {
@@ -177,12 +164,8 @@ ngx_http_oxmigrate_admin_runner_lock(ngx_http_oxmigrate_update_t *u,
          * ("mine": its lastModified, -1: none)
          */
 
-        rc = ngx_http_oxmigrate_admin_exec(m, u->pool,
-                 "UPDATE %I.updateTask SET lastModified = %D"
-                 " WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
-                 " AND (lastModified < %D OR lastModified = %D)", u->schema,
-                 now, now - (int64_t) u->alcf->lock_idle, mine);
+        rc = ngx_http_oxmigrate_admin_store_lock_takeover(m, u->pool,
+                 u->schema, now, now - (int64_t) u->alcf->lock_idle, mine);
         if (rc < 0) {
             goto failed;
         }
@@ -224,29 +207,20 @@ ngx_http_oxmigrate_admin_runner_wait(ngx_http_oxmigrate_update_t *u,
 {
     int64_t     first, last, end;
     ngx_int_t   rc;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
 
     first = -1;
     end = ngx_http_oxmigrate_admin_now_ms() + (int64_t) u->alcf->lock_idle
           + 1000;
 
     for ( ;; ) {
-        res = ngx_http_oxmigrate_admin_select(m, u->pool,
-                  "SELECT lastModified FROM %I.updateTask WHERE cid = 0"
-                  " AND uuid = UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')",
-                  u->schema);
-        if (res == NULL) {
+        if (ngx_http_oxmigrate_admin_store_lock_read(m, u->pool, u->schema,
+                                                     &last)
+            != NGX_OK)
+        {
             ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
                          "schema %s: %s%Z", u->schema, mysql_error(m));
             return NGX_ERROR;
         }
-
-        row = mysql_fetch_row(res);
-        last = (row && row[0]) ? ngx_atoof((u_char *) row[0],
-                                           ngx_strlen(row[0]))
-                               : 0;
-        mysql_free_result(res);
 
         if (first == -1) {
             first = last;
@@ -475,8 +449,8 @@ ngx_http_oxmigrate_admin_runner_tasks(ngx_http_oxmigrate_update_t *u,
     }
 
     /* each task's statements and its row: one transaction (run_task) */
-    if (n && ngx_http_oxmigrate_admin_exec(m, u->pool, "SET autocommit = 0")
-             < 0)
+    if (n && ngx_http_oxmigrate_admin_store_tasks_begin(m, u->pool)
+             != NGX_OK)
     {
         goto failed;
     }
@@ -639,11 +613,8 @@ ngx_http_oxmigrate_admin_runner_unlock(ngx_http_oxmigrate_update_t *u,
 
     if (!u->lost && own) {
         /* autocommit back on (the connection may serve the next schema) */
-        rc = ngx_http_oxmigrate_admin_batch(own, u->pool,
-                 "ROLLBACK; SET autocommit = 1;"
-                 " DELETE FROM %I.updateTask WHERE cid = 0 AND uuid = UNHEX('"
-                 NGX_HTTP_OXMIGRATE_LOCKED_UUID "') AND lastModified = %D",
-                 u->schema, last);
+        rc = ngx_http_oxmigrate_admin_store_unlock_end(own, u->pool,
+                                                       u->schema, last);
 
         if (rc < 0) {
             ngx_log_error(NGX_LOG_ERR, u->log, 0,

@@ -488,78 +488,13 @@ ngx_http_oxmigrate_admin_schema_state(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_state_t *st)
 {
-    MYSQL_ROW                       row;
-    MYSQL_RES                      *res;
-    ngx_uint_t                      i;
-    unsigned long                  *lens;
-    ngx_http_oxmigrate_task_t      *t;
-    ngx_http_oxmigrate_executed_t  *e;
+    ngx_uint_t                   i;
+    ngx_http_oxmigrate_task_t   *t;
 
-    ngx_memzero(st, sizeof(ngx_http_oxmigrate_schema_state_t));
-
-    st->executed = ngx_array_create(pool, 16,
-                                    sizeof(ngx_http_oxmigrate_executed_t));
-    if (st->executed == NULL) {
+    if (ngx_http_oxmigrate_admin_store_task_rows(m, pool, schema, st)
+        != NGX_OK)
+    {
         return NGX_ERROR;
-    }
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT taskName, successful, lastModified, HEX(uuid)"
-              " FROM %I.updateTask WHERE cid = 0", schema);
-
-    if (res == NULL) {
-        switch (mysql_errno(m)) {
-
-        case 1146:  /* ER_NO_SUCH_TABLE: never updated */
-            break;
-
-        case 1049:  /* ER_BAD_DB_ERROR */
-            st->missing = 1;
-            break;
-
-        default:
-            return NGX_ERROR;
-        }
-
-    } else {
-        while ((row = mysql_fetch_row(res))) {
-            lens = mysql_fetch_lengths(res);
-
-            if (lens[3] == 32
-                && ngx_strncasecmp((u_char *) row[3],
-                                   (u_char *) NGX_HTTP_OXMIGRATE_LOCKED_UUID,
-                                   32) == 0)
-            {
-                st->locked = ngx_atoof((u_char *) row[2], lens[2]);
-                continue;
-            }
-
-            if (lens[3] == 32
-                && ngx_strncasecmp((u_char *) row[3],
-                                   (u_char *) NGX_HTTP_OXMIGRATE_BG_UUID, 32)
-                   == 0)
-            {
-                continue;
-            }
-
-            e = ngx_array_push(st->executed);
-            if (e == NULL) {
-                mysql_free_result(res);
-                return NGX_ERROR;
-            }
-
-            e->name = ngx_http_oxmigrate_admin_strndup(pool, row[0],
-                                                       lens[0]);
-            if (e->name == NULL) {
-                mysql_free_result(res);
-                return NGX_ERROR;
-            }
-
-            e->successful = (row[1] && row[1][0] != '0');
-            e->last_modified = ngx_atoof((u_char *) row[2], lens[2]);
-        }
-
-        mysql_free_result(res);
     }
 
     if (alcf->tasks) {
@@ -640,3 +575,23 @@ ngx_http_oxmigrate_admin_executed(ngx_http_oxmigrate_schema_state_t *st,
 }
 
 
+/* an entry of a schema's task list (GET /schemas/{s}/updatetasks) */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_task_entry(ngx_array_t *tasks, ngx_str_t *name,
+    ngx_str_t *ns, ngx_http_oxmigrate_executed_t *e, ngx_str_t *by)
+{
+    ngx_http_oxmigrate_task_entry_t  *te;
+
+    te = ngx_array_push(tasks);
+    if (te == NULL) {
+        return NGX_ERROR;
+    }
+
+    te->name = *name;
+    te->ns = ns;
+    te->e = e;
+    te->by = by;
+
+    return NGX_OK;
+}
