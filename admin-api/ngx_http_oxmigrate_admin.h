@@ -671,37 +671,6 @@ void ngx_http_oxmigrate_admin_db_check(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_db_unblock(ngx_http_oxmigrate_admin_op_t *op);
 
 
-/* ngx_http_oxmigrate_admin_jobs.c, then _jobview.c */
-
-void ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
-/* ngx_http_oxmigrate_admin_revert.c: one schema after a job */
-void ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op);
-/* ngx_http_oxmigrate_admin_jobctl.c: steering a job */
-void ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op);
-char *ngx_http_oxmigrate_admin_job_utc_offset(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-/* "HH:MM-HH:MM" in minutes of the day; NGX_ERROR: not a window */
-ngx_int_t ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
-    ngx_int_t *end);
-/* the minute of the day in the jobs' zone (thread: may read job_clock) */
-ngx_int_t ngx_http_oxmigrate_admin_job_minute(
-    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
-/* event loop: start the job a handler prepared in op->job */
-void ngx_http_oxmigrate_admin_job_start(void *job);
-/* the addresses of a job's database hosts, before it starts (thread) */
-void ngx_http_oxmigrate_admin_job_resolve(void *job);
-/* event loop: free a prepared job that will not run */
-void ngx_http_oxmigrate_admin_job_free(void *job);
-
-
 /* ngx_http_oxmigrate_admin_ox.c: the OX command-line tools */
 
 typedef struct ngx_http_oxmigrate_ox_call_s  ngx_http_oxmigrate_ox_call_t;
