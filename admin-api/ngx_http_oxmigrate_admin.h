@@ -414,10 +414,6 @@ typedef struct {
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
-/* ngx_http_oxmigrate_admin_configdb.c: the path's schema (op->args.path[0])
- * exists; NGX_ERROR: answered 404 unknown_schema or 500 */
-ngx_int_t ngx_http_oxmigrate_admin_known_schema(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m);
 /* ngx_http_oxmigrate_admin_store.c: NGX_OK, NGX_DECLINED (changeserver
  * refused: res->empty or res->enabled), NGX_ERROR (res->msg, db_errno) */
 ngx_int_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
@@ -805,9 +801,7 @@ void ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool,
 const char *ngx_http_oxmigrate_admin_caches(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
-/* configdb.c: a failed step's answer; "ox_caches" and "ox" of a step */
-void ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st, ngx_uint_t status);
+/* answer_configdb.c: "ox_caches" and "ox" of a step */
 void ngx_http_oxmigrate_admin_step_json(yajl_gen g,
     ngx_http_oxmigrate_step_t *st);
 ngx_http_oxmigrate_steps_t *ngx_http_oxmigrate_admin_steps(
@@ -854,6 +848,10 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_enable(
     ngx_http_oxmigrate_admin_res_t *res);
 ngx_int_t ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+/* the schema exists in configdb; NGX_DECLINED: unknown_schema */
+ngx_int_t ngx_http_oxmigrate_admin_schema_known(
+    ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
     ngx_http_oxmigrate_admin_res_t *res);
 
 /* http/ngx_http_oxmigrate_admin_answer_configdb.c */

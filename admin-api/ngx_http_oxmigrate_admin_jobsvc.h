@@ -237,6 +237,11 @@ ngx_int_t ngx_http_oxmigrate_admin_jobs_exclusive(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
     ngx_http_oxmigrate_admin_res_t *res,
     ngx_http_oxmigrate_admin_service_pt svc);
+/* a job start: res->data a job_started_t, svc under the start lock */
+ngx_int_t ngx_http_oxmigrate_admin_jobs_start(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res,
+    ngx_http_oxmigrate_admin_service_pt svc, ngx_uint_t lock);
 /* NGX_OK: no job but except runs; NGX_DECLINED: job_running, *other */
 ngx_int_t ngx_http_oxmigrate_admin_jobs_idle(ngx_http_oxmigrate_admin_conn_t *c,
     MYSQL *m, uint64_t except, ngx_http_oxmigrate_admin_res_t *res,

@@ -13,9 +13,6 @@
 static ngx_int_t ngx_http_oxmigrate_admin_step_failed(
     ngx_http_oxmigrate_admin_res_t *res, ngx_http_oxmigrate_step_t *st,
     ngx_uint_t status);
-static ngx_int_t ngx_http_oxmigrate_admin_schema_known(
-    ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
-    ngx_http_oxmigrate_admin_res_t *res);
 static ngx_int_t ngx_http_oxmigrate_admin_schema_toggle(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
     ngx_http_oxmigrate_admin_res_t *res, ngx_uint_t enable);
@@ -158,7 +155,7 @@ ngx_http_oxmigrate_admin_step_failed(ngx_http_oxmigrate_admin_res_t *res,
 
 /* the schema of the path ({s}) exists in configdb */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_schema_known(ngx_http_oxmigrate_admin_conn_t *c,
     MYSQL *m, const char *schema, ngx_http_oxmigrate_admin_res_t *res)
 {

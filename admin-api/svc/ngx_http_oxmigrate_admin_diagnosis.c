@@ -172,17 +172,9 @@ ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_conn_t *c,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oxmigrate_admin_schema_exists(m, c->pool, dg->schema);
-
-    if (rc < 0) {
-        return ngx_http_oxmigrate_admin_db_fail(res, m);
-    }
-
-    if (rc == 0) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
-                                             "unknown_schema",
-                                             "schema '%s' not found",
-                                             dg->schema);
+    rc = ngx_http_oxmigrate_admin_schema_known(c, m, dg->schema, res);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rs = ngx_http_oxmigrate_admin_store_schema_contexts(m, c->pool,

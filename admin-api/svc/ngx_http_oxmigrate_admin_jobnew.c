@@ -71,6 +71,24 @@ ngx_http_oxmigrate_admin_jobs_exclusive(ngx_http_oxmigrate_admin_conn_t *c,
 }
 
 
+/* a job start: its result (res->data, a job_started_t), svc locked or not */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_jobs_start(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res,
+    ngx_http_oxmigrate_admin_service_pt svc, ngx_uint_t lock)
+{
+    res->data = ngx_pcalloc(c->pool,
+                            sizeof(ngx_http_oxmigrate_job_started_t));
+    if (res->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    return lock ? ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res, svc)
+                : svc(c, a, res);
+}
+
+
 /*
  * One job at a time, whatever its kind: an upgrade and a runallupdate (or
  * two of either, or a resumed one next to any) would run the updates of

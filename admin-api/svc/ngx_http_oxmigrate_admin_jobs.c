@@ -438,22 +438,10 @@ ngx_int_t
 ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_job_started_t  *st;
-
-    st = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_job_started_t));
-    if (st == NULL) {
-        return NGX_ERROR;
-    }
-
-    res->data = st;
-
-    if (a->dry_run == 1) {
-        /* a plan changes nothing: no lock needed */
-        return ngx_http_oxmigrate_admin_upgrade_locked(c, a, res);
-    }
-
-    return ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res,
-                                      ngx_http_oxmigrate_admin_upgrade_locked);
+    /* a plan (dry_run) changes nothing: no lock needed */
+    return ngx_http_oxmigrate_admin_jobs_start(c, a, res,
+                                      ngx_http_oxmigrate_admin_upgrade_locked,
+                                      a->dry_run != 1);
 }
 
 
@@ -585,17 +573,9 @@ ngx_int_t
 ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_job_started_t  *st;
-
-    st = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_job_started_t));
-    if (st == NULL) {
-        return NGX_ERROR;
-    }
-
-    res->data = st;
-
-    return ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res,
-                                      ngx_http_oxmigrate_admin_updates_locked);
+    return ngx_http_oxmigrate_admin_jobs_start(c, a, res,
+                                      ngx_http_oxmigrate_admin_updates_locked,
+                                      1);
 }
 
 

@@ -171,18 +171,10 @@ ngx_int_t
 ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_job_started_t  *st;
-
-    st = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_job_started_t));
-    if (st == NULL) {
-        return NGX_ERROR;
-    }
-
-    res->data = st;
-
     /* a resumed job starts again: the same one-job-at-a-time guard */
-    return ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res,
-                                   ngx_http_oxmigrate_admin_job_resume_locked);
+    return ngx_http_oxmigrate_admin_jobs_start(c, a, res,
+                                   ngx_http_oxmigrate_admin_job_resume_locked,
+                                   1);
 }
 
 

@@ -10,30 +10,6 @@
 #include "ngx_http_oxmigrate_admin_store_jobs.h"
 
 
-/* the schema of the path exists in configdb */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_revert_known(ngx_http_oxmigrate_admin_conn_t *c,
-    MYSQL *m, const char *schema, ngx_http_oxmigrate_admin_res_t *res)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_oxmigrate_admin_schema_exists(m, c->pool, schema);
-
-    if (rc < 0) {
-        return ngx_http_oxmigrate_admin_db_fail(res, m);
-    }
-
-    if (rc == 0) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
-                                             "unknown_schema",
-                                             "schema '%s' not found", schema);
-    }
-
-    return NGX_OK;
-}
-
-
 /* whether it may be reverted, and the tasks that ran since its job */
 
 static ngx_int_t
@@ -155,7 +131,7 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_conn_t *c,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oxmigrate_admin_revert_known(c, m, rv->schema, res);
+    rc = ngx_http_oxmigrate_admin_schema_known(c, m, rv->schema, res);
     if (rc != NGX_OK) {
         return rc;
     }
