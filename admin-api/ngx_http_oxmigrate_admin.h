@@ -349,7 +349,19 @@ redisContext *ngx_http_oxmigrate_admin_redis(
 const char *ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log, char *why,
     size_t why_len);
-/* "started" before the handler runs, completed (or written) after it */
+/* store/ngx_http_oxmigrate_admin_audit.c: a call's row */
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_started(MYSQL *m,
+    ngx_pool_t *pool, const char *user, const char *action, ngx_str_t *args,
+    uint64_t *id);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_done(MYSQL *m,
+    ngx_pool_t *pool, uint64_t id, ngx_uint_t status, ngx_str_t *result);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_row(MYSQL *m,
+    ngx_pool_t *pool, const char *user, const char *action, ngx_str_t *args,
+    ngx_uint_t status, ngx_str_t *result);
+void ngx_http_oxmigrate_admin_store_audit_drop(MYSQL *m, ngx_pool_t *pool,
+    uint64_t id);
+/* http/ngx_http_oxmigrate_admin_audit.c: "started" before the handler
+   runs, completed (or written) after it */
 void ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op);
 
@@ -379,8 +391,6 @@ int ngx_http_oxmigrate_admin_natcmp(const char *a, const char *b);
 
 /* ngx_http_oxmigrate_admin_configdb.c (thread) */
 
-void ngx_http_oxmigrate_admin_schemas_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_audit_list(ngx_http_oxmigrate_admin_op_t *op);
 
 /* ngx_http_oxmigrate_admin_routes.c: names and indexes for the metrics */
 const char *ngx_http_oxmigrate_admin_route_name(ngx_uint_t i);
@@ -400,8 +410,41 @@ ngx_int_t ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
 ngx_int_t ngx_http_oxmigrate_admin_lockwatch_init_process(
     ngx_cycle_t *cycle, ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
-/* ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
-void ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_op_t *op);
+/* svc/ngx_http_oxmigrate_admin_lookup.c (thread): GET /lookup?login= */
+
+/* store/ngx_http_oxmigrate_admin_cache.c: a Redis entry as it is */
+typedef struct {
+    ngx_uint_t                  configured;  /* oxmigrate_redis is set */
+    char                       *error;       /* not reached: why */
+    char                       *key;
+    int64_t                     epoch;
+    ngx_uint_t                  present;
+    int64_t                     ttl;         /* ms, -1: none */
+    ngx_str_t                   stamp;
+} ngx_http_oxmigrate_redis_entry_t;
+
+typedef struct {
+    ngx_str_t                       login;
+    ngx_str_t                       key;       /* as the router keys it */
+    ngx_http_oxmigrate_info_t       info;      /* configdb */
+    const char                     *primary;   /* decision, or a hint */
+    const char                     *secondary;
+    ngx_uint_t                      shm;       /* a zone is configured */
+    ngx_uint_t                      shm_present;
+    ngx_uint_t                      shm_info_ok;
+    ngx_http_oxmigrate_shm_peek_t   pk;
+    ngx_http_oxmigrate_info_t       shm_info;
+    ngx_http_oxmigrate_redis_entry_t  redis;
+} ngx_http_oxmigrate_lookup_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_lookup(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res);
+void ngx_http_oxmigrate_admin_store_redis_entry(
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_pool_t *pool, ngx_str_t *key,
+    ngx_http_oxmigrate_redis_entry_t *re);
+/* http/ngx_http_oxmigrate_admin_answer_lookup.c */
+void ngx_http_oxmigrate_admin_answer_lookup(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc);
 
 /* shared by handlers and jobs; return HTTP status, 0 = done */
 typedef struct {
@@ -422,7 +465,7 @@ ngx_int_t ngx_http_oxmigrate_admin_do_enable(MYSQL *m, ngx_pool_t *pool,
     const char *schema, ngx_http_oxmigrate_schema_res_t *res);
 ngx_int_t ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m,
     ngx_pool_t *pool, const char *schema, uint64_t server_id,
-    ngx_http_oxmigrate_schema_res_t *res);
+    ngx_uint_t look, ngx_http_oxmigrate_schema_res_t *res);
 /* registerserver; returns the id, 0 on error (msg set) */
 uint64_t ngx_http_oxmigrate_admin_register(MYSQL *m, ngx_pool_t *pool,
     const char *name, char *msg, size_t len);
@@ -494,6 +537,17 @@ ngx_http_oxmigrate_executed_t *ngx_http_oxmigrate_admin_executed(
 
 
 /* the update-task runner (thread) */
+/*
+ * The tasks OX excludes on the new cluster (listUpdateTasks -xf and the
+ * excluded namespaces' tasks: the same for every schema), read by a job's
+ * first verification and handed from step to step (oxpending.c); in a
+ * pool of its own, the job's driver frees it.
+ */
+typedef struct {
+    ngx_pool_t                           *pool;
+    ngx_array_t                          *names;     /* char * */
+} ngx_http_oxmigrate_ox_excluded_t;
+
 typedef struct {
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
     ngx_http_oxmigrate_db_conf_t         *configdb;  /* job heartbeat */
@@ -506,6 +560,7 @@ typedef struct {
     uint64_t                              job_claim; /* its driver's */
     MYSQL                                *conn;      /* in/out, see keep */
     ngx_uint_t                            keep;      /* hand conn back */
+    ngx_http_oxmigrate_ox_excluded_t     *excluded;  /* in/out: a job's */
 
     ngx_array_t                          *executed;  /* char * */
     ngx_array_t                          *failed;    /* char * */
@@ -581,7 +636,7 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
  * its schemas, not one per schema.
  */
 typedef struct {
-    ngx_http_oxmigrate_admin_op_t  *op;       /* pool_host on op->conn.db */
+    ngx_http_oxmigrate_admin_conn_t  *conn;   /* pool_host on conn->db */
     uint64_t                        pool_id;  /* (uint64_t) -1: none yet */
     ngx_uint_t                      known;    /* pool_host found it */
     char                           *pname;
@@ -592,7 +647,7 @@ typedef struct {
 } ngx_http_oxmigrate_pool_walk_t;
 
 void ngx_http_oxmigrate_admin_pool_walk_init(
-    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_op_t *op,
+    ngx_http_oxmigrate_pool_walk_t *pw, ngx_http_oxmigrate_admin_conn_t *c,
     ngx_uint_t connect, ngx_uint_t warn);
 /* at the database of pool_id; 1: another one than the last schema's */
 ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
@@ -769,6 +824,8 @@ typedef struct {
     ngx_uint_t                            ox_failed;
     const char                           *cache;    /* invalidation */
     char                                  cache_why[160];
+    ngx_uint_t                            job;      /* a job's: no counts,
+                                                       res.changed unread */
 } ngx_http_oxmigrate_step_t;
 
 struct ngx_http_oxmigrate_steps_s {
@@ -790,8 +847,10 @@ ngx_int_t ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
     ngx_http_oxmigrate_update_t *u);
 ngx_int_t ngx_http_oxmigrate_admin_ox_pending(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
-    ngx_log_t *log, const char *schema, ngx_array_t *pending, char *err,
-    size_t err_len);
+    ngx_log_t *log, const char *schema, ngx_array_t *pending,
+    ngx_http_oxmigrate_ox_excluded_t **cache, char *err, size_t err_len);
+void ngx_http_oxmigrate_admin_ox_excluded_free(
+    ngx_http_oxmigrate_ox_excluded_t *x);
 const char *ngx_http_oxmigrate_admin_ox_pending_mode(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 ngx_uint_t ngx_http_oxmigrate_admin_ox_word(u_char **p, u_char *end,
@@ -854,6 +913,47 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_known(
     ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
     ngx_http_oxmigrate_admin_res_t *res);
 
+/* svc/ngx_http_oxmigrate_admin_listing.c: GET /schemas, GET /audit */
+
+/* a row of GET /schemas; ref first, so that it sorts as a schema_ref */
+typedef struct {
+    ngx_http_oxmigrate_schema_ref_t   ref;
+    uint64_t                          enabled;
+    uint64_t                          maintenance;
+    char                             *server_ids;   /* "1,8" */
+    char                             *host;
+    const char                       *status;
+} ngx_http_oxmigrate_schema_row_t;
+
+/* a row of oxmigrate_audit */
+typedef struct {
+    uint64_t                          id;
+    int64_t                           ts;          /* ms */
+    char                             *user;
+    char                             *action;
+    char                             *arguments;   /* JSON, or not */
+    ngx_int_t                         status;
+    char                             *result;      /* JSON, or not */
+} ngx_http_oxmigrate_audit_row_t;
+
+ngx_int_t ngx_http_oxmigrate_admin_schemas_list(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+ngx_int_t ngx_http_oxmigrate_admin_audit_list(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+/* store.c, audit.c: their rows; NGX_ERROR: mysql_errno(m), 0: no memory */
+ngx_int_t ngx_http_oxmigrate_admin_store_schemas(MYSQL *m, ngx_pool_t *pool,
+    ngx_array_t *rows);
+ngx_int_t ngx_http_oxmigrate_admin_store_audit_rows(MYSQL *m,
+    ngx_pool_t *pool, ngx_uint_t limit, ngx_array_t **rows);
+
+/* http/ngx_http_oxmigrate_admin_answer_listing.c */
+void ngx_http_oxmigrate_admin_answer_schemas(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
+void ngx_http_oxmigrate_admin_answer_audit(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc);
+
 /* http/ngx_http_oxmigrate_admin_answer_configdb.c */
 void ngx_http_oxmigrate_admin_answer_servers(
     ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc);
@@ -905,6 +1005,16 @@ ngx_http_oxmigrate_admin_route_t *ngx_http_oxmigrate_admin_route(
 
 /* core/ngx_http_oxmigrate_admin_core.c */
 
+/* http/ngx_http_oxmigrate_admin_request.c: a call (event loop) */
+ngx_int_t ngx_http_oxmigrate_admin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oxmigrate_admin_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+extern ngx_http_request_body_filter_pt  ngx_http_oxmigrate_admin_next_body_filter;
+
+/* event loop: the admin API's time on it, in oxmigrate_metrics */
+uint64_t ngx_http_oxmigrate_admin_loop_start(void);
+void ngx_http_oxmigrate_admin_loop_end(uint64_t start, const char *what,
+    ngx_log_t *log);
 /* event loop: run handler on the thread pool, detached from any request */
 ngx_int_t ngx_http_oxmigrate_admin_post(ngx_thread_pool_t *tp,
     ngx_pool_t *pool, void (*handler)(void *data, ngx_log_t *log),

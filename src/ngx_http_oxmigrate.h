@@ -328,6 +328,7 @@ typedef const char *(*ngx_http_oxmigrate_metrics_name_pt)(ngx_uint_t i);
 void ngx_http_oxmigrate_metrics_admin_names(
     ngx_http_oxmigrate_metrics_name_pt name);
 void ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status);
+void ngx_http_oxmigrate_metrics_admin_loop(ngx_uint_t usec);
 /* the admin API's jobs: schemas by state, a schema's downtime */
 #define NGX_HTTP_OXMIGRATE_M_JOB_STATES    5   /* pending .. cancelled */
 #define NGX_HTTP_OXMIGRATE_M_DOWN_BUCKETS  8

@@ -16,6 +16,7 @@
 #define NGX_HTTP_OXMIGRATE_M_DECISIONS  6
 #define NGX_HTTP_OXMIGRATE_M_SOURCES    5
 #define NGX_HTTP_OXMIGRATE_M_BUCKETS    9
+#define NGX_HTTP_OXMIGRATE_M_LOOP_BUCKETS  7
 
 
 typedef struct {
@@ -29,6 +30,10 @@ typedef struct {
                          [NGX_HTTP_OXMIGRATE_M_KINDS];
     ngx_atomic_t   up[NGX_HTTP_OXMIGRATE_M_BACKENDS];   /* 0, 1, 2 unknown */
     ngx_atomic_t   admin[NGX_HTTP_OXMIGRATE_M_ROUTES][4];  /* 2xx .. 5xx */
+    ngx_atomic_t   loop[NGX_HTTP_OXMIGRATE_M_LOOP_BUCKETS];
+    ngx_atomic_t   loop_sum_us;
+    ngx_atomic_t   loop_count;
+    ngx_atomic_t   loop_max_us;
     ngx_atomic_t   job_seen;
     ngx_atomic_t   job_eta;                  /* seconds + 1; 0: unknown */
     ngx_atomic_t   job_running_ms;           /* its longest running schema */
@@ -50,6 +55,8 @@ static ngx_int_t ngx_http_oxmigrate_metrics_handler(ngx_http_request_t *r);
 static u_char *ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
     ngx_http_oxmigrate_metrics_sh_t *m, ngx_http_oxmigrate_main_conf_t *omcf);
 static u_char *ngx_http_oxmigrate_metrics_print_locks(u_char *p,
+    u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
+static u_char *ngx_http_oxmigrate_metrics_print_loop(u_char *p,
     u_char *last, ngx_http_oxmigrate_metrics_sh_t *m);
 static u_char *ngx_http_oxmigrate_metrics_seconds(u_char *p, u_char *last,
     const char *name, const char *help, ngx_uint_t present,
@@ -84,6 +91,15 @@ static ngx_msec_t  ngx_http_oxmigrate_metrics_down_le[] = {
 
 static const char  *ngx_http_oxmigrate_metrics_down_text[] = {
     "1", "5", "10", "30", "60", "300", "900", "3600"
+};
+
+/* le bounds of oxmigrate_admin_event_loop_seconds, in microseconds */
+static ngx_uint_t  ngx_http_oxmigrate_metrics_loop_le[] = {
+    50, 100, 250, 500, 1000, 2500, 10000
+};
+
+static const char  *ngx_http_oxmigrate_metrics_loop_text[] = {
+    "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.01"
 };
 
 static const char  *ngx_http_oxmigrate_metrics_job_states[] = {
@@ -239,6 +255,38 @@ ngx_http_oxmigrate_metrics_admin(ngx_uint_t route, ngx_uint_t status)
     }
 
     (void) ngx_atomic_fetch_add(&m->admin[route][cls - 2], 1);
+}
+
+
+/* a piece of the admin API's work on the event loop took usec */
+
+void
+ngx_http_oxmigrate_metrics_admin_loop(ngx_uint_t usec)
+{
+    ngx_uint_t                        b;
+    ngx_atomic_uint_t                 max;
+    ngx_http_oxmigrate_metrics_sh_t  *m = ngx_http_oxmigrate_metrics_sh;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->loop_count, 1);
+    (void) ngx_atomic_fetch_add(&m->loop_sum_us, usec);
+
+    for (b = 0; b < NGX_HTTP_OXMIGRATE_M_LOOP_BUCKETS; b++) {
+        if (usec <= ngx_http_oxmigrate_metrics_loop_le[b]) {
+            (void) ngx_atomic_fetch_add(&m->loop[b], 1);
+            break;
+        }
+    }
+
+    do {
+        max = m->loop_max_us;
+        if (usec <= max) {
+            break;
+        }
+    } while (!ngx_atomic_cmp_set(&m->loop_max_us, max, usec));
 }
 
 
@@ -513,6 +561,10 @@ ngx_http_oxmigrate_metrics_print(u_char *p, u_char *last,
         }
     }
 
+    if (ngx_http_oxmigrate_metrics_route) {
+        p = ngx_http_oxmigrate_metrics_print_loop(p, last, m);
+    }
+
     oxm_printf("# HELP oxmigrate_job_schemas Schemas of the last job "
                "driven by a worker of this nginx, by state.\n"
                "# TYPE oxmigrate_job_schemas gauge\n");
@@ -648,6 +700,39 @@ ngx_http_oxmigrate_metrics_seconds(u_char *p, u_char *last, const char *name,
     if (present) {
         oxm_printf("%s %uA.%03uA\n", name, ms / 1000, ms % 1000);
     }
+
+    return p;
+}
+
+
+/* the admin API's event-loop time: a histogram and its longest piece */
+
+static u_char *
+ngx_http_oxmigrate_metrics_print_loop(u_char *p, u_char *last,
+    ngx_http_oxmigrate_metrics_sh_t *m)
+{
+    ngx_uint_t  k, cum;
+
+    oxm_printf("# HELP oxmigrate_admin_event_loop_seconds Time the admin "
+               "API held a worker's event loop, per piece of work (a "
+               "request's handler, a thread's answer, a job's event).\n"
+               "# TYPE oxmigrate_admin_event_loop_seconds histogram\n");
+    cum = 0;
+    for (k = 0; k < NGX_HTTP_OXMIGRATE_M_LOOP_BUCKETS; k++) {
+        cum += m->loop[k];
+        oxm_printf("oxmigrate_admin_event_loop_seconds_bucket{le=\"%s\"} "
+                   "%ui\n", ngx_http_oxmigrate_metrics_loop_text[k], cum);
+    }
+    oxm_printf("oxmigrate_admin_event_loop_seconds_bucket{le=\"+Inf\"} %uA\n"
+               "oxmigrate_admin_event_loop_seconds_sum %uA.%06uA\n"
+               "oxmigrate_admin_event_loop_seconds_count %uA\n"
+               "# HELP oxmigrate_admin_event_loop_max_seconds The longest "
+               "such piece since nginx started.\n"
+               "# TYPE oxmigrate_admin_event_loop_max_seconds gauge\n"
+               "oxmigrate_admin_event_loop_max_seconds %uA.%06uA\n",
+               m->loop_count, m->loop_sum_us / 1000000,
+               m->loop_sum_us % 1000000, m->loop_count,
+               m->loop_max_us / 1000000, m->loop_max_us % 1000000);
 
     return p;
 }

@@ -227,6 +227,11 @@ EOF
     my @workers = $ng->worker_pids;
     is(scalar @workers, 2, 'the two workers are known by pid');
     my $A = $ng->port('A');
+    # both workers connect to Redis after they started (later under ASan):
+    # a login before that is not stored there
+    OxTest::wait_for(sub {
+        my @up = ($ng->error_log =~ /oxmigrate redis \S+ connected/g);
+        @up >= 2 }, 15);
     my ($bad, $n) = (0, 0);
     # a few rounds, so that new pooled connections are opened too
     for my $i (1 .. 20) {

@@ -49,8 +49,13 @@ ok(!$j->{cache}{shm}{present} && !$j->{cache}{redis}{present},
    'nothing cached yet');
 
 # a login through the router fills both tiers
+# the router connects to Redis after it started, and writes Redis after it
+# answered: wait for both (on a loaded machine either takes a while)
+ok(OxTest::wait_for(sub {
+    OxTest::http(GET => '/metrics', port => $R)->{body}
+        =~ /^oxmigrate_redis_up 1$/m }), 'the router reached Redis');
 login(port => $R, user => 'alice@ctx1.example.com');
-sleep 0.2;
+OxTest::wait_for(sub { $redis->cmd('EXISTS', 'oxmigrate:v0:ctx1.example.com') });
 $j = lookup('alice@ctx1.example.com')->{json};
 ok($j->{cache}{shm}{present} && $j->{cache}{shm}{current}
    && $j->{cache}{shm}{age_ms} >= 0 && $j->{cache}{shm}{cid} == 1,

@@ -190,4 +190,19 @@ is_deeply([ grep { !/runupdate/ } @{ $ox->trace } ],
           'verified after the first (listUpdateTasks -xf, the namespaces,'
           . ' -e); the second has a failed task: nothing to ask');
 
+# OX's exclusions are the same for every schema: a job reads them once
+$ox->clear_log;
+$r = api(POST => 'updates', json => { only => [ $s[0], $s[2] ] });
+is($r->{status}, 202, 'runallupdate of two schemas: 202');
+$job = OxAdmin::wait_job($ng, $r->{json}{job});
+is_deeply([ map { "$_->{name}:$_->{state}" } @{ $job->{schemas} } ],
+          [ "$s[0]:done", "$s[2]:done" ], 'both done');
+is_deeply([ grep { !/runupdate/ } @{ $ox->trace } ],
+          [ "new:listUpdateTasks $pcred -xf -n $s[0]",
+            "new:listUpdateTaskNamespaces $pcred",
+            "new:listUpdateTasks $pcred -e -n $s[0]",
+            "new:listUpdateTasks $pcred -e -n $s[2]" ],
+          'the exclusions read once per job (-xf, the namespaces), the'
+          . ' pending tasks (-e) of every schema');
+
 done_testing();

@@ -54,3 +54,39 @@ ngx_http_oxmigrate_admin_fail(ngx_http_oxmigrate_admin_res_t *res,
 
     return rc;
 }
+
+
+/*
+ * The admin API's own time on the event loop (issue 18: at most 1 ms a
+ * piece): a piece starts with loop_start() and ends with loop_end(),
+ * which counts it in oxmigrate_metrics and logs (debug) a piece over
+ * 1 ms with what it was.
+ */
+
+uint64_t
+ngx_http_oxmigrate_admin_loop_start(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+void
+ngx_http_oxmigrate_admin_loop_end(uint64_t start, const char *what,
+    ngx_log_t *log)
+{
+    uint64_t  us;
+
+    us = ngx_http_oxmigrate_admin_loop_start() - start;
+
+    ngx_http_oxmigrate_metrics_admin_loop((ngx_uint_t) us);
+
+    if (us > 1000) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "oxmigrate admin: %s held the event loop %uL us",
+                       what, us);
+    }
+}

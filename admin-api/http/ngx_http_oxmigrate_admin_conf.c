@@ -290,8 +290,8 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
+    /* the content handler is the module's (http/..._module.c) */
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_oxmigrate_admin_handler;
 
     /*
      * The body limit is oxmigrate_admin_max_body, answered with a JSON 400:

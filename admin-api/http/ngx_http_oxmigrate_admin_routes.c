@@ -113,7 +113,8 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
       ngx_http_oxmigrate_admin_f_server, 0 },
 
     { NGX_HTTP_GET, "schemas", NULL,
-      ngx_http_oxmigrate_admin_schemas_list, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_schemas_list,
+      ngx_http_oxmigrate_admin_answer_schemas,
       NULL, 0 },
 
     { NGX_HTTP_GET, "schemas/*", NULL,
@@ -215,11 +216,13 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
       ngx_http_oxmigrate_admin_f_jobpatch, 0 },
 
     { NGX_HTTP_GET, "audit", NULL,
-      ngx_http_oxmigrate_admin_audit_list, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_audit_list,
+      ngx_http_oxmigrate_admin_answer_audit,
       NULL, 0 },
 
     { NGX_HTTP_GET, "lookup", NULL,
-      ngx_http_oxmigrate_admin_lookup, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_lookup,
+      ngx_http_oxmigrate_admin_answer_lookup,
       NULL, 0 },
 
     { 0, NULL, NULL, NULL, NULL, NULL, NULL, 0 }

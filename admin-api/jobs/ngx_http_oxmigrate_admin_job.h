@@ -115,6 +115,7 @@ typedef struct {
     ngx_int_t                             max_replica_lag;  /* -1: none */
     char                                 *health_url;
     ngx_event_t                           keepalive;
+    ngx_http_oxmigrate_ox_excluded_t     *excluded;   /* OX's, idle */
     ngx_msec_t                            done_ms;    /* for the ETA gauge */
     uint64_t                              done_ctx;   /* their contexts */
     ngx_http_oxmigrate_admin_loc_conf_t  *alcf;
@@ -127,6 +128,7 @@ typedef struct {
     ngx_http_oxmigrate_job_schema_t      *s;
     MYSQL                                *m;     /* lent by the job */
     MYSQL                                *sm;    /* the host's, lent */
+    ngx_http_oxmigrate_ox_excluded_t     *excluded;  /* the job's, lent */
     ngx_int_t                             rc;    /* NGX_AGAIN: not started,
                                                     NGX_DONE: cancelled */
     ngx_uint_t                            control;   /* read at its end */

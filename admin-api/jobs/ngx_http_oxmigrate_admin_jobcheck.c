@@ -106,8 +106,8 @@ ngx_http_oxmigrate_admin_check_tasks(ngx_http_oxmigrate_job_t *job,
 
         if (pending == NULL
             || ngx_http_oxmigrate_admin_ox_pending(job->alcf, pool, job->log,
-                                                   schema, pending, err,
-                                                   sizeof(err))
+                                                   schema, pending, NULL,
+                                                   err, sizeof(err))
                != NGX_OK)
         {
             ngx_http_oxmigrate_admin_check_add(c, "tasks", 0,

@@ -30,6 +30,7 @@ ngx_http_oxmigrate_admin_job_free(void *data)
         ngx_del_timer(&job->keepalive);
     }
 
+    ngx_http_oxmigrate_admin_ox_excluded_free(job->excluded);
     ngx_destroy_pool(job->pool);
 }
 
@@ -349,6 +350,8 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
 
         step->sm = h->m;
         h->m = NULL;
+        step->excluded = job->excluded;
+        job->excluded = NULL;
         step->started = ngx_current_msec;
         step->s->started = step->started;
 
@@ -368,6 +371,7 @@ ngx_http_oxmigrate_admin_job_schedule(ngx_http_oxmigrate_job_t *job)
             }
 
             h->m = step->sm;
+            job->excluded = step->excluded;
             job->stop = 1;
             job->interrupted = 1;
             break;
@@ -446,6 +450,14 @@ ngx_http_oxmigrate_admin_job_step_done(ngx_event_t *ev)
     h = &((ngx_http_oxmigrate_job_host_t *) job->hosts.elts)[step->s->hidx];
     h->busy = 0;
     h->m = step->sm;
+
+    /* OX's exclusions: one copy is kept (steps at once may read two) */
+    if (job->excluded == NULL) {
+        job->excluded = step->excluded;
+
+    } else {
+        ngx_http_oxmigrate_admin_ox_excluded_free(step->excluded);
+    }
 
     /* a pause, cancel or parallel the step saw at its end */
     job->steps_done++;

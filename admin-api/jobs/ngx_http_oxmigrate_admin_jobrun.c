@@ -76,9 +76,18 @@ void
 ngx_http_oxmigrate_admin_job_invalidate(ngx_http_oxmigrate_job_run_t *run)
 {
     char         why[sizeof(run->st.cache_why)];
+    MYSQL       *m;
     const char  *how;
 
-    how = ngx_http_oxmigrate_admin_invalidate(run->m, run->job->omcf->redis,
+    /*
+     * The schema's second invalidation (after the enable) asks configdb
+     * for the change log only if the first found it: without it the epoch
+     * is what tells the balancers (NULL: no look), also if one came since.
+     */
+    m = (run->st.cache == NULL || ngx_strcmp(run->st.cache, "change log") == 0)
+        ? run->m : NULL;
+
+    how = ngx_http_oxmigrate_admin_invalidate(m, run->job->omcf->redis,
                                               run->job->log, why,
                                               sizeof(why));
     run->st.cache = how;

@@ -80,9 +80,12 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
     u.job_claim = job->claim;
     u.conn = step->sm;
     u.keep = 1;
+    u.excluded = step->excluded;
     step->sm = NULL;
 
     rc = run->st.steps->update(&run->st, &u);
+
+    step->excluded = u.excluded;
 
     if (rc == NGX_OK) {
         ngx_http_oxmigrate_metrics_tasks(u.executed ? u.executed->nelts : 0,
@@ -337,6 +340,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     ngx_http_oxmigrate_admin_step_init(&run.st, job->alcf, run.pool, job->log,
                                        run.m, run.js->name);
+    run.st.job = 1;
 
     if (upgrade) {
         rc = ngx_http_oxmigrate_admin_job_move(&run, step, disabled,

@@ -187,6 +187,7 @@ ngx_http_oxmigrate_admin_sql_changeserver(ngx_http_oxmigrate_step_t *st,
                                                               st->pool,
                                                               st->schema,
                                                               server_id,
+                                                              !st->job,
                                                               &st->res));
         if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
             return status;
@@ -287,9 +288,14 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
     ngx_uint_t                     rc;
     ngx_http_oxmigrate_ox_call_t  *call;
 
-    rc = ngx_http_oxmigrate_admin_ox_count(st, &total, &before);
-    if (rc) {
-        return rc;
+    /* a job reads no counts: one SELECT before and after less per call */
+    before = 0;
+
+    if (!st->job) {
+        rc = ngx_http_oxmigrate_admin_ox_count(st, &total, &before);
+        if (rc) {
+            return rc;
+        }
     }
 
     call = ngx_http_oxmigrate_admin_ox_call(st, tool,
@@ -316,7 +322,7 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
     }
 
     rc = ngx_http_oxmigrate_admin_ox_exec(st);
-    if (rc) {
+    if (rc || st->job) {
         return rc;
     }
 

@@ -278,17 +278,113 @@ ngx_http_oxmigrate_admin_ox_needs_update(
 
 
 /*
+ * The exclusions: -xf (the file), and the tasks of excluded namespaces.
+ * With a cache, a copy goes into a pool of its own that *cache keeps:
+ * they are the same for every schema, a job reads them once.  NULL: err
+ * says why.
+ */
+
+static ngx_array_t *
+ngx_http_oxmigrate_admin_ox_exclusions(
+    ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,
+    ngx_log_t *log, const char *schema,
+    ngx_http_oxmigrate_ox_excluded_t **cache, char *err, size_t err_len)
+{
+    char                              **name, *s;
+    ngx_uint_t                          i;
+    ngx_array_t                        *excluded;
+    ngx_http_oxmigrate_ox_call_t        call;
+    ngx_http_oxmigrate_ox_excluded_t   *x;
+
+    excluded = ngx_array_create(pool, 4, sizeof(char *));
+    if (excluded == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log, "-xf",
+                                         schema, err, err_len)
+        != NGX_OK
+        || ngx_http_oxmigrate_admin_ox_ns_tasks(alcf, pool, log, excluded,
+                                                err, err_len)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_http_oxmigrate_admin_ox_task_words(&call.out, excluded, 1, NULL, pool);
+
+    if (cache == NULL) {
+        return excluded;
+    }
+
+    /* not kept when out of memory: read again next time */
+
+    x = NULL;
+    i = 0;
+
+    if (*cache == NULL) {
+        x = ngx_alloc(sizeof(ngx_http_oxmigrate_ox_excluded_t), log);
+    }
+
+    if (x) {
+        x->pool = ngx_create_pool(1024, log);
+        x->names = x->pool ? ngx_array_create(x->pool, excluded->nelts + 1,
+                                              sizeof(char *))
+                           : NULL;
+
+        for (i = 0; x->names && i < excluded->nelts; i++) {
+            s = ((char **) excluded->elts)[i];
+            name = ngx_array_push(x->names);
+            *name = ngx_http_oxmigrate_admin_strndup(x->pool, s,
+                                                     ngx_strlen(s));
+            if (*name == NULL) {
+                break;
+            }
+        }
+
+        if (x->names && i == excluded->nelts) {
+            *cache = x;
+
+        } else {
+            ngx_http_oxmigrate_admin_ox_excluded_free(x);
+        }
+    }
+
+    return excluded;
+}
+
+
+/* a cache of ox_exclusions, freed; NULL: none */
+
+void
+ngx_http_oxmigrate_admin_ox_excluded_free(ngx_http_oxmigrate_ox_excluded_t *x)
+{
+    if (x == NULL) {
+        return;
+    }
+
+    if (x->pool) {
+        ngx_destroy_pool(x->pool);
+    }
+
+    ngx_free(x);
+}
+
+
+/*
  * The tasks of the new version still pending on the schema, as OX says:
  * listUpdateTasks (7.10.2+) in its pending mode (-e on 7.10.x, -g on
  * 8.x: the letters changed meaning), which lists excluded tasks as
  * pending too, minus the excluded ones: -xf and the tasks of the
- * namespaces the site excludes; before 7.10.2 checkdatabase.
+ * namespaces the site excludes (from *cache when a job read them
+ * before, cache NULL: read now); before 7.10.2 checkdatabase.
  */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_ox_pending(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
     ngx_pool_t *pool, ngx_log_t *log, const char *schema,
-    ngx_array_t *pending, char *err, size_t err_len)
+    ngx_array_t *pending, ngx_http_oxmigrate_ox_excluded_t **cache,
+    char *err, size_t err_len)
 {
     ngx_uint_t                     v;
     ngx_array_t                   *excluded;
@@ -302,24 +398,13 @@ ngx_http_oxmigrate_admin_ox_pending(ngx_http_oxmigrate_admin_loc_conf_t *alcf,
                                                         err_len);
     }
 
-    excluded = ngx_array_create(pool, 4, sizeof(char *));
+    excluded = (cache && *cache) ? (*cache)->names
+               : ngx_http_oxmigrate_admin_ox_exclusions(alcf, pool, log,
+                                                        schema, cache, err,
+                                                        err_len);
     if (excluded == NULL) {
         return NGX_ERROR;
     }
-
-    /* excluded: -xf (the file), and the tasks of excluded namespaces */
-
-    if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log, "-xf",
-                                         schema, err, err_len)
-        != NGX_OK
-        || ngx_http_oxmigrate_admin_ox_ns_tasks(alcf, pool, log, excluded,
-                                                err, err_len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_http_oxmigrate_admin_ox_task_words(&call.out, excluded, 1, NULL, pool);
 
     if (ngx_http_oxmigrate_admin_ox_list(&call, alcf, pool, log,
                                   ngx_http_oxmigrate_admin_ox_pending_mode(alcf),

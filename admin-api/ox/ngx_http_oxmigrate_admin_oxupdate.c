@@ -132,9 +132,10 @@ ngx_http_oxmigrate_admin_ox_tick(ngx_http_oxmigrate_ox_call_t *call)
  * runupdate a killed worker started goes on inside OX): until the lock is
  * gone or dead (runupdate takes a dead one over), at most
  * oxmigrate_ox_tools_timeout, beating the job's heartbeat meanwhile.
+ * Returns the lock as read last (ox_locked).
  */
 
-static void
+static int64_t
 ngx_http_oxmigrate_admin_ox_wait_lock(ngx_http_oxmigrate_ox_watch_t *w)
 {
     int64_t                        t, now, end;
@@ -154,7 +155,7 @@ ngx_http_oxmigrate_admin_ox_wait_lock(ngx_http_oxmigrate_ox_watch_t *w)
         if (t <= 0 || now - t > (int64_t) w->idle || now >= end
             || ngx_terminate || w->u->lost)
         {
-            return;
+            return t;
         }
 
         ngx_log_error(NGX_LOG_INFO, w->u->log, 0,
@@ -378,12 +379,7 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
     u = w->u;
 
     /* OX's work goes on after its client ended: wait for it */
-    if (w->sm) {
-        ngx_http_oxmigrate_admin_ox_wait_lock(w);
-    }
-
-    t = w->sm ? ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema)
-              : -1;
+    t = w->sm ? ngx_http_oxmigrate_admin_ox_wait_lock(w) : -1;
 
     if (t < 0 && (w->sm == NULL || ngx_http_oxmigrate_admin_gone(
                                                     mysql_errno(w->sm))))
@@ -393,8 +389,7 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
             return NGX_AGAIN;
         }
 
-        ngx_http_oxmigrate_admin_ox_wait_lock(w);
-        t = ngx_http_oxmigrate_admin_ox_locked(w->sm, u->pool, u->schema);
+        t = ngx_http_oxmigrate_admin_ox_wait_lock(w);
     }
 
     now = ngx_http_oxmigrate_admin_now_ms();
@@ -456,8 +451,9 @@ ngx_http_oxmigrate_admin_ox_verify(ngx_http_oxmigrate_step_t *st,
     }
 
     if (ngx_http_oxmigrate_admin_ox_pending(u->alcf, u->pool, u->log,
-                                            u->schema, pending, err,
-                                            sizeof(err))
+                                            u->schema, pending,
+                                            u->job_id ? &u->excluded : NULL,
+                                            err, sizeof(err))
         != NGX_OK)
     {
         ngx_snprintf((u_char *) u->error, sizeof(u->error) - 1,
@@ -520,7 +516,7 @@ ngx_http_oxmigrate_admin_ox_update(ngx_http_oxmigrate_step_t *st,
 
     if (u->job_id) {
         /* a resumed job: the runupdate of the dead worker may still run */
-        ngx_http_oxmigrate_admin_ox_wait_lock(&w);
+        (void) ngx_http_oxmigrate_admin_ox_wait_lock(&w);
     }
 
     rc = ngx_http_oxmigrate_admin_ox_before(&w, &since);

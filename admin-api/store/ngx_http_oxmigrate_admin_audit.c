@@ -1,8 +1,8 @@
 
 /*
- * oxmigrate admin API: the audit of every mutating call in configdb
- * (oxmigrate_audit): a "started" row before the call, completed after it.
- * Thread pool only.
+ * oxmigrate admin API, store: oxmigrate_audit.  A call's row ("started"
+ * before it, completed after it: http/ngx_http_oxmigrate_admin_audit.c
+ * says what goes in), a job's steps, GET /audit.  Thread pool only.
  */
 
 
@@ -12,194 +12,75 @@
 #define NGX_HTTP_OXMIGRATE_AUDIT_MAX  4000
 
 
-/* op->conn.db for the audit, without replacing an answer already made */
+/* the "started" row of a call; *id: its id (0: not written) */
 
-static MYSQL *
-ngx_http_oxmigrate_admin_audit_db(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_store_audit_started(MYSQL *m, ngx_pool_t *pool,
+    const char *user, const char *action, ngx_str_t *args, uint64_t *id)
 {
-    MYSQL       *m;
-    yajl_gen     keep;
-    ngx_uint_t   status;
+    *id = 0;
 
-    if (op->conn.db) {
-        return op->conn.db;
-    }
-
-    keep = op->gen;
-    status = op->status;
-    op->gen = NULL;
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
-
-    if (op->gen) {
-        yajl_gen_free(op->gen);
-    }
-
-    op->gen = keep;
-    op->status = status;
-
-    if (m == NULL) {
-        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
-                      "oxmigrate admin: audit of \"%s\" by \"%s\" "
-                      "not written: configdb unavailable",
-                      op->route->action, op->conn.user);
-    }
-
-    return m;
-}
-
-
-/* {"params":[...],"body":"..."} of the call */
-
-static yajl_gen
-ngx_http_oxmigrate_admin_audit_args(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_str_t *args)
-{
-    size_t                len, blen;
-    yajl_gen              g;
-    ngx_uint_t            i;
-    const unsigned char  *buf;
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return NULL;
-    }
-
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "params");
-    yajl_gen_array_open(g);
-    for (i = 0; i < 2 && op->args.path[i]; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, op->args.path[i]);
-    }
-    yajl_gen_array_close(g);
-
-    ngx_http_oxmigrate_admin_json_str(g, "body");
-    blen = ngx_min(op->args.body_len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    if (op->args.body) {
-        ngx_http_oxmigrate_admin_json_strn(g, op->args.body, blen);
-
-    } else {
-        yajl_gen_null(g);
-    }
-
-    yajl_gen_map_close(g);
-
-    yajl_gen_get_buf(g, &buf, &len);
-    args->data = (u_char *) buf;
-    args->len = len;
-
-    return g;
-}
-
-
-/*
- * The audit row of a mutating call is written before the call runs
- * (status 0, result {"state":"started"}): a call that dies with its
- * worker leaves that trace.  Completed after the call (thread).
- */
-
-void
-ngx_http_oxmigrate_admin_audit_start(ngx_http_oxmigrate_admin_op_t *op)
-{
-    MYSQL      *m;
-    yajl_gen    g;
-    ngx_str_t   args;
-
-    m = ngx_http_oxmigrate_admin_audit_db(op);
-    if (m == NULL) {
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_audit_args(op, &args);
-    if (g == NULL) {
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
             "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
             " status, result) VALUES (%D, %s, %s, %V, 0,"
             " '{\"state\":\"started\"}')",
-            ngx_http_oxmigrate_admin_now_ms(), op->conn.user, op->route->action,
-            &args)
+            ngx_http_oxmigrate_admin_now_ms(), user, action, args)
         < 0)
     {
-        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
-                      "oxmigrate admin: audit insert failed: %s",
-                      mysql_error(m));
-
-    } else {
-        op->audit_id = mysql_insert_id(m);
+        return NGX_ERROR;
     }
 
-    yajl_gen_free(g);
+    *id = mysql_insert_id(m);
+
+    return NGX_OK;
 }
 
 
-void
-ngx_http_oxmigrate_admin_audit(ngx_http_oxmigrate_admin_op_t *op)
+/* its status and result; NGX_DECLINED: the row is not there (any more) */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_audit_done(MYSQL *m, ngx_pool_t *pool,
+    uint64_t id, ngx_uint_t status, ngx_str_t *result)
 {
-    size_t                len;
-    MYSQL                *m;
-    int64_t               rc;
-    yajl_gen              g;
-    ngx_str_t             args, result;
-    const unsigned char  *buf;
+    int64_t  rc;
 
-    m = ngx_http_oxmigrate_admin_audit_db(op);
-    if (m == NULL) {
-        return;
-    }
+    rc = ngx_http_oxmigrate_admin_exec(m, pool,
+             "UPDATE oxmigrate_audit SET status = %U, result = %V"
+             " WHERE id = %U", (uint64_t) status, result, id);
 
-    if (op->no_audit) {
-        /* a dry run: it changed nothing, its "started" row goes */
-        if (op->audit_id) {
-            (void) ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-                      "DELETE FROM oxmigrate_audit WHERE id = %U",
-                      op->audit_id);
-        }
+    return (rc == 1) ? NGX_OK : (rc < 0) ? NGX_ERROR : NGX_DECLINED;
+}
 
-        return;
-    }
 
-    ngx_str_set(&result, "");
+/* a whole row, when the "started" one could not be written */
 
-    if (op->gen
-        && yajl_gen_get_buf(op->gen, &buf, &len) == yajl_gen_status_ok)
-    {
-        result.data = (u_char *) buf;
-        result.len = ngx_min(len, NGX_HTTP_OXMIGRATE_AUDIT_MAX);
-    }
-
-    if (op->audit_id) {
-        rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-                 "UPDATE oxmigrate_audit SET status = %U, result = %V"
-                 " WHERE id = %U", (uint64_t) op->status, &result,
-                 op->audit_id);
-        if (rc == 1) {
-            return;
-        }
-    }
-
-    g = ngx_http_oxmigrate_admin_audit_args(op, &args);
-    if (g == NULL) {
-        return;
-    }
-
-    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
+ngx_int_t
+ngx_http_oxmigrate_admin_store_audit_row(MYSQL *m, ngx_pool_t *pool,
+    const char *user, const char *action, ngx_str_t *args, ngx_uint_t status,
+    ngx_str_t *result)
+{
+    if (ngx_http_oxmigrate_admin_exec(m, pool,
             "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
             " status, result) VALUES (%D, %s, %s, %V, %U, %V)",
-            ngx_http_oxmigrate_admin_now_ms(), op->conn.user, op->route->action,
-            &args, (uint64_t) op->status, &result)
+            ngx_http_oxmigrate_admin_now_ms(), user, action, args,
+            (uint64_t) status, result)
         < 0)
     {
-        ngx_log_error(NGX_LOG_ERR, op->conn.log, 0,
-                      "oxmigrate admin: audit insert failed: %s",
-                      mysql_error(m));
+        return NGX_ERROR;
     }
 
-    yajl_gen_free(g);
+    return NGX_OK;
+}
+
+
+/* a dry run changed nothing: its "started" row goes */
+
+void
+ngx_http_oxmigrate_admin_store_audit_drop(MYSQL *m, ngx_pool_t *pool,
+    uint64_t id)
+{
+    (void) ngx_http_oxmigrate_admin_exec(m, pool,
+                       "DELETE FROM oxmigrate_audit WHERE id = %U", id);
 }
 
 
@@ -351,4 +232,62 @@ ngx_http_oxmigrate_admin_audit_flush(MYSQL *m, ngx_pool_t *pool,
                       "oxmigrate admin: audit of a job's steps not written: "
                       "%s", mysql_error(m));
     }
+}
+
+
+/* GET /audit: the newest rows first, ngx_http_oxmigrate_audit_row_t */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_audit_rows(MYSQL *m, ngx_pool_t *pool,
+    ngx_uint_t limit, ngx_array_t **rows)
+{
+    MYSQL_ROW                        row;
+    MYSQL_RES                       *res;
+    unsigned long                   *lens;
+    ngx_http_oxmigrate_audit_row_t  *a;
+
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+              "SELECT id, ts, user, action, arguments, status, result"
+              " FROM oxmigrate_audit ORDER BY id DESC LIMIT %U",
+              (uint64_t) limit);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rows = ngx_array_create(pool, mysql_num_rows(res) + 1,
+                             sizeof(ngx_http_oxmigrate_audit_row_t));
+    if (*rows == NULL) {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        a = ngx_array_push(*rows);
+        if (a == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        a->id = ngx_atoof((u_char *) row[0], lens[0]);
+        a->ts = ngx_atoof((u_char *) row[1], lens[1]);
+        a->user = ngx_http_oxmigrate_admin_strndup(pool, row[2], lens[2]);
+        a->action = ngx_http_oxmigrate_admin_strndup(pool, row[3], lens[3]);
+        a->arguments = ngx_http_oxmigrate_admin_strndup(pool, row[4],
+                                                        lens[4]);
+        a->status = ngx_atoi((u_char *) row[5], lens[5]);
+        a->result = ngx_http_oxmigrate_admin_strndup(pool, row[6], lens[6]);
+
+        if (a->user == NULL || a->action == NULL || a->arguments == NULL
+            || a->result == NULL)
+        {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
 }

@@ -336,7 +336,7 @@ ngx_http_oxmigrate_admin_refused(MYSQL *m, ngx_pool_t *pool,
 
 ngx_int_t
 ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, uint64_t server_id,
+    const char *schema, uint64_t server_id, ngx_uint_t look,
     ngx_http_oxmigrate_schema_res_t *res)
 {
     uint64_t  total, enabled;
@@ -347,10 +347,18 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    /* a plain look first: a refused call should not move and roll back */
-    if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
-                                               &enabled)
-        != NGX_OK)
+    /*
+     * a plain look first: a refused call should not move and roll back;
+     * not for a job's step, which disabled the schema itself just before
+     * (a refusal is rolled back all the same)
+     */
+    total = 1;
+    enabled = 0;
+
+    if (look
+        && ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
+                                                  &enabled)
+           != NGX_OK)
     {
         goto failed;
     }
@@ -513,6 +521,90 @@ ngx_http_oxmigrate_admin_store_locks(MYSQL *m, ngx_pool_t *pool,
         } else {
             *background = ngx_atoof((u_char *) row[1], len[1]);
         }
+    }
+
+    mysql_free_result(res);
+
+    return NGX_OK;
+}
+
+
+/* the schemas with contexts, by context_server2db_pool */
+#define NGX_HTTP_OXMIGRATE_SCHEMAS_SQL                                        \
+    "SELECT p.db_schema, p.write_db_pool_id, COUNT(*),"                       \
+    " SUM(c.enabled = 1),"                                                    \
+    " SUM(c.enabled = 0 AND c.reason_id = %U),"                               \
+    " GROUP_CONCAT(DISTINCT p.server_id ORDER BY p.server_id)"                \
+    " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid"          \
+    " GROUP BY p.db_schema, p.write_db_pool_id"
+
+
+/*
+ * listdatabaseschema: configdb's schemas with their contexts, as
+ * ngx_http_oxmigrate_schema_row_t in configdb's order; NGX_ERROR: see
+ * mysql_errno(m) (0: out of memory)
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_schemas(MYSQL *m, ngx_pool_t *pool,
+    ngx_array_t *rows)
+{
+    MYSQL_ROW                         row;
+    MYSQL_RES                        *res;
+    unsigned long                    *lens;
+    ngx_http_oxmigrate_schema_row_t  *s;
+
+    /* with contexts, and those without (contexts_per_dbschema) */
+    res = ngx_http_oxmigrate_admin_select(m, pool,
+        NGX_HTTP_OXMIGRATE_SCHEMAS_SQL
+        " UNION ALL"
+        " SELECT s.schemaname, s.db_pool_id, 0, 0, 0, ''"
+        " FROM contexts_per_dbschema s WHERE NOT EXISTS"
+        " (SELECT 1 FROM context_server2db_pool q"
+        " WHERE q.db_schema = s.schemaname)",
+        (uint64_t) ngx_http_oxmigrate_admin_reason);
+
+    if (res == NULL && mysql_errno(m) == 1146) {
+        /* a configdb without contexts_per_dbschema */
+        res = ngx_http_oxmigrate_admin_select(m, pool,
+                  NGX_HTTP_OXMIGRATE_SCHEMAS_SQL,
+                  (uint64_t) ngx_http_oxmigrate_admin_reason);
+    }
+
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(rows, pool, 64,
+                       sizeof(ngx_http_oxmigrate_schema_row_t))
+        != NGX_OK)
+    {
+        mysql_free_result(res);
+        return NGX_ERROR;
+    }
+
+    while ((row = mysql_fetch_row(res))) {
+        lens = mysql_fetch_lengths(res);
+
+        s = ngx_array_push(rows);
+        if (s == NULL) {
+            mysql_free_result(res);
+            return NGX_ERROR;
+        }
+
+        s->ref.name = ngx_http_oxmigrate_admin_strndup(pool, row[0],
+                                                       lens[0]);
+        s->ref.pool_id = row[1] ? ngx_atoof((u_char *) row[1], lens[1]) : 0;
+        s->ref.contexts = ngx_atoof((u_char *) row[2], lens[2]);
+        s->ref.not_on = 0;
+        s->enabled = row[3] ? ngx_atoof((u_char *) row[3],
+                                        ngx_strlen(row[3])) : 0;
+        s->maintenance = row[4] ? ngx_atoof((u_char *) row[4],
+                                            ngx_strlen(row[4])) : 0;
+        s->server_ids = ngx_http_oxmigrate_admin_strndup(pool, row[5],
+                                                         lens[5]);
+        s->host = NULL;
+        s->status = "unknown";
     }
 
     mysql_free_result(res);

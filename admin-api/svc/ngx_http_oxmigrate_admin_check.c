@@ -32,7 +32,7 @@ ngx_http_oxmigrate_admin_walk(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_schema_ref_t   *s;
     ngx_http_oxmigrate_schema_state_t  st;
 
-    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, 1, 1);
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, &op->conn, 1, 1);
     s = all->elts;
 
     for (i = 0; i < all->nelts; i++) {

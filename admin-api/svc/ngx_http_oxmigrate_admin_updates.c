@@ -172,10 +172,10 @@ ngx_http_oxmigrate_admin_schema_pool(MYSQL *m, ngx_pool_t *pool,
 
 void
 ngx_http_oxmigrate_admin_pool_walk_init(ngx_http_oxmigrate_pool_walk_t *pw,
-    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t connect, ngx_uint_t warn)
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_uint_t connect, ngx_uint_t warn)
 {
     ngx_memzero(pw, sizeof(ngx_http_oxmigrate_pool_walk_t));
-    pw->op = op;
+    pw->conn = c;
     pw->pool_id = (uint64_t) -1;
     pw->connect = connect;
     pw->warn = warn;
@@ -197,7 +197,7 @@ ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
     ngx_http_oxmigrate_admin_pool_walk_done(pw);
 
     pw->pool_id = pool_id;
-    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->op->conn.pool, pw->op->conn.db,
+    pw->known = (ngx_http_oxmigrate_admin_pool_host(pw->conn->pool, pw->conn->db,
                                                     pool_id, &pw->h,
                                                     &pw->pname)
                  == NGX_OK);
@@ -209,7 +209,7 @@ ngx_http_oxmigrate_admin_pool_walk(ngx_http_oxmigrate_pool_walk_t *pw,
     pw->sm = ngx_http_oxmigrate_admin_connect(&pw->h, NULL, 0, err,
                                               sizeof(err));
     if (pw->sm == NULL && pw->warn) {
-        ngx_log_error(NGX_LOG_WARN, pw->op->conn.log, 0,
+        ngx_log_error(NGX_LOG_WARN, pw->conn->log, 0,
                       "oxmigrate admin: database %uL: %s", pool_id, err);
     }
 
@@ -531,7 +531,7 @@ ngx_http_oxmigrate_admin_force_all_json(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_str(g, "schemas");
     yajl_gen_array_open(g);
 
-    ngx_http_oxmigrate_admin_pool_walk_init(&pw, op, connect, 0);
+    ngx_http_oxmigrate_admin_pool_walk_init(&pw, &op->conn, connect, 0);
     s = all->elts;
 
     for (i = 0; i < all->nelts; i++) {
