@@ -820,7 +820,9 @@ typedef struct {
     ngx_http_oxmigrate_steps_t           *steps;
     ngx_http_oxmigrate_ox_call_t         *call;     /* the last tool run */
     ngx_http_oxmigrate_schema_res_t       res;
-    ngx_uint_t                            status;   /* registerserver */
+    ngx_int_t                             rc;       /* registerserver:
+                                                       NGX_DECLINED taken */
+    const char                           *reason;   /* why a step failed */
     ngx_uint_t                            ox_failed;
     const char                           *cache;    /* invalidation */
     char                                  cache_why[160];
@@ -830,9 +832,10 @@ typedef struct {
 
 struct ngx_http_oxmigrate_steps_s {
     const char                 *name;       /* "ox tools", "sql" */
-    ngx_uint_t                (*disable)(ngx_http_oxmigrate_step_t *st);
-    ngx_uint_t                (*enable)(ngx_http_oxmigrate_step_t *st);
-    ngx_uint_t                (*changeserver)(ngx_http_oxmigrate_step_t *st,
+    /* NGX_OK, NGX_DECLINED (refused) or NGX_ERROR; st->reason: why */
+    ngx_int_t                 (*disable)(ngx_http_oxmigrate_step_t *st);
+    ngx_int_t                 (*enable)(ngx_http_oxmigrate_step_t *st);
+    ngx_int_t                 (*changeserver)(ngx_http_oxmigrate_step_t *st,
                                    uint64_t server_id);
     ngx_int_t                 (*update)(ngx_http_oxmigrate_step_t *st,
                                    ngx_http_oxmigrate_update_t *u);

@@ -376,15 +376,11 @@ ngx_http_oxmigrate_admin_upgrade_register(ngx_http_oxmigrate_admin_conn_t *c,
     if (id == 0) {
         ngx_http_oxmigrate_admin_job_free(job);
 
-        if (st->st.ox_failed && st->st.call) {
-            (void) ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
-                       ngx_http_oxmigrate_admin_ox_reason(st->st.call),
-                       "%s", st->st.call->error);
-
-        } else {
-            (void) ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error",
-                                                 "%s", st->st.res.msg);
-        }
+        /* registered meanwhile: the plan is stale, a 500 as always */
+        (void) ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
+                       st->st.ox_failed ? st->st.reason : "db_error", "%s",
+                       (st->st.ox_failed && st->st.call)
+                       ? st->st.call->error : st->st.res.msg);
     }
 
     return id;

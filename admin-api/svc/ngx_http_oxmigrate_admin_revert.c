@@ -83,29 +83,6 @@ ngx_http_oxmigrate_admin_revert_check(ngx_http_oxmigrate_admin_conn_t *c,
 }
 
 
-/* a step that did not go through */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_revert_failed(ngx_http_oxmigrate_admin_res_t *res,
-    ngx_http_oxmigrate_step_t *st, ngx_int_t rc)
-{
-    if (st->ox_failed && st->call) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
-                   ngx_http_oxmigrate_admin_ox_reason(st->call), "%s",
-                   st->call->error);
-    }
-
-    if (rc != NGX_DECLINED) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error",
-                                             "%s", st->res.msg);
-    }
-
-    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
-                   st->res.empty ? "schema_empty" : "schema_not_disabled",
-                   "%s", st->res.msg);
-}
-
-
 /* data is a reverted_t */
 
 ngx_int_t
@@ -114,7 +91,6 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_conn_t *c,
 {
     MYSQL                          *m;
     ngx_int_t                       rc;
-    ngx_uint_t                      status;
     ngx_http_oxmigrate_step_t      *st;
     ngx_http_oxmigrate_reverted_t  *rv;
 
@@ -148,21 +124,23 @@ ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_conn_t *c,
                                        rv->schema);
     rv->stepped = 1;
 
-    status = st->steps->disable(st);
-    if (status == 0) {
+    rc = st->steps->disable(st);
+    if (rc == NGX_OK) {
         st->cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis,
                                     c->log, st->cache_why,
                                     sizeof(st->cache_why));
-        status = st->steps->changeserver(st, rv->lj.from_server_id);
+        rc = st->steps->changeserver(st, rv->lj.from_server_id);
     }
 
-    if (status == 0) {
-        status = st->steps->enable(st);
+    if (rc == NGX_OK) {
+        rc = st->steps->enable(st);
     }
 
-    if (status) {
-        return ngx_http_oxmigrate_admin_revert_failed(res, st,
-                   status == NGX_HTTP_CONFLICT ? NGX_DECLINED : NGX_ERROR);
+    if (rc != NGX_OK) {
+        return ngx_http_oxmigrate_admin_fail(res, rc, st->reason, "%s",
+                                             st->ox_failed && st->call
+                                             ? st->call->error
+                                             : st->res.msg);
     }
 
     st->cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis, c->log,
