@@ -130,7 +130,7 @@ typedef struct {
     /* the URLs a job's health_url may name (jobcheck.c), char * */
     ngx_array_t                *health_urls;
 
-    /* jobs' time windows (ngx_http_oxmigrate_admin_jobctl.c) */
+    /* jobs' time windows (jobs/ngx_http_oxmigrate_admin_jobwindow.c) */
     ngx_int_t                   job_utc_offset; /* seconds */
     ngx_str_t                   job_clock;      /* tests: "HH:MM" file */
 } ngx_http_oxmigrate_admin_loc_conf_t;
