@@ -186,6 +186,7 @@ http {
     server {
         listen 127.0.0.1:$2;
         location = /ping { return 200 "pong\n"; }
+        location = /metrics { oxmigrate_metrics; }
         location /oxmigrate/v1/ {
             auth_basic "oxmigrate";
             auth_basic_user_file $tmp/htpasswd;
@@ -252,6 +253,13 @@ run_job() {
     kill "$poller" 2>/dev/null || true
     wait "$poller" 2>/dev/null || true
     curl -sf -u bench:bench "$api/jobs/$job" >"$tmp/$name-job.json"
+    # the admin API's own pieces of event-loop work (issue 18: <= 1 ms)
+    curl -sf "http://127.0.0.1:$port/metrics" | awk -v name="$name" '
+        /^oxmigrate_admin_event_loop_seconds_bucket\{le="0.001"\}/ { le1 = $2 }
+        /^oxmigrate_admin_event_loop_seconds_count/ { n = $2 }
+        /^oxmigrate_admin_event_loop_max_seconds/ { max = $2 }
+        END { printf "%s: admin event-loop pieces %d, over 1 ms %d, longest %.3f ms\n",
+                     name, n, n - le1, max * 1000 }' >"$tmp/$name.loop"
     echo "$(( (t1 - t0) / 1000000 )) $(echo "$cpu1 - $cpu0" | bc) $(cat "$tmp/$name.stall")" \
         >"$tmp/$name.out"
 }
@@ -415,6 +423,8 @@ perl -MJSON::PP -e '
 ' "$floor_ms" "$tmp/nginx.out" "$tmp/nginx-ox.out" "$tmp/nginx-job.json" \
   "$tmp/nginx-ox-job.json" "$nschemas" "$nctx" "$parallel" "$nhosts" \
   "$tmp/nginx-oxc-job.json" "$tmp/oxc-tools.txt" "$tmp/ox/calls.log"
+
+cat "$tmp"/*.loop 2>/dev/null
 
 grep -E '\[(alert|emerg|crit)\]' "$tmp"/logs/*error.log && exit 1
 

@@ -225,8 +225,9 @@ ngx_http_oxmigrate_admin_body_handler(ngx_http_request_t *r)
 
     t0 = ngx_http_oxmigrate_admin_loop_start();
     ngx_http_oxmigrate_admin_body_read(r);
+    /* the request may be finalized and freed by now */
     ngx_http_oxmigrate_admin_loop_end(t0, "a request's body",
-                                      r->connection->log);
+                                      ngx_cycle->log);
 }
 
 
@@ -435,7 +436,9 @@ ngx_http_oxmigrate_admin_thread_done(ngx_event_t *ev)
 
     t0 = ngx_http_oxmigrate_admin_loop_start();
     ngx_http_oxmigrate_admin_answered(ev);
-    ngx_http_oxmigrate_admin_loop_end(t0, "an answer", ev->log);
+
+    /* ev was in the request's pool: it may be gone */
+    ngx_http_oxmigrate_admin_loop_end(t0, "an answer", ngx_cycle->log);
 }
 
 
