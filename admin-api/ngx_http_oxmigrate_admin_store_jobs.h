@@ -46,8 +46,8 @@ void ngx_http_oxmigrate_admin_store_job_estimate(MYSQL *m, ngx_pool_t *pool,
 /* INSERT a job and its schemas; its id, 0 on error */
 uint64_t ngx_http_oxmigrate_admin_store_job_insert(MYSQL *m,
     ngx_pool_t *pool, ngx_http_oxmigrate_job_t *job, ngx_str_t *options,
-    const char *user, const char *owner, const char *window,
-    int64_t max_downtime);
+    const char *user, const char *owner, const char *caches,
+    const char *window, int64_t max_downtime);
 /* NGX_OK: no job but except runs; NGX_DECLINED: *id runs (or paused) */
 ngx_int_t ngx_http_oxmigrate_admin_store_job_other(MYSQL *m, ngx_pool_t *pool,
     int64_t stale, uint64_t except, uint64_t *id, char **kind,

@@ -67,6 +67,15 @@ ngx_http_oxmigrate_admin_store_col(ngx_pool_t *pool, const char *v)
 }
 
 
+/* an integer column; dflt for SQL NULL */
+
+static int64_t
+ngx_http_oxmigrate_admin_store_int(const char *v, int64_t dflt)
+{
+    return v ? ngx_atoof((u_char *) v, ngx_strlen(v)) : dflt;
+}
+
+
 ngx_int_t
 ngx_http_oxmigrate_admin_store_job_lock(MYSQL *m, ngx_pool_t *pool)
 {
@@ -147,7 +156,8 @@ ngx_http_oxmigrate_admin_store_job_estimate(MYSQL *m, ngx_pool_t *pool,
 uint64_t
 ngx_http_oxmigrate_admin_store_job_insert(MYSQL *m, ngx_pool_t *pool,
     ngx_http_oxmigrate_job_t *job, ngx_str_t *options, const char *user,
-    const char *owner, const char *window, int64_t max_downtime)
+    const char *owner, const char *caches, const char *window,
+    int64_t max_downtime)
 {
     char                             *sql, *p, *kind, sidbuf[32], pabuf[32],
                                       mdbuf[32];
@@ -189,7 +199,7 @@ ngx_http_oxmigrate_admin_store_job_insert(MYSQL *m, ngx_pool_t *pool,
             " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
             " NULLIF(%s, ''), %R)",
             kind, options, sidbuf, user, owner, job->claim,
-            ngx_http_oxmigrate_admin_caches(job->alcf), now, now,
+            caches, now, now,
             pabuf, window ? window : "", mdbuf)
         < 0)
     {
@@ -389,8 +399,8 @@ ngx_http_oxmigrate_admin_store_job_schemas(MYSQL *m, ngx_pool_t *pool,
         s->state = ngx_http_oxmigrate_admin_store_col(pool, sr[1]);
         s->failed_tasks = ngx_http_oxmigrate_admin_store_col(pool, sr[2]);
 
-        dis = ngx_http_oxmigrate_admin_job_col(sr[3], 0);
-        ena = ngx_http_oxmigrate_admin_job_col(sr[4], 0);
+        dis = ngx_http_oxmigrate_admin_store_int(sr[3], 0);
+        ena = ngx_http_oxmigrate_admin_store_int(sr[4], 0);
         s->downtime = (dis > 0 && ena >= dis) ? ena - dis : -1;
 
         s->message = (sr[5] && sr[5][0])
@@ -567,7 +577,7 @@ ngx_http_oxmigrate_admin_store_job_steer(MYSQL *m, ngx_pool_t *pool,
     ngx_cpystrn((u_char *) sr->control, (u_char *) (row[1] ? row[1] : ""),
                 sizeof(sr->control));
     sr->dead = (row[2] && row[2][0] == '1');
-    sr->inflight = ngx_http_oxmigrate_admin_job_col(row[3], 0);
+    sr->inflight = ngx_http_oxmigrate_admin_store_int(row[3], 0);
 
     mysql_free_result(res);
 
@@ -741,13 +751,13 @@ ngx_http_oxmigrate_admin_store_job_last(MYSQL *m, ngx_pool_t *pool,
     row = mysql_fetch_row(res);
 
     if (row) {
-        lj->job_id = ngx_http_oxmigrate_admin_job_col(row[0], 0);
+        lj->job_id = ngx_http_oxmigrate_admin_store_int(row[0], 0);
         lj->job_state = ngx_http_oxmigrate_admin_store_col(pool, row[1]);
         lj->state = ngx_http_oxmigrate_admin_store_col(pool, row[2]);
         lj->message = ngx_http_oxmigrate_admin_store_col(pool, row[3]);
-        lj->server_id = ngx_http_oxmigrate_admin_job_col(row[4], 0);
-        lj->from_server_id = ngx_http_oxmigrate_admin_job_col(row[5], 0);
-        lj->disabled_at = ngx_http_oxmigrate_admin_job_col(row[6], 0);
+        lj->server_id = ngx_http_oxmigrate_admin_store_int(row[4], 0);
+        lj->from_server_id = ngx_http_oxmigrate_admin_store_int(row[5], 0);
+        lj->disabled_at = ngx_http_oxmigrate_admin_store_int(row[6], 0);
         lj->live = (row[7] && row[7][0] == '1');
     }
 

@@ -243,6 +243,7 @@ ngx_http_oxmigrate_admin_job_create(ngx_http_oxmigrate_admin_conn_t *c,
 
     job->id = ngx_http_oxmigrate_admin_store_job_insert(m, c->pool, job,
                    &options, c->user, owner ? owner : "?",
+                   ngx_http_oxmigrate_admin_caches(c->alcf),
                    ngx_http_oxmigrate_admin_arg_str(a->window),
                    a->max_downtime);
     if (job->id == 0) {
