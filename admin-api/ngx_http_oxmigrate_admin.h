@@ -130,7 +130,7 @@ typedef struct {
     /* the URLs a job's health_url may name (jobcheck.c), char * */
     ngx_array_t                *health_urls;
 
-    /* jobs' time windows (ngx_http_oxmigrate_admin_jobctl.c) */
+    /* jobs' time windows (jobs/ngx_http_oxmigrate_admin_jobwindow.c) */
     ngx_int_t                   job_utc_offset; /* seconds */
     ngx_str_t                   job_clock;      /* tests: "HH:MM" file */
 } ngx_http_oxmigrate_admin_loc_conf_t;
@@ -457,10 +457,6 @@ typedef struct {
 
 ngx_int_t ngx_http_oxmigrate_admin_schema_exists(MYSQL *m, ngx_pool_t *pool,
     const char *schema);
-/* ngx_http_oxmigrate_admin_configdb.c: the path's schema (op->args.path[0])
- * exists; NGX_ERROR: answered 404 unknown_schema or 500 */
-ngx_int_t ngx_http_oxmigrate_admin_known_schema(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m);
 /* ngx_http_oxmigrate_admin_store.c: NGX_OK, NGX_DECLINED (changeserver
  * refused: res->empty or res->enabled), NGX_ERROR (res->msg, db_errno) */
 ngx_int_t ngx_http_oxmigrate_admin_do_disable(MYSQL *m, ngx_pool_t *pool,
@@ -662,37 +658,6 @@ ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
     ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
 
 
-/* ngx_http_oxmigrate_admin_jobs.c, then _jobview.c */
-
-void ngx_http_oxmigrate_admin_upgrade(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_updates(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_jobs_list(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_get(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_resume(ngx_http_oxmigrate_admin_op_t *op);
-/* ngx_http_oxmigrate_admin_revert.c: one schema after a job */
-void ngx_http_oxmigrate_admin_schema_revert(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_schema_get(ngx_http_oxmigrate_admin_op_t *op);
-/* ngx_http_oxmigrate_admin_jobctl.c: steering a job */
-void ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op);
-char *ngx_http_oxmigrate_admin_job_utc_offset(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-/* "HH:MM-HH:MM" in minutes of the day; NGX_ERROR: not a window */
-ngx_int_t ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
-    ngx_int_t *end);
-/* the minute of the day in the jobs' zone (thread: may read job_clock) */
-ngx_int_t ngx_http_oxmigrate_admin_job_minute(
-    ngx_http_oxmigrate_admin_loc_conf_t *alcf);
-/* event loop: start the job a handler prepared in op->job */
-void ngx_http_oxmigrate_admin_job_start(void *job);
-/* the addresses of a job's database hosts, before it starts (thread) */
-void ngx_http_oxmigrate_admin_job_resolve(void *job);
-/* event loop: free a prepared job that will not run */
-void ngx_http_oxmigrate_admin_job_free(void *job);
-
-
 /* ngx_http_oxmigrate_admin_ox.c: the OX command-line tools */
 
 typedef struct ngx_http_oxmigrate_ox_call_s  ngx_http_oxmigrate_ox_call_t;
@@ -785,7 +750,9 @@ typedef struct {
     ngx_http_oxmigrate_steps_t           *steps;
     ngx_http_oxmigrate_ox_call_t         *call;     /* the last tool run */
     ngx_http_oxmigrate_schema_res_t       res;
-    ngx_uint_t                            status;   /* registerserver */
+    ngx_int_t                             rc;       /* registerserver:
+                                                       NGX_DECLINED taken */
+    const char                           *reason;   /* why a step failed */
     ngx_uint_t                            ox_failed;
     const char                           *cache;    /* invalidation */
     char                                  cache_why[160];
@@ -795,9 +762,10 @@ typedef struct {
 
 struct ngx_http_oxmigrate_steps_s {
     const char                 *name;       /* "ox tools", "sql" */
-    ngx_uint_t                (*disable)(ngx_http_oxmigrate_step_t *st);
-    ngx_uint_t                (*enable)(ngx_http_oxmigrate_step_t *st);
-    ngx_uint_t                (*changeserver)(ngx_http_oxmigrate_step_t *st,
+    /* NGX_OK, NGX_DECLINED (refused) or NGX_ERROR; st->reason: why */
+    ngx_int_t                 (*disable)(ngx_http_oxmigrate_step_t *st);
+    ngx_int_t                 (*enable)(ngx_http_oxmigrate_step_t *st);
+    ngx_int_t                 (*changeserver)(ngx_http_oxmigrate_step_t *st,
                                    uint64_t server_id);
     ngx_int_t                 (*update)(ngx_http_oxmigrate_step_t *st,
                                    ngx_http_oxmigrate_update_t *u);
@@ -825,9 +793,7 @@ void ngx_http_oxmigrate_admin_ox_name(ngx_array_t *a, ngx_pool_t *pool,
 const char *ngx_http_oxmigrate_admin_caches(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
 
-/* configdb.c: a failed step's answer; "ox_caches" and "ox" of a step */
-void ngx_http_oxmigrate_admin_step_error(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_step_t *st, ngx_uint_t status);
+/* answer_configdb.c: "ox_caches" and "ox" of a step */
 void ngx_http_oxmigrate_admin_step_json(yajl_gen g,
     ngx_http_oxmigrate_step_t *st);
 ngx_http_oxmigrate_steps_t *ngx_http_oxmigrate_admin_steps(
@@ -874,6 +840,10 @@ ngx_int_t ngx_http_oxmigrate_admin_schema_enable(
     ngx_http_oxmigrate_admin_res_t *res);
 ngx_int_t ngx_http_oxmigrate_admin_schema_changeserver(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+/* the schema exists in configdb; NGX_DECLINED: unknown_schema */
+ngx_int_t ngx_http_oxmigrate_admin_schema_known(
+    ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
     ngx_http_oxmigrate_admin_res_t *res);
 
 /* svc/ngx_http_oxmigrate_admin_listing.c: GET /schemas, GET /audit */

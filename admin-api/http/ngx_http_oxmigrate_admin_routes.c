@@ -118,11 +118,13 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
       NULL, 0 },
 
     { NGX_HTTP_GET, "schemas/*", NULL,
-      ngx_http_oxmigrate_admin_schema_get, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_schema_get,
+      ngx_http_oxmigrate_admin_answer_diagnosis,
       NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/revert", "revertschema",
-      ngx_http_oxmigrate_admin_schema_revert, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_schema_revert,
+      ngx_http_oxmigrate_admin_answer_reverted,
       ngx_http_oxmigrate_admin_f_revert, 1 },
 
     { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
@@ -176,39 +178,48 @@ static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
       ngx_http_oxmigrate_admin_f_unblock, 0 },
 
     { NGX_HTTP_POST, "upgrade", "upgradeschemata",
-      ngx_http_oxmigrate_admin_upgrade, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_upgrade,
+      ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_upgrade, 0 },
 
     { NGX_HTTP_POST, "updates", "runallupdate",
-      ngx_http_oxmigrate_admin_updates, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_updates,
+      ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_updates, 0 },
 
     { NGX_HTTP_GET, "jobs", NULL,
-      ngx_http_oxmigrate_admin_jobs_list, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_jobs_list,
+      ngx_http_oxmigrate_admin_answer_jobs,
       NULL, 0 },
 
     { NGX_HTTP_GET, "jobs/*", NULL,
-      ngx_http_oxmigrate_admin_job_get, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_get,
+      ngx_http_oxmigrate_admin_answer_job,
       NULL, 0 },
 
     { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
-      ngx_http_oxmigrate_admin_job_resume, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_resume,
+      ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/pause", "pausejob",
-      ngx_http_oxmigrate_admin_job_pause, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_pause,
+      ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/continue", "continuejob",
-      ngx_http_oxmigrate_admin_job_continue, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_continue,
+      ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/cancel", "canceljob",
-      ngx_http_oxmigrate_admin_job_cancel, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_cancel,
+      ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_PATCH, "jobs/*", "patchjob",
-      ngx_http_oxmigrate_admin_job_patch, NULL, NULL,
+      NULL, ngx_http_oxmigrate_admin_job_patch,
+      ngx_http_oxmigrate_admin_answer_patched,
       ngx_http_oxmigrate_admin_f_jobpatch, 0 },
 
     { NGX_HTTP_GET, "audit", NULL,

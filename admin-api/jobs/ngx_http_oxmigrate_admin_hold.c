@@ -112,70 +112,58 @@ ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run)
 }
 
 
-/* GET /jobs/{id}: one Redis connection for the schemas' counts, or NULL */
-
-redisContext *
-ngx_http_oxmigrate_admin_hold_open(ngx_http_oxmigrate_admin_op_t *op)
-{
-    if (op->conn.omcf->redis == NULL) {
-        return NULL;
-    }
-
-    return ngx_http_oxmigrate_admin_hold_redis(op->conn.omcf->redis, op->conn.log);
-}
-
-
-/* "held": N, "maintenance_answers": M (null without Redis) */
+/*
+ * GET /jobs/{id}: "held" and "maintenance_answers" of each schema
+ * (ngx_http_oxmigrate_job_schema_row_t), one Redis connection for all;
+ * counted stays 0 (null in the answer) without Redis or an answer from it
+ */
 
 void
-ngx_http_oxmigrate_admin_hold_json(ngx_http_oxmigrate_admin_op_t *op,
-    redisContext *c, yajl_gen g, const char *schema)
+ngx_http_oxmigrate_admin_hold_counts(ngx_http_oxmigrate_redis_conf_t *rcf,
+    ngx_log_t *log, ngx_array_t *schemas)
 {
-    char         key[NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY];
-    int64_t      v[2];
-    ngx_uint_t   i;
-    redisReply  *reply;
+    char                                  key[NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY];
+    ngx_uint_t                            i, k;
+    redisReply                           *reply;
+    redisContext                         *c;
+    ngx_http_oxmigrate_job_schema_row_t  *s;
 
-    reply = NULL;
-
-    if (c) {
-        ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vhold:%s%Z",
-                     &op->conn.omcf->redis->prefix, schema);
-        reply = redisCommand(c, "HMGET %s held answered", key);
+    if (rcf == NULL || schemas == NULL || schemas->nelts == 0) {
+        return;
     }
 
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-        for (i = 0; i < 2; i++) {
-            v[i] = (reply->element[i]->type == REDIS_REPLY_STRING)
-                   ? ngx_http_oxmigrate_admin_job_col(reply->element[i]->str,
-                                                      0)
-                   : 0;
+    c = ngx_http_oxmigrate_admin_hold_redis(rcf, log);
+    if (c == NULL) {
+        return;
+    }
+
+    s = schemas->elts;
+
+    for (i = 0; i < schemas->nelts; i++) {
+        ngx_snprintf((u_char *) key, sizeof(key) - 1, "%Vhold:%s%Z",
+                     &rcf->prefix, s[i].name);
+
+        reply = redisCommand(c, "HMGET %s held answered", key);
+
+        if (reply && reply->type == REDIS_REPLY_ARRAY
+            && reply->elements == 2)
+        {
+            for (k = 0; k < 2; k++) {
+                s[i].hold[k] = (reply->element[k]->type == REDIS_REPLY_STRING)
+                     ? ngx_http_oxmigrate_admin_job_col(
+                                              reply->element[k]->str, 0)
+                     : 0;
+            }
+
+            s[i].counted = 1;
         }
 
-        ngx_http_oxmigrate_admin_json_str(g, "held");
-        ngx_http_oxmigrate_admin_json_int(g, v[0]);
-        ngx_http_oxmigrate_admin_json_str(g, "maintenance_answers");
-        ngx_http_oxmigrate_admin_json_int(g, v[1]);
-
-    } else {
-        ngx_http_oxmigrate_admin_json_str(g, "held");
-        yajl_gen_null(g);
-        ngx_http_oxmigrate_admin_json_str(g, "maintenance_answers");
-        yajl_gen_null(g);
+        if (reply) {
+            freeReplyObject(reply);
+        }
     }
 
-    if (reply) {
-        freeReplyObject(reply);
-    }
-}
-
-
-void
-ngx_http_oxmigrate_admin_hold_close(redisContext *c)
-{
-    if (c) {
-        redisFree(c);
-    }
+    redisFree(c);
 }
 
 

@@ -1,18 +1,15 @@
 
 /*
- * oxmigrate admin API: what the job files share.
+ * oxmigrate admin API: what the job files share (jobs/: the engine; the
+ * endpoints are services, svc/ngx_http_oxmigrate_admin_job*.c, declared
+ * in ngx_http_oxmigrate_admin_jobsvc.h).
  *
- *   ngx_http_oxmigrate_admin_jobs.c       the endpoints (thread): POST
- *                                         /upgrade, /updates; a job is
- *                                         planned there; the start lock
- *   ngx_http_oxmigrate_admin_jobnew.c     a new job (thread): its rows,
- *                                         the one-job guard, the 202
- *   ngx_http_oxmigrate_admin_jobview.c    GET /jobs, GET /jobs/{id}, POST
- *                                         /jobs/{id}/resume
- *   ngx_http_oxmigrate_admin_jobctl.c     pause, cancel, continue, PATCH;
- *                                         time windows
- *   ngx_http_oxmigrate_admin_jobrow.c     a job's row as the endpoints
- *                                         read it; a stale heartbeat
+ *   ngx_http_oxmigrate_admin_jobmake.c    a job for its driver (thread):
+ *                                         made, restored from its row,
+ *                                         its hosts resolved; the claim
+ *   ngx_http_oxmigrate_admin_jobwindow.c  time windows
+ *   ngx_http_oxmigrate_admin_jobrow.c     a job's row: a stale heartbeat,
+ *                                         the state shown
  *   ngx_http_oxmigrate_admin_jobdriver.c  the driver (event loop): which
  *                                         schema runs next, when a step
  *                                         is done, the end
@@ -23,7 +20,8 @@
  *                                         disable, changeserver, update,
  *                                         enable; the job's final state
  *   ngx_http_oxmigrate_admin_jobcheck.c   the checks before an enable
- *   ngx_http_oxmigrate_admin_revert.c     one schema after a job
+ *   ngx_http_oxmigrate_admin_steps.c      one step interface: OX tools or
+ *                                         SQL; rc and reason, no HTTP
  */
 
 
@@ -137,44 +135,15 @@ typedef struct {
 } ngx_http_oxmigrate_job_step_t;
 
 
-/* ngx_http_oxmigrate_admin_jobs.c: start() under the start lock (GET_LOCK
-   on configdb; thread) */
+/* ngx_http_oxmigrate_admin_jobmake.c (thread) */
 
-void ngx_http_oxmigrate_admin_job_locked(ngx_http_oxmigrate_admin_op_t *op,
-    void (*start)(ngx_http_oxmigrate_admin_op_t *op));
-
-
-/* ngx_http_oxmigrate_admin_jobnew.c (thread) */
-
-/* a job of kind in its own pool (not started), its driver's claim */
-ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_new(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_uint_t kind, uint64_t id);
-/* NGX_OK: no job but "except" runs; NGX_ERROR: answered (409, 500) */
-ngx_int_t ngx_http_oxmigrate_admin_job_none_running(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, uint64_t except);
 /* "host:pid" of this worker; a new driver's claim */
 char *ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool);
 uint64_t ngx_http_oxmigrate_admin_job_claim(void);
-/* a 202 answer {"job": id, left open; NULL: none, the job freed */
-yajl_gen ngx_http_oxmigrate_admin_job_accepted(
-    ngx_http_oxmigrate_admin_op_t *op, ngx_http_oxmigrate_job_t *job);
-/* a new job of the schemas of a plan; NULL: none (answered on errors) */
-ngx_http_oxmigrate_job_t *ngx_http_oxmigrate_admin_job_plan(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_uint_t kind,
-    ngx_array_t *plan);
-/* INSERT a planned job and answer 202; it starts once the answer is out */
-void ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job);
 
 
 /* ngx_http_oxmigrate_admin_jobrow.c */
 
-/* the job id of the path; NGX_ERROR: answered 404 */
-ngx_int_t ngx_http_oxmigrate_admin_job_id(ngx_http_oxmigrate_admin_op_t *op);
-/* the row of job id in res (NULL: its SELECT failed, answered); NULL:
-   answered (404), res freed */
-MYSQL_ROW ngx_http_oxmigrate_admin_job_fetch(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_RES *res, ngx_int_t id);
 /* a heartbeat before this (ms) is stale: the job's driver is gone */
 int64_t ngx_http_oxmigrate_admin_job_stale(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
@@ -188,11 +157,6 @@ const char *ngx_http_oxmigrate_admin_job_shown(const char *state,
 ngx_uint_t ngx_http_oxmigrate_admin_job_unfinished(const char *state);
 /* an integer column; dflt for SQL NULL */
 off_t ngx_http_oxmigrate_admin_job_col(const char *v, off_t dflt);
-/* "key": a string or an integer column, null for SQL NULL */
-void ngx_http_oxmigrate_admin_job_json_str(yajl_gen g, const char *key,
-    const char *v);
-void ngx_http_oxmigrate_admin_job_json_int(yajl_gen g, const char *key,
-    const char *v);
 
 
 /* ngx_http_oxmigrate_admin_jobrun.c: what a step and a poll share (thread) */
@@ -214,11 +178,9 @@ typedef struct {
 /* a job disables the schema: counts reset, the expected window written */
 void ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run);
 /* GET /jobs/{id}: per schema "held", "maintenance_answers" (c may be NULL) */
-redisContext *ngx_http_oxmigrate_admin_hold_open(
-    ngx_http_oxmigrate_admin_op_t *op);
-void ngx_http_oxmigrate_admin_hold_json(ngx_http_oxmigrate_admin_op_t *op,
-    redisContext *c, yajl_gen g, const char *schema);
-void ngx_http_oxmigrate_admin_hold_close(redisContext *c);
+void ngx_http_oxmigrate_admin_hold_counts(
+    ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log,
+    ngx_array_t *schemas);
 
 MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool);
@@ -266,24 +228,14 @@ void ngx_http_oxmigrate_admin_job_check_opts(ngx_http_oxmigrate_job_t *job,
 void ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log);
 
 
-/* ngx_http_oxmigrate_admin_jobctl.c: time windows */
+/* ngx_http_oxmigrate_admin_jobwindow.c: time windows */
 
-/* the body's "window"; NGX_ERROR: answered 400 */
-ngx_int_t ngx_http_oxmigrate_admin_job_window_arg(
-    ngx_http_oxmigrate_admin_op_t *op, char **window, const char *or_null);
 /* minute inside the window start to end (one may span midnight) */
 ngx_uint_t ngx_http_oxmigrate_admin_job_inside(ngx_int_t start,
     ngx_int_t end, ngx_int_t minute);
 /* the job's window of "HH:MM-HH:MM" (thread); NULL, invalid: none */
 void ngx_http_oxmigrate_admin_job_set_window(ngx_http_oxmigrate_job_t *job,
     const char *w);
-
-
-/* ngx_http_oxmigrate_admin_jobview.c: a paused or interrupted job's new
-   driver; cont: POST /jobs/{id}/continue (also clears a pause) */
-
-void ngx_http_oxmigrate_admin_job_takeover(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t cont);
 
 
 #endif /* _NGX_HTTP_OXMIGRATE_ADMIN_JOB_H_INCLUDED_ */

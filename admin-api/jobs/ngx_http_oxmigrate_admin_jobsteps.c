@@ -11,32 +11,55 @@
 #include "ngx_http_oxmigrate_admin_job.h"
 
 
-/* disable, enable or changeserver, again after a reconnect; 0: done */
+/*
+ * The status a step's audit row records (the audit keeps the one the API
+ * would have answered): done 200, refused 409, the tool 502, configdb 500.
+ */
+
+static ngx_uint_t
+ngx_http_oxmigrate_admin_job_audit_status(ngx_http_oxmigrate_step_t *st,
+    ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        return 200;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return 409;
+    }
+
+    return (st->reason && ngx_strncmp(st->reason, "ox_", 3) == 0) ? 502
+                                                                   : 500;
+}
+
+
+/* disable, enable or changeserver, again after a reconnect */
 
 #define NGX_HTTP_OXMIGRATE_DO_DISABLE       0
 #define NGX_HTTP_OXMIGRATE_DO_ENABLE        1
 #define NGX_HTTP_OXMIGRATE_DO_CHANGESERVER  2
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
     ngx_uint_t what)
 {
-    ngx_uint_t                   status;
+    ngx_int_t                    rc;
     ngx_http_oxmigrate_steps_t  *steps;
 
     steps = run->st.steps;
 
     do {
-        status = (what == NGX_HTTP_OXMIGRATE_DO_DISABLE)
-                 ? steps->disable(&run->st)
-                 : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE)
-                 ? steps->enable(&run->st)
-                 : steps->changeserver(&run->st, run->job->server_id);
+        rc = (what == NGX_HTTP_OXMIGRATE_DO_DISABLE)
+             ? steps->disable(&run->st)
+             : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE)
+             ? steps->enable(&run->st)
+             : steps->changeserver(&run->st, run->job->server_id);
 
-    } while (status == NGX_HTTP_INTERNAL_SERVER_ERROR
+    } while (rc == NGX_ERROR
+             && ngx_strcmp(run->st.reason, "db_error") == 0
              && ngx_http_oxmigrate_admin_job_again(run));
 
-    if (status) {
+    if (rc != NGX_OK) {
         ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
                                           run->st.res.msg);
     }
@@ -45,10 +68,10 @@ ngx_http_oxmigrate_admin_job_do(ngx_http_oxmigrate_job_run_t *run,
         (what == NGX_HTTP_OXMIGRATE_DO_DISABLE) ? "disableschema"
         : (what == NGX_HTTP_OXMIGRATE_DO_ENABLE) ? "enableschema"
         : "changeserver",
-        status ? status : NGX_HTTP_OK, status ? "failed" : "done",
-        run->st.res.msg, NULL);
+        ngx_http_oxmigrate_admin_job_audit_status(&run->st, rc),
+        rc == NGX_OK ? "done" : "failed", run->st.res.msg, NULL);
 
-    return status;
+    return rc;
 }
 
 
@@ -144,7 +167,7 @@ ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
     uint64_t     from;
     MYSQL_ROW    row;
     MYSQL_RES   *res;
-    ngx_uint_t   status;
+    ngx_int_t    rc;
 
     if (ngx_http_oxmigrate_admin_job_control(run, step, NULL) != NGX_OK
         || step->control != NGX_HTTP_OXMIGRATE_C_CANCEL)
@@ -165,9 +188,8 @@ ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
             mysql_free_result(res);
         }
 
-        status = from ? run->st.steps->changeserver(&run->st, from)
-                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
-        if (status) {
+        rc = from ? run->st.steps->changeserver(&run->st, from) : NGX_ERROR;
+        if (rc != NGX_OK) {
             ngx_http_oxmigrate_admin_job_mark(run, "failed", NULL,
                                  from ? run->st.res.msg
                                       : "cancelled, but its old server is "
@@ -176,7 +198,9 @@ ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
         }
     }
 
-    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_ENABLE)) {
+    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_ENABLE)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -228,7 +252,9 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
      */
     ngx_http_oxmigrate_admin_hold_disabled(run);
 
-    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)) {
+    if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -253,7 +279,8 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
     }
 
     if (ngx_http_oxmigrate_admin_job_do(run,
-                                        NGX_HTTP_OXMIGRATE_DO_CHANGESERVER))
+                                        NGX_HTTP_OXMIGRATE_DO_CHANGESERVER)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -398,7 +425,8 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 
     if (upgrade) {
         if (ngx_http_oxmigrate_admin_job_do(&run,
-                                            NGX_HTTP_OXMIGRATE_DO_ENABLE))
+                                            NGX_HTTP_OXMIGRATE_DO_ENABLE)
+            != NGX_OK)
         {
             goto done;
         }

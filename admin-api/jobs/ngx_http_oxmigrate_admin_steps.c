@@ -12,31 +12,32 @@
  *              oxmigrate_update_tasks; the OX nodes' caches are NOT
  *              invalidated ("ox_caches":"not invalidated").
  *
- * Every step returns 0 (done), NGX_HTTP_CONFLICT, NGX_HTTP_NOT_FOUND,
- * NGX_HTTP_INTERNAL_SERVER_ERROR (configdb) or NGX_HTTP_BAD_GATEWAY (the
- * tool failed: st->call says how); st->res.msg says it in words.
+ * Every step returns NGX_OK (done), NGX_DECLINED (refused, st->reason
+ * "schema_empty" or "schema_not_disabled") or NGX_ERROR (st->reason
+ * "db_error": configdb; or why the tool failed, st->call says how);
+ * st->res.msg says it in words.  No step speaks HTTP.
  */
 
 
 #include "ngx_http_oxmigrate_admin.h"
 
 
-static ngx_uint_t ngx_http_oxmigrate_admin_sql_disable(
+static ngx_int_t ngx_http_oxmigrate_admin_sql_disable(
     ngx_http_oxmigrate_step_t *st);
-static ngx_uint_t ngx_http_oxmigrate_admin_sql_enable(
+static ngx_int_t ngx_http_oxmigrate_admin_sql_enable(
     ngx_http_oxmigrate_step_t *st);
-static ngx_uint_t ngx_http_oxmigrate_admin_sql_changeserver(
+static ngx_int_t ngx_http_oxmigrate_admin_sql_changeserver(
     ngx_http_oxmigrate_step_t *st, uint64_t server_id);
 static ngx_int_t ngx_http_oxmigrate_admin_sql_update(
     ngx_http_oxmigrate_step_t *st, ngx_http_oxmigrate_update_t *u);
 static int64_t ngx_http_oxmigrate_admin_sql_register(
     ngx_http_oxmigrate_step_t *st, const char *name);
 
-static ngx_uint_t ngx_http_oxmigrate_admin_ox_disable(
+static ngx_int_t ngx_http_oxmigrate_admin_ox_disable(
     ngx_http_oxmigrate_step_t *st);
-static ngx_uint_t ngx_http_oxmigrate_admin_ox_enable(
+static ngx_int_t ngx_http_oxmigrate_admin_ox_enable(
     ngx_http_oxmigrate_step_t *st);
-static ngx_uint_t ngx_http_oxmigrate_admin_ox_changeserver(
+static ngx_int_t ngx_http_oxmigrate_admin_ox_changeserver(
     ngx_http_oxmigrate_step_t *st, uint64_t server_id);
 static int64_t ngx_http_oxmigrate_admin_ox_register(
     ngx_http_oxmigrate_step_t *st, const char *name);
@@ -108,9 +109,9 @@ ngx_http_oxmigrate_admin_step_init(ngx_http_oxmigrate_step_t *st,
 
 static ngx_uint_t
 ngx_http_oxmigrate_admin_sql_retry(ngx_http_oxmigrate_step_t *st,
-    ngx_uint_t status, ngx_uint_t try)
+    ngx_int_t rc, ngx_uint_t try)
 {
-    if (status != NGX_HTTP_INTERNAL_SERVER_ERROR
+    if (rc != NGX_ERROR
         || (st->res.db_errno != 1213 && st->res.db_errno != 1205)
         || try + 1 >= NGX_HTTP_OXMIGRATE_SQL_TRIES)
     {
@@ -128,69 +129,92 @@ ngx_http_oxmigrate_admin_sql_retry(ngx_http_oxmigrate_step_t *st,
 }
 
 
-/* the store's result as the steps' status */
+/* configdb failed: NGX_ERROR, "db_error" */
 
-static ngx_uint_t
-ngx_http_oxmigrate_admin_sql_status(ngx_int_t rc)
+static ngx_int_t
+ngx_http_oxmigrate_admin_step_db(ngx_http_oxmigrate_step_t *st)
 {
-    return (rc == NGX_OK) ? 0
-           : (rc == NGX_DECLINED) ? NGX_HTTP_CONFLICT
-           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    st->reason = "db_error";
+    return NGX_ERROR;
 }
 
 
-static ngx_uint_t
+/* configdb refused: NGX_DECLINED, an empty schema or enabled contexts */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_step_refused(ngx_http_oxmigrate_step_t *st)
+{
+    st->reason = st->res.empty ? "schema_empty" : "schema_not_disabled";
+    return NGX_DECLINED;
+}
+
+
+/* the store's result, with its reason */
+
+static ngx_int_t
+ngx_http_oxmigrate_admin_sql_rc(ngx_http_oxmigrate_step_t *st, ngx_int_t rc)
+{
+    return (rc == NGX_OK) ? NGX_OK
+           : (rc == NGX_DECLINED) ? ngx_http_oxmigrate_admin_step_refused(st)
+           : ngx_http_oxmigrate_admin_step_db(st);
+}
+
+
+static ngx_int_t
 ngx_http_oxmigrate_admin_sql_disable(ngx_http_oxmigrate_step_t *st)
 {
-    ngx_uint_t  status, try;
+    ngx_int_t   rc;
+    ngx_uint_t  try;
 
     for (try = 0; /* void */; try++) {
-        status = ngx_http_oxmigrate_admin_sql_status(
+        rc = ngx_http_oxmigrate_admin_sql_rc(st,
                      ngx_http_oxmigrate_admin_do_disable(st->m, st->pool,
                                                          st->schema,
                                                          &st->res));
-        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
-            return status;
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, rc, try)) {
+            return rc;
         }
     }
 }
 
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_sql_enable(ngx_http_oxmigrate_step_t *st)
 {
-    ngx_uint_t  status, try;
+    ngx_int_t   rc;
+    ngx_uint_t  try;
 
     for (try = 0; /* void */; try++) {
-        status = ngx_http_oxmigrate_admin_sql_status(
+        rc = ngx_http_oxmigrate_admin_sql_rc(st,
                      ngx_http_oxmigrate_admin_do_enable(st->m, st->pool,
                                                         st->schema,
                                                         &st->res));
-        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
-            return status;
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, rc, try)) {
+            return rc;
         }
     }
 }
 
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_sql_changeserver(ngx_http_oxmigrate_step_t *st,
     uint64_t server_id)
 {
-    ngx_uint_t  status, try;
+    ngx_int_t   rc;
+    ngx_uint_t  try;
 
     for (try = 0; /* void */; try++) {
         ngx_memzero(&st->res, sizeof(ngx_http_oxmigrate_schema_res_t));
 
-        status = ngx_http_oxmigrate_admin_sql_status(
+        rc = ngx_http_oxmigrate_admin_sql_rc(st,
                      ngx_http_oxmigrate_admin_do_changeserver(st->m,
                                                               st->pool,
                                                               st->schema,
                                                               server_id,
                                                               !st->job,
                                                               &st->res));
-        if (!ngx_http_oxmigrate_admin_sql_retry(st, status, try)) {
-            return status;
+        if (!ngx_http_oxmigrate_admin_sql_retry(st, rc, try)) {
+            return rc;
         }
     }
 }
@@ -213,8 +237,9 @@ ngx_http_oxmigrate_admin_sql_register(ngx_http_oxmigrate_step_t *st,
     id = ngx_http_oxmigrate_admin_register(st->m, st->pool, name,
                                            st->res.msg, sizeof(st->res.msg));
     if (id == 0) {
-        st->status = (mysql_errno(st->m) == 1062) ? NGX_HTTP_CONFLICT
-                                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a duplicate name: registered meanwhile */
+        st->rc = (mysql_errno(st->m) == 1062) ? NGX_DECLINED : NGX_ERROR;
+        st->reason = (st->rc == NGX_DECLINED) ? "server_exists" : "db_error";
         return 0;
     }
 
@@ -224,41 +249,27 @@ ngx_http_oxmigrate_admin_sql_register(ngx_http_oxmigrate_step_t *st,
 
 /* OX tools */
 
-ngx_http_oxmigrate_ox_call_t *
-ngx_http_oxmigrate_admin_ox_call(ngx_http_oxmigrate_step_t *st,
-    const char *tool, ngx_uint_t cluster)
-{
-    st->call = ngx_palloc(st->pool, sizeof(ngx_http_oxmigrate_ox_call_t));
-    if (st->call == NULL) {
-        return NULL;
-    }
+/* runs st->call; NGX_OK when it exited with 0, else NGX_ERROR */
 
-    ngx_http_oxmigrate_admin_ox_init(st->call, st->alcf, st->pool, st->log,
-                                     tool, cluster);
-    return st->call;
-}
-
-
-/* runs st->call; 0 when it exited with 0, else NGX_HTTP_BAD_GATEWAY */
-
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_exec(ngx_http_oxmigrate_step_t *st)
 {
     if (ngx_http_oxmigrate_admin_ox_run(st->call) == NGX_OK) {
-        return 0;
+        return NGX_OK;
     }
 
     ngx_cpystrn((u_char *) st->res.msg, (u_char *) st->call->error,
                 sizeof(st->res.msg));
     st->ox_failed = 1;
+    st->reason = ngx_http_oxmigrate_admin_ox_reason(st->call);
 
-    return NGX_HTTP_BAD_GATEWAY;
+    return NGX_ERROR;
 }
 
 
 /* the schema's contexts and how many are enabled, as configdb says */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_count(ngx_http_oxmigrate_step_t *st,
     uint64_t *total, uint64_t *enabled)
 {
@@ -268,10 +279,10 @@ ngx_http_oxmigrate_admin_ox_count(ngx_http_oxmigrate_step_t *st,
     {
         ngx_snprintf((u_char *) st->res.msg, sizeof(st->res.msg) - 1, "%s%Z",
                      mysql_error(st->m));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_oxmigrate_admin_step_db(st);
     }
 
-    return 0;
+    return NGX_OK;
 }
 
 
@@ -280,12 +291,12 @@ ngx_http_oxmigrate_admin_ox_count(ngx_http_oxmigrate_step_t *st,
  * the password in ADMIN_PASSWORD)
  */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
     const char *tool)
 {
     uint64_t                       total, before, after;
-    ngx_uint_t                     rc;
+    ngx_int_t                      rc;
     ngx_http_oxmigrate_ox_call_t  *call;
 
     /* a job reads no counts: one SELECT before and after less per call */
@@ -293,7 +304,7 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
 
     if (!st->job) {
         rc = ngx_http_oxmigrate_admin_ox_count(st, &total, &before);
-        if (rc) {
+        if (rc != NGX_OK) {
             return rc;
         }
     }
@@ -301,7 +312,7 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
     call = ngx_http_oxmigrate_admin_ox_call(st, tool,
                                             NGX_HTTP_OXMIGRATE_OX_OLD);
     if (call == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_oxmigrate_admin_step_db(st);
     }
 
     call->args[0] = "-m";
@@ -314,7 +325,7 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
                                     ngx_strlen(st->alcf->ox[0]->rmi)
                                     + ngx_strlen(st->alcf->ox[1]->rmi) + 2);
         if (call->args[3] == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return ngx_http_oxmigrate_admin_step_db(st);
         }
 
         ngx_sprintf((u_char *) call->args[3], "%s,%s%Z",
@@ -322,29 +333,29 @@ ngx_http_oxmigrate_admin_ox_toggle(ngx_http_oxmigrate_step_t *st,
     }
 
     rc = ngx_http_oxmigrate_admin_ox_exec(st);
-    if (rc || st->job) {
+    if (rc != NGX_OK || st->job) {
         return rc;
     }
 
     rc = ngx_http_oxmigrate_admin_ox_count(st, &total, &after);
-    if (rc) {
+    if (rc != NGX_OK) {
         return rc;
     }
 
     st->res.changed = (before > after) ? before - after : after - before;
 
-    return 0;
+    return NGX_OK;
 }
 
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_disable(ngx_http_oxmigrate_step_t *st)
 {
     return ngx_http_oxmigrate_admin_ox_toggle(st, "disableschema");
 }
 
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_enable(ngx_http_oxmigrate_step_t *st)
 {
     return ngx_http_oxmigrate_admin_ox_toggle(st, "enableschema");
@@ -358,25 +369,25 @@ ngx_http_oxmigrate_admin_ox_enable(ngx_http_oxmigrate_step_t *st)
  * implementation, with the listed contexts.
  */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
     uint64_t server_id)
 {
     u_char                        *p, *last;
     size_t                         len;
     uint64_t                       total, enabled, *cid;
-    ngx_uint_t                     rc;
+    ngx_int_t                      rc;
     ngx_str_t                     *said;
     ngx_http_oxmigrate_ox_call_t  *call;
 
     st->res.changed = 0;
     st->res.enabled = ngx_array_create(st->pool, 8, sizeof(uint64_t));
     if (st->res.enabled == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_oxmigrate_admin_step_db(st);
     }
 
     rc = ngx_http_oxmigrate_admin_ox_count(st, &total, &enabled);
-    if (rc) {
+    if (rc != NGX_OK) {
         return rc;
     }
 
@@ -384,19 +395,19 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
         st->res.empty = 1;
         ngx_snprintf((u_char *) st->res.msg, sizeof(st->res.msg) - 1,
                      "The schema '%s' contains no contexts.%Z", st->schema);
-        return NGX_HTTP_CONFLICT;
+        return ngx_http_oxmigrate_admin_step_refused(st);
     }
 
     call = ngx_http_oxmigrate_admin_ox_call(st, "changeserver",
                                             NGX_HTTP_OXMIGRATE_OX_OLD);
     if (call == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_oxmigrate_admin_step_db(st);
     }
 
     call->args[0] = "-s";
     call->args[1] = ngx_pnalloc(st->pool, NGX_INT64_LEN + 1);
     if (call->args[1] == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_oxmigrate_admin_step_db(st);
     }
 
     ngx_sprintf((u_char *) call->args[1], "%uL%Z", server_id);
@@ -405,9 +416,9 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
 
     rc = ngx_http_oxmigrate_admin_ox_exec(st);
 
-    if (rc == 0) {
+    if (rc == NGX_OK) {
         st->res.changed = total;
-        return 0;
+        return NGX_OK;
     }
 
     said = call->err.len ? &call->err : &call->out;
@@ -451,13 +462,13 @@ ngx_http_oxmigrate_admin_ox_changeserver(ngx_http_oxmigrate_step_t *st,
     st->res.msg[len] = '\0';
     st->ox_failed = 0;
 
-    return NGX_HTTP_CONFLICT;
+    return ngx_http_oxmigrate_admin_step_refused(st);
 }
 
 
 /*
  * registerserver -A u -P p -n NAME (old cluster): "server <id> registered".
- * 0 and st->status on failure.
+ * 0 on failure, st->rc and st->reason say why.
  */
 
 static int64_t
@@ -471,15 +482,15 @@ ngx_http_oxmigrate_admin_ox_register(ngx_http_oxmigrate_step_t *st,
     call = ngx_http_oxmigrate_admin_ox_call(st, "registerserver",
                                             NGX_HTTP_OXMIGRATE_OX_OLD);
     if (call == NULL) {
-        st->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        st->rc = ngx_http_oxmigrate_admin_step_db(st);
         return 0;
     }
 
     call->args[0] = "-n";
     call->args[1] = name;
 
-    st->status = ngx_http_oxmigrate_admin_ox_exec(st);
-    if (st->status) {
+    st->rc = ngx_http_oxmigrate_admin_ox_exec(st);
+    if (st->rc != NGX_OK) {
         return 0;
     }
 
@@ -504,7 +515,8 @@ ngx_http_oxmigrate_admin_ox_register(ngx_http_oxmigrate_step_t *st,
         ngx_cpystrn((u_char *) call->error, (u_char *) st->res.msg,
                     sizeof(call->error));
         st->ox_failed = 1;
-        st->status = NGX_HTTP_BAD_GATEWAY;
+        st->rc = NGX_ERROR;
+        st->reason = ngx_http_oxmigrate_admin_ox_reason(call);
         return 0;
     }
 

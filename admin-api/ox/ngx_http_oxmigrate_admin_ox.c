@@ -641,6 +641,23 @@ ngx_http_oxmigrate_admin_ox_reason(ngx_http_oxmigrate_ox_call_t *call)
 }
 
 
+/* a new call of a step (st->call), the step's pool and log */
+
+ngx_http_oxmigrate_ox_call_t *
+ngx_http_oxmigrate_admin_ox_call(ngx_http_oxmigrate_step_t *st,
+    const char *tool, ngx_uint_t cluster)
+{
+    st->call = ngx_palloc(st->pool, sizeof(ngx_http_oxmigrate_ox_call_t));
+    if (st->call == NULL) {
+        return NULL;
+    }
+
+    ngx_http_oxmigrate_admin_ox_init(st->call, st->alcf, st->pool, st->log,
+                                     tool, cluster);
+    return st->call;
+}
+
+
 void
 ngx_http_oxmigrate_admin_ox_init(ngx_http_oxmigrate_ox_call_t *call,
     ngx_http_oxmigrate_admin_loc_conf_t *alcf, ngx_pool_t *pool,

@@ -12,10 +12,7 @@
 
 static ngx_int_t ngx_http_oxmigrate_admin_step_failed(
     ngx_http_oxmigrate_admin_res_t *res, ngx_http_oxmigrate_step_t *st,
-    ngx_uint_t status);
-static ngx_int_t ngx_http_oxmigrate_admin_schema_known(
-    ngx_http_oxmigrate_admin_conn_t *c, MYSQL *m, const char *schema,
-    ngx_http_oxmigrate_admin_res_t *res);
+    ngx_int_t rc);
 static ngx_int_t ngx_http_oxmigrate_admin_schema_toggle(
     ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
     ngx_http_oxmigrate_admin_res_t *res, ngx_uint_t enable);
@@ -94,9 +91,9 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_conn_t *c,
 
         id = rg->st.steps->registerserver(&rg->st, a->name);
 
-        if (id == 0 && rg->st.status != NGX_HTTP_CONFLICT) {
+        if (id == 0 && rg->st.rc != NGX_DECLINED) {
             return ngx_http_oxmigrate_admin_step_failed(res, &rg->st,
-                                                        rg->st.status);
+                                                        rg->st.rc);
         }
 
         if (id) {
@@ -129,36 +126,25 @@ ngx_http_oxmigrate_admin_servers_add(ngx_http_oxmigrate_admin_conn_t *c,
 
 
 /*
- * A failed step: the tool's own failure, or what configdb refused (409:
- * schema_empty, schema_not_disabled) or could not do (db_error).
- * The step layer still speaks statuses; this is the one place that reads
- * them.
+ * A failed step: the tool's own failure, or what configdb refused
+ * (NGX_DECLINED: schema_empty, schema_not_disabled) or could not do
+ * (db_error); st->reason says which.
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_step_failed(ngx_http_oxmigrate_admin_res_t *res,
-    ngx_http_oxmigrate_step_t *st, ngx_uint_t status)
+    ngx_http_oxmigrate_step_t *st, ngx_int_t rc)
 {
-    if (st->ox_failed && st->call) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR,
-                   ngx_http_oxmigrate_admin_ox_reason(st->call), "%s",
-                   st->call->error);
-    }
-
-    if (status != NGX_HTTP_CONFLICT) {
-        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "db_error", "%s",
-                                             st->res.msg);
-    }
-
-    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
-                   st->res.empty ? "schema_empty" : "schema_not_disabled",
-                   "%s", st->res.msg);
+    return ngx_http_oxmigrate_admin_fail(res, rc,
+                           st->reason ? st->reason : "db_error", "%s",
+                           (st->ox_failed && st->call) ? st->call->error
+                                                       : st->res.msg);
 }
 
 
 /* the schema of the path ({s}) exists in configdb */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oxmigrate_admin_schema_known(ngx_http_oxmigrate_admin_conn_t *c,
     MYSQL *m, const char *schema, ngx_http_oxmigrate_admin_res_t *res)
 {
@@ -189,7 +175,6 @@ ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_conn_t *c,
 {
     MYSQL                           *m;
     ngx_int_t                        rc;
-    ngx_uint_t                       status;
     ngx_http_oxmigrate_schema_op_t  *so;
 
     so = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_schema_op_t));
@@ -215,11 +200,11 @@ ngx_http_oxmigrate_admin_schema_toggle(ngx_http_oxmigrate_admin_conn_t *c,
                                        so->schema);
     so->stepped = 1;
 
-    status = enable ? so->st.steps->enable(&so->st)
-                    : so->st.steps->disable(&so->st);
+    rc = enable ? so->st.steps->enable(&so->st)
+                : so->st.steps->disable(&so->st);
 
-    if (status) {
-        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, status);
+    if (rc != NGX_OK) {
+        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, rc);
     }
 
     so->st.cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis,
@@ -259,7 +244,6 @@ ngx_http_oxmigrate_admin_schema_changeserver(
     MYSQL                           *m;
     int64_t                          id;
     ngx_int_t                        rc;
-    ngx_uint_t                       status;
     ngx_http_oxmigrate_schema_op_t  *so;
 
     if ((a->server_id == NGX_HTTP_OXMIGRATE_ARG_UNSET)
@@ -321,10 +305,10 @@ ngx_http_oxmigrate_admin_schema_changeserver(
                                        so->schema);
     so->stepped = 1;
 
-    status = so->st.steps->changeserver(&so->st, id);
+    rc = so->st.steps->changeserver(&so->st, id);
 
-    if (status) {
-        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, status);
+    if (rc != NGX_OK) {
+        return ngx_http_oxmigrate_admin_step_failed(res, &so->st, rc);
     }
 
     so->st.cache = ngx_http_oxmigrate_admin_invalidate(m, c->omcf->redis,

@@ -1,127 +1,110 @@
 
 /*
- * oxmigrate admin API: steering a job (thread pool).  POST
+ * oxmigrate admin API, services: steering a job (thread pool).  POST
  * /jobs/{id}/pause, /cancel and /continue, PATCH /jobs/{id}.
  *
  * Any worker of any balancer answers: the request is written to the job's
  * row in configdb (oxmigrate_job.control, .parallel) and the job's driver
  * (the worker that runs it) reads it every second and at every step
- * (ngx_http_oxmigrate_admin_jobdriver.c, _jobsteps.c).  A paused job has
- * no driver at all: it is "paused" in configdb, for as long as it takes,
- * and POST /jobs/{id}/continue gives it a new one (like a resume).  So a
- * crash of a worker loses nothing that a resume would not find again.
+ * (jobs/ngx_http_oxmigrate_admin_jobdriver.c, _jobsteps.c).  A paused job
+ * has no driver at all: it is "paused" in configdb, for as long as it
+ * takes, and POST /jobs/{id}/continue gives it a new one (like a resume).
+ * So a crash of a worker loses nothing that a resume would not find again.
  */
 
 
-#include "ngx_http_oxmigrate_admin_job.h"
+#include "ngx_http_oxmigrate_admin_jobmake.h"
 
 
-static void
-ngx_http_oxmigrate_admin_job_answer(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t status, ngx_int_t id, const char *state, const char *control,
-    const char *msg)
+static ngx_int_t ngx_http_oxmigrate_admin_job_continue_locked(
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res);
+
+
+/*
+ * The body's "window" (NULL: none or null); not "HH:MM-HH:MM": 400
+ * (or_null: what else PATCH takes).
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_window_arg(ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res, char **window, const char *or_null)
 {
-    yajl_gen  g;
+    ngx_int_t  ws, we;
 
-    g = ngx_http_oxmigrate_admin_reply(op, status);
-    if (g == NULL) {
-        return;
+    *window = ngx_http_oxmigrate_admin_arg_str(a->window);
+
+    if (*window
+        && ngx_http_oxmigrate_admin_job_window(*window, &ws, &we) != NGX_OK)
+    {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "invalid_argument",
+                                             "field \"window\" must be "
+                                             "\"HH:MM-HH:MM\"%s", or_null);
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "job");
-    ngx_http_oxmigrate_admin_json_int(g, id);
-    ngx_http_oxmigrate_admin_json_str(g, "state");
-    ngx_http_oxmigrate_admin_json_str(g, state);
-    ngx_http_oxmigrate_admin_json_str(g, "control");
-    ngx_http_oxmigrate_admin_json_str(g, control);
-
-    if (msg) {
-        ngx_http_oxmigrate_admin_json_str(g, "message");
-        ngx_http_oxmigrate_admin_json_str(g, msg);
-    }
-
-    yajl_gen_map_close(g);
+    return NGX_OK;
 }
 
 
-/* a job without a driver ends cancelled: its schemas not started, too */
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_job_cancelled(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_int_t id, const char *where)
+static ngx_http_oxmigrate_job_steered_t *
+ngx_http_oxmigrate_admin_job_steered(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    int64_t  now, rc;
+    ngx_http_oxmigrate_job_steered_t  *sd;
 
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-             "UPDATE oxmigrate_job SET state = 'cancelled', control = NULL,"
-             " finished = %D, claim = %U WHERE id = %U AND %R",
-             now, ngx_http_oxmigrate_admin_job_claim(), (uint64_t) id, where);
-
-    if (rc > 0
-        && ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-               "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
-               " message = 'not started: the job was cancelled'"
-               " WHERE job_id = %U AND state = 'pending'", (uint64_t) id)
-           < 0)
-    {
-        return -1;
+    sd = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_job_steered_t));
+    if (sd == NULL) {
+        return NULL;
     }
 
-    return rc;
+    res->data = sd;
+
+    return sd;
 }
 
 
 /*
  * A job without a driver is paused or cancelled here and now, where its
- * row still is as where says ("meanwhile": what else may have happened to
- * it); a new claim stops a driver that was only slow.
+ * row still is as it was read (dead: without a driver, else paused;
+ * "meanwhile": what else may have happened to it); a new claim stops a
+ * driver that was only slow.
  */
 
-static void
-ngx_http_oxmigrate_admin_job_settle(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_int_t id, ngx_uint_t cancel, const char *where,
-    const char *meanwhile)
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_settle(ngx_http_oxmigrate_admin_conn_t *c,
+    MYSQL *m, ngx_http_oxmigrate_job_steered_t *sd, ngx_uint_t cancel,
+    ngx_uint_t dead, const char *meanwhile,
+    ngx_http_oxmigrate_admin_res_t *res)
 {
     int64_t  rc;
 
-    if (cancel) {
-        rc = ngx_http_oxmigrate_admin_job_cancelled(op, m, id, where);
-
-    } else {
-        rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-                 "UPDATE oxmigrate_job SET state = 'paused',"
-                 " control = NULL, finished = NULL, claim = %U"
-                 " WHERE id = %U AND %R",
-                 ngx_http_oxmigrate_admin_job_claim(), (uint64_t) id, where);
-    }
-
+    rc = ngx_http_oxmigrate_admin_store_job_settle(m, c->pool, sd->id,
+                       cancel, dead, ngx_http_oxmigrate_admin_job_stale(c->alcf),
+                       ngx_http_oxmigrate_admin_job_claim());
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
     if (rc == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                       "job_not_running",
-                                       "job %i was %s meanwhile", id,
-                                       meanwhile);
-        return;
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "job_not_running",
+                                             "job %L was %s meanwhile",
+                                             sd->id, meanwhile);
     }
 
-    ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id,
-                                        cancel ? "cancelled" : "paused",
-                                        NULL, NULL);
+    sd->state = cancel ? "cancelled" : "paused";
+
+    return NGX_OK;
 }
 
 
 /* a pause or cancel asked of a running job's driver */
 
-static void
-ngx_http_oxmigrate_admin_job_ask_driver(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_int_t id, const char *want, const char *control)
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_ask_driver(ngx_http_oxmigrate_admin_conn_t *c,
+    MYSQL *m, ngx_http_oxmigrate_job_steered_t *sd, const char *want,
+    const char *control, ngx_http_oxmigrate_admin_res_t *res)
 {
     int64_t     rc;
     ngx_uint_t  cancel;
@@ -129,108 +112,102 @@ ngx_http_oxmigrate_admin_job_ask_driver(ngx_http_oxmigrate_admin_op_t *op,
     cancel = (ngx_strcmp(want, "cancel") == 0);
 
     if (!cancel && ngx_strcmp(control, "cancel") == 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                       "job_cancelling",
-                                       "job %i is being cancelled", id);
-        return;
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "job_cancelling",
+                                             "job %L is being cancelled",
+                                             sd->id);
     }
 
-    /* a cancel overrides a pause, never the other way round */
-    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-             "UPDATE oxmigrate_job SET control = %s WHERE id = %U"
-             " AND state = 'running' AND (control IS NULL OR %U"
-             " OR control <> 'cancel')",
-             want, (uint64_t) id, (uint64_t) cancel);
+    rc = ngx_http_oxmigrate_admin_store_job_ask(m, c->pool, sd->id, want, 0,
+                                                0);
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
     if (rc == 0 && ngx_strcmp(control, want) != 0) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                       "job_not_running",
-                                       "job %i ended meanwhile", id);
-        return;
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "job_not_running",
+                                             "job %L ended meanwhile",
+                                             sd->id);
     }
 
-    ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_ACCEPTED, id,
-        "running", want, cancel
+    sd->accepted = 1;
+    sd->state = "running";
+    sd->control = want;
+    sd->message = cancel
         ? "no further schema starts; a schema disabled whose update"
           " tasks have not started is enabled again on its old server,"
           " one whose tasks run is finished; then the job is"
           " \"cancelled\""
         : "no further schema starts; the schemas in flight finish"
-          " their steps, then the job is \"paused\"");
+          " their steps, then the job is \"paused\"";
+
+    return NGX_OK;
 }
 
 
-/* POST /jobs/{id}/pause, /cancel */
+/* POST /jobs/{id}/pause, /cancel: data is a job_steered_t */
 
-static void
-ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
+static ngx_int_t
+ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res,
     const char *want)
 {
-    char        state[32], control[32], *where;
-    MYSQL      *m;
-    int64_t     stale, rc, inflight;
-    ngx_int_t   id;
-    ngx_uint_t  cancel, dead;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    MYSQL                             *m;
+    int64_t                            rc;
+    ngx_uint_t                         cancel;
+    ngx_http_oxmigrate_job_steer_t     sr;
+    ngx_http_oxmigrate_job_steered_t  *sd;
 
-    id = ngx_http_oxmigrate_admin_job_id(op);
-    if (id == NGX_ERROR) {
-        return;
+    sd = ngx_http_oxmigrate_admin_job_steered(c, a, res);
+    if (sd == NULL) {
+        return NGX_ERROR;
     }
 
-    m = ngx_http_oxmigrate_admin_configdb(op);
+    if (ngx_http_oxmigrate_admin_job_arg(a, res, &sd->id) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
     if (m == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     cancel = (ngx_strcmp(want, "cancel") == 0);
-    stale = ngx_http_oxmigrate_admin_job_stale(op->conn.alcf);
 
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT state, control, " NGX_HTTP_OXMIGRATE_JOB_DEAD ","
-              " (SELECT COUNT(*) FROM oxmigrate_job_schema s"
-              "  WHERE s.job_id = j.id AND s.state = 'running')"
-              " FROM oxmigrate_job j WHERE j.id = %U",
-              stale, (uint64_t) id);
-    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
-    if (row == NULL) {
-        return;
+    rc = ngx_http_oxmigrate_admin_store_job_steer(m, c->pool, sd->id,
+                              ngx_http_oxmigrate_admin_job_stale(c->alcf),
+                              &sr);
+    if (rc == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    ngx_cpystrn((u_char *) state, (u_char *) row[0], sizeof(state));
-    ngx_cpystrn((u_char *) control, (u_char *) (row[1] ? row[1] : ""),
-                sizeof(control));
-    dead = (row[2] && row[2][0] == '1');
-    inflight = ngx_http_oxmigrate_admin_job_col(row[3], 0);
-    mysql_free_result(res);
-
-    if (ngx_strcmp(state, "running") == 0 && !dead) {
-        ngx_http_oxmigrate_admin_job_ask_driver(op, m, id, want, control);
-        return;
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_job",
+                                             "job %L not found", sd->id);
     }
 
-    if (ngx_strcmp(state, "paused") == 0) {
+    if (ngx_strcmp(sr.state, "running") == 0 && !sr.dead) {
+        return ngx_http_oxmigrate_admin_job_ask_driver(c, m, sd, want,
+                                                       sr.control, res);
+    }
+
+    if (ngx_strcmp(sr.state, "paused") == 0) {
         if (!cancel) {
-            ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id,
-                                                "paused", NULL, NULL);
-            return;
+            sd->state = "paused";
+            return NGX_OK;
         }
 
-        ngx_http_oxmigrate_admin_job_settle(op, m, id, 1, "state = 'paused'",
-                                            "continued");
-        return;
+        return ngx_http_oxmigrate_admin_job_settle(c, m, sd, 1, 0,
+                                                   "continued", res);
     }
 
-    if (!dead) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                       "job_not_running", "job %i is %s",
-                                       id, state);
-        return;
+    if (!sr.dead) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "job_not_running",
+                                             "job %L is %s", sd->id,
+                                             sr.state);
     }
 
     /*
@@ -240,373 +217,166 @@ ngx_http_oxmigrate_admin_job_ask(ngx_http_oxmigrate_admin_op_t *op,
      * driver.
      */
 
-    where = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
-                                         NGX_HTTP_OXMIGRATE_JOB_DEAD, stale);
-    if (where == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+    if (sr.inflight == 0) {
+        return ngx_http_oxmigrate_admin_job_settle(c, m, sd, cancel, 1,
+                                                   "resumed", res);
     }
 
-    if (inflight == 0) {
-        ngx_http_oxmigrate_admin_job_settle(op, m, id, cancel, where,
-                                            "resumed");
-        return;
-    }
-
-    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-             "UPDATE oxmigrate_job SET control = %s WHERE id = %U AND %R",
-             want, (uint64_t) id, where);
+    rc = ngx_http_oxmigrate_admin_store_job_ask(m, c->pool, sd->id, want, 1,
+                              ngx_http_oxmigrate_admin_job_stale(c->alcf));
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_ACCEPTED, id,
-        "interrupted", want,
-        "the job's worker died with schemas in flight: POST"
-        " /jobs/{id}/resume settles them, then the job ends as asked");
+    sd->accepted = 1;
+    sd->state = "interrupted";
+    sd->control = want;
+    sd->message = "the job's worker died with schemas in flight: POST"
+                  " /jobs/{id}/resume settles them, then the job ends as"
+                  " asked";
+
+    return NGX_OK;
 }
 
 
-void
-ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_job_pause(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_admin_job_ask(op, "pause");
+    return ngx_http_oxmigrate_admin_job_ask(c, a, res, "pause");
 }
 
 
-void
-ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_job_cancel(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_admin_job_ask(op, "cancel");
+    return ngx_http_oxmigrate_admin_job_ask(c, a, res, "cancel");
 }
 
 
-/* POST /jobs/{id}/continue */
+/* POST /jobs/{id}/continue: data is a job_steered_t */
 
-static void ngx_http_oxmigrate_admin_job_continue_locked(
-    ngx_http_oxmigrate_admin_op_t *op);
-
-
-void
-ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_job_continue(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    ngx_http_oxmigrate_admin_job_locked(op,
+    if (ngx_http_oxmigrate_admin_job_steered(c, a, res) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res,
                                  ngx_http_oxmigrate_admin_job_continue_locked);
 }
 
 
-static void
+static ngx_int_t
 ngx_http_oxmigrate_admin_job_continue_locked(
-    ngx_http_oxmigrate_admin_op_t *op)
+    ngx_http_oxmigrate_admin_conn_t *c, ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res)
 {
-    int64_t    rc;
-    ngx_int_t  id;
+    int64_t                            rc;
+    ngx_http_oxmigrate_job_steered_t  *sd;
 
-    id = ngx_http_oxmigrate_admin_job_id(op);
-    if (id == NGX_ERROR) {
-        return;
+    sd = res->data;
+
+    if (ngx_http_oxmigrate_admin_job_arg(a, res, &sd->id) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     /* still pausing (its schemas in flight run): it just goes on */
 
-    rc = ngx_http_oxmigrate_admin_exec(op->conn.db, op->conn.pool,
-             "UPDATE oxmigrate_job SET control = NULL WHERE id = %U"
-             " AND state = 'running' AND control = 'pause'"
-             " AND heartbeat >= %D", (uint64_t) id,
-             ngx_http_oxmigrate_admin_job_stale(op->conn.alcf));
+    rc = ngx_http_oxmigrate_admin_store_job_unpause(c->db, c->pool, sd->id,
+                                  ngx_http_oxmigrate_admin_job_stale(c->alcf));
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, op->conn.db);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, c->db);
     }
 
     if (rc > 0) {
-        ngx_http_oxmigrate_admin_job_answer(op, NGX_HTTP_OK, id, "running",
-                                            NULL, NULL);
-        return;
+        sd->state = "running";
+        return NGX_OK;
     }
 
-    ngx_http_oxmigrate_admin_job_takeover(op, 1);
+    sd->started = ngx_pcalloc(c->pool,
+                              sizeof(ngx_http_oxmigrate_job_started_t));
+    if (sd->started == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oxmigrate_admin_job_take(c, sd->id, 1, sd->started, res);
 }
 
 
-/* PATCH /jobs/{id}: {"parallel": N} while it runs, is paused or waits */
+/*
+ * PATCH /jobs/{id}: {"parallel": N} and/or {"window": ...} while it runs,
+ * is paused or waits; data is a job_patched_t
+ */
 
-void
-ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_op_t *op)
+ngx_int_t
+ngx_http_oxmigrate_admin_job_patch(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res)
 {
-    char       *window, pbuf[32];
-    MYSQL      *m;
-    yajl_gen    g;
-    yajl_val    v, w;
-    int64_t     rc;
-    ngx_int_t   id;
-    ngx_uint_t  wset;
-    size_t      i;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    char                              *window;
+    MYSQL                             *m;
+    int64_t                            rc;
+    ngx_int_t                          found;
+    ngx_http_oxmigrate_job_patched_t  *jp;
 
-    id = ngx_http_oxmigrate_admin_job_id(op);
-    if (id == NGX_ERROR) {
-        return;
+    jp = ngx_pcalloc(c->pool, sizeof(ngx_http_oxmigrate_job_patched_t));
+    if (jp == NULL) {
+        return NGX_ERROR;
     }
 
-    v = ngx_http_oxmigrate_admin_body_get(op, "parallel");
-    w = ngx_http_oxmigrate_admin_body_get(op, "window");
+    res->data = jp;
+
+    if (ngx_http_oxmigrate_admin_job_arg(a, res, &jp->id) != NGX_OK) {
+        return NGX_DECLINED;
+    }
 
     /* "window": null clears it */
-    wset = (w != NULL);
 
-    for (i = 0; op->json && YAJL_IS_OBJECT(op->json)
-                && i < op->json->u.object.len; i++)
-    {
-        if (ngx_strcmp(op->json->u.object.keys[i], "window") == 0) {
-            wset = 1;
-        }
+    if (a->parallel == NGX_HTTP_OXMIGRATE_ARG_UNSET && a->window == NULL) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "invalid_argument",
+                                             "field \"parallel\" (1 to 64) "
+                                             "or \"window\" is required");
     }
 
-    if ((v == NULL && !wset) || (v && YAJL_GET_INTEGER(v) < 1)) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"parallel\" (1 to 64) or "
-                                       "\"window\" is required");
-        return;
+    rc = ngx_http_oxmigrate_admin_window_arg(a, res, &window, " or null");
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    if (ngx_http_oxmigrate_admin_job_window_arg(op, &window, " or null")
-        != NGX_OK)
-    {
-        return;
-    }
-
-    m = ngx_http_oxmigrate_admin_configdb(op);
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
     if (m == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
-    ngx_sprintf((u_char *) pbuf, "%L%Z", v ? YAJL_GET_INTEGER(v) : 0);
-
-    rc = ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-             "UPDATE oxmigrate_job SET parallel = IF(%R > 0, %R, parallel),"
-             " time_window = IF(%U, NULLIF(%s, ''), time_window)"
-             " WHERE id = %U AND state IN ('running', 'paused',"
-             " 'interrupted')",
-             pbuf, pbuf, (uint64_t) wset, window ? window : "",
-             (uint64_t) id);
+    rc = ngx_http_oxmigrate_admin_store_job_patch(m, c->pool, jp->id,
+                         a->parallel > 0 ? a->parallel : 0,
+                         a->window != NULL, window);
     if (rc < 0) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    res = ngx_http_oxmigrate_admin_op_select(op,
-              "SELECT state, parallel, time_window FROM oxmigrate_job"
-              " WHERE id = %U", (uint64_t) id);
-    row = ngx_http_oxmigrate_admin_job_fetch(op, res, id);
-    if (row == NULL) {
-        return;
+    found = ngx_http_oxmigrate_admin_store_job_patched(m, c->pool, jp->id,
+                                                       jp);
+    if (found == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    if (rc == 0 && !ngx_http_oxmigrate_admin_job_unfinished(row[0])) {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_CONFLICT,
-                                       "job_not_running",
-                                       "job %i is %s", id, row[0]);
-
-    } else {
-        g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-        if (g) {
-            yajl_gen_map_open(g);
-            ngx_http_oxmigrate_admin_json_str(g, "job");
-            ngx_http_oxmigrate_admin_json_int(g, id);
-            ngx_http_oxmigrate_admin_job_json_str(g, "state", row[0]);
-            ngx_http_oxmigrate_admin_job_json_int(g, "parallel", row[1]);
-            ngx_http_oxmigrate_admin_job_json_str(g, "window", row[2]);
-            yajl_gen_map_close(g);
-        }
+    if (found == NGX_DECLINED) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_job",
+                                             "job %L not found", jp->id);
     }
 
-    mysql_free_result(res);
-}
-
-
-/*
- * Time windows.  "HH:MM-HH:MM" in the zone of oxmigrate_job_utc_offset
- * (a fixed offset such as "+01:00"; "UTC"): a job starts schemas only
- * inside it (one that ends before it starts spans midnight), and waits
- * outside it.  oxmigrate_job_clock names a file holding "HH:MM" that
- * replaces the time of day (the tests' faked clock).
- */
-
-char *
-ngx_http_oxmigrate_admin_job_utc_offset(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_oxmigrate_admin_loc_conf_t *alcf = conf;
-
-    u_char     *p;
-    ngx_int_t   h, m, sign;
-    ngx_str_t  *value;
-
-    if (alcf->job_utc_offset != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    p = value[1].data;
-
-    if (value[1].len == 3 && ngx_strncasecmp(p, (u_char *) "UTC", 3) == 0) {
-        alcf->job_utc_offset = 0;
-        return NGX_CONF_OK;
-    }
-
-    if (value[1].len != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':') {
-        goto invalid;
-    }
-
-    sign = (p[0] == '-') ? -1 : 1;
-    h = ngx_atoi(p + 1, 2);
-    m = ngx_atoi(p + 4, 2);
-
-    if (h == NGX_ERROR || m == NGX_ERROR || h > 14 || m > 59) {
-        goto invalid;
-    }
-
-    alcf->job_utc_offset = sign * (h * 3600 + m * 60);
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oxmigrate_job_utc_offset: "
-                       "\"%V\" is not \"+HH:MM\", \"-HH:MM\" or \"UTC\"",
-                       &value[1]);
-    return NGX_CONF_ERROR;
-}
-
-
-static ngx_int_t
-ngx_http_oxmigrate_admin_hhmm(const char *p)
-{
-    ngx_int_t  h, m;
-
-    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9' || p[2] != ':'
-        || p[3] < '0' || p[3] > '9' || p[4] < '0' || p[4] > '9')
-    {
-        return NGX_ERROR;
-    }
-
-    h = (p[0] - '0') * 10 + (p[1] - '0');
-    m = (p[3] - '0') * 10 + (p[4] - '0');
-
-    if (h > 24 || m > 59 || (h == 24 && m != 0)) {
-        return NGX_ERROR;
-    }
-
-    return h * 60 + m;
-}
-
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_window(const char *w, ngx_int_t *start,
-    ngx_int_t *end)
-{
-    if (w == NULL || ngx_strlen(w) != 11 || w[5] != '-') {
-        return NGX_ERROR;
-    }
-
-    *start = ngx_http_oxmigrate_admin_hhmm(w);
-    *end = ngx_http_oxmigrate_admin_hhmm(w + 6);
-
-    if (*start == NGX_ERROR || *end == NGX_ERROR || *start == *end) {
-        return NGX_ERROR;
+    if (rc == 0 && !ngx_http_oxmigrate_admin_job_unfinished(jp->state)) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "job_not_running",
+                                             "job %L is %s", jp->id,
+                                             jp->state);
     }
 
     return NGX_OK;
-}
-
-
-/*
- * The body's "window" (NULL: none); NGX_ERROR: not "HH:MM-HH:MM", answered
- * 400 (or_null: what else PATCH takes).
- */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_window_arg(ngx_http_oxmigrate_admin_op_t *op,
-    char **window, const char *or_null)
-{
-    ngx_int_t  ws, we;
-
-    *window = ngx_http_oxmigrate_admin_body_str(op, "window");
-
-    if (*window
-        && ngx_http_oxmigrate_admin_job_window(*window, &ws, &we) != NGX_OK)
-    {
-        ngx_http_oxmigrate_admin_error(op, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_argument",
-                                       "field \"window\" must be "
-                                       "\"HH:MM-HH:MM\"%s", or_null);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* a minute of the day inside a window (start to end, maybe over midnight) */
-
-ngx_uint_t
-ngx_http_oxmigrate_admin_job_inside(ngx_int_t start, ngx_int_t end,
-    ngx_int_t minute)
-{
-    return (start < end) ? (minute >= start && minute < end)
-                         : (minute >= start || minute < end);
-}
-
-
-/* a job's window ("HH:MM-HH:MM"; NULL or not a window: none) (thread) */
-
-void
-ngx_http_oxmigrate_admin_job_set_window(ngx_http_oxmigrate_job_t *job,
-    const char *w)
-{
-    if (w
-        && ngx_http_oxmigrate_admin_job_window(w, &job->win_start,
-                                               &job->win_end)
-           == NGX_OK)
-    {
-        job->minute = ngx_http_oxmigrate_admin_job_minute(job->alcf);
-
-    } else {
-        job->win_start = -1;
-        job->win_end = -1;
-    }
-}
-
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_minute(ngx_http_oxmigrate_admin_loc_conf_t *alcf)
-{
-    int        fd;
-    char       buf[16];
-    ssize_t    n;
-    ngx_int_t  m;
-    time_t     now;
-
-    if (alcf->job_clock.len) {
-        fd = open((char *) alcf->job_clock.data, O_RDONLY);
-        if (fd >= 0) {
-            n = read(fd, buf, sizeof(buf) - 1);
-            close(fd);
-
-            if (n >= 5) {
-                buf[n] = '\0';
-                m = ngx_http_oxmigrate_admin_hhmm(buf);
-                if (m != NGX_ERROR) {
-                    return m % 1440;
-                }
-            }
-        }
-    }
-
-    now = time(NULL) + alcf->job_utc_offset;
-
-    return (ngx_int_t) ((now % 86400 + 86400) % 86400) / 60;
 }

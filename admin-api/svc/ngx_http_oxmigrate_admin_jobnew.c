@@ -1,132 +1,137 @@
 
 /*
- * oxmigrate admin API: a new job (thread pool).  Its owner and claim, its
- * own pool, the job of a plan and its rows in configdb, the
- * one-job-at-a-time guard, and the answer 202 after which it starts.
- * POST /upgrade and POST /updates (ngx_http_oxmigrate_admin_jobs.c) plan
- * one; a resume (ngx_http_oxmigrate_admin_jobview.c) takes one over.
+ * oxmigrate admin API, services: what the job services share (thread
+ * pool).  The start lock, the one-job-at-a-time guard, a new job of a
+ * plan and its rows, and a new driver of an existing job (resume,
+ * continue).  POST /upgrade and POST /updates
+ * (ngx_http_oxmigrate_admin_jobs.c) plan one.
  */
 
 
-#include "ngx_http_oxmigrate_admin_job.h"
-
-#include <netdb.h>
-#include <arpa/inet.h>
+#include "ngx_http_oxmigrate_admin_jobmake.h"
 
 
-static ngx_int_t ngx_http_oxmigrate_admin_job_schemas(
-    ngx_http_oxmigrate_admin_op_t *op, MYSQL *m, ngx_http_oxmigrate_job_t *job,
-    ngx_array_t *plan);
+/* the {id} of jobs/{id} */
 
-
-char *
-ngx_http_oxmigrate_admin_owner(ngx_pool_t *pool)
+ngx_int_t
+ngx_http_oxmigrate_admin_job_arg(ngx_http_oxmigrate_admin_args_t *a,
+    ngx_http_oxmigrate_admin_res_t *res, int64_t *id)
 {
-    char  host[256], *p;
+    *id = ngx_atoi((u_char *) a->path[0], ngx_strlen(a->path[0]));
 
-    if (gethostname(host, sizeof(host) - 1) != 0) {
-        ngx_cpystrn((u_char *) host, (u_char *) "localhost", sizeof(host));
+    if (*id == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_job",
+                                             "job '%s' not found",
+                                             a->path[0]);
     }
 
-    host[sizeof(host) - 1] = '\0';
-
-    p = ngx_pnalloc(pool, ngx_strlen(host) + NGX_INT64_LEN + 2);
-    if (p) {
-        ngx_sprintf((u_char *) p, "%s:%P%Z", host, ngx_pid);
-    }
-
-    return p;
+    return NGX_OK;
 }
 
 
 /*
- * Every driver of a job (the worker that created it, each one that resumed
- * it) has its own claim, written with the job.  A driver whose steps were
- * stuck (a thread pool busy with long calls) can see its heartbeat go
- * stale and the job resumed elsewhere: its next step finds another claim
- * and stops instead of driving the job a second time.
+ * Starting a job (POST /upgrade, POST /updates, POST /jobs/{id}/resume,
+ * /continue) is a check (a live job?) followed by an INSERT (or the
+ * resume's claim): two calls at once would both pass the check.  The start
+ * lock (store) makes check and write one step for every worker of every
+ * balancer; it is held for milliseconds, never while the job runs.
  */
 
-uint64_t
-ngx_http_oxmigrate_admin_job_claim(void)
+ngx_int_t
+ngx_http_oxmigrate_admin_jobs_exclusive(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res,
+    ngx_http_oxmigrate_admin_service_pt svc)
 {
-    return ((uint64_t) ngx_http_oxmigrate_admin_now_ms() << 16)
-           ^ (uint64_t) (ngx_random() & 0xffff);
+    MYSQL      *m;
+    ngx_int_t   rc;
+
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oxmigrate_admin_store_job_lock(m, c->pool);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "busy",
+                                             "another job is being "
+                                             "started, try again");
+    }
+
+    rc = svc(c, a, res);
+
+    ngx_http_oxmigrate_admin_store_job_unlock(m, c->pool, c->log);
+
+    return rc;
 }
 
 
-ngx_http_oxmigrate_job_t *
-ngx_http_oxmigrate_admin_job_new(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_uint_t kind, uint64_t id)
+/* a job start: its result (res->data, a job_started_t), svc locked or not */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_jobs_start(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, ngx_http_oxmigrate_admin_res_t *res,
+    ngx_http_oxmigrate_admin_service_pt svc, ngx_uint_t lock)
 {
-    ngx_pool_t                *pool;
-    ngx_http_oxmigrate_job_t  *job;
-
-    /* the job outlives the request: its own pool, freed when it ends */
-    pool = ngx_create_pool(4096, op->conn.log);
-    if (pool == NULL) {
-        return NULL;
+    res->data = ngx_pcalloc(c->pool,
+                            sizeof(ngx_http_oxmigrate_job_started_t));
+    if (res->data == NULL) {
+        return NGX_ERROR;
     }
 
-    job = ngx_pcalloc(pool, sizeof(ngx_http_oxmigrate_job_t));
-    if (job == NULL
-        || ngx_array_init(&job->schemas, pool, 16,
-                          sizeof(ngx_http_oxmigrate_job_schema_t))
-           != NGX_OK
-        || ngx_array_init(&job->conns, pool, 4, sizeof(MYSQL *)) != NGX_OK
-        || ngx_array_init(&job->hosts, pool, 4,
-                          sizeof(ngx_http_oxmigrate_job_host_t))
-           != NGX_OK)
-    {
-        ngx_destroy_pool(pool);
-        return NULL;
-    }
-
-    job->pool = pool;
-    job->log = op->conn.log;
-    job->id = id;
-    job->kind = kind;
-    job->parallel = 1;
-    job->win_start = -1;
-    job->win_end = -1;
-    job->max_replica_lag = -1;
-    job->alcf = op->conn.alcf;
-    job->omcf = op->conn.omcf;
-    job->claim = ngx_http_oxmigrate_admin_job_claim();
-
-    return job;
+    return lock ? ngx_http_oxmigrate_admin_jobs_exclusive(c, a, res, svc)
+                : svc(c, a, res);
 }
 
 
 /*
- * A new job of the schemas of a plan (schema_refs, in their order), with
- * their database hosts (thread).  NULL: no job (answered when configdb
- * failed).
+ * One job at a time, whatever its kind: an upgrade and a runallupdate (or
+ * two of either, or a resumed one next to any) would run the updates of
+ * the same schemas at once, and the loser's schemas would fail with
+ * UPD-0003.  "except" is the job being resumed (0: none), which may still
+ * be "running" with a stale heartbeat.  NGX_DECLINED: job_running, *other
+ * the job that runs.
  */
 
-ngx_http_oxmigrate_job_t *
-ngx_http_oxmigrate_admin_job_plan(ngx_http_oxmigrate_admin_op_t *op, MYSQL *m,
-    ngx_uint_t kind, ngx_array_t *plan)
+ngx_int_t
+ngx_http_oxmigrate_admin_jobs_idle(ngx_http_oxmigrate_admin_conn_t *c,
+    MYSQL *m, uint64_t except, ngx_http_oxmigrate_admin_res_t *res,
+    int64_t *other)
 {
-    ngx_http_oxmigrate_job_t  *job;
+    char        *kind;
+    uint64_t     id;
+    ngx_int_t    rc;
+    ngx_uint_t   paused;
 
-    job = ngx_http_oxmigrate_admin_job_new(op, kind, 0);
-    if (job == NULL) {
-        return NULL;
+    rc = ngx_http_oxmigrate_admin_store_job_other(m, c->pool,
+                             ngx_http_oxmigrate_admin_job_stale(c->alcf),
+                             except, &id, &kind, &paused);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    if (ngx_http_oxmigrate_admin_job_schemas(op, m, job, plan) != NGX_OK) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return NULL;
+    if (rc == NGX_OK) {
+        return NGX_OK;
     }
 
-    return job;
+    *other = id;
+
+    return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED, "job_running",
+                                         "%s job %uL is %s", kind, id,
+                                         paused
+                                         ? "paused (continue or cancel it)"
+                                         : "still running");
 }
 
 
 static ngx_int_t
-ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
+ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_conn_t *c,
     MYSQL *m, ngx_http_oxmigrate_job_t *job, ngx_array_t *plan)
 {
     char                             *pname, *host;
@@ -145,7 +150,7 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
         if (s[i].pool_id != pool_id) {
             pool_id = s[i].pool_id;
 
-            if (ngx_http_oxmigrate_admin_pool_host(op->conn.pool, m, pool_id, &h,
+            if (ngx_http_oxmigrate_admin_pool_host(c->pool, m, pool_id, &h,
                                                    &pname)
                 == NGX_OK)
             {
@@ -181,325 +186,184 @@ ngx_http_oxmigrate_admin_job_schemas(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-/* INSERT the job and its schemas; returns the job id, 0 on error */
+/*
+ * A new job of the schemas of a plan (schema_refs, in their order), with
+ * their database hosts.  NULL: no job (res says why).
+ */
 
-static uint64_t
-ngx_http_oxmigrate_admin_job_insert(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job)
+void *
+ngx_http_oxmigrate_admin_job_planned(ngx_http_oxmigrate_admin_conn_t *c,
+    MYSQL *m, ngx_uint_t kind, ngx_array_t *plan,
+    ngx_http_oxmigrate_admin_res_t *res)
 {
-    char                             *owner, *sql, *p, *kind, sidbuf[32],
-                                      pabuf[32], mdbuf[32], *window;
-    yajl_val                          v;
-    int64_t                           now;
-    uint64_t                          id;
-    ngx_str_t                         body;
-    ngx_uint_t                        i, j;
-    ngx_http_oxmigrate_job_schema_t  *js;
+    ngx_http_oxmigrate_job_t  *job;
 
-    owner = ngx_http_oxmigrate_admin_owner(op->conn.pool);
-    now = ngx_http_oxmigrate_admin_now_ms();
-
-    /* no JSON (an empty or blank body): the defaults */
-    if (op->json) {
-        body.data = op->args.body;
-        body.len = op->args.body_len;
-
-    } else {
-        ngx_str_set(&body, "{}");
+    job = ngx_http_oxmigrate_admin_job_make(c, kind, 0);
+    if (job == NULL) {
+        (void) ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "internal",
+                                             "out of memory");
+        return NULL;
     }
 
-    kind = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) ? "upgrade"
-                                                         : "updates";
-
-    window = ngx_http_oxmigrate_admin_body_str(op, "window");
-    v = ngx_http_oxmigrate_admin_body_get(op, "max_downtime");
-
-    if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
-        ngx_sprintf((u_char *) mdbuf, "%L%Z", YAJL_GET_INTEGER(v));
-
-    } else {
-        ngx_cpystrn((u_char *) mdbuf, (u_char *) "NULL", sizeof(mdbuf));
+    if (ngx_http_oxmigrate_admin_job_schemas(c, m, job, plan) != NGX_OK) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        (void) ngx_http_oxmigrate_admin_db_fail(res, m);
+        return NULL;
     }
 
-    if (job->pause_after) {
-        ngx_sprintf((u_char *) pabuf, "%uL%Z", job->pause_after);
+    return job;
+}
 
-    } else {
-        ngx_cpystrn((u_char *) pabuf, (u_char *) "NULL", sizeof(pabuf));
-    }
 
-    if (job->server_id) {
-        ngx_sprintf((u_char *) sidbuf, "%uL%Z", job->server_id);
+/* INSERT a planned job; the module starts it once it is answered */
 
-    } else {
-        ngx_cpystrn((u_char *) sidbuf, (u_char *) "NULL", sizeof(sidbuf));
-    }
+ngx_int_t
+ngx_http_oxmigrate_admin_job_create(ngx_http_oxmigrate_admin_conn_t *c,
+    ngx_http_oxmigrate_admin_args_t *a, MYSQL *m, void *data,
+    ngx_http_oxmigrate_job_started_t *st, ngx_http_oxmigrate_admin_res_t *res)
+{
+    char                      *owner, *p;
+    ngx_str_t                  options;
+    ngx_http_oxmigrate_job_t  *job = data;
 
-    if (ngx_http_oxmigrate_admin_exec(m, op->conn.pool,
-            "INSERT INTO oxmigrate_job (kind, state, options, server_id,"
-            " user, owner, claim, ox_caches, started, heartbeat,"
-            " pause_after, time_window, max_downtime)"
-            " VALUES (%s, 'running', %V, %R, %s, %s, %U, %s, %D, %D, %R,"
-            " NULLIF(%s, ''), %R)",
-            kind, &body, sidbuf, op->conn.user, owner ? owner : "?", job->claim,
-            ngx_http_oxmigrate_admin_caches(op->conn.alcf), now, now,
-            pabuf, window ? window : "", mdbuf)
-        < 0)
-    {
-        return 0;
-    }
+    /* the request's body is the job's options; none (blank): defaults */
 
-    id = mysql_insert_id(m);
+    options.data = (u_char *) "{}";
+    options.len = 2;
 
-    js = job->schemas.elts;
-
-    for (i = 0; i < job->schemas.nelts; i = j) {
-
-        /* 200 rows per INSERT */
-
-        sql = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
-                  "INSERT INTO oxmigrate_job_schema"
-                  " (job_id, seq, name, db_pool_id, host, state, contexts)"
-                  " VALUES ");
-        if (sql == NULL) {
-            return 0;
-        }
-
-        for (j = i; j < job->schemas.nelts && j < i + 200; j++) {
-            p = ngx_http_oxmigrate_admin_sql(m, op->conn.pool,
-                    "%R%R(%U, %U, %s, %U, %s, 'pending', %U)", sql,
-                    j > i ? ", " : "", id, (uint64_t) js[j].seq, js[j].name,
-                    js[j].pool_id, js[j].host, js[j].contexts);
-            if (p == NULL) {
-                return 0;
-            }
-
-            sql = p;
-        }
-
-        if (mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
-            return 0;
+    for (p = (char *) a->body; p && *p; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            options.data = a->body;
+            options.len = a->body_len;
+            break;
         }
     }
 
-    return id;
+    owner = ngx_http_oxmigrate_admin_owner(c->pool);
+
+    job->id = ngx_http_oxmigrate_admin_store_job_insert(m, c->pool, job,
+                   &options, c->user, owner ? owner : "?",
+                   ngx_http_oxmigrate_admin_caches(c->alcf),
+                   ngx_http_oxmigrate_admin_arg_str(a->window),
+                   a->max_downtime);
+    if (job->id == 0) {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
+    }
+
+    st->id = job->id;
+    st->upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
+    st->server_id = job->server_id;
+    st->schemas = job->schemas.nelts;
+
+    res->job = job;
+
+    return NGX_OK;
 }
 
 
 /*
- * One job at a time, whatever its kind: an upgrade and a runallupdate (or
- * two of either, or a resumed one next to any) would run the updates of
- * the same schemas at once, and the loser's schemas would fail with
- * UPD-0003.  "except" is the job being resumed (0: none), which may still
- * be "running" with a stale heartbeat.  NGX_OK: no other job runs;
- * NGX_ERROR: answered (409 job_running, or 500).
+ * A new driver for an interrupted job (resume: a pause or cancel asked of
+ * the dead driver still holds) or a paused or interrupted one (cont:
+ * POST /jobs/{id}/continue, which also clears a pause).
  */
 
 ngx_int_t
-ngx_http_oxmigrate_admin_job_none_running(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, uint64_t except)
+ngx_http_oxmigrate_admin_job_take(ngx_http_oxmigrate_admin_conn_t *c,
+    int64_t id, ngx_uint_t cont, ngx_http_oxmigrate_job_started_t *st,
+    ngx_http_oxmigrate_admin_res_t *res)
 {
-    uint64_t    id;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    char                             *owner;
+    MYSQL                            *m;
+    int64_t                           stale, rc;
+    uint64_t                          claim;
+    ngx_uint_t                        kind, remaining;
+    ngx_http_oxmigrate_job_t         *job;
+    ngx_http_oxmigrate_job_stored_t   row;
 
-    res = ngx_http_oxmigrate_admin_select(m, op->conn.pool,
-              "SELECT id, kind, state FROM oxmigrate_job"
-              " WHERE ((state = 'running' AND heartbeat >= %D)"
-              " OR state = 'paused') AND id <> %U"
-              " ORDER BY id LIMIT 1",
-              ngx_http_oxmigrate_admin_job_stale(op->conn.alcf), except);
-    if (res == NULL) {
-        ngx_http_oxmigrate_admin_db_error(op, m);
+    m = ngx_http_oxmigrate_admin_conn_db(c, res);
+    if (m == NULL) {
         return NGX_ERROR;
     }
 
-    row = mysql_fetch_row(res);
-    if (row == NULL) {
-        mysql_free_result(res);
-        return NGX_OK;
+    stale = ngx_http_oxmigrate_admin_job_stale(c->alcf);
+
+    /*
+     * An unknown job and one that cannot be resumed are answered as such
+     * before another running job is: they would not start either way.
+     */
+
+    rc = ngx_http_oxmigrate_admin_store_job_stored(m, c->pool, id, stale,
+                                                   cont, &row);
+    if (rc == NGX_ERROR) {
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
 
-    id = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-
-    ngx_http_oxmigrate_admin_error_open(op, NGX_HTTP_CONFLICT, "job_running",
-                                        "%s job %uL is %s", row[1], id,
-                                        ngx_strcmp(row[2], "paused") == 0
-                                        ? "paused (continue or cancel it)"
-                                        : "still running");
-    if (op->gen) {
-        ngx_http_oxmigrate_admin_json_str(op->gen, "job");
-        ngx_http_oxmigrate_admin_json_int(op->gen, id);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                                             "unknown_job",
+                                             "job %L not found", id);
     }
 
-    ngx_http_oxmigrate_admin_error_close(op);
-    mysql_free_result(res);
+    rc = 0;
+    claim = ngx_http_oxmigrate_admin_job_claim();
 
-    return NGX_ERROR;
-}
-
-
-/*
- * The answer 202 to a request that starts job (with a new id): {"job":
- * id, left open.  NULL: no answer possible, the job freed.
- */
-
-yajl_gen
-ngx_http_oxmigrate_admin_job_accepted(ngx_http_oxmigrate_admin_op_t *op,
-    ngx_http_oxmigrate_job_t *job)
-{
-    yajl_gen  g;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_ACCEPTED);
-
-    if (g) {
-        yajl_gen_map_open(g);
-        ngx_http_oxmigrate_admin_json_str(g, "job");
-        ngx_http_oxmigrate_admin_json_int(g, job->id);
-
-    } else {
-        /* no answer: the job does not start */
-        ngx_http_oxmigrate_admin_job_free(job);
-    }
-
-    return g;
-}
-
-
-/* INSERT a planned job and answer 202; it starts once the answer is out */
-
-void
-ngx_http_oxmigrate_admin_job_launch(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL *m, ngx_http_oxmigrate_job_t *job)
-{
-    yajl_gen  g;
-
-    job->id = ngx_http_oxmigrate_admin_job_insert(op, m, job);
-    if (job->id == 0) {
-        ngx_http_oxmigrate_admin_job_free(job);
-        ngx_http_oxmigrate_admin_db_error(op, m);
-        return;
-    }
-
-    g = ngx_http_oxmigrate_admin_job_accepted(op, job);
-    if (g == NULL) {
-        return;
-    }
-
-    if (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE) {
-        ngx_http_oxmigrate_admin_json_str(g, "server_id");
-        ngx_http_oxmigrate_admin_json_int(g, job->server_id);
-    }
-
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    ngx_http_oxmigrate_admin_json_int(g, job->schemas.nelts);
-    yajl_gen_map_close(g);
-
-    op->job = job;
-}
-
-
-/*
- * "One step per database host" compares addresses: the host part of a
- * schema's "host:port" is looked up (getaddrinfo, on the thread: never on
- * the event loop) and the smallest of its addresses, with the port, is
- * the key, so 127.1, 127.0.0.1 and a name of that address are one host.
- * A name that does not resolve keys by itself.  Each distinct "host:port"
- * is looked up once.
- */
-
-static char *
-ngx_http_oxmigrate_admin_job_addr(ngx_pool_t *pool, const char *hostport)
-{
-    char              *host, *key, best[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
-    void              *in;
-    const char        *port;
-    size_t             n;
-    struct addrinfo    hints, *res, *ai;
-
-    port = strrchr(hostport, ':');
-    if (port == NULL || port == hostport) {
-        return (char *) hostport;
-    }
-
-    host = ngx_http_oxmigrate_admin_strndup(pool, hostport, port - hostport);
-    if (host == NULL) {
-        return (char *) hostport;
-    }
-
-    /* an IPv6 literal in brackets */
-    n = ngx_strlen(host);
-    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = '\0';
-        host++;
-    }
-
-    ngx_memzero(&hints, sizeof(struct addrinfo));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-
-    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
-        return (char *) hostport;
-    }
-
-    best[0] = '\0';
-
-    for (ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            in = &((struct sockaddr_in *) ai->ai_addr)->sin_addr;
-
-        } else if (ai->ai_family == AF_INET6) {
-            in = &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
-
-        } else {
-            continue;
-        }
-
-        if (inet_ntop(ai->ai_family, in, a, sizeof(a)) != NULL
-            && (best[0] == '\0' || ngx_strcmp(a, best) < 0))
+    if (row.resumable) {
+        if (ngx_http_oxmigrate_admin_jobs_idle(c, m, (uint64_t) id, res,
+                                               &st->other)
+            != NGX_OK)
         {
-            ngx_cpystrn((u_char *) best, (u_char *) a, sizeof(best));
+            return NGX_DECLINED;
+        }
+
+        owner = ngx_http_oxmigrate_admin_owner(c->pool);
+
+        rc = ngx_http_oxmigrate_admin_store_job_claim(m, c->pool, id, cont,
+                                                      stale, claim,
+                                                      owner ? owner : "?");
+        if (rc < 0) {
+            return ngx_http_oxmigrate_admin_db_fail(res, m);
         }
     }
 
-    freeaddrinfo(res);
-
-    if (best[0] == '\0') {
-        return (char *) hostport;
+    if (rc == 0) {
+        /* a resumable job that the UPDATE missed was taken over: it runs */
+        return ngx_http_oxmigrate_admin_fail(res, NGX_DECLINED,
+                   "job_not_resumable",
+                   "job %L is %s; only an interrupted%s job can be %s",
+                   id, (row.resumable
+                        || ngx_strcmp(row.state, "running") == 0)
+                       ? "still running" : row.state,
+                   cont ? " or a paused" : "",
+                   cont ? "continued" : ngx_strcmp(row.state, "paused") == 0
+                          ? "resumed (a paused one: POST"
+                            " /jobs/{id}/continue)" : "resumed");
     }
 
-    key = ngx_pnalloc(pool, ngx_strlen(best) + ngx_strlen(port) + 1);
-    if (key == NULL) {
-        return (char *) hostport;
+    kind = (ngx_strcmp(row.kind, "upgrade") == 0)
+           ? NGX_HTTP_OXMIGRATE_JOB_UPGRADE : NGX_HTTP_OXMIGRATE_JOB_UPDATES;
+
+    job = ngx_http_oxmigrate_admin_job_make(c, kind, id);
+    if (job == NULL) {
+        return ngx_http_oxmigrate_admin_fail(res, NGX_ERROR, "internal",
+                                             "out of memory");
     }
 
-    ngx_sprintf((u_char *) key, "%s%s%Z", best, port);
+    job->claim = claim;
+    ngx_http_oxmigrate_admin_job_restore(job, &row);
 
-    return key;
-}
-
-
-void
-ngx_http_oxmigrate_admin_job_resolve(void *data)
-{
-    ngx_http_oxmigrate_job_t  *job = data;
-
-    ngx_uint_t                        i, k;
-    ngx_http_oxmigrate_job_schema_t  *js;
-
-    js = job->schemas.elts;
-
-    for (i = 0; i < job->schemas.nelts; i++) {
-
-        /* schemas of one host mostly follow each other */
-        for (k = i; k > 0; k--) {
-            if (ngx_strcmp(js[k - 1].host, js[i].host) == 0) {
-                break;
-            }
-        }
-
-        js[i].addr = (k > 0) ? js[k - 1].addr
-                             : ngx_http_oxmigrate_admin_job_addr(job->pool,
-                                                                 js[i].host);
+    if (ngx_http_oxmigrate_admin_store_job_load(job, m, c->pool, &remaining)
+        != NGX_OK)
+    {
+        ngx_http_oxmigrate_admin_job_free(job);
+        return ngx_http_oxmigrate_admin_db_fail(res, m);
     }
+
+    st->id = id;
+    st->taken = cont ? "continued" : "resumed";
+    st->remaining = remaining;
+
+    res->job = job;
+
+    return NGX_OK;
 }
