@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate admin API: the SQL of the job tables (oxmigrate_job,

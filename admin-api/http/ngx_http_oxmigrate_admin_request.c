@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate admin REST API: a call, from the content handler to the

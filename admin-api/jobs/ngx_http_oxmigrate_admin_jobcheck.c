@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate admin API: the checks before a job enables a schema (thread

@@ -1,3 +1,4 @@
+/* Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE. */
 
 /*
  * oxmigrate admin API: one update task of the SQL path and its row in the
