@@ -26,16 +26,10 @@ sub _new_private {
         port => OxTest::free_port(), dbs => [], private => 1,
         args => $o{args} // ['--skip-log-bin'],
     }, $class;
-    my @user = $> == 0 ? ('--user=root') : ();
-    my $log = "$dir/install-db.log";
-    # its own tmpdir: the bootstrap server's temporary tables must not
-    # meet anybody else's in /tmp
+    # its own tmpdir: the server's temporary tables must not meet anybody
+    # else's in /tmp
     mkdir "$dir/tmp" or croak "$dir/tmp: $!";
-    system("mariadb-install-db --no-defaults @user --datadir='$dir/data' "
-           . "--tmpdir='$dir/tmp' "
-           . "--auth-root-authentication-method=normal --skip-test-db "
-           . ">'$log' 2>&1") == 0
-        or croak "mariadb-install-db failed: " . (OxTest::_slurp($log) // '');
+    _init_datadir("$dir/data", "$dir/install-db.log");
     OxTest::_at_end($self);
     $self->start;
     $self->do("CREATE USER IF NOT EXISTS 'root'\@'127.0.0.1' "
@@ -43,6 +37,26 @@ sub _new_private {
     $self->do("GRANT ALL PRIVILEGES ON *.* TO 'root'\@'127.0.0.1' "
               . "WITH GRANT OPTION");
     return $self;
+}
+
+# An initialised data directory: a copy of the one t/run.sh made once
+# ($OXM_MYSQL_TEMPLATE), or mariadb-install-db (seconds of fsyncs) when
+# there is none.
+sub _init_datadir {
+    my ($data, $log) = @_;
+    my $tpl = $ENV{OXM_MYSQL_TEMPLATE};
+    if ($tpl && -d $tpl) {
+        system('cp', '-a', $tpl, $data) == 0
+            or croak "cp -a $tpl $data failed";
+        return;
+    }
+    my @user = $> == 0 ? ('--user=root') : ();
+    my $tmp = File::Basename::dirname($data) . '/tmp';
+    system("mariadb-install-db --no-defaults @user --datadir='$data' "
+           . "--tmpdir='$tmp' --innodb-log-file-size=8M "
+           . "--auth-root-authentication-method=normal --skip-test-db "
+           . ">'$log' 2>&1") == 0
+        or croak "mariadb-install-db failed: " . (OxTest::_slurp($log) // '');
 }
 
 sub port   { $_[0]{port} }
@@ -126,6 +140,7 @@ sub _start_once {
 sub stop {
     my ($self) = @_;
     return unless $self->{pid};
+    $self->_disconnect;
     CORE::kill('CONT', $self->{pid});
     CORE::kill('TERM', $self->{pid});
     unless (OxTest::_reap($self->{pid}, 30)) {
@@ -139,6 +154,7 @@ sub stop {
 sub kill {
     my ($self) = @_;
     return unless $self->{pid};
+    $self->_disconnect;
     CORE::kill('KILL', $self->{pid});
     OxTest::_reap($self->{pid}, 10);
     delete $self->{pid};
@@ -169,37 +185,70 @@ sub _client {
 }
 
 # Runs SQL text (several statements allowed) in $database (or none).
-# Returns an arrayref of rows, each an arrayref of columns (NULL: undef).
-# Dies with the client's message on an error.
+# Returns an arrayref of rows, each an arrayref of columns (NULL: undef),
+# the rows of every statement that returns some, in order.  Bytes in,
+# bytes out (the connection speaks utf8mb4, nothing is decoded).
+# Dies with the server's message on an error.
 sub sql_in {
     my ($self, $database, $stmt) = @_;
-    my $dir = OxTest::tmpdir();
-    my $in = File::Temp->new(DIR => $dir, SUFFIX => '.sql');
-    print $in $stmt;
-    close $in;
-    my $err = "$in.err";
-    my @c = $self->_client($database);
-    my $cmd = join(' ', map { "'$_'" } @c) . " <'$in' 2>'$err'";
-    my $out = `$cmd`;
-    my $rc = $?;
-    my $msg = OxTest::_slurp($err) // '';
-    unlink $err;
-    croak "SQL failed ($msg): $stmt" if $rc != 0;
+    my $dbh = $self->_dbh;
     my @rows;
-    for my $line (split /\n/, $out) {
-        my @cols = map {
-            $_ eq 'NULL' ? undef : _unescape($_)
-        } split /\t/, $line, -1;
-        push @rows, \@cols;
-    }
-    return \@rows;
+    my $ok = eval {
+        if (defined $database
+            && ($self->{cur_db} // "\0") ne $database)
+        {
+            delete $self->{cur_db};
+            $dbh->do('USE ' . $dbh->quote_identifier($database));
+            $self->{cur_db} = $database;
+        }
+        # the statement may switch databases itself
+        delete $self->{cur_db} if $stmt =~ /\bUSE\b/i;
+        my $sth = $dbh->prepare($stmt);
+        $sth->execute;
+        do {
+            push @rows, @{ $sth->fetchall_arrayref } if $sth->{NUM_OF_FIELDS};
+        } while ($sth->more_results);
+        1;
+    };
+    return \@rows if $ok;
+    my $msg = $dbh->err ? 'ERROR ' . $dbh->err . ': ' . $dbh->errstr : $@;
+    # the server went away (stopped, killed): connect anew next time
+    $self->_disconnect if !$dbh->ping;
+    croak "SQL failed ($msg): $stmt";
 }
 
-sub _unescape {
-    my ($s) = @_;
-    my %m = (n => "\n", t => "\t", 0 => "\0", '\\' => '\\');
-    $s =~ s/\\([nt0\\])/$m{$1}/g;
-    return $s;
+# One connection per server and process (a forked child opens its own),
+# over the unix socket as root; connected again when the server went away.
+sub _dbh {
+    my ($self) = @_;
+    my $dbh = $self->{dbh};
+    if ($dbh && ($self->{dbh_pid} != $$ || !$dbh->ping)) {
+        $self->_disconnect;
+        $dbh = undef;
+    }
+    return $dbh if $dbh;
+    require DBI;
+    $dbh = DBI->connect("DBI:mysql:mysql_socket=$self->{socket}", 'root', '',
+                        { RaiseError => 1, PrintError => 0, AutoCommit => 1,
+                          AutoInactiveDestroy => 1,
+                          mysql_multi_statements => 1 })
+        or croak "MariaDB at $self->{socket}: $DBI::errstr";
+    $dbh->do('SET NAMES utf8mb4');
+    $self->{dbh} = $dbh;
+    $self->{dbh_pid} = $$;
+    delete $self->{cur_db};
+    return $dbh;
+}
+
+sub _disconnect {
+    my ($self) = @_;
+    my $dbh = delete $self->{dbh} or return;
+    delete $self->{cur_db};
+    if ($self->{dbh_pid} != $$) {
+        $dbh->{InactiveDestroy} = 1;     # the parent's connection
+    } else {
+        eval { $dbh->disconnect };
+    }
 }
 
 sub sql { my ($self, $stmt) = @_; return $self->sql_in(undef, $stmt); }
