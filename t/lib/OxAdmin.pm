@@ -378,7 +378,15 @@ sub behave {
     my $f = "$self->{base}/$cluster/behave.json";
     my $b = -f $f ? $self->{J}->decode(OxTest::_slurp($f)) : {};
     if ($what) { $b->{$tool} = $what } else { delete $b->{$tool} }
+    unlink "$self->{base}/$cluster/$tool.release";
     $self->_write("$cluster/behave.json", $b);
+}
+
+# lets a tool held by behave(..., { hold => S }) go on, and every later
+# call of it (until the next behave)
+sub release {
+    my ($self, $cluster, $tool) = @_;
+    OxTest::_spew("$self->{base}/$cluster/$tool.release", '');
 }
 
 sub tasks { my ($self, $tasks) = @_; $self->_write("new/tasks.json", $tasks) }
