@@ -142,6 +142,9 @@ ok($job->{schemas}[0]{downtime_ms} > 3000, "$s[4]'s downtime is reported: "
    . ($job->{schemas}[0]{downtime_ms} // 'null') . ' ms');
 is_deeply(OxAdmin::task_rows($s[4]), { 't.A' => 1, 't.Slow' => 1, 't.Slower' => 1 },
           'its tasks all ran');
+# the cap has done its part: the next schema's downtime (five tool calls)
+# must not depend on how fast the machine is
+$db->do("UPDATE oxmigrate_job SET max_downtime = 600 WHERE id = $id");
 $r = api(POST => "jobs/$id/continue");
 is($r->{status}, 202, 'continue');
 $job = OxAdmin::wait_job($ng, $id, 30);
