@@ -258,7 +258,7 @@ my $first = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s1/update",
     headers => { Authorization => 'Basic '
                  . MIME::Base64::encode_base64("$OxAdmin::USER:$OxAdmin::PASS",
                                                '') });
-ok(locked($s1), "the first update holds $s1's lock");
+ok(locked($s1), "the first update holds ${s1}'s lock");
 $r = api(POST => "schemas/$s1/update");
 is($r->{status}, 409, 'two updates of one schema at once: the second 409');
 
@@ -293,7 +293,7 @@ my $auth = { Authorization => 'Basic ' . MIME::Base64::encode_base64(
 my $busy = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s2/update",
                               port => $ng->port('A'), timeout => 30,
                               headers => $auth);
-ok(locked($s2), "an update runs on the one thread (it holds $s2's lock)");
+ok(locked($s2), "an update runs on the one thread (it holds ${s2}'s lock)");
 my $queued = OxTest::http_start(GET => '/oxmigrate/v1/servers',
                                 port => $ng->port('A'), timeout => 30,
                                 headers => $auth);
