@@ -29,28 +29,13 @@ my $ox = OxAdmin::oxtools($site, tasks => [
 my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s');
 sub api { OxAdmin::api($ng, @_) }
 
-sub procedure {
-    my ($schema, $sid, $upto) = @_;
-    my @c = ("old:disableschema $cred -m $schema",
-             "old:changeserver $cred -s $sid -m $schema",
-             "new:runupdate --adminpass=$P $cred -n $schema",
-             "new:checkdatabase $cred",
-             "old:enableschema $cred -m $schema");
-    return @c[0 .. ($upto // 4)];
-}
+sub procedure { OxAdmin::ox_procedure(@_) }
 
 sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
-sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+sub states { OxAdmin::states(@_) }
 
-# the pidfile of a tool (behave pidfile): it runs
-sub running {
-    my ($cluster, $tool) = @_;
-    my $f = $ox->dir($cluster) . "/$tool.pid";
-    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
-    unlink $f;
-    return $ok;
-}
+sub running { $ox->running(@_) }
 
 sub upgrade {
     my (%o) = @_;

@@ -32,16 +32,10 @@ clock('00:30');
 my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
                         extra => "oxmigrate_job_clock $clock;");
 sub api { OxAdmin::api($ng, @_) }
-sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+sub states { OxAdmin::states(@_) }
 sub job { api(GET => "jobs/$_[0]")->{json} }
 
-sub running {
-    my ($cluster, $tool) = @_;
-    my $f = $ox->dir($cluster) . "/$tool.pid";
-    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
-    unlink $f;
-    return $ok;
-}
+sub running { $ox->running(@_) }
 
 # ------------------------------------------------ closed, opens, closes
 

@@ -382,6 +382,16 @@ sub behave {
     $self->_write("$cluster/behave.json", $b);
 }
 
+# waits until the tool writes its pidfile (behave pidfile => 1): it runs;
+# removes the file for the next call
+sub running {
+    my ($self, $cluster, $tool) = @_;
+    my $f = $self->dir($cluster) . "/$tool.pid";
+    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
+    unlink $f;
+    return $ok;
+}
+
 # lets a tool held by behave(..., { hold => S }) go on, and every later
 # call of it (until the next behave)
 sub release {
@@ -437,6 +447,23 @@ sub node_pid {
 }
 
 package OxAdmin;
+
+# the states of a job's schemas, in order
+sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+
+# the tool calls of one schema's OX procedure as $ox->trace lists them
+# (oxtools' default versions), up to step $upto (0..4)
+sub ox_procedure {
+    my ($schema, $sid, $upto) = @_;
+    my $cred = "-A $USER";
+    my @c = ("old:disableschema $cred -m $schema",
+             "old:changeserver $cred -s $sid -m $schema",
+             "new:runupdate --adminpass=$PASS $cred -n $schema",
+             "new:checkdatabase $cred",
+             "old:enableschema $cred -m $schema");
+    return @c[0 .. ($upto // 4)];
+}
+
 
 sub schema_sql {
     my ($schema, $sql) = @_;
