@@ -204,6 +204,19 @@ sub worker_pids {
     return sort { $a <=> $b } @w;
 }
 
+# Freezes the workers (SIGSTOP, returns when they are stopped) and thaws
+# them: what a test looks at meanwhile cannot race them.
+sub sigstop_workers {
+    my ($self) = @_;
+    $self->{frozen} = [ $self->worker_pids ];
+    OxTest::_sigstop($_) for @{ $self->{frozen} };
+}
+
+sub sigcont_workers {
+    my ($self) = @_;
+    kill 'CONT', @{ delete $self->{frozen} // [] };
+}
+
 # Rewrites the config (when a new text is given) and reloads like
 # `nginx -s reload`; returns when a new generation of workers runs.  Ports
 # keep their numbers; new %%PORT_X%% names get new ports.
