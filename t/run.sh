@@ -29,9 +29,12 @@ PATH="$PATH:/usr/sbin:/sbin"
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # test files that assert a latency bound (plain requests < 100 ms while
-# logins hang, a 1 s freshness) or race a real timer: they run one after
-# the other, never two of them at once (a prove "seq" rule)
-OXM_SEQ=${OXM_SEQ:-'t/{20-redis,21-freshness,30-mariadb,31-nonblocking,admin-77-lockwatch}.t'}
+# logins hang, a change seen within 1 or 2 s, old workers gone within 3 s)
+# or race a real timer: they run one after the other, never two of them at
+# once (a prove "seq" rule), each beside the other files
+OXM_SEQ=${OXM_SEQ:-"t/{20-redis,21-freshness,22-cache,23-changes,24-metrics,\
+26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload,\
+admin-77-lockwatch}.t"}
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
     echo "usage: t/run.sh MODULE_SO [TEST_FILES...]  (no such file: ${1:-})" >&2
