@@ -50,8 +50,10 @@ ok(!$j->{cache}{shm}{present} && !$j->{cache}{redis}{present},
 
 # a login through the router fills both tiers
 login(port => $R, user => 'alice@ctx1.example.com');
-sleep 0.2;
-$j = lookup('alice@ctx1.example.com')->{json};
+# the Redis copy is written after the answer: wait until the lookup sees it
+OxTest::wait_for(sub {
+    $j = lookup('alice@ctx1.example.com')->{json};
+    $j->{cache}{shm}{present} && $j->{cache}{redis}{present} }, 10);
 ok($j->{cache}{shm}{present} && $j->{cache}{shm}{current}
    && $j->{cache}{shm}{age_ms} >= 0 && $j->{cache}{shm}{cid} == 1,
    'after a login: in shared memory, current') or diag(explain($j->{cache}));

@@ -18,6 +18,7 @@
 #   OXM_JOBS=N   run N test files in parallel (default 1; make test: 4;
 #                t/admin-80 runs first, alone: it counts MariaDB's
 #                connections; the files of OXM_SEQ one after the other)
+#   OXM_SKIP="t/a.t t/b.t"  without file arguments: all files but these
 #   OXM_ASAN=1   the module is an ASan/UBSan build (see docs/testing.md)
 #   OXM_KEEP=1   keep the temporary directories (also kept on failure)
 #   OXM_VERBOSE=1  prove -v
@@ -176,7 +177,7 @@ else
     alone=(t/admin-80-job-conns.t)
     rest=()
     for f in t/*.t; do
-        [[ " ${alone[*]} " == *" $f "* ]] || rest+=("$f")
+        [[ " ${alone[*]} ${OXM_SKIP:-} " == *" $f "* ]] || rest+=("$f")
     done
     prove "${prove_args[@]}" "${alone[@]}"
     status=$?
