@@ -2,8 +2,8 @@
 # oxmigrate: the two commands are `make demo` and `make test`.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
-# test files run at once (t/run.sh): the suite waits far more than it
-# computes (docs/testing.md); OXM_JOBS=1 runs them one after the other
+# test files run at once per pass (t/run.sh); make test runs its two
+# passes side by side (docs/testing.md); OXM_JOBS=1: one file at a time
 OXM_JOBS   ?= 3
 
 .PHONY: all build deps test test-asan unit fuzz demo demo-stop bench \
@@ -37,11 +37,11 @@ image:
 	docker build --target runtime -t $${OXM_IMAGE:-oxmigrate} .
 
 # Unit tests of the login parser, then every prove test against real nginx,
-# MariaDB and Redis on loopback, then the same suite with ASan/UBSan.
-# (deb: t/51-deb.t checks the packages)
-test: build unit deb
-	@OXM_JOBS=$(OXM_JOBS) t/run.sh $(BUILD)/ngx_http_oxmigrate_module.so
-	@$(MAKE) --no-print-directory test-asan
+# MariaDB and Redis on loopback and, at the same time, the Debian packages
+# (t/51-deb.t checks them), the ASan/UBSan build and the same suite against
+# it (scripts/test-passes.sh).
+test: build unit
+	@OXM_JOBS=$(OXM_JOBS) scripts/test-passes.sh $(BUILD) $(ASAN_BUILD)
 
 test-asan: deps
 	@SANITIZE=1 scripts/build.sh $(ASAN_BUILD)

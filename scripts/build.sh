@@ -39,7 +39,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     printf '%s' "$want" >"$stamp"
 fi
 
-make -s -C "$build/nginx" -f objs/Makefile modules
+make -s -j "$(nproc)" -C "$build/nginx" -f objs/Makefile modules
 # a new file renamed over the old one: an nginx that has the old one
 # loaded keeps its inode (cp would rewrite the mapped file under it)
 cp "$build/nginx/objs/ngx_http_oxmigrate_module.so" \

@@ -15,7 +15,7 @@ PKGS="build-essential nginx nginx-dev libmariadb-dev libhiredis-dev libyajl-dev
       libcurl4-openssl-dev dpkg-dev debhelper fakeroot
       mariadb-server mariadb-client redis-server curl wrk apache2-utils perl
       clang libclang-rt-14-dev gdb prometheus lintian gettext-base
-      libyaml-libyaml-perl"
+      libyaml-libyaml-perl libdbi-perl libdbd-mysql-perl"
 
 [ "${1:-}" = "--extra" ] && PKGS="$PKGS linux-perf"
 

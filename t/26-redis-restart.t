@@ -70,11 +70,15 @@ $redis->cmd('INCR', 'oxmigrate:epoch');
 sleep 1.2;
 is(everyone('LGI-0016', 'u@ctx6.example.com'), '', 'moved: LGI-0016 everywhere (epoch 7)');
 
+# the workers wait while the test looks at the restarted Redis (else one
+# may move the epoch on before the test has read it)
+$_->sigstop_workers for @ng;
 $redis->kill;
 $redis->start;      # from the snapshot: epoch 5, the old copy of ctx6
 is($redis->cmd('GET', 'oxmigrate:epoch'), 5, 'Redis is back at epoch 5');
 ok(scalar(grep { /^oxmigrate:v5:ctx6/ } $redis->cmd('KEYS', '*')),
    '... with the copy from before the change');
+$_->sigcont_workers for @ng;
 sleep 2;
 is(everyone('LGI-0016', 'u@ctx6.example.com'), '',
    'no worker of either balancer serves the old copy');

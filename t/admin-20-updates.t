@@ -240,6 +240,14 @@ $ng->stop;
 
 # ------------------------------------------------ refresh, concurrency
 
+# waits until an update holds the schema's LOCKED row
+sub locked {
+    my ($s) = @_;
+    return OxTest::wait_for(sub {
+        OxAdmin::schema_sql($s, "SELECT COUNT(*) FROM updateTask"
+                            . " WHERE taskName = 'LOCKED'")->[0][0] }, 10);
+}
+
 my $slow = OxAdmin::tasks(
     '010_slow.sql' => "-- task: t.Slow\nSELECT SLEEP(5);\n",
     '020_next.sql' => "-- task: t.Next\nCREATE TABLE next_marker (id INT);\n",
@@ -251,7 +259,7 @@ my $first = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s1/update",
     headers => { Authorization => 'Basic '
                  . MIME::Base64::encode_base64("$OxAdmin::USER:$OxAdmin::PASS",
                                                '') });
-sleep 1;
+ok(locked($s1), "the first update holds ${s1}'s lock");
 $r = api(POST => "schemas/$s1/update");
 is($r->{status}, 409, 'two updates of one schema at once: the second 409');
 
@@ -286,7 +294,7 @@ my $auth = { Authorization => 'Basic ' . MIME::Base64::encode_base64(
 my $busy = OxTest::http_start(POST => "/oxmigrate/v1/schemas/$s2/update",
                               port => $ng->port('A'), timeout => 30,
                               headers => $auth);
-sleep 0.5;
+ok(locked($s2), "an update runs on the one thread (it holds ${s2}'s lock)");
 my $queued = OxTest::http_start(GET => '/oxmigrate/v1/servers',
                                 port => $ng->port('A'), timeout => 30,
                                 headers => $auth);

@@ -172,7 +172,7 @@ is($r->{json}{ox}{exit_code}, 106, 'ox.exit_code');
 is($r->{json}{ox}{stderr}, "Storage error: boom\n", 'ox.stderr');
 $ox->behave('old', 'disableschema', undef);
 
-$ox->behave('old', 'enableschema', { sleep => 30, pidfile => 1 });
+$ox->behave('old', 'enableschema', { hold => 30, pidfile => 1 });
 my $t0 = time;
 $r = api(POST => "schemas/$s[1]/enable");
 my $took = time - $t0;

@@ -33,15 +33,7 @@ my $ng = OxAdmin::nginx($site, ox => $ox, workers => 2, refresh => '1s',
                         idle => '3s', allow => qr/exited on signal 9/);
 sub api { OxAdmin::api($ng, @_) }
 
-sub procedure {
-    my ($schema, $sid, $upto) = @_;
-    my @c = ("old:disableschema $cred -m $schema",
-             "old:changeserver $cred -s $sid -m $schema",
-             "new:runupdate --adminpass=$P $cred -n $schema",
-             "new:checkdatabase $cred",
-             "old:enableschema $cred -m $schema");
-    return @c[0 .. ($upto // 4)];
-}
+sub procedure { OxAdmin::ox_procedure(@_) }
 
 sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 

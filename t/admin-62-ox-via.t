@@ -65,7 +65,7 @@ is_deeply([ wrapped()->[0] ], [ "--node ox-new-1 $pw " . $ox->dir('new')
 # ------------------------------------------------ timeout kills the group
 
 unlink $wlog;
-$ox->behave('old', 'enableschema', { sleep => 30, pidfile => 1 });
+$ox->behave('old', 'enableschema', { hold => 30, pidfile => 1 });
 my $t0 = time;
 $r = api(POST => "schemas/$s[0]/enable");
 is($r->{status}, 504, 'a hanging tool behind the wrapper: 504');

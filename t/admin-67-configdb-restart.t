@@ -75,7 +75,8 @@ ok(OxTest::wait_for(sub {
                                   . " taskName = 't.A'") } } }, 20, 0.05),
    "it runs $s[0]'s slow task");
 $my->stop;
-sleep 14;
+OxTest::wait_for(sub { $ng->error_log =~ /configdb stayed unavailable/ },
+                 30, 0.1);
 like($ng->error_log, qr/configdb stayed unavailable/,
      'gave up after oxmigrate_update_lock_idle');
 $my->start;

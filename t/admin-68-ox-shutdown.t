@@ -34,7 +34,7 @@ sub pid_of {
 
 my $ng = OxAdmin::nginx($site, ox => $ox, ox_quick => '60s');
 my $master = $ng->master_pid;
-$ox->behave('old', 'disableschema', { sleep => 60, pidfile => 1 });
+$ox->behave('old', 'disableschema', { hold => 60, pidfile => 1 });
 my $call = OxTest::http_start('POST', "/oxmigrate/v1/schemas/$s/disable",
                               port => $ng->port('A'), headers => $auth,
                               timeout => 30);
@@ -54,13 +54,15 @@ $call->close;
 unlink $ox->dir('old') . '/disableschema.pid';
 $ng = OxAdmin::nginx($site, ox => $ox, ox_quick => '60s');
 $master = $ng->master_pid;
-$ox->behave('old', 'disableschema', { sleep => 2, pidfile => 1 });
+$ox->behave('old', 'disableschema', { hold => 30, pidfile => 1 });
 $call = OxTest::http_start('POST', "/oxmigrate/v1/schemas/$s/disable",
                            port => $ng->port('A'), headers => $auth,
                            timeout => 30);
 $tpid = pid_of('disableschema');
-ok($tpid, "a 2 s tool runs ($tpid)");
+ok($tpid, "a tool runs ($tpid)");
 $ng->signal('quit');
+# the tool ends after the quit: nginx waits for it
+$ox->release('old', 'disableschema');
 my $r = $call->wait;
 is($r->{status}, 200, 'nginx -s quit: the call is answered');
 ok(OxTest::wait_for(sub { !kill(0, $master) }, 10, 0.05), 'then nginx quits');

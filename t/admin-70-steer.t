@@ -30,28 +30,13 @@ my $ox = OxAdmin::oxtools($site, tasks => [
 my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s');
 sub api { OxAdmin::api($ng, @_) }
 
-sub procedure {
-    my ($schema, $sid, $upto) = @_;
-    my @c = ("old:disableschema $cred -m $schema",
-             "old:changeserver $cred -s $sid -m $schema",
-             "new:runupdate --adminpass=$P $cred -n $schema",
-             "new:checkdatabase $cred",
-             "old:enableschema $cred -m $schema");
-    return @c[0 .. ($upto // 4)];
-}
+sub procedure { OxAdmin::ox_procedure(@_) }
 
 sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
-sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+sub states { OxAdmin::states(@_) }
 
-# the pidfile of a tool (behave pidfile): it runs
-sub running {
-    my ($cluster, $tool) = @_;
-    my $f = $ox->dir($cluster) . "/$tool.pid";
-    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
-    unlink $f;
-    return $ok;
-}
+sub running { $ox->running(@_) }
 
 sub upgrade {
     my (%o) = @_;
@@ -129,11 +114,12 @@ is($r->{status}, 404, 'pause of an unknown job: 404');
 # ------------------------------------------------ cancel during a disable
 
 $ox->clear_log;
-$ox->behave('old', 'disableschema', { sleep => 1, pidfile => 1 });
+$ox->behave('old', 'disableschema', { hold => 30, pidfile => 1 });
 $id = upgrade(only => [ $s[4], $s[5] ]);
 ok(running('old', 'disableschema'), "$s[4]'s disableschema runs");
 $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 202, 'cancel: 202');
+$ox->release('old', 'disableschema');    # the tool ends after the cancel
 is($r->{json}{control}, 'cancel', 'control: cancel');
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'cancelled', 'the job is cancelled');
@@ -172,11 +158,12 @@ $ox->behave('new', 'runupdate', {});
 # OX's order: changeserver before the update tasks; a cancel then moves
 # the schema back and enables it there
 $ox->clear_log;
-$ox->behave('old', 'changeserver', { sleep => 1, pidfile => 1 });
+$ox->behave('old', 'changeserver', { hold => 30, pidfile => 1 });
 $id = upgrade(only => [ $s[5], $s[6] ]);
 ok(running('old', 'changeserver'), "$s[5]'s changeserver runs");
 $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 202, 'cancel: 202');
+$ox->release('old', 'changeserver');    # the tool ends after the cancel
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'cancelled', 'the job is cancelled');
 is_deeply(states($job), [ qw(cancelled cancelled) ],
@@ -195,11 +182,12 @@ is($job->{state}, 'done', "$s[5] upgraded by the next job");
 # ------------------------------------------------ cancel during enableschema
 
 $ox->clear_log;
-$ox->behave('old', 'enableschema', { sleep => 1, pidfile => 1 });
+$ox->behave('old', 'enableschema', { hold => 30, pidfile => 1 });
 $id = upgrade(only => [ $s[6], $s[7] ]);
 ok(running('old', 'enableschema'), "$s[6]'s enableschema runs");
 $r = api(POST => "jobs/$id/cancel");
 is($r->{status}, 202, 'cancel: 202');
+$ox->release('old', 'enableschema');    # the tool ends after the cancel
 $job = OxAdmin::wait_job($ng, $id, 30);
 is($job->{state}, 'cancelled', 'the job is cancelled');
 is_deeply(states($job), [ qw(done cancelled) ], "$s[6] finished");

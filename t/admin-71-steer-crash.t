@@ -28,15 +28,9 @@ sub api { OxAdmin::api($ng, @_) }
 
 sub ctx_state { OxAdmin::ctx_state($site, $_[0]) }
 
-sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+sub states { OxAdmin::states(@_) }
 
-sub running {
-    my ($cluster, $tool) = @_;
-    my $f = $ox->dir($cluster) . "/$tool.pid";
-    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
-    unlink $f;
-    return $ok;
-}
+sub running { $ox->running(@_) }
 
 sub kill_owner {
     my ($id) = @_;

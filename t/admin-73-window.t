@@ -33,16 +33,10 @@ clock('00:30');
 my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
                         extra => "oxmigrate_job_clock $clock;");
 sub api { OxAdmin::api($ng, @_) }
-sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+sub states { OxAdmin::states(@_) }
 sub job { api(GET => "jobs/$_[0]")->{json} }
 
-sub running {
-    my ($cluster, $tool) = @_;
-    my $f = $ox->dir($cluster) . "/$tool.pid";
-    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
-    unlink $f;
-    return $ok;
-}
+sub running { $ox->running(@_) }
 
 # ------------------------------------------------ closed, opens, closes
 
@@ -143,6 +137,9 @@ ok($job->{schemas}[0]{downtime_ms} > 3000, "$s[4]'s downtime is reported: "
    . ($job->{schemas}[0]{downtime_ms} // 'null') . ' ms');
 is_deeply(OxAdmin::task_rows($s[4]), { 't.A' => 1, 't.Slow' => 1, 't.Slower' => 1 },
           'its tasks all ran');
+# the cap has done its part: the next schema's downtime (five tool calls)
+# must not depend on how fast the machine is
+$db->do("UPDATE oxmigrate_job SET max_downtime = 600 WHERE id = $id");
 $r = api(POST => "jobs/$id/continue");
 is($r->{status}, 202, 'continue');
 $job = OxAdmin::wait_job($ng, $id, 30);

@@ -105,7 +105,8 @@ my %pids = map { /\[warn\] (\d+)#/ ? ($1 => 1) : () }
 is(scalar(keys %pids), 1, 'one worker of the two scans (the warnings come from one pid)');
 
 # --- a lock nobody refreshes becomes stale after oxmigrate_update_lock_idle
-sleep 3.5;
+# (its age is in the row: last refreshed 3.5 s ago, no waiting for it)
+lock_row($s1, 'LOCKED', 3.5);
 $v = next_scan();
 is($v->{"${B}\"held\"}"}, 0, "${s1}'s lock not refreshed for 3.5 s (idle 3s): no longer held");
 is($v->{"${B}\"stale\"}"}, 2, '... two blocking locks stale');

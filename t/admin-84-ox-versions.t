@@ -94,7 +94,7 @@ ok($ox->calls->[-1]{env_password}, 'it came in ADMIN_PASSWORD');
 is($ox->calls->[-1]{exit}, 0, 'and OX took it (exit 0, not 101)');
 
 # a tool that reads ADMIN_PASSWORD, running: no process shows the password
-$ox->behave('old', 'enableschema', { sleep => 3, pidfile => 1 });
+$ox->behave('old', 'enableschema', { hold => 30, pidfile => 1 });
 my $call = OxTest::http_start('POST', "/oxmigrate/v1/schemas/$s[0]/enable",
     port => $ng->port('A'), timeout => 30,
     headers => { Authorization => 'Basic ' . MIME::Base64::encode_base64(
@@ -103,6 +103,7 @@ ok(OxTest::wait_for(sub { -e $ox->dir('old') . '/enableschema.pid' }, 10,
    0.05), 'enableschema runs');
 is_deeply([ cmdlines_with_password() ], [],
           'while it runs no /proc/*/cmdline holds the password');
+$ox->release('old', 'enableschema');
 is($call->wait->{status}, 200, 'enable: 200');
 $ox->behave('old', 'enableschema', undef);
 unlink $ox->dir('old') . '/enableschema.pid';

@@ -398,7 +398,25 @@ sub behave {
     my $f = "$self->{base}/$cluster/behave.json";
     my $b = -f $f ? $self->{J}->decode(OxTest::_slurp($f)) : {};
     if ($what) { $b->{$tool} = $what } else { delete $b->{$tool} }
+    unlink "$self->{base}/$cluster/$tool.release";
     $self->_write("$cluster/behave.json", $b);
+}
+
+# waits until the tool writes its pidfile (behave pidfile => 1): it runs;
+# removes the file for the next call
+sub running {
+    my ($self, $cluster, $tool) = @_;
+    my $f = $self->dir($cluster) . "/$tool.pid";
+    my $ok = OxTest::wait_for(sub { -e $f }, 20, 0.02);
+    unlink $f;
+    return $ok;
+}
+
+# lets a tool held by behave(..., { hold => S }) go on, and every later
+# call of it (until the next behave)
+sub release {
+    my ($self, $cluster, $tool) = @_;
+    OxTest::_spew("$self->{base}/$cluster/$tool.release", '');
 }
 
 sub tasks { my ($self, $tasks) = @_; $self->_write("new/tasks.json", $tasks) }
@@ -449,6 +467,23 @@ sub node_pid {
 }
 
 package OxAdmin;
+
+# the states of a job's schemas, in order
+sub states { [ map { $_->{state} } @{ $_[0]{schemas} } ] }
+
+# the tool calls of one schema's OX procedure as $ox->trace lists them
+# (oxtools' default versions), up to step $upto (0..4)
+sub ox_procedure {
+    my ($schema, $sid, $upto) = @_;
+    my $cred = "-A $USER";
+    my @c = ("old:disableschema $cred -m $schema",
+             "old:changeserver $cred -s $sid -m $schema",
+             "new:runupdate --adminpass=$PASS $cred -n $schema",
+             "new:checkdatabase $cred",
+             "old:enableschema $cred -m $schema");
+    return @c[0 .. ($upto // 4)];
+}
+
 
 sub schema_sql {
     my ($schema, $sql) = @_;

@@ -333,9 +333,11 @@ sub checkdatabase {
         my $msg = 'Checking database schemas';
         out($msg);
         my $c = length $msg;
+        $check->();
+        # the check's simulated length counts from its end: however long
+        # the real work took, the dots go on for checkdatabase_ms
         my $until = Time::HiRes::time()
                   + (conf()->{checkdatabase_ms} // 0) / 1000;
-        $check->();
         while (1) {
             out('.');
             if ($c++ >= 76) { $c = 0; out("\n") }

@@ -2,7 +2,7 @@
 package OxStand::Base;
 
 # Shared parts of the OX tool stand-in (t/oxtools/oxtool): the node
-# directory's configuration, the call log, SQL through the mariadb client,
+# directory's configuration, the call log, SQL through DBI (DBD::mysql),
 # the version flavours, OX's two table writers, CSV and the help texts.
 # t/oxtools/FORMATS.md says which OX class each output comes from.
 
@@ -95,8 +95,9 @@ sub finish {
 
 # ------------------------------------------------------------------ SQL
 
-# Runs statements with the mariadb client; rows as arrayrefs.  Dies with
-# "ERROR <code> ...: text" on an SQL error.
+# Runs statements over one DBI connection per process (a forked child
+# opens its own); rows as arrayrefs.  Dies with "ERROR <code> (<state>):
+# text" (the mariadb client's words) on an SQL error.
 sub sql {
     my ($db, $stmt) = @_;
     my ($rows, $e) = sql_try($db, $stmt);
@@ -104,33 +105,44 @@ sub sql {
     return $rows;
 }
 
+my ($DBH, $DBH_PID, $DBH_DB);
+
+sub _dbh {
+    if ($DBH && ($DBH_PID != $$ || !$DBH->ping)) {
+        $DBH->{InactiveDestroy} = 1 if $DBH_PID != $$;
+        undef $DBH;
+    }
+    return $DBH if $DBH;
+    require DBI;
+    $DBH = DBI->connect("DBI:mysql:mysql_socket=$CONF->{socket}", 'root',
+                        '', { RaiseError => 1, PrintError => 0,
+                              AutoInactiveDestroy => 1,
+                              mysql_multi_statements => 1 });
+    ($DBH_PID, $DBH_DB) = ($$, undef);
+    return $DBH;
+}
+
 sub sql_try {
     my ($db, $stmt) = @_;
-    my @c = ('mariadb', '--no-defaults', '-uroot',
-             "--socket=$CONF->{socket}", '--batch', '--skip-column-names');
-    push @c, "--database=$db" if defined $db;
-    pipe my $r, my $w or die "pipe: $!";
-    my $pid = open my $out, '-|';
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        close $w;
-        open STDIN, '<&', $r or POSIX::_exit(127);
-        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
-        exec @c or POSIX::_exit(127);
-    }
-    close $r;
-    local $SIG{PIPE} = 'IGNORE';
-    print $w $stmt;
-    close $w;
-    my @lines = <$out>;
-    close $out;
-    if ($?) {
-        my $text = join '', @lines;
-        $text =~ s/\s+\z//;
-        return (undef, $text || "mariadb exit " . ($? >> 8));
-    }
-    return ([ map { chomp; [ map { $_ eq 'NULL' ? undef : $_ }
-                             split /\t/, $_, -1 ] } @lines ], undef);
+    my @rows;
+    my $dbh = eval { _dbh() } or return (undef, "ERROR 2002: $@");
+    my $ok = eval {
+        if (defined $db && ($DBH_DB // '') ne $db) {
+            undef $DBH_DB;
+            $dbh->do('USE ' . $dbh->quote_identifier($db));
+            $DBH_DB = $db;
+        }
+        undef $DBH_DB if $stmt =~ /\bUSE\b/i;
+        my $sth = $dbh->prepare($stmt);
+        $sth->execute;
+        do {
+            push @rows, @{ $sth->fetchall_arrayref } if $sth->{NUM_OF_FIELDS};
+        } while ($sth->more_results);
+        1;
+    };
+    return (\@rows, undef) if $ok;
+    return (undef, 'ERROR ' . ($dbh->err // 0) . ' (' . ($dbh->state // '')
+                   . '): ' . ($dbh->errstr // $@));
 }
 
 sub sqlq { my ($s) = @_; $s =~ s/(['\\])/\\$1/g; return "'$s'" }
