@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # make test's passes side by side, after `make build unit`:
 #   - the Debian packages are built (scripts/deb.sh, into BUILD/deb);
 #   - the prove suite runs against the plain build;

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 # A tiny HTTP/1.1 backend in a forked Perl process: answers every request
 # with 200 and the request body byte for byte, plus headers X-Method,
 # X-Uri, X-Body-Length, X-Body-Md5 and X-Backend (the name given).

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxTest::HTTP;
 
 # The HTTP side of the harness: a raw HTTP/1.1 client (http, http_start,

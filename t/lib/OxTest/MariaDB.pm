@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxTest::MariaDB;
 
 # MariaDB fixtures: the suite's server (t/run.sh) and private ones

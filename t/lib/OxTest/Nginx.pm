@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxTest::Nginx;
 
 # nginx with the module under test (OxTest::nginx, OxTest::nginx_check).

@@ -1,3 +1,4 @@
+# Copyright (C) the oxmigrate authors. BSD-2-Clause: see LICENSE.
 package OxTest::Redis;
 
 # A private redis-server per call of OxTest::redis.
