@@ -22,7 +22,11 @@
  *           and its updateTask row in one transaction.
  *   store/  SQL, by table family: configdb (server, context, db_pool),
  *           the audit; db.c: connections and the SQL builder.
- *   core/   below everything: posting work to a thread pool, a reason.
+ *   core/   below everything: posting work to a thread pool, a reason,
+ *           the event-loop timing, JSON values (answers and JSON columns).
+ *
+ *   ox/ and tasks/ stand side by side: ox/ reads the update tasks and
+ *   exclusions tasks/tasks.c loaded from the configuration.
  *
  * Handlers that still take the whole call (op) are the families not yet
  * moved to services (issue 18); http/ngx_http_oxmigrate_admin_legacy.c
@@ -247,6 +251,7 @@ char *ngx_http_oxmigrate_admin_body_str(ngx_http_oxmigrate_admin_op_t *op,
     const char *name);
 ngx_int_t ngx_http_oxmigrate_admin_body_flag(
     ngx_http_oxmigrate_admin_op_t *op, const char *name, ngx_int_t dflt);
+/* core/ngx_http_oxmigrate_admin_json_value.c */
 void ngx_http_oxmigrate_admin_json_str(yajl_gen g, const char *s);
 void ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s,
     size_t len);
