@@ -396,6 +396,8 @@ ngx_http_oxmigrate_admin_store_job_schemas(MYSQL *m, ngx_pool_t *pool,
             return NGX_ERROR;
         }
 
+        ngx_memzero(s, sizeof(ngx_http_oxmigrate_job_schema_row_t));
+
         s->name = ngx_http_oxmigrate_admin_store_col(pool, sr[0]);
         s->state = ngx_http_oxmigrate_admin_store_col(pool, sr[1]);
         s->failed_tasks = ngx_http_oxmigrate_admin_store_col(pool, sr[2]);
