@@ -28,10 +28,6 @@
  *   ox/ and tasks/ stand side by side: ox/ reads the update tasks and
  *   exclusions tasks/tasks.c loaded from the configuration.
  *
- * Handlers that still take the whole call (op) are the families not yet
- * moved to services (issue 18); http/ngx_http_oxmigrate_admin_legacy.c
- * serves them.
- *
  * Threading rule: every function marked "thread" runs on an nginx thread
  * pool and may block; it never touches a request, r->pool or an event.
  * Everything else runs on the event loop and never blocks.
@@ -172,8 +168,6 @@ typedef struct {
 
 typedef struct ngx_http_oxmigrate_admin_op_s  ngx_http_oxmigrate_admin_op_t;
 
-typedef void (*ngx_http_oxmigrate_admin_handler_pt)(
-    ngx_http_oxmigrate_admin_op_t *op);
 
 
 /* a service (svc/, thread): see ngx_http_oxmigrate_admin_call.h */
@@ -190,7 +184,6 @@ typedef struct {
     ngx_uint_t                  method;    /* NGX_HTTP_GET, NGX_HTTP_POST */
     const char                 *path;      /* "servers", "jobs/ * /resume" */
     const char                 *action;    /* audit name; NULL: read-only */
-    ngx_http_oxmigrate_admin_handler_pt  handler;  /* thread, or: */
     ngx_http_oxmigrate_admin_service_pt  service;  /* thread */
     ngx_http_oxmigrate_admin_answer_pt   answer;
     ngx_http_oxmigrate_field_t *fields;    /* NULL: no body fields at all */
@@ -245,12 +238,6 @@ void ngx_http_oxmigrate_admin_args_init(ngx_http_oxmigrate_admin_args_t *a);
 /* the body into op->args (thread); NGX_ERROR: answered 400 */
 ngx_int_t ngx_http_oxmigrate_admin_body_parse(
     ngx_http_oxmigrate_admin_op_t *op);
-yajl_val ngx_http_oxmigrate_admin_body_get(ngx_http_oxmigrate_admin_op_t *op,
-    const char *name);
-char *ngx_http_oxmigrate_admin_body_str(ngx_http_oxmigrate_admin_op_t *op,
-    const char *name);
-ngx_int_t ngx_http_oxmigrate_admin_body_flag(
-    ngx_http_oxmigrate_admin_op_t *op, const char *name, ngx_int_t dflt);
 /* core/ngx_http_oxmigrate_admin_json_value.c */
 void ngx_http_oxmigrate_admin_json_str(yajl_gen g, const char *s);
 void ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s,
@@ -272,12 +259,6 @@ void ngx_http_oxmigrate_admin_error_close(ngx_http_oxmigrate_admin_op_t *op);
 /* a fresh generator for the answer body */
 yajl_gen ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status);
-/*
- * a 200 answer {"key":[ for the rows of res, left open; NULL (res freed)
- * when the generator cannot be made
- */
-yajl_gen ngx_http_oxmigrate_admin_reply_list(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_RES *res, const char *key);
 
 
 /* http/ngx_http_oxmigrate_admin_answer.c: op->res as an error answer,
@@ -307,8 +288,6 @@ char *ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
 MYSQL *ngx_http_oxmigrate_admin_configdb_connect(
     ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, char *err,
     size_t errlen);
-/* op->conn.db, connected on first use; NULL: op answered 503 */
-MYSQL *ngx_http_oxmigrate_admin_configdb(ngx_http_oxmigrate_admin_op_t *op);
 /*
  * printf-like SQL: %s C string and %V ngx_str_t * as escaped literals,
  * %I C string as `identifier`, %U uint64_t, %D int64_t, %R raw C string.
@@ -322,9 +301,6 @@ MYSQL_RES *ngx_http_oxmigrate_admin_vselect(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, va_list args);
 MYSQL_RES *ngx_http_oxmigrate_admin_select(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
-/* a handler's SELECT on configdb (op->conn.db); NULL: answered 503 or 500 */
-MYSQL_RES *ngx_http_oxmigrate_admin_op_select(
-    ngx_http_oxmigrate_admin_op_t *op, const char *fmt, ...);
 /* other statements: affected rows, -1 on error */
 int64_t ngx_http_oxmigrate_admin_exec(MYSQL *m, ngx_pool_t *pool,
     const char *fmt, ...);
@@ -334,9 +310,6 @@ MYSQL *ngx_http_oxmigrate_admin_conn_db(ngx_http_oxmigrate_admin_conn_t *c,
     ngx_http_oxmigrate_admin_res_t *res);
 /* a failed statement as a service's reason (db_error); NGX_ERROR */
 ngx_int_t ngx_http_oxmigrate_admin_db_fail(ngx_http_oxmigrate_admin_res_t *res,
-    MYSQL *m);
-/* a failed configdb statement: 500 with MariaDB's message */
-void ngx_http_oxmigrate_admin_db_error(ngx_http_oxmigrate_admin_op_t *op,
     MYSQL *m);
 /* jdbc:mysql://host[:port]/... -> host, port */
 ngx_int_t ngx_http_oxmigrate_admin_parse_jdbc(const char *url,
@@ -541,10 +514,6 @@ ngx_uint_t ngx_http_oxmigrate_admin_pool_walk(
 void ngx_http_oxmigrate_admin_pool_walk_done(
     ngx_http_oxmigrate_pool_walk_t *pw);
 
-/* http/ngx_http_oxmigrate_admin_legacy.c: every schema for a handler that
- * takes op; NULL: answered 503 or 500 */
-ngx_array_t *ngx_http_oxmigrate_admin_op_schemas(
-    ngx_http_oxmigrate_admin_op_t *op, uint64_t server_id);
 
 
 #include "ngx_http_oxmigrate_admin_ox.h"

@@ -50,8 +50,8 @@ for my $f (split /\n/, `cd '$root' && git ls-files -co --exclude-standard 'admin
         my ($name, $body) = ($1, $2);
         $fields{$name} = [ $body =~ /\{\s*"(\w+)",/g ];
     }
-    # { method, path, action, handler, service, answer, fields, work }
-    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PATCH|PUT|DELETE),\s*"([^"]+)",\s*(?:"\w+"|NULL),\s*\w+,\s*\w+,\s*\w+,\s*(\w+|NULL),\s*\d+\s*\}/sg) {
+    # { method, path, action, service, answer, fields, work }
+    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PATCH|PUT|DELETE),\s*"([^"]+)",\s*(?:"\w+"|NULL),\s*\w+,\s*\w+,\s*(\w+|NULL),\s*\d+\s*\}/sg) {
         push @routes, { method => lc $1, path => $2, fields => $3, file => $f };
     }
 }

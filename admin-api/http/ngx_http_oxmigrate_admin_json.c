@@ -319,58 +319,6 @@ ngx_http_oxmigrate_admin_arg_set(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-yajl_val
-ngx_http_oxmigrate_admin_body_get(ngx_http_oxmigrate_admin_op_t *op,
-    const char *name)
-{
-    size_t  i;
-
-    if (op->json == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; i < op->json->u.object.len; i++) {
-        if (ngx_strcmp(op->json->u.object.keys[i], name) == 0) {
-            if (YAJL_IS_NULL(op->json->u.object.values[i])) {
-                return NULL;
-            }
-
-            return op->json->u.object.values[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-char *
-ngx_http_oxmigrate_admin_body_str(ngx_http_oxmigrate_admin_op_t *op,
-    const char *name)
-{
-    yajl_val  v;
-
-    v = ngx_http_oxmigrate_admin_body_get(op, name);
-
-    return (v && YAJL_IS_STRING(v)) ? v->u.string : NULL;
-}
-
-
-ngx_int_t
-ngx_http_oxmigrate_admin_body_flag(ngx_http_oxmigrate_admin_op_t *op,
-    const char *name, ngx_int_t dflt)
-{
-    yajl_val  v;
-
-    v = ngx_http_oxmigrate_admin_body_get(op, name);
-
-    if (v == NULL) {
-        return dflt;
-    }
-
-    return YAJL_IS_TRUE(v) ? 1 : 0;
-}
-
-
 yajl_gen
 ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
     ngx_uint_t status)
@@ -387,26 +335,6 @@ ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
     }
 
     return op->gen;
-}
-
-
-yajl_gen
-ngx_http_oxmigrate_admin_reply_list(ngx_http_oxmigrate_admin_op_t *op,
-    MYSQL_RES *res, const char *key)
-{
-    yajl_gen  g;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        mysql_free_result(res);
-        return NULL;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, key);
-    yajl_gen_array_open(g);
-
-    return g;
 }
 
 

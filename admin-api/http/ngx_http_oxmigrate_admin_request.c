@@ -394,16 +394,11 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
             ngx_http_oxmigrate_admin_audit_start(op);
         }
 
-        if (op->route->service) {
-            rc = op->route->service(&op->conn, &op->args, &op->res);
-            op->route->answer(op, rc);
+        rc = op->route->service(&op->conn, &op->args, &op->res);
+        op->route->answer(op, rc);
 
-            op->job = op->res.job;
-            op->no_audit = op->res.no_audit;
-
-        } else {
-            op->route->handler(op);
-        }
+        op->job = op->res.job;
+        op->no_audit = op->res.no_audit;
     }
 
     if (op->job) {

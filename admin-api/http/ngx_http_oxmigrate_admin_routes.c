@@ -100,140 +100,143 @@ static ngx_http_oxmigrate_field_t  ngx_http_oxmigrate_admin_f_updates[] = {
 };
 
 
-/* "*" matches one path segment; the first two become op->args.path[0..1] */
+/*
+ * { method, path, audit action, service, answer, body fields, work };
+ * "*" matches one path segment; the first two become op->args.path[0..1]
+ */
 static ngx_http_oxmigrate_admin_route_t  ngx_http_oxmigrate_admin_routes[] = {
 
     { NGX_HTTP_GET, "servers", NULL,
-      NULL, ngx_http_oxmigrate_admin_servers_list,
+      ngx_http_oxmigrate_admin_servers_list,
       ngx_http_oxmigrate_admin_answer_servers,
       NULL, 0 },
 
     { NGX_HTTP_POST, "servers", "registerserver",
-      NULL, ngx_http_oxmigrate_admin_servers_add,
+      ngx_http_oxmigrate_admin_servers_add,
       ngx_http_oxmigrate_admin_answer_registered,
       ngx_http_oxmigrate_admin_f_server, 0 },
 
     { NGX_HTTP_GET, "schemas", NULL,
-      NULL, ngx_http_oxmigrate_admin_schemas_list,
+      ngx_http_oxmigrate_admin_schemas_list,
       ngx_http_oxmigrate_admin_answer_schemas,
       NULL, 0 },
 
     { NGX_HTTP_GET, "schemas/*", NULL,
-      NULL, ngx_http_oxmigrate_admin_schema_get,
+      ngx_http_oxmigrate_admin_schema_get,
       ngx_http_oxmigrate_admin_answer_diagnosis,
       NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/revert", "revertschema",
-      NULL, ngx_http_oxmigrate_admin_schema_revert,
+      ngx_http_oxmigrate_admin_schema_revert,
       ngx_http_oxmigrate_admin_answer_reverted,
       ngx_http_oxmigrate_admin_f_revert, 1 },
 
     { NGX_HTTP_POST, "schemas/*/disable", "disableschema",
-      NULL, ngx_http_oxmigrate_admin_schema_disable,
+      ngx_http_oxmigrate_admin_schema_disable,
       ngx_http_oxmigrate_admin_answer_schema_op,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "schemas/*/enable", "enableschema",
-      NULL, ngx_http_oxmigrate_admin_schema_enable,
+      ngx_http_oxmigrate_admin_schema_enable,
       ngx_http_oxmigrate_admin_answer_schema_op,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "schemas/*/changeserver", "changeserver",
-      NULL, ngx_http_oxmigrate_admin_schema_changeserver,
+      ngx_http_oxmigrate_admin_schema_changeserver,
       ngx_http_oxmigrate_admin_answer_schema_op,
       ngx_http_oxmigrate_admin_f_change, 0 },
 
     { NGX_HTTP_POST, "schemas/*/update", "runupdate",
-      NULL, ngx_http_oxmigrate_admin_schema_update,
+      ngx_http_oxmigrate_admin_schema_update,
       ngx_http_oxmigrate_admin_answer_update,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "schemas/*/updatetasks", NULL,
-      NULL, ngx_http_oxmigrate_admin_tasks_list,
+      ngx_http_oxmigrate_admin_tasks_list,
       ngx_http_oxmigrate_admin_answer_tasks,
       NULL, 0 },
 
     { NGX_HTTP_POST, "schemas/*/updatetasks/*/force", "forceupdatetask",
-      NULL, ngx_http_oxmigrate_admin_task_force,
+      ngx_http_oxmigrate_admin_task_force,
       ngx_http_oxmigrate_admin_answer_force,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "updatetasks/namespaces", NULL,
-      NULL, ngx_http_oxmigrate_admin_namespaces,
+      ngx_http_oxmigrate_admin_namespaces,
       ngx_http_oxmigrate_admin_answer_namespaces,
       NULL, 0 },
 
     { NGX_HTTP_POST, "updatetasks/*/force", "forceupdatetask",
-      NULL, ngx_http_oxmigrate_admin_task_force_all,
+      ngx_http_oxmigrate_admin_task_force_all,
       ngx_http_oxmigrate_admin_answer_force_all,
       ngx_http_oxmigrate_admin_f_none, 1 },
 
     { NGX_HTTP_GET, "databases/check", NULL,
-      NULL, ngx_http_oxmigrate_admin_db_check,
+      ngx_http_oxmigrate_admin_db_check,
       ngx_http_oxmigrate_admin_answer_check,
       NULL, 0 },
 
     { NGX_HTTP_POST, "databases/*/unblock", "unblockdatabase",
-      NULL, ngx_http_oxmigrate_admin_db_unblock,
+      ngx_http_oxmigrate_admin_db_unblock,
       ngx_http_oxmigrate_admin_answer_unblock,
       ngx_http_oxmigrate_admin_f_unblock, 0 },
 
     { NGX_HTTP_POST, "upgrade", "upgradeschemata",
-      NULL, ngx_http_oxmigrate_admin_upgrade,
+      ngx_http_oxmigrate_admin_upgrade,
       ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_upgrade, 0 },
 
     { NGX_HTTP_POST, "updates", "runallupdate",
-      NULL, ngx_http_oxmigrate_admin_updates,
+      ngx_http_oxmigrate_admin_updates,
       ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_updates, 0 },
 
     { NGX_HTTP_GET, "jobs", NULL,
-      NULL, ngx_http_oxmigrate_admin_jobs_list,
+      ngx_http_oxmigrate_admin_jobs_list,
       ngx_http_oxmigrate_admin_answer_jobs,
       NULL, 0 },
 
     { NGX_HTTP_GET, "jobs/*", NULL,
-      NULL, ngx_http_oxmigrate_admin_job_get,
+      ngx_http_oxmigrate_admin_job_get,
       ngx_http_oxmigrate_admin_answer_job,
       NULL, 0 },
 
     { NGX_HTTP_POST, "jobs/*/resume", "resumejob",
-      NULL, ngx_http_oxmigrate_admin_job_resume,
+      ngx_http_oxmigrate_admin_job_resume,
       ngx_http_oxmigrate_admin_answer_started,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/pause", "pausejob",
-      NULL, ngx_http_oxmigrate_admin_job_pause,
+      ngx_http_oxmigrate_admin_job_pause,
       ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/continue", "continuejob",
-      NULL, ngx_http_oxmigrate_admin_job_continue,
+      ngx_http_oxmigrate_admin_job_continue,
       ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_POST, "jobs/*/cancel", "canceljob",
-      NULL, ngx_http_oxmigrate_admin_job_cancel,
+      ngx_http_oxmigrate_admin_job_cancel,
       ngx_http_oxmigrate_admin_answer_steered,
       ngx_http_oxmigrate_admin_f_none, 0 },
 
     { NGX_HTTP_PATCH, "jobs/*", "patchjob",
-      NULL, ngx_http_oxmigrate_admin_job_patch,
+      ngx_http_oxmigrate_admin_job_patch,
       ngx_http_oxmigrate_admin_answer_patched,
       ngx_http_oxmigrate_admin_f_jobpatch, 0 },
 
     { NGX_HTTP_GET, "audit", NULL,
-      NULL, ngx_http_oxmigrate_admin_audit_list,
+      ngx_http_oxmigrate_admin_audit_list,
       ngx_http_oxmigrate_admin_answer_audit,
       NULL, 0 },
 
     { NGX_HTTP_GET, "lookup", NULL,
-      NULL, ngx_http_oxmigrate_admin_lookup,
+      ngx_http_oxmigrate_admin_lookup,
       ngx_http_oxmigrate_admin_answer_lookup,
       NULL, 0 },
 
-    { 0, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
+    { 0, NULL, NULL, NULL, NULL, NULL, 0 }
 };
 
 
