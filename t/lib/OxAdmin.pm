@@ -195,6 +195,8 @@ sub nginx {
 
 # api($ng, METHOD, PATH, json => REF | body => BYTES, user =>, pass =>,
 #     auth => 0, headers => {}, port => N)
+my $MAIN_PID = $$;
+
 sub api {
     my ($ng, $method, $path, %o) = @_;
     my %h = %{ $o{headers} // {} };
@@ -214,8 +216,9 @@ sub api {
                          timeout => $o{timeout} // 60);
     $r->{json} = OxTest::json($r->{body});
     _record($method, $path, $body, $r) if $ENV{OXM_RECORD};
-    # OXM_OPENAPI=1: every answer checked against docs/openapi.yaml
-    if ($ENV{OXM_OPENAPI} && $r->{status} != 401) {
+    # every answer checked against docs/openapi.yaml (issue 19; OXM_OPENAPI=0
+    # turns it off), in the test's own process only
+    if (($ENV{OXM_OPENAPI} // 1) && $r->{status} != 401 && $$ == $MAIN_PID) {
         require OxOpenAPI;
         my @e = OxOpenAPI::check($method, $path, $r->{status}, $r->{json});
         Test::More::ok(!@e, "docs/openapi.yaml: $method /$path $r->{status}")

@@ -7,8 +7,8 @@
 #
 #   my @errors = OxOpenAPI::check(METHOD, PATH_BELOW_V1, STATUS, JSON);
 #
-# t/94-openapi.t; OxAdmin::api checks every answer with it when
-# OXM_OPENAPI=1 (run the admin tests so to validate all they receive).
+# t/94-openapi.t; OxAdmin::api checks every answer of the admin tests with
+# it (issue 19; OXM_OPENAPI=0 turns that off).
 package OxOpenAPI;
 
 use strict;
