@@ -43,6 +43,8 @@ ngx_http_oxmigrate_admin_job_free(void *data)
  */
 
 static void ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_job_poll_done_run(ngx_event_t *ev);
+static void ngx_http_oxmigrate_admin_job_keepalive_run(ngx_event_t *ev);
 
 
 /*
@@ -53,8 +55,21 @@ static void ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev);
  * grow its pool.
  */
 
+/* timed: the admin API's time on the event loop */
+
 static void
 ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
+{
+    uint64_t  t0;
+
+    t0 = ngx_http_oxmigrate_admin_loop_start();
+    ngx_http_oxmigrate_admin_job_keepalive_run(ev);
+    ngx_http_oxmigrate_admin_loop_end(t0, "a job's timer", ngx_cycle->log);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_keepalive_run(ngx_event_t *ev)
 {
     ngx_http_oxmigrate_job_t       *job = ev->data;
     ngx_http_oxmigrate_job_step_t  *step;
@@ -112,8 +127,21 @@ ngx_http_oxmigrate_admin_job_keepalive(ngx_event_t *ev)
 }
 
 
+/* timed: the admin API's time on the event loop */
+
 static void
 ngx_http_oxmigrate_admin_job_poll_done(ngx_event_t *ev)
+{
+    uint64_t  t0;
+
+    t0 = ngx_http_oxmigrate_admin_loop_start();
+    ngx_http_oxmigrate_admin_job_poll_done_run(ev);
+    ngx_http_oxmigrate_admin_loop_end(t0, "a job's control read", ngx_cycle->log);
+}
+
+
+static void
+ngx_http_oxmigrate_admin_job_poll_done_run(ngx_event_t *ev)
 {
     ngx_http_oxmigrate_job_step_t  *step = ev->data;
 
