@@ -265,6 +265,9 @@ yajl_gen ngx_http_oxmigrate_admin_reply(ngx_http_oxmigrate_admin_op_t *op,
    left open for an endpoint's own fields, or closed */
 void ngx_http_oxmigrate_admin_answer_open(ngx_http_oxmigrate_admin_op_t *op);
 void ngx_http_oxmigrate_admin_answer_fail(ngx_http_oxmigrate_admin_op_t *op);
+/* {"key":[ of a 200 listing, left open; NULL: answered (rc) or no memory */
+yajl_gen ngx_http_oxmigrate_admin_answer_list(
+    ngx_http_oxmigrate_admin_op_t *op, ngx_int_t rc, const char *key);
 
 
 /* ngx_http_oxmigrate_admin_db.c (thread) */

@@ -122,6 +122,36 @@ ngx_http_oxmigrate_admin_answer_open(ngx_http_oxmigrate_admin_op_t *op)
 }
 
 
+/*
+ * The 200 answer {"key":[ of a listing, left open (close the array and
+ * the map); NULL: rc was no success and its error is answered, or no
+ * generator could be made
+ */
+
+yajl_gen
+ngx_http_oxmigrate_admin_answer_list(ngx_http_oxmigrate_admin_op_t *op,
+    ngx_int_t rc, const char *key)
+{
+    yajl_gen  g;
+
+    if (rc != NGX_OK) {
+        ngx_http_oxmigrate_admin_answer_fail(op);
+        return NULL;
+    }
+
+    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_oxmigrate_admin_json_str(g, key);
+    yajl_gen_array_open(g);
+
+    return g;
+}
+
+
 /* the error answer of op->res, as it is */
 
 void

@@ -21,21 +21,12 @@ ngx_http_oxmigrate_admin_answer_servers(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_server_t  *srv;
     ngx_array_t                  *servers;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_fail(op);
-        return;
-    }
-
-    servers = op->res.data;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_list(op, rc, "servers");
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "servers");
-    yajl_gen_array_open(g);
+    servers = op->res.data;
 
     srv = servers->elts;
     for (i = 0; i < servers->nelts; i++) {

@@ -369,21 +369,12 @@ ngx_http_oxmigrate_admin_answer_jobs(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t                   *rows;
     ngx_http_oxmigrate_job_row_t  *jr;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_fail(op);
-        return;
-    }
-
-    rows = op->res.data;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
+    g = ngx_http_oxmigrate_admin_answer_list(op, rc, "jobs");
     if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "jobs");
-    yajl_gen_array_open(g);
+    rows = op->res.data;
 
     jr = rows->elts;
     for (i = 0; i < rows->nelts; i++) {

@@ -21,22 +21,13 @@ ngx_http_oxmigrate_admin_answer_schemas(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t                      *rows;
     ngx_http_oxmigrate_schema_row_t  *s;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_fail(op);
+    g = ngx_http_oxmigrate_admin_answer_list(op, rc, "schemas");
+    if (g == NULL) {
         return;
     }
 
     rows = op->res.data;
     s = rows->elts;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "schemas");
-    yajl_gen_array_open(g);
 
     for (i = 0; i < rows->nelts; i++) {
         yajl_gen_map_open(g);
@@ -105,22 +96,13 @@ ngx_http_oxmigrate_admin_answer_audit(ngx_http_oxmigrate_admin_op_t *op,
     ngx_array_t                     *rows;
     ngx_http_oxmigrate_audit_row_t  *row;
 
-    if (rc != NGX_OK) {
-        ngx_http_oxmigrate_admin_answer_fail(op);
+    g = ngx_http_oxmigrate_admin_answer_list(op, rc, "audit");
+    if (g == NULL) {
         return;
     }
 
     rows = op->res.data;
     row = rows->elts;
-
-    g = ngx_http_oxmigrate_admin_reply(op, NGX_HTTP_OK);
-    if (g == NULL) {
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_oxmigrate_admin_json_str(g, "audit");
-    yajl_gen_array_open(g);
 
     for (i = 0; i < rows->nelts; i++) {
         t = row[i].ts / 1000;
