@@ -244,6 +244,9 @@ void ngx_http_oxmigrate_admin_json_strn(yajl_gen g, const u_char *s,
     size_t len);
 void ngx_http_oxmigrate_admin_json_int(yajl_gen g, int64_t n);
 void ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b);
+/* "key": [ the char * of a ] ([] when a is NULL) */
+void ngx_http_oxmigrate_admin_json_names(yajl_gen g, const char *key,
+    ngx_array_t *a);
 void ngx_http_oxmigrate_admin_json_tree(yajl_gen g, yajl_val v,
     const char *fallback);
 /* {"error":{"code","message"}, the outer object left open */

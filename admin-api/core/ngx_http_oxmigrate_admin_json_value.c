@@ -104,3 +104,24 @@ ngx_http_oxmigrate_admin_json_bool(yajl_gen g, ngx_uint_t b)
 {
     yajl_gen_bool(g, b ? 1 : 0);
 }
+
+
+/* "key": [ the char * of a, ... ] ([] when a is NULL) */
+
+void
+ngx_http_oxmigrate_admin_json_names(yajl_gen g, const char *key,
+    ngx_array_t *a)
+{
+    char       **s;
+    ngx_uint_t   i;
+
+    ngx_http_oxmigrate_admin_json_str(g, key);
+    yajl_gen_array_open(g);
+
+    s = a ? a->elts : NULL;
+    for (i = 0; a && i < a->nelts; i++) {
+        ngx_http_oxmigrate_admin_json_str(g, s[i]);
+    }
+
+    yajl_gen_array_close(g);
+}

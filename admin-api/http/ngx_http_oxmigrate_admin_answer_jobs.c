@@ -482,26 +482,6 @@ ngx_http_oxmigrate_admin_answer_patched(ngx_http_oxmigrate_admin_op_t *op,
 }
 
 
-/* "tasks": [...] */
-
-static void
-ngx_http_oxmigrate_admin_json_names(yajl_gen g, ngx_array_t *a)
-{
-    char        **n;
-    ngx_uint_t    i;
-
-    ngx_http_oxmigrate_admin_json_str(g, "tasks");
-    yajl_gen_array_open(g);
-
-    n = a ? a->elts : NULL;
-    for (i = 0; a && i < a->nelts; i++) {
-        ngx_http_oxmigrate_admin_json_str(g, n[i]);
-    }
-
-    yajl_gen_array_close(g);
-}
-
-
 /* POST /schemas/{s}/revert */
 
 void
@@ -524,7 +504,7 @@ ngx_http_oxmigrate_admin_answer_reverted(ngx_http_oxmigrate_admin_op_t *op,
         if (op->gen && rv && op->res.reason
             && ngx_strcmp(op->res.reason, "tasks_ran") == 0)
         {
-            ngx_http_oxmigrate_admin_json_names(op->gen, rv->tasks);
+            ngx_http_oxmigrate_admin_json_names(op->gen, "tasks", rv->tasks);
         }
 
         ngx_http_oxmigrate_admin_error_close(op);
@@ -547,7 +527,7 @@ ngx_http_oxmigrate_admin_answer_reverted(ngx_http_oxmigrate_admin_op_t *op,
     ngx_http_oxmigrate_admin_json_int(g, rv->lj.job_id);
     ngx_http_oxmigrate_admin_json_str(g, "forced");
     ngx_http_oxmigrate_admin_json_bool(g, rv->forced);
-    ngx_http_oxmigrate_admin_json_names(g, rv->tasks);
+    ngx_http_oxmigrate_admin_json_names(g, "tasks", rv->tasks);
     ngx_http_oxmigrate_admin_step_json(g, &rv->st);
     yajl_gen_map_close(g);
 }

@@ -19,8 +19,6 @@ static yajl_gen ngx_http_oxmigrate_admin_answer_upd_open(
 static void ngx_http_oxmigrate_admin_answer_upd_close(yajl_gen g,
     ngx_http_oxmigrate_ox_ran_t *ox);
 static void ngx_http_oxmigrate_admin_json_v(yajl_gen g, ngx_str_t *s);
-static void ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key,
-    ngx_array_t *a);
 static void ngx_http_oxmigrate_admin_forced_json(yajl_gen g,
     ngx_http_oxmigrate_forced_t *f);
 static void ngx_http_oxmigrate_admin_task_json(yajl_gen g, ngx_uint_t want,
@@ -98,26 +96,6 @@ ngx_http_oxmigrate_admin_json_v(yajl_gen g, ngx_str_t *s)
 }
 
 
-static void
-ngx_http_oxmigrate_admin_names(yajl_gen g, const char *key, ngx_array_t *a)
-{
-    char       **s;
-    ngx_uint_t   i;
-
-    ngx_http_oxmigrate_admin_json_str(g, key);
-    yajl_gen_array_open(g);
-
-    if (a) {
-        s = a->elts;
-        for (i = 0; i < a->nelts; i++) {
-            ngx_http_oxmigrate_admin_json_str(g, s[i]);
-        }
-    }
-
-    yajl_gen_array_close(g);
-}
-
-
 /* POST /schemas/{schema}/update (runupdate) */
 
 void
@@ -146,9 +124,10 @@ ngx_http_oxmigrate_admin_answer_update(ngx_http_oxmigrate_admin_op_t *op,
             && (ngx_strcmp(op->res.reason, "update_error") == 0
                 || ngx_strcmp(op->res.reason, "ox_update_failed") == 0))
         {
-            ngx_http_oxmigrate_admin_names(op->gen, "executed",
-                                           up->u.executed);
-            ngx_http_oxmigrate_admin_names(op->gen, "failed", up->u.failed);
+            ngx_http_oxmigrate_admin_json_names(op->gen, "executed",
+                                                up->u.executed);
+            ngx_http_oxmigrate_admin_json_names(op->gen, "failed",
+                                                up->u.failed);
         }
 
         if (op->gen) {
@@ -167,8 +146,8 @@ ngx_http_oxmigrate_admin_answer_update(ngx_http_oxmigrate_admin_op_t *op,
     yajl_gen_map_open(g);
     ngx_http_oxmigrate_admin_json_str(g, "schema");
     ngx_http_oxmigrate_admin_json_str(g, up->schema);
-    ngx_http_oxmigrate_admin_names(g, "executed", up->u.executed);
-    ngx_http_oxmigrate_admin_names(g, "failed", up->u.failed);
+    ngx_http_oxmigrate_admin_json_names(g, "executed", up->u.executed);
+    ngx_http_oxmigrate_admin_json_names(g, "failed", up->u.failed);
     ngx_http_oxmigrate_admin_step_json(g, &up->st);
     yajl_gen_map_close(g);
 }
