@@ -133,6 +133,18 @@ like($adm_body, qr/^# TYPE oxmigrate_job_schemas gauge$/m, 'with oxmigrate_admin
 like($adm_body, qr/^# TYPE oxmigrate_update_lock_scan_timestamp_seconds gauge$/m, '... the update-lock metrics');
 like($adm_body, qr/^# TYPE oxmigrate_login_decisions_total counter$/m, '... and the router\'s');
 
+# the admin API's own event-loop time (issue 18): each call's pieces are
+# counted (two calls without credentials: their handler answers 401)
+OxTest::http(GET => '/oxmigrate/v1/servers', port => $ng_adm->port('A'))
+    for 1 .. 2;
+my $loop = OxTest::http(GET => '/metrics', port => $ng_adm->port('A'))->{body};
+my ($lc) = $loop =~ /^oxmigrate_admin_event_loop_seconds_count (\d+)$/m;
+my ($linf) = $loop =~ /^oxmigrate_admin_event_loop_seconds_bucket\{le="\+Inf"\} (\d+)$/m;
+ok(defined $lc && $lc >= 2, 'oxmigrate_admin_event_loop_seconds counts the calls\' pieces ('
+   . ($lc // 'none') . ')');
+is($linf, $lc, '... every piece in the histogram');
+like($loop, qr/^oxmigrate_admin_event_loop_max_seconds \d+\.\d{6}$/m, '... and the longest one');
+
 my %printed = map { /^(?:# TYPE )?(oxmigrate_[a-z_]+)/ ? ($1 => 1) : () }
               split /\n/, $r->{body} . $adm_body;
 # an expr: line and the more indented lines under it (">-" blocks)
