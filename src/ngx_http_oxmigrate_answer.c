@@ -109,6 +109,11 @@ ngx_http_oxmigrate_respond(ngx_http_request_t *r,
         }
     }
 
+    if (ctx->held_pending) {
+        /* a released request is counted once, by the answer it gets */
+        ngx_http_oxmigrate_hold_counted(ctx);
+    }
+
     ngx_http_oxmigrate_metrics_decision(ctx->kind, ctx->decision);
 
     if (ctx->kind != NGX_HTTP_OXMIGRATE_KIND_LOGIN) {

@@ -249,6 +249,20 @@ answer:
 }
 
 
+/* a released request's outcome, counted once whatever happened since */
+
+void
+ngx_http_oxmigrate_hold_counted(ngx_http_oxmigrate_ctx_t *ctx)
+{
+    if (!ctx->held_pending) {
+        return;
+    }
+
+    ctx->held_pending = 0;
+    ngx_http_oxmigrate_metrics_held(ctx->held_outcome, 1, ctx->held_ms);
+}
+
+
 static ngx_http_oxmigrate_hold_group_t *
 ngx_http_oxmigrate_hold_group(ngx_http_oxmigrate_ctx_t *ctx, ngx_uint_t cid)
 {
@@ -360,6 +374,7 @@ ngx_http_oxmigrate_hold_enter(ngx_http_request_t *r,
 
     ngx_http_oxmigrate_metrics_holding(1);
     ctx->was_held = 1;
+    ctx->held_pending = 0;          /* held again: counted later */
 
     return NGX_OK;
 }
@@ -647,8 +662,14 @@ ngx_http_oxmigrate_hold_release(ngx_event_t *ev)
 
         ngx_http_oxmigrate_hold_leave(h);
 
+        /*
+         * Counted when it is answered (ngx_http_oxmigrate_hold_counted()):
+         * the new decision may meet the maintenance entry once more (a
+         * cache not yet told) and hold the request again.
+         */
         ctx->held_ms = ngx_current_msec - ctx->hold_start;
-        ngx_http_oxmigrate_metrics_held(h->outcome, 1, ctx->held_ms);
+        ctx->held_outcome = h->outcome;
+        ctx->held_pending = 1;
 
         /* held only to learn the expected window: not counted as held */
         if (h->outcome != NGX_HTTP_OXMIGRATE_HELD_WINDOW && !ctx->held_told) {
@@ -702,11 +723,18 @@ ngx_http_oxmigrate_hold_cleanup(void *data)
 
     h = ctx->hold;
 
-    if (h == NULL || !h->active) {
+    if (h == NULL) {
+        return;
+    }
+
+    if (!h->active) {
+        /* released, and gone before its new decision was answered */
+        ngx_http_oxmigrate_hold_counted(ctx);
         return;
     }
 
     ngx_http_oxmigrate_hold_leave(h);
+    ctx->held_pending = 0;
     ngx_http_oxmigrate_metrics_held(NGX_HTTP_OXMIGRATE_HELD_GONE, 1,
                                     ngx_current_msec - ctx->hold_start);
 

@@ -86,12 +86,14 @@ typedef struct {
     void                         *hold;           /* hold.c's entry */
     ngx_msec_t                    hold_start;
     ngx_msec_t                    held_ms;
+    ngx_uint_t                    held_outcome;   /* the last release's */
     unsigned                      json_client:1;  /* action=login */
     unsigned                      suspended:1;
     unsigned                      cleanup_set:1;  /* the waiter's cleanup */
     unsigned                      was_held:1;
     unsigned                      hold_over:1;    /* never held again */
     unsigned                      held_told:1;    /* counted in Redis */
+    unsigned                      held_pending:1; /* released, not counted */
 } ngx_http_oxmigrate_ctx_t;
 
 
@@ -114,6 +116,7 @@ ngx_int_t ngx_http_oxmigrate_respond(ngx_http_request_t *r,
 char *ngx_http_oxmigrate_conf_hold(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 /* a maintenance decision: NGX_DONE held, NGX_DECLINED answer it now */
+void ngx_http_oxmigrate_hold_counted(ngx_http_oxmigrate_ctx_t *ctx);
 ngx_int_t ngx_http_oxmigrate_hold(ngx_http_request_t *r,
     ngx_http_oxmigrate_ctx_t *ctx);
 /* $oxmigrate_held: s->len 0 when the request was not held */

@@ -175,12 +175,16 @@ sub outcome { metrics($_[0])->{"oxmigrate_held_total{outcome=\"$_[1]\"}"} // 0 }
 sub seen_everywhere {
     my ($port, $user, $code) = @_;
     my %left = map { $_ => 1 } $ng->worker_pids;
-    for (1 .. 400) {
+    # a condition, not a count: a loaded machine (ASan beside the plain
+    # pass) may take seconds before a worker's change-log poll runs
+    my $until = time + 60;
+    while (time < $until) {
         my $r = login(port => $port, user => $user, path => '/nohold/login');
         my $got = $r->{body} =~ /"code":"([^"]+)"/ ? $1 : "status $r->{status}";
         delete $left{ $r->{headers}{'x-pid'} // 0 } if $got eq $code;
         return 1 unless %left;
     }
+    diag "workers that never answered $code: @{[ sort keys %left ]}";
     return 0;
 }
 
