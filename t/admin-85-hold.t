@@ -108,17 +108,18 @@ ok(OxTest::wait_for(sub {
    }, 20, 0.05), "$s[1] disabled");
 
 # wait until the balancer sees the maintenance (the epoch): a short hold
-my ($t0, $rs);
+my $rs;
 OxTest::wait_for(sub {
-    $t0 = time;
     $rs = login_start(port => $P, user => 'b@ctx3.example.com',
                       path => '/short/login')->wait;
     $rs->{body} =~ /CTX-0007/;
 }, 10, 0.05);
 oxerror_ok($rs, 'CTX-0007', undef,
            'hold 500 ms, schema expected back later: CTX-0007');
-ok(time - $t0 < 0.45, sprintf('... at once (%.3f s), not held in vain',
-                              time - $t0));
+# held at most while the balancer asks Redis for the window, never until
+# its hold time ran out (the metric below says which outcome it was)
+ok(($rs->{headers}{'x-held'} || 0) < 0.5,
+   "... before its hold time (held $rs->{headers}{'x-held'} s), not in vain");
 ok(outcome('window') > $win0, '... oxmigrate_held_total{outcome="window"}');
 my $h2 = login_start(port => $P, user => 'c@ctx4.example.com',
                      path => '/long/login', timeout => 60);
