@@ -76,9 +76,11 @@ bench-admin: build
 bench-upgrade: build
 	@bench/bench-upgrade.sh $(BUILD)/ngx_http_oxmigrate_module.so
 
-# oxmigrate_hold: 10 000 held logins in one worker, released together
+# oxmigrate_hold: 10 000 held logins in one worker, released together;
+# then a 50-schema job with logins on both balancers throughout
 bench-hold: build
 	@bench/bench-hold.sh $(BUILD)/ngx_http_oxmigrate_module.so
+	@bench/bench-hold-job.sh $(BUILD)/ngx_http_oxmigrate_module.so
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
