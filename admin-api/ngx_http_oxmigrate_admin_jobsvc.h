@@ -282,6 +282,8 @@ ngx_int_t ngx_http_oxmigrate_admin_job_minute(
 void ngx_http_oxmigrate_admin_job_start(void *job);
 /* the addresses of a job's database hosts, before it starts (thread) */
 void ngx_http_oxmigrate_admin_job_resolve(void *job);
+/* thread: resolve, then a queue per database host (before job_start) */
+void ngx_http_oxmigrate_admin_job_prepare(void *job);
 /* event loop: free a prepared job that will not run */
 void ngx_http_oxmigrate_admin_job_free(void *job);
 

@@ -175,7 +175,7 @@ load_module $module;
 $( [ "$(id -u)" -eq 0 ] && echo 'user root root;' )
 worker_processes 1;
 pid $tmp/$1.pid;
-error_log $tmp/logs/$1-error.log notice;
+error_log $tmp/logs/$1-error.log ${BENCH_LOG:-notice};
 thread_pool oxmigrate threads=8;
 events { worker_connections 1024; }
 http {

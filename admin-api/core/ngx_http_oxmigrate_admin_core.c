@@ -92,7 +92,7 @@ ngx_http_oxmigrate_admin_fail(ngx_http_oxmigrate_admin_res_t *res,
 /*
  * The admin API's own time on the event loop (issue 18: at most 1 ms a
  * piece): a piece starts with loop_start() and ends with loop_end(),
- * which counts it in oxmigrate_metrics and logs (debug) a piece over
+ * which counts it in oxmigrate_metrics and logs (info) a piece over
  * 1 ms with what it was.  The time is the CPU time of the worker's
  * thread, its own work: time the kernel gave other processes meanwhile
  * (two cores shared with MariaDB and the pool's threads) is not the
@@ -121,8 +121,8 @@ ngx_http_oxmigrate_admin_loop_end(uint64_t start, const char *what,
     ngx_http_oxmigrate_metrics_admin_loop((ngx_uint_t) us);
 
     if (us > 1000) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "oxmigrate admin: %s held the event loop %uL us",
-                       what, us);
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "oxmigrate admin: %s held the event loop %uL us",
+                      what, us);
     }
 }

@@ -53,6 +53,9 @@ ngx_http_oxmigrate_admin_excluded_file(ngx_conf_t *cf, ngx_command_t *cmd,
  * thread pool and oxmigrate_update_lock_idle.
  */
 
+#define NGX_HTTP_OXMIGRATE_ADMIN_SEND_CHUNK  (64 * 1024)
+
+
 static char *
 ngx_http_oxmigrate_admin_watch_merge(ngx_conf_t *cf,
     ngx_http_oxmigrate_admin_loc_conf_t *conf)
@@ -305,6 +308,19 @@ ngx_http_oxmigrate_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     /* a body within the limit stays in memory: no temp file to read back */
     if (clcf->client_body_buffer_size < conf->max_body) {
         clcf->client_body_buffer_size = conf->max_body;
+    }
+
+    /*
+     * A large answer (GET /jobs/{id} of 5000 schemas is 650 kB) goes out
+     * 64 kB per turn of the event loop: nginx's write filter takes
+     * sendfile_max_chunk as its limit for every send and posts the rest
+     * to the next turn.  One writev() of 650 kB over loopback held the
+     * worker 2-4 ms (the kernel's TCP work counts as the worker's).
+     */
+    if (clcf->sendfile_max_chunk == 0
+        || clcf->sendfile_max_chunk > NGX_HTTP_OXMIGRATE_ADMIN_SEND_CHUNK)
+    {
+        clcf->sendfile_max_chunk = NGX_HTTP_OXMIGRATE_ADMIN_SEND_CHUNK;
     }
 
     return NGX_CONF_OK;

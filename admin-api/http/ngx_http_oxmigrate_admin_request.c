@@ -27,7 +27,7 @@ static void ngx_http_oxmigrate_admin_keepalive(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r);
 static void ngx_http_oxmigrate_admin_cleanup(void *data);
 static ngx_int_t ngx_http_oxmigrate_admin_send(ngx_http_request_t *r,
-    ngx_uint_t status, const u_char *body, size_t len);
+    ngx_uint_t status, const u_char *body, size_t len, ngx_uint_t copy);
 static ngx_int_t ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *msg);
 
@@ -403,7 +403,7 @@ ngx_http_oxmigrate_admin_thread(void *data, ngx_log_t *log)
 
     if (op->job) {
         /* its database hosts by address: a lookup, never on the loop */
-        ngx_http_oxmigrate_admin_job_resolve(op->job);
+        ngx_http_oxmigrate_admin_job_prepare(op->job);
     }
 
     if (op->route->action) {
@@ -507,7 +507,8 @@ ngx_http_oxmigrate_admin_reply_handler(ngx_http_request_t *r)
                          "the call failed, see the error log");
 
     } else {
-        rc = ngx_http_oxmigrate_admin_send(r, op->status, buf, len);
+        /* op->gen lives until the request's pool goes: sent in place */
+        rc = ngx_http_oxmigrate_admin_send(r, op->status, buf, len, 0);
     }
 
     ngx_http_oxmigrate_metrics_admin(
@@ -535,13 +536,19 @@ ngx_http_oxmigrate_admin_cleanup(void *data)
 }
 
 
+/*
+ * The answer: BODY and a newline.  COPY: BODY goes away once this
+ * returns; else it lives as long as the request (op->gen, 650 kB for a
+ * job of 5000 schemas, is sent where it is: no copy on the event loop).
+ */
+
 static ngx_int_t
 ngx_http_oxmigrate_admin_send(ngx_http_request_t *r, ngx_uint_t status,
-    const u_char *body, size_t len)
+    const u_char *body, size_t len, ngx_uint_t copy)
 {
     ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t    *b, *nl;
+    ngx_chain_t   out[2];
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len + 1;
@@ -554,20 +561,45 @@ ngx_http_oxmigrate_admin_send(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    b = ngx_create_temp_buf(r->pool, len + 1);
-    if (b == NULL) {
+    if (copy) {
+        b = ngx_create_temp_buf(r->pool, len + 1);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, body, len);
+        *b->last++ = '\n';
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+
+        out[0].buf = b;
+        out[0].next = NULL;
+
+        return ngx_http_output_filter(r, &out[0]);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    nl = ngx_calloc_buf(r->pool);
+    if (b == NULL || nl == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, body, len);
-    *b->last++ = '\n';
-    b->last_buf = 1;
-    b->last_in_chain = 1;
+    b->pos = (u_char *) body;
+    b->last = (u_char *) body + len;
+    b->memory = len ? 1 : 0;
 
-    out.buf = b;
-    out.next = NULL;
+    nl->pos = (u_char *) "\n";
+    nl->last = nl->pos + 1;
+    nl->memory = 1;
+    nl->last_buf = 1;
+    nl->last_in_chain = 1;
 
-    return ngx_http_output_filter(r, &out);
+    out[0].buf = b;
+    out[0].next = &out[1];
+    out[1].buf = nl;
+    out[1].next = NULL;
+
+    return ngx_http_output_filter(r, len ? &out[0] : &out[1]);
 }
 
 
@@ -590,7 +622,7 @@ ngx_http_oxmigrate_admin_send_error(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen_map_close(g);
 
     yajl_gen_get_buf(g, &buf, &len);
-    rc = ngx_http_oxmigrate_admin_send(r, status, buf, len);
+    rc = ngx_http_oxmigrate_admin_send(r, status, buf, len, 1);
     yajl_gen_free(g);
 
     return rc;
