@@ -294,6 +294,10 @@ char *ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
 MYSQL *ngx_http_oxmigrate_admin_configdb_connect(
     ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, char *err,
     size_t errlen);
+/* the same with client flags (CLIENT_MULTI_STATEMENTS) */
+MYSQL *ngx_http_oxmigrate_admin_configdb_open(
+    ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, unsigned long flags,
+    char *err, size_t errlen);
 /*
  * printf-like SQL: %s C string and %V ngx_str_t * as escaped literals,
  * %I C string as `identifier`, %U uint64_t, %D int64_t, %R raw C string.

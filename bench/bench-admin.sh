@@ -238,6 +238,10 @@ run_job() {
         }' "$port" "$tmp/$name.stall" &
     poller=$!
     cpu0=$(cpu_of "$worker")
+    # BENCH_SQLLOG=1: MariaDB's general log of this run (round trips; it
+    # slows the run, so not with the times that count)
+    [ "${BENCH_SQLLOG:-0}" = 1 ] && sql -e "SET GLOBAL general_log_file =
+        '$tmp/logs/sql-$name.log', GLOBAL general_log = 1"
     echo "bench-admin: POST /upgrade ($name, parallel $parallel)"
     t0=$(date +%s%N)
     job=$(curl -sf -u bench:bench -X POST "$api/upgrade" \
@@ -250,6 +254,7 @@ run_job() {
                 | perl -MJSON::PP -e 'print decode_json(join "", <>)->{state}')
     done
     t1=$(date +%s%N)
+    [ "${BENCH_SQLLOG:-0}" = 1 ] && sql -e "SET GLOBAL general_log = 0"
     cpu1=$(cpu_of "$worker")
     kill "$poller" 2>/dev/null || true
     wait "$poller" 2>/dev/null || true
