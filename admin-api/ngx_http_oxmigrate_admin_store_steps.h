@@ -25,6 +25,14 @@
 #define NGX_HTTP_OXMIGRATE_LOOK_WINDOW    0x04  /* time_window */
 #define NGX_HTTP_OXMIGRATE_LOOK_DOWNTIME  0x08  /* max_downtime's pause */
 #define NGX_HTTP_OXMIGRATE_LOOK_CANARY    0x10  /* pause_after's pause */
+#define NGX_HTTP_OXMIGRATE_LOOK_CHANGELOG 0x20  /* oxmigrate_change exists */
+
+/* the change log's table (its triggers come with it), seen with the
+   admin user's table rights: information_schema.triggers would need the
+   TRIGGER privilege, which the documented GRANT does not give */
+#define NGX_HTTP_OXMIGRATE_CHANGELOG_EXISTS                                   \
+    "SELECT COUNT(*) FROM information_schema.tables"                          \
+    " WHERE table_schema = DATABASE() AND table_name = 'oxmigrate_change'"
 
 /* a job's row as a step or the driver's poll reads it */
 typedef struct {
@@ -33,6 +41,7 @@ typedef struct {
     ngx_uint_t                  disabled;   /* by this job, in a run before */
     int64_t                     mean;       /* ms; 0: none done yet */
     char                       *window;     /* NULL: none */
+    ngx_int_t                   changelog;  /* -1: not asked */
 } ngx_http_oxmigrate_step_look_t;
 
 
@@ -72,6 +81,12 @@ int64_t ngx_http_oxmigrate_admin_store_step_cancelled(MYSQL *m,
 /* a failed check with force: the job pauses */
 int64_t ngx_http_oxmigrate_admin_store_step_pause(MYSQL *m, ngx_pool_t *pool,
     uint64_t job_id, uint64_t claim, const char *schema, const char *why);
+
+/* changeserver: START TRANSACTION, the move, the count after it (one
+   round trip on a job's connection); the caller commits or rolls back */
+ngx_int_t ngx_http_oxmigrate_admin_store_step_move(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t server_id, int64_t *changed,
+    uint64_t *total, uint64_t *enabled);
 
 /* the job's end (paused: "paused" if still asked, else "interrupted") */
 int64_t ngx_http_oxmigrate_admin_store_job_end(MYSQL *m, ngx_pool_t *pool,

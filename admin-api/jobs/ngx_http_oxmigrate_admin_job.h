@@ -172,6 +172,7 @@ typedef struct {
     MYSQL                            *m;      /* configdb; NULL: gone */
     ngx_http_oxmigrate_step_t         st;
     char                             *audit;  /* rows not written yet */
+    ngx_int_t                         changelog;  /* -1: not known yet */
 } ngx_http_oxmigrate_job_run_t;
 
 

@@ -55,6 +55,16 @@ ngx_http_oxmigrate_admin_job_invalidate(ngx_http_oxmigrate_job_run_t *run)
     m = (run->st.cache == NULL || ngx_strcmp(run->st.cache, "change log") == 0)
         ? run->m : NULL;
 
+    /* configdb's change log, as the schema's disable read it */
+    if (run->changelog == 1) {
+        run->st.cache = "change log";
+        return;
+    }
+
+    if (run->changelog == 0) {
+        m = NULL;
+    }
+
     how = ngx_http_oxmigrate_admin_invalidate(m, run->job->omcf->redis,
                                               run->job->log, why,
                                               sizeof(why));
@@ -295,6 +305,7 @@ ngx_http_oxmigrate_admin_run_open(ngx_http_oxmigrate_job_step_t *step,
     ngx_memzero(run, sizeof(ngx_http_oxmigrate_job_run_t));
     run->job = job;
     run->js = step->s;
+    run->changelog = -1;
 
     run->pool = ngx_create_pool(size, job->log);
     if (run->pool == NULL) {

@@ -256,6 +256,10 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
         rc == NGX_ERROR);
     ngx_http_oxmigrate_admin_job_looked(step, rc, lk);
 
+    if (rc != NGX_ERROR) {
+        run->changelog = lk->changelog;
+    }
+
     ngx_http_oxmigrate_admin_job_invalidate(run);
 
     if (!disabled) {

@@ -25,7 +25,7 @@
 
 #define NGX_HTTP_OXMIGRATE_STEP_LOOK                                          \
     "SELECT j.control, j.parallel, s.disabled_at IS NOT NULL,"               \
-    " j.claim = %U, %R, %R"                                                   \
+    " j.claim = %U, %R, %R, %R"                                               \
     " FROM oxmigrate_job j JOIN oxmigrate_job_schema s"                       \
     " ON s.job_id = j.id WHERE j.id = %U AND s.seq = %U"
 
@@ -129,6 +129,8 @@ ngx_http_oxmigrate_admin_store_steps_sql(MYSQL *m, ngx_pool_t *pool,
         (what & NGX_HTTP_OXMIGRATE_LOOK_MEAN) ? NGX_HTTP_OXMIGRATE_STEP_MEAN
                                               : "NULL",
         (what & NGX_HTTP_OXMIGRATE_LOOK_WINDOW) ? "j.time_window" : "NULL",
+        (what & NGX_HTTP_OXMIGRATE_LOOK_CHANGELOG)
+        ? "(" NGX_HTTP_OXMIGRATE_CHANGELOG_EXISTS ")" : "NULL",
         job_id, seq);
 }
 
@@ -178,6 +180,8 @@ ngx_http_oxmigrate_admin_store_steps_look(MYSQL *m, ngx_pool_t *pool,
     lk->window = row[5] ? ngx_http_oxmigrate_admin_strndup(pool, row[5],
                                                         ngx_strlen(row[5]))
                         : NULL;
+
+    lk->changelog = row[6] ? (row[6][0] != '0') : -1;
 
     mysql_free_result(res);
 
@@ -249,7 +253,10 @@ ngx_http_oxmigrate_admin_store_step_mark(MYSQL *m, ngx_pool_t *pool,
 }
 
 
-/* the first disable counts: a resumed schema keeps its start */
+/*
+ * The first disable counts (a resumed schema keeps its start), then the
+ * job's row and whether configdb has the change log (the invalidation).
+ */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_store_step_disabled(MYSQL *m, ngx_pool_t *pool,
@@ -268,8 +275,7 @@ ngx_http_oxmigrate_admin_store_step_disabled(MYSQL *m, ngx_pool_t *pool,
 
     return ngx_http_oxmigrate_admin_store_steps_look(m, pool,
                ngx_http_oxmigrate_admin_store_steps_sql(m, pool, before,
-                                                        job_id, claim, seq, 0,
-                                                        now),
+                   job_id, claim, seq, NGX_HTTP_OXMIGRATE_LOOK_CHANGELOG, now),
                lk);
 }
 
@@ -495,4 +501,87 @@ ngx_http_oxmigrate_admin_store_step_checks(MYSQL *m, ngx_pool_t *pool,
                " 'checks', JSON_EXTRACT(%V, '$')))",
                checks, job_id, seq, now, job_id, schema, (uint64_t) status,
                job_id, schema, checks);
+}
+
+
+/*
+ * changeserver's move: the transaction's start, the move and the count
+ * after it; in one round trip on a job's connection (multi statements).
+ * The caller commits or rolls back.  NGX_ERROR: see mysql_error(), the
+ * transaction may be open.
+ */
+
+ngx_int_t
+ngx_http_oxmigrate_admin_store_step_move(MYSQL *m, ngx_pool_t *pool,
+    const char *schema, uint64_t server_id, int64_t *changed,
+    uint64_t *total, uint64_t *enabled)
+{
+    int         status;
+    char       *sql, *move;
+    ngx_uint_t  n;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    move = ngx_http_oxmigrate_admin_sql(m, pool,
+               "UPDATE context_server2db_pool SET server_id = %U"
+               " WHERE db_schema = %s AND BINARY db_schema = %s",
+               server_id, schema, schema);
+    if (move == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!(m->client_flag & CLIENT_MULTI_STATEMENTS)) {
+        if (mysql_query(m, "START TRANSACTION") != 0) {
+            return NGX_ERROR;
+        }
+
+        *changed = ngx_http_oxmigrate_admin_exec(m, pool, "%R", move);
+        if (*changed < 0) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, total,
+                                                      enabled);
+    }
+
+    sql = ngx_http_oxmigrate_admin_sql(m, pool,
+              "START TRANSACTION;%R;"
+              "SELECT COUNT(*), COALESCE(SUM(c.enabled = 1), 0) FROM context c"
+              " JOIN context_server2db_pool p ON p.cid = c.cid"
+              " WHERE p.db_schema = %s AND BINARY p.db_schema = %s",
+              move, schema, schema);
+
+    if (sql == NULL || mysql_real_query(m, sql, ngx_strlen(sql)) != 0) {
+        return NGX_ERROR;
+    }
+
+    *changed = -1;
+    *total = 0;
+    *enabled = 0;
+
+    for (n = 0; /* void */; n++) {
+        res = mysql_store_result(m);
+
+        if (res) {
+            row = mysql_fetch_row(res);
+            if (row) {
+                *total = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
+                *enabled = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));
+            }
+
+            mysql_free_result(res);
+
+        } else if (mysql_field_count(m) != 0) {
+            return NGX_ERROR;
+
+        } else if (n == 1) {
+            *changed = (int64_t) mysql_affected_rows(m);
+        }
+
+        status = mysql_next_result(m);
+
+        if (status != 0) {
+            return (status > 0 || n != 2) ? NGX_ERROR : NGX_OK;
+        }
+    }
 }
