@@ -81,27 +81,31 @@ ngx_http_oxmigrate_admin_store_steps_run(MYSQL *m, char *sql)
 }
 
 
-/* the writes of "what" before the look, and the look */
+/* the writes of "what" before the look, and the look; NULL: no memory */
 
 static char *
 ngx_http_oxmigrate_admin_store_steps_sql(MYSQL *m, ngx_pool_t *pool,
     const char *before, uint64_t job_id, uint64_t claim, uint64_t seq,
     ngx_uint_t what, int64_t now)
 {
-    return ngx_http_oxmigrate_admin_sql(m, pool,
-        "%R%R%R%R" NGX_HTTP_OXMIGRATE_STEP_LOOK,
-        before ? before : "",
-        (what & NGX_HTTP_OXMIGRATE_LOOK_BEAT)
-        ? ngx_http_oxmigrate_admin_sql(m, pool,
-              "UPDATE oxmigrate_job SET heartbeat = %D"
-              " WHERE id = %U AND claim = %U;", now, job_id, claim)
-        : "",
-        (what & NGX_HTTP_OXMIGRATE_LOOK_DOWNTIME)
+    char  *beat, *downtime, *canary;
+
+    beat = "";
+    downtime = "";
+    canary = "";
+
+    if (what & NGX_HTTP_OXMIGRATE_LOOK_BEAT) {
+        beat = ngx_http_oxmigrate_admin_sql(m, pool,
+                   "UPDATE oxmigrate_job SET heartbeat = %D"
+                   " WHERE id = %U AND claim = %U;", now, job_id, claim);
+    }
+
+    if (what & NGX_HTTP_OXMIGRATE_LOOK_DOWNTIME) {
         /*
          * max_downtime: a schema disabled for longer is reported and the
          * job pauses after it (the schema itself goes on: never killed)
          */
-        ? ngx_http_oxmigrate_admin_sql(m, pool,
+        downtime = ngx_http_oxmigrate_admin_sql(m, pool,
               "UPDATE oxmigrate_job j JOIN oxmigrate_job_schema s"
               " ON s.job_id = j.id SET j.control = 'pause',"
               " j.reason = CONCAT('max_downtime: ', s.name,"
@@ -111,11 +115,12 @@ ngx_http_oxmigrate_admin_store_steps_sql(MYSQL *m, ngx_pool_t *pool,
               " AND j.max_downtime IS NOT NULL AND s.state = 'running'"
               " AND s.disabled_at IS NOT NULL AND s.enabled_at IS NULL"
               " AND s.disabled_at < %D - j.max_downtime * 1000;",
-              job_id, claim, now)
-        : "",
-        (what & NGX_HTTP_OXMIGRATE_LOOK_CANARY)
+              job_id, claim, now);
+    }
+
+    if (what & NGX_HTTP_OXMIGRATE_LOOK_CANARY) {
         /* the canary: after pause_after schemas done the job pauses once */
-        ? ngx_http_oxmigrate_admin_sql(m, pool,
+        canary = ngx_http_oxmigrate_admin_sql(m, pool,
               "UPDATE oxmigrate_job SET control = 'pause',"
               " reason = CONCAT('pause_after: ', pause_after,"
               " ' schemas done (the canary)'),"
@@ -123,9 +128,16 @@ ngx_http_oxmigrate_admin_store_steps_sql(MYSQL *m, ngx_pool_t *pool,
               " AND pause_after IS NOT NULL AND control IS NULL"
               " AND pause_after <= (SELECT COUNT(*) FROM oxmigrate_job_schema"
               " WHERE job_id = %U AND state = 'done');",
-              job_id, claim, job_id)
-        : "",
-        claim,
+              job_id, claim, job_id);
+    }
+
+    if (beat == NULL || downtime == NULL || canary == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_oxmigrate_admin_sql(m, pool,
+        "%R%R%R%R" NGX_HTTP_OXMIGRATE_STEP_LOOK,
+        before ? before : "", beat, downtime, canary, claim,
         (what & NGX_HTTP_OXMIGRATE_LOOK_MEAN) ? NGX_HTTP_OXMIGRATE_STEP_MEAN
                                               : "NULL",
         (what & NGX_HTTP_OXMIGRATE_LOOK_WINDOW) ? "j.time_window" : "NULL",
