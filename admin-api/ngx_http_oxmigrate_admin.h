@@ -21,7 +21,9 @@
  *   tasks/  the SQL update-task runner: *.sql tasks, OX's lock, one task
  *           and its updateTask row in one transaction.
  *   store/  SQL, by table family: configdb (server, context, db_pool),
- *           the audit; db.c: connections and the SQL builder.
+ *           the audit, the job tables (store_jobs.c for the endpoints,
+ *           store_steps.c for the job engine's bookkeeping), a schema's
+ *           updateTask; db.c: connections and the SQL builder.
  *   core/   below everything: posting work to a thread pool, a reason,
  *           the event-loop timing, JSON values (answers and JSON columns).
  *
