@@ -21,7 +21,9 @@
  *   tasks/  the SQL update-task runner: *.sql tasks, OX's lock, one task
  *           and its updateTask row in one transaction.
  *   store/  SQL, by table family: configdb (server, context, db_pool),
- *           the audit; db.c: connections and the SQL builder.
+ *           the audit, the job tables (store_jobs.c for the endpoints,
+ *           store_steps.c for the job engine's bookkeeping), a schema's
+ *           updateTask; db.c: connections and the SQL builder.
  *   core/   below everything: posting work to a thread pool, a reason,
  *           the event-loop timing, JSON values (answers and JSON columns).
  *
@@ -294,6 +296,10 @@ char *ngx_http_oxmigrate_admin_host_port(ngx_pool_t *pool,
 MYSQL *ngx_http_oxmigrate_admin_configdb_connect(
     ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, char *err,
     size_t errlen);
+/* the same with client flags (CLIENT_MULTI_STATEMENTS) */
+MYSQL *ngx_http_oxmigrate_admin_configdb_open(
+    ngx_http_oxmigrate_db_conf_t *dcf, ngx_pool_t *pool, unsigned long flags,
+    char *err, size_t errlen);
 /*
  * printf-like SQL: %s C string and %V ngx_str_t * as escaped literals,
  * %I C string as `identifier`, %U uint64_t, %D int64_t, %R raw C string.

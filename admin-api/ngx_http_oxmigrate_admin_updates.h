@@ -257,9 +257,11 @@ int64_t ngx_http_oxmigrate_admin_store_unlock_end(MYSQL *m, ngx_pool_t *pool,
  * breaks on these two names.
  */
 ngx_int_t ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
-    const char *schema);
+    const char *schema, ngx_uint_t ended);
+/* end: the task's end in the same round trip (then task_end's ended) */
 ngx_int_t ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update);
+    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update,
+    ngx_uint_t end);
 
 /* runupdate's proof (ox/oxupdate.c): task names, the newest task row */
 ngx_int_t ngx_http_oxmigrate_admin_store_task_names(MYSQL *sm,

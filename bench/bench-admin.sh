@@ -29,6 +29,11 @@
 #                                       BENCH_HOSTS=1 BENCH_OX=1
 #                                       BENCH_TASKS=sql/updatetasks)
 #
+# BENCH_SQLLOG=1 writes MariaDB's general log of each job (FILE and
+# TABLE: mysql.general_log has microseconds; BENCH_KEEP=1 keeps it) and
+# prints the job's round trips per schema; the log slows the run, so its
+# times do not count.
+#
 # Then the scale case (BENCH_SCALE=0 skips it): 5000 schemas of 2
 # contexts on 4 database hosts (4 db_pools on 127.0.0.1-4 of one MariaDB),
 # parallel 4, no update task rows, no floor and no ox run, i.e.
@@ -238,6 +243,9 @@ run_job() {
         }' "$port" "$tmp/$name.stall" &
     poller=$!
     cpu0=$(cpu_of "$worker")
+    # BENCH_SQLLOG=1: MariaDB's general log of this run
+    [ "${BENCH_SQLLOG:-0}" = 1 ] && sql -e "SET GLOBAL log_output = 'FILE,TABLE', general_log_file =
+        '$tmp/logs/sql-$name.log', GLOBAL general_log = 1"
     echo "bench-admin: POST /upgrade ($name, parallel $parallel)"
     t0=$(date +%s%N)
     job=$(curl -sf -u bench:bench -X POST "$api/upgrade" \
@@ -250,6 +258,24 @@ run_job() {
                 | perl -MJSON::PP -e 'print decode_json(join "", <>)->{state}')
     done
     t1=$(date +%s%N)
+    if [ "${BENCH_SQLLOG:-0}" = 1 ]; then
+        sql -e "SET GLOBAL general_log = 0"
+        # round trips (Query, Init DB) of the job's connections: not those
+        # of POST /upgrade (GET_LOCK) and GET /jobs (its SELECT)
+        perl -e '
+            my (%q, %api, $cur);
+            while (<STDIN>) {
+                next unless /^(?:\d{6}\s+[\d:]+\s+)?\s+(\d+)\s+(Query|Init DB|Connect|Quit)\t?(.*)/;
+                my ($id, $cmd, $arg) = ($1, $2, $3);
+                $q{$id}++ if $cmd ne "Connect" && $cmd ne "Quit";
+                $api{$id} = 1 if $arg =~ /^SELECT (?:j\.id, j\.kind|GET_LOCK)/;
+            }
+            my $n = 0;
+            $n += $q{$_} for grep { !$api{$_} } keys %q;
+            printf "%s: %d round trips of the job to MariaDB, %.1f per schema\n",
+                   $ARGV[0], $n, $n / $ARGV[1];' "$name" "$nschemas" \
+            <"$tmp/logs/sql-$name.log" >"$tmp/$name.trips"
+    fi
     cpu1=$(cpu_of "$worker")
     kill "$poller" 2>/dev/null || true
     wait "$poller" 2>/dev/null || true
@@ -426,6 +452,7 @@ perl -MJSON::PP -e '
   "$tmp/nginx-oxc-job.json" "$tmp/oxc-tools.txt" "$tmp/ox/calls.log"
 
 cat "$tmp"/*.loop 2>/dev/null
+cat "$tmp"/*.trips 2>/dev/null
 
 grep -E '\[(alert|emerg|crit)\]' "$tmp"/logs/*error.log && exit 1
 

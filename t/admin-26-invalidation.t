@@ -89,5 +89,23 @@ is(epoch(), $e0, '... the epoch is left alone (no global flush)');
 ok($db->value('SELECT COUNT(*) FROM oxmigrate_change') > $n0,
    '... the triggers recorded the change');
 
+# a job reads whether the change log is there with its schema's disable
+# (no statement of its own): the triggers tell the balancers, no epoch
+$r = OxAdmin::api($ng, POST => "schemas/$s3/enable");
+is($r->{json}{cache_invalidation}, 'change log', 'enable: "change log"');
+$e0 = epoch();
+$n0 = $db->value('SELECT COUNT(*) FROM oxmigrate_change');
+$j = OxAdmin::api($ng, POST => 'upgrade', json => { server => 'oxserver-old',
+                                                    continue => JSON::PP::true });
+is($j->{status}, 202, 'a job back to oxserver-old starts') or diag($j->{body});
+$job = OxAdmin::wait_job($ng, $j->{json}{job});
+is($job->{state}, 'done', '... done');
+@msgs = map { $_->{message} // '' } @{ $job->{schemas} // [] };
+ok(@msgs == 3 && !grep({ $_ ne '' } @msgs),
+   '... no schema says its invalidation failed') or diag(explain($job));
+is(epoch(), $e0, '... the epoch is left alone (the change log told them)');
+ok($db->value('SELECT COUNT(*) FROM oxmigrate_change') >= $n0 + 3,
+   '... the triggers recorded each schema\'s changes');
+
 $ng->stop;
 done_testing;

@@ -46,37 +46,18 @@ static redisContext *ngx_http_oxmigrate_admin_hold_redis(
  */
 
 void
-ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run)
+ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run,
+    int64_t mean)
 {
     char                              key[NGX_HTTP_OXMIGRATE_ADMIN_HOLD_KEY];
-    int64_t                           mean;
-    MYSQL_ROW                         row;
-    MYSQL_RES                        *res;
     redisReply                       *reply;
     redisContext                     *c;
     ngx_http_oxmigrate_redis_conf_t  *rcf;
 
     rcf = run->job->omcf->redis;
 
-    if (rcf == NULL || run->m == NULL) {
+    if (rcf == NULL) {
         return;
-    }
-
-    mean = 0;
-
-    res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
-              "SELECT CAST(AVG(enabled_at - disabled_at) AS SIGNED)"
-              " FROM oxmigrate_job_schema WHERE job_id = %U"
-              " AND disabled_at IS NOT NULL AND enabled_at >= disabled_at",
-              run->job->id);
-
-    if (res) {
-        row = mysql_fetch_row(res);
-        if (row && row[0]) {
-            mean = ngx_http_oxmigrate_admin_job_col(row[0], 0);
-        }
-
-        mysql_free_result(res);
     }
 
     c = ngx_http_oxmigrate_admin_hold_redis(rcf, run->job->log);

@@ -31,6 +31,7 @@
 
 
 #include "ngx_http_oxmigrate_admin.h"
+#include "ngx_http_oxmigrate_admin_store_steps.h"
 
 
 #define NGX_HTTP_OXMIGRATE_JOB_UPGRADE   0
@@ -171,13 +172,16 @@ typedef struct {
     MYSQL                            *m;      /* configdb; NULL: gone */
     ngx_http_oxmigrate_step_t         st;
     char                             *audit;  /* rows not written yet */
+    ngx_int_t                         changelog;  /* -1: not known yet */
 } ngx_http_oxmigrate_job_run_t;
 
 
 /* ngx_http_oxmigrate_admin_hold.c: oxmigrate_hold's Redis keys (thread) */
 
-/* a job disables the schema: counts reset, the expected window written */
-void ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run);
+/* a job disables the schema: counts reset, the expected window written
+   (mean: the job's mean downtime so far, ms; 0: none) */
+void ngx_http_oxmigrate_admin_hold_disabled(ngx_http_oxmigrate_job_run_t *run,
+    int64_t mean);
 /* GET /jobs/{id}: per schema "held", "maintenance_answers" (c may be NULL) */
 void ngx_http_oxmigrate_admin_hold_counts(
     ngx_http_oxmigrate_redis_conf_t *rcf, ngx_log_t *log,
@@ -185,22 +189,35 @@ void ngx_http_oxmigrate_admin_hold_counts(
 
 MYSQL *ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     ngx_pool_t *pool);
-/* NGX_DECLINED: the job is another driver's now */
-ngx_int_t ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job,
-    MYSQL *m, ngx_pool_t *pool);
 void ngx_http_oxmigrate_admin_job_invalidate(
     ngx_http_oxmigrate_job_run_t *run);
 /* 1: the broken configdb connection is back */
 ngx_uint_t ngx_http_oxmigrate_admin_job_again(
     ngx_http_oxmigrate_job_run_t *run);
-int64_t ngx_http_oxmigrate_admin_job_exec(ngx_http_oxmigrate_job_run_t *run,
-    const char *fmt, ...);
+/* a store call failed: 1 the connection broke and is back (call again) */
+ngx_uint_t ngx_http_oxmigrate_admin_job_retry(
+    ngx_http_oxmigrate_job_run_t *run);
+/*
+ * A store call on the run's configdb connection (call uses run->m), again
+ * after a reconnect when the connection broke; rc is NGX_ERROR without a
+ * connection.  failed: the test of rc that says the call failed.
+ */
+#define ngx_http_oxmigrate_admin_job_store(run, rc, call, failed)             \
+    for ((rc) = NGX_ERROR; (run)->m != NULL; ) {                              \
+        (rc) = (call);                                                        \
+        if (!(failed) || !ngx_http_oxmigrate_admin_job_retry(run)) {          \
+            break;                                                            \
+        }                                                                     \
+    }
 void ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
     const char *state, ngx_array_t *failed, const char *msg);
-ngx_int_t ngx_http_oxmigrate_admin_job_control(
-    ngx_http_oxmigrate_job_run_t *run, ngx_http_oxmigrate_job_step_t *step,
-    ngx_uint_t *disabled);
-void ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run);
+/* control and parallel into step, the rest in lk; NGX_DECLINED: the job
+   is another driver's now */
+ngx_int_t ngx_http_oxmigrate_admin_job_look(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t what,
+    ngx_http_oxmigrate_step_look_t *lk);
+void ngx_http_oxmigrate_admin_job_looked(ngx_http_oxmigrate_job_step_t *step,
+    ngx_int_t rc, ngx_http_oxmigrate_step_look_t *lk);
 void ngx_http_oxmigrate_admin_job_audit(ngx_http_oxmigrate_job_run_t *run,
     const char *action, ngx_uint_t status, const char *state,
     const char *msg, ngx_http_oxmigrate_update_t *u);
@@ -210,7 +227,8 @@ ngx_int_t ngx_http_oxmigrate_admin_run_open(
 void ngx_http_oxmigrate_admin_run_close(ngx_http_oxmigrate_job_step_t *step,
     ngx_http_oxmigrate_job_run_t *run);
 ngx_int_t ngx_http_oxmigrate_admin_run_begin(
-    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_job_run_t *run);
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_step_look_t *lk);
 
 
 /* ngx_http_oxmigrate_admin_jobsteps.c (thread) */

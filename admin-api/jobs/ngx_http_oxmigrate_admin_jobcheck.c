@@ -166,31 +166,16 @@ ngx_http_oxmigrate_admin_check_replica(ngx_http_oxmigrate_job_t *job,
     MYSQL                        *rm;
     uint64_t                      rpool, wpool;
     ngx_int_t                     lag;
-    ngx_uint_t                    i, n;
-    MYSQL_ROW                     row;
-    MYSQL_RES                    *res;
-    MYSQL_FIELD                  *f;
     ngx_http_oxmigrate_dbhost_t   h;
 
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT read_db_pool_id, write_db_pool_id"
-              " FROM context_server2db_pool WHERE db_schema = %s LIMIT 1",
-              schema);
-    row = res ? mysql_fetch_row(res) : NULL;
-
-    if (row == NULL) {
-        if (res) {
-            mysql_free_result(res);
-        }
-
+    if (ngx_http_oxmigrate_admin_store_step_pools(m, pool, schema, &rpool,
+                                                  &wpool)
+        != NGX_OK)
+    {
         ngx_http_oxmigrate_admin_check_add(c, "replica", 0,
                                            "the schema's pools are unknown");
         return;
     }
-
-    rpool = ngx_atoof((u_char *) row[0], ngx_strlen(row[0]));
-    wpool = ngx_atoof((u_char *) row[1], ngx_strlen(row[1]));
-    mysql_free_result(res);
 
     if (rpool == wpool) {
         ngx_http_oxmigrate_admin_check_add(c, "replica", 1,
@@ -215,25 +200,10 @@ ngx_http_oxmigrate_admin_check_replica(ngx_http_oxmigrate_job_t *job,
         return;
     }
 
-    lag = -2;
-    res = ngx_http_oxmigrate_admin_select(rm, pool, "SHOW SLAVE STATUS");
-
-    if (res && (row = mysql_fetch_row(res))) {
-        n = mysql_num_fields(res);
-        f = mysql_fetch_fields(res);
-
-        for (i = 0; i < n; i++) {
-            if (ngx_strcmp(f[i].name, "Seconds_Behind_Master") == 0) {
-                lag = row[i] ? ngx_atoi((u_char *) row[i],
-                                        ngx_strlen(row[i]))
-                             : -1;
-                break;
-            }
-        }
-    }
-
-    if (res) {
-        mysql_free_result(res);
+    if (ngx_http_oxmigrate_admin_store_replica_lag(rm, pool, &lag)
+        != NGX_OK)
+    {
+        lag = -2;
     }
 
     mysql_close(rm);
@@ -531,18 +501,10 @@ ngx_http_oxmigrate_admin_job_checks(ngx_http_oxmigrate_job_t *job,
     js.data = (u_char *) buf;
     js.len = len;
 
-    (void) ngx_http_oxmigrate_admin_exec(m, pool,
-              "UPDATE oxmigrate_job_schema SET checks = %V"
-              " WHERE job_id = %U AND seq = %U", &js, job->id, seq);
-
-    (void) ngx_http_oxmigrate_admin_exec(m, pool,
-              "INSERT INTO oxmigrate_audit (ts, user, action, arguments,"
-              " status, result) VALUES (%D, CONCAT('job ', %U), 'checkschema',"
-              " JSON_OBJECT('params', JSON_ARRAY(%s), 'body', ''), %U,"
-              " JSON_OBJECT('job', %U, 'schema', %s, 'checks', JSON_EXTRACT(%V,"
-              " '$')))",
-              ngx_http_oxmigrate_admin_now_ms(), job->id, schema,
-              (uint64_t) (c.failed ? 409 : 200), job->id, schema, &js);
+    /* on the schema's row, and audited */
+    (void) ngx_http_oxmigrate_admin_store_step_checks(m, pool, job->id, seq,
+               &js, schema, c.failed ? 409 : 200,
+               ngx_http_oxmigrate_admin_now_ms());
 
     if (c.failed) {
         *why = ngx_pnalloc(pool, ngx_strlen(c.first) + 1);

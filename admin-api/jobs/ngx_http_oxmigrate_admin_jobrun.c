@@ -3,14 +3,16 @@
 /*
  * oxmigrate admin API: a job's run on the thread side, what its steps and
  * polls share: the configdb connection (lent by the driver or new, again
- * after a reconnect), the heartbeat, the bookkeeping statements on the
- * job's rows (conditional on its claim), the audit rows of a schema's
- * steps, the control the driver is asked for, the canary and the
- * balancers' cache invalidation.  Thread pool only.
+ * after a reconnect, with multi statements), the store calls of the
+ * bookkeeping on the job's rows (store/..._store_steps.c,
+ * again after a reconnect), the audit rows of a schema's steps, the job's
+ * row as the driver needs it (control, parallel) and the balancers' cache
+ * invalidation.  Thread pool only.
  */
 
 
 #include "ngx_http_oxmigrate_admin_job.h"
+#include "ngx_http_oxmigrate_admin_store_steps.h"
 
 
 MYSQL *
@@ -20,7 +22,7 @@ ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     char    err[256];
     MYSQL  *m;
 
-    m = ngx_http_oxmigrate_admin_configdb_connect(
+    m = ngx_http_oxmigrate_admin_store_steps_connect(
             ngx_http_oxmigrate_admin_dcf(job->omcf), pool, err, sizeof(err));
     if (m == NULL) {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
@@ -28,41 +30,6 @@ ngx_http_oxmigrate_admin_job_db(ngx_http_oxmigrate_job_t *job,
     }
 
     return m;
-}
-
-
-
-/* the heartbeat; NGX_DECLINED: another driver claimed the job */
-
-ngx_int_t
-ngx_http_oxmigrate_admin_job_beat(ngx_http_oxmigrate_job_t *job, MYSQL *m,
-    ngx_pool_t *pool)
-{
-    int64_t     rc;
-    MYSQL_RES  *res;
-
-    rc = ngx_http_oxmigrate_admin_exec(m, pool,
-             "UPDATE oxmigrate_job SET heartbeat = %D"
-             " WHERE id = %U AND claim = %U",
-             ngx_http_oxmigrate_admin_now_ms(), job->id, job->claim);
-
-    if (rc != 0) {
-        return rc < 0 ? NGX_ERROR : NGX_OK;
-    }
-
-    /* no row changed: lost, or a beat within the same millisecond */
-
-    res = ngx_http_oxmigrate_admin_select(m, pool,
-              "SELECT 1 FROM oxmigrate_job WHERE id = %U AND claim = %U",
-              job->id, job->claim);
-    if (res == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = mysql_num_rows(res);
-    mysql_free_result(res);
-
-    return rc ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -87,6 +54,16 @@ ngx_http_oxmigrate_admin_job_invalidate(ngx_http_oxmigrate_job_run_t *run)
      */
     m = (run->st.cache == NULL || ngx_strcmp(run->st.cache, "change log") == 0)
         ? run->m : NULL;
+
+    /* configdb's change log, as the schema's disable read it */
+    if (run->changelog == 1) {
+        run->st.cache = "change log";
+        return;
+    }
+
+    if (run->changelog == 0) {
+        m = NULL;
+    }
 
     how = ngx_http_oxmigrate_admin_invalidate(m, run->job->omcf->redis,
                                               run->job->log, why,
@@ -135,7 +112,7 @@ ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
     end = ngx_http_oxmigrate_admin_now_ms() + run->job->alcf->lock_idle;
 
     while (!ngx_terminate) {
-        run->m = ngx_http_oxmigrate_admin_configdb_connect(
+        run->m = ngx_http_oxmigrate_admin_store_steps_connect(
                      ngx_http_oxmigrate_admin_dcf(run->job->omcf), run->pool,
                      err, sizeof(err));
         if (run->m) {
@@ -159,40 +136,25 @@ ngx_http_oxmigrate_admin_job_again(ngx_http_oxmigrate_job_run_t *run)
 
 
 
-/* a bookkeeping statement on configdb, again after a reconnect */
+/*
+ * A store call on the run's connection failed: 1 if the connection broke
+ * and is back (call again), else 0 (logged).
+ */
 
-int64_t
-ngx_http_oxmigrate_admin_job_exec(ngx_http_oxmigrate_job_run_t *run,
-    const char *fmt, ...)
+ngx_uint_t
+ngx_http_oxmigrate_admin_job_retry(ngx_http_oxmigrate_job_run_t *run)
 {
-    char     *sql;
-    va_list   args;
-
-    while (run->m) {
-        va_start(args, fmt);
-        sql = ngx_http_oxmigrate_admin_vsql(run->m, run->pool, fmt, args);
-        va_end(args);
-
-        if (sql == NULL) {
-            return -1;
-        }
-
-        if (mysql_real_query(run->m, sql, ngx_strlen(sql)) == 0) {
-            return (int64_t) mysql_affected_rows(run->m);
-        }
-
-        if (!ngx_http_oxmigrate_admin_job_again(run)) {
-            if (run->m) {
-                ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
-                              "oxmigrate admin: job %uL: %s", run->job->id,
-                              mysql_error(run->m));
-            }
-
-            return -1;
-        }
+    if (ngx_http_oxmigrate_admin_job_again(run)) {
+        return 1;
     }
 
-    return -1;
+    if (run->m) {
+        ngx_log_error(NGX_LOG_ERR, run->job->log, 0,
+                      "oxmigrate admin: job %uL: %s", run->job->id,
+                      mysql_error(run->m));
+    }
+
+    return 0;
 }
 
 
@@ -202,6 +164,7 @@ ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
     const char *state, ngx_array_t *failed, const char *msg)
 {
     size_t                len;
+    int64_t               n;
     yajl_gen              g;
     ngx_str_t             ft;
     ngx_uint_t            i;
@@ -225,12 +188,10 @@ ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
         }
     }
 
-    (void) ngx_http_oxmigrate_admin_job_exec(run,
-              "UPDATE oxmigrate_job_schema SET state = %s,"
-              " failed_tasks = %V, message = %s"
-              " WHERE job_id = %U AND seq = %U",
-              state, &ft, msg ? msg : "", run->job->id,
-              (uint64_t) run->js->seq);
+    ngx_http_oxmigrate_admin_job_store(run, n,
+        ngx_http_oxmigrate_admin_store_step_mark(run->m, run->pool,
+            run->job->id, (uint64_t) run->js->seq, state, &ft, msg),
+        n < 0);
 
     if (g) {
         yajl_gen_free(g);
@@ -241,75 +202,44 @@ ngx_http_oxmigrate_admin_job_mark(ngx_http_oxmigrate_job_run_t *run,
 
 /*
  * What the job is asked to do (oxmigrate_job.control: POST /jobs/{id}/pause,
- * /cancel), its parallel (PATCH /jobs/{id}) and whether this schema was
- * disabled by the job before (a run after a resume).  NGX_ERROR: unknown.
+ * /cancel) and its parallel (PATCH /jobs/{id}), into step; lk: the rest
+ * of the job's row ("what": the writes before it in the same round trip,
+ * the columns asked).  NGX_DECLINED: read, but the job is another
+ * driver's now; NGX_ERROR: unknown.
  */
 
 ngx_int_t
-ngx_http_oxmigrate_admin_job_control(ngx_http_oxmigrate_job_run_t *run,
-    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t *disabled)
+ngx_http_oxmigrate_admin_job_look(ngx_http_oxmigrate_job_run_t *run,
+    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t what,
+    ngx_http_oxmigrate_step_look_t *lk)
 {
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    ngx_int_t  rc;
 
-    if (run->m == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_http_oxmigrate_admin_job_store(run, rc,
+        ngx_http_oxmigrate_admin_store_step_look(run->m, run->pool,
+            run->job->id, run->job->claim, (uint64_t) run->js->seq, what,
+            ngx_http_oxmigrate_admin_now_ms(), lk),
+        rc == NGX_ERROR);
 
-    res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
-              "SELECT j.control, j.parallel, s.disabled_at IS NOT NULL"
-              " FROM oxmigrate_job j JOIN oxmigrate_job_schema s"
-              " ON s.job_id = j.id WHERE j.id = %U AND s.seq = %U",
-              run->job->id, (uint64_t) run->js->seq);
-    if (res == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_http_oxmigrate_admin_job_looked(step, rc, lk);
 
-    row = mysql_fetch_row(res);
-
-    if (row) {
-        step->control = (row[0] == NULL) ? NGX_HTTP_OXMIGRATE_C_RUN
-                        : (ngx_strcmp(row[0], "cancel") == 0)
-                        ? NGX_HTTP_OXMIGRATE_C_CANCEL
-                        : (ngx_strcmp(row[0], "pause") == 0)
-                        ? NGX_HTTP_OXMIGRATE_C_PAUSE
-                        : NGX_HTTP_OXMIGRATE_C_RUN;
-        step->parallel = row[1] ? (ngx_uint_t) ngx_atoi((u_char *) row[1],
-                                                  ngx_strlen(row[1])) : 0;
-        if (step->parallel == (ngx_uint_t) NGX_ERROR) {
-            step->parallel = 0;
-        }
-
-        if (disabled) {
-            *disabled = (row[2] && row[2][0] == '1');
-        }
-    }
-
-    mysql_free_result(res);
-
-    return row ? NGX_OK : NGX_ERROR;
+    return rc;
 }
 
 
-
-/* the canary: after pause_after schemas done the job pauses (once) */
+/* a look's control and parallel for the driver (none when it failed) */
 
 void
-ngx_http_oxmigrate_admin_job_canary(ngx_http_oxmigrate_job_run_t *run)
+ngx_http_oxmigrate_admin_job_looked(ngx_http_oxmigrate_job_step_t *step,
+    ngx_int_t rc, ngx_http_oxmigrate_step_look_t *lk)
 {
-    if (run->job->pause_after == 0) {
+    if (rc == NGX_ERROR) {
+        ngx_memzero(lk, sizeof(ngx_http_oxmigrate_step_look_t));
         return;
     }
 
-    (void) ngx_http_oxmigrate_admin_job_exec(run,
-              "UPDATE oxmigrate_job SET control = 'pause',"
-              " reason = CONCAT('pause_after: ', pause_after,"
-              " ' schemas done (the canary)'),"
-              " pause_after = NULL WHERE id = %U AND claim = %U"
-              " AND pause_after IS NOT NULL AND control IS NULL"
-              " AND pause_after <= (SELECT COUNT(*) FROM oxmigrate_job_schema"
-              " WHERE job_id = %U AND state = 'done')",
-              run->job->id, run->job->claim, run->job->id);
+    step->control = lk->control;
+    step->parallel = lk->parallel;
 }
 
 
@@ -375,6 +305,7 @@ ngx_http_oxmigrate_admin_run_open(ngx_http_oxmigrate_job_step_t *step,
     ngx_memzero(run, sizeof(ngx_http_oxmigrate_job_run_t));
     run->job = job;
     run->js = step->s;
+    run->changelog = -1;
 
     run->pool = ngx_create_pool(size, job->log);
     if (run->pool == NULL) {
@@ -423,14 +354,16 @@ ngx_http_oxmigrate_admin_run_close(ngx_http_oxmigrate_job_step_t *step,
 
 
 /*
- * A step's pool and configdb connection, and whether the job is still
- * this driver's.  NGX_OK: go on; else step->rc is set, nothing to free.
+ * A step's pool and configdb connection, its heartbeat and the job's row
+ * (lk; zero when unknown), and whether the job is still this driver's.
+ * NGX_OK: go on; else step->rc is set, nothing to free.
  */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_run_begin(ngx_http_oxmigrate_job_step_t *step,
-    ngx_http_oxmigrate_job_run_t *run)
+    ngx_http_oxmigrate_job_run_t *run, ngx_http_oxmigrate_step_look_t *lk)
 {
+    ngx_uint_t                 what;
     ngx_http_oxmigrate_job_t  *job;
 
     job = step->job;
@@ -439,7 +372,11 @@ ngx_http_oxmigrate_admin_run_begin(ngx_http_oxmigrate_job_step_t *step,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oxmigrate_admin_job_beat(job, run->m, run->pool)
+    /* the mean downtime so far: oxmigrate_hold's window (Redis) */
+    what = NGX_HTTP_OXMIGRATE_LOOK_BEAT
+           | (job->omcf->redis ? NGX_HTTP_OXMIGRATE_LOOK_MEAN : 0);
+
+    if (ngx_http_oxmigrate_admin_job_look(run, step, what, lk)
         == NGX_DECLINED)
     {
         ngx_log_error(NGX_LOG_WARN, job->log, 0,

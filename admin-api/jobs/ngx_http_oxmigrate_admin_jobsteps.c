@@ -157,36 +157,30 @@ ngx_http_oxmigrate_admin_job_update(ngx_http_oxmigrate_job_run_t *run,
 
 /*
  * A cancel asked before the schema's update tasks started (in this run
- * and any run before): back on its old server (changeserver, when it was
- * moved) and enabled there.  NGX_DONE: so; NGX_DECLINED: no cancel.
+ * and any run before; cancel: the job's row, as just read, says so): back
+ * on its old server (changeserver, when it was moved) and enabled there.
+ * NGX_DONE: so; NGX_DECLINED: no cancel.
  */
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
-    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t moved)
+    ngx_uint_t cancel, ngx_uint_t moved)
 {
-    uint64_t     from;
-    MYSQL_ROW    row;
-    MYSQL_RES   *res;
-    ngx_int_t    rc;
+    int64_t     n;
+    uint64_t    from;
+    ngx_int_t   rc;
 
-    if (ngx_http_oxmigrate_admin_job_control(run, step, NULL) != NGX_OK
-        || step->control != NGX_HTTP_OXMIGRATE_C_CANCEL)
-    {
+    if (!cancel) {
         return NGX_DECLINED;
     }
 
     if (moved) {
-        res = ngx_http_oxmigrate_admin_select(run->m, run->pool,
-                  "SELECT from_server_id FROM oxmigrate_job_schema"
-                  " WHERE job_id = %U AND seq = %U", run->job->id,
-                  (uint64_t) run->js->seq);
-        row = res ? mysql_fetch_row(res) : NULL;
-        from = (row && row[0]) ? (uint64_t) ngx_atoof((u_char *) row[0],
-                                                      ngx_strlen(row[0]))
-                               : 0;
-        if (res) {
-            mysql_free_result(res);
+        from = 0;
+        if (ngx_http_oxmigrate_admin_store_step_from(run->m, run->pool,
+                run->job->id, (uint64_t) run->js->seq, &from)
+            == NGX_ERROR)
+        {
+            from = 0;
         }
 
         rc = from ? run->st.steps->changeserver(&run->st, from) : NGX_ERROR;
@@ -207,13 +201,11 @@ ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
 
     ngx_http_oxmigrate_admin_job_invalidate(run);
 
-    (void) ngx_http_oxmigrate_admin_job_exec(run,
-              "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
-              " message = 'cancelled before its update tasks ran:"
-              " enabled again on its old server', enabled_at = %D"
-              " WHERE job_id = %U AND seq = %U",
-              ngx_http_oxmigrate_admin_now_ms(), run->job->id,
-              (uint64_t) run->js->seq);
+    ngx_http_oxmigrate_admin_job_store(run, n,
+        ngx_http_oxmigrate_admin_store_step_cancelled(run->m, run->pool,
+            run->job->id, (uint64_t) run->js->seq,
+            ngx_http_oxmigrate_admin_now_ms()),
+        n < 0);
 
     return NGX_DONE;
 }
@@ -230,28 +222,22 @@ ngx_http_oxmigrate_admin_job_back(ngx_http_oxmigrate_job_run_t *run,
 
 static ngx_int_t
 ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
-    ngx_http_oxmigrate_job_step_t *step, ngx_uint_t disabled,
+    ngx_http_oxmigrate_job_step_t *step, ngx_http_oxmigrate_step_look_t *lk,
     int64_t *disabled_ms)
 {
     ngx_int_t                  rc;
+    ngx_uint_t                 disabled;
     ngx_http_oxmigrate_job_t  *job;
 
     job = run->job;
-
-    /* where it was: POST /schemas/{s}/revert takes it back there */
-    (void) ngx_http_oxmigrate_admin_job_exec(run,
-              "UPDATE oxmigrate_job_schema SET from_server_id ="
-              " COALESCE(from_server_id, (SELECT MIN(p.server_id)"
-              " FROM context_server2db_pool p WHERE p.db_schema = %s"
-              " AND p.server_id <> %U)) WHERE job_id = %U AND seq = %U",
-              run->js->name, job->server_id, job->id,
-              (uint64_t) run->js->seq);
+    disabled = lk->disabled;
 
     /*
      * oxmigrate_hold's expected window and counts, before any balancer can
-     * see the schema in maintenance
+     * see the schema in maintenance (where it was is on its row since it
+     * started: POST /schemas/{s}/revert takes it back there)
      */
-    ngx_http_oxmigrate_admin_hold_disabled(run);
+    ngx_http_oxmigrate_admin_hold_disabled(run, lk->mean);
 
     if (ngx_http_oxmigrate_admin_job_do(run, NGX_HTTP_OXMIGRATE_DO_DISABLE)
         != NGX_OK)
@@ -262,18 +248,23 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
     /* this run's disable, for the downtime histogram */
     *disabled_ms = ngx_http_oxmigrate_admin_now_ms();
 
-    /* the first disable counts: a resumed schema keeps its start */
-    (void) ngx_http_oxmigrate_admin_job_exec(run,
-              "UPDATE oxmigrate_job_schema"
-              " SET disabled_at = COALESCE(disabled_at, %D)"
-              " WHERE job_id = %U AND seq = %U",
-              ngx_http_oxmigrate_admin_now_ms(), job->id,
-              (uint64_t) run->js->seq);
+    /* the first disable counts, and whether a cancel came meanwhile */
+    ngx_http_oxmigrate_admin_job_store(run, rc,
+        ngx_http_oxmigrate_admin_store_step_disabled(run->m, run->pool,
+            job->id, job->claim, (uint64_t) run->js->seq,
+            ngx_http_oxmigrate_admin_now_ms(), lk),
+        rc == NGX_ERROR);
+    ngx_http_oxmigrate_admin_job_looked(step, rc, lk);
+
+    if (rc != NGX_ERROR) {
+        run->changelog = lk->changelog;
+    }
 
     ngx_http_oxmigrate_admin_job_invalidate(run);
 
     if (!disabled) {
-        rc = ngx_http_oxmigrate_admin_job_back(run, step, 0);
+        rc = ngx_http_oxmigrate_admin_job_back(run,
+                 lk->control == NGX_HTTP_OXMIGRATE_C_CANCEL, 0);
         if (rc != NGX_DECLINED) {
             return rc;
         }
@@ -292,7 +283,9 @@ ngx_http_oxmigrate_admin_job_move(ngx_http_oxmigrate_job_run_t *run,
      */
 
     if (!disabled) {
-        rc = ngx_http_oxmigrate_admin_job_back(run, step, 1);
+        (void) ngx_http_oxmigrate_admin_job_look(run, step, 0, lk);
+        rc = ngx_http_oxmigrate_admin_job_back(run,
+                 lk->control == NGX_HTTP_OXMIGRATE_C_CANCEL, 1);
         if (rc != NGX_DECLINED) {
             return rc;
         }
@@ -314,26 +307,28 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
-    char                          *pname, ena[32], *why, *msg;
-    int64_t                        disabled_ms;
-    ngx_int_t                      rc;
-    ngx_uint_t                     upgrade, disabled;
-    ngx_http_oxmigrate_job_t      *job;
-    ngx_http_oxmigrate_dbhost_t    h;
-    ngx_http_oxmigrate_job_run_t   run;
+    char                            *pname, *why, *msg;
+    int64_t                          disabled_ms, ena, n;
+    ngx_int_t                        rc;
+    ngx_uint_t                       upgrade, looked;
+    ngx_http_oxmigrate_job_t        *job;
+    ngx_http_oxmigrate_dbhost_t      h;
+    ngx_http_oxmigrate_job_run_t     run;
+    ngx_http_oxmigrate_step_look_t   lk;
 
     disabled_ms = 0;
 
     job = step->job;
     step->rc = NGX_ERROR;
     upgrade = (job->kind == NGX_HTTP_OXMIGRATE_JOB_UPGRADE);
-    ngx_cpystrn((u_char *) ena, (u_char *) "NULL", sizeof(ena));
-    disabled = 0;
+    ena = -1;
     why = NULL;
+    looked = 0;
 
     ngx_http_oxmigrate_admin_thread_init();
 
-    if (ngx_http_oxmigrate_admin_run_begin(step, &run) != NGX_OK) {
+    /* the heartbeat and the job's row, in one round trip */
+    if (ngx_http_oxmigrate_admin_run_begin(step, &run, &lk) != NGX_OK) {
         return;
     }
 
@@ -343,21 +338,19 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
      * its sequence: it is never left half-moved.
      */
 
-    if (ngx_http_oxmigrate_admin_job_control(&run, step, &disabled)
-        == NGX_OK
-        && step->control != NGX_HTTP_OXMIGRATE_C_RUN
-        && (!upgrade || !disabled))
+    if (lk.control != NGX_HTTP_OXMIGRATE_C_RUN
+        && (!upgrade || !lk.disabled))
     {
         step->rc = NGX_AGAIN;
         goto done;
     }
 
-    (void) ngx_http_oxmigrate_admin_job_exec(&run,
-              "UPDATE oxmigrate_job_schema SET state = 'running',"
-              " started_at = %D, ended_at = NULL"
-              " WHERE job_id = %U AND seq = %U",
-              ngx_http_oxmigrate_admin_now_ms(), job->id,
-              (uint64_t) run.js->seq);
+    /* running; an upgrade's schema also where it was, before the disable */
+    ngx_http_oxmigrate_admin_job_store(&run, n,
+        ngx_http_oxmigrate_admin_store_step_start(run.m, run.pool, job->id,
+            (uint64_t) run.js->seq, ngx_http_oxmigrate_admin_now_ms(),
+            upgrade ? run.js->name : NULL, job->server_id),
+        n < 0);
 
     if (run.m == NULL) {
         goto done;
@@ -377,7 +370,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
     run.st.job = 1;
 
     if (upgrade) {
-        rc = ngx_http_oxmigrate_admin_job_move(&run, step, disabled,
+        rc = ngx_http_oxmigrate_admin_job_move(&run, step, &lk,
                                                &disabled_ms);
         if (rc != NGX_OK) {
             step->rc = (rc == NGX_DONE) ? NGX_DONE : step->rc;
@@ -413,12 +406,10 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
                                           msg ? msg : "check failed");
 
         if (job->force) {
-            (void) ngx_http_oxmigrate_admin_job_exec(&run,
-                      "UPDATE oxmigrate_job SET control = 'pause',"
-                      " reason = CONCAT('check failed on ', %s, ': ', %s)"
-                      " WHERE id = %U AND claim = %U"
-                      " AND (control IS NULL OR control = 'pause')",
-                      run.js->name, why ? why : "?", job->id, job->claim);
+            ngx_http_oxmigrate_admin_job_store(&run, n,
+                ngx_http_oxmigrate_admin_store_step_pause(run.m, run.pool,
+                    job->id, job->claim, run.js->name, why ? why : "?"),
+                n < 0);
         }
 
         goto done;
@@ -432,7 +423,7 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
             goto done;
         }
 
-        ngx_sprintf((u_char *) ena, "%L%Z", ngx_http_oxmigrate_admin_now_ms());
+        ena = ngx_http_oxmigrate_admin_now_ms();
 
         if (disabled_ms) {
             ngx_http_oxmigrate_metrics_downtime(
@@ -442,19 +433,28 @@ ngx_http_oxmigrate_admin_job_step(void *data, ngx_log_t *log)
         ngx_http_oxmigrate_admin_job_invalidate(&run);
     }
 
-    if (ngx_http_oxmigrate_admin_job_exec(&run,
-            "UPDATE oxmigrate_job_schema SET state = 'done',"
-            " failed_tasks = '[]', message = %s, enabled_at = %R,"
-            " ended_at = %D WHERE job_id = %U AND seq = %U",
-            run.st.cache_why[0] ? run.st.cache_why : "",
-            ena, ngx_http_oxmigrate_admin_now_ms(), job->id,
-            (uint64_t) run.js->seq)
-        >= 0 || run.m)
-    {
+    /*
+     * done, the audit rows of its steps, the canary (after pause_after
+     * schemas done the job pauses, once) and what the job is asked now:
+     * one round trip
+     */
+    ngx_http_oxmigrate_admin_job_store(&run, rc,
+        ngx_http_oxmigrate_admin_store_step_done(run.m, run.pool, job->id,
+            job->claim, (uint64_t) run.js->seq,
+            run.st.cache_why[0] ? run.st.cache_why : "", ena,
+            ngx_http_oxmigrate_admin_now_ms(), run.audit,
+            job->pause_after ? NGX_HTTP_OXMIGRATE_LOOK_CANARY : 0, &lk),
+        rc == NGX_ERROR);
+
+    if (rc != NGX_ERROR) {
+        run.audit = NULL;
+        looked = 1;
+        ngx_http_oxmigrate_admin_job_looked(step, rc, &lk);
+    }
+
+    if (rc != NGX_ERROR || run.m) {
         /* done; a write that failed for good is logged */
         step->rc = NGX_OK;
-
-        ngx_http_oxmigrate_admin_job_canary(&run);
     }
 
 done:
@@ -463,11 +463,12 @@ done:
         /* configdb stayed away: the job stops, to be resumed */
         step->rc = NGX_ABORT;
 
-    } else {
-        (void) ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
-
-        /* a pause or cancel asked meanwhile: no further schema starts */
-        (void) ngx_http_oxmigrate_admin_job_control(&run, step, NULL);
+    } else if (!looked) {
+        /*
+         * a pause or cancel asked meanwhile: no further schema starts (the
+         * next step's beginning or the driver's poll writes the heartbeat)
+         */
+        (void) ngx_http_oxmigrate_admin_job_look(&run, step, 0, &lk);
     }
 
     ngx_http_oxmigrate_admin_run_close(step, &run);
@@ -480,7 +481,6 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_t  *job = data;
 
-    char                             fin[32];
     const char                      *state;
     ngx_uint_t                       paused, cancelled;
     MYSQL                           *m, **conns;
@@ -525,7 +525,6 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
 
     if (m) {
         now = ngx_http_oxmigrate_admin_now_ms();
-        ngx_sprintf((u_char *) fin, "%L%Z", now);
 
         /*
          * A job asked to pause with schemas left waits as "paused" (no
@@ -547,28 +546,15 @@ ngx_http_oxmigrate_admin_job_finish(void *data, ngx_log_t *log)
                 : job->failed ? "failed" : "done";
 
         /* never over a driver that took the job over */
-        if (paused) {
-            (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                      "UPDATE oxmigrate_job SET state ="
-                      " IF(control = 'pause', 'paused', 'interrupted'),"
-                      " control = IF(control = 'pause', NULL, control),"
-                      " finished = NULL, heartbeat = %D"
-                      " WHERE id = %U AND claim = %U",
-                      now, job->id, job->claim);
-
-        } else {
-            (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                      "UPDATE oxmigrate_job SET state = %s, finished = %R,"
-                      " heartbeat = %D WHERE id = %U AND claim = %U",
-                      state, job->interrupted ? "NULL" : fin, now, job->id,
-                      job->claim);
-        }
+        (void) ngx_http_oxmigrate_admin_store_job_end(m, pool, job->id,
+                                                      job->claim, paused,
+                                                      state,
+                                                      job->interrupted
+                                                      ? -1 : now, now);
 
         if (cancelled) {
-            (void) ngx_http_oxmigrate_admin_exec(m, pool,
-                      "UPDATE oxmigrate_job_schema SET state = 'cancelled',"
-                      " message = 'not started: the job was cancelled'"
-                      " WHERE job_id = %U AND state = 'pending'", job->id);
+            (void) ngx_http_oxmigrate_admin_store_job_unstarted(m, pool,
+                                                                job->id);
         }
 
         mysql_close(m);
@@ -591,10 +577,9 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
 {
     ngx_http_oxmigrate_job_step_t  *step = data;
 
-    MYSQL_ROW                      row;
-    MYSQL_RES                     *res;
-    ngx_http_oxmigrate_job_t      *job;
-    ngx_http_oxmigrate_job_run_t   run;
+    ngx_http_oxmigrate_job_t        *job;
+    ngx_http_oxmigrate_job_run_t     run;
+    ngx_http_oxmigrate_step_look_t   lk;
 
     job = step->job;
     job->poll_rc = NGX_ERROR;
@@ -605,13 +590,15 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
         return;
     }
 
-    job->poll_rc = ngx_http_oxmigrate_admin_job_beat(job, run.m, run.pool);
-
-    if (job->poll_rc == NGX_OK
-        && ngx_http_oxmigrate_admin_job_control(&run, step, NULL) != NGX_OK)
-    {
-        job->poll_rc = NGX_ERROR;
-    }
+    /*
+     * The heartbeat, max_downtime (a schema disabled for longer is
+     * reported and the job pauses after it; the schema itself goes on:
+     * never killed) and the job's row: one round trip
+     */
+    job->poll_rc = ngx_http_oxmigrate_admin_job_look(&run, step,
+                       NGX_HTTP_OXMIGRATE_LOOK_BEAT
+                       | NGX_HTTP_OXMIGRATE_LOOK_DOWNTIME
+                       | NGX_HTTP_OXMIGRATE_LOOK_WINDOW, &lk);
 
     job->poll_control = step->control;
     job->poll_parallel = step->parallel;
@@ -619,51 +606,14 @@ ngx_http_oxmigrate_admin_job_poll(void *data, ngx_log_t *log)
     job->poll_win_end = -1;
     job->poll_minute = ngx_http_oxmigrate_admin_job_minute(job->alcf);
 
-    if (job->poll_rc == NGX_OK) {
-        res = ngx_http_oxmigrate_admin_select(run.m, run.pool,
-                  "SELECT time_window FROM oxmigrate_job WHERE id = %U",
-                  job->id);
-        row = res ? mysql_fetch_row(res) : NULL;
-
-        if (row && row[0]
-            && ngx_http_oxmigrate_admin_job_window(row[0],
-                                                   &job->poll_win_start,
-                                                   &job->poll_win_end)
-               != NGX_OK)
-        {
-            job->poll_win_start = -1;
-            job->poll_win_end = -1;
-        }
-
-        if (res) {
-            mysql_free_result(res);
-
-        } else {
-            job->poll_rc = NGX_ERROR;
-        }
-
-        /*
-         * max_downtime: a schema disabled for longer is reported and the
-         * job pauses after it (the schema itself goes on: never killed).
-         */
-
-        (void) ngx_http_oxmigrate_admin_job_exec(&run,
-                  "UPDATE oxmigrate_job j JOIN oxmigrate_job_schema s"
-                  " ON s.job_id = j.id SET j.control = 'pause',"
-                  " j.reason = CONCAT('max_downtime: ', s.name,"
-                  " ' was disabled for more than ', j.max_downtime,"
-                  " ' s (its update is not stopped)')"
-                  " WHERE j.id = %U AND j.claim = %U AND j.control IS NULL"
-                  " AND j.max_downtime IS NOT NULL AND s.state = 'running'"
-                  " AND s.disabled_at IS NOT NULL AND s.enabled_at IS NULL"
-                  " AND s.disabled_at < %D - j.max_downtime * 1000",
-                  job->id, job->claim, ngx_http_oxmigrate_admin_now_ms());
-
-        if (run.m && ngx_http_oxmigrate_admin_job_control(&run, step, NULL)
-                     == NGX_OK)
-        {
-            job->poll_control = step->control;
-        }
+    if (job->poll_rc == NGX_OK && lk.window
+        && ngx_http_oxmigrate_admin_job_window(lk.window,
+                                               &job->poll_win_start,
+                                               &job->poll_win_end)
+           != NGX_OK)
+    {
+        job->poll_win_start = -1;
+        job->poll_win_end = -1;
     }
 
     if (run.m == NULL) {

@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_oxmigrate_admin.h"
+#include "ngx_http_oxmigrate_admin_store_steps.h"
 
 #include <hiredis/hiredis.h>
 
@@ -106,23 +107,19 @@ ngx_http_oxmigrate_admin_invalidate(MYSQL *m,
     size_t why_len)
 {
     ngx_uint_t   i;
+    MYSQL_ROW    row;
     MYSQL_RES   *res;
 
     why[0] = '\0';
 
-    /*
-     * The change log's table (its triggers come with it): seen with the
-     * admin user's table rights; information_schema.triggers would need
-     * the TRIGGER privilege, which the documented GRANT does not give.
-     */
+    /* the change log's table (NGX_HTTP_OXMIGRATE_CHANGELOG_EXISTS) */
 
     if (m
-        && mysql_query(m, "SELECT 1 FROM information_schema.tables"
-                          " WHERE table_schema = DATABASE()"
-                          " AND table_name = 'oxmigrate_change'") == 0
+        && mysql_query(m, NGX_HTTP_OXMIGRATE_CHANGELOG_EXISTS) == 0
         && (res = mysql_store_result(m)) != NULL)
     {
-        i = mysql_num_rows(res);
+        row = mysql_fetch_row(res);
+        i = (row && row[0] && row[0][0] != '0');
         mysql_free_result(res);
 
         if (i) {

@@ -154,6 +154,14 @@ MYSQL *
 ngx_http_oxmigrate_admin_configdb_connect(ngx_http_oxmigrate_db_conf_t *dcf,
     ngx_pool_t *pool, char *err, size_t errlen)
 {
+    return ngx_http_oxmigrate_admin_configdb_open(dcf, pool, 0, err, errlen);
+}
+
+
+MYSQL *
+ngx_http_oxmigrate_admin_configdb_open(ngx_http_oxmigrate_db_conf_t *dcf,
+    ngx_pool_t *pool, unsigned long flags, char *err, size_t errlen)
+{
     char                         *db;
     ngx_http_oxmigrate_dbhost_t   h;
 
@@ -185,7 +193,7 @@ ngx_http_oxmigrate_admin_configdb_connect(ngx_http_oxmigrate_db_conf_t *dcf,
         return NULL;
     }
 
-    return ngx_http_oxmigrate_admin_connect(&h, db, 0, err, errlen);
+    return ngx_http_oxmigrate_admin_connect(&h, db, flags, err, errlen);
 }
 
 

@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_oxmigrate_admin.h"
+#include "ngx_http_oxmigrate_admin_store_steps.h"
 
 
 ngx_uint_t  ngx_http_oxmigrate_admin_reason = NGX_HTTP_OXMIGRATE_SCHEMA_REASON;
@@ -366,21 +367,9 @@ ngx_http_oxmigrate_admin_do_changeserver(MYSQL *m, ngx_pool_t *pool,
     }
 
     if (total && enabled == 0) {
-        if (mysql_query(m, "START TRANSACTION") != 0) {
-            goto failed;
-        }
-
-        res->changed = ngx_http_oxmigrate_admin_exec(m, pool,
-                           "UPDATE context_server2db_pool SET server_id = %U"
-                           " WHERE db_schema = %s"
-                           " AND BINARY db_schema = %s",
-                           server_id, schema, schema);
-        if (res->changed < 0) {
-            goto failed;
-        }
-
-        if (ngx_http_oxmigrate_admin_count_enabled(m, pool, schema, &total,
-                                                   &enabled)
+        if (ngx_http_oxmigrate_admin_store_step_move(m, pool, schema,
+                                                     server_id, &res->changed,
+                                                     &total, &enabled)
             != NGX_OK)
         {
             goto failed;

@@ -207,12 +207,21 @@ ngx_http_oxmigrate_admin_store_unlock(MYSQL *sm, ngx_pool_t *pool,
  * in one OX update run.
  */
 
+#define NGX_HTTP_OXMIGRATE_TASK_END                                           \
+    "ROLLBACK; UNLOCK TABLES; SET autocommit = 0; USE %I"
+
+
+/* ended: the task's row took it along (record's end): nothing to send */
+
 ngx_int_t
 ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
-    const char *schema)
+    const char *schema, ngx_uint_t ended)
 {
-    return ngx_http_oxmigrate_admin_batch(m, pool, "ROLLBACK; UNLOCK TABLES;"
-                                          " SET autocommit = 0; USE %I",
+    if (ended) {
+        return NGX_OK;
+    }
+
+    return ngx_http_oxmigrate_admin_batch(m, pool, NGX_HTTP_OXMIGRATE_TASK_END,
                                           schema)
            < 0 ? NGX_ERROR : NGX_OK;
 }
@@ -221,17 +230,28 @@ ngx_http_oxmigrate_admin_task_end(MYSQL *m, ngx_pool_t *pool,
 /*
  * A task's row, and COMMIT: one row per task (a forced re-run updates
  * it), uuid random (ox-facts 6).  A pending task has no row yet (we hold
- * the lock): only a forced one may have one to update.
+ * the lock): only a forced one may have one to update.  With end, the
+ * task's end (task_end) follows the COMMIT in the same round trip; when
+ * the row fails, nothing after it ran.
  */
 
 ngx_int_t
 ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
-    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update)
+    const char *schema, ngx_str_t *name, ngx_uint_t ok, ngx_uint_t update,
+    ngx_uint_t end)
 {
-    int64_t     rc, now;
-    ngx_uint_t  try;
+    char        *after;
+    int64_t      rc, now;
+    ngx_uint_t   try;
 
     now = ngx_http_oxmigrate_admin_now_ms();
+
+    after = end ? ngx_http_oxmigrate_admin_sql(m, pool,
+                      "; " NGX_HTTP_OXMIGRATE_TASK_END, schema)
+                : "";
+    if (after == NULL) {
+        return NGX_ERROR;
+    }
 
     for (try = 0; /* void */; try++) {
 
@@ -248,16 +268,16 @@ ngx_http_oxmigrate_admin_record(MYSQL *m, ngx_pool_t *pool,
                      " WHERE cid = 0 AND taskName = %V"
                      " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_LOCKED_UUID "')"
                      " AND uuid <> UNHEX('" NGX_HTTP_OXMIGRATE_BG_UUID "'));"
-                     " COMMIT",
+                     " COMMIT%R",
                      schema, (uint64_t) ok, now, name, schema, name,
-                     (uint64_t) ok, now, schema, name);
+                     (uint64_t) ok, now, schema, name, after);
 
         } else {
             rc = ngx_http_oxmigrate_admin_batch(m, pool,
                      "INSERT INTO %I.updateTask"
                      " (cid, taskName, successful, lastModified, uuid)"
                      " VALUES (0, %V, %U, %D, UNHEX(REPLACE(UUID(), '-', '')));"
-                     " COMMIT", schema, name, (uint64_t) ok, now);
+                     " COMMIT%R", schema, name, (uint64_t) ok, now, after);
         }
 
         if (rc >= 0) {

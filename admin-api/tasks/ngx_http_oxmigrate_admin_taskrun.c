@@ -78,9 +78,10 @@ ngx_int_t
 ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u, MYSQL *m,
     ngx_http_oxmigrate_task_t *task, ngx_uint_t *ok, char *err, size_t len)
 {
-    ngx_uint_t  forced;
+    ngx_uint_t  forced, ended;
 
     forced = (u->only != NULL);
+    ended = 0;
 
     *ok = (ngx_http_oxmigrate_admin_run_sql(m, task, err, len) == NGX_OK);
 
@@ -88,9 +89,10 @@ ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u, MYSQL *m,
         return NGX_AGAIN;
     }
 
+    /* its row, COMMIT and the task's end: one round trip */
     if (*ok
         && ngx_http_oxmigrate_admin_record(m, u->pool, u->schema, &task->name,
-                                           1, forced)
+                                           1, forced, 1)
            != NGX_OK)
     {
         if (ngx_http_oxmigrate_admin_gone(mysql_errno(m))) {
@@ -100,16 +102,21 @@ ngx_http_oxmigrate_admin_run_task(ngx_http_oxmigrate_update_t *u, MYSQL *m,
         ngx_snprintf((u_char *) err, len - 1, "recording it: MariaDB error "
                      "%ud: %s%Z", mysql_errno(m), mysql_error(m));
         *ok = 0;
+
+    } else if (*ok) {
+        ended = 1;
     }
 
-    if (ngx_http_oxmigrate_admin_task_end(m, u->pool, u->schema) != NGX_OK) {
+    if (ngx_http_oxmigrate_admin_task_end(m, u->pool, u->schema, ended)
+        != NGX_OK)
+    {
         return ngx_http_oxmigrate_admin_gone(mysql_errno(m)) ? NGX_AGAIN
                                                              : NGX_ERROR;
     }
 
     if (!*ok
         && ngx_http_oxmigrate_admin_record(m, u->pool, u->schema, &task->name,
-                                           0, forced)
+                                           0, forced, 0)
            != NGX_OK)
     {
         return ngx_http_oxmigrate_admin_gone(mysql_errno(m)) ? NGX_AGAIN
