@@ -112,7 +112,7 @@ is(scalar(keys %pids), 1, 'one worker of the two scans (the warnings come from o
 lock_row($s1, 'LOCKED', 0);
 $v = next_scan();
 is($v->{"${B}\"held\"}"}, 1, "${s1}'s lock just refreshed: held");
-$clock->advance(61);
+$clock->advance(61, $ng);
 # a scan that started before the workers saw the new time may still end
 # after this point: wait for the counts (a broken idle rule never gets there)
 OxTest::wait_for(sub { ($v) = scrape(); $v->{"${B}\"held\"}"} == 0 }, 10, 0.1);

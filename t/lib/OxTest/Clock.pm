@@ -10,8 +10,12 @@ package OxTest::Clock;
 #
 #   my $clock = OxTest::test_clock();          # offset 0
 #   my $ng = OxTest::nginx($clock->directive . $conf, ...);
-#   $clock->advance(61);                       # one ttl of 60 s later
+#   $clock->advance(61, $ng);                  # one ttl of 60 s later
 #   ok(OxTest::wait_for(sub { ... }, 10), ...);
+#
+# Given nginx objects, advance() and set() return once every worker of each
+# has logged the new offset (it reads the file within 100 ms): a request
+# after that sees the new time.
 #
 # The stand-in OX tools follow it too (OxAdmin::oxtools(clock => $clock)):
 # the lock rows they write are in the clock's time.
@@ -43,22 +47,38 @@ sub now { time + $_[0]{offset} }
 # ... in milliseconds, as the admin API's rows hold it
 sub now_ms { int((time + $_[0]{offset}) * 1000) }
 
-# sets the offset (seconds); a new file (rename), never half written
+# sets the offset (seconds); a new file (rename), never half written;
+# waits until the workers of the nginx objects given saw it
 sub set {
-    my ($self, $s) = @_;
+    my ($self, $s, @ng) = @_;
+    my $old = $self->{offset};
     my $tmp = "$self->{file}.tmp";
     open my $fh, '>', $tmp or croak "$tmp: $!";
     printf $fh "%.3f\n", $s;
     close $fh or croak "$tmp: $!";
     rename $tmp, $self->{file} or croak "$self->{file}: $!";
     $self->{offset} = $s;
+    $self->_seen(@ng) if $s != $old;
     return $self;
 }
 
-# moves the clock $s seconds forward
+# moves the clock $s seconds forward (see set)
 sub advance {
-    my ($self, $s) = @_;
-    return $self->set($self->{offset} + $s);
+    my ($self, $s, @ng) = @_;
+    return $self->set($self->{offset} + $s, @ng);
+}
+
+sub _seen {
+    my ($self, @ng) = @_;
+    my $ms = sprintf '%.0f', $self->{offset} * 1000;
+    for my $ng (@ng) {
+        my @pids = $ng->worker_pids;
+        OxTest::wait_for(sub {
+            my $log = $ng->error_log;
+            return !grep { $log !~ /\] $_#\d+: oxmigrate_test_clock: offset $ms ms/ }
+                   @pids;
+        }, 10, 0.02) or croak "the workers (@pids) did not see offset $ms ms";
+    }
 }
 
 1;
