@@ -370,6 +370,7 @@ ngx_msec_t ngx_http_oxmigrate_clock_msec(void);
 time_t ngx_http_oxmigrate_clock_time(void);
 ngx_msec_t ngx_http_oxmigrate_clock_unix_ms(void);
 int64_t ngx_http_oxmigrate_clock_wall_ms(void);
+int64_t ngx_http_oxmigrate_clock_real_ms(void);
 ngx_uint_t ngx_http_oxmigrate_clock_faked(void);
 char *ngx_http_oxmigrate_test_clock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -8,7 +8,8 @@
  * is compared against this clock: the shm cache's ttl and negative ttl,
  * the change log's hole time, a configdb replica's down time, the admin
  * API's wall clock (job heartbeats and idle times, OX lock ages, the
- * update lock watch, max_downtime) and the jobs' time windows.
+ * update lock watch, max_downtime) and the jobs' time windows.  How long
+ * an OX tool runs (its timeout) is real time (clock_real_ms()).
  *
  * Without the directive the clock is nginx's: the offset stays 0 and no
  * timer runs.  With it, FILE holds an offset in seconds ("90", "-1.5";
@@ -87,6 +88,22 @@ ngx_http_oxmigrate_clock_wall_ms(void)
 
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000
            + ngx_http_oxmigrate_clock_offset;
+}
+
+
+/*
+ * milliseconds of the monotonic clock, never moved (any thread): how long
+ * a process runs (an OX tool's timeout), not an idle or lock time
+ */
+
+int64_t
+ngx_http_oxmigrate_clock_real_ms(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
