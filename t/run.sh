@@ -35,8 +35,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # or race a real timer: they run one after the other, never two of them at
 # once (a prove "seq" rule), each beside the other files
 OXM_SEQ=${OXM_SEQ:-"t/{20-redis,21-freshness,22-cache,23-changes,24-metrics,\
-26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload,\
-admin-77-lockwatch}.t"}
+26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload}.t"}
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
     echo "usage: t/run.sh MODULE_SO [TEST_FILES...]  (no such file: ${1:-})" >&2
