@@ -97,13 +97,17 @@ is_deeply(states($job), [ qw(done pending pending) ], 'nothing else started');
 
 $r = api(PATCH => "jobs/$id", json => { window => '25:00-01:00' });
 is($r->{status}, 400, 'PATCH of a malformed window: 400');
+$ox->behave('new', 'runupdate', { pidfile => 1, hold => 60 });
 $r = api(PATCH => "jobs/$id", json => { window => '02:00-01:00' });
 is($r->{status}, 200, 'PATCH window 02:00-01:00 (spans midnight, holds 02:30)');
 is($r->{json}{window}, '02:00-01:00', 'the new window');
 is(job($id)->{window_open}, JSON::PP::true, 'window_open: true');
+ok(running('new', 'runupdate'), 'the next schema starts');
+clock('01:30', $id);    # closed again while it runs: the last one waits
+$ox->release('new', 'runupdate');
 ok(OxTest::wait_for(sub { job($id)->{processed} >= 2 }, 15, 0.2),
    'the next schema ran');
-clock('01:30', $id);
+$ox->behave('new', 'runupdate', {});
 $r = api(PATCH => "jobs/$id", json => { window => undef });
 is($r->{status}, 200, 'PATCH window null: 200');
 $job = OxAdmin::wait_job($ng, $id, 30);
