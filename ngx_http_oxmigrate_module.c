@@ -151,6 +151,13 @@ static ngx_command_t  ngx_http_oxmigrate_commands[] = {
       offsetof(ngx_http_oxmigrate_main_conf_t, hole_time),
       NULL },
 
+    { ngx_string("oxmigrate_test_clock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oxmigrate_test_clock,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("oxmigrate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -1200,6 +1207,10 @@ ngx_http_oxmigrate_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_oxmigrate_metrics_init_worker(omcf);
+
+    if (ngx_http_oxmigrate_clock_init_worker(cycle, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (omcf->db
         && ngx_http_oxmigrate_db_init_worker(cycle, omcf->db) != NGX_OK)

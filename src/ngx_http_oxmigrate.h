@@ -92,6 +92,7 @@ typedef struct {
     ngx_uint_t                        nonascii;   /* 1: looked up */
     ngx_shm_zone_t                   *metrics_zone; /* oxmigrate_metrics */
     ngx_uint_t                        admin;  /* an oxmigrate_admin on */
+    ngx_str_t                         test_clock;  /* tests only */
 } ngx_http_oxmigrate_main_conf_t;
 
 
@@ -364,8 +365,19 @@ void ngx_http_oxmigrate_metrics_held(ngx_uint_t outcome, ngx_uint_t held,
 void ngx_http_oxmigrate_metrics_backend(ngx_uint_t backend, ngx_int_t kind);
 
 
-/* ngx_http_oxmigrate_changes.c: the configdb change log, polled */
+/* ngx_http_oxmigrate_clock.c: the clock of every timer (and the tests') */
+ngx_msec_t ngx_http_oxmigrate_clock_msec(void);
+time_t ngx_http_oxmigrate_clock_time(void);
+ngx_msec_t ngx_http_oxmigrate_clock_unix_ms(void);
+int64_t ngx_http_oxmigrate_clock_wall_ms(void);
+int64_t ngx_http_oxmigrate_clock_real_ms(void);
+ngx_uint_t ngx_http_oxmigrate_clock_faked(void);
+char *ngx_http_oxmigrate_test_clock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_oxmigrate_clock_init_worker(ngx_cycle_t *cycle,
+    ngx_http_oxmigrate_main_conf_t *omcf);
 
+/* ngx_http_oxmigrate_changes.c: the configdb change log, polled */
 ngx_int_t ngx_http_oxmigrate_changes_init_worker(ngx_cycle_t *cycle,
     ngx_http_oxmigrate_main_conf_t *omcf);
 

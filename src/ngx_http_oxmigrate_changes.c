@@ -443,7 +443,7 @@ ngx_http_oxmigrate_changes_read(ngx_http_oxmigrate_changes_t *ch)
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 
-    now = ngx_current_msec;
+    now = ngx_http_oxmigrate_clock_msec();
     rows = ch->rows;
 
     ngx_qsort(rows, ch->n, sizeof(ngx_http_oxmigrate_changes_row_t),
@@ -625,8 +625,9 @@ ngx_http_oxmigrate_changes_split(ngx_http_oxmigrate_changes_t *ch,
 
     if (end < range->hi) {
         w = ngx_http_oxmigrate_changes_add(ch, w, end + 1, range->hi,
-                                           range->unread ? range->since
-                                                         : ngx_current_msec,
+                                           range->unread
+                                           ? range->since
+                                           : ngx_http_oxmigrate_clock_msec(),
                                            1);
     }
 
@@ -670,7 +671,7 @@ ngx_http_oxmigrate_changes_keep(ngx_http_oxmigrate_changes_t *ch,
     ngx_http_oxmigrate_hole_t  *h, *hs;
     ngx_msec_t                  now, hole_time;
 
-    now = ngx_current_msec;
+    now = ngx_http_oxmigrate_clock_msec();
     hole_time = ch->omcf->hole_time;
     hs = ch->work;
     n = 0;

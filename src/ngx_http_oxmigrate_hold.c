@@ -88,18 +88,6 @@ typedef struct {
 static ngx_http_oxmigrate_hold_worker_t  ngx_http_oxmigrate_hold_w;
 
 
-/* wall clock: the expected windows are written by the admin API */
-static ngx_inline ngx_msec_t
-ngx_http_oxmigrate_unix_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (ngx_msec_t) tp->sec * 1000 + tp->msec;
-}
-
-
 static void ngx_http_oxmigrate_hold_init(ngx_http_oxmigrate_main_conf_t *omcf);
 static ngx_http_oxmigrate_hold_group_t *ngx_http_oxmigrate_hold_group(
     ngx_http_oxmigrate_ctx_t *ctx, ngx_uint_t cid);
@@ -208,7 +196,7 @@ ngx_http_oxmigrate_hold(ngx_http_request_t *r, ngx_http_oxmigrate_ctx_t *ctx)
         goto not_held;
     }
 
-    if (g->window > ngx_http_oxmigrate_unix_ms() + left) {
+    if (g->window > ngx_http_oxmigrate_clock_unix_ms() + left) {
         outcome = NGX_HTTP_OXMIGRATE_HELD_WINDOW;
         goto not_held;
     }
@@ -813,7 +801,7 @@ ngx_http_oxmigrate_hold_window_done(void *data, ngx_int_t rc,
 
     /* held in vain: the schema is expected back after the hold time */
 
-    now = ngx_http_oxmigrate_unix_ms();
+    now = ngx_http_oxmigrate_clock_unix_ms();
 
     if (ngx_queue_empty(&g->held) || g->window <= now) {
         return;

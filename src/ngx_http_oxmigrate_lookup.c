@@ -38,18 +38,6 @@ static ngx_uint_t ngx_http_oxmigrate_lookup_epoch(
     ngx_http_oxmigrate_main_conf_t *omcf);
 
 
-/* wall clock: the Redis copies are shared by all balancers */
-static ngx_inline ngx_msec_t
-ngx_http_oxmigrate_unix_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (ngx_msec_t) tp->sec * 1000 + tp->msec;
-}
-
-
 static ngx_rbtree_t       ngx_http_oxmigrate_inflight;
 static ngx_rbtree_node_t  ngx_http_oxmigrate_inflight_sentinel;
 
@@ -237,7 +225,7 @@ ngx_http_oxmigrate_lookup_redis_done(void *data, ngx_int_t rc,
 
     left = (ngx_msec_int_t) (ngx_atotm(value->data,
                                        (slash ? slash : p) - value->data)
-                             - ngx_http_oxmigrate_unix_ms());
+                             - ngx_http_oxmigrate_clock_unix_ms());
 
     info_value.data = p + 1;
     info_value.len = last - info_value.data;
@@ -358,13 +346,13 @@ ngx_http_oxmigrate_lookup_db_done(void *data, ngx_int_t rc,
 
         if (op->pos_ready) {
             n = ngx_sprintf(stamp, "%M/%uL/%uL ",
-                            ngx_http_oxmigrate_unix_ms()
+                            ngx_http_oxmigrate_clock_unix_ms()
                             + (ngx_msec_t) ttl * 1000,
                             op->pos, op->at)
                 - stamp;
 
         } else {
-            n = ngx_sprintf(stamp, "%M ", ngx_http_oxmigrate_unix_ms()
+            n = ngx_sprintf(stamp, "%M ", ngx_http_oxmigrate_clock_unix_ms()
                                           + (ngx_msec_t) ttl * 1000)
                 - stamp;
         }

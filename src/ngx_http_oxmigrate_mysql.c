@@ -822,7 +822,7 @@ ngx_http_oxmigrate_db_release(ngx_http_oxmigrate_db_conn_t *dc)
     }
 
     if ((ngx_msec_int_t) (ngx_http_oxmigrate_db_down_until[dc->server]
-                          - ngx_current_msec) > 0)
+                          - ngx_http_oxmigrate_clock_msec()) > 0)
     {
         /* its server is skipped now: the next query connects elsewhere */
         ngx_http_oxmigrate_db_close(dc);
@@ -1017,13 +1017,14 @@ static ngx_uint_t
 ngx_http_oxmigrate_db_pick(void)
 {
     ngx_uint_t   i, best;
-    ngx_msec_t  *down;
+    ngx_msec_t   now, *down;
 
     down = ngx_http_oxmigrate_db_down_until;
+    now = ngx_http_oxmigrate_clock_msec();
     best = 0;
 
     for (i = 0; i < ngx_http_oxmigrate_dcf->servers->nelts; i++) {
-        if ((ngx_msec_int_t) (down[i] - ngx_current_msec) <= 0) {
+        if ((ngx_msec_int_t) (down[i] - now) <= 0) {
             return i;
         }
 
@@ -1057,7 +1058,7 @@ ngx_http_oxmigrate_db_mark(ngx_uint_t server, ngx_msec_t ms, const char *why)
               ngx_http_oxmigrate_dcf->servers->elts + server;
 
     if ((ngx_msec_int_t) (ngx_http_oxmigrate_db_down_until[server]
-                          - ngx_current_msec) <= 0)
+                          - ngx_http_oxmigrate_clock_msec()) <= 0)
     {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "oxmigrate: configdb server %s:%ui %s, "
@@ -1066,7 +1067,8 @@ ngx_http_oxmigrate_db_mark(ngx_uint_t server, ngx_msec_t ms, const char *why)
                       srv->port, why, ms);
     }
 
-    ngx_http_oxmigrate_db_down_until[server] = ngx_current_msec + ms;
+    ngx_http_oxmigrate_db_down_until[server] =
+        ngx_http_oxmigrate_clock_msec() + ms;
 
     for (q = ngx_queue_head(&ngx_http_oxmigrate_db_idle);
          q != ngx_queue_sentinel(&ngx_http_oxmigrate_db_idle);

@@ -41,7 +41,7 @@
 #define NGX_HTTP_OXMIGRATE_SHM_EXPIRE     3
 
 /*
- * ttls are compared through a signed difference so that ngx_current_msec
+ * ttls are compared through a signed difference so that the clock
  * may wrap; a ttl must therefore stay well below half the range.
  */
 #define NGX_HTTP_OXMIGRATE_SHM_TTL_MAX    ((ngx_msec_t) NGX_MAX_INT32_VALUE)
@@ -187,6 +187,7 @@ ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     ngx_uint_t epoch, u_char *buf, size_t *len)
 {
     ngx_int_t                       rc;
+    ngx_msec_t                      now;
     ngx_uint_t                      hash;
     ngx_http_oxmigrate_shm_ctx_t   *ctx;
     ngx_http_oxmigrate_shm_node_t  *sn;
@@ -196,6 +197,7 @@ ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     }
 
     ctx = shm_zone->data;
+    now = ngx_http_oxmigrate_clock_msec();
 
     hash = ngx_crc32_short(key->data, key->len);
 
@@ -207,13 +209,13 @@ ngx_http_oxmigrate_shm_get(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
         rc = NGX_DECLINED;
 
     } else if (sn->epoch != ctx->sh->epoch
-               || (ngx_msec_int_t) (sn->keep - ngx_current_msec) <= 0)
+               || (ngx_msec_int_t) (sn->keep - now) <= 0)
     {
         /* nobody can use it any more: give the room back now */
         ngx_http_oxmigrate_shm_delete(ctx, sn);
         rc = NGX_DECLINED;
 
-    } else if (ngx_http_oxmigrate_shm_expired(sn, ngx_current_msec)) {
+    } else if (ngx_http_oxmigrate_shm_expired(sn, now)) {
         /* past its ttl, kept for stale=: a miss, unless configdb fails */
         rc = NGX_DECLINED;
 
@@ -296,7 +298,7 @@ ngx_http_oxmigrate_shm_set(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    now = ngx_current_msec;
+    now = ngx_http_oxmigrate_clock_msec();
 
     /*
      * An applied change the answer may not have seen (shm_log.c: by its

@@ -103,14 +103,16 @@ ngx_http_oxmigrate_shm_poll_due(ngx_shm_zone_t *shm_zone, ngx_msec_t busy,
     ngx_http_oxmigrate_log_state_t *st)
 {
     ngx_int_t                      rc;
+    ngx_msec_t                     now;
     ngx_http_oxmigrate_shm_ctx_t  *ctx;
 
     ctx = shm_zone->data;
+    now = ngx_http_oxmigrate_clock_msec();
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    if ((ngx_msec_int_t) (ngx_current_msec - ctx->sh->poll_at) >= 0) {
-        ctx->sh->poll_at = ngx_current_msec + busy;
+    if ((ngx_msec_int_t) (now - ctx->sh->poll_at) >= 0) {
+        ctx->sh->poll_at = now + busy;
         ctx->sh->log.gen++;
         *st = ctx->sh->log;
         rc = NGX_OK;
@@ -135,7 +137,7 @@ ngx_http_oxmigrate_shm_poll_next(ngx_shm_zone_t *shm_zone, ngx_msec_t after)
     ctx = shm_zone->data;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    ctx->sh->poll_at = ngx_current_msec + after;
+    ctx->sh->poll_at = ngx_http_oxmigrate_clock_msec() + after;
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
@@ -426,6 +428,7 @@ ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     u_char *buf, size_t *len, ngx_http_oxmigrate_shm_peek_t *pk)
 {
     ngx_int_t                       rc;
+    ngx_msec_t                      now;
     ngx_http_oxmigrate_shm_ctx_t   *ctx;
     ngx_http_oxmigrate_shm_node_t  *sn;
 
@@ -434,6 +437,7 @@ ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     }
 
     ctx = shm_zone->data;
+    now = ngx_http_oxmigrate_clock_msec();
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -449,9 +453,9 @@ ngx_http_oxmigrate_shm_peek(ngx_shm_zone_t *shm_zone, ngx_str_t *key,
     } else {
         ngx_memcpy(buf, sn->data + sn->key_len, sn->value_len);
         *len = sn->value_len;
-        pk->age = ngx_current_msec - sn->stored;
-        pk->expires_in = (ngx_msec_int_t) (sn->expires - ngx_current_msec);
-        pk->keep_in = (ngx_msec_int_t) (sn->keep - ngx_current_msec);
+        pk->age = now - sn->stored;
+        pk->expires_in = (ngx_msec_int_t) (sn->expires - now);
+        pk->keep_in = (ngx_msec_int_t) (sn->keep - now);
         pk->epoch = sn->epoch;
         rc = NGX_OK;
     }

@@ -204,10 +204,13 @@ my $priv = OxTest::mariadb_private();
 my $pdb = $priv->db('metrics_priv');
 $pdb->load('demo.sql');
 my $redis = OxTest::redis();
-my $ng3 = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
+# the shm ttl runs out on the tests' clock (oxmigrate_test_clock), moved on
+my $clock = OxTest::test_clock();
+my $ng3 = OxTest::nginx(OxTest::standins() . $clock->directive
+                        . <<"EOF", workers => 1);
     @{[ $pdb->directive ]}
     oxmigrate_redis host=127.0.0.1 port=@{[ $redis->port ]} timeout=200ms;
-    oxmigrate_cache zone=oxt_metrics3:1m ttl=1s stale=60s;
+    oxmigrate_cache zone=oxt_metrics3:1m ttl=60s stale=600s;
     server {
         listen 127.0.0.1:%%PORT_T%%;
         location /ajax/ {
@@ -224,7 +227,7 @@ my $T = $ng3->port('T');
 OxTest::wait_for(sub { ((scrape($T))[1]{'oxmigrate_redis_up'} // 0) == 1 }, 10)
     or diag 'Redis not connected after 10 s';
 login(port => $T, user => 'a@ctx1.example.com');      # db, stored in Redis
-sleep 1.2;                                              # shm ttl over
+$clock->advance(61, $ng3);                              # shm ttl over
 login(port => $T, user => 'a@ctx1.example.com');      # from Redis
 (undef, $w) = scrape($T);
 is($w->{'oxmigrate_lookups_total{source="db"}'}, 1, 'the first lookup from configdb');
@@ -232,7 +235,7 @@ is($w->{'oxmigrate_lookups_total{source="redis"}'}, 1, 'the second from Redis (s
 is($w->{'oxmigrate_redis_up'}, 1, 'redis_up 1');
 
 $redis->stop;
-sleep 1.2;
+$clock->advance(61, $ng3);
 login(port => $T, user => 'a@ctx1.example.com');
 (undef, $w) = scrape($T);
 is($w->{'oxmigrate_redis_up'}, 0, 'Redis killed: redis_up 0');
@@ -243,7 +246,7 @@ ok($rerr >= 1, "... Redis errors counted ($rerr)");
 is($w->{'oxmigrate_lookups_total{source="db"}'}, 2, '... the login asked configdb');
 
 $priv->sigstop;
-sleep 1.2;
+$clock->advance(61, $ng3);                              # stale=, not gone
 my $t = login(port => $T, user => 'a@ctx1.example.com');
 (undef, $w) = scrape($T);
 $priv->sigcont;

@@ -32,7 +32,10 @@ ok(OxTest::wait_for(sub { eval {
     && $replica->sql("SELECT COUNT(*) FROM oxt_replica.context")->[0][0] == 6
 } }, 20), 'the replica has the configdb and the change log');
 
-my $ng = OxTest::nginx(OxTest::standins() . <<"EOF", workers => 1);
+# the down mark and the ttls run out on the tests' clock (moved on)
+my $clock = OxTest::test_clock();
+my $ng = OxTest::nginx(OxTest::standins() . $clock->directive
+                       . <<"EOF", workers => 1);
     oxmigrate_db host=127.0.0.1 port=@{[ $replica->port ]} user=root password=
                  database=oxt_replica server=127.0.0.1:@{[ $primary->port ]}
                  connect_timeout=500ms timeout=1s pool=4;
@@ -57,10 +60,9 @@ sub answer {
     return $j && $j->{code} ? $j->{code} : "status $r->{status}";
 }
 
-sleep 1;   # the change log is found
+ok(OxTest::wait_for(sub { $ng->error_log =~ /following the configdb change log/ },
+                    10), 'the change log is followed (through the replica)');
 is(answer('u@ctx2.example.com'), 'pass', 'ctx2 passes, read from the replica');
-like($ng->error_log, qr/following the configdb change log/,
-     'the change log is followed (through the replica)');
 
 # the replica lags: the change is not there yet, so not applied either
 $replica->do('STOP SLAVE SQL_THREAD');
@@ -82,7 +84,9 @@ like($ng->error_log, qr/configdb server 127\.0\.0\.1:\d+ (connect failed|timed o
 # the replica comes back, still behind (SQL thread not started): never
 # used for an answer older than what was applied
 $replica->start;
-sleep 6;    # its 5 s down mark is over: it is preferred again
+unlike($ng->error_log, qr/behind the change log, skipped/,
+       'the replica, marked down, is not asked');
+$clock->advance(6, $ng);    # its 5 s down mark is over: it is preferred again
 my @a = map { sleep 0.05; answer('u@ctx2.example.com') } 1 .. 40;
 is(scalar(grep { $_ ne 'LGI-0016' } @a), 0,
    '40 lookups with the lagging replica back: never the old answer')
@@ -95,7 +99,7 @@ $replica->do('START SLAVE SQL_THREAD');
 OxTest::wait_for(sub {
     ($replica->sql('SELECT server_id FROM oxt_replica.context_server2db_pool '
                    . 'WHERE cid = 2') // [[0]])->[0][0] == 8 }, 10);
-sleep 1.5;
+$clock->advance(2, $ng);    # the cached answers' ttl (1 s) is over
 is(answer('u@ctx2.example.com'), 'LGI-0016', 'caught up: still moved');
 is(answer('u@ctx1.example.com'), 'pass', '... and ctx1 passes');
 

@@ -23,11 +23,13 @@ my $db = $site->{db};
 my $cred = "-A oxadminmaster";
 my $P = $OxAdmin::PASS;
 
-my $ox = OxAdmin::oxtools($site, tasks => [
+my $clock = OxTest::test_clock();
+my $ox = OxAdmin::oxtools($site, clock => $clock, tasks => [
     { name => 't.A' },
     { name => 't.Slow', sleep => 3, sleep_if_table => 'slow_flag' },
 ]);
-my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s');
+my $ng = OxAdmin::nginx($site, ox => $ox, refresh => '1s', idle => '3s',
+                        clock => $clock);
 sub api { OxAdmin::api($ng, @_) }
 
 sub procedure { OxAdmin::ox_procedure(@_) }
@@ -79,7 +81,9 @@ $r = api(POST => "jobs/$id/pause");
 is($r->{status}, 200, 'pause of a paused job: 200');
 is($r->{json}{state}, 'paused', 'still paused');
 
-sleep 4;    # longer than the idle time: a paused job is not interrupted
+# longer than the idle time (the tests' clock): a paused job is not
+# interrupted
+$clock->advance(4, $ng);
 is(api(GET => "jobs/$id")->{json}{state}, 'paused', 'still paused after 4 s');
 
 $r = api(POST => 'upgrade', json => { server => 'oxserver-new',

@@ -6,7 +6,9 @@
 # oxmigrate_update_lock_idle), the oldest one's age and when the scan
 # ended; each stale lock is named in the error log with the call that
 # frees it.  A database that cannot be read is counted, and the others
-# are still reported.
+# are still reported.  The lock rows' ages and the idle time are in the
+# tests' clock (oxmigrate_test_clock): a lock goes stale when the clock is
+# moved past the idle time, never because the machine was slow.
 
 use strict;
 use warnings;
@@ -22,7 +24,8 @@ my ($s1, $s2, $s3, $s4) = @{ $site->{schemas} };
 my $db = $site->{db};
 my $suite = OxAdmin::suite();
 
-my $ng = OxAdmin::nginx($site, workers => 2, idle => '3s',
+my $clock = OxTest::test_clock();
+my $ng = OxAdmin::nginx($site, workers => 2, idle => '60s', clock => $clock,
     extra => 'oxmigrate_update_lock_watch 1s;',
     http => 'server { listen 127.0.0.1:%%PORT_M%%;'
             . ' location = /metrics { oxmigrate_metrics; } }');
@@ -60,8 +63,8 @@ sub lock_row {
     my $uuid = $what eq 'LOCKED' ? '8d8b93e559794baca39daef8f87087a1'
                                  : '5b7a2847985a49aa874c17df79af48b3';
     $suite->sql_in($schema, "REPLACE INTO updateTask (cid, taskName, successful,"
-        . " lastModified, uuid) VALUES (0, '$what', 1,"
-        . " ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) - $age_s * 1000, UNHEX('$uuid'))");
+        . " lastModified, uuid) VALUES (0, '$what', 1, "
+        . ($clock->now_ms - $age_s * 1000) . ", UNHEX('$uuid'))");
 }
 
 my $B = 'oxmigrate_update_locks{lock="blocking",state=';
@@ -105,10 +108,15 @@ my %pids = map { /\[warn\] (\d+)#/ ? ($1 => 1) : () }
 is(scalar(keys %pids), 1, 'one worker of the two scans (the warnings come from one pid)');
 
 # --- a lock nobody refreshes becomes stale after oxmigrate_update_lock_idle
-# (its age is in the row: last refreshed 3.5 s ago, no waiting for it)
-lock_row($s1, 'LOCKED', 3.5);
+# (60 s of the tests' clock, moved on: no waiting for it, no race with it)
+lock_row($s1, 'LOCKED', 0);
 $v = next_scan();
-is($v->{"${B}\"held\"}"}, 0, "${s1}'s lock not refreshed for 3.5 s (idle 3s): no longer held");
+is($v->{"${B}\"held\"}"}, 1, "${s1}'s lock just refreshed: held");
+$clock->advance(61, $ng);
+# a scan that started before the workers saw the new time may still end
+# after this point: wait for the counts (a broken idle rule never gets there)
+OxTest::wait_for(sub { ($v) = scrape(); $v->{"${B}\"held\"}"} == 0 }, 10, 0.1);
+is($v->{"${B}\"held\"}"}, 0, "${s1}'s lock not refreshed for 61 s (idle 60s): no longer held");
 is($v->{"${B}\"stale\"}"}, 2, '... two blocking locks stale');
 
 # --- refreshed, it is held again
@@ -129,7 +137,7 @@ my $dead = OxTest::free_port();
 $db->do("INSERT INTO db_pool VALUES (9, 'jdbc:mysql://127.0.0.1:$dead/',"
         . " 'com.mysql.jdbc.Driver', 'root', '', 0, 100, 0, 'deaddb');"
         . " INSERT INTO contexts_per_dbschema VALUES (9, 'adm_lockw_dead', 0, 0)");
-lock_row($s1, 'LOCKED', 0);    # held: refreshed now, not 3 s of scans ago
+lock_row($s1, 'LOCKED', 0);    # held: refreshed now
 $v = next_scan();
 ok($v->{oxmigrate_update_lock_scan_failures_total} >= 1,
    'an unreachable database counts in oxmigrate_update_lock_scan_failures_total ('

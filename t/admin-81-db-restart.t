@@ -7,7 +7,9 @@
 # failed, none left disabled, and no task ran twice (a task's updateTask
 # row is committed with the task).  A server that stays away longer than
 # oxmigrate_update_lock_idle interrupts the job (never "failed"): resume
-# goes on.  Every step of the job is in the audit table.
+# goes on.  Every step of the job is in the audit table.  The idle time is
+# 600 s of the tests' clock (oxmigrate_test_clock): a slow restart never
+# outlasts it, and "stays away" moves the clock past it.
 
 use strict;
 use warnings;
@@ -48,8 +50,9 @@ my $tasks = OxAdmin::tasks(
     '030_last.sql' => "-- task: t.Last\nINSERT INTO run_log VALUES"
                     . " ('t.Last');\n",
 );
+my $clock = OxTest::test_clock();
 my $ng = OxAdmin::nginx($site, tasks => $tasks, refresh => '1s',
-                        idle => '8s');
+                        idle => '600s', clock => $clock);
 sub api { OxAdmin::api($ng, @_) }
 
 # the job runs $s[$i]'s slow task (t.First is recorded)
@@ -124,6 +127,9 @@ ssql(1, 'CREATE TABLE slow_flag (id INT)');
 my $id = upgrade();
 ok(in_slow_task(1), "the job runs $s[1]'s slow task");
 $my->stop;
+unlike($ng->error_log, qr/stays until it is idle/,
+       'the runner waits for its database (the clock has not moved)');
+$clock->advance(601, $ng);
 ok(OxTest::wait_for(sub { $ng->error_log =~ /stays until it is idle/ }, 30,
                     0.2), 'the runner gave up after oxmigrate_update_lock_idle');
 $my->start;

@@ -29,7 +29,9 @@ sub trapped { my $c = $trap->accept; return $c ? 1 : 0 }
 
 my $hs = 'server { listen 127.0.0.1:%%PORT_H%%;'
          . ' location /ok { return 200 "ok\n"; } }';
-my $ng = OxAdmin::nginx($site, ox => $ox, http => $hs,
+# idle 60s: a heartbeat late on a busy machine does not show the job
+# "interrupted" to wait_job (OxAdmin's default idle is 3s)
+my $ng = OxAdmin::nginx($site, ox => $ox, http => $hs, idle => '60s',
                         extra => 'oxmigrate_health_url'
                                  . ' http://127.0.0.1:%%PORT_H%%/ok;'
                                  . ' oxmigrate_health_url'

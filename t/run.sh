@@ -35,8 +35,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # or race a real timer: they run one after the other, never two of them at
 # once (a prove "seq" rule), each beside the other files
 OXM_SEQ=${OXM_SEQ:-"t/{20-redis,21-freshness,22-cache,23-changes,24-metrics,\
-26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload,\
-admin-77-lockwatch}.t"}
+26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload}.t"}
 OXM_SLOW=${OXM_SLOW:-"t/admin-58-oxtools.t t/16-leak.t t/14-hostile.t \
 t/50-cli.t t/admin-84-ox-versions.t t/admin-73-window.t t/25-replica.t \
 t/admin-75-checks.t t/admin-70-steer.t t/admin-62-ox-via.t \

@@ -320,7 +320,8 @@ ngx_http_oxmigrate_admin_job_open(ngx_http_oxmigrate_job_t *job)
 
     m = job->alcf->job_clock.len
         ? job->minute
-        : (ngx_int_t) (((ngx_time() + job->alcf->job_utc_offset) % 86400
+        : (ngx_int_t) (((ngx_http_oxmigrate_clock_time()
+                         + job->alcf->job_utc_offset) % 86400
                         + 86400) % 86400) / 60;
 
     return ngx_http_oxmigrate_admin_job_inside(job->win_start, job->win_end,

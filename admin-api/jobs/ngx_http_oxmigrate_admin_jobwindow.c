@@ -162,7 +162,7 @@ ngx_http_oxmigrate_admin_job_minute(ngx_http_oxmigrate_admin_loc_conf_t *alcf)
         }
     }
 
-    now = time(NULL) + alcf->job_utc_offset;
+    now = ngx_http_oxmigrate_clock_wall_ms() / 1000 + alcf->job_utc_offset;
 
     return (ngx_int_t) ((now % 86400 + 86400) % 86400) / 60;
 }

@@ -38,9 +38,13 @@ typedef struct {
     int64_t                               oldest_ms;
     ngx_uint_t                            failures;
     ngx_uint_t                            complete;
+
+    ngx_msec_t                            next;  /* the clock's, next scan */
 } ngx_http_oxmigrate_lockwatch_t;
 
 
+static void ngx_http_oxmigrate_admin_lockwatch_wait(
+    ngx_http_oxmigrate_lockwatch_t *w, ngx_msec_t ms);
 static void ngx_http_oxmigrate_admin_lockwatch_timer(ngx_event_t *ev);
 static void ngx_http_oxmigrate_admin_lockwatch_thread(void *data,
     ngx_log_t *log);
@@ -90,9 +94,27 @@ ngx_http_oxmigrate_admin_lockwatch_init_process(ngx_cycle_t *cycle,
     w->timer.cancelable = 1;
 
     /* the first look soon after the start, then every INTERVAL */
-    ngx_add_timer(&w->timer, ngx_min(alcf->lock_watch, 1000));
+    ngx_http_oxmigrate_admin_lockwatch_wait(w, ngx_min(alcf->lock_watch,
+                                                       1000));
 
     return NGX_OK;
+}
+
+
+/*
+ * The next scan in ms of the modules' clock: with the tests' clock
+ * (oxmigrate_test_clock) the timer looks at it every 100 ms, so that
+ * moving the clock on starts the scan at once.
+ */
+
+static void
+ngx_http_oxmigrate_admin_lockwatch_wait(ngx_http_oxmigrate_lockwatch_t *w,
+    ngx_msec_t ms)
+{
+    w->next = ngx_http_oxmigrate_clock_msec() + ms;
+
+    ngx_add_timer(&w->timer, ngx_http_oxmigrate_clock_faked()
+                             ? ngx_min(ms, 100) : ms);
 }
 
 
@@ -105,11 +127,16 @@ ngx_http_oxmigrate_admin_lockwatch_timer(ngx_event_t *ev)
         return;
     }
 
+    if ((ngx_msec_int_t) (w->next - ngx_http_oxmigrate_clock_msec()) > 0) {
+        ngx_add_timer(&w->timer, 100);
+        return;
+    }
+
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                    "oxmigrate admin: update lock scan starts");
 
     if (ngx_thread_task_post(w->alcf->thread_pool, w->task) != NGX_OK) {
-        ngx_add_timer(&w->timer, w->alcf->lock_watch);
+        ngx_http_oxmigrate_admin_lockwatch_wait(w, w->alcf->lock_watch);
     }
 }
 
@@ -280,6 +307,6 @@ ngx_http_oxmigrate_admin_lockwatch_done(ngx_event_t *ev)
                                      w->complete);
 
     if (!(ngx_exiting || ngx_terminate || ngx_quit)) {
-        ngx_add_timer(&w->timer, w->alcf->lock_watch);
+        ngx_http_oxmigrate_admin_lockwatch_wait(w, w->alcf->lock_watch);
     }
 }

@@ -266,7 +266,7 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
         return NGX_ERROR;
     }
 
-    start = ngx_http_oxmigrate_admin_now_ms();
+    start = ngx_http_oxmigrate_clock_real_ms();
 
     if (ngx_http_oxmigrate_admin_ox_spawn(call, argv, envp, &pid, fds)
         != NGX_OK)
@@ -283,7 +283,7 @@ ngx_http_oxmigrate_admin_ox_run(ngx_http_oxmigrate_ox_call_t *call)
 
     ngx_http_oxmigrate_admin_ox_wait(call, pid, fds, timeout);
 
-    call->elapsed = ngx_http_oxmigrate_admin_now_ms() - start;
+    call->elapsed = ngx_http_oxmigrate_clock_real_ms() - start;
     call->out.data[call->out.len] = '\0';
     call->err.data[call->err.len] = '\0';
 
@@ -523,7 +523,7 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
     ngx_uint_t      i, reaped, killed;
     struct pollfd   pfd[2];
 
-    now = ngx_http_oxmigrate_admin_now_ms();
+    now = ngx_http_oxmigrate_clock_real_ms();
     deadline = now + timeout;
     next_tick = call->tick ? now + call->tick_ms : 0;
     reaped = 0;
@@ -546,7 +546,7 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
             break;
         }
 
-        now = ngx_http_oxmigrate_admin_now_ms();
+        now = ngx_http_oxmigrate_clock_real_ms();
         wait = (int) ngx_min(deadline - now, 200);
 
         if (next_tick && next_tick - now < wait) {
@@ -574,7 +574,7 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
 
             if (rc == pid || (rc == -1 && errno == ECHILD)) {
                 reaped = 1;
-                gone = ngx_http_oxmigrate_admin_now_ms();
+                gone = ngx_http_oxmigrate_clock_real_ms();
 
                 if (rc == pid && WIFEXITED(status)) {
                     call->exit_code = WEXITSTATUS(status);
@@ -585,7 +585,7 @@ ngx_http_oxmigrate_admin_ox_wait(ngx_http_oxmigrate_ox_call_t *call,
             }
         }
 
-        now = ngx_http_oxmigrate_admin_now_ms();
+        now = ngx_http_oxmigrate_clock_real_ms();
 
         /* a grandchild that keeps the pipes open: 1 s, then let go */
         if (reaped && now - gone > 1000) {

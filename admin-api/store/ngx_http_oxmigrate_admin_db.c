@@ -22,14 +22,12 @@ static __thread ngx_uint_t    ngx_http_oxmigrate_admin_thread_ready;
 static __thread unsigned int  ngx_http_oxmigrate_admin_connect_errno;
 
 
+/* the wall clock of heartbeats, idle times and lock ages (the tests') */
+
 int64_t
 ngx_http_oxmigrate_admin_now_ms(void)
 {
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return ngx_http_oxmigrate_clock_wall_ms();
 }
 
 

@@ -154,7 +154,7 @@ sub admin_conf {
     my $refresh = $o{refresh} // '1s';
     my $idle = $o{idle} // '3s';
     my $extra = $o{extra} // '';
-    my $http = $o{http} // '';
+    my $http = ($o{http} // '') . ($o{clock} ? $o{clock}->directive : '');
     my $redis = $o{redis}
         ? "oxmigrate_redis host=127.0.0.1 port=" . $o{redis}->port . ";"
         : '';
@@ -313,6 +313,7 @@ sub oxtools {
             site => { map { $rmi{$_} => "$base/$_" } qw(old new) },
             (map { defined $o{$_} ? ($_ => $o{$_}) : () }
              qw(refresh_ms idle_ms stale_ms timezone)),
+            ($o{clock} ? (clock => $o{clock}->file) : ()),
             excluded_tasks => $o{excluded_tasks} // [],
             excluded_ns => $o{excluded_ns} // [] });
         $self->_write("$c/tasks.json", $o{tasks} // []);

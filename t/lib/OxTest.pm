@@ -28,7 +28,8 @@ package OxTest;
 # The fixtures live in a module each, as nginx-tests keeps one per protocol:
 # OxTest/MariaDB.pm (the suite's and private servers, OxTest::DB),
 # OxTest/Redis.pm, OxTest/Nginx.pm, OxTest/HTTP.pm (the client, logins, the
-# checks of OX's answers) and OxTest/Echo.pm.  A test file uses only
+# checks of OX's answers), OxTest/Echo.pm and OxTest/Clock.pm (the tests'
+# clock: oxmigrate_test_clock).  A test file uses only
 # OxTest: its functions and exports stay what they were.
 
 use strict;
@@ -285,6 +286,12 @@ sub echo_backend {
 }
 
 
+# the tests' clock (oxmigrate_test_clock): OxTest/Clock.pm
+sub test_clock {
+    return OxTest::Clock->_new(@_);
+}
+
+
 # ---------------------------------------------------------------- HTTP
 
 # The fixtures, one module each (as nginx-tests keeps one per protocol);
@@ -294,6 +301,7 @@ require OxTest::MariaDB;
 require OxTest::Redis;
 require OxTest::Nginx;
 require OxTest::Echo;
+require OxTest::Clock;
 
 for my $f (qw(http http_start http_many http_raw http_raw_start
               uri_escape login login_start standins oxerror_ok pass_ok
