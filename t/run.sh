@@ -33,7 +33,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # test files that assert a latency bound (plain requests < 100 ms while
 # logins hang, a change seen within 1 or 2 s, old workers gone within 3 s)
 # or race a real timer: they run one after the other, never two of them at
-# once (a prove "seq" rule), each beside the other files
+# once (a prove of their own), beside the other files
 OXM_SEQ=${OXM_SEQ:-"t/{20-redis,21-freshness,22-cache,23-changes,24-metrics,\
 26-redis-restart,27-changes-order,30-mariadb,31-nonblocking,40-reload}.t"}
 OXM_SLOW=${OXM_SLOW:-"t/admin-58-oxtools.t t/16-leak.t t/14-hostile.t \
