@@ -67,6 +67,7 @@ my $ng = OxTest::nginx(<<"EOF", db => $db, redis => $redis,
             add_header X-Context \$oxmigrate_context_id always;
             proxy_pass http://127.0.0.1:%%ECHO%%;
         }
+        location = /metrics { oxmigrate_metrics; }
     }
 EOF
     vars => { ECHO => $echo->port });
@@ -123,6 +124,12 @@ my %seen;
 my @variants = grep { !$seen{$_}++ } map { variant($_) } 0 .. 20000;
 @variants = @variants[0 .. 2999];
 is(scalar(grep { defined } @variants), 3000, '3000 distinct variants');
+
+# the balancer writes what configdb answered into Redis only once its
+# Redis connection is up (asynchronous at start, slow under ASan)
+ok(OxTest::wait_for(sub {
+       OxTest::http(GET => '/metrics', port => $A)->{body}
+           =~ /^oxmigrate_redis_up 1$/m }, 20), 'the balancer is connected to Redis');
 
 my $before = lookups();
 my $keys_before = $redis->cmd('DBSIZE');
