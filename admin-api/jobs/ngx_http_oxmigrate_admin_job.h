@@ -149,9 +149,6 @@ uint64_t ngx_http_oxmigrate_admin_job_claim(void);
 /* a heartbeat before this (ms) is stale: the job's driver is gone */
 int64_t ngx_http_oxmigrate_admin_job_stale(
     ngx_http_oxmigrate_admin_loc_conf_t *alcf);
-/* SQL: the job's driver is gone (%D: ngx_http_oxmigrate_admin_job_stale) */
-#define NGX_HTTP_OXMIGRATE_JOB_DEAD                                           \
-    "(state = 'interrupted' OR (state = 'running' AND heartbeat < %D))"
 /* the state GET /jobs shows: "interrupted" for a dead "running" one */
 const char *ngx_http_oxmigrate_admin_job_shown(const char *state,
     ngx_uint_t dead);

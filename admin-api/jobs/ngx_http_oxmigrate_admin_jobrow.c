@@ -14,7 +14,7 @@
  * A driver refreshes its job's heartbeat at least every
  * oxmigrate_update_lock_refresh: a heartbeat before this time (ms) is
  * stale, its driver is gone.  The SQL of the job endpoints compares with
- * it as NGX_HTTP_OXMIGRATE_JOB_DEAD does.
+ * it as NGX_HTTP_OXMIGRATE_JOB_DEAD (store_jobs.c) does.
  */
 
 int64_t

@@ -10,6 +10,11 @@
 #include "ngx_http_oxmigrate_admin_store_jobs.h"
 
 
+/* SQL: the job's driver is gone (%D: ngx_http_oxmigrate_admin_job_stale) */
+#define NGX_HTTP_OXMIGRATE_JOB_DEAD                                           \
+    "(state = 'interrupted' OR (state = 'running' AND heartbeat < %D))"
+
+
 /*
  * The start lock: a MariaDB named lock on configdb's server makes the
  * check for a live job and the INSERT (or claim) one step for every worker
