@@ -72,9 +72,26 @@ ngx_http_oxmigrate_admin_store_steps_run(MYSQL *m, char *sql)
 
     } while (status == 0);
 
-    if (status > 0 && last) {
-        mysql_free_result(last);
-        last = NULL;
+    if (status > 0) {
+        if (last) {
+            mysql_free_result(last);
+            last = NULL;
+        }
+
+        /*
+         * A statement of the batch failed and the rest did not run: a
+         * transaction the batch began (the step's end) must not stay
+         * open on the connection, or the next batches (heartbeats) would
+         * run inside it, seen by nobody.  A lost connection has none.
+         * ROLLBACK clears mysql_errno(): the error is logged first, and
+         * the caller sees "not gone", as it would have.
+         */
+        if (!ngx_http_oxmigrate_admin_gone(mysql_errno(m))) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "oxmigrate admin: a job's statement failed: %s",
+                          mysql_error(m));
+            (void) mysql_query(m, "ROLLBACK");
+        }
     }
 
     return last;
@@ -313,14 +330,25 @@ ngx_http_oxmigrate_admin_store_step_done(MYSQL *m, ngx_pool_t *pool,
         *ngx_sprintf((u_char *) ena, "%L", enabled) = '\0';
     }
 
+    /*
+     * One transaction, and the audit rows only with the change of state:
+     * a retry after a reconnect (the reply lost after the COMMIT) finds
+     * the row done already and writes no second copy of the audit.
+     */
     before = ngx_http_oxmigrate_admin_sql(m, pool,
+                 "START TRANSACTION;"
                  "UPDATE oxmigrate_job_schema SET state = 'done',"
                  " failed_tasks = '[]', message = %s, enabled_at = %R,"
-                 " ended_at = %D WHERE job_id = %U AND seq = %U;%R%R%R",
+                 " ended_at = %D WHERE job_id = %U AND seq = %U"
+                 " AND state <> 'done';"
+                 "SET @oxmigrate_done = ROW_COUNT();%R%R%R"
+                 "COMMIT;",
                  msg ? msg : "", ena, now, job_id, seq,
                  audit ? "INSERT INTO oxmigrate_audit (ts, user, action,"
-                         " arguments, status, result) VALUES " : "",
-                 audit ? audit : "", audit ? ";" : "");
+                         " arguments, status, result) SELECT * FROM"
+                         " (VALUES " : "",
+                 audit ? audit : "",
+                 audit ? ") AS v WHERE @oxmigrate_done > 0;" : "");
     if (before == NULL) {
         return NGX_ERROR;
     }
