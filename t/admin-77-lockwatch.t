@@ -148,13 +148,14 @@ like($ng->error_log, qr/update lock scan: database 9: /,
      '... the error log names the database');
 
 # --- a schema configdb knows but whose database is gone: nothing to lock
+# (how many scans ran between two scrapes is not known on a busy machine:
+# the error log says which failures a scan counted)
 $suite->do("DROP DATABASE `$s4`");
 $v = next_scan();
-my $f0 = $v->{oxmigrate_update_lock_scan_failures_total};
 $v = next_scan();
-ok($v->{oxmigrate_update_lock_scan_failures_total} - $f0 <= 1,
-   'a dropped schema database is no failure of its own (a scan counts only'
-   . ' database 9)');
+unlike($ng->error_log, qr/update lock scan: schema "\Q$s4\E"/,
+       'a dropped schema database is no failure of its own (only database 9'
+       . ' is)');
 
 # --- the directive's checks
 my ($rc, $out) = OxTest::nginx_check(OxAdmin::admin_conf($site,
